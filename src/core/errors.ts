@@ -1,0 +1,98 @@
+/**
+ * Typed errors. Every error ckpt raises on purpose is a {@link CkptError} with
+ * a stable `code` (part of the public contract: scripts match on it), a
+ * human `message`, a `hint` that says what to do next, optional JSON-safe
+ * `data` and the underlying `cause`. The library never prints or exits; the CLI
+ * maps {@link CkptError.kind} to an exit code (see docs/cli.md).
+ */
+
+/** What sort of failure it is; decides the CLI exit code. */
+export type ErrorKind = 'user' | 'conflict' | 'environment' | 'internal';
+
+/** Every stable error code, with its kind. */
+export const ERROR_CODES = {
+  /** The directory is not inside a git worktree. */
+  NOT_A_REPO: 'user',
+  /** The repository is bare: there is no worktree to snapshot. */
+  BARE_REPO: 'user',
+  /** A snapshot, step or time given by the user matches nothing. */
+  SNAPSHOT_NOT_FOUND: 'user',
+  /** The worktree has no snapshots yet. */
+  NO_SNAPSHOTS: 'user',
+  /** `rollback --undo` found no rollback to undo. */
+  NOTHING_TO_UNDO: 'user',
+  /** Bad command-line input or option value. */
+  INVALID_ARGUMENT: 'user',
+  /** A duration or time expression could not be parsed. */
+  INVALID_DURATION: 'user',
+  /** A pathspec matched no path in either tree. */
+  PATH_NOT_FOUND: 'user',
+  /** A snapshot tree holds an entry that must never be written (`..`, `.git`). */
+  HOSTILE_TREE: 'conflict',
+  /** A rollback would overwrite or delete something it cannot restore (an ignored file, say). */
+  ROLLBACK_WOULD_CLOBBER: 'conflict',
+  /** Another ckpt process holds this worktree's lock for too long. */
+  LOCKED: 'conflict',
+  /** The snapshot ref moved under us (another process wrote it); retry. */
+  REF_RACE: 'conflict',
+  /** A previous rollback was interrupted; `ckpt rollback --recover` finishes it. */
+  ROLLBACK_INTERRUPTED: 'conflict',
+  /** Configuration file invalid. */
+  CONFIG_INVALID: 'user',
+  /** An agent program is not installed. */
+  AGENT_NOT_INSTALLED: 'environment',
+  /** Race bookkeeping: unknown race or attempt. */
+  RACE_NOT_FOUND: 'user',
+  ATTEMPT_NOT_FOUND: 'user',
+  /** Applying a winner would overwrite the user's newer work. */
+  PICK_WOULD_CLOBBER: 'conflict',
+  /** git is missing, too old, or failed in a way we did not expect. */
+  GIT_FAILED: 'environment',
+  GIT_NOT_FOUND: 'environment',
+  /** A file-system operation failed (permissions, disk full, read-only). */
+  FS_FAILED: 'environment',
+  /** A bug in ckpt. */
+  INTERNAL: 'internal',
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Options for {@link CkptError}. */
+export interface CkptErrorOptions {
+  /** What the user can do about it (one sentence, may name a command). */
+  hint?: string;
+  /** JSON-serialisable details (paths, ids) for `--json` output. */
+  data?: Record<string, unknown>;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+/** The one error class of ckpt; see {@link ERROR_CODES} for the codes. */
+export class CkptError extends Error {
+  override readonly name = 'CkptError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly data: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: CkptErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.data = options.data ?? {};
+  }
+
+  /** The kind decides the CLI exit code. */
+  get kind(): ErrorKind {
+    return ERROR_CODES[this.code];
+  }
+
+  /** The JSON shape printed by `--json` on failure. */
+  toJSON(): { code: ErrorCode; message: string; hint?: string; data: Record<string, unknown> } {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), data: this.data };
+  }
+}
+
+/** True when `err` is a {@link CkptError}, optionally with the given code. */
+export function isCkptError(err: unknown, code?: ErrorCode): err is CkptError {
+  return err instanceof CkptError && (code === undefined || err.code === code);
+}

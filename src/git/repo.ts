@@ -1,0 +1,109 @@
+/**
+ * Finds the repository and worktree a directory belongs to, and where ckpt
+ * keeps its state for that worktree.
+ *
+ * Layout under the common git dir (shared by every linked worktree, so refs and
+ * state survive `git worktree` and `git gc`):
+ *
+ * ```
+ * <common-dir>/
+ *   refs/ckpt/wt/<worktree-id>        the snapshot chain of one worktree
+ *   ckpt/shadow/                      hermetic GIT_DIR for object and index work
+ *   ckpt/wt/<worktree-id>/index       private index (git's stat cache, persistent)
+ *   ckpt/wt/<worktree-id>/lock        per-worktree lock (proper-lockfile)
+ *   ckpt/wt/<worktree-id>/state.json  cached facts (user index signature, …)
+ *   ckpt/wt/<worktree-id>/journal.json  present only while a rollback runs
+ *   ckpt/races/…                      race records (JSON and logs)
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { CkptError } from '../core/errors.js';
+import { git } from './exec.js';
+
+/** A worktree of a repository, resolved. All paths are absolute. */
+export interface Repo {
+  /** The worktree's top-level directory (real path). */
+  worktree: string;
+  /** The worktree's own git dir (`.git` or `.git/worktrees/<name>`). */
+  gitDir: string;
+  /** The common git dir shared by all worktrees (holds objects and refs). */
+  commonDir: string;
+  /** `sha1` or `sha256`. */
+  objectFormat: 'sha1' | 'sha256';
+  /** Stable id of this worktree: readable name plus a hash of its path. */
+  id: string;
+  /** The hidden ref holding this worktree's snapshot chain. */
+  ref: string;
+  /** Directory of ckpt's per-worktree state. */
+  stateDir: string;
+  /** The user's index file of this worktree (read, never written). */
+  userIndex: string;
+  /** Object id of "no object" in this repository's format. */
+  zeroOid: string;
+}
+
+/** Prefix of every ref ckpt writes. */
+export const REF_PREFIX = 'refs/ckpt/';
+/** Prefix of the per-worktree snapshot chains. */
+export const WORKTREE_REF_PREFIX = 'refs/ckpt/wt/';
+
+/**
+ * Resolves the worktree containing `dir`.
+ *
+ * Uses `git rev-parse --absolute-git-dir --git-common-dir --show-toplevel`
+ * (git-rev-parse(1)), so linked worktrees (`.git` as a file) and `GIT_DIR`
+ * work.
+ *
+ * @throws CkptError `NOT_A_REPO` when `dir` is not inside a git worktree,
+ *   `BARE_REPO` for a bare repository or a git dir, `GIT_FAILED`.
+ */
+export async function openRepo(dir: string): Promise<Repo> {
+  const cwd = path.resolve(dir);
+  const res = await git(
+    ['rev-parse', '--is-bare-repository', '--is-inside-work-tree', '--show-object-format', '--absolute-git-dir', '--git-common-dir', '--show-toplevel'],
+    { cwd, okCodes: [0, 128] },
+  );
+  if (res.exitCode !== 0) {
+    if (/not a git repository/i.test(res.stderr)) {
+      throw new CkptError('NOT_A_REPO', `not a git repository: ${cwd}`, { hint: 'Run ckpt inside a git worktree, or `git init` one first.', data: { dir: cwd } });
+    }
+    if (/must be run in a work tree/i.test(res.stderr)) {
+      throw new CkptError('BARE_REPO', `no worktree here: ${cwd}`, { hint: 'ckpt snapshots a worktree; run it in a checkout, not in a bare repository or a .git directory.', data: { dir: cwd } });
+    }
+    throw new CkptError('GIT_FAILED', `git rev-parse failed in ${cwd}: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });
+  }
+  const lines = res.stdout.toString('utf8').split('\n');
+  const [bare, inside, format, gitDir, common, top] = lines;
+  if (bare === 'true' || inside !== 'true' || !top) {
+    throw new CkptError('BARE_REPO', `no worktree here: ${cwd}`, { hint: 'ckpt snapshots a worktree; run it in a checkout, not in a bare repository or a .git directory.', data: { dir: cwd } });
+  }
+  const worktree = realpathSync(top);
+  const commonDir = realpathSync(path.resolve(cwd, common!));
+  const realGitDir = realpathSync(gitDir!);
+  const id = worktreeId(worktree);
+  const objectFormat = format === 'sha256' ? 'sha256' : 'sha1';
+  return {
+    worktree,
+    gitDir: realGitDir,
+    commonDir,
+    objectFormat,
+    id,
+    ref: WORKTREE_REF_PREFIX + id,
+    stateDir: path.join(commonDir, 'ckpt', 'wt', id),
+    userIndex: process.env.GIT_INDEX_FILE ? path.resolve(cwd, process.env.GIT_INDEX_FILE) : path.join(realGitDir, 'index'),
+    zeroOid: '0'.repeat(objectFormat === 'sha256' ? 64 : 40),
+  };
+}
+
+/**
+ * The id of a worktree: its directory name, reduced to characters that are
+ * safe in a ref name (git-check-ref-format(1)), plus 8 hex digits of the SHA-1
+ * of its real path, e.g. `myapp-1f2e3d4c`.
+ */
+export function worktreeId(worktreePath: string): string {
+  const base = path.basename(worktreePath).replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'worktree';
+  const hash = createHash('sha1').update(worktreePath).digest('hex').slice(0, 8);
+  return `${base}-${hash}`;
+}

@@ -1,0 +1,38 @@
+/**
+ * Small per-worktree cache (`<stateDir>/state.json`): facts that let a
+ * re-snapshot skip work, such as the index commit made for the user's index
+ * as it last was. Losing or corrupting it costs time, never correctness.
+ */
+import { readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import type { Repo } from '../git/repo.js';
+
+/** What state.json holds. */
+export interface WorktreeState {
+  /** Signature (mtime, ctime, size, inode) of the user's index when last read. */
+  userIndexSig?: string;
+  /** HEAD commit when last read (null: no commits). */
+  head?: string | null;
+  /** Tree of the user's index then (null: unmerged). */
+  indexTree?: string | null;
+  /** The index commit made for (head, indexTree). */
+  indexCommit?: string;
+  /** Absolute path of the worktree (for `ckpt status`). */
+  worktree?: string;
+}
+
+/** Reads the state of `repo`'s worktree; `{}` when missing or unreadable. */
+export function readState(repo: Repo): WorktreeState {
+  try {
+    return JSON.parse(readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8')) as WorktreeState;
+  } catch {
+    return {};
+  }
+}
+
+/** Replaces the state atomically (temp file + rename). */
+export function writeState(repo: Repo, state: WorktreeState): void {
+  mkdirSync(repo.stateDir, { recursive: true });
+  writeFileAtomic.sync(path.join(repo.stateDir, 'state.json'), JSON.stringify(state, null, 2) + '\n', { fsync: false });
+}

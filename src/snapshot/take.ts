@@ -1,0 +1,258 @@
+/**
+ * Taking a snapshot: the worktree as it is (tracked and untracked files,
+ * ignore rules respected, raw bytes, executable bits, symlinks as links) into a
+ * commit on the worktree's hidden ref. The user's index, HEAD, branches, stash
+ * and files are never touched.
+ *
+ * How (all native git plumbing, see docs/decisions.md for the measurements):
+ * 1. `git add -A` into a private index that persists per worktree, so git's
+ *    stat cache makes a re-snapshot cost a `stat` per file plus hashing only
+ *    what changed. On first use it is seeded from a copy of the user's index,
+ *    which already holds fresh stat data (pingdotgg/t3code#3646).
+ * 2. `git write-tree`; if the tree, HEAD and index equal the last snapshot's,
+ *    nothing new is recorded.
+ * 3. `git commit-tree`, then `git update-ref REF NEW OLD` (fails if another
+ *    process moved the ref: no lost update).
+ */
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { CkptError, isCkptError } from '../core/errors.js';
+import type { Snapshot, SnapshotInput } from '../core/types.js';
+import { git, gitText, splitNul } from '../git/exec.js';
+import { readObjects } from '../git/objects.js';
+import type { Repo } from '../git/repo.js';
+import { realEnv, shadowEnv } from '../git/shadow.js';
+import { decodeSnapshot, encodeIndexMessage, encodeMessage, parseCommit } from './format.js';
+import { withWorktreeLock } from './lock.js';
+import { readState, writeState } from './state.js';
+
+/** What {@link takeSnapshot} returns. */
+export interface TakeResult {
+  /** The snapshot now at the tip of the chain. */
+  snapshot: Snapshot;
+  /** False when nothing changed since the last snapshot and none was recorded. */
+  created: boolean;
+  /** Paths stored as gitlinks (nested repositories): their own uncommitted changes are not captured. */
+  warnings: string[];
+}
+
+/**
+ * Takes a snapshot of `repo`'s worktree under its worktree lock.
+ *
+ * @returns the new snapshot, or the previous one with `created: false` when the
+ *   worktree, HEAD and the user's index are unchanged (unless `input.force`).
+ * @throws CkptError `LOCKED`, `REF_RACE` (another process moved the ref),
+ *   `GIT_FAILED` (git refused to read the worktree: a nested repository with no
+ *   commit, an unreadable file), `FS_FAILED`.
+ */
+export async function takeSnapshot(repo: Repo, input: SnapshotInput): Promise<TakeResult> {
+  return withWorktreeLock(repo, () => takeSnapshotLocked(repo, input));
+}
+
+/** The tip of the chain and HEAD, read in one `cat-file --batch`. */
+export interface ChainTip {
+  tip: Snapshot | null;
+  head: string | null;
+  headRef: string | null;
+}
+
+/** Reads the current tip snapshot and HEAD of `repo`. */
+export async function readTip(repo: Repo): Promise<ChainTip> {
+  const objs = await readObjects(['HEAD', repo.ref], { cwd: repo.worktree, env: realEnv(repo) });
+  const headObj = objs.get('HEAD');
+  const tipObj = objs.get(repo.ref);
+  let tip: Snapshot | null = null;
+  if (tipObj && tipObj.type === 'commit') {
+    tip = decodeSnapshot(parseCommit(tipObj.oid, tipObj.content));
+    if (!tip) {
+      throw new CkptError('INTERNAL', `${repo.ref} does not point at a ckpt snapshot`, {
+        hint: 'The ref was written by something else, or by a newer ckpt. Inspect it with `git log ' + repo.ref + '`.',
+      });
+    }
+  }
+  return { tip, head: headObj && headObj.type === 'commit' ? headObj.oid : null, headRef: readHeadRef(repo) };
+}
+
+function readHeadRef(repo: Repo): string | null {
+  try {
+    const text = readFileSync(path.join(repo.gitDir, 'HEAD'), 'utf8').trim();
+    return text.startsWith('ref: ') ? text.slice(5) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Writes the worktree into the private index and returns its tree id, without
+ * recording anything. Caller must hold the worktree lock.
+ */
+export async function captureTree(repo: Repo): Promise<string> {
+  const index = path.join(repo.stateDir, 'index');
+  const env = shadowEnv(repo, index);
+  if (!existsSync(index) && existsSync(repo.userIndex)) {
+    // Seed the stat cache from the user's index: most files then need no re-hash.
+    copyFileSync(repo.userIndex, index);
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await git(['add', '-A'], { cwd: repo.worktree, env });
+      break;
+    } catch (err) {
+      // A seeded index git cannot use here (split index, unknown extension):
+      // start from an empty one. A file that vanished mid-scan: scan again.
+      if (attempt >= 3 || !isCkptError(err, 'GIT_FAILED')) throw err;
+      if (attempt === 1 && existsSync(index) && /index|sharedindex|extension/i.test(String(err.data.stderr))) rmSync(index, { force: true });
+    }
+  }
+  await addTrackedIgnored(repo, env);
+  return gitText(['write-tree'], { cwd: repo.worktree, env });
+}
+
+/**
+ * Files the user tracks although an ignore rule matches them are part of the
+ * worktree's content, but `git add -A` would not pick them up in a fresh
+ * index. Add them by force, each time the user's index changed.
+ */
+async function addTrackedIgnored(repo: Repo, env: Record<string, string | undefined>): Promise<void> {
+  const sig = userIndexSig(repo);
+  const state = readState(repo);
+  if (state.userIndexSig === sig && sig !== null) return;
+  if (sig === null) return;
+  const { stdout } = await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env: realEnv(repo) });
+  const paths = splitNul(stdout).filter((p) => existsSync(Buffer.concat([Buffer.from(repo.worktree + '/'), p])));
+  if (paths.length === 0) return;
+  await git(['add', '-f', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+    cwd: repo.worktree,
+    env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
+    input: Buffer.concat(paths.flatMap((p) => [p, Buffer.from([0])])),
+  });
+}
+
+/** mtime, ctime, size and inode of the user's index, or null when it does not exist. */
+function userIndexSig(repo: Repo): string | null {
+  try {
+    const s = statSync(repo.userIndex, { bigint: true });
+    return `${s.mtimeNs}:${s.ctimeNs}:${s.size}:${s.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+const EMPTY_TREE = { sha1: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', sha256: '6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321' };
+
+/**
+ * The index commit for the user's index and HEAD as they are now (reused from
+ * state.json when neither changed).
+ */
+async function indexCommit(repo: Repo, head: string | null): Promise<{ commit: string; tree: string | null }> {
+  const sig = userIndexSig(repo);
+  const state = readState(repo);
+  if (state.indexCommit && state.userIndexSig === sig && state.head === head && sig !== null) {
+    return { commit: state.indexCommit, tree: state.indexTree ?? null };
+  }
+  let tree: string | null = EMPTY_TREE[repo.objectFormat];
+  if (sig !== null) {
+    const copy = path.join(repo.stateDir, 'user-index.copy');
+    copyFileSync(repo.userIndex, copy);
+    try {
+      const res = await git(['write-tree'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_INDEX_FILE: copy }, okCodes: [0, 128] });
+      if (res.exitCode === 0) tree = res.stdout.toString('utf8').trim();
+      else if (/unmerged|conflict/i.test(res.stderr)) tree = null;
+      else throw new CkptError('GIT_FAILED', `git write-tree of the user's index failed: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });
+    } finally {
+      rmSync(copy, { force: true });
+    }
+  }
+  const args = ['commit-tree', '--no-gpg-sign', tree ?? EMPTY_TREE[repo.objectFormat]];
+  if (head) args.push('-p', head);
+  args.push('-F', '-');
+  const commit = await gitText(args, { cwd: repo.worktree, env: shadowEnv(repo), input: encodeIndexMessage(repo.worktree) });
+  writeState(repo, { ...state, userIndexSig: sig ?? undefined, head, indexTree: tree, indexCommit: commit, worktree: repo.worktree });
+  return { commit, tree };
+}
+
+/**
+ * {@link takeSnapshot} for a caller that already holds the worktree lock
+ * (rollback records its `pre-rollback` snapshot this way).
+ */
+export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput): Promise<TakeResult> {
+  const { tip, head, headRef } = await readTip(repo);
+  const tree = await captureTree(repo);
+  const idx = await indexCommit(repo, head);
+  const warnings = await gitlinkWarnings(repo, tree, tip?.tree ?? null);
+  if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {
+    return { snapshot: tip, created: false, warnings };
+  }
+  const time = Date.now();
+  const record = {
+    step: (tip?.step ?? 0) + 1,
+    kind: input.kind,
+    message: input.message ?? defaultMessage(input),
+    agent: input.agent ?? null,
+    tool: input.tool ?? null,
+    target: input.target ?? null,
+    toolUseId: input.toolUseId ?? null,
+    head,
+    headRef,
+    indexTree: idx.tree,
+    time,
+    worktree: repo.worktree,
+    extra: input.extra ?? {},
+  };
+  const message = encodeMessage(record);
+  const args = ['commit-tree', '--no-gpg-sign', tree];
+  if (tip) args.push('-p', tip.id);
+  args.push('-p', idx.commit, '-F', '-');
+  const id = await gitText(args, { cwd: repo.worktree, env: shadowEnv(repo), input: message });
+  await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
+  const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
+  if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');
+  return { snapshot, created: true, warnings };
+}
+
+/**
+ * Moves `repo.ref` from `expected` to `next` (git-update-ref(1) with an old
+ * value: all or nothing), keeping a reflog so replaced chains stay reachable.
+ *
+ * @throws CkptError `REF_RACE` when the ref no longer holds `expected`.
+ */
+export async function updateRef(repo: Repo, next: string, expected: string | null, reason: string): Promise<void> {
+  const res = await git(['update-ref', '--create-reflog', '-m', reason, repo.ref, next, expected ?? repo.zeroOid], {
+    cwd: repo.worktree,
+    env: realEnv(repo),
+    okCodes: [0, 1, 128],
+  });
+  if (res.exitCode !== 0) {
+    throw new CkptError('REF_RACE', `${repo.ref} was changed by another process`, {
+      hint: 'Run the command again.',
+      data: { ref: repo.ref, expected, stderr: res.stderr.trim() },
+    });
+  }
+}
+
+async function gitlinkWarnings(repo: Repo, tree: string, prevTree: string | null): Promise<string[]> {
+  if (tree === prevTree) return [];
+  // New or changed gitlinks only: one diff against the previous tree (or the whole tree the first time).
+  const args = prevTree ? ['diff-tree', '-r', '-z', '--no-renames', prevTree, tree] : ['ls-tree', '-r', '-z', tree];
+  const { stdout } = await git(args, { cwd: repo.worktree, env: shadowEnv(repo) });
+  const recs = splitNul(stdout);
+  const out: string[] = [];
+  for (let i = 0; i < recs.length; i++) {
+    const rec = recs[i]!.toString('utf8');
+    if (prevTree) {
+      // ":old new oldoid newoid status" followed by the path record
+      const pathRec = recs[++i];
+      if (rec.split(' ')[1] === '160000' && pathRec) out.push(pathRec.toString('utf8'));
+    } else if (rec.startsWith('160000 ')) {
+      out.push(rec.slice(rec.indexOf('\t') + 1));
+    }
+  }
+  return out.map((p) => `${p}: nested repository stored as a gitlink; its own uncommitted changes are not captured`);
+}
+
+function defaultMessage(input: SnapshotInput): string {
+  const parts: string[] = [input.kind];
+  if (input.tool) parts.push(input.tool);
+  if (input.target) parts.push(input.target);
+  return parts.join(' ');
+}

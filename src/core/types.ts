@@ -9,11 +9,12 @@
  * - `auto`: the watcher saw a burst of writes settle;
  * - `manual`: `ckpt snap`;
  * - `pre-rollback`: the state a rollback (or pick) replaced, so it can be undone;
+ * - `rollback`: the state a rollback produced;
  * - `base`: the starting point of a race attempt.
  */
-export type SnapshotKind = 'before' | 'after' | 'auto' | 'manual' | 'pre-rollback' | 'base';
+export type SnapshotKind = 'before' | 'after' | 'auto' | 'manual' | 'pre-rollback' | 'rollback' | 'base';
 
-export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual', 'pre-rollback', 'base'];
+export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual', 'pre-rollback', 'rollback', 'base'];
 
 /** Metadata a caller attaches to a snapshot. */
 export interface SnapshotInput {

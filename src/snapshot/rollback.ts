@@ -65,6 +65,8 @@ export interface RollbackResult {
   target: Snapshot;
   /** The snapshot recording the state before the rollback (null on a dry run). */
   preRollback: Snapshot | null;
+  /** The snapshot of the state the rollback produced (null on a dry run or when nothing changed). */
+  result: Snapshot | null;
   changes: FileChange[];
   /** Files the target lacks but left in place, because the target's ignore rules ignore them. */
   kept: string[];
@@ -132,7 +134,7 @@ async function chooseTarget(repo: Repo, opts: RollbackOptions): Promise<{ target
   // No target: undo the last agent step, i.e. restore the snapshot before it.
   const steps = await listSteps(repo, { stats: false });
   if (steps.length === 0) throw new CkptError('NO_SNAPSHOTS', `no snapshots yet for ${repo.worktree}`, { hint: 'Take one with `ckpt snap`, or run `ckpt watch` while an agent works.' });
-  const idx = steps.findIndex((s) => s.kind === 'after' || s.kind === 'auto' || s.kind === 'manual');
+  const idx = steps.findIndex((s) => (s.kind === 'after' || s.kind === 'auto' || s.kind === 'manual') && s.agent !== 'ckpt');
   const before = idx >= 0 ? steps[idx + 1] : undefined;
   if (!before) throw new CkptError('NOTHING_TO_UNDO', 'no agent step with a snapshot before it', { hint: 'Name a step: `ckpt rollback <step>` (see `ckpt log`).' });
   return { target: before, paths };
@@ -171,6 +173,7 @@ export async function rollbackLocked(
   const result: RollbackResult = {
     target,
     preRollback: pre,
+    result: null,
     changes: plan.changes,
     kept: plan.kept.map((e) => e.display),
     removedDirs: [],
@@ -185,6 +188,16 @@ export async function rollbackLocked(
   writeFileSync(journalPath, JSON.stringify(journal));
   result.removedDirs = await applyPlan(repo, plan);
   rmSync(journalPath, { force: true });
+  // Record what the rollback produced, so the log shows it and a watcher
+  // does not mistake it for an agent's step.
+  const after = await takeSnapshotLocked(repo, {
+    kind: 'rollback',
+    force: true,
+    agent: o.reason ?? 'ckpt',
+    message: `rolled back to step ${target.step}${paths ? ` (${paths.join(', ')})` : ''}`,
+    extra: { 'Rollback-Target': target.id },
+  });
+  result.result = after.snapshot;
   return result;
 }
 

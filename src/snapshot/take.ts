@@ -179,15 +179,15 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput): Prom
   const { tip, head, headRef } = await readTip(repo);
   const tree = await captureTree(repo);
   const idx = await indexCommit(repo, head);
-  const warnings = await gitlinkWarnings(repo, tree, tip?.tree ?? null);
   if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {
-    return { snapshot: tip, created: false, warnings };
+    return { snapshot: tip, created: false, warnings: [] };
   }
+  const { summary, warnings } = await describeChanges(repo, tree, tip?.tree ?? null);
   const time = Date.now();
   const record = {
     step: (tip?.step ?? 0) + 1,
     kind: input.kind,
-    message: input.message ?? defaultMessage(input),
+    message: input.message ?? defaultMessage(input, summary),
     agent: input.agent ?? null,
     tool: input.tool ?? null,
     target: input.target ?? null,
@@ -230,29 +230,36 @@ export async function updateRef(repo: Repo, next: string, expected: string | nul
   }
 }
 
-async function gitlinkWarnings(repo: Repo, tree: string, prevTree: string | null): Promise<string[]> {
-  if (tree === prevTree) return [];
-  // New or changed gitlinks only: one diff against the previous tree (or the whole tree the first time).
+/** A tree's changes against the previous snapshot: a short summary and gitlink warnings. */
+async function describeChanges(repo: Repo, tree: string, prevTree: string | null): Promise<{ summary: string; warnings: string[] }> {
+  if (tree === prevTree) return { summary: 'no changes', warnings: [] };
+  // One diff against the previous tree (or the whole tree the first time).
   const args = prevTree ? ['diff-tree', '-r', '-z', '--no-renames', prevTree, tree] : ['ls-tree', '-r', '-z', tree];
   const { stdout } = await git(args, { cwd: repo.worktree, env: shadowEnv(repo) });
   const recs = splitNul(stdout);
-  const out: string[] = [];
+  const warnings: string[] = [];
+  const changes: string[] = [];
   for (let i = 0; i < recs.length; i++) {
     const rec = recs[i]!.toString('utf8');
     if (prevTree) {
-      // ":old new oldoid newoid status" followed by the path record
-      const pathRec = recs[++i];
-      if (rec.split(' ')[1] === '160000' && pathRec) out.push(pathRec.toString('utf8'));
+      // ":oldmode newmode oldoid newoid status" followed by the path record
+      const p = recs[++i]?.toString('utf8') ?? '';
+      const [, newMode] = rec.split(' ');
+      const status = rec.slice(rec.lastIndexOf(' ') + 1);
+      if (newMode === '160000') warnings.push(p);
+      changes.push(`${status} ${p}`);
     } else if (rec.startsWith('160000 ')) {
-      out.push(rec.slice(rec.indexOf('\t') + 1));
+      warnings.push(rec.slice(rec.indexOf('\t') + 1));
     }
   }
-  return out.map((p) => `${p}: nested repository stored as a gitlink; its own uncommitted changes are not captured`);
+  let summary: string;
+  if (!prevTree) summary = 'first snapshot';
+  else if (changes.length <= 3) summary = changes.join(', ');
+  else summary = `${changes.length} files: ${changes.slice(0, 2).join(', ')}, …`;
+  return { summary, warnings: warnings.map((p) => `${p}: nested repository stored as a gitlink; its own uncommitted changes are not captured`) };
 }
 
-function defaultMessage(input: SnapshotInput): string {
-  const parts: string[] = [input.kind];
-  if (input.tool) parts.push(input.tool);
-  if (input.target) parts.push(input.target);
-  return parts.join(' ');
+function defaultMessage(input: SnapshotInput, summary: string): string {
+  if (input.tool) return [input.kind, input.tool, input.target].filter(Boolean).join(' ');
+  return summary;
 }

@@ -69,7 +69,7 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
     if (dropped.length === 0 || opts.dryRun) return result;
     const { tip } = await readTip(repo);
     if (kept.length === 0) {
-      await git(['update-ref', '-d', repo.ref, tip!.id], { cwd: repo.worktree, env: realEnv(repo) });
+      await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '-d', repo.ref, tip!.id], { cwd: repo.worktree, env: realEnv(repo) });
     } else {
       let prev: string | null = null;
       for (const s of [...kept].reverse()) prev = await recommit(repo, s, prev);

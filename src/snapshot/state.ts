@@ -18,6 +18,10 @@ export interface WorktreeState {
   indexTree?: string | null;
   /** The index commit made for (head, indexTree). */
   indexCommit?: string;
+  /** Signature of `.git/info/exclude` when the ignore rules were last applied to the private index. */
+  excludeSig?: string | null;
+  /** User index signature when the ignore rules were last applied to the private index. */
+  ignoreSyncedIndexSig?: string;
   /** Absolute path of the worktree (for `ckpt status`). */
   worktree?: string;
 }

@@ -23,7 +23,7 @@ import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { decodeSnapshot, encodeIndexMessage, encodeMessage, parseCommit } from './format.js';
-import { withWorktreeLock } from './lock.js';
+import { withWorktreeLock, type LockOptions } from './lock.js';
 import { readState, writeState } from './state.js';
 
 /** What {@link takeSnapshot} returns. */
@@ -39,14 +39,15 @@ export interface TakeResult {
 /**
  * Takes a snapshot of `repo`'s worktree under its worktree lock.
  *
+ * @param lock how long to wait for the worktree lock (default 10 s).
  * @returns the new snapshot, or the previous one with `created: false` when the
  *   worktree, HEAD and the user's index are unchanged (unless `input.force`).
  * @throws CkptError `LOCKED`, `REF_RACE` (another process moved the ref),
  *   `GIT_FAILED` (git refused to read the worktree: a nested repository with no
  *   commit, an unreadable file), `FS_FAILED`.
  */
-export async function takeSnapshot(repo: Repo, input: SnapshotInput): Promise<TakeResult> {
-  return withWorktreeLock(repo, () => takeSnapshotLocked(repo, input));
+export async function takeSnapshot(repo: Repo, input: SnapshotInput, lock: LockOptions = {}): Promise<TakeResult> {
+  return withWorktreeLock(repo, () => takeSnapshotLocked(repo, input), lock);
 }
 
 /** The tip of the chain and HEAD, read in one `cat-file --batch`. */
@@ -93,9 +94,10 @@ export async function captureTree(repo: Repo): Promise<string> {
     // Seed the stat cache from the user's index: most files then need no re-hash.
     copyFileSync(repo.userIndex, index);
   }
+  let added = '';
   for (let attempt = 1; ; attempt++) {
     try {
-      await git(['add', '-A'], { cwd: repo.worktree, env });
+      added = (await git(['add', '-A', '--verbose'], { cwd: repo.worktree, env })).stdout.toString('utf8');
       break;
     } catch (err) {
       // A seeded index git cannot use here (split index, unknown extension):
@@ -104,28 +106,55 @@ export async function captureTree(repo: Repo): Promise<string> {
       if (attempt === 1 && existsSync(index) && /index|sharedindex|extension/i.test(String(err.data.stderr))) rmSync(index, { force: true });
     }
   }
-  await addTrackedIgnored(repo, env);
+  await syncIgnoreRules(repo, env, /(^|[/' ])\.gitignore'?$/m.test(added));
   return gitText(['write-tree'], { cwd: repo.worktree, env });
 }
 
 /**
- * Files the user tracks although an ignore rule matches them are part of the
- * worktree's content, but `git add -A` would not pick them up in a fresh
- * index. Add them by force, each time the user's index changed.
+ * Keeps the private index in line with what git itself would call the
+ * worktree's content: files the user tracks (even if an ignore rule matches
+ * them) plus untracked files no rule ignores. `git add -A` alone keeps
+ * updating every path once indexed, so when the ignore rules or the user's
+ * index change, entries now ignored (and not tracked by the user) are dropped,
+ * and files the user tracks despite an ignore rule are added by force.
  */
-async function addTrackedIgnored(repo: Repo, env: Record<string, string | undefined>): Promise<void> {
-  const sig = userIndexSig(repo);
+async function syncIgnoreRules(repo: Repo, env: Record<string, string | undefined>, gitignoreChanged: boolean): Promise<void> {
   const state = readState(repo);
-  if (state.userIndexSig === sig && sig !== null) return;
-  if (sig === null) return;
-  const { stdout } = await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env: realEnv(repo) });
-  const paths = splitNul(stdout).filter((p) => existsSync(Buffer.concat([Buffer.from(repo.worktree + '/'), p])));
-  if (paths.length === 0) return;
-  await git(['add', '-f', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-    cwd: repo.worktree,
-    env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
-    input: Buffer.concat(paths.flatMap((p) => [p, Buffer.from([0])])),
-  });
+  const sig = userIndexSig(repo);
+  const excludeSig = fileSig(path.join(repo.commonDir, 'info', 'exclude'));
+  if (!gitignoreChanged && (state.ignoreSyncedIndexSig ?? null) === sig && state.excludeSig === excludeSig) return;
+  const userTracked = sig === null ? [] : splitNul((await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env: realEnv(repo) })).stdout);
+  const userSet = new Set(userTracked.map((b) => b.toString('latin1')));
+  const ours = splitNul((await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env })).stdout);
+  const drop = ours.filter((b) => !userSet.has(b.toString('latin1')));
+  const nul = Buffer.from([0]);
+  if (drop.length > 0) {
+    await git(['rm', '--cached', '-q', '--ignore-unmatch', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      cwd: repo.worktree,
+      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
+      input: Buffer.concat(drop.flatMap((p) => [p, nul])),
+    });
+  }
+  const oursSet = new Set(ours.map((b) => b.toString('latin1')));
+  const add = userTracked.filter((p) => !oursSet.has(p.toString('latin1')) && existsSync(Buffer.concat([Buffer.from(repo.worktree + '/'), p])));
+  if (add.length > 0) {
+    await git(['add', '-f', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      cwd: repo.worktree,
+      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
+      input: Buffer.concat(add.flatMap((p) => [p, nul])),
+    });
+  }
+  // Record the signatures seen, keeping the index-commit cache (indexCommit() owns it).
+  writeState(repo, { ...readState(repo), excludeSig, ignoreSyncedIndexSig: sig ?? undefined });
+}
+
+function fileSig(p: string): string | null {
+  try {
+    const s = statSync(p, { bigint: true });
+    return `${s.mtimeNs}:${s.size}:${s.ino}`;
+  } catch {
+    return null;
+  }
 }
 
 /** mtime, ctime, size and inode of the user's index, or null when it does not exist. */
@@ -217,11 +246,15 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput): Prom
  * @throws CkptError `REF_RACE` when the ref no longer holds `expected`.
  */
 export async function updateRef(repo: Repo, next: string, expected: string | null, reason: string): Promise<void> {
-  const res = await git(['update-ref', '--create-reflog', '-m', reason, repo.ref, next, expected ?? repo.zeroOid], {
+  // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (note 21).
+  const res = await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, repo.ref, next, expected ?? repo.zeroOid], {
     cwd: repo.worktree,
     env: realEnv(repo),
     okCodes: [0, 1, 128],
   });
+  if (res.exitCode !== 0 && !/expected|cannot lock ref|is at .* but/i.test(res.stderr)) {
+    throw new CkptError('GIT_FAILED', `git update-ref ${repo.ref} failed: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });
+  }
   if (res.exitCode !== 0) {
     throw new CkptError('REF_RACE', `${repo.ref} was changed by another process`, {
       hint: 'Run the command again.',

@@ -20,6 +20,9 @@ import { takeSnapshot, type TakeResult } from '../snapshot/take.js';
 /** The tools whose calls can change files: only these are hooked. */
 export const CLAUDE_HOOK_MATCHER = 'Bash|Write|Edit|MultiEdit|NotebookEdit';
 
+/** How long a hook waits for the worktree lock before giving up (the agent must not stall). */
+export const HOOK_LOCK_WAIT_MS = 3000;
+
 /** The payload Claude Code writes to a PreToolUse/PostToolUse hook's stdin (fields ckpt uses). */
 export interface ClaudeHookInput {
   hook_event_name?: string;
@@ -52,7 +55,7 @@ export async function handleClaudeHook(input: ClaudeHookInput, fallbackCwd: stri
     tool,
     ...(target ? { target } : {}),
     ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}),
-  });
+  }, { waitMs: HOOK_LOCK_WAIT_MS });
 }
 
 /** The short "what" of a tool call: its file (relative to the worktree) or its command. */

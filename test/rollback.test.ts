@@ -1,0 +1,282 @@
+/**
+ * Rollback against real git: byte-exact round trips (mutate, roll back,
+ * compare; undo, compare), and every refusal leaves everything as it was.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openRepo, takeSnapshot, rollback, listSteps, type Repo } from '../src/index.js';
+import { git, indexBytes, makeRepo, picture, tempDir, userRefs, write } from './support/repo.js';
+
+async function snap(repo: Repo, kind: 'auto' | 'manual' | 'after' = 'auto'): Promise<number> {
+  return (await takeSnapshot(repo, { kind, force: true })).snapshot.step;
+}
+
+/** Everything of the user's that a rollback must leave alone. */
+function userState(dir: string): { index: string; refs: string } {
+  return { index: indexBytes(dir).toString('base64'), refs: userRefs(dir) };
+}
+
+describe('rollback', () => {
+  it('round trip: a step with edits, new files, deletions, modes, symlinks and file/dir swaps, then undo', async () => {
+    const dir = makeRepo({
+      '.gitignore': 'node_modules/\n.env\nbuild/\n',
+      'src/a.ts': 'a\n',
+      'src/b.ts': 'b\n',
+      'run.sh': '#!/bin/sh\n',
+      'was-file': 'I become a directory\n',
+      'was-dir/x.txt': 'I become a file\n',
+      'link': 'placeholder',
+    });
+    fs.rmSync(path.join(dir, 'link'));
+    fs.symlinkSync('src/a.ts', path.join(dir, 'link'));
+    write(dir, { 'node_modules/pkg/index.js': 'ignored\n', '.env': 'SECRET=1\n', 'build/out.js': 'built\n', 'untracked.txt': 'u\n' });
+    fs.mkdirSync(path.join(dir, 'empty-before'));
+    write(dir, { 'staged.txt': 'staged\n' });
+    git(dir, 'add', 'staged.txt');
+    const repo = await openRepo(dir);
+    const base = await snap(repo, 'manual');
+    const before = picture(dir);
+    const user0 = userState(dir);
+
+    // The agent's step.
+    write(dir, { 'src/a.ts': 'a changed\n', 'src/new/deep/file.ts': 'new\n', 'untracked.txt': null, 'src/b.ts': null });
+    fs.chmodSync(path.join(dir, 'run.sh'), 0o755);
+    fs.rmSync(path.join(dir, 'link'));
+    fs.symlinkSync('../elsewhere', path.join(dir, 'link'));
+    fs.rmSync(path.join(dir, 'was-file'));
+    write(dir, { 'was-file/inside.txt': 'now a dir\n' });
+    fs.rmSync(path.join(dir, 'was-dir'), { recursive: true });
+    write(dir, { 'was-dir': 'now a file\n', 'node_modules/pkg/index.js': 'ignored, changed by npm\n' });
+    const step = await snap(repo, 'after');
+    const after = picture(dir);
+
+    const res = await rollback(repo, { target: String(base) });
+    expect(res.target.step).toBe(base);
+    const expected = { ...before, 'node_modules/pkg/index.js': after['node_modules/pkg/index.js'] };
+    expect(picture(dir)).toEqual(expected); // ignored file: as the agent left it, never rolled back
+    expect(userState(dir)).toEqual(user0);
+    expect(fs.existsSync(path.join(dir, 'empty-before'))).toBe(true);
+    expect(res.changes.map((c) => `${c.action} ${c.path}`)).toEqual(
+      expect.arrayContaining(['write src/a.ts', 'write src/b.ts', 'delete src/new/deep/file.ts', 'mode run.sh', 'link link', 'write was-file', 'write was-dir/x.txt']),
+    );
+    expect(res.removedDirs).toEqual(expect.arrayContaining(['src/new/deep', 'src/new']));
+
+    const undo = await rollback(repo, { undo: true });
+    expect(undo.changes.length).toBeGreaterThan(0);
+    expect(picture(dir)).toEqual(after);
+    expect(userState(dir)).toEqual(user0);
+
+    // and the undo is undoable
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(expected);
+    const kinds = (await listSteps(repo)).map((s) => s.kind);
+    expect(kinds.slice(0, 6)).toEqual(['rollback', 'pre-rollback', 'rollback', 'pre-rollback', 'rollback', 'pre-rollback']);
+    expect(step).toBe(base + 1);
+  });
+
+  it('restores single paths only', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n', 'dir/b.txt': 'b\n', 'dir/c.txt': 'c\n' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    write(dir, { 'a.txt': 'A\n', 'dir/b.txt': 'B\n', 'dir/c.txt': 'C\n', 'dir/new.txt': 'new\n' });
+    await snap(repo);
+    const res = await rollback(repo, { target: '1', paths: ['dir/b.txt'] });
+    expect(res.changes.map((c) => c.path)).toEqual(['dir/b.txt']);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('A\n');
+    expect(fs.readFileSync(path.join(dir, 'dir/b.txt'), 'utf8')).toBe('b\n');
+    expect(fs.readFileSync(path.join(dir, 'dir/c.txt'), 'utf8')).toBe('C\n');
+    // a directory path: everything under it
+    await rollback(repo, { target: '1', paths: ['dir'] });
+    expect(fs.readFileSync(path.join(dir, 'dir/c.txt'), 'utf8')).toBe('c\n');
+    expect(fs.existsSync(path.join(dir, 'dir/new.txt'))).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('A\n');
+    // undo restores exactly the paths of that rollback
+    await rollback(repo, { undo: true });
+    expect(fs.readFileSync(path.join(dir, 'dir/new.txt'), 'utf8')).toBe('new\n');
+    expect(fs.readFileSync(path.join(dir, 'dir/b.txt'), 'utf8')).toBe('b\n');
+    await expect(rollback(repo, { target: '1', paths: ['no/such/file'] })).rejects.toMatchObject({ code: 'PATH_NOT_FOUND' });
+  });
+
+  it('refuses, changing nothing, when an ignored file sits in a directory that must become a file', async () => {
+    const dir = makeRepo({ '.gitignore': '*.log\n', 'out': 'I was a file\n' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    fs.rmSync(path.join(dir, 'out'));
+    write(dir, { 'out/result.txt': 'r\n', 'out/debug.log': 'ignored log the user wants\n' });
+    await snap(repo);
+    const pic = picture(dir);
+    const user0 = userState(dir);
+    const steps0 = (await listSteps(repo)).length;
+    await expect(rollback(repo, { target: '1' })).rejects.toMatchObject({ code: 'ROLLBACK_WOULD_CLOBBER' });
+    expect(picture(dir)).toEqual(pic);
+    expect(userState(dir)).toEqual(user0);
+    // the refused rollback recorded its pre-rollback snapshot only; nothing else moved
+    expect((await listSteps(repo)).length).toBeLessThanOrEqual(steps0 + 1);
+    // dry run says the same
+    await expect(rollback(repo, { target: '1', dryRun: true })).rejects.toMatchObject({ code: 'ROLLBACK_WOULD_CLOBBER' });
+  });
+
+  it('never writes through a symlinked directory', async () => {
+    const dir = makeRepo({ 'lib/x.txt': 'x\n' });
+    const outside = tempDir();
+    const repo = await openRepo(dir);
+    await snap(repo);
+    fs.rmSync(path.join(dir, 'lib'), { recursive: true });
+    fs.symlinkSync(outside, path.join(dir, 'lib'));
+    await snap(repo);
+    // the link is part of the snapshot: rolling back replaces the link, never writes into `outside`
+    await rollback(repo, { target: '1' });
+    expect(fs.lstatSync(path.join(dir, 'lib')).isDirectory()).toBe(true);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    // an ignored symlink in the way is refused
+    const dir2 = makeRepo({ '.gitignore': 'cache\n', 'keep.txt': 'k' });
+    const repo2 = await openRepo(dir2);
+    write(dir2, { 'cache/data.txt': 'd' });
+    git(dir2, 'add', '-f', 'cache/data.txt'); // tracked though ignored: captured
+    await snap(repo2);
+    git(dir2, 'rm', '-q', '--cached', 'cache/data.txt');
+    fs.rmSync(path.join(dir2, 'cache'), { recursive: true });
+    fs.symlinkSync(outside, path.join(dir2, 'cache'));
+    await snap(repo2);
+    await expect(rollback(repo2, { target: '1' })).rejects.toMatchObject({ code: 'ROLLBACK_WOULD_CLOBBER' });
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it('removes only directories it emptied itself', async () => {
+    const dir = makeRepo({ 'keep.txt': 'k' });
+    fs.mkdirSync(path.join(dir, 'user-empty'));
+    const repo = await openRepo(dir);
+    await snap(repo);
+    write(dir, { 'gen/a/b.txt': 'b', 'mixed/new.txt': 'n', 'mixed/.cache-ignored': 'x' });
+    fs.writeFileSync(path.join(dir, '.git', 'info', 'exclude'), '.cache-ignored\n');
+    fs.mkdirSync(path.join(dir, 'gen', 'empty-made-by-agent'));
+    await snap(repo);
+    const res = await rollback(repo, { target: '1' });
+    expect(fs.existsSync(path.join(dir, 'user-empty'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'gen', 'a'))).toBe(false);
+    // gen/ still holds an empty directory ckpt did not empty: gen stays
+    expect(fs.existsSync(path.join(dir, 'gen', 'empty-made-by-agent'))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'mixed', '.cache-ignored'), 'utf8')).toBe('x');
+    expect(res.removedDirs).toEqual(['gen/a']);
+  });
+
+  it('keeps files the target ignores, even after the agent edited .gitignore', async () => {
+    // build/ is ignored at step 1; the agent un-ignores it, so step 2 captures build/out.js.
+    const dir = makeRepo({ '.gitignore': 'build/\n', 'a.txt': 'a' });
+    write(dir, { 'build/out.js': 'user build output\n' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    fs.writeFileSync(path.join(dir, '.gitignore'), '');
+    write(dir, { 'a.txt': 'agent' });
+    await snap(repo);
+    const res = await rollback(repo, { target: '1' });
+    expect(fs.readFileSync(path.join(dir, 'build/out.js'), 'utf8')).toBe('user build output\n');
+    expect(res.kept).toEqual(['build/out.js']);
+    expect(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8')).toBe('build/\n');
+
+    // The other way: a file captured at step 1 is ignored later and changed: never overwritten.
+    const dir2 = makeRepo({ 'a.txt': 'a' });
+    write(dir2, { 'notes.txt': 'v1\n' });
+    const repo2 = await openRepo(dir2);
+    await snap(repo2);
+    fs.writeFileSync(path.join(dir2, '.gitignore'), 'notes.txt\n');
+    write(dir2, { 'notes.txt': 'v2, now ignored, the user cares\n' });
+    await snap(repo2);
+    await expect(rollback(repo2, { target: '1' })).rejects.toMatchObject({ code: 'ROLLBACK_WOULD_CLOBBER' });
+    expect(fs.readFileSync(path.join(dir2, 'notes.txt'), 'utf8')).toBe('v2, now ignored, the user cares\n');
+  });
+
+  it('resolves targets: step, -N, id, --to time, and by default the last agent step', async () => {
+    const dir = makeRepo({ 'f.txt': '0' });
+    const repo = await openRepo(dir);
+    await snap(repo, 'manual'); // 1
+    for (let i = 1; i <= 3; i++) {
+      write(dir, { 'f.txt': String(i) });
+      await snap(repo, 'after'); // 2, 3, 4
+    }
+    const read = (): string => fs.readFileSync(path.join(dir, 'f.txt'), 'utf8');
+    await rollback(repo, {});
+    expect(read()).toBe('2'); // the state before the last agent step
+    await rollback(repo, { undo: true });
+    expect(read()).toBe('3');
+    await rollback(repo, { target: '2' });
+    expect(read()).toBe('1');
+    await rollback(repo, { undo: true });
+    const steps = await listSteps(repo);
+    await rollback(repo, { target: steps.find((s) => s.step === 1)!.id.slice(0, 8) });
+    expect(read()).toBe('0');
+    await rollback(repo, { target: '-1' }); // the snapshot before the newest
+    await rollback(repo, { to: 'now' });
+    await expect(rollback(repo, { to: '10 years ago' })).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+    await expect(rollback(repo, { to: 'yesterday-ish' })).rejects.toMatchObject({ code: 'INVALID_DURATION' });
+    await expect(rollback(repo, { target: '99' })).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+    await expect(rollback(repo, { target: 'deadbeef' })).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+    await expect(rollback(repo, { target: git(dir, 'rev-parse', 'HEAD').trim() })).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+  });
+
+  it('dry run changes nothing and records nothing', async () => {
+    const dir = makeRepo({ 'f.txt': 'a' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    write(dir, { 'f.txt': 'b', 'g.txt': 'g' });
+    await snap(repo);
+    const pic = picture(dir);
+    const n = (await listSteps(repo)).length;
+    const res = await rollback(repo, { target: '1', dryRun: true });
+    expect(res.changes.map((c) => `${c.action} ${c.path}`)).toEqual(['write f.txt', 'delete g.txt']);
+    expect(res.preRollback).toBeNull();
+    expect(picture(dir)).toEqual(pic);
+    expect((await listSteps(repo)).length).toBe(n);
+  });
+
+  it('refuses a snapshot tree with hostile entries before writing anything', async () => {
+    const dir = makeRepo({ 'f.txt': 'a' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    // Forge a snapshot whose tree holds ".git/hooks/post-checkout" and "..".
+    const blob = git(dir, 'hash-object', '-w', '--stdin').trim();
+    void blob;
+    const evilBlob = execGit(dir, ['hash-object', '-w', '--stdin'], '#!/bin/sh\necho pwned\n');
+    const hooks = mktree(dir, `100755 blob ${evilBlob}\tpost-checkout\n`);
+    const dotgit = mktree(dir, `040000 tree ${hooks}\thooks\n`);
+    const root = mktree(dir, `040000 tree ${dotgit}\t.GIT\n100644 blob ${evilBlob}\tf.txt\n`);
+    const tip = (await listSteps(repo))[0]!;
+    const msg = git(dir, 'cat-file', 'commit', tip.id).split('\n\n').slice(1).join('\n\n').replace('Step: 1', 'Step: 2');
+    const forged = execGit(dir, ['commit-tree', root, '-p', tip.id, '-p', git(dir, "rev-parse", `${tip.id}^1`).trim()], msg);
+    git(dir, 'update-ref', repo.ref, forged);
+    const pic = picture(dir);
+    await expect(rollback(repo, { target: '2' })).rejects.toMatchObject({ code: 'HOSTILE_TREE' });
+    expect(picture(dir)).toEqual(pic);
+    expect(fs.existsSync(path.join(dir, '.git', 'hooks', 'post-checkout'))).toBe(false);
+  });
+
+  it('finishes a rollback interrupted mid-way (journal) on the next run', async () => {
+    const dir = makeRepo({ 'a.txt': 'a', 'b.txt': 'b' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    write(dir, { 'a.txt': 'A', 'b.txt': 'B' });
+    await snap(repo);
+    const before = picture(dir);
+    // Simulate a crash: pre-rollback recorded, journal written, only a.txt restored.
+    const pre = (await takeSnapshot(repo, { kind: 'pre-rollback', force: true })).snapshot;
+    const target = (await listSteps(repo)).find((s) => s.step === 1)!;
+    fs.writeFileSync(path.join(repo.stateDir, 'journal.json'), JSON.stringify({ version: 1, target: target.id, preRollback: pre.id, paths: null, startedAt: Date.now() }));
+    write(dir, { 'a.txt': 'a' });
+    const res = await rollback(repo, { target: '1', dryRun: true });
+    expect(res.recovered).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('b');
+    expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(false);
+    // and what the interrupted rollback replaced is still there to undo to
+    await rollback(repo, { target: String(pre.step) });
+    expect(picture(dir)).toEqual(before);
+  });
+});
+
+import { execFileSync } from 'node:child_process';
+function execGit(cwd: string, args: string[], input: string): string {
+  return execFileSync('git', args, { cwd, input, encoding: 'utf8' }).trim();
+}
+function mktree(cwd: string, spec: string): string {
+  return execGit(cwd, ['mktree', '--missing'], spec);
+}

@@ -1,0 +1,313 @@
+/**
+ * Snapshots against real git: what is captured (and what never is), and that
+ * nothing of the user's (index, HEAD, refs, files) changes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { openRepo, takeSnapshot, listSteps, rollback, isCkptError } from '../src/index.js';
+import { git, gitBuf, indexBytes, makeRepo, picture, tempDir, userRefs, write, CLI } from './support/repo.js';
+
+/** Paths and modes of a tree, `mode path` per entry, recursively. */
+function treeEntries(repo: string, tree: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const recs = gitBuf(repo, 'ls-tree', '-r', '-z', tree).toString('latin1').split('\0').filter(Boolean);
+  for (const r of recs) {
+    const tab = r.indexOf('\t');
+    const [mode, , oid] = r.slice(0, tab).split(' ');
+    out[r.slice(tab + 1)] = `${mode} ${oid}`;
+  }
+  return out;
+}
+
+function blob(repo: string, tree: string, rel: string): Buffer {
+  return gitBuf(repo, 'cat-file', 'blob', `${tree}:${rel}`);
+}
+
+describe('takeSnapshot', () => {
+  it('captures tracked and untracked files, leaves ignored ones out, touches nothing of the user', async () => {
+    const dir = makeRepo({ 'README.md': '# x\n', '.gitignore': 'node_modules/\n*.log\n.env\n', 'src/a.ts': 'a\n' });
+    write(dir, { 'src/a.ts': 'a changed\n', 'src/new.ts': 'new\n', 'node_modules/x/index.js': 'x', 'debug.log': 'log', '.env': 'SECRET=1', 'excluded.txt': 'e', 'global-ignored.tmp': 'g' });
+    fs.writeFileSync(path.join(dir, '.git', 'info', 'exclude'), 'excluded.txt\n');
+    const globalIgnore = path.join(tempDir(), 'global-ignore');
+    fs.writeFileSync(globalIgnore, '*.tmp\n');
+    git(dir, 'config', 'core.excludesFile', globalIgnore);
+    write(dir, { 'staged.txt': 'staged\n' });
+    git(dir, 'add', 'staged.txt');
+    git(dir, 'stash', 'list');
+    const index0 = indexBytes(dir);
+    const refs0 = userRefs(dir);
+    const pic0 = picture(dir);
+
+    const repo = await openRepo(dir);
+    const { snapshot, created } = await takeSnapshot(repo, { kind: 'manual', message: 'first' });
+    expect(created).toBe(true);
+    expect(snapshot.step).toBe(1);
+    const entries = treeEntries(dir, snapshot.tree);
+    expect(Object.keys(entries).sort()).toEqual(['.gitignore', 'README.md', 'src/a.ts', 'src/new.ts', 'staged.txt']);
+    expect(blob(dir, snapshot.tree, 'src/a.ts').toString()).toBe('a changed\n');
+
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+    expect(userRefs(dir)).toBe(refs0);
+    expect(picture(dir)).toEqual(pic0);
+    // Hidden: not a branch, not in `git log`, but under refs/ckpt/ in the common dir.
+    expect(git(dir, 'branch', '--list')).not.toContain('ckpt');
+    expect(git(dir, 'log', '--oneline')).not.toContain('first');
+    expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toContain(snapshot.id);
+    // Records HEAD and the user's index tree (the staged file is in it).
+    expect(snapshot.head).toBe(git(dir, 'rev-parse', 'HEAD').trim());
+    expect(snapshot.indexTree).toBe(git(dir, 'write-tree').trim());
+  });
+
+  it('does not record an identical tree twice, and chains steps', async () => {
+    const dir = makeRepo();
+    const repo = await openRepo(dir);
+    const a = await takeSnapshot(repo, { kind: 'auto' });
+    const b = await takeSnapshot(repo, { kind: 'auto' });
+    expect(b.created).toBe(false);
+    expect(b.snapshot.id).toBe(a.snapshot.id);
+    write(dir, { 'x.txt': 'x' });
+    const c = await takeSnapshot(repo, { kind: 'auto' });
+    expect(c.created).toBe(true);
+    expect(c.snapshot.step).toBe(2);
+    expect(c.snapshot.parent).toBe(a.snapshot.id);
+    const forced = await takeSnapshot(repo, { kind: 'before', force: true, tool: 'Edit', target: 'x.txt' });
+    expect(forced.created).toBe(true);
+    expect(forced.snapshot.tree).toBe(c.snapshot.tree);
+    const steps = await listSteps(repo);
+    expect(steps.map((s) => s.step)).toEqual([3, 2, 1]);
+    expect(steps[1]!.stats).toEqual({ files: 1, insertions: 1, deletions: 0 });
+    expect(steps[0]!.tool).toBe('Edit');
+    expect(steps[0]!.message).toBe('before Edit x.txt');
+  });
+
+  it('stores raw bytes: no EOL conversion, no clean filter, whatever .gitattributes and config say', async () => {
+    const dir = makeRepo({ '.gitattributes': '* text=auto\n*.bin filter=boom\n*.txt eol=crlf\n', 'README.md': 'x\n' });
+    git(dir, 'config', 'core.autocrlf', 'true');
+    git(dir, 'config', 'filter.boom.clean', 'false'); // a clean filter that fails
+    git(dir, 'config', 'filter.boom.required', 'true');
+    const crlf = Buffer.from('one\r\ntwo\r\nmixed\n');
+    const bin = Buffer.from([0, 1, 2, 0x0d, 0x0a, 255]);
+    write(dir, { 'win.md': crlf, 'data.bin': bin, 'lf.txt': 'lf\n' });
+    const repo = await openRepo(dir);
+    const { snapshot } = await takeSnapshot(repo, { kind: 'manual' });
+    expect(blob(dir, snapshot.tree, 'win.md').equals(crlf)).toBe(true);
+    expect(blob(dir, snapshot.tree, 'data.bin').equals(bin)).toBe(true);
+    expect(blob(dir, snapshot.tree, 'lf.txt').toString()).toBe('lf\n');
+    // and restores them raw, too
+    write(dir, { 'win.md': 'gone', 'lf.txt': null });
+    await rollback(repo, { target: String(snapshot.step) });
+    expect(fs.readFileSync(path.join(dir, 'win.md')).equals(crlf)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'lf.txt')).toString()).toBe('lf\n');
+  });
+
+  it('captures the executable bit and symlinks as links (dangling, outside, looping, to .git)', async () => {
+    const dir = makeRepo({ 'run.sh': '#!/bin/sh\n' });
+    fs.chmodSync(path.join(dir, 'run.sh'), 0o755);
+    fs.symlinkSync('/etc/passwd', path.join(dir, 'outside'));
+    fs.symlinkSync('nowhere', path.join(dir, 'dangling'));
+    fs.symlinkSync('loop', path.join(dir, 'loop'));
+    fs.symlinkSync('.git', path.join(dir, 'to-git'));
+    const repo = await openRepo(dir);
+    const { snapshot } = await takeSnapshot(repo, { kind: 'manual' });
+    const e = treeEntries(dir, snapshot.tree);
+    expect(e['run.sh']!.startsWith('100755')).toBe(true);
+    for (const l of ['outside', 'dangling', 'loop', 'to-git']) expect(e[l]!.startsWith('120000')).toBe(true);
+    expect(blob(dir, snapshot.tree, 'outside').toString()).toBe('/etc/passwd');
+    expect(blob(dir, snapshot.tree, 'to-git').toString()).toBe('.git');
+  });
+
+  it('works with no commits yet, a detached HEAD, and an unmerged index; HEAD never moves', async () => {
+    const empty = makeRepo({ 'a.txt': 'a' }, { commit: false });
+    const r1 = await openRepo(empty);
+    const s1 = await takeSnapshot(r1, { kind: 'manual' });
+    expect(s1.snapshot.head).toBeNull();
+    expect(git(empty, 'rev-list', '--all')).toBe(git(empty, 'rev-list', '--all')); // still runs
+    expect(() => git(empty, 'rev-parse', '--verify', '-q', 'HEAD')).toThrow();
+
+    const dir = makeRepo({ 'f.txt': 'base\n' });
+    git(dir, 'checkout', '-q', '-b', 'other');
+    write(dir, { 'f.txt': 'other\n' });
+    git(dir, 'commit', '-qam', 'other');
+    git(dir, 'checkout', '-q', 'main');
+    write(dir, { 'f.txt': 'main\n' });
+    git(dir, 'commit', '-qam', 'main');
+    expect(() => git(dir, 'merge', 'other')).toThrow(); // conflict: unmerged index, MERGE_HEAD
+    const index0 = indexBytes(dir);
+    const refs0 = userRefs(dir);
+    const r2 = await openRepo(dir);
+    const s2 = await takeSnapshot(r2, { kind: 'manual' });
+    expect(s2.snapshot.indexTree).toBeNull();
+    expect(blob(dir, s2.snapshot.tree, 'f.txt').toString()).toContain('<<<<<<<');
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+    expect(userRefs(dir)).toBe(refs0);
+    expect(fs.existsSync(path.join(dir, '.git', 'MERGE_HEAD'))).toBe(true);
+
+    git(dir, 'merge', '--abort');
+    git(dir, 'checkout', '-q', '--detach', 'HEAD~1');
+    const s3 = await takeSnapshot(r2, { kind: 'manual' });
+    expect(s3.snapshot.headRef).toBeNull();
+    expect(s3.snapshot.head).toBe(git(dir, 'rev-parse', 'HEAD').trim());
+  });
+
+  it('keeps staged changes and intent-to-add entries of the user byte-identical', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    write(dir, { 'a.txt': 'staged\n', 'ita.txt': 'intent\n' });
+    git(dir, 'add', 'a.txt');
+    git(dir, 'add', '-N', 'ita.txt');
+    write(dir, { 'a.txt': 'unstaged on top\n' });
+    const index0 = indexBytes(dir);
+    const status0 = git(dir, 'status', '--porcelain=v2');
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    write(dir, { 'b.txt': 'agent\n' });
+    await takeSnapshot(repo, { kind: 'auto' });
+    await rollback(repo, { target: '1' });
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+    expect(git(dir, 'status', '--porcelain=v2')).toBe(status0);
+  });
+
+  it('resolves linked worktrees (.git as a file), keeps one chain per worktree in the common dir', async () => {
+    const main = makeRepo();
+    const linked = path.join(tempDir(), 'linked');
+    git(main, 'worktree', 'add', '-q', '-b', 'feature', linked);
+    write(linked, { 'only-in-linked.txt': 'l' });
+    const rMain = await openRepo(main);
+    const rLinked = await openRepo(path.join(linked, 'src'));
+    expect(rLinked.worktree).toBe(linked);
+    expect(rLinked.commonDir).toBe(rMain.commonDir);
+    expect(rLinked.ref).not.toBe(rMain.ref);
+    await takeSnapshot(rMain, { kind: 'manual' });
+    const s = await takeSnapshot(rLinked, { kind: 'manual' });
+    expect(Object.keys(treeEntries(main, s.snapshot.tree))).toContain('only-in-linked.txt');
+    const refs = git(main, 'for-each-ref', '--format=%(refname)', 'refs/ckpt/').trim().split('\n');
+    expect(refs.sort()).toEqual([rMain.ref, rLinked.ref].sort());
+    // survives gc: the refs and everything they point to stay
+    git(main, 'gc', '--prune=now', '-q');
+    expect(git(main, 'cat-file', '-t', s.snapshot.id).trim()).toBe('commit');
+    expect(git(main, 'cat-file', '-t', s.snapshot.indexTree!).trim()).toBe('tree');
+  });
+
+  it('refuses a bare repository and a directory outside any repository with a clear code', async () => {
+    const bare = tempDir();
+    git(bare, 'init', '-q', '--bare');
+    await expect(openRepo(bare)).rejects.toMatchObject({ code: 'BARE_REPO' });
+    const none = tempDir();
+    fs.writeFileSync(path.join(none, 'x'), 'x');
+    await expect(openRepo(none)).rejects.toMatchObject({ code: 'NOT_A_REPO' });
+  });
+
+  it('runs no hook and signs nothing, whatever the repository config says', async () => {
+    const dir = makeRepo();
+    const hooks = path.join(dir, '.git', 'hooks');
+    const marker = path.join(tempDir(), 'hook-ran');
+    for (const h of ['pre-commit', 'post-commit', 'reference-transaction', 'post-index-change']) {
+      fs.writeFileSync(path.join(hooks, h), `#!/bin/sh\necho ${h} >> ${marker}\nexit 1\n`, { mode: 0o755 });
+    }
+    git(dir, 'config', 'core.hooksPath', hooks);
+    git(dir, 'config', 'commit.gpgSign', 'true');
+    git(dir, 'config', 'gpg.program', 'false');
+    git(dir, 'config', 'core.fsmonitor', 'true');
+    write(dir, { 'n.txt': 'n' });
+    const repo = await openRepo(dir);
+    const s = await takeSnapshot(repo, { kind: 'manual' });
+    expect(s.created).toBe(true);
+    expect(git(dir, 'cat-file', 'commit', s.snapshot.id)).not.toContain('gpgsig');
+    write(dir, { 'n.txt': 'n2' });
+    await rollback(repo, { target: '1' });
+    expect(fs.readFileSync(path.join(dir, 'n.txt'), 'utf8')).toBe('n');
+    // update-ref would run reference-transaction: not one hook ran
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it("works while the user's index.lock is held, and leaves that lock alone", async () => {
+    const dir = makeRepo();
+    const lock = path.join(dir, '.git', 'index.lock');
+    fs.writeFileSync(lock, 'held by an editor');
+    write(dir, { 'x.txt': 'x' });
+    const repo = await openRepo(dir);
+    const s = await takeSnapshot(repo, { kind: 'manual' });
+    expect(s.created).toBe(true);
+    write(dir, { 'x.txt': 'y' });
+    await rollback(repo, { target: '1' });
+    expect(fs.readFileSync(path.join(dir, 'x.txt'), 'utf8')).toBe('x');
+    expect(fs.readFileSync(lock, 'utf8')).toBe('held by an editor');
+  });
+
+  it('keeps hostile and odd file names byte-exact (spaces, newlines, *, :(exclude), leading -, non-UTF-8, NFC/NFD)', async () => {
+    const dir = makeRepo();
+    const names = ['with space.txt', 'new\nline.txt', 'star*.txt', ':(exclude)x.txt', '-leading-dash.txt', 'caf\u00e9-nfc.txt', 'cafe\u0301-nfd.txt', 'tab\there.txt', 'back\\slash.txt'];
+    for (const n of names) fs.writeFileSync(path.join(dir, n), `content of ${n}`);
+    const bad = Buffer.concat([Buffer.from(dir + '/'), Buffer.from([0x62, 0xff, 0xfe, 0x2e, 0x74])]);
+    fs.writeFileSync(bad, 'not utf-8 name');
+    const before = picture(dir);
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    for (const n of names) fs.writeFileSync(path.join(dir, n), 'clobbered');
+    fs.rmSync(bad);
+    fs.writeFileSync(path.join(dir, '--no-index'), 'an option-like name');
+    await takeSnapshot(repo, { kind: 'auto' });
+    await rollback(repo, { target: '1' });
+    expect(picture(dir)).toEqual(before);
+    // single hostile paths roll back too, literally
+    fs.writeFileSync(path.join(dir, 'star*.txt'), 'again');
+    fs.writeFileSync(path.join(dir, 'starX.txt'), 'must not be matched by star*');
+    await takeSnapshot(repo, { kind: 'auto' });
+    await rollback(repo, { target: '1', paths: ['star*.txt'] });
+    expect(fs.readFileSync(path.join(dir, 'star*.txt'), 'utf8')).toBe('content of star*.txt');
+    expect(fs.readFileSync(path.join(dir, 'starX.txt'), 'utf8')).toBe('must not be matched by star*');
+  });
+
+  it('stores a nested repository as a gitlink, with a warning', async () => {
+    const dir = makeRepo();
+    const nested = path.join(dir, 'vendor', 'lib');
+    fs.mkdirSync(nested, { recursive: true });
+    git(nested, 'init', '-q');
+    write(nested, { 'x.c': 'int x;' });
+    git(nested, 'add', '-A');
+    git(nested, 'commit', '-qm', 'nested');
+    const repo = await openRepo(dir);
+    const s = await takeSnapshot(repo, { kind: 'manual' });
+    expect(treeEntries(dir, s.snapshot.tree)['vendor/lib']!.startsWith('160000')).toBe(true);
+    expect(s.warnings.join('\n')).toContain('vendor/lib');
+  });
+
+  it('serialises concurrent snapshotters on one worktree: one chain, consecutive steps, no lost update', async () => {
+    const dir = makeRepo();
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    const procs = Array.from({ length: 4 }, (_, i) =>
+      new Promise<number>((resolve) => {
+        write(dir, { [`p${i}.txt`]: String(i) });
+        const child = spawn(process.execPath, [CLI, 'snap', '--force', '--json', '-m', `proc ${i}`], { cwd: dir, stdio: 'ignore' });
+        child.on('exit', (code) => resolve(code ?? -1));
+      }),
+    );
+    const codes = await Promise.all(procs);
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const steps = await listSteps(repo, { stats: false });
+    expect(steps.map((s) => s.step)).toEqual([5, 4, 3, 2, 1]);
+    for (let i = 0; i < steps.length - 1; i++) expect(steps[i]!.parent).toBe(steps[i + 1]!.id);
+  });
+
+  it('never records a partial tree when its own stdout is a closed pipe', async () => {
+    const dir = makeRepo();
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) many[`gen/f${i}.txt`] = `file ${i}\n`;
+    write(dir, many);
+    // stdout and stderr of ckpt are a pipe whose reader is already gone
+    await new Promise<void>((resolve) => {
+      const child = spawn('sh', ['-c', `exec 1>&- 2>&-; "${process.execPath}" "${CLI}" snap -m piped`], { cwd: dir, stdio: 'ignore' });
+      child.on('exit', () => resolve());
+    });
+    const repo = await openRepo(dir);
+    const steps = await listSteps(repo);
+    // git's output goes to ckpt, never to the closed pipe: the snapshot is
+    // recorded, and it holds every file.
+    expect(steps).toHaveLength(1);
+    const entries = treeEntries(dir, steps[0]!.tree);
+    for (const k of Object.keys(many)) expect(entries[k]).toBeDefined();
+    expect(isCkptError(new Error('x'))).toBe(false);
+  });
+});

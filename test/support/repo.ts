@@ -1,0 +1,113 @@
+/**
+ * Real repositories in temp directories, and a byte-exact picture of a
+ * worktree (every file, ignored ones included) to compare before and after.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { afterAll } from 'vitest';
+
+const made: string[] = [];
+afterAll(() => {
+  if (process.env.CKPT_KEEP_TEST_REPOS) return;
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temp dir (real path), removed after the test file. */
+export function tempDir(prefix = 'ckpt-t-'): string {
+  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  made.push(d);
+  return d;
+}
+
+/** Runs git in `cwd`; returns stdout. Throws on failure. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs git, returning stdout as bytes. */
+export function gitBuf(cwd: string, ...args: string[]): Buffer {
+  return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Writes files (creating parents). Content `null` deletes. */
+export function write(root: string, files: Record<string, string | Buffer | null>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(root, rel);
+    if (content === null) {
+      fs.rmSync(p, { force: true });
+      continue;
+    }
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+}
+
+/**
+ * A repository with one commit: `files` committed, then `.gitignore` rules
+ * and ignored files written (not committed unless listed in `files`).
+ */
+export function makeRepo(files: Record<string, string> = { 'README.md': '# hi\n', 'src/a.txt': 'a\n' }, opts: { commit?: boolean } = {}): string {
+  const dir = tempDir();
+  git(dir, 'init', '-q');
+  write(dir, files);
+  if (opts.commit !== false) {
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', 'initial');
+  }
+  return dir;
+}
+
+/** One entry of a worktree picture. */
+export interface Entry {
+  type: 'file' | 'link' | 'dir';
+  mode?: number;
+  content?: string; // base64 of the bytes (files) or the link target bytes
+}
+
+/**
+ * Every path under `root` (except `.git`), with type, executable bit and
+ * bytes, keyed by the raw path bytes (latin1), so two pictures compare
+ * byte for byte with `expect(a).toEqual(b)`. Empty directories are included.
+ */
+export function picture(root: string): Record<string, Entry> {
+  const out: Record<string, Entry> = {};
+  const walk = (dir: Buffer, rel: string): void => {
+    for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) {
+      const n = name.toString('latin1');
+      if (rel === '' && n === '.git') continue;
+      const p = Buffer.concat([dir, Buffer.from('/'), name]);
+      const r = rel ? `${rel}/${n}` : n;
+      const st = fs.lstatSync(p);
+      if (st.isSymbolicLink()) out[r] = { type: 'link', content: fs.readlinkSync(p, { encoding: 'buffer' }).toString('base64') };
+      else if (st.isDirectory()) {
+        out[r] = { type: 'dir' };
+        walk(p, r);
+      } else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, content: fs.readFileSync(p).toString('base64') };
+    }
+  };
+  walk(Buffer.from(root), '');
+  return out;
+}
+
+/** The user's index bytes (to assert it was never touched). */
+export function indexBytes(repo: string): Buffer {
+  const gitDir = git(repo, 'rev-parse', '--absolute-git-dir').trim();
+  const p = path.join(gitDir, 'index');
+  return fs.existsSync(p) ? fs.readFileSync(p) : Buffer.alloc(0);
+}
+
+/** All refs and HEAD, as `git for-each-ref` + `git rev-parse HEAD` print them (ckpt's own refs excluded). */
+export function userRefs(repo: string): string {
+  const refs = git(repo, 'for-each-ref', '--format=%(refname) %(objectname)')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('refs/ckpt/'))
+    .join('\n');
+  const head = spawnSync('git', ['rev-parse', '-q', '--verify', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim();
+  const sym = spawnSync('git', ['symbolic-ref', '-q', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim();
+  return `${refs}\nHEAD ${head} ${sym}`;
+}
+
+/** Path of the built CLI. */
+export const CLI = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..', '..', 'bin', 'ckpt.js');

@@ -1,0 +1,20 @@
+/**
+ * Hermetic git for every test: no system or user config (signing, hooks,
+ * aliases, excludes of the machine never leak in), a fixed identity, and a
+ * private XDG config dir. Runs in each test worker before the tests.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-test-env-'));
+const gitconfig = path.join(dir, 'gitconfig');
+fs.writeFileSync(
+  gitconfig,
+  ['[user]', '\tname = Test User', '\temail = test@example.com', '[init]', '\tdefaultBranch = main', '[commit]', '\tgpgSign = false', '[gc]', '\tauto = 0', '[maintenance]', '\tauto = false', ''].join('\n'),
+);
+process.env.GIT_CONFIG_NOSYSTEM = '1';
+process.env.GIT_CONFIG_GLOBAL = gitconfig;
+process.env.XDG_CONFIG_HOME = path.join(dir, 'xdg');
+process.env.CKPT_TEST_ENV_DIR = dir;
+for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_COMMON_DIR', 'GIT_CEILING_DIRECTORIES']) delete process.env[k];

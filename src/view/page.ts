@@ -1,0 +1,113 @@
+/**
+ * The viewer's HTML page: one self-contained document (styles, highlight.js
+ * from the installed `@highlightjs/cdn-assets` package, the client script
+ * from client.ts, and the boot data) so it works without any network, from
+ * the local server or as a static file.
+ *
+ * The boot data is JSON in a `<script type="application/json">` element with
+ * `<`, `>`, `&`, U+2028 and U+2029 escaped, so no file content or task text
+ * can close the element; the client builds the DOM with `textContent` only
+ * (highlight.js output, which escapes its input, is the one `innerHTML`).
+ * A Content-Security-Policy allows only the page's own nonce'd scripts and
+ * styles and requests to its own origin.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Step } from '../core/types.js';
+import type { RaceRecord } from '../race/types.js';
+import { clientMain } from './client.js';
+import type { ComparisonIndex } from './data.js';
+import type { NwayComparison, NwayFile } from './nway.js';
+import { STYLES } from './styles.js';
+
+/** Everything the page starts from. */
+export interface Boot {
+  /** `race`: attempts compared; `worktree`: one worktree's own checkpoints (`ckpt view`). */
+  mode: 'race' | 'worktree';
+  /** A static report: no server behind it (no pick, no tree browsing). */
+  static: boolean;
+  /** The server's token (sent as `X-Ckpt-Token`), null in a static report. */
+  token: string | null;
+  /** The race record as `race show --json` prints it (race mode). */
+  race: RaceRecord | null;
+  /** The comparison without lines (race mode). */
+  index: ComparisonIndex | null;
+  /** Static report: every file's model, by path. */
+  files: Record<string, NwayFile> | null;
+  /** Static report: each attempt's timeline (race mode), or `{"": steps}` (worktree mode). */
+  steps: Record<string, Step[]> | null;
+  /** Worktree mode: its path. */
+  worktree: string | null;
+  /** Static worktree report: each listed step's own changes, by step id. */
+  stepChanges: Record<string, NwayComparison> | null;
+}
+
+let hljsSource: string | null = null;
+
+/** highlight.js's browser build (common languages), read once from node_modules; '' if missing. */
+export function highlightScript(): string {
+  if (hljsSource === null) {
+    try {
+      const req = createRequire(import.meta.url);
+      hljsSource = readFileSync(req.resolve('@highlightjs/cdn-assets/highlight.min.js'), 'utf8');
+    } catch {
+      hljsSource = ''; // the page falls back to plain text
+    }
+  }
+  return hljsSource;
+}
+
+/** JSON safe inside a `<script>` element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** The Content-Security-Policy of a page with this nonce. */
+export function contentSecurityPolicy(nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src 'nonce-${nonce}'`,
+    "connect-src 'self'",
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/**
+ * The page for `boot`. `nonce` must be fresh per response (base64url);
+ * static reports carry the policy in a `<meta>` element.
+ */
+export function renderPage(boot: Boot, nonce: string): string {
+  const title = boot.mode === 'race' && boot.race ? `ckpt race ${boot.race.id}` : `ckpt view ${boot.worktree ?? ''}`;
+  const script = (src: string): string => src.replace(/<\/(script)/gi, '<\\/$1');
+  return `<!doctype html>
+<html lang="en" data-theme="light">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(nonce))}">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(title)}</title>
+<style nonce="${nonce}">${STYLES}</style>
+</head>
+<body>
+<div id="app"><p class="loading">Loading…</p></div>
+<script type="application/json" id="ckpt-boot">${scriptJson(boot)}</script>
+<script nonce="${nonce}">${script(highlightScript())}</script>
+<script nonce="${nonce}">(${script(clientMain.toString())})();</script>
+</body>
+</html>
+`;
+}

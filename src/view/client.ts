@@ -171,9 +171,10 @@ export function clientMain(): void {
     if (f.kind === 'large') out.push(h('span', { class: 'badge', text: 'too large to diff' }));
     return out;
   }
-  function hunkLabel(hk: any): any[] {
+  function hunkLabel(hk: any, single: boolean): any[] {
     const range = hk.baseCount === 0 ? 'inserted before line ' + hk.baseStart : hk.baseCount === 1 ? 'base line ' + hk.baseStart : 'base lines ' + hk.baseStart + '–' + (hk.baseStart + hk.baseCount - 1);
     const out: any[] = [range, ' '];
+    if (single) return out; // one side only (a step's own changes): nothing to compare
     const v0 = hk.variants[0];
     if (hk.agreement === 'same') out.push(h('span', { class: 'badge same', text: 'same in ' + v0.attempts.join(', ') }));
     else if (hk.agreement === 'partial') out.push(h('span', { class: 'badge same', text: 'same in ' + v0.attempts.join(', ') }));
@@ -215,7 +216,7 @@ export function clientMain(): void {
     for (const hk of f.hunks) {
       if (hk.gapBefore) tb.append(full('gap', '⋯'));
       for (const l of hk.before) tb.append(full('ctx', lineEl(l, lang)));
-      tb.append(h('tr', { class: 'hh' + (hk.disagreement ? ' dis' : ''), id: idPrefix + '-' + hk.index, 'data-hunk': hk.index, 'data-agreement': hk.agreement }, h('td', { colSpan: ncol }, hunkLabel(hk))));
+      tb.append(h('tr', { class: 'hh' + (hk.disagreement ? ' dis' : ''), id: idPrefix + '-' + hk.index, 'data-hunk': hk.index, 'data-agreement': hk.agreement }, h('td', { colSpan: ncol }, hunkLabel(hk, f.attempts.length === 1))));
       const row = h('tr', { class: 'hb' });
       row.append(h('td', { class: 'basecell' }, hk.base.length ? hk.base.map((l: any) => lineEl(l, lang)) : note('(nothing in the base: inserted)')));
       let k = 0;
@@ -270,7 +271,7 @@ export function clientMain(): void {
     main.append(
       h('div', { class: 'task', id: 'task', text: race.task }),
       h('div', { class: 'meta', text: 'base ' + race.base.snapshot.slice(0, 10) + (race.base.head ? ' (HEAD ' + race.base.head.slice(0, 10) + ')' : '') + ' · ' + race.state + (race.check ? ' · check: ' + race.check : '') + ' · worktree ' + race.worktree }),
-      boot.static ? note('Static report: picking and browsing checkpoints need `race view`.', 'notice') : null,
+      ...(boot.static ? [note('Static report: picking and browsing checkpoints need `race view`.', 'notice')] : []),
       h('div', { id: 'summary' }),
       h('div', { id: 'pick-result' }),
       h('div', { id: 'overview' }),
@@ -339,7 +340,7 @@ export function clientMain(): void {
     const box = document.getElementById('overview');
     box.replaceChildren(
       h('div', { class: 'meta', id: 'overview-text' }, idx.files.length + ' file(s) changed · ' + idx.disagreements.length + ' disagreement(s) · ' + only + ' file(s) only one attempt touched', h('span', { id: 'navstatus' })),
-      idx.missing.length ? note('Left out (no snapshot yet): ' + idx.missing.join(', '), 'notice') : null,
+      ...(idx.missing.length ? [note('Left out (no snapshot yet): ' + idx.missing.join(', '), 'notice')] : []),
     );
   }
   function buildFiles(container: any, nav: any): void {
@@ -398,7 +399,7 @@ export function clientMain(): void {
     if (on) state.visible.add(a);
     else state.visible.delete(a);
     state.sections.forEach((s: any, i: number) => {
-      s.el.querySelector('h2').replaceChildren(h('span', { class: 'path', text: s.file.path }), statusBadges(s.file), fileBadges(s.file));
+      s.el.querySelector('h2').replaceChildren(h('span', { class: 'path', text: s.file.path }), ...statusBadges(s.file), ...fileBadges(s.file));
       if (s.rendered) {
         s.rendered = false;
         void renderSection(i);
@@ -449,7 +450,7 @@ export function clientMain(): void {
   document.addEventListener('keydown', (e: any) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+    if (t && ((t.tagName === 'INPUT' && t.type !== 'checkbox' && t.type !== 'radio') || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
     if (document.getElementById('modal')) {
       if (e.key === 'Escape') closeModal();
       return;

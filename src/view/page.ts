@@ -71,8 +71,11 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-/** The Content-Security-Policy of a page with this nonce. */
-export function contentSecurityPolicy(nonce: string): string {
+/**
+ * The Content-Security-Policy of a page with this nonce. `frame-ancestors`
+ * only works as a header (the server sends it), not in the page's `<meta>`.
+ */
+export function contentSecurityPolicy(nonce: string, asHeader = false): string {
   return [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,
@@ -81,7 +84,7 @@ export function contentSecurityPolicy(nonce: string): string {
     'img-src data:',
     "base-uri 'none'",
     "form-action 'none'",
-    "frame-ancestors 'none'",
+    ...(asHeader ? ["frame-ancestors 'none'"] : []),
   ].join('; ');
 }
 

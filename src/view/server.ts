@@ -243,7 +243,7 @@ function send(res: http.ServerResponse, status: number, value: unknown): void {
 function sendPage(res: http.ServerResponse, boot: Boot): void {
   const nonce = randomBytes(16).toString('base64url');
   const html = renderPage(boot, nonce);
-  res.writeHead(200, { ...COMMON_HEADERS, 'Content-Security-Policy': contentSecurityPolicy(nonce), 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
+  res.writeHead(200, { ...COMMON_HEADERS, 'Content-Security-Policy': contentSecurityPolicy(nonce, true), 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
   res.end(html);
 }
 

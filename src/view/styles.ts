@@ -71,7 +71,8 @@ tr.hh.flash td{outline:2px solid var(--accent);outline-offset:-2px}
 .l.del{background:var(--del-bg)}.l.del .n{color:var(--del-fg)}
 .l .eol{color:var(--muted);font-size:10px}
 .cellnote{padding:2px 8px;color:var(--muted);font-size:12px;font-style:italic}
-.cellhead{padding:2px 8px;font-size:11px}
+td.acell{position:relative}
+.cellhead{position:absolute;top:1px;right:4px;z-index:1;font-size:11px;background:var(--bg);border-radius:10px}
 .whole{padding:8px 12px}
 .panel{position:fixed;top:0;right:0;bottom:0;width:min(760px,92vw);background:var(--bg);border-left:1px solid var(--border);box-shadow:-4px 0 16px rgba(0,0,0,.2);z-index:10;display:flex;flex-direction:column}
 .panel header{display:flex;align-items:center;gap:8px;padding:8px 12px;border-bottom:1px solid var(--border)}

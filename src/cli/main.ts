@@ -159,6 +159,15 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     .action(action(() => import('./commands/status.js')));
 
   program
+    .command('view')
+    .description("this worktree's checkpoints in the browser: the timeline and each step's diff")
+    .option('--no-open', 'print the URL, do not open a browser')
+    .option('--out <file>', 'write a self-contained HTML report instead of serving')
+    .option('--port <n>', 'port (default: a free one)')
+    .option('--json', 'print JSON')
+    .action(action(() => import('./commands/race-view.js').then((m) => ({ run: m.runWorktree }))));
+
+  program
     .command('demo')
     .description('run the built-in demo in a throwaway repository')
     .option('--keep', 'keep the demo repository')

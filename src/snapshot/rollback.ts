@@ -148,7 +148,7 @@ export async function rollbackLocked(
   repo: Repo,
   target: Snapshot,
   paths: string[] | null,
-  o: { dryRun: boolean; recovered?: boolean; reason?: string | undefined; preRollback?: Snapshot },
+  o: { dryRun: boolean; recovered?: boolean; reason?: string | undefined; preRollback?: Snapshot; message?: string },
 ): Promise<RollbackResult> {
   let currentTree: string;
   let pre: Snapshot | null = o.preRollback ?? null;
@@ -194,7 +194,7 @@ export async function rollbackLocked(
     kind: 'rollback',
     force: true,
     agent: o.reason ?? 'ckpt',
-    message: `rolled back to step ${target.step}${paths ? ` (${paths.join(', ')})` : ''}`,
+    message: o.message ?? `rolled back to step ${target.step}${paths ? ` (${paths.join(', ')})` : ''}`,
     extra: { 'Rollback-Target': target.id },
   });
   result.result = after.snapshot;

@@ -20,7 +20,7 @@ export async function run(ctx: Ctx, opts: { maxCount?: number }): Promise<void> 
 
 /** Renders steps as a table fitted to `width` columns. */
 export function renderLog(steps: Step[], width: number, color: boolean, now = Date.now()): string {
-  const c = color ? pc : { ...pc, ...Object.fromEntries(Object.keys(pc).map((k) => [k, (s: string) => s])) };
+  const c = color ? pc : (pc.createColors(false) as typeof pc);
   const fixed = 6 + 12 + 14 + 9 + 16 + 7 + 13 + 8 * 3;
   const msgWidth = Math.max(12, Math.min(60, width - fixed));
   const table = new Table({

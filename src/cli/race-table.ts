@@ -1,0 +1,83 @@
+/** Rendering a race for the terminal: the summary table and live status lines. */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { Attempt, RaceRecord } from '../race/types.js';
+import { duration } from './output.js';
+
+const plain = pc.createColors(false) as typeof pc;
+
+/** Colour for an attempt state. */
+function stateText(a: Attempt, c: typeof pc): string {
+  switch (a.state) {
+    case 'done':
+      return c.green('done');
+    case 'failed':
+      return c.red('failed');
+    case 'timeout':
+      return c.red('timeout');
+    case 'interrupted':
+      return c.yellow('interrupted');
+    case 'running':
+    case 'checking':
+    case 'setup':
+      return c.cyan(a.state);
+    default:
+      return c.dim(a.state);
+  }
+}
+
+/** Tokens and cost as `12.3k tok $0.042`. */
+export function tokensText(a: Attempt): string {
+  const parts: string[] = [];
+  if (a.tokens) {
+    const t = a.tokens.input + a.tokens.output + (a.tokens.cached ?? 0);
+    parts.push(t >= 1000 ? `${(t / 1000).toFixed(1)}k tok` : `${t} tok`);
+  }
+  if (a.costUsd !== null) parts.push(`$${a.costUsd.toFixed(a.costUsd < 0.1 ? 4 : 2)}`);
+  return parts.join(' ') || '—';
+}
+
+/** The summary table: one row per attempt, the best marked with ★. */
+export function renderSummary(race: RaceRecord, color: boolean, now = Date.now()): string {
+  const c = color ? pc : plain;
+  const table = new Table({
+    head: ['', 'attempt', 'agent/model', 'state', 'exit', 'time', 'steps', 'files', '+/−', 'check', 'tokens/cost'],
+    style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    colAligns: ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'right'],
+  });
+  for (const a of race.attempts) {
+    const time = a.durationMs ?? (a.startedAt ? now - a.startedAt : null);
+    const check = a.check ? (a.check.passed ? c.green(`pass ${duration(a.check.durationMs)}`) : c.red(a.check.timedOut ? 'timeout' : `fail (${a.check.exitCode})`)) : race.check ? c.dim('—') : '';
+    table.push([
+      race.best === a.name ? c.yellow('★') : race.picked?.attempt === a.name ? c.green('✓') : '',
+      c.bold(a.name),
+      a.agent + (a.model ? `@${a.model}` : ''),
+      stateText(a, c),
+      a.exitCode === null ? (a.signal ?? '—') : String(a.exitCode),
+      time === null ? '—' : duration(time),
+      String(a.steps),
+      String(a.files),
+      `${c.green(`+${a.insertions}`)} ${c.red(`−${a.deletions}`)}`,
+      check,
+      tokensText(a),
+    ]);
+  }
+  return table.toString();
+}
+
+/** One status line per attempt, for the live view. */
+export function renderLive(race: RaceRecord, color: boolean, width: number, now = Date.now()): string {
+  const c = color ? pc : plain;
+  const nameW = Math.max(...race.attempts.map((a) => a.name.length));
+  return race.attempts
+    .map((a) => {
+      const t = a.startedAt ? duration((a.endedAt ?? now) - a.startedAt) : '';
+      const head = `${a.name.padEnd(nameW)}  ${stateText(a, c).padEnd(color ? 20 : 11)} ${t.padStart(7)}  ${String(a.steps).padStart(3)} steps  ${String(a.files).padStart(3)} files  `;
+      const visible = head.replace(/\x1b\[[0-9;]*m/g, '').length;
+      const rest = (a.error ?? a.lastLine ?? '').replace(/\s+/g, ' ');
+      const room = Math.max(0, width - visible - 1);
+      return head + c.dim(rest.length > room ? rest.slice(0, Math.max(0, room - 1)) + '…' : rest);
+    })
+    .join('\n');
+}

@@ -1,0 +1,215 @@
+/**
+ * Built-in agent presets: how each agent CLI is run headless and
+ * write-enabled, how the task reaches it, and where its token counts and
+ * cost are in its output. Argv as in ../shared/notes/peers.md, checked against
+ * the real CLIs (test/clients.test.ts, docs/agents.md).
+ *
+ * An argv template is a list of strings and optional groups: a group (an
+ * inner array) is kept only when every placeholder in it has a value, so
+ * `['--model', '{model}']` disappears when no model is given. Placeholders:
+ * `{task}`, `{model}`, `{dir}` (the attempt's worktree). Each placeholder
+ * becomes part of one argv element: no shell ever sees the task.
+ */
+import type { Tokens } from './types.js';
+
+/** An argv template element: a string, or an optional group of strings. */
+export type ArgTemplate = string | string[];
+
+/** How to run one agent. */
+export interface AgentPreset {
+  /** Display name and default attempt name. */
+  name: string;
+  /** argv template; the first element is the program. */
+  command: ArgTemplate[];
+  /** Send the task on stdin instead of argv. */
+  stdin: boolean;
+  /** Extra environment. */
+  env: Record<string, string>;
+  /** Wall-clock limit (a duration such as `20m`), or null for the race default. */
+  timeout: string | null;
+  /** How to install it, for the "not installed" error. */
+  install: string;
+  /** Which output parser reads tokens and cost. */
+  output: 'claude-json' | 'codex-jsonl' | 'gemini-jsonl' | 'none';
+  /** Hooks ckpt can pass on the command line (Claude Code's `--settings`). */
+  hooks: 'claude' | null;
+}
+
+const base = { stdin: false, env: {}, timeout: null, hooks: null } as const;
+
+/**
+ * The presets. The task goes after `--` (end of options) or as `--flag=TASK`
+ * so a task beginning with `-` is never read as an option.
+ */
+export const PRESETS: Record<string, AgentPreset> = {
+  claude: {
+    ...base,
+    name: 'claude',
+    // -p prints and exits; acceptEdits + allowedTools let it write without
+    // prompts (--dangerously-skip-permissions is refused when run as root).
+    command: ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--allowedTools', 'Bash Write Edit MultiEdit', ['--model', '{model}'], '--', '{task}'],
+    install: 'npm install -g @anthropic-ai/claude-code',
+    output: 'claude-json',
+    hooks: 'claude',
+  },
+  codex: {
+    ...base,
+    name: 'codex',
+    command: ['codex', 'exec', '--json', '--sandbox', 'workspace-write', ['-m', '{model}'], '-C', '{dir}', '--skip-git-repo-check', '--', '{task}'],
+    install: 'npm install -g @openai/codex',
+    output: 'codex-jsonl',
+  },
+  gemini: {
+    ...base,
+    name: 'gemini',
+    command: ['gemini', '--prompt={task}', '--approval-mode=yolo', '--output-format', 'stream-json', ['-m', '{model}']],
+    install: 'npm install -g @google/gemini-cli',
+    output: 'gemini-jsonl',
+  },
+  aider: {
+    ...base,
+    name: 'aider',
+    command: ['aider', '--message={task}', '--yes-always', '--no-auto-commits', ['--model', '{model}']],
+    install: 'pipx install aider-chat (or: python -m pip install aider-install && aider-install)',
+    output: 'none',
+  },
+  opencode: {
+    ...base,
+    name: 'opencode',
+    command: ['opencode', 'run', ['--model', '{model}'], '--format', 'json', '--', '{task}'],
+    install: 'npm install -g opencode-ai',
+    output: 'none',
+  },
+  'cursor-agent': {
+    ...base,
+    name: 'cursor-agent',
+    command: ['cursor-agent', '-p', '--output-format', 'stream-json', '--force', ['--model', '{model}'], '--', '{task}'],
+    install: 'curl https://cursor.com/install -fsS | bash',
+    output: 'none',
+  },
+};
+
+/**
+ * Expands a template: placeholders replaced inside single elements, optional
+ * groups dropped when a placeholder in them has no value.
+ */
+export function expandArgv(template: ArgTemplate[], values: { task?: string | null; model?: string | null; dir?: string | null }): string[] {
+  const fill = (s: string): string | null => {
+    let missing = false;
+    const out = s.replace(/\{(task|model|dir)\}/g, (_, k: 'task' | 'model' | 'dir') => {
+      const v = values[k];
+      if (v === null || v === undefined) {
+        missing = true;
+        return '';
+      }
+      return v;
+    });
+    return missing ? null : out;
+  };
+  const argv: string[] = [];
+  for (const el of template) {
+    if (Array.isArray(el)) {
+      const filled = el.map(fill);
+      if (filled.every((x): x is string => x !== null)) argv.push(...filled);
+    } else {
+      const f = fill(el);
+      if (f !== null) argv.push(f);
+      else if (!/\{model\}/.test(el)) argv.push(el.replace(/\{(task|model|dir)\}/g, ''));
+    }
+  }
+  return argv;
+}
+
+/** Tokens, cost and closing message read from an agent's output. */
+export interface ParsedOutput {
+  tokens: Tokens | null;
+  costUsd: number | null;
+  resultText: string | null;
+  /** The agent reported an error in its JSON (e.g. Claude's `is_error`). */
+  isError: boolean;
+}
+
+/**
+ * Reads tokens, cost and the closing message from the end of an agent's
+ * stdout (the last ~1 MiB is enough: every format puts them at the end).
+ * - claude (`--output-format json`): one object with `total_cost_usd`,
+ *   `usage.{input,output,cache_read_input,cache_creation_input}_tokens`,
+ *   `result`, `is_error`.
+ * - codex (`exec --json`): JSON lines; `turn.completed` carries `usage`
+ *   (summed over turns); `turn.failed` / `error` carry the message.
+ * - gemini (`stream-json`): JSON lines; the `result` line carries `stats`.
+ */
+export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): ParsedOutput {
+  const empty: ParsedOutput = { tokens: null, costUsd: null, resultText: null, isError: false };
+  if (kind === 'none') return empty;
+  const objects: Record<string, unknown>[] = [];
+  for (const line of stdoutTail.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    try {
+      objects.push(JSON.parse(t) as Record<string, unknown>);
+    } catch {
+      // not JSON
+    }
+  }
+  if (objects.length === 0 && kind === 'claude-json') {
+    // pretty-printed or single object spanning lines
+    const start = stdoutTail.lastIndexOf('\n{');
+    try {
+      objects.push(JSON.parse(stdoutTail.slice(start + 1)) as Record<string, unknown>);
+    } catch {
+      return empty;
+    }
+  }
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  if (kind === 'claude-json') {
+    const r = [...objects].reverse().find((o) => o.type === 'result' || 'total_cost_usd' in o);
+    if (!r) return empty;
+    const u = (r.usage ?? {}) as Record<string, unknown>;
+    const cached = num(u.cache_read_input_tokens) + num(u.cache_creation_input_tokens);
+    return {
+      tokens: { input: num(u.input_tokens), output: num(u.output_tokens), ...(cached ? { cached } : {}) },
+      costUsd: typeof r.total_cost_usd === 'number' ? r.total_cost_usd : null,
+      resultText: typeof r.result === 'string' ? r.result : null,
+      isError: r.is_error === true,
+    };
+  }
+  if (kind === 'codex-jsonl') {
+    let input = 0;
+    let output = 0;
+    let cached = 0;
+    let seen = false;
+    let text: string | null = null;
+    let isError = false;
+    for (const o of objects) {
+      if (o.type === 'turn.completed' && o.usage) {
+        const u = o.usage as Record<string, unknown>;
+        input += num(u.input_tokens);
+        output += num(u.output_tokens);
+        cached += num(u.cached_input_tokens);
+        seen = true;
+      } else if (o.type === 'turn.failed' || o.type === 'error') {
+        isError = true;
+        const e = (o.error ?? o) as Record<string, unknown>;
+        if (typeof e.message === 'string') text = e.message;
+      } else if (o.type === 'item.completed') {
+        const item = o.item as Record<string, unknown> | undefined;
+        if (item && (item.type === 'agent_message' || item.item_type === 'assistant_message') && typeof item.text === 'string') text = item.text;
+      }
+    }
+    return { tokens: seen ? { input, output, ...(cached ? { cached } : {}) } : null, costUsd: null, resultText: text, isError };
+  }
+  // gemini stream-json
+  let tokens: Tokens | null = null;
+  let text: string | null = null;
+  let isError = false;
+  for (const o of objects) {
+    const stats = (o.stats ?? o.usage) as Record<string, unknown> | undefined;
+    if (stats && typeof stats === 'object') {
+      tokens = { input: num(stats.input_tokens ?? stats.inputTokens ?? stats.promptTokenCount), output: num(stats.output_tokens ?? stats.outputTokens ?? stats.candidatesTokenCount) };
+    }
+    if (o.type === 'error') isError = true;
+    if (o.type === 'message' && typeof o.content === 'string' && o.role === 'assistant') text = (text ?? '') + o.content;
+  }
+  return { tokens, costUsd: null, resultText: text, isError };
+}

@@ -1,0 +1,22 @@
+/**
+ * Ranking attempts. The score (higher is better) adds up, in this order of
+ * weight: the check passed (1000), the agent finished cleanly (100), it
+ * changed something (10); ties go to the faster attempt. The best attempt is
+ * marked in the summary; it is a suggestion, the user picks.
+ */
+import type { RaceRecord } from './types.js';
+
+/** Sets each attempt's `score` and the race's `best`. */
+export function scoreAttempts(race: RaceRecord): void {
+  for (const a of race.attempts) {
+    let s = 0;
+    if (a.check?.passed) s += 1000;
+    if (a.state === 'done') s += 100;
+    if (a.files > 0) s += 10;
+    a.score = s;
+  }
+  const ranked = [...race.attempts]
+    .filter((a) => (a.score ?? 0) >= 110)
+    .sort((x, y) => (y.score ?? 0) - (x.score ?? 0) || (x.durationMs ?? Infinity) - (y.durationMs ?? Infinity));
+  race.best = ranked[0]?.name ?? null;
+}

@@ -1,0 +1,89 @@
+/**
+ * Where races live: `<git-common-dir>/ckpt/races/<id>/` holds `race.json`
+ * (rewritten atomically at each change), `logs/<attempt>.log` (the agent's
+ * output, capped) and `checks/<attempt>.log`. So `race show` works after the
+ * terminal closed, and a race whose process died is reported as interrupted.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { CkptError } from '../core/errors.js';
+import type { Repo } from '../git/repo.js';
+import type { RaceRecord } from './types.js';
+
+/** The directory of all races of `repo`'s repository. */
+export function racesDir(repo: Repo): string {
+  return path.join(repo.commonDir, 'ckpt', 'races');
+}
+
+/** The directory of one race. */
+export function raceDir(repo: Repo, id: string): string {
+  return path.join(racesDir(repo), id);
+}
+
+/** Writes the record atomically (temp file + rename). */
+export function saveRace(repo: Repo, race: RaceRecord): void {
+  const dir = raceDir(repo, race.id);
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic.sync(path.join(dir, 'race.json'), JSON.stringify(race, null, 2) + '\n', { fsync: false });
+}
+
+/**
+ * Reads a race. A race still marked running whose process is gone is returned
+ * as interrupted (its running attempts too).
+ *
+ * @throws CkptError `RACE_NOT_FOUND`.
+ */
+export function loadRace(repo: Repo, id: string): RaceRecord {
+  const file = path.join(raceDir(repo, id), 'race.json');
+  if (!existsSync(file)) {
+    throw new CkptError('RACE_NOT_FOUND', `no race ${JSON.stringify(id)}`, { hint: 'List races with `race list`.', data: { id } });
+  }
+  const race = JSON.parse(readFileSync(file, 'utf8')) as RaceRecord;
+  return withLiveness(race);
+}
+
+/** All races of the repository, newest first. */
+export function listRaces(repo: Repo): RaceRecord[] {
+  const dir = racesDir(repo);
+  if (!existsSync(dir)) return [];
+  const out: RaceRecord[] = [];
+  for (const id of readdirSync(dir)) {
+    try {
+      out.push(loadRace(repo, id));
+    } catch {
+      // a half-made race dir: skip
+    }
+  }
+  return out.sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/**
+ * The race named `id`, or the latest one.
+ *
+ * @throws CkptError `RACE_NOT_FOUND`.
+ */
+export function resolveRace(repo: Repo, id?: string): RaceRecord {
+  if (id) return loadRace(repo, id);
+  const all = listRaces(repo);
+  if (all.length === 0) throw new CkptError('RACE_NOT_FOUND', 'no race in this repository yet', { hint: 'Start one: race "TASK" --models claude,codex' });
+  return all[0]!;
+}
+
+function withLiveness(race: RaceRecord): RaceRecord {
+  if (race.state !== 'running' || isAlive(race.pid)) return race;
+  return {
+    ...race,
+    state: 'interrupted',
+    attempts: race.attempts.map((a) => (['pending', 'setup', 'running', 'checking'].includes(a.state) ? { ...a, state: 'interrupted' as const } : a)),
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

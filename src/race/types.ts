@@ -1,0 +1,123 @@
+/**
+ * The race record: plain JSON, written to `<git-common-dir>/ckpt/races/<id>/race.json`
+ * at every state change. `race show --json` prints it, and the web viewer
+ * reads the same shape.
+ */
+
+/** Lifecycle of one attempt. */
+export type AttemptState =
+  | 'pending' // not started yet (waiting for --max-parallel)
+  | 'setup' // worktree being made, env copied, setup command running
+  | 'running' // the agent runs
+  | 'checking' // the --check command runs
+  | 'done' // the agent exited 0
+  | 'failed' // the agent exited non-zero, or setup failed
+  | 'timeout' // wall-clock or idle timeout; the process group was killed
+  | 'interrupted'; // Ctrl-C, or the race process died
+
+/** Token counts as the agent reported them (its own JSON output). */
+export interface Tokens {
+  input: number;
+  output: number;
+  /** Cache reads/writes where reported (Claude). */
+  cached?: number;
+}
+
+/** The result of `--check` in one attempt. */
+export interface CheckResult {
+  command: string;
+  exitCode: number | null;
+  passed: boolean;
+  durationMs: number;
+  /** The last lines of its output (at most 40 lines / 4 KiB). */
+  tail: string;
+  timedOut: boolean;
+}
+
+/** One attempt of a race. */
+export interface Attempt {
+  /** `claude`, `claude-2`, `codex`… */
+  name: string;
+  /** 1-based position, also `CKPT_ATTEMPT_INDEX`. */
+  index: number;
+  /** Agent (preset or configured) name. */
+  agent: string;
+  model: string | null;
+  /** The argv run (task included), for the record. */
+  command: string[];
+  /** Whether the task went in through stdin instead of argv. */
+  taskViaStdin: boolean;
+  /** The attempt's linked worktree. */
+  dir: string;
+  /** Its branch, `ckpt/race/<race>/<attempt>`. */
+  branch: string;
+  /** Its snapshot chain ref. */
+  ref: string;
+  /** First port of its range (`PORT`). */
+  port: number;
+  state: AttemptState;
+  exitCode: number | null;
+  signal: string | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  durationMs: number | null;
+  /** Snapshots taken in the attempt (its steps). */
+  steps: number;
+  /** Changes of the final state against the base. */
+  files: number;
+  insertions: number;
+  deletions: number;
+  /** The final snapshot of the attempt (id), once finished. */
+  final: string | null;
+  tokens: Tokens | null;
+  costUsd: number | null;
+  /** The agent's closing message or error, where it reports one. */
+  resultText: string | null;
+  /** Last tool used (from hooks) or last output line. */
+  lastLine: string | null;
+  /** Output log file (capped). */
+  log: string;
+  /** Bytes the agent wrote to stdout/stderr, including what the cap dropped. */
+  outputBytes: number;
+  check: CheckResult | null;
+  /** Why it failed, when ckpt knows (setup error, timeout, not installed…). */
+  error: string | null;
+  /** Score used to rank attempts (higher is better); see score.ts. */
+  score: number | null;
+}
+
+/** A race as recorded. Times are ms since the epoch. */
+export interface RaceRecord {
+  version: 1;
+  id: string;
+  task: string;
+  /** The user's worktree the race started from (and where `pick` applies). */
+  worktree: string;
+  /** The base every attempt starts from. */
+  base: {
+    /** Snapshot id in the user's chain (or of `--base`). */
+    snapshot: string;
+    tree: string;
+    /** HEAD commit at the base (null: no commits). */
+    head: string | null;
+    /** The user's index tree at the base, if known. */
+    indexTree: string | null;
+    /** What the user gave as --base, or null for "the worktree now". */
+    spec: string | null;
+  };
+  check: string | null;
+  createdAt: number;
+  endedAt: number | null;
+  state: 'running' | 'finished' | 'interrupted';
+  /** PID of the race process, to tell a crashed race from a running one. */
+  pid: number;
+  attempts: Attempt[];
+  /** Name of the best-scoring attempt once finished. */
+  best: string | null;
+  /** The attempt picked, once picked. */
+  picked: { attempt: string; mode: 'apply' | 'squash' | 'merge' | 'branch'; at: number; preSnapshot: string | null; branch: string | null } | null;
+  /** Worktrees removed by `race clean` or `--clean`. */
+  cleaned: boolean;
+  /** Things noticed that are not any attempt's state (e.g. the main checkout changed during the race). */
+  warnings: string[];
+}

@@ -1,0 +1,126 @@
+/**
+ * Making an attempt's worktree: a linked worktree (`git worktree add`) on its
+ * own branch, holding exactly the base (uncommitted changes included, as raw
+ * bytes), its index set to the user's index at the base, the ignored files
+ * the attempt needs (`.env*`, `.worktreeinclude` and configured patterns)
+ * copied or linked in, and removing it again.
+ */
+import { constants as fsc, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import ignore from 'ignore';
+import { CkptError } from '../core/errors.js';
+import { git, gitText, splitNul } from '../git/exec.js';
+import type { Repo } from '../git/repo.js';
+import { realEnv, shadowEnv } from '../git/shadow.js';
+
+/** Default parent of attempt worktrees: `$XDG_CACHE_HOME/ckpt/worktrees` (or `~/.cache/…`). */
+export function defaultWorktreeRoot(): string {
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(cache, 'ckpt', 'worktrees');
+}
+
+/** Expands a leading `~/`. */
+export function expandHome(p: string): string {
+  return p === '~' ? os.homedir() : p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
+}
+
+/** The base an attempt starts from. */
+export interface Base {
+  tree: string;
+  head: string | null;
+  indexTree: string | null;
+}
+
+/**
+ * Creates the attempt worktree `dir` on a new branch `branch`, holding the
+ * base tree byte for byte.
+ *
+ * @throws CkptError `INVALID_ARGUMENT` (dir exists, branch exists), `GIT_FAILED`.
+ */
+export async function createAttemptWorktree(repo: Repo, base: Base, dir: string, branch: string): Promise<void> {
+  if (existsSync(dir)) throw new CkptError('INVALID_ARGUMENT', `${dir} already exists`, { hint: 'Remove it, or set race.worktreeDir in .ckpt/config.json.' });
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const env = realEnv(repo);
+  let start = base.head;
+  if (!start) {
+    // No commits yet: the branch starts at a commit of the base tree.
+    start = await gitText(['commit-tree', '--no-gpg-sign', base.tree, '-m', 'ckpt race base'], { cwd: repo.worktree, env: shadowEnv(repo) });
+  }
+  await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, start], { cwd: repo.worktree, env: { ...env, GIT_WORK_TREE: undefined } });
+  // Files: the base tree, raw bytes, through a throwaway index (shadow env: no filters).
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'ckpt-wt-'));
+  try {
+    const senv = { ...shadowEnv(repo, path.join(tmp, 'index')), GIT_WORK_TREE: dir };
+    await git(['read-tree', base.tree], { cwd: dir, env: senv });
+    await git(['checkout-index', '--all', '--force'], { cwd: dir, env: senv });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  // Its index: the user's index at the base (staged changes mirrored), else HEAD's tree.
+  const wtEnv = { GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
+  await git(['read-tree', base.indexTree ?? start], { cwd: dir, env: wtEnv });
+  await git(['update-index', '-q', '--refresh'], { cwd: dir, env: wtEnv, okCodes: [0, 1] });
+}
+
+/** Options for {@link copyIgnoredFiles}. */
+export interface CopySpec {
+  /** gitignore-style patterns of ignored paths to copy (`.env*` always included). */
+  copy: string[];
+  /** Patterns of ignored paths to symlink instead (e.g. `node_modules`). */
+  symlink: string[];
+}
+
+/**
+ * Copies into `dir` the ignored files of the user's worktree that match
+ * `.env*`, the patterns in `.worktreeinclude` (Claude Code's convention:
+ * gitignore syntax, only ignored files are taken) and `spec.copy`; links those
+ * matching `spec.symlink`. Copies are copy-on-write where the file system
+ * allows. Returns the repository-relative paths copied and linked.
+ */
+export async function copyIgnoredFiles(repo: Repo, dir: string, spec: CopySpec): Promise<{ copied: string[]; linked: string[] }> {
+  const include = ignore().add(['.env*', ...spec.copy]);
+  const wti = path.join(repo.worktree, '.worktreeinclude');
+  if (existsSync(wti)) include.add(readFileSync(wti, 'utf8'));
+  const link = ignore().add(spec.symlink);
+  // Every ignored path, directories collapsed (node_modules/ is one entry).
+  const { stdout } = await git(['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'], { cwd: repo.worktree, env: realEnv(repo) });
+  const copied: string[] = [];
+  const linked: string[] = [];
+  for (const raw of splitNul(stdout)) {
+    const rel = raw.toString('utf8');
+    const clean = rel.replace(/\/$/, '');
+    const isDir = rel.endsWith('/');
+    const test = (ig: ReturnType<typeof ignore>): boolean => ig.ignores(rel) || ig.ignores(clean) || (isDir && ig.ignores(clean + '/'));
+    const src = path.join(repo.worktree, clean);
+    const dest = path.join(dir, clean);
+    if (existsSync(dest) || !existsSync(src)) continue;
+    if (spec.symlink.length > 0 && test(link)) {
+      mkdirSync(path.dirname(dest), { recursive: true });
+      symlinkSync(src, dest);
+      linked.push(clean);
+    } else if (test(include)) {
+      mkdirSync(path.dirname(dest), { recursive: true });
+      cpSync(src, dest, { recursive: true, mode: fsc.COPYFILE_FICLONE, verbatimSymlinks: true, preserveTimestamps: true, force: false, errorOnExist: false });
+      copied.push(clean);
+    } else if (isDir) {
+      // A pattern may name something inside an ignored directory (e.g. config/.env.local).
+      // Only descend when some pattern could match below it: cheap check by prefix.
+    }
+  }
+  return { copied, linked };
+}
+
+/**
+ * Removes an attempt worktree and its branch. Its snapshots stay reachable
+ * under `refs/ckpt/wt/…` until `ckpt gc`.
+ */
+export async function removeAttemptWorktree(repo: Repo, dir: string, branch: string): Promise<void> {
+  const env = { ...realEnv(repo), GIT_WORK_TREE: undefined };
+  if (existsSync(dir)) {
+    await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'remove', '--force', '--force', dir], { cwd: repo.worktree, env, okCodes: [0, 128] });
+    if (existsSync(dir) && lstatSync(dir).isDirectory()) rmSync(dir, { recursive: true, force: true });
+  }
+  await git(['worktree', 'prune'], { cwd: repo.worktree, env, okCodes: [0, 128] });
+  await git(['-c', 'core.hooksPath=/dev/null', 'branch', '-D', '--quiet', branch], { cwd: repo.worktree, env, okCodes: [0, 1] });
+}

@@ -1,0 +1,126 @@
+/**
+ * `race` end to end through the built CLI: three fake agents with a check,
+ * the table and the JSON, pick and undo byte-exact, dry run, show/list/diff,
+ * clean, Ctrl-C and a killed race process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CLI, git, indexBytes, picture, write } from './support/repo.js';
+import { raceRepo } from './support/race.js';
+
+const RACE = path.join(path.dirname(CLI), 'race.js');
+
+function run(cwd: string, bin: string, args: string[], opts: { timeout?: number } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: opts.timeout ?? 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('race CLI', () => {
+  it('races three agents with --check, prints the table and JSON; pick and ckpt rollback --undo are byte-exact', () => {
+    const { dir } = raceRepo();
+    write(dir, { 'staged.txt': 'staged\n' });
+    git(dir, 'add', 'staged.txt');
+    const index0 = indexBytes(dir);
+    const r = run(dir, RACE, ['make f() return 2', '--models', 'editor,fast,fail', '--check', `${process.execPath} check.mjs`]);
+    expect(r.code).toBe(0);
+    // plain progress lines (not a TTY), then the summary table
+    expect(r.stdout).toMatch(/\[editor\] running/);
+    expect(r.stdout).toMatch(/\[fail\] failed/);
+    for (const h of ['attempt', 'agent/model', 'state', 'check', 'tokens/cost']) expect(r.stdout).toContain(h);
+    expect(r.stdout).toMatch(/★ │ fast/);
+    expect(r.stdout).toMatch(/pass/);
+    expect(r.stdout).toMatch(/\$0\.0123/);
+    expect(r.stdout).toContain('race pick fast');
+
+    const shown = JSON.parse(run(dir, RACE, ['show', '--json']).stdout);
+    expect(shown.attempts.map((a: { name: string; state: string }) => `${a.name}:${a.state}`)).toEqual(['editor:done', 'fast:done', 'fail:failed']);
+    expect(shown.best).toBe('fast');
+    expect(shown.attempts[2].check).toMatchObject({ passed: false, exitCode: 1 });
+    expect(shown.attempts[2].check.tail).toContain('f() is 3');
+    const ckptShown = JSON.parse(run(dir, CLI, ['race', 'show', '--json']).stdout);
+    expect(ckptShown.id).toBe(shown.id);
+    expect(run(dir, RACE, ['list']).stdout).toContain(shown.id);
+    const diff = run(dir, RACE, ['diff', 'editor', 'fast']);
+    expect(diff.stdout).toContain('=== editor: 3 file(s)');
+    expect(diff.stdout).toContain('+  return 2;');
+    expect(run(dir, RACE, ['diff', '--stat']).stdout).toContain('A FAST.md');
+    // inside an attempt, ckpt log works
+    const log = JSON.parse(run(shown.attempts[0].dir, CLI, ['log', '--json']).stdout);
+    expect(log.steps.at(-1).kind).toBe('base');
+
+    const before = picture(dir);
+    const pick = run(dir, RACE, ['pick', 'editor']);
+    expect(pick.code).toBe(0);
+    expect(pick.stdout).toContain('ckpt rollback --undo');
+    expect(fs.readFileSync(path.join(dir, 'src/lib/helper.js'), 'utf8')).toBe('export const helper = () => 42;\n');
+    expect(spawnSync(process.execPath, ['check.mjs'], { cwd: dir }).status).toBe(0);
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, '.env'), 'utf8')).toBe('API_KEY=secret\n');
+    expect(run(dir, CLI, ['rollback', '--undo']).code).toBe(0);
+    expect(picture(dir)).toEqual(before);
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+
+    // clean: worktrees and branches go, the attempts stay reachable as checkpoints
+    const editorFinal = shown.attempts[0].final as string;
+    expect(run(dir, RACE, ['clean']).code).toBe(0);
+    for (const a of shown.attempts) {
+      expect(fs.existsSync(a.dir)).toBe(false);
+      expect(git(dir, 'branch', '--list', a.branch)).toBe('');
+    }
+    expect(git(dir, 'cat-file', '-t', editorFinal).trim()).toBe('commit');
+    expect(run(dir, RACE, ['diff', 'editor', '--stat']).stdout).toContain('src/lib/helper.js');
+    expect(run(dir, RACE, ['pick', 'editor', '--dry-run']).code).toBe(0);
+  }, 180_000);
+
+  it('--dry-run prints commands, directories and environment, and creates nothing', () => {
+    const { dir, worktrees } = raceRepo();
+    const r = run(dir, RACE, ['--models', 'editor,editor', '--dry-run', '--json', '--', '--leading-dash task']);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.attempts.map((a: { name: string }) => a.name)).toEqual(['editor', 'editor-2']);
+    expect(plan.attempts[0].command.at(-1)).toBe('--leading-dash task');
+    expect(plan.attempts[1].env).toMatchObject({ CKPT_ATTEMPT: 'editor-2', CKPT_ATTEMPT_INDEX: '2' });
+    expect(fs.readdirSync(worktrees)).toEqual([]);
+    expect(fs.existsSync(path.join(dir, '.git', 'ckpt', 'races'))).toBe(false);
+    const human = run(dir, RACE, ['fix it', '--models', 'claude@opus', '--dry-run']);
+    // claude may not be installed here: then the error names the package
+    if (human.code === 0) expect(human.stdout).toContain('--settings');
+    else expect(human.stderr).toContain('@anthropic-ai/claude-code');
+    expect(run(dir, RACE, ['t', '--models', 'nope-agent']).code).toBe(2);
+    expect(run(dir, RACE, ['show', '--race', 'no-such-race', '--json']).stdout).toContain('RACE_NOT_FOUND');
+  });
+
+  it('Ctrl-C stops the race (exit 130, recorded as interrupted); a killed race process shows as interrupted', async () => {
+    const { dir } = raceRepo();
+    const child = spawn(process.execPath, [RACE, 'wait forever', '--models', 'hang,hang'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const t0 = Date.now();
+    while (!/\[hang-2\] running/.test(out) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(130);
+    const shown = JSON.parse(run(dir, RACE, ['show', '--json']).stdout);
+    expect(shown.state).toBe('interrupted');
+    expect(shown.attempts.map((a: { state: string }) => a.state)).toEqual(['interrupted', 'interrupted']);
+
+    const child2 = spawn(process.execPath, [RACE, 'again', '--models', 'hang'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out2 = '';
+    child2.stdout.on('data', (b: Buffer) => (out2 += b.toString()));
+    while (!/\[hang\] running/.test(out2) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+    child2.kill('SIGKILL');
+    await new Promise((resolve) => child2.on('exit', resolve));
+    const crashed = JSON.parse(run(dir, RACE, ['show', '--json']).stdout);
+    expect(crashed.task).toBe('again');
+    expect(crashed.state).toBe('interrupted');
+    // the orphaned agent is still around (its group was not ours to kill after a crash): end it
+    const pid = Number(fs.readFileSync(path.join(crashed.attempts[0].dir, 'agent-pid.log'), 'utf8'));
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, 120_000);
+});

@@ -381,19 +381,23 @@ export function clientMain(): void {
     }
     return p;
   }
-  async function renderSection(i: number): Promise<void> {
+  function renderSection(i: number): Promise<void> {
     const s = state.sections[i];
-    if (!s || s.rendered) return;
+    if (!s) return Promise.resolve();
+    if (s.rendered) return s.rendering; // done, or on its way: callers wait for the same render
     s.rendered = true;
-    try {
-      const f = await fileModel(s.file.path);
-      s.body.replaceChildren(renderFileBody(f, [...state.visible], 'h-' + i));
-      s.body.style.minHeight = '';
-      s.el.classList.add('rendered');
-    } catch (e) {
-      s.rendered = false;
-      s.body.replaceChildren(errorNotice(e));
-    }
+    s.rendering = (async () => {
+      try {
+        const f = await fileModel(s.file.path);
+        s.body.replaceChildren(renderFileBody(f, [...state.visible], 'h-' + i));
+        s.body.style.minHeight = '';
+        s.el.classList.add('rendered');
+      } catch (e) {
+        s.rendered = false;
+        s.body.replaceChildren(errorNotice(e));
+      }
+    })();
+    return s.rendering;
   }
   function setVisible(a: string, on: boolean): void {
     if (on) state.visible.add(a);
@@ -425,8 +429,14 @@ export function clientMain(): void {
     if (!state.sections.length) return;
     const j = Math.max(0, Math.min(state.sections.length - 1, i));
     setCurrent(j);
-    state.sections[j].el.scrollIntoView({ block: 'start' });
-    void renderSection(j);
+    const el = state.sections[j].el;
+    el.scrollIntoView({ block: 'start' });
+    // Files rendered meanwhile (this one, its neighbours) change heights: settle on it again.
+    void renderSection(j).then(() => {
+      window.setTimeout(() => {
+        if (state.current === j) el.scrollIntoView({ block: 'start' });
+      }, 50);
+    });
   }
   async function goDisagreement(dir: number): Promise<void> {
     const list = state.index.disagreements;
@@ -443,6 +453,9 @@ export function clientMain(): void {
     await renderSection(i);
     const target = d.hunk === null ? state.sections[i].el : document.getElementById('h-' + i + '-' + d.hunk) || state.sections[i].el;
     target.scrollIntoView({ block: 'center' });
+    window.setTimeout(() => {
+      if (state.current === i) target.scrollIntoView({ block: 'center' });
+    }, 50);
     document.querySelectorAll('.flash').forEach((x: any) => x.classList.remove('flash'));
     target.classList.add('flash');
     status.textContent = ' · disagreement ' + (state.dis + 1) + ' of ' + list.length;

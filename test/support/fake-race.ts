@@ -83,7 +83,21 @@ export interface FakeRace {
  * @param id the race id (default `r1`).
  */
 export async function makeFakeRace(id = 'r1', names: string[] = ['claude', 'codex', 'gemini']): Promise<FakeRace> {
-  const dir = makeRepo(BASE_FILES);
+  return buildRace(id, BASE_FILES, Object.fromEntries(names.map((n) => [n, ATTEMPT_EDITS[n] ?? []])));
+}
+
+/**
+ * A finished race with any base and any steps per attempt (names in order).
+ * Each step is recorded as a `before` and an `after` snapshot.
+ */
+export async function buildRace(
+  id: string,
+  baseFiles: Record<string, string>,
+  edits: Record<string, Array<{ tool: string; target: string; files: Record<string, string | null> }>>,
+): Promise<FakeRace> {
+  const names = Object.keys(edits);
+  const ATTEMPT_EDITS = edits;
+  const dir = makeRepo(baseFiles);
   const repo = await openRepo(dir);
   const base = (await takeSnapshot(repo, { kind: 'manual', message: `base of race ${id}` })).snapshot;
   const head = git(dir, 'rev-parse', 'HEAD').trim();

@@ -192,7 +192,7 @@ describe('writeReport', () => {
     const html = fs.readFileSync(out, 'utf8');
     expect(html).toContain('"static":true');
     expect(html).toContain('hljs');
-    expect(html).not.toMatch(/<(script|link|img|iframe|object|embed)\b[^>]*\b(src|href|data)=/i); // nothing loaded from anywhere
+    expect(html).not.toMatch(/<(script|link|img|iframe|object|embed)\b[^>]*\b(src|href|data)=["'](?!data:)/i); // nothing loaded from anywhere
     // The task holds `<b>`: it must only appear escaped inside the data.
     expect(html).not.toContain('<b>and</b>');
     expect(html).toContain('\\u003cb\\u003eand');

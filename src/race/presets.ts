@@ -63,6 +63,11 @@ export const PRESETS: Record<string, AgentPreset> = {
     ...base,
     name: 'gemini',
     command: ['gemini', '--prompt={task}', '--approval-mode=yolo', '--output-format', 'stream-json', ['-m', '{model}']],
+    // An attempt's worktree is a folder Gemini CLI has never seen: untrusted, so
+    // headless runs stop with "not running in a trusted directory" (exit 55) and
+    // yolo falls back to "default". Trust it for this run only (same as
+    // --skip-trust, which older versions reject as an unknown argument).
+    env: { GEMINI_CLI_TRUST_WORKSPACE: 'true' },
     install: 'npm install -g @google/gemini-cli',
     output: 'gemini-jsonl',
   },
@@ -189,7 +194,7 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
         cached += num(u.cached_input_tokens);
         seen = true;
       } else if (o.type === 'turn.failed' || o.type === 'error') {
-        isError = true;
+        if (o.type === 'turn.failed') isError = true; // a bare `error` may be a retry notice ("Reconnecting... 1/5") in a run that then succeeds
         const e = (o.error ?? o) as Record<string, unknown>;
         if (typeof e.message === 'string') text = e.message;
       } else if (o.type === 'item.completed') {

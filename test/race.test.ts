@@ -52,6 +52,14 @@ describe('race', () => {
     expect(claudeOut).toMatchObject({ costUsd: 0.5, tokens: { input: 10, output: 5 }, resultText: 'ok', isError: false });
     const codexOut = parseOutput('codex-jsonl', '{"type":"turn.completed","usage":{"input_tokens":7,"cached_input_tokens":2,"output_tokens":3}}\n{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}\n');
     expect(codexOut.tokens).toEqual({ input: 8, output: 4, cached: 2 });
+    // A Codex retry notice (`error`) in a run that then completes is not a failure; `turn.failed` is.
+    expect(parseOutput('codex-jsonl', '{"type":"error","message":"Reconnecting... 1/5"}\n{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}\n').isError).toBe(false);
+    expect(parseOutput('codex-jsonl', '{"type":"turn.failed","error":{"message":"unexpected status 401"}}\n')).toMatchObject({ isError: true, resultText: 'unexpected status 401' });
+    // Gemini's closing `result` line: stats on success, status "error" with error.message on failure.
+    const geminiOk = parseOutput('gemini-jsonl', '{"type":"message","role":"assistant","content":"done"}\n{"type":"result","status":"success","stats":{"input_tokens":9,"output_tokens":4}}\n');
+    expect(geminiOk).toMatchObject({ isError: false, resultText: 'done', tokens: { input: 9, output: 4 } });
+    const geminiErr = parseOutput('gemini-jsonl', '{"type":"result","status":"error","error":{"type":"FatalAuthenticationError","message":"API key not valid"},"stats":{"input_tokens":0,"output_tokens":0}}\n');
+    expect(geminiErr).toMatchObject({ isError: true, resultText: 'API key not valid' });
   });
 
   it('three agents with a check: each in its own worktree, checked, ranked; pick and undo are byte-exact', async () => {

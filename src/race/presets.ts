@@ -142,7 +142,8 @@ export interface ParsedOutput {
  *   `result`, `is_error`.
  * - codex (`exec --json`): JSON lines; `turn.completed` carries `usage`
  *   (summed over turns); `turn.failed` / `error` carry the message.
- * - gemini (`stream-json`): JSON lines; the `result` line carries `stats`.
+ * - gemini (`stream-json`): JSON lines; the `result` line carries `stats`,
+ *   and `status: "error"` with `error.message` when the run failed.
  */
 export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): ParsedOutput {
   const empty: ParsedOutput = { tokens: null, costUsd: null, resultText: null, isError: false };
@@ -213,7 +214,13 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
     if (stats && typeof stats === 'object') {
       tokens = { input: num(stats.input_tokens ?? stats.inputTokens ?? stats.promptTokenCount), output: num(stats.output_tokens ?? stats.outputTokens ?? stats.candidatesTokenCount) };
     }
-    if (o.type === 'error') isError = true;
+    // The closing `result` line has `status: "success" | "error"` and, on error, `error.message`.
+    if (o.type === 'error' || (o.type === 'result' && o.status === 'error')) {
+      isError = true;
+      const e = (o.error ?? o) as Record<string, unknown>;
+      if (typeof e.message === 'string' && e.message) text = e.message;
+      continue;
+    }
     if (o.type === 'message' && typeof o.content === 'string' && o.role === 'assistant') text = (text ?? '') + o.content;
   }
   return { tokens, costUsd: null, resultText: text, isError };

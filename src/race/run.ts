@@ -383,25 +383,31 @@ async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, base: Bas
   a.tokens = parsed.tokens;
   a.costUsd = parsed.costUsd;
   a.resultText = parsed.resultText ? parsed.resultText.slice(0, 2000) : null;
+  // The outcome is assigned only once the final snapshot and its counts are in,
+  // so a live view never shows an ended attempt with stale files and steps.
+  let state: Attempt['state'];
+  let error: string | null = null;
   if (res.spawnError) {
-    a.state = 'failed';
-    a.error = res.spawnError;
+    state = 'failed';
+    error = res.spawnError;
   } else if (res.stoppedBy === 'abort') {
-    a.state = 'interrupted';
+    state = 'interrupted';
   } else if (res.stoppedBy === 'timeout' || res.stoppedBy === 'idle') {
-    a.state = 'timeout';
-    a.error = res.stoppedBy === 'idle' ? `no output or file change for ${Math.round(plan.idleTimeoutMs / 1000)} s: killed` : `ran longer than ${Math.round(p.timeoutMs / 1000)} s: killed`;
+    state = 'timeout';
+    error = res.stoppedBy === 'idle' ? `no output or file change for ${Math.round(plan.idleTimeoutMs / 1000)} s: killed` : `ran longer than ${Math.round(p.timeoutMs / 1000)} s: killed`;
   } else if (res.exitCode === 0 && !parsed.isError) {
-    a.state = 'done';
+    state = 'done';
   } else {
-    a.state = 'failed';
-    a.error = parsed.resultText ?? (lastNonEmpty(res.outputTail) || `exited with ${res.exitCode ?? res.signal}`);
+    state = 'failed';
+    error = parsed.resultText ?? (lastNonEmpty(res.outputTail) || `exited with ${res.exitCode ?? res.signal}`);
   }
   // The final state of the attempt, whatever the watcher saw.
-  const fin = await takeSnapshot(attemptRepo, { kind: 'auto', agent: p.agent, message: `end of ${a.name} (${a.state})` });
+  const fin = await takeSnapshot(attemptRepo, { kind: 'auto', agent: p.agent, message: `end of ${a.name} (${state})` });
   a.final = fin.snapshot.id;
   a.steps = fin.snapshot.step - 1;
   await countChanges(repo, race, a, fin.snapshot.tree);
+  a.state = state;
+  if (error !== null) a.error = error;
   changed();
   if (plan.check && a.state !== 'interrupted') {
     const finalState = a.state;

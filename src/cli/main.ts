@@ -3,7 +3,7 @@
  * library call per command (each in src/cli/commands/, loaded lazily so
  * `ckpt hook claude` starts fast), renders the result, sets the exit code.
  */
-import { EXIT, Output } from './output.js';
+import type { Output } from './output.js';
 
 /** Context shared by every command. */
 export interface Ctx {
@@ -32,7 +32,7 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     process.exitCode = await runHook(argv.slice(1));
     return;
   }
-  const { Command, CommanderError, Option, InvalidArgumentError } = await import('commander');
+  const [{ Command, CommanderError, Option, InvalidArgumentError }, { EXIT, Output }] = await Promise.all([import('commander'), import('./output.js')]);
   const parseIntArg = (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a whole number: ${v}`);

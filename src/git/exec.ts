@@ -4,15 +4,21 @@
  * into a partial result — reliability note 29), any non-zero exit or signal is
  * an error, prompts and optional locks are off, and messages are in the C
  * locale so they can be matched.
+ *
+ * Processes are started with `node:child_process` `spawn`, not execa: loading
+ * execa costs about 150 ms (60 ms bundled) against Node's own ~100 ms start,
+ * in `ckpt hook claude`, a process agents start twice per tool call with a
+ * 150 ms budget. docs/architecture.md has the measurements.
  */
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { CkptError } from '../core/errors.js';
 
 /** Options for {@link git}. */
 export interface GitOptions {
   /** Working directory of the git process. */
   cwd: string;
-  /** Extra environment (merged over the process environment). */
+  /** Extra environment (merged over the process environment; `undefined` removes a variable). */
   env?: Record<string, string | undefined>;
   /** Bytes or text written to git's stdin. */
   input?: string | Buffer;
@@ -43,45 +49,80 @@ export const BASE_GIT_ENV: Record<string, string> = {
   SSH_ASKPASS: '',
 };
 
+/** The process environment with `extra` applied: a key set to `undefined` is removed. */
+export function mergeEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...BASE_GIT_ENV };
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
 /**
  * Runs `git ARGS` and returns its raw output.
  *
  * @throws CkptError `GIT_NOT_FOUND` when git is not on PATH; `GIT_FAILED`
- *   (data: args, exitCode, stderr) when git exits with a code not in
+ *   (data: args, exitCode, signal, stderr) when git exits with a code not in
  *   `okCodes`, is killed by a signal or times out.
  */
-export async function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
+export function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
   const okCodes = options.okCodes ?? [0];
-  let result;
-  try {
-    result = await execa('git', args, {
-      cwd: options.cwd,
-      env: { ...BASE_GIT_ENV, ...options.env },
-      extendEnv: true,
-      input: options.input,
-      stdin: options.input === undefined ? 'ignore' : 'pipe',
-      encoding: 'buffer',
-      reject: false,
-      stripFinalNewline: false,
-      timeout: options.timeoutMs ?? 120_000,
-      maxBuffer: 2 ** 31 - 1,
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  return new Promise<GitResult>((resolve, reject) => {
+    let child;
+    try {
+      child = spawn('git', args, {
+        cwd: options.cwd,
+        env: mergeEnv(options.env),
+        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+    } catch (err) {
+      reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}`, { cause: err, hint: 'Check that git is installed and on PATH.' }));
+      return;
+    }
+    const out: Buffer[] = [];
+    const errs: Buffer[] = [];
+    let timedOut = false;
+    let spawnError: NodeJS.ErrnoException | null = null;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => errs.push(c));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      spawnError = err;
     });
-  } catch (err) {
-    throw new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}`, { cause: err, hint: 'Check that git is installed and on PATH.' });
-  }
-  const stderr = Buffer.from(result.stderr as Uint8Array).toString('utf8');
-  if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
-    throw new CkptError('GIT_NOT_FOUND', 'git was not found on PATH', { hint: 'Install git 2.39 or newer.' });
-  }
-  const exitCode = result.exitCode ?? -1;
-  if (result.signal || result.timedOut || !okCodes.includes(exitCode)) {
-    const how = result.timedOut ? 'timed out' : result.signal ? `was killed by ${result.signal}` : `exited with ${exitCode}`;
-    throw new CkptError('GIT_FAILED', `git ${args[0] ?? ''} ${how}: ${firstLine(stderr)}`, {
-      data: { args: [...args], exitCode, signal: result.signal ?? null, stderr: stderr.slice(0, 4000) },
-      hint: 'This is git\'s own message; the command changed nothing that was not recorded first.',
+    if (child.stdin) {
+      // git may exit before reading all input (a bad name): that EPIPE is not ours to report.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input);
+    }
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (spawnError) {
+        if (spawnError.code === 'ENOENT' && !existsSync(options.cwd)) reject(new CkptError('GIT_FAILED', `no such directory: ${options.cwd}`, { hint: 'Check the path.', data: { cwd: options.cwd } }));
+        else if (spawnError.code === 'ENOENT') reject(new CkptError('GIT_NOT_FOUND', 'git was not found on PATH', { hint: 'Install git 2.39 or newer.' }));
+        else reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}: ${spawnError.message}`, { cause: spawnError, hint: 'Check that git is installed and on PATH.' }));
+        return;
+      }
+      const stderr = Buffer.concat(errs).toString('utf8');
+      const exitCode = code ?? -1;
+      if (signal || timedOut || !okCodes.includes(exitCode)) {
+        const how = timedOut ? `timed out after ${timeoutMs} ms` : signal ? `was killed by ${signal}` : `exited with ${exitCode}`;
+        reject(
+          new CkptError('GIT_FAILED', `git ${args[0] ?? ''} ${how}: ${firstLine(stderr)}`, {
+            data: { args: [...args], exitCode, signal: signal ?? null, stderr: stderr.slice(0, 4000) },
+            hint: "This is git's own message; the command changed nothing that was not recorded first.",
+          }),
+        );
+        return;
+      }
+      resolve({ stdout: Buffer.concat(out), stderr, exitCode });
     });
-  }
-  return { stdout: Buffer.from(result.stdout as Uint8Array), stderr, exitCode };
+  });
 }
 
 /** Like {@link git} but returns stdout as UTF-8 text with the final newline removed. */

@@ -196,7 +196,7 @@ export async function rollbackLocked(
     agent: o.reason ?? 'ckpt',
     message: o.message ?? `rolled back to step ${target.step}${paths ? ` (${paths.join(', ')})` : ''}`,
     extra: { 'Rollback-Target': target.id },
-  });
+  }, { onlyPaths: [...plan.deletes, ...plan.writes, ...plan.modes].map((e) => e.rel) });
   result.result = after.snapshot;
   return result;
 }

@@ -5,7 +5,6 @@
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { Repo } from '../git/repo.js';
 
 /** What state.json holds. */
@@ -35,8 +34,12 @@ export function readState(repo: Repo): WorktreeState {
   }
 }
 
-/** Replaces the state atomically (temp file + rename). */
-export function writeState(repo: Repo, state: WorktreeState): void {
+/**
+ * Replaces the state atomically (temp file + rename, by write-file-atomic,
+ * loaded only here: most hook calls change nothing and need not load it).
+ */
+export async function writeState(repo: Repo, state: WorktreeState): Promise<void> {
   mkdirSync(repo.stateDir, { recursive: true });
+  const { default: writeFileAtomic } = await import('write-file-atomic');
   writeFileAtomic.sync(path.join(repo.stateDir, 'state.json'), JSON.stringify(state, null, 2) + '\n', { fsync: false });
 }

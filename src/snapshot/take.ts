@@ -11,14 +11,16 @@
  *    which already holds fresh stat data (pingdotgg/t3code#3646).
  * 2. `git write-tree`; if the tree, HEAD and index equal the last snapshot's,
  *    nothing new is recorded.
- * 3. `git commit-tree`, then `git update-ref REF NEW OLD` (fails if another
- *    process moved the ref: no lost update).
+ * 3. The commit object is written in process (git/loose.ts: no git process
+ *    for one small object), then `git update-ref REF NEW OLD` (fails if
+ *    another process moved the ref: no lost update).
  */
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError, isCkptError } from '../core/errors.js';
 import type { Snapshot, SnapshotInput } from '../core/types.js';
 import { git, gitText, splitNul } from '../git/exec.js';
+import { readLooseObject, readRefFast, writeCommit } from '../git/loose.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
@@ -57,21 +59,41 @@ export interface ChainTip {
   headRef: string | null;
 }
 
-/** Reads the current tip snapshot and HEAD of `repo`. */
+/**
+ * Reads the current tip snapshot and HEAD of `repo`: from the ref files and
+ * the loose object when it can (the tip was usually just written, loose), else
+ * with one `git cat-file --batch`.
+ *
+ * @throws CkptError `INTERNAL` when the ref points at something that is not a
+ *   ckpt snapshot; `GIT_FAILED`.
+ */
 export async function readTip(repo: Repo): Promise<ChainTip> {
-  const objs = await readObjects(['HEAD', repo.ref], { cwd: repo.worktree, env: realEnv(repo) });
-  const headObj = objs.get('HEAD');
-  const tipObj = objs.get(repo.ref);
+  const headRef = readHeadRef(repo);
+  const head = readRefFast(repo, 'HEAD');
+  const tipOid = readRefFast(repo, repo.ref);
+  let tipRaw: { oid: string; type: string; content: Buffer } | null | undefined;
+  if (tipOid === null) tipRaw = null;
+  else if (tipOid !== undefined) {
+    const obj = readLooseObject(repo, tipOid);
+    if (obj) tipRaw = { oid: tipOid, ...obj };
+  }
+  let headOid = head;
+  if (tipRaw === undefined || headOid === undefined) {
+    const objs = await readObjects(['HEAD', repo.ref], { cwd: repo.worktree, env: realEnv(repo) });
+    const headObj = objs.get('HEAD');
+    headOid = headObj && headObj.type === 'commit' ? headObj.oid : null;
+    tipRaw = objs.get(repo.ref) ?? null;
+  }
   let tip: Snapshot | null = null;
-  if (tipObj && tipObj.type === 'commit') {
-    tip = decodeSnapshot(parseCommit(tipObj.oid, tipObj.content));
+  if (tipRaw && tipRaw.type === 'commit') {
+    tip = decodeSnapshot(parseCommit(tipRaw.oid, tipRaw.content));
     if (!tip) {
       throw new CkptError('INTERNAL', `${repo.ref} does not point at a ckpt snapshot`, {
         hint: 'The ref was written by something else, or by a newer ckpt. Inspect it with `git log ' + repo.ref + '`.',
       });
     }
   }
-  return { tip, head: headObj && headObj.type === 'commit' ? headObj.oid : null, headRef: readHeadRef(repo) };
+  return { tip, head: headOid, headRef };
 }
 
 function readHeadRef(repo: Repo): string | null {
@@ -86,19 +108,35 @@ function readHeadRef(repo: Repo): string | null {
 /**
  * Writes the worktree into the private index and returns its tree id, without
  * recording anything. Caller must hold the worktree lock.
+ *
+ * @param onlyPaths when given, only these worktree-relative paths are re-read
+ *   (`git add -A -- PATHS`): for a caller that knows exactly what it changed,
+ *   such as rollback recording its result. Everything else keeps the private
+ *   index's entries. When git refuses the list (a path now ignored, say), the
+ *   whole worktree is read instead.
  */
-export async function captureTree(repo: Repo): Promise<string> {
+export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<string> {
   const index = path.join(repo.stateDir, 'index');
   const env = shadowEnv(repo, index);
   if (!existsSync(index) && existsSync(repo.userIndex)) {
     // Seed the stat cache from the user's index: most files then need no re-hash.
     copyFileSync(repo.userIndex, index);
   }
-  let added = '';
-  for (let attempt = 1; ; attempt++) {
+  let added: string | null = null;
+  if (onlyPaths && existsSync(index)) {
+    if (onlyPaths.length === 0) return gitText(['write-tree'], { cwd: repo.worktree, env });
+    const nul = Buffer.from([0]);
+    const res = await git(['add', '-A', '--verbose', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      cwd: repo.worktree,
+      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
+      input: Buffer.concat(onlyPaths.flatMap((p) => [typeof p === 'string' ? Buffer.from(p) : p, nul])),
+      okCodes: [0, 1, 128],
+    });
+    if (res.exitCode === 0) added = res.stdout.toString('utf8');
+  }
+  for (let attempt = 1; added === null; attempt++) {
     try {
       added = (await git(['add', '-A', '--verbose'], { cwd: repo.worktree, env })).stdout.toString('utf8');
-      break;
     } catch (err) {
       // A seeded index git cannot use here (split index, unknown extension):
       // start from an empty one. A file that vanished mid-scan: scan again.
@@ -145,7 +183,7 @@ async function syncIgnoreRules(repo: Repo, env: Record<string, string | undefine
     });
   }
   // Record the signatures seen, keeping the index-commit cache (indexCommit() owns it).
-  writeState(repo, { ...readState(repo), excludeSig, ignoreSyncedIndexSig: sig ?? undefined });
+  await writeState(repo, { ...readState(repo), excludeSig, ignoreSyncedIndexSig: sig ?? undefined });
 }
 
 function fileSig(p: string): string | null {
@@ -192,26 +230,26 @@ async function indexCommit(repo: Repo, head: string | null): Promise<{ commit: s
       rmSync(copy, { force: true });
     }
   }
-  const args = ['commit-tree', '--no-gpg-sign', tree ?? EMPTY_TREE[repo.objectFormat]];
-  if (head) args.push('-p', head);
-  args.push('-F', '-');
-  const commit = await gitText(args, { cwd: repo.worktree, env: shadowEnv(repo), input: encodeIndexMessage(repo.worktree) });
-  writeState(repo, { ...state, userIndexSig: sig ?? undefined, head, indexTree: tree, indexCommit: commit, worktree: repo.worktree });
+  const commit = writeCommit(repo, tree ?? EMPTY_TREE[repo.objectFormat], head ? [head] : [], encodeIndexMessage(repo.worktree));
+  await writeState(repo, { ...state, userIndexSig: sig ?? undefined, head, indexTree: tree, indexCommit: commit, worktree: repo.worktree });
   return { commit, tree };
 }
 
 /**
  * {@link takeSnapshot} for a caller that already holds the worktree lock
  * (rollback records its `pre-rollback` snapshot this way).
+ *
+ * @param internal `onlyPaths`: see {@link captureTree}.
  */
-export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput): Promise<TakeResult> {
+export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, internal: { onlyPaths?: readonly (string | Buffer)[] } = {}): Promise<TakeResult> {
   const { tip, head, headRef } = await readTip(repo);
-  const tree = await captureTree(repo);
+  const tree = await captureTree(repo, internal.onlyPaths);
   const idx = await indexCommit(repo, head);
   if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {
     return { snapshot: tip, created: false, warnings: [] };
   }
-  const { summary, warnings } = await describeChanges(repo, tree, tip?.tree ?? null);
+  // A tool-named snapshot (a hook's) has its message already: no diff needed for a summary.
+  const { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] } : await describeChanges(repo, tree, tip?.tree ?? null);
   const time = Date.now();
   const record = {
     step: (tip?.step ?? 0) + 1,
@@ -229,10 +267,7 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput): Prom
     extra: input.extra ?? {},
   };
   const message = encodeMessage(record);
-  const args = ['commit-tree', '--no-gpg-sign', tree];
-  if (tip) args.push('-p', tip.id);
-  args.push('-p', idx.commit, '-F', '-');
-  const id = await gitText(args, { cwd: repo.worktree, env: shadowEnv(repo), input: message });
+  const id = writeCommit(repo, tree, tip ? [tip.id, idx.commit] : [idx.commit], message, time);
   await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
   const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
   if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');

@@ -11,7 +11,6 @@
  */
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { CkptError } from '../core/errors.js';
 import type { SnapshotKind } from '../core/types.js';
 import { openRepo } from '../git/repo.js';
@@ -127,7 +126,7 @@ export async function installClaudeHooks(dir: string, command: string): Promise<
     hooks[event]!.push({ matcher: CLAUDE_HOOK_MATCHER, hooks: [{ type: 'command', command, timeout: 30 }] });
     changed = true;
   }
-  if (changed) writeSettings(file, settings);
+  if (changed) await writeSettings(file, settings);
   return { file, changed };
 }
 
@@ -158,7 +157,7 @@ export async function uninstallClaudeHooks(dir: string): Promise<{ file: string;
     }
     if (Object.keys(hooks).length === 0) delete settings.hooks;
   }
-  if (changed) writeSettings(file, settings);
+  if (changed) await writeSettings(file, settings);
   return { file, changed };
 }
 
@@ -176,8 +175,10 @@ function readSettings(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function writeSettings(file: string, settings: Record<string, unknown>): void {
+async function writeSettings(file: string, settings: Record<string, unknown>): Promise<void> {
   mkdirSync(path.dirname(file), { recursive: true });
+  // Loaded here, not at the top: `ckpt hook claude` loads this module and must start fast.
+  const { default: writeFileAtomic } = await import('write-file-atomic');
   writeFileAtomic.sync(file, JSON.stringify(settings, null, 2) + '\n');
 }
 

@@ -8,7 +8,7 @@
 //                           [--out benchmarks/results.md]
 //
 // `npm run bench` builds dist/ first. Plain Node ESM, no dependencies beyond
-// what ckpt already installs (isomorphic-git).
+// ckpt's own dev dependencies (isomorphic-git, execa).
 import { fork, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -722,7 +722,7 @@ async function benchSize(label, opts, lib) {
   mut.restore();
   refreshUserIndex();
   await lib.takeSnapshot(repo, { kind: 'manual' });
-  out.hook = await benchHook(label, dir, repo, mut, manifest, p.hook);
+  out.hook = await benchHook(label, dir, repo, mut, manifest, p.hook, lib);
   mut.restore();
 
   // ---- object reads
@@ -750,17 +750,21 @@ function hookPayload(dir, rel, i) {
   return JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, session_id: 'bench', tool_name: 'Edit', tool_input: { file_path: path.join(dir, rel), old_string: 'a', new_string: 'b' }, tool_use_id: `toolu_bench_${i}` });
 }
 
-function spawnTimed(args, { cwd, input, env }) {
+function spawnTimed(args, { cwd, input, env, shell }) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, args, { cwd, input, env: env ? { ...process.env, ...env } : process.env, maxBuffer: 1 << 26 });
+  const fullEnv = env ? { ...process.env, ...env } : { ...process.env };
+  for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
+  const r = shell ? spawnSync('/bin/sh', ['-c', shell], { cwd, input, env: fullEnv, maxBuffer: 1 << 26 }) : spawnSync(process.execPath, args, { cwd, input, env: fullEnv, maxBuffer: 1 << 26 });
   const ms = performance.now() - t0;
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}: ${String(r.stderr).slice(0, 300)}`);
+  if (r.status !== 0) throw new Error(`${shell ?? `node ${args.join(' ')}`} exited ${r.status}: ${String(r.stderr).slice(0, 300)}`);
   return { ms, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function benchHook(label, dir, repo, mut, manifest, iters) {
+async function benchHook(label, dir, repo, mut, manifest, iters, lib) {
   const bin = path.join(UNDER_TEST, 'bin', 'ckpt.js');
+  // What Claude Code runs: the settings' command line, through a shell.
+  const installed = lib.claudeHookCommand(bin, process.execPath);
   const hookLog = path.join(repo.commonDir, 'ckpt', 'hook.log');
   const logSize = () => (fs.existsSync(hookLog) ? fs.statSync(hookLog).size : 0);
   const tip = () => gText(dir, ['rev-parse', '--verify', '-q', repo.ref]);
@@ -769,13 +773,21 @@ async function benchHook(label, dir, repo, mut, manifest, iters) {
     const idx = mut.mutate(10);
     const before = tip();
     const size0 = logSize();
-    const { ms, stdout } = spawnTimed([bin, 'hook', 'claude'], { cwd: dir, input: hookPayload(dir, manifest.files[idx[0]], i) });
+    const { ms, stdout } = spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[idx[0]], i) });
     assert(stdout.length === 0, 'the hook printed on stdout');
     assert(logSize() === size0, `the hook logged an error: ${fs.existsSync(hookLog) ? fs.readFileSync(hookLog, 'utf8').trim().split('\n').pop() : ''}`);
     assert(tip() !== before, 'the hook recorded no snapshot');
     samples.push(ms);
   }
-  const rows = [mkRow(`hook, 10 files changed`, 'node bin/ckpt.js hook claude (PreToolUse)', 'ckpt', samples)];
+  const rows = [mkRow(`hook, 10 files changed`, 'the installed hook command via sh -c (PreToolUse)', 'ckpt', samples)];
+  const direct = [];
+  for (let i = 0; i < iters; i++) {
+    const idx = mut.mutate(10);
+    const before = tip();
+    direct.push(spawnTimed([bin, 'hook', 'claude'], { cwd: dir, input: hookPayload(dir, manifest.files[idx[0]], `direct-${i}`) }).ms);
+    assert(tip() !== before, 'the hook recorded no snapshot');
+  }
+  rows.push(mkRow(`hook, 10 files changed`, `node bin/ckpt.js hook claude, environment as is${process.env.NODE_EXTRA_CA_CERTS ? ' (NODE_EXTRA_CA_CERTS set)' : ''}`, 'ckpt-direct', direct));
   // A floor for a Node hook with the same plumbing (see min-hook.mjs); its first run seeds its index.
   const minHook = path.join(ROOT, 'benchmarks', 'min-hook.mjs');
   const minRef = () => gText(dir, ['rev-parse', '--verify', '-q', 'refs/ckpt-bench/min-hook'], { ok: [0, 1] });
@@ -790,13 +802,16 @@ async function benchHook(label, dir, repo, mut, manifest, iters) {
   rows.push(mkRow('hook, 10 files changed', 'floor: minimal Node hook, 5 git processes (min-hook.mjs)', 'min-hook', minSamples));
   // Floors: Node start-up, and the CLI up to the hook's dispatch without a snapshot.
   const floor = [];
+  const floorNoCa = [];
   const early = [];
   for (let i = 0; i < iters; i++) {
     floor.push(spawnTimed(['-e', '0'], { cwd: dir }).ms);
-    early.push(spawnTimed([bin, 'hook', 'bench-unknown-agent'], { cwd: dir, input: '{}' }).ms);
+    if (process.env.NODE_EXTRA_CA_CERTS) floorNoCa.push(spawnTimed(['-e', '0'], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
+    early.push(spawnTimed([bin, 'hook', 'bench-unknown-agent'], { cwd: dir, input: '{}', env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
   }
-  rows.push(mkRow('hook, 10 files changed', 'node -e 0 (Node start-up floor)', 'node-floor', floor));
-  rows.push(mkRow('hook, 10 files changed', 'node bin/ckpt.js hook <unknown> (CLI load, no snapshot)', 'cli-floor', early));
+  rows.push(mkRow('hook, 10 files changed', `node -e 0 (Node start-up floor, environment as is)`, 'node-floor', floor));
+  if (floorNoCa.length) rows.push(mkRow('hook, 10 files changed', 'node -e 0 with NODE_EXTRA_CA_CERTS unset', 'node-floor-noca', floorNoCa));
+  rows.push(mkRow('hook, 10 files changed', 'node bin/ckpt.js hook <unknown> (CLI load, no snapshot; NODE_EXTRA_CA_CERTS unset)', 'cli-floor', early));
   for (const r of rows) step(`${r.case.padEnd(22)} ${r.method.padEnd(44)} median ${fmt(r.median).padStart(9)}  p90 ${fmt(r.p90).padStart(9)}  n=${r.n}`);
   return rows;
 }
@@ -1026,7 +1041,7 @@ function targetsOf(results) {
   const add = (name, limit, row) => rows.push({ name, limit, median: row?.median, p90: row?.p90, met: row ? row.median <= limit : null });
   add('snapshot, 10 changed files (ckpt takeSnapshot, in-process)', TARGETS.snapshot10, get(r10k?.snapshot, 'snapshot, 10 changed', 'ckpt'));
   add('rollback of a 10-file step (ckpt rollback, in-process)', TARGETS.rollback10, get(r10k?.rollback, 'rollback, 10-file step', 'ckpt'));
-  add('whole-process `ckpt hook claude`', TARGETS.hook, get(r10k?.hook, 'hook, 10 files changed', 'ckpt'));
+  add('whole-process `ckpt hook claude`, as installed', TARGETS.hook, get(r10k?.hook, 'hook, 10 files changed', 'ckpt'));
   return rows;
 }
 
@@ -1041,6 +1056,7 @@ function writeMarkdown(file, { opts, machine, results, startup, startedAt, elaps
     ['RAM', `${machine.ramGiB} GiB`],
     ['OS', machine.kernel],
     ['Node', machine.node],
+    ['NODE_EXTRA_CA_CERTS', process.env.NODE_EXTRA_CA_CERTS ? `set (${process.env.NODE_EXTRA_CA_CERTS}); the installed hook command clears it` : 'not set'],
     ['git', machine.git],
     ['isomorphic-git', machine.iso],
     ['filesystem of benchmarks/.work', machine.fs],

@@ -4,7 +4,8 @@
  * commit on the worktree's hidden ref. The user's index, HEAD, branches, stash
  * and files are never touched.
  *
- * How (all native git plumbing, see docs/decisions.md for the measurements):
+ * How (native git plumbing, one commit object written in process; see
+ * docs/architecture.md for the measurements behind each choice):
  * 1. `git add -A` into a private index that persists per worktree, so git's
  *    stat cache makes a re-snapshot cost a `stat` per file plus hashing only
  *    what changed. On first use it is seeded from a copy of the user's index,

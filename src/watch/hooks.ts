@@ -81,9 +81,15 @@ interface MatcherEntry {
   hooks?: HookEntry[];
 }
 
-/** The command line Claude Code runs for the hook. */
+/**
+ * The command line Claude Code runs for the hook (through a shell, see Claude
+ * Code's hooks reference). `NODE_EXTRA_CA_CERTS` is cleared for it: Node
+ * parses every certificate of that file at start-up (45 ms of a 150 ms budget
+ * with Debian's bundle, benchmarks/results.md) and the hook makes no TLS
+ * connection.
+ */
 export function claudeHookCommand(ckptBin: string, nodeBin = process.execPath): string {
-  return `${shellQuote(nodeBin)} ${shellQuote(ckptBin)} hook claude`;
+  return `NODE_EXTRA_CA_CERTS= ${shellQuote(nodeBin)} ${shellQuote(ckptBin)} hook claude`;
 }
 
 /**

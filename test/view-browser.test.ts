@@ -65,6 +65,9 @@ describe.skipIf(!haveChromium)('the race page in headless Chromium', () => {
     expect(await readme.locator('tr.hh').first().textContent()).toContain('same in claude, codex, gemini');
     expect(await readme.locator('td.acell').count()).toBe(1);
     expect(await readme.locator('td.acell').getAttribute('data-attempts')).toBe('claude,codex,gemini');
+    // Inside a changed line, the words that changed are marked; the line's text stays whole.
+    expect(await readme.locator('td.acell .l.add .w').allTextContents()).toEqual([', improved']);
+    expect(await readme.locator('td.acell .l.add .c').first().textContent()).toBe('line three, improved');
     // Files one attempt touched are marked.
     expect(await page.locator('section.file[data-path="src/util.ts"] h2').textContent()).toContain('only codex');
     await page.screenshot({ path: path.join(ARTIFACTS, 'viewer-light.png'), fullPage: true });

@@ -1,6 +1,6 @@
 /** The N-way comparison model (pure), and its loader on a real fake race. */
 import { describe, expect, it } from 'vitest';
-import { compareFile, compareFiles, summarizeFile, type FileInput, type FileSide } from '../src/view/nway.js';
+import { changedWords, compareFile, compareFiles, summarizeFile, type FileInput, type FileSide } from '../src/view/nway.js';
 import { loadRaceComparison } from '../src/view/load.js';
 import { makeFakeRace } from './support/fake-race.js';
 
@@ -38,6 +38,16 @@ describe('compareFile', () => {
     expect(f.gapAfter).toBe(true);
     expect(f.disagreements).toEqual([0]);
     expect(f.stats.claude).toEqual({ insertions: 1, deletions: 1 });
+  });
+
+  it('marks the words that changed inside a replaced line, when the lines are alike', () => {
+    expect(changedWords('  return a - b;', '  return a + b;')).toEqual([[11, 12]]);
+    expect(changedWords('line three', 'line three, improved')).toEqual([[10, 20]]);
+    expect(changedWords('const x = 1;', 'let y = [2, 3];')).toBeNull(); // too different: the whole line is new
+    expect(changedWords('same', 'same')).toBeNull();
+    const f = compareFile(file({ a: lines('one two four', 'new line', 'x') }, lines('one two three', 'x')), ['a']);
+    const added = f.hunks.flatMap((h) => h.variants[0]!.lines).filter((l) => l.mark === 'add');
+    expect(added.map((l) => [l.text, l.words ?? null])).toEqual([['one two four', [[8, 12]]], ['new line', null]]);
   });
 
   it('marks a hunk every attempt made identically as same, not a disagreement', () => {

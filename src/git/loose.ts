@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
+import { CkptError } from '../core/errors.js';
 import type { Repo } from './repo.js';
 
 /** An object read in process: type and raw content bytes. */
@@ -103,7 +104,8 @@ export function readLooseObject(repo: Repo, oid: string): LooseObject | undefine
  * returns its id (SHA-1 or SHA-256, the repository's format). Writing an
  * object that exists changes nothing.
  *
- * @throws the file system's error (ENOSPC, EACCES…).
+ * @throws CkptError `FS_FAILED` (data: path) when the object cannot be written
+ *   (ENOSPC, EACCES, a read-only file system); no partial object is left.
  */
 export function writeLooseObject(repo: Repo, type: LooseObject['type'], content: Buffer): string {
   const header = Buffer.from(`${type} ${content.length}\0`, 'latin1');
@@ -112,29 +114,33 @@ export function writeLooseObject(repo: Repo, type: LooseObject['type'], content:
   const file = objectPath(repo, oid);
   if (existsSync(file)) return oid;
   const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true });
   const tmp = path.join(dir, `tmp_obj_ckpt_${process.pid}_${Math.random().toString(36).slice(2)}`);
-  const fd = openSync(tmp, 'wx', 0o444);
   try {
-    writeSync(fd, deflateSync(whole, { level: 1 }));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(tmp, 'wx', 0o444);
+    try {
+      writeSync(fd, deflateSync(whole, { level: 1 }));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     // As git does (object-file.c finalize_object_file): link, falling back to rename.
     try {
       linkSync(tmp, file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return oid;
-      renameSync(tmp, file);
-      return oid;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') renameSync(tmp, file);
     }
+  } catch (err) {
+    throw new CkptError('FS_FAILED', `could not write object ${oid.slice(0, 10)} into ${path.join(repo.commonDir, 'objects')}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'Check free space and permissions of the repository. Nothing was recorded.',
+      data: { path: file },
+    });
   } finally {
     try {
       unlinkSync(tmp);
     } catch {
-      // renamed away
+      // renamed away, or never created
     }
   }
   return oid;

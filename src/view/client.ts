@@ -20,6 +20,7 @@ declare const document: any;
 declare const window: any;
 declare const localStorage: any;
 declare const IntersectionObserver: any;
+declare const NodeFilter: any;
 
 /** Entry point of the page script (runs in the browser). */
 export function clientMain(): void {
@@ -149,8 +150,36 @@ export function clientMain(): void {
     span.textContent = text;
     return span;
   }
+  // Wraps the [start, end) ranges of a rendered line's text (highlighted or
+  // not) in <span class="w">, splitting text nodes; the text is unchanged.
+  function markWords(span: any, ranges: [number, number][]): void {
+    const walker = document.createTreeWalker(span, NodeFilter.SHOW_TEXT);
+    const nodes: any[] = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    let off = 0;
+    for (const node of nodes) {
+      const text: string = node.data;
+      const from = off;
+      const to = off + text.length;
+      off = to;
+      const cuts = ranges.filter(([a, b]) => a < to && b > from);
+      if (!cuts.length) continue;
+      const frag = document.createDocumentFragment();
+      let pos = 0;
+      for (const [a, b] of cuts) {
+        const s0 = Math.max(a, from) - from;
+        const s1 = Math.min(b, to) - from;
+        if (s0 > pos) frag.append(text.slice(pos, s0));
+        frag.append(h('span', { class: 'w', text: text.slice(s0, s1) }));
+        pos = s1;
+      }
+      if (pos < text.length) frag.append(text.slice(pos));
+      node.replaceWith(frag);
+    }
+  }
   function lineEl(l: any, lang: string | null): any {
     const code = codeSpan(l.text, lang);
+    if (l.words && l.words.length) markWords(code, l.words);
     if (!l.eol) code.append(h('span', { class: 'eol', text: ' ⌀ no newline at end of file' }));
     return h('div', { class: 'l' + (l.mark ? ' ' + l.mark : '') }, h('span', { class: 'n', text: String(l.n) }), code);
   }

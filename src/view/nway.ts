@@ -27,7 +27,7 @@
  * instead), plus, for binary or too-large files, the file itself when the
  * attempts' outcomes differ.
  */
-import { diffArrays } from 'diff';
+import { diffArrays, diffWordsWithSpace } from 'diff';
 import { splitLines } from './text.js';
 
 /** One side of a file (base or attempt). */
@@ -68,6 +68,12 @@ export interface HLine {
   eol: boolean;
   /** `del`: a base line some attempt removed; `add`: a line an attempt wrote. */
   mark?: 'add' | 'del';
+  /**
+   * For an added line that replaced a similar base line: the ranges of `text`
+   * (UTF-16 offsets, `[start, end)`) that differ from it, word by word, so a
+   * viewer can show what changed inside the line.
+   */
+  words?: [number, number][];
 }
 
 /** Attempts that produced the same text for one hunk. */
@@ -351,13 +357,17 @@ function buildHunks(edits: Edit[], base: string[], attempts: string[], context: 
       let ins = 0;
       let dels = 0;
       let pos = c.start;
-      const push = (text: string, mark?: 'add'): void => {
-        lines.push({ n: start + lines.length, ...splitEol(text), ...(mark ? { mark } : {}) });
+      const push = (text: string, mark?: 'add', was?: string): void => {
+        const line: HLine = { n: start + lines.length, ...splitEol(text), ...(mark ? { mark } : {}) };
+        const words = was === undefined ? null : changedWords(splitEol(was).text, line.text);
+        if (words) line.words = words;
+        lines.push(line);
       };
       for (const e of mine) {
         for (; pos < e.start; pos++) push(base[pos]!);
         for (let k = e.start; k < e.end; k++) removed.add(k);
-        for (const l of e.lines) push(l, 'add');
+        // The i-th line written pairs with the i-th line removed, as in a unified diff's -/+ blocks.
+        e.lines.forEach((l, i) => push(l, 'add', e.start + i < e.end ? base[e.start + i] : undefined));
         ins += e.lines.length;
         dels += e.end - e.start;
         pos = e.end;
@@ -395,6 +405,35 @@ function buildHunks(edits: Edit[], base: string[], attempts: string[], context: 
     shownUpTo = afterTo;
   });
   return hunks;
+}
+
+/** Lines longer than this are not compared word by word (cost, and nobody reads such a diff). */
+const WORD_DIFF_MAX_CHARS = 1000;
+
+/**
+ * The ranges of `now` that differ from `was`, word by word (the `diff`
+ * package's `diffWordsWithSpace`), or null when the two lines are too
+ * different for that to help (less than 40 % of the longer one in common) or
+ * too long, or identical.
+ */
+export function changedWords(was: string, now: string): [number, number][] | null {
+  if (was === now || was.length > WORD_DIFF_MAX_CHARS || now.length > WORD_DIFF_MAX_CHARS) return null;
+  const parts = diffWordsWithSpace(was, now);
+  const ranges: [number, number][] = [];
+  let off = 0;
+  let common = 0;
+  for (const p of parts) {
+    if (p.removed) continue;
+    const end = off + p.value.length;
+    if (p.added) {
+      const last = ranges[ranges.length - 1];
+      if (last && last[1] === off) last[1] = end;
+      else ranges.push([off, end]);
+    } else common += p.value.length;
+    off = end;
+  }
+  if (common < 0.4 * Math.max(was.length, now.length)) return null;
+  return ranges.length > 0 ? ranges : null;
 }
 
 function splitEol(line: string): { text: string; eol: boolean } {

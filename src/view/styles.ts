@@ -1,11 +1,11 @@
 /** The viewer's stylesheet: light and dark themes through CSS variables, highlight.js token colours included. */
 export const STYLES = `
 :root{--bg:#fff;--fg:#1f2328;--muted:#656d76;--border:#d0d7de;--panel:#f6f8fa;--accent:#0969da;
---add-bg:#dafbe1;--add-fg:#116329;--del-bg:#ffebe9;--del-fg:#a40e26;--same:#8250df;--warn:#9a6700;--warn-bg:#fff8c5;
+--add-bg:#dafbe1;--add-word:#aceebb;--add-fg:#116329;--del-bg:#ffebe9;--del-fg:#a40e26;--same:#8250df;--warn:#9a6700;--warn-bg:#fff8c5;
 --ctx-bg:#fff;--gap-bg:#f6f8fa;--sel:#ddf4ff;--ok:#1a7f37;--bad:#cf222e;
 --k:#cf222e;--s:#0a3069;--c:#6e7781;--n:#0550ae;--t:#8250df;--b:#953800;--v:#953800}
 [data-theme=dark]{--bg:#0d1117;--fg:#e6edf3;--muted:#8d96a0;--border:#30363d;--panel:#161b22;--accent:#4493f8;
---add-bg:#12261e;--add-fg:#3fb950;--del-bg:#25171c;--del-fg:#f85149;--same:#bc8cff;--warn:#d29922;--warn-bg:#2e2612;
+--add-bg:#12261e;--add-word:#2ea04366;--add-fg:#3fb950;--del-bg:#25171c;--del-fg:#f85149;--same:#bc8cff;--warn:#d29922;--warn-bg:#2e2612;
 --ctx-bg:#0d1117;--gap-bg:#161b22;--sel:#1f3049;--ok:#3fb950;--bad:#f85149;
 --k:#ff7b72;--s:#a5d6ff;--c:#8b949e;--n:#79c0ff;--t:#d2a8ff;--b:#ffa657;--v:#ffa657}
 *{box-sizing:border-box}
@@ -68,6 +68,7 @@ tr.hh.flash td{outline:2px solid var(--accent);outline-offset:-2px}
 .l .n{flex:0 0 44px;text-align:right;padding-right:8px;color:var(--muted);user-select:none}
 .l .c{flex:1;padding-right:8px}
 .l.add{background:var(--add-bg)}.l.add .n{color:var(--add-fg)}
+.l.add .w{background:var(--add-word);border-radius:2px}
 .l.del{background:var(--del-bg)}.l.del .n{color:var(--del-fg)}
 .l .eol{color:var(--muted);font-size:10px}
 .cellnote{padding:2px 8px;color:var(--muted);font-size:12px;font-style:italic}

@@ -60,6 +60,24 @@ describe('takeSnapshot', () => {
     expect(snapshot.indexTree).toBe(git(dir, 'write-tree').trim());
   });
 
+  it('follows ignore rules that change outside .gitignore: info/exclude, core.excludesFile and its content', async () => {
+    const dir = makeRepo({ 'README.md': '# x\n' });
+    write(dir, { 'a.tmp': 'a', 'b.bak': 'b', 'c.log': 'c' });
+    const repo = await openRepo(dir);
+    const names = async (): Promise<string[]> => Object.keys(treeEntries(dir, (await takeSnapshot(repo, { kind: 'auto', force: true })).snapshot.tree)).sort();
+    expect(await names()).toEqual(['README.md', 'a.tmp', 'b.bak', 'c.log']);
+    fs.writeFileSync(path.join(dir, '.git', 'info', 'exclude'), '*.log\n');
+    expect(await names()).toEqual(['README.md', 'a.tmp', 'b.bak']);
+    const excludes = path.join(tempDir(), 'ignore');
+    fs.writeFileSync(excludes, '*.tmp\n');
+    git(dir, 'config', 'core.excludesFile', excludes); // the setting appears
+    expect(await names()).toEqual(['README.md', 'b.bak']);
+    fs.appendFileSync(excludes, '*.bak\n'); // the file's content changes
+    expect(await names()).toEqual(['README.md']);
+    git(dir, 'config', '--unset', 'core.excludesFile'); // and goes away
+    expect(await names()).toEqual(['README.md', 'a.tmp', 'b.bak']);
+  });
+
   it('does not record an identical tree twice, and chains steps', async () => {
     const dir = makeRepo();
     const repo = await openRepo(dir);

@@ -17,8 +17,10 @@ export interface WorktreeState {
   indexTree?: string | null;
   /** The index commit made for (head, indexTree). */
   indexCommit?: string;
-  /** Signature of `.git/info/exclude` when the ignore rules were last applied to the private index. */
+  /** Signatures of the exclude and config files (see take.ts excludeSources) when the ignore rules were last applied to the private index. */
   excludeSig?: string | null;
+  /** `core.excludesFile`, resolved, as last read (null: not set). */
+  excludesFile?: string | null;
   /** User index signature when the ignore rules were last applied to the private index. */
   ignoreSyncedIndexSig?: string;
   /** Absolute path of the worktree (for `ckpt status`). */

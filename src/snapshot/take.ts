@@ -17,6 +17,7 @@
  *    another process moved the ref: no lost update).
  */
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { CkptError, isCkptError } from '../core/errors.js';
 import type { Snapshot, SnapshotInput } from '../core/types.js';
@@ -160,8 +161,15 @@ export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buf
 async function syncIgnoreRules(repo: Repo, env: Record<string, string | undefined>, gitignoreChanged: boolean): Promise<void> {
   const state = readState(repo);
   const sig = userIndexSig(repo);
-  const excludeSig = fileSig(path.join(repo.commonDir, 'info', 'exclude'));
+  let excludesFile = state.excludesFile ?? null;
+  let excludeSig = excludeSources(repo, excludesFile).map(fileSig).join('|');
   if (!gitignoreChanged && (state.ignoreSyncedIndexSig ?? null) === sig && state.excludeSig === excludeSig) return;
+  if (state.excludeSig !== excludeSig) {
+    // A config file or an excludes file changed: find core.excludesFile again (git-config(1) --path).
+    const res = await git(['config', '--path', '--get', 'core.excludesFile'], { cwd: repo.worktree, env: realEnv(repo), okCodes: [0, 1] });
+    excludesFile = res.exitCode === 0 ? path.resolve(repo.worktree, res.stdout.toString('utf8').trim()) : null;
+    excludeSig = excludeSources(repo, excludesFile).map(fileSig).join('|');
+  }
   const userTracked = sig === null ? [] : splitNul((await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env: realEnv(repo) })).stdout);
   const userSet = new Set(userTracked.map((b) => b.toString('latin1')));
   const ours = splitNul((await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env })).stdout);
@@ -184,7 +192,27 @@ async function syncIgnoreRules(repo: Repo, env: Record<string, string | undefine
     });
   }
   // Record the signatures seen, keeping the index-commit cache (indexCommit() owns it).
-  await writeState(repo, { ...readState(repo), excludeSig, ignoreSyncedIndexSig: sig ?? undefined });
+  await writeState(repo, { ...readState(repo), excludeSig, excludesFile, ignoreSyncedIndexSig: sig ?? undefined });
+}
+
+/**
+ * The files besides `.gitignore`s whose change can change what git ignores
+ * (gitignore(5)): `info/exclude`, the config files that can set
+ * `core.excludesFile` (git-config(1) "FILES"), its default location, and the
+ * excludes file in use.
+ */
+function excludeSources(repo: Repo, excludesFile: string | null): string[] {
+  const home = homedir();
+  const xdg = process.env.XDG_CONFIG_HOME || path.join(home, '.config');
+  const list = [
+    path.join(repo.commonDir, 'info', 'exclude'),
+    path.join(repo.commonDir, 'config'),
+    process.env.GIT_CONFIG_GLOBAL || path.join(home, '.gitconfig'),
+    path.join(xdg, 'git', 'config'),
+    path.join(xdg, 'git', 'ignore'),
+  ];
+  if (excludesFile) list.push(excludesFile);
+  return list;
 }
 
 function fileSig(p: string): string | null {

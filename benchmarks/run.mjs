@@ -509,7 +509,7 @@ async function isoRestore(ctx, fromCommit, toCommit) {
  */
 class IsoWorker {
   constructor() {
-    this.child = fork(fileURLToPath(import.meta.url), ['--iso-worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: process.env });
+    this.child = fork(fileURLToPath(import.meta.url), ['--iso-worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: process.env, execArgv: ['--expose-gc'] });
     this.next = 0;
     this.pending = new Map();
     this.child.on('message', (m) => {
@@ -523,13 +523,19 @@ class IsoWorker {
       this.pending.clear();
     });
   }
-  /** Runs `op` in the worker; resolves to { ms (measured in the worker), value }. */
-  call(op, args = {}) {
+  /**
+   * Runs `op` in the worker; resolves to { ms (measured in the worker), value }
+   * once the worker has collected its garbage and had 100 ms to settle, so
+   * that nothing of it runs while the next method is timed.
+   */
+  async call(op, args = {}) {
     const id = ++this.next;
-    return new Promise((resolve, reject) => {
+    const res = await new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.child.send({ id, op, args });
     });
+    await new Promise((r) => setTimeout(r, 100));
+    return res;
   }
   close() {
     if (this.child.connected) this.child.disconnect();
@@ -563,6 +569,10 @@ function isoWorkerMain() {
       const t0 = performance.now();
       const value = await ops[op](args);
       const ms = performance.now() - t0;
+      // Collect now, untimed, before answering: left to itself V8 finishes a
+      // large heap's GC on helper threads after the call, on the cores the
+      // next method (ckpt or git) is being timed on.
+      globalThis.gc?.();
       process.send({ id, ms, value });
     } catch (err) {
       process.send({ id, error: String(err?.stack ?? err) });

@@ -150,7 +150,7 @@ describe('race', () => {
 
   it('kills hanging and SIGTERM-ignoring agents with their whole process group; caps a flood of output', async () => {
     const { dir } = raceRepo();
-    const plan = await planRace({ cwd: dir, task: 't', models: 'hang,ignore-term,flood', timeout: '4s', idleTimeout: '2s', ckptBin: bin });
+    const plan = await planRace({ cwd: dir, task: 't', models: 'hang,ignore-term,flood', timeout: '8s', idleTimeout: '2s', ckptBin: bin });
     const race = await runRace(plan, { ckptBin: bin });
     const by = Object.fromEntries(race.attempts.map((a) => [a.name, a]));
     expect(by.hang).toMatchObject({ state: 'timeout' });
@@ -199,7 +199,10 @@ describe('race', () => {
     const abort = new AbortController();
     const plan = await planRace({ cwd: dir, task: 't', models: 'hang,hang', ckptBin: bin });
     const running = runRace(plan, { ckptBin: bin, signal: abort.signal });
-    await new Promise((r) => setTimeout(r, 2500));
+    // Stop once both agents run (on a loaded machine that can take a while).
+    const pidFiles = plan.attempts.map((a) => path.join(a.dir, 'agent-pid.log'));
+    for (let t = 0; t < 300 && !pidFiles.every((f) => fs.existsSync(f)); t++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
     abort.abort();
     const race = await running;
     expect(race.state).toBe('interrupted');

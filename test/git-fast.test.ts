@@ -49,6 +49,10 @@ describe('repository discovery without git', () => {
     const host = makeRepo();
     fs.mkdirSync(path.join(host, 'sub', '.git'), { recursive: true });
     expect((await openRepo(path.join(host, 'sub'))).worktree).toBe(fs.realpathSync(host));
+    // A bare repository inside a worktree: git sees the bare one, not the worktree around it.
+    git(host, 'init', '-q', '--bare', 'backup.git');
+    await expect(openRepo(path.join(host, 'backup.git'))).rejects.toMatchObject({ code: 'BARE_REPO' });
+    await expect(openRepo(path.join(host, 'backup.git', 'refs'))).rejects.toMatchObject({ code: 'BARE_REPO' });
     // Not a repository at all.
     await expect(openRepo(tempDir())).rejects.toMatchObject({ code: 'NOT_A_REPO' });
   });

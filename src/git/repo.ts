@@ -119,6 +119,8 @@ function discoverFast(cwd: string): Repo | null {
     const device = statSync(real).dev;
     for (let dir = real; ; ) {
       if (path.basename(dir) === '.git') return null; // inside a git dir
+      // A bare repository (or any git dir) on the way up: git stops there.
+      if (existsSync(path.join(dir, 'HEAD')) && existsSync(path.join(dir, 'objects')) && existsSync(path.join(dir, 'refs'))) return null;
       if (statSync(dir).dev !== device) return null; // git stops at a file system boundary
       const dotgit = path.join(dir, '.git');
       let st;
@@ -129,7 +131,7 @@ function discoverFast(cwd: string): Repo | null {
       }
       if (st) {
         let gitDir: string;
-        if (st.isDirectory()) gitDir = dotgit;
+        if (st.isDirectory()) gitDir = realpathSync(dotgit); // .git may be a symlink
         else {
           const m = /^gitdir: (.+)$/m.exec(readFileSync(dotgit, 'utf8'));
           if (!m) return null;

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, listSteps, rollback, isCkptError } from '../src/index.js';
 import { git, gitBuf, indexBytes, makeRepo, picture, tempDir, userRefs, write, CLI } from './support/repo.js';
@@ -275,6 +276,39 @@ describe('takeSnapshot', () => {
     await rollback(repo, { target: '1', paths: ['star*.txt'] });
     expect(fs.readFileSync(path.join(dir, 'star*.txt'), 'utf8')).toBe('content of star*.txt');
     expect(fs.readFileSync(path.join(dir, 'starX.txt'), 'utf8')).toBe('must not be matched by star*');
+  });
+
+  it('skips FIFOs, sockets and devices without opening them, and says so when one replaced a captured file', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    execFileSync('mkfifo', [path.join(dir, 'untracked.pipe')]);
+    const server = net.createServer().listen(path.join(dir, 'untracked.sock'));
+    await new Promise((r) => server.once('listening', r));
+    try {
+      fs.rmSync(path.join(dir, 'a.txt'));
+      execFileSync('mkfifo', [path.join(dir, 'a.txt')]); // a captured file is now a FIFO
+      write(dir, { 'b.txt': 'b2\n' });
+      const taken = await takeSnapshot(repo, { kind: 'auto' }); // would hang forever if it opened the FIFO
+      expect(taken.created).toBe(true);
+      expect(taken.warnings).toEqual([expect.stringMatching(/^a\.txt: a FIFO, socket or device/)]);
+      expect(Object.keys(treeEntries(dir, taken.snapshot.tree)).sort()).toEqual(['b.txt']);
+      expect(fs.lstatSync(path.join(dir, 'a.txt')).isFIFO()).toBe(true);
+      expect(fs.lstatSync(path.join(dir, 'untracked.pipe')).isFIFO()).toBe(true);
+      expect(fs.lstatSync(path.join(dir, 'untracked.sock')).isSocket()).toBe(true);
+      // Rolling back to the step where a.txt was a file would destroy the FIFO, which no snapshot holds: refused.
+      const before = picture(dir);
+      await expect(rollback(repo, { target: '1' })).rejects.toMatchObject({ code: 'ROLLBACK_WOULD_CLOBBER' });
+      expect(picture(dir)).toEqual(before);
+      // Once it is gone, the rollback restores the file.
+      fs.rmSync(path.join(dir, 'a.txt'));
+      await rollback(repo, { target: '1' });
+      expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('a\n');
+      expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('b\n');
+      expect(fs.lstatSync(path.join(dir, 'untracked.pipe')).isFIFO()).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 
   it('stores a nested repository as a gitlink, with a warning', async () => {

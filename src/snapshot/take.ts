@@ -16,7 +16,7 @@
  *    for one small object), then `git update-ref REF NEW OLD` (fails if
  *    another process moved the ref: no lost update).
  */
-import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { CkptError, isCkptError } from '../core/errors.js';
@@ -36,7 +36,7 @@ export interface TakeResult {
   snapshot: Snapshot;
   /** False when nothing changed since the last snapshot and none was recorded. */
   created: boolean;
-  /** Paths stored as gitlinks (nested repositories): their own uncommitted changes are not captured. */
+  /** What was not captured, one line each: nested repositories stored as gitlinks (their own uncommitted changes are not), FIFOs, sockets and devices. */
   warnings: string[];
 }
 
@@ -118,15 +118,25 @@ function readHeadRef(repo: Repo): string | null {
  *   whole worktree is read instead.
  */
 export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<string> {
+  return (await captureTreeReporting(repo, onlyPaths)).tree;
+}
+
+/**
+ * {@link captureTree}, also returning the paths it had to leave out: a path
+ * the index held that is now a FIFO, a socket or a device, which git refuses
+ * to add (reliability note 10: skipped and reported, never opened).
+ */
+export async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<{ tree: string; skipped: string[] }> {
   const index = path.join(repo.stateDir, 'index');
   const env = shadowEnv(repo, index);
   if (!existsSync(index) && existsSync(repo.userIndex)) {
     // Seed the stat cache from the user's index: most files then need no re-hash.
     copyFileSync(repo.userIndex, index);
   }
+  const skipped: string[] = [];
   let added: string | null = null;
   if (onlyPaths && existsSync(index)) {
-    if (onlyPaths.length === 0) return gitText(['write-tree'], { cwd: repo.worktree, env });
+    if (onlyPaths.length === 0) return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
     const nul = Buffer.from([0]);
     const res = await git(['add', '-A', '--verbose', '--pathspec-from-file=-', '--pathspec-file-nul'], {
       cwd: repo.worktree,
@@ -142,12 +152,43 @@ export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buf
     } catch (err) {
       // A seeded index git cannot use here (split index, unknown extension):
       // start from an empty one. A file that vanished mid-scan: scan again.
-      if (attempt >= 3 || !isCkptError(err, 'GIT_FAILED')) throw err;
-      if (attempt === 1 && existsSync(index) && /index|sharedindex|extension/i.test(String(err.data.stderr))) rmSync(index, { force: true });
+      // An indexed path that became a FIFO, socket or device: drop it, say so.
+      if (attempt >= 4 || !isCkptError(err, 'GIT_FAILED')) throw err;
+      const stderr = String(err.data.stderr);
+      if (/can only add regular files/i.test(stderr)) {
+        const special = await dropSpecialFiles(repo, env);
+        if (special.length === 0) throw err;
+        skipped.push(...special);
+      } else if (attempt === 1 && existsSync(index) && /index|sharedindex|extension/i.test(stderr)) rmSync(index, { force: true });
     }
   }
   await syncIgnoreRules(repo, env, /(^|[/' ])\.gitignore'?$/m.test(added));
-  return gitText(['write-tree'], { cwd: repo.worktree, env });
+  return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
+}
+
+/** True when `rel` (bytes, worktree-relative) is something git can store: a file, a symlink or a directory, or nothing. */
+function storable(repo: Repo, rel: Buffer): boolean {
+  try {
+    const st = lstatSync(Buffer.concat([Buffer.from(repo.worktree + '/'), rel]));
+    return st.isFile() || st.isSymbolicLink() || st.isDirectory();
+  } catch {
+    return true; // gone: git records the deletion
+  }
+}
+
+/** Removes from the private index the paths that are now FIFOs, sockets or devices; returns them. */
+async function dropSpecialFiles(repo: Repo, env: Record<string, string | undefined>): Promise<string[]> {
+  const indexed = splitNul((await git(['ls-files', '-z', '--cached'], { cwd: repo.worktree, env })).stdout);
+  const special = indexed.filter((rel) => !storable(repo, rel));
+  if (special.length > 0) {
+    const nul = Buffer.from([0]);
+    await git(['rm', '--cached', '-f', '-q', '--ignore-unmatch', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      cwd: repo.worktree,
+      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
+      input: Buffer.concat(special.flatMap((p) => [p, nul])),
+    });
+  }
+  return special.map((p) => p.toString('utf8'));
 }
 
 /**
@@ -176,14 +217,14 @@ async function syncIgnoreRules(repo: Repo, env: Record<string, string | undefine
   const drop = ours.filter((b) => !userSet.has(b.toString('latin1')));
   const nul = Buffer.from([0]);
   if (drop.length > 0) {
-    await git(['rm', '--cached', '-q', '--ignore-unmatch', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+    await git(['rm', '--cached', '-f', '-q', '--ignore-unmatch', '--pathspec-from-file=-', '--pathspec-file-nul'], {
       cwd: repo.worktree,
       env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
       input: Buffer.concat(drop.flatMap((p) => [p, nul])),
     });
   }
   const oursSet = new Set(ours.map((b) => b.toString('latin1')));
-  const add = userTracked.filter((p) => !oursSet.has(p.toString('latin1')) && existsSync(Buffer.concat([Buffer.from(repo.worktree + '/'), p])));
+  const add = userTracked.filter((p) => !oursSet.has(p.toString('latin1')) && existsSync(Buffer.concat([Buffer.from(repo.worktree + '/'), p])) && storable(repo, p));
   if (add.length > 0) {
     await git(['add', '-f', '--pathspec-from-file=-', '--pathspec-file-nul'], {
       cwd: repo.worktree,
@@ -272,10 +313,10 @@ async function indexCommit(repo: Repo, head: string | null): Promise<{ commit: s
  */
 export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, internal: { onlyPaths?: readonly (string | Buffer)[] } = {}): Promise<TakeResult> {
   const { tip, head, headRef } = await readTip(repo);
-  const tree = await captureTree(repo, internal.onlyPaths);
+  const { tree, skipped } = await captureTreeReporting(repo, internal.onlyPaths);
   const idx = await indexCommit(repo, head);
   if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {
-    return { snapshot: tip, created: false, warnings: [] };
+    return { snapshot: tip, created: false, warnings: skippedWarnings(skipped) };
   }
   // A tool-named snapshot (a hook's) has its message already: no diff needed for a summary.
   const { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] } : await describeChanges(repo, tree, tip?.tree ?? null);
@@ -300,7 +341,7 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
   await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
   const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
   if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');
-  return { snapshot, created: true, warnings };
+  return { snapshot, created: true, warnings: [...skippedWarnings(skipped), ...warnings] };
 }
 
 /**
@@ -354,6 +395,10 @@ async function describeChanges(repo: Repo, tree: string, prevTree: string | null
   else if (changes.length <= 3) summary = changes.join(', ');
   else summary = `${changes.length} files: ${changes.slice(0, 2).join(', ')}, …`;
   return { summary, warnings: warnings.map((p) => `${p}: nested repository stored as a gitlink; its own uncommitted changes are not captured`) };
+}
+
+function skippedWarnings(skipped: string[]): string[] {
+  return skipped.map((p) => `${p}: a FIFO, socket or device, which git cannot store: not captured (left as it is)`);
 }
 
 function defaultMessage(input: SnapshotInput, summary: string): string {

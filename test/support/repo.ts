@@ -61,7 +61,7 @@ export function makeRepo(files: Record<string, string> = { 'README.md': '# hi\n'
 
 /** One entry of a worktree picture. */
 export interface Entry {
-  type: 'file' | 'link' | 'dir';
+  type: 'file' | 'link' | 'dir' | 'special';
   mode?: number;
   content?: string; // base64 of the bytes (files) or the link target bytes
 }
@@ -84,7 +84,8 @@ export function picture(root: string): Record<string, Entry> {
       else if (st.isDirectory()) {
         out[r] = { type: 'dir' };
         walk(p, r);
-      } else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, content: fs.readFileSync(p).toString('base64') };
+      } else if (!st.isFile()) out[r] = { type: 'special' }; // FIFO, socket, device: never opened
+      else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, content: fs.readFileSync(p).toString('base64') };
     }
   };
   walk(Buffer.from(root), '');

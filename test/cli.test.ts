@@ -4,6 +4,7 @@
  * file events, and round trips through the commands that change files.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -155,6 +156,8 @@ describe('ckpt CLI', () => {
     const id = fs.readdirSync(wtDir)[0]!;
     const lock = path.join(wtDir, id, 'lock');
     fs.mkdirSync(lock);
+    // Its owner record names a live process (this one): never taken over.
+    fs.writeFileSync(path.join(wtDir, id, 'lock-owner'), JSON.stringify({ pid: process.pid, host: os.hostname(), token: 'x' }));
     const t0 = Date.now();
     const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], {
       cwd: dir,
@@ -172,6 +175,31 @@ describe('ckpt CLI', () => {
     expect(elapsed).toBeGreaterThan(2500);
     expect(elapsed).toBeLessThan(9000);
     expect(fs.readFileSync(path.join(dir, '.git', 'ckpt', 'hook.log'), 'utf8')).toContain('LOCKED');
+  });
+
+  it('a lock left by a killed ckpt process is taken over at once, not after the stale timeout', () => {
+    const dir = makeRepo();
+    ckpt(dir, ['snap']);
+    const wtDir = path.join(dir, '.git', 'ckpt', 'wt');
+    const id = fs.readdirSync(wtDir)[0]!;
+    // What a holder killed with SIGKILL leaves: its lock (fresh mtime) and its owner record.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    fs.writeFileSync(path.join(wtDir, id, 'lock-owner'), JSON.stringify({ pid: gone, host: os.hostname(), token: 'dead' }));
+    fs.mkdirSync(path.join(wtDir, id, 'lock'));
+    fs.utimesSync(path.join(wtDir, id, 'lock-owner'), new Date(), new Date()); // written after the lock, as a holder does
+    const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], {
+      cwd: dir,
+      input: JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 'Bash', tool_input: { command: 'x' } }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(path.join(dir, '.git', 'ckpt', 'hook.log'))).toBe(false); // no LOCKED: the snapshot was taken
+    const log = JSON.parse(ckpt(dir, ['log', '--json']).stdout) as { steps: Array<{ kind: string; tool: string | null }> };
+    expect(log.steps[0]).toMatchObject({ kind: 'before', tool: 'Bash' });
+    // Released cleanly: no lock and no owner record left behind.
+    expect(fs.existsSync(path.join(wtDir, id, 'lock'))).toBe(false);
+    expect(fs.existsSync(path.join(wtDir, id, 'lock-owner'))).toBe(false);
   });
 
   it('hooks install / uninstall claude: adds and removes exactly its entries, keeps the rest', () => {

@@ -10,7 +10,7 @@
  *   refs/ckpt/wt/<worktree-id>        the snapshot chain of one worktree
  *   ckpt/shadow/                      hermetic GIT_DIR for object and index work
  *   ckpt/wt/<worktree-id>/index       private index (git's stat cache, persistent)
- *   ckpt/wt/<worktree-id>/lock        per-worktree lock (proper-lockfile)
+ *   ckpt/wt/<worktree-id>/lock        per-worktree lock (proper-lockfile), with lock-owner beside it
  *   ckpt/wt/<worktree-id>/state.json  cached facts (user index signature, …)
  *   ckpt/wt/<worktree-id>/journal.json  present only while a rollback runs
  *   ckpt/races/…                      race records (JSON and logs)

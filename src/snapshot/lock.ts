@@ -3,8 +3,17 @@
  * worktree take turns (reliability note 18). The lock is a directory created
  * atomically by proper-lockfile; a lock whose holder died is taken over once
  * it is stale (its mtime, refreshed while held, is older than `staleMs`).
+ *
+ * A holder killed with SIGKILL cannot remove its lock, and waiting out
+ * `staleMs` would make every hook in that time give up (reliability note 19:
+ * no stale lock after a crash). So the holder also writes `lock-owner`
+ * (pid, host, a token) next to the lock; a waiter that finds the named
+ * process gone on this host ages the lock's mtime, and proper-lockfile's own
+ * stale rule then hands it over at once.
  */
-import { mkdirSync, existsSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { CkptError } from '../core/errors.js';
@@ -18,6 +27,13 @@ export interface LockOptions {
   staleMs?: number;
 }
 
+/** What the holder writes next to its lock. */
+interface Owner {
+  pid: number;
+  host: string;
+  token: string;
+}
+
 /**
  * Runs `fn` while holding `repo`'s worktree lock.
  *
@@ -28,26 +44,43 @@ export async function withWorktreeLock<T>(repo: Repo, fn: () => Promise<T>, opts
   const waitMs = opts.waitMs ?? 10_000;
   const staleMs = opts.staleMs ?? 10_000;
   const lockPath = path.join(repo.stateDir, 'lock');
-  const retries = Math.max(1, Math.ceil(waitMs / 50));
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(repo.stateDir, {
-      lockfilePath: lockPath,
-      realpath: false,
-      stale: staleMs,
-      update: Math.max(1000, Math.floor(staleMs / 2)),
-      retries: { retries, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
-      onCompromised: () => {
-        // Our lock was taken over (we were stalled past staleMs). Keep going:
-        // ref updates carry an expected old value, so a lost race fails cleanly.
-      },
-    });
-  } catch (err) {
+  const ownerPath = path.join(repo.stateDir, 'lock-owner');
+  const deadline = Date.now() + waitMs;
+  let release: (() => Promise<void>) | null = null;
+  let lastErr: unknown = null;
+  for (let delay = 10; ; delay = Math.min(100, Math.round(delay * 1.5))) {
+    reclaimIfOwnerDead(lockPath, ownerPath, staleMs);
+    try {
+      release = await lockfile.lock(repo.stateDir, {
+        lockfilePath: lockPath,
+        realpath: false,
+        stale: staleMs,
+        update: Math.max(1000, Math.floor(staleMs / 2)),
+        retries: 0,
+        onCompromised: () => {
+          // Our lock was taken over (we were stalled past staleMs). Keep going:
+          // ref updates carry an expected old value, so a lost race fails cleanly.
+        },
+      });
+      break;
+    } catch (err) {
+      lastErr = err;
+      if ((err as { code?: string }).code !== 'ELOCKED' || Date.now() + delay > deadline) break;
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+    }
+  }
+  if (!release) {
     throw new CkptError('LOCKED', `another ckpt process is working on ${repo.worktree}`, {
-      cause: err,
+      cause: lastErr,
       hint: `Wait for it to finish. If no ckpt process is running, the lock ${lockPath} is released automatically after ${Math.round(staleMs / 1000)} s.`,
       data: { lock: lockPath },
     });
+  }
+  const owner: Owner = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex') };
+  try {
+    writeFileSync(ownerPath, JSON.stringify(owner));
+  } catch {
+    // Without the record a crash costs the stale timeout, nothing more.
   }
   try {
     // A private index lock left by a git killed mid-write can only be ours
@@ -56,6 +89,51 @@ export async function withWorktreeLock<T>(repo: Repo, fn: () => Promise<T>, opts
     if (existsSync(indexLock)) rmSync(indexLock, { force: true });
     return await fn();
   } finally {
+    if (readOwner(ownerPath)?.token === owner.token) rmSync(ownerPath, { force: true });
     await release().catch(() => undefined);
+  }
+}
+
+function readOwner(ownerPath: string): Owner | null {
+  try {
+    const o = JSON.parse(readFileSync(ownerPath, 'utf8')) as Owner;
+    return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string' ? o : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True unless `pid` certainly names no running process (ESRCH). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * If the lock is held and its recorded owner is a process of this host that
+ * no longer exists, age the lock so that proper-lockfile sees it as stale.
+ * Does nothing when in doubt (no record, another host, the lock changed while
+ * looking, the process alive or not ours to signal).
+ */
+function reclaimIfOwnerDead(lockPath: string, ownerPath: string, staleMs: number): void {
+  try {
+    const before = statSync(lockPath, { throwIfNoEntry: false });
+    if (!before) return;
+    const owner = readOwner(ownerPath);
+    if (!owner || owner.host !== hostname() || owner.pid === process.pid || alive(owner.pid)) return;
+    // The record is that lock's only if the lock was made before the record was
+    // written (a new holder may not have written its own yet). Without a
+    // birth time to tell, do nothing.
+    if (!(before.birthtimeMs > 0) || before.birthtimeMs > statSync(ownerPath).mtimeMs) return;
+    const again = statSync(lockPath, { throwIfNoEntry: false });
+    if (!again || again.ino !== before.ino || again.mtimeMs !== before.mtimeMs) return;
+    const past = new Date(Date.now() - 10 * staleMs);
+    utimesSync(lockPath, past, past);
+  } catch {
+    // Nothing reclaimed: the normal stale rule still applies.
   }
 }

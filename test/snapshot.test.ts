@@ -311,6 +311,29 @@ describe('takeSnapshot', () => {
     }
   });
 
+  it('follows a sparse checkout: paths outside it are neither recorded as deleted nor materialised by a rollback', async () => {
+    const dir = makeRepo({ 'a/x.txt': '1\n', 'b/y.txt': '2\n', 'root.txt': 'r\n' });
+    const repo = await openRepo(dir);
+    const names = (tree: string): string[] => Object.keys(treeEntries(dir, tree)).sort();
+    const s1 = await takeSnapshot(repo, { kind: 'manual' });
+    git(dir, 'sparse-checkout', 'set', 'a'); // after the private index exists
+    expect(fs.existsSync(path.join(dir, 'b'))).toBe(false);
+    const s2 = await takeSnapshot(repo, { kind: 'auto' });
+    expect(s2.created).toBe(false); // b/y.txt is out of the cone, not deleted
+    write(dir, { 'a/x.txt': '11\n' });
+    const s3 = await takeSnapshot(repo, { kind: 'auto' });
+    expect(names(s3.snapshot.tree)).toEqual(['a/x.txt', 'b/y.txt', 'root.txt']);
+    const index0 = indexBytes(dir);
+    await rollback(repo, { target: String(s1.snapshot.step) });
+    expect(fs.readFileSync(path.join(dir, 'a/x.txt'), 'utf8')).toBe('1\n');
+    expect(fs.existsSync(path.join(dir, 'b'))).toBe(false); // not materialised
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+    git(dir, 'sparse-checkout', 'disable');
+    write(dir, { 'b/y.txt': '22\n' });
+    const s4 = await takeSnapshot(repo, { kind: 'auto' });
+    expect(blob(dir, s4.snapshot.tree, 'b/y.txt').toString()).toBe('22\n'); // tracked again once back in the worktree
+  });
+
   it('stores a nested repository as a gitlink, with a warning', async () => {
     const dir = makeRepo();
     const nested = path.join(dir, 'vendor', 'lib');

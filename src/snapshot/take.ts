@@ -232,8 +232,53 @@ async function syncIgnoreRules(repo: Repo, env: Record<string, string | undefine
       input: Buffer.concat(add.flatMap((p) => [p, nul])),
     });
   }
+  if ((state.ignoreSyncedIndexSig ?? null) !== sig) await syncSkipWorktree(repo, env, sig !== null);
   // Record the signatures seen, keeping the index-commit cache (indexCommit() owns it).
   await writeState(repo, { ...readState(repo), excludeSig, excludesFile, ignoreSyncedIndexSig: sig ?? undefined });
+}
+
+/** Stage-0 entries flagged skip-worktree (`S` in git-ls-files(1) `-t`): path (latin1) → the `--index-info` line. */
+async function skipWorktreeEntries(repo: Repo, env: Record<string, string | undefined>): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const rec of splitNul((await git(['ls-files', '-z', '-t', '-s'], { cwd: repo.worktree, env })).stdout)) {
+    // "S <mode> <oid> <stage>\t<path>"
+    if (rec[0] !== 0x53 || rec[1] !== 0x20) continue;
+    const tab = rec.indexOf(0x09);
+    const [mode, oid, stage] = rec.subarray(2, tab).toString('latin1').split(' ');
+    if (stage !== '0') continue;
+    const rel = rec.subarray(tab + 1);
+    out.set(rel.toString('latin1'), Buffer.concat([Buffer.from(`${mode} ${oid}\t`, 'latin1'), rel]));
+  }
+  return out;
+}
+
+/**
+ * Mirrors the user's sparse checkout in the private index (reliability note
+ * 13): paths the user's index marks skip-worktree are not in the worktree on
+ * purpose, so they keep their indexed content and the flag (`git add -A`
+ * then leaves them alone, and a rollback never materialises them); paths no
+ * longer flagged lose the flag and are read again.
+ */
+async function syncSkipWorktree(repo: Repo, env: Record<string, string | undefined>, hasUserIndex: boolean): Promise<void> {
+  const theirs = hasUserIndex ? await skipWorktreeEntries(repo, realEnv(repo)) : new Map<string, Buffer>();
+  const ours = await skipWorktreeEntries(repo, env);
+  const nul = Buffer.from([0]);
+  const toSet = [...theirs.keys()].filter((k) => !ours.has(k));
+  const toClear = [...ours.keys()].filter((k) => !theirs.has(k));
+  if (toSet.length > 0) {
+    await git(['update-index', '-z', '--index-info'], { cwd: repo.worktree, env, input: Buffer.concat(toSet.flatMap((k) => [theirs.get(k)!, nul])) });
+    await git(['update-index', '-z', '--skip-worktree', '--stdin'], { cwd: repo.worktree, env, input: Buffer.concat(toSet.flatMap((k) => [Buffer.from(k, 'latin1'), nul])) });
+  }
+  if (toClear.length > 0) {
+    const paths = toClear.map((k) => Buffer.from(k, 'latin1'));
+    await git(['update-index', '-z', '--no-skip-worktree', '--stdin'], { cwd: repo.worktree, env, input: Buffer.concat(paths.flatMap((p) => [p, nul])) });
+    await git(['add', '-A', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      cwd: repo.worktree,
+      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
+      input: Buffer.concat(paths.flatMap((p) => [p, nul])),
+      okCodes: [0, 1],
+    });
+  }
 }
 
 /**

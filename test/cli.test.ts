@@ -21,6 +21,15 @@ function ckpt(cwd: string, args: string[], input?: string): Run {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** This process's PID namespace, as the lock's owner record holds it. */
+function pidNs(): string {
+  try {
+    return fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+}
+
 function json<T = Record<string, unknown>>(r: Run): T {
   return JSON.parse(r.stdout) as T;
 }
@@ -157,7 +166,7 @@ describe('ckpt CLI', () => {
     const lock = path.join(wtDir, id, 'lock');
     fs.mkdirSync(lock);
     // Its owner record names a live process (this one): never taken over.
-    fs.writeFileSync(path.join(wtDir, id, 'lock-owner'), JSON.stringify({ pid: process.pid, host: os.hostname(), token: 'x' }));
+    fs.writeFileSync(path.join(wtDir, id, 'lock-owner'), JSON.stringify({ pid: process.pid, host: os.hostname(), ns: pidNs(), token: 'x' }));
     const t0 = Date.now();
     const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], {
       cwd: dir,
@@ -184,7 +193,7 @@ describe('ckpt CLI', () => {
     const id = fs.readdirSync(wtDir)[0]!;
     // What a holder killed with SIGKILL leaves: its lock (fresh mtime) and its owner record.
     const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
-    fs.writeFileSync(path.join(wtDir, id, 'lock-owner'), JSON.stringify({ pid: gone, host: os.hostname(), token: 'dead' }));
+    fs.writeFileSync(path.join(wtDir, id, 'lock-owner'), JSON.stringify({ pid: gone, host: os.hostname(), ns: pidNs(), token: 'dead' }));
     fs.mkdirSync(path.join(wtDir, id, 'lock'));
     fs.utimesSync(path.join(wtDir, id, 'lock-owner'), new Date(), new Date()); // written after the lock, as a holder does
     const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], {

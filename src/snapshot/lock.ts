@@ -7,12 +7,12 @@
  * A holder killed with SIGKILL cannot remove its lock, and waiting out
  * `staleMs` would make every hook in that time give up (reliability note 19:
  * no stale lock after a crash). So the holder also writes `lock-owner`
- * (pid, host, a token) next to the lock; a waiter that finds the named
- * process gone on this host ages the lock's mtime, and proper-lockfile's own
- * stale rule then hands it over at once.
+ * (pid, host, PID namespace, a token) next to the lock; a waiter that finds
+ * the named process gone on this host and namespace ages the lock's mtime,
+ * and proper-lockfile's own stale rule then hands it over at once.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -31,7 +31,21 @@ export interface LockOptions {
 interface Owner {
   pid: number;
   host: string;
+  /** The PID namespace (Linux `/proc/self/ns/pid`), so a process in another container is never judged by our pids. */
+  ns: string;
   token: string;
+}
+
+let pidNamespace: string | null = null;
+function currentPidNamespace(): string {
+  if (pidNamespace === null) {
+    try {
+      pidNamespace = readlinkSync('/proc/self/ns/pid');
+    } catch {
+      pidNamespace = '';
+    }
+  }
+  return pidNamespace;
 }
 
 /**
@@ -76,7 +90,7 @@ export async function withWorktreeLock<T>(repo: Repo, fn: () => Promise<T>, opts
       data: { lock: lockPath },
     });
   }
-  const owner: Owner = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex') };
+  const owner: Owner = { pid: process.pid, host: hostname(), ns: currentPidNamespace(), token: randomBytes(8).toString('hex') };
   try {
     writeFileSync(ownerPath, JSON.stringify(owner));
   } catch {
@@ -97,7 +111,7 @@ export async function withWorktreeLock<T>(repo: Repo, fn: () => Promise<T>, opts
 function readOwner(ownerPath: string): Owner | null {
   try {
     const o = JSON.parse(readFileSync(ownerPath, 'utf8')) as Owner;
-    return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string' ? o : null;
+    return typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.ns === 'string' && typeof o.token === 'string' ? o : null;
   } catch {
     return null;
   }
@@ -116,15 +130,15 @@ function alive(pid: number): boolean {
 /**
  * If the lock is held and its recorded owner is a process of this host that
  * no longer exists, age the lock so that proper-lockfile sees it as stale.
- * Does nothing when in doubt (no record, another host, the lock changed while
- * looking, the process alive or not ours to signal).
+ * Does nothing when in doubt (no record, another host or PID namespace, the
+ * lock changed while looking, the process alive or not ours to signal).
  */
 function reclaimIfOwnerDead(lockPath: string, ownerPath: string, staleMs: number): void {
   try {
     const before = statSync(lockPath, { throwIfNoEntry: false });
     if (!before) return;
     const owner = readOwner(ownerPath);
-    if (!owner || owner.host !== hostname() || owner.pid === process.pid || alive(owner.pid)) return;
+    if (!owner || owner.host !== hostname() || owner.ns !== currentPidNamespace() || owner.pid === process.pid || alive(owner.pid)) return;
     // The record is that lock's only if the lock was made before the record was
     // written (a new holder may not have written its own yet). Without a
     // birth time to tell, do nothing.

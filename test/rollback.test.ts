@@ -263,11 +263,17 @@ describe('rollback', () => {
     const target = (await listSteps(repo)).find((s) => s.step === 1)!;
     fs.writeFileSync(path.join(repo.stateDir, 'journal.json'), JSON.stringify({ version: 1, target: target.id, preRollback: pre.id, paths: null, startedAt: Date.now() }));
     write(dir, { 'a.txt': 'a' });
+    // After the crash, before anyone notices, b.txt is edited again: that edit is in no snapshot.
+    write(dir, { 'b.txt': 'edited after the crash' });
+    const afterCrash = picture(dir);
     const res = await rollback(repo, { target: '1', dryRun: true });
     expect(res.recovered).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('b');
     expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(false);
-    // and what the interrupted rollback replaced is still there to undo to
+    // The post-crash edit was recorded before being overwritten: undo brings it back…
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(afterCrash);
+    // …and what the interrupted rollback replaced is still there to go back to.
     await rollback(repo, { target: String(pre.step) });
     expect(picture(dir)).toEqual(before);
   });

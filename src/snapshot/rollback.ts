@@ -216,11 +216,15 @@ async function recoverLocked(repo: Repo): Promise<boolean> {
     return false;
   }
   const target = await resolveSnapshot(repo, journal.target);
-  const pre = await resolveSnapshot(repo, journal.preRollback);
-  // The pre-rollback snapshot already holds what the interrupted run replaced:
-  // finish from the live state, without recording a second one.
-  const live = await captureTree(repo);
-  await rollbackLocked(repo, target, journal.paths, { dryRun: false, preRollback: { ...pre, tree: live } });
+  // The interrupted run's pre-rollback snapshot holds what it replaced. What
+  // changed since the crash (a half-restored file edited again, a new file)
+  // is in no snapshot yet: record the live state as a second pre-rollback
+  // snapshot before finishing, so nothing is overwritten unrecorded.
+  await rollbackLocked(repo, target, journal.paths, {
+    dryRun: false,
+    reason: 'ckpt',
+    message: `finished the interrupted rollback to step ${target.step}`,
+  });
   rmSync(journalPath, { force: true });
   return true;
 }

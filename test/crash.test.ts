@@ -1,0 +1,93 @@
+/**
+ * Crash test (reliability note 19): `ckpt rollback` killed with SIGKILL at
+ * random moments. Whenever it dies, the worktree is either untouched, fully
+ * rolled back, or half-way with its journal present; the next run takes the
+ * lock over at once, finishes, and leaves exactly the target; git fsck is
+ * clean; the index and ignored files are never touched.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openRepo, takeSnapshot } from '../src/index.js';
+import { CLI, git, indexBytes, makeRepo, picture, write, type Entry } from './support/repo.js';
+
+const FILES = 300;
+
+/** Files and links only (git stores no directories), ignored ones apart. */
+function content(p: Record<string, Entry>): Record<string, Entry> {
+  return Object.fromEntries(Object.entries(p).filter(([k, v]) => v.type !== 'dir' && !k.startsWith('build/')));
+}
+function ignored(p: Record<string, Entry>): Record<string, Entry> {
+  return Object.fromEntries(Object.entries(p).filter(([k]) => k.startsWith('build/')));
+}
+
+function ckpt(dir: string, args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('crash', () => {
+  it('rollback killed with SIGKILL at random moments: never half-done without a journal; the next run finishes it', async () => {
+    const files: Record<string, string> = { '.gitignore': 'build/\n' };
+    for (let i = 0; i < FILES; i++) files[`src/m${i % 10}/f${i}.txt`] = `original ${i}\n`;
+    const dir = makeRepo(files);
+    write(dir, { 'build/out.bin': 'ignored output\n', 'staged.txt': 'staged\n' });
+    git(dir, 'add', 'staged.txt');
+    const index0 = indexBytes(dir);
+    const repo = await openRepo(dir);
+    const s1 = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    const p1 = content(picture(dir));
+    // Step 2: every file changed, some deleted, some added, one made executable.
+    const edits: Record<string, string | null> = {};
+    for (let i = 0; i < FILES; i++) edits[`src/m${i % 10}/f${i}.txt`] = i % 7 === 0 ? null : `changed ${i}\n`;
+    for (let i = 0; i < 30; i++) edits[`new/n${i}.txt`] = `new ${i}\n`;
+    write(dir, edits);
+    fs.chmodSync(path.join(dir, 'src/m1/f1.txt'), 0o755);
+    const s2 = (await takeSnapshot(repo, { kind: 'auto' })).snapshot;
+    const p2 = content(picture(dir));
+    const ignored0 = ignored(picture(dir));
+    const journal = path.join(repo.stateDir, 'journal.json');
+
+    // How long an uninterrupted rollback takes here, to spread the kills over it.
+    let t0 = Date.now();
+    expect(ckpt(dir, ['rollback', s1.id]).code).toBe(0);
+    const fullMs = Math.max(50, Date.now() - t0);
+    expect(ckpt(dir, ['rollback', s2.id]).code).toBe(0);
+
+    const outcomes = { untouched: 0, done: 0, halfWithJournal: 0 };
+    for (let round = 0; round < 10; round++) {
+      expect(content(picture(dir))).toEqual(p2);
+      const delay = Math.round(((round + Math.random()) / 10) * fullMs * 1.2);
+      const child = spawn(process.execPath, [CLI, 'rollback', s1.id], { cwd: dir, stdio: 'ignore' });
+      const closed = new Promise((r) => child.once('close', r));
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL'); // no-op if it already finished
+      await closed;
+      const now = content(picture(dir));
+      if (fs.existsSync(journal)) outcomes.halfWithJournal++;
+      else if (JSON.stringify(now) === JSON.stringify(p2)) outcomes.untouched++;
+      else {
+        // No journal: the rollback must have finished entirely.
+        expect(now).toEqual(p1);
+        outcomes.done++;
+      }
+      expect(ignored(picture(dir))).toEqual(ignored0);
+      expect(indexBytes(dir).equals(index0)).toBe(true);
+      // The next run: takes the dead process's lock over, finishes, lands exactly on step 1.
+      t0 = Date.now();
+      const again = ckpt(dir, ['rollback', s1.id]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(content(picture(dir))).toEqual(p1);
+      expect(fs.existsSync(journal)).toBe(false);
+      expect(ignored(picture(dir))).toEqual(ignored0);
+      expect(indexBytes(dir).equals(index0)).toBe(true);
+      git(dir, 'fsck', '--no-dangling', '--no-progress');
+      // Back to step 2 for the next round.
+      expect(ckpt(dir, ['rollback', s2.id]).code).toBe(0);
+    }
+    console.log(`crash: 10 kills over a ${fullMs} ms rollback: ${outcomes.untouched} before it changed anything, ${outcomes.halfWithJournal} half-way (journal), ${outcomes.done} after it finished`);
+    // No lock left behind once all is done.
+    expect(fs.existsSync(path.join(repo.stateDir, 'lock'))).toBe(false);
+  }, 300_000);
+});

@@ -50,7 +50,7 @@ describe('crash', () => {
     const journal = path.join(repo.stateDir, 'journal.json');
 
     // How long an uninterrupted rollback takes here, to spread the kills over it.
-    let t0 = Date.now();
+    const t0 = Date.now();
     expect(ckpt(dir, ['rollback', s1.id]).code).toBe(0);
     const fullMs = Math.max(50, Date.now() - t0);
     expect(ckpt(dir, ['rollback', s2.id]).code).toBe(0);
@@ -75,7 +75,6 @@ describe('crash', () => {
       expect(ignored(picture(dir))).toEqual(ignored0);
       expect(indexBytes(dir).equals(index0)).toBe(true);
       // The next run: takes the dead process's lock over, finishes, lands exactly on step 1.
-      t0 = Date.now();
       const again = ckpt(dir, ['rollback', s1.id]);
       expect(again.code, again.stderr).toBe(0);
       expect(content(picture(dir))).toEqual(p1);

@@ -131,6 +131,22 @@ export async function gitText(args: readonly string[], options: GitOptions): Pro
   return stdout.toString('utf8').replace(/\n$/, '');
 }
 
+/**
+ * Runs `git ARGS --pathspec-from-file=- --pathspec-file-nul` with `paths`
+ * (worktree-relative, raw bytes or text) on stdin, taken literally
+ * (`GIT_LITERAL_PATHSPECS=1`): no path ever reaches argv or is read as a
+ * pattern or an option (reliability notes 1 and 23). Options as {@link git}.
+ */
+export function gitWithPaths(args: readonly string[], paths: readonly (string | Buffer)[], options: GitOptions): Promise<GitResult> {
+  return git([...args, '--pathspec-from-file=-', '--pathspec-file-nul'], { ...options, env: { ...options.env, GIT_LITERAL_PATHSPECS: '1' }, input: joinNul(paths) });
+}
+
+/** NUL-terminates each record and joins them (input for git's `-z` / `--stdin` modes); the inverse of {@link splitNul}. */
+export function joinNul(records: readonly (string | Buffer)[]): Buffer {
+  const nul = Buffer.from([0]);
+  return Buffer.concat(records.flatMap((r) => [typeof r === 'string' ? Buffer.from(r) : r, nul]));
+}
+
 /** Splits NUL-terminated output (`-z`) into its records, dropping the empty tail. */
 export function splitNul(buf: Buffer): Buffer[] {
   const out: Buffer[] = [];

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CkptError } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
-import { git, splitNul } from '../git/exec.js';
+import { git, joinNul, splitNul } from '../git/exec.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
@@ -367,7 +367,7 @@ async function ignoredUnderTarget(repo: Repo, toTree: string, deletes: Entry[]):
       mkdirSync(path.dirname(dest), { recursive: true });
       writeFileSync(dest, blobs.get(f.oid)?.content ?? Buffer.alloc(0));
     }
-    const input = Buffer.concat(deletes.flatMap((e) => [e.rel, Buffer.from([0])]));
+    const input = joinNul(deletes.map((e) => e.rel));
     const res = await git(['check-ignore', '-z', '--stdin', '--no-index'], {
       cwd: tmp,
       env: { ...shadowEnv(repo), GIT_WORK_TREE: tmp },

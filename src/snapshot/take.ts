@@ -21,7 +21,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { CkptError, isCkptError } from '../core/errors.js';
 import type { Snapshot, SnapshotInput } from '../core/types.js';
-import { git, gitText, splitNul } from '../git/exec.js';
+import { git, gitText, gitWithPaths, joinNul, splitNul } from '../git/exec.js';
 import { readLooseObject, readRefFast, writeCommit } from '../git/loose.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
@@ -126,7 +126,7 @@ export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buf
  * the index held that is now a FIFO, a socket or a device, which git refuses
  * to add (reliability note 10: skipped and reported, never opened).
  */
-export async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<{ tree: string; skipped: string[] }> {
+async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<{ tree: string; skipped: string[] }> {
   const index = path.join(repo.stateDir, 'index');
   const env = shadowEnv(repo, index);
   if (!existsSync(index) && existsSync(repo.userIndex)) {
@@ -137,13 +137,7 @@ export async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (str
   let added: string | null = null;
   if (onlyPaths && existsSync(index)) {
     if (onlyPaths.length === 0) return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
-    const nul = Buffer.from([0]);
-    const res = await git(['add', '-A', '--verbose', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-      cwd: repo.worktree,
-      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
-      input: Buffer.concat(onlyPaths.flatMap((p) => [typeof p === 'string' ? Buffer.from(p) : p, nul])),
-      okCodes: [0, 1, 128],
-    });
+    const res = await gitWithPaths(['add', '-A', '--verbose'], onlyPaths, { cwd: repo.worktree, env, okCodes: [0, 1, 128] });
     if (res.exitCode === 0) added = res.stdout.toString('utf8');
   }
   for (let attempt = 1; added === null; attempt++) {
@@ -166,29 +160,35 @@ export async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (str
   return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
 }
 
-/** True when `rel` (bytes, worktree-relative) is something git can store: a file, a symlink or a directory, or nothing. */
-function storable(repo: Repo, rel: Buffer): boolean {
+/**
+ * What is at `rel` (bytes, worktree-relative): null when nothing is, true for
+ * what git can store (a file, a symlink, a directory), false for a FIFO, a
+ * socket or a device.
+ */
+function storableAt(repo: Repo, rel: Buffer): boolean | null {
   try {
     const st = lstatSync(Buffer.concat([Buffer.from(repo.worktree + '/'), rel]));
     return st.isFile() || st.isSymbolicLink() || st.isDirectory();
   } catch {
-    return true; // gone: git records the deletion
+    return null;
   }
 }
 
 /** Removes from the private index the paths that are now FIFOs, sockets or devices; returns them. */
 async function dropSpecialFiles(repo: Repo, env: Record<string, string | undefined>): Promise<string[]> {
   const indexed = splitNul((await git(['ls-files', '-z', '--cached'], { cwd: repo.worktree, env })).stdout);
-  const special = indexed.filter((rel) => !storable(repo, rel));
-  if (special.length > 0) {
-    const nul = Buffer.from([0]);
-    await git(['rm', '--cached', '-f', '-q', '--ignore-unmatch', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-      cwd: repo.worktree,
-      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
-      input: Buffer.concat(special.flatMap((p) => [p, nul])),
-    });
-  }
+  const special = indexed.filter((rel) => storableAt(repo, rel) === false);
+  await unindex(repo, env, special);
   return special.map((p) => p.toString('utf8'));
+}
+
+/**
+ * Drops `paths` from the private index, leaving the files alone. Forced: git
+ * otherwise refuses an entry whose content differs from both the file and
+ * the shadow dir's HEAD, which for the private index means nothing.
+ */
+async function unindex(repo: Repo, env: Record<string, string | undefined>, paths: readonly Buffer[]): Promise<void> {
+  if (paths.length > 0) await gitWithPaths(['rm', '--cached', '-f', '-q', '--ignore-unmatch'], paths, { cwd: repo.worktree, env });
 }
 
 /**
@@ -214,24 +214,10 @@ async function syncIgnoreRules(repo: Repo, env: Record<string, string | undefine
   const userTracked = sig === null ? [] : splitNul((await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env: realEnv(repo) })).stdout);
   const userSet = new Set(userTracked.map((b) => b.toString('latin1')));
   const ours = splitNul((await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env })).stdout);
-  const drop = ours.filter((b) => !userSet.has(b.toString('latin1')));
-  const nul = Buffer.from([0]);
-  if (drop.length > 0) {
-    await git(['rm', '--cached', '-f', '-q', '--ignore-unmatch', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-      cwd: repo.worktree,
-      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
-      input: Buffer.concat(drop.flatMap((p) => [p, nul])),
-    });
-  }
+  await unindex(repo, env, ours.filter((b) => !userSet.has(b.toString('latin1'))));
   const oursSet = new Set(ours.map((b) => b.toString('latin1')));
-  const add = userTracked.filter((p) => !oursSet.has(p.toString('latin1')) && existsSync(Buffer.concat([Buffer.from(repo.worktree + '/'), p])) && storable(repo, p));
-  if (add.length > 0) {
-    await git(['add', '-f', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-      cwd: repo.worktree,
-      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
-      input: Buffer.concat(add.flatMap((p) => [p, nul])),
-    });
-  }
+  const add = userTracked.filter((p) => !oursSet.has(p.toString('latin1')) && storableAt(repo, p) === true);
+  if (add.length > 0) await gitWithPaths(['add', '-f'], add, { cwd: repo.worktree, env });
   if ((state.ignoreSyncedIndexSig ?? null) !== sig) await syncSkipWorktree(repo, env, sig !== null);
   // Record the signatures seen, keeping the index-commit cache (indexCommit() owns it).
   await writeState(repo, { ...readState(repo), excludeSig, excludesFile, ignoreSyncedIndexSig: sig ?? undefined });
@@ -262,22 +248,16 @@ async function skipWorktreeEntries(repo: Repo, env: Record<string, string | unde
 async function syncSkipWorktree(repo: Repo, env: Record<string, string | undefined>, hasUserIndex: boolean): Promise<void> {
   const theirs = hasUserIndex ? await skipWorktreeEntries(repo, realEnv(repo)) : new Map<string, Buffer>();
   const ours = await skipWorktreeEntries(repo, env);
-  const nul = Buffer.from([0]);
   const toSet = [...theirs.keys()].filter((k) => !ours.has(k));
   const toClear = [...ours.keys()].filter((k) => !theirs.has(k));
   if (toSet.length > 0) {
-    await git(['update-index', '-z', '--index-info'], { cwd: repo.worktree, env, input: Buffer.concat(toSet.flatMap((k) => [theirs.get(k)!, nul])) });
-    await git(['update-index', '-z', '--skip-worktree', '--stdin'], { cwd: repo.worktree, env, input: Buffer.concat(toSet.flatMap((k) => [Buffer.from(k, 'latin1'), nul])) });
+    await git(['update-index', '-z', '--index-info'], { cwd: repo.worktree, env, input: joinNul(toSet.map((k) => theirs.get(k)!)) });
+    await git(['update-index', '-z', '--skip-worktree', '--stdin'], { cwd: repo.worktree, env, input: joinNul(toSet.map((k) => Buffer.from(k, 'latin1'))) });
   }
   if (toClear.length > 0) {
     const paths = toClear.map((k) => Buffer.from(k, 'latin1'));
-    await git(['update-index', '-z', '--no-skip-worktree', '--stdin'], { cwd: repo.worktree, env, input: Buffer.concat(paths.flatMap((p) => [p, nul])) });
-    await git(['add', '-A', '--pathspec-from-file=-', '--pathspec-file-nul'], {
-      cwd: repo.worktree,
-      env: { ...env, GIT_LITERAL_PATHSPECS: '1' },
-      input: Buffer.concat(paths.flatMap((p) => [p, nul])),
-      okCodes: [0, 1],
-    });
+    await git(['update-index', '-z', '--no-skip-worktree', '--stdin'], { cwd: repo.worktree, env, input: joinNul(paths) });
+    await gitWithPaths(['add', '-A'], paths, { cwd: repo.worktree, env, okCodes: [0, 1] });
   }
 }
 

@@ -22,7 +22,7 @@ export { gc, status } from './snapshot/gc.js';
 export type { GcOptions, GcResult, ChainStatus } from './snapshot/gc.js';
 export { startWatching } from './watch/watcher.js';
 export type { WatchOptions, Watching } from './watch/watcher.js';
-export { handleClaudeHook, installClaudeHooks, uninstallClaudeHooks, claudeHookSettings, claudeHookCommand } from './watch/hooks.js';
+export { handleClaudeHook, installClaudeHooks, uninstallClaudeHooks, claudeHookSettings, claudeHookCommand } from './agents/claude.js';
 export { planRace, runRace, cleanRace } from './race/run.js';
 export type { RaceOptions, RacePlan, PlannedAttempt } from './race/run.js';
 export { pickAttempt } from './race/pick.js';

@@ -128,7 +128,7 @@ const STATES: Files[] = (() => {
   return [s0, s1, s2, s3, s4, s5];
 })();
 
-/** A checkpoint's target for a Bash call: the command, cut at 80 characters (src/watch/hooks.ts). */
+/** A checkpoint's target for a Bash call: the command, cut at 80 characters (src/agents/claude.ts). */
 const cut = (cmd: string): string => (cmd.length > 80 ? `${cmd.slice(0, 79)}…` : cmd);
 
 /** The hooked Claude Code tool calls of race-real.json, in order: [tool, target]. */

@@ -24,7 +24,7 @@ import { resolveSnapshot } from '../snapshot/store.js';
 import { captureTree, readTip, takeSnapshot } from '../snapshot/take.js';
 import { diffTreesText } from '../snapshot/diff.js';
 import { startWatching } from '../watch/watcher.js';
-import { claudeHookCommand, claudeHookSettings } from '../watch/hooks.js';
+import { claudeHookCommand, claudeHookSettings } from '../agents/claude.js';
 import { runProcess } from './agent-process.js';
 import { loadConfig, parseModels, resolveAgent, type CkptConfig } from './config.js';
 import { expandArgv, parseOutput, type AgentPreset } from './presets.js';

@@ -27,7 +27,7 @@ export async function runHook(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    const { handleClaudeHook } = await import('../../watch/hooks.js');
+    const { handleClaudeHook } = await import('../../agents/claude.js');
     await handleClaudeHook(payload, process.cwd());
   } catch (err) {
     const e = err as { message?: string; code?: string };

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Ctx } from '../main.js';
 import { CkptError } from '../../core/errors.js';
-import { claudeHookCommand, installClaudeHooks, uninstallClaudeHooks } from '../../watch/hooks.js';
+import { claudeHookCommand, installClaudeHooks, uninstallClaudeHooks } from '../../agents/claude.js';
 
 function checkAgent(agent: string): void {
   if (agent !== 'claude') {

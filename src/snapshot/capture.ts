@@ -1,0 +1,84 @@
+/**
+ * Reading the worktree into a tree: `git add -A` into the private index
+ * (seeded from the user's index on first use, so git's stat cache makes a
+ * re-snapshot cost a `stat` per file plus hashing what changed), then
+ * `git write-tree`. Records nothing.
+ */
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { isCkptError } from '../core/errors.js';
+import { git, gitText, gitWithPaths, splitNul } from '../git/exec.js';
+import type { Repo } from '../git/repo.js';
+import { shadowEnv } from '../git/shadow.js';
+import { syncIgnoreRules } from './ignore-sync.js';
+import { privateIndexPath, storableAt, unindex, type GitEnv } from './private-index.js';
+
+/** What {@link captureTreeReporting} returns. */
+export interface Capture {
+  /** The tree id of the worktree as read. */
+  tree: string;
+  /** Paths left out: a path the index held that is now a FIFO, a socket or a device. */
+  skipped: string[];
+}
+
+/**
+ * Writes the worktree into the private index and returns its tree id, without
+ * recording anything. Caller must hold the worktree lock.
+ *
+ * @param onlyPaths when given, only these worktree-relative paths are re-read
+ *   (`git add -A -- PATHS`): for a caller that knows exactly what it changed,
+ *   such as rollback recording its result. Everything else keeps the private
+ *   index's entries. When git refuses the list (a path now ignored, say), the
+ *   whole worktree is read instead.
+ * @throws CkptError `GIT_FAILED`.
+ */
+export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<string> {
+  return (await captureTreeReporting(repo, onlyPaths)).tree;
+}
+
+/**
+ * {@link captureTree}, also returning the paths it had to leave out: a path
+ * the index held that is now a FIFO, a socket or a device, which git refuses
+ * to add (skipped and reported, never opened; test: snapshot.test.ts "skips
+ * FIFOs, sockets and devices").
+ */
+export async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<Capture> {
+  const index = privateIndexPath(repo);
+  const env = shadowEnv(repo, index);
+  if (!existsSync(index) && existsSync(repo.userIndex)) {
+    // Seed the stat cache from the user's index: most files then need no re-hash.
+    copyFileSync(repo.userIndex, index);
+  }
+  const skipped: string[] = [];
+  let added: string | null = null;
+  if (onlyPaths && existsSync(index)) {
+    if (onlyPaths.length === 0) return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
+    const res = await gitWithPaths(['add', '-A', '--verbose'], onlyPaths, { cwd: repo.worktree, env, okCodes: [0, 1, 128] });
+    if (res.exitCode === 0) added = res.stdout.toString('utf8');
+  }
+  for (let attempt = 1; added === null; attempt++) {
+    try {
+      added = (await git(['add', '-A', '--verbose'], { cwd: repo.worktree, env })).stdout.toString('utf8');
+    } catch (err) {
+      // A seeded index git cannot use here (split index, unknown extension):
+      // start from an empty one. A file that vanished mid-scan: scan again.
+      // An indexed path that became a FIFO, socket or device: drop it, say so.
+      if (attempt >= 4 || !isCkptError(err, 'GIT_FAILED')) throw err;
+      const stderr = String(err.data.stderr);
+      if (/can only add regular files/i.test(stderr)) {
+        const special = await dropSpecialFiles(repo, env);
+        if (special.length === 0) throw err;
+        skipped.push(...special);
+      } else if (attempt === 1 && existsSync(index) && /index|sharedindex|extension/i.test(stderr)) rmSync(index, { force: true });
+    }
+  }
+  await syncIgnoreRules(repo, env, /(^|[/' ])\.gitignore'?$/m.test(added));
+  return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
+}
+
+/** Removes from the private index the paths that are now FIFOs, sockets or devices; returns them. */
+async function dropSpecialFiles(repo: Repo, env: GitEnv): Promise<string[]> {
+  const indexed = splitNul((await git(['ls-files', '-z', '--cached'], { cwd: repo.worktree, env })).stdout);
+  const special = indexed.filter((rel) => storableAt(repo, rel) === false);
+  await unindex(repo, env, special);
+  return special.map((p) => p.toString('utf8'));
+}

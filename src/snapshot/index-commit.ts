@@ -1,0 +1,60 @@
+/**
+ * The index commit: the user's index tree with HEAD as parent, the last
+ * parent of every snapshot (docs/snapshot-format.md), so the user's staged
+ * state and HEAD stay reachable from the chain.
+ */
+import { copyFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { CkptError } from '../core/errors.js';
+import { git } from '../git/exec.js';
+import { writeCommit } from '../git/loose.js';
+import type { Repo } from '../git/repo.js';
+import { realEnv } from '../git/shadow.js';
+import { encodeIndexMessage } from './format.js';
+import { readState, writeState } from './state.js';
+
+/** The empty tree's id in each object format. */
+export const EMPTY_TREE = { sha1: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', sha256: '6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321' };
+
+/** mtime, ctime, size and inode of the user's index, or null when it does not exist. */
+export function userIndexSig(repo: Repo): string | null {
+  try {
+    const s = statSync(repo.userIndex, { bigint: true });
+    return `${s.mtimeNs}:${s.ctimeNs}:${s.size}:${s.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The index commit for the user's index and HEAD as they are now (reused from
+ * state.json when neither changed). The user's index is read through a copy
+ * (`git write-tree` may refresh the file it reads).
+ *
+ * @param head HEAD's commit id, or null (no commits yet).
+ * @returns the commit id and the index tree (null: the index is unmerged).
+ * @throws CkptError `GIT_FAILED`, `FS_FAILED`.
+ */
+export async function indexCommit(repo: Repo, head: string | null): Promise<{ commit: string; tree: string | null }> {
+  const sig = userIndexSig(repo);
+  const state = readState(repo);
+  if (state.indexCommit && state.userIndexSig === sig && state.head === head && sig !== null) {
+    return { commit: state.indexCommit, tree: state.indexTree ?? null };
+  }
+  let tree: string | null = EMPTY_TREE[repo.objectFormat];
+  if (sig !== null) {
+    const copy = path.join(repo.stateDir, 'user-index.copy');
+    copyFileSync(repo.userIndex, copy);
+    try {
+      const res = await git(['write-tree'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_INDEX_FILE: copy }, okCodes: [0, 128] });
+      if (res.exitCode === 0) tree = res.stdout.toString('utf8').trim();
+      else if (/unmerged|conflict/i.test(res.stderr)) tree = null;
+      else throw new CkptError('GIT_FAILED', `git write-tree of the user's index failed: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });
+    } finally {
+      rmSync(copy, { force: true });
+    }
+  }
+  const commit = writeCommit(repo, tree ?? EMPTY_TREE[repo.objectFormat], head ? [head] : [], encodeIndexMessage(repo.worktree));
+  await writeState(repo, { ...state, userIndexSig: sig ?? undefined, head, indexTree: tree, indexCommit: commit, worktree: repo.worktree });
+  return { commit, tree };
+}

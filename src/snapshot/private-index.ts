@@ -1,0 +1,39 @@
+/**
+ * ckpt's private index of a worktree (`<stateDir>/index`): git's stat cache
+ * for snapshots, used only under the worktree lock, never the user's index.
+ */
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
+import { gitWithPaths } from '../git/exec.js';
+import type { Repo } from '../git/repo.js';
+
+/** Environment of git commands on the private index (from `shadowEnv(repo, privateIndexPath(repo))`). */
+export type GitEnv = Record<string, string | undefined>;
+
+/** Path of `repo`'s private index. */
+export function privateIndexPath(repo: Repo): string {
+  return path.join(repo.stateDir, 'index');
+}
+
+/**
+ * What is at `rel` (bytes, worktree-relative): null when nothing is, true for
+ * what git can store (a file, a symlink, a directory), false for a FIFO, a
+ * socket or a device.
+ */
+export function storableAt(repo: Repo, rel: Buffer): boolean | null {
+  try {
+    const st = lstatSync(Buffer.concat([Buffer.from(repo.worktree + '/'), rel]));
+    return st.isFile() || st.isSymbolicLink() || st.isDirectory();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Drops `paths` from the private index, leaving the files alone. Forced: git
+ * otherwise refuses an entry whose content differs from both the file and
+ * the shadow dir's HEAD, which for the private index means nothing.
+ */
+export async function unindex(repo: Repo, env: GitEnv, paths: readonly Buffer[]): Promise<void> {
+  if (paths.length > 0) await gitWithPaths(['rm', '--cached', '-f', '-q', '--ignore-unmatch'], paths, { cwd: repo.worktree, env });
+}

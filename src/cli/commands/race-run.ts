@@ -1,7 +1,8 @@
 /** `race "TASK" --models LIST [...]`: run a race, live status, summary table. */
 import pc from 'picocolors';
 import type { Ctx } from '../main.js';
-import { planRace, runRace } from '../../race/run.js';
+import { planRace } from '../../race/plan.js';
+import { runRace } from '../../race/run.js';
 import type { RaceRecord } from '../../race/types.js';
 import { renderLive, renderSummary } from '../race-table.js';
 import { EXIT, duration, useColor } from '../output.js';

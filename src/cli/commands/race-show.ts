@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import type { Ctx } from '../main.js';
 import { openRepo } from '../../git/repo.js';
 import { listRaces, resolveRace } from '../../race/store.js';
-import { cleanRace } from '../../race/run.js';
+import { cleanRace } from '../../race/clean.js';
 import { renderSummary } from '../race-table.js';
 import { age, useColor } from '../output.js';
 

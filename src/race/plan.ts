@@ -1,0 +1,176 @@
+/**
+ * Planning a race: everything is validated (task, config, `--models`, every
+ * agent installed, the worktree directory outside the checkout, `--base`) and
+ * every attempt's command, directory, branch, port and environment decided,
+ * before anything is created.
+ */
+import { accessSync, constants as fsc, statSync } from 'node:fs';
+import path from 'node:path';
+import which from 'which';
+import { CkptError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { openRepo, type Repo } from '../git/repo.js';
+import { resolveBase, type ResolvedBase } from './base.js';
+import { loadConfig, parseModels, resolveAgent, type CkptConfig } from './config.js';
+import { raceId } from './ids.js';
+import { expandArgv, type AgentPreset } from './presets.js';
+import { raceDir } from './store.js';
+import type { RaceRecord } from './types.js';
+import { defaultWorktreeRoot, expandHome } from './worktree.js';
+
+/** Options for {@link planRace} / `runRace`. */
+export interface RaceOptions {
+  /** A directory in the user's worktree. */
+  cwd: string;
+  task: string;
+  /** `--models`: `claude,codex`, `claude@opus`, `claude:3`. */
+  models: string;
+  /** Command run (through the shell) in each attempt when its agent ends. */
+  check?: string | null;
+  /** Start from this snapshot (step, id) or git revision instead of the worktree now. */
+  base?: string | null;
+  /** Wall-clock limit per agent (`30m`). */
+  timeout?: string | null;
+  /** Kill an agent silent (no output, no file change) this long (`10m`). */
+  idleTimeout?: string | null;
+  checkTimeout?: string | null;
+  maxParallel?: number | null;
+  /** Command run in each attempt before the agent (`npm ci`). */
+  setup?: string | null;
+  /** Parent directory of the attempt worktrees. */
+  worktreeDir?: string | null;
+  /** Remove the worktrees when the race ends (snapshots stay). */
+  clean?: boolean;
+  /** Path of ckpt's bin script, for the hooks passed to Claude Code. */
+  ckptBin: string;
+  signal?: AbortSignal;
+  /** Called whenever the record changes (state, steps, output line). */
+  onUpdate?: (race: RaceRecord) => void;
+}
+
+/** One attempt as planned. */
+export interface PlannedAttempt {
+  name: string;
+  agent: string;
+  model: string | null;
+  argv: string[];
+  stdin: boolean;
+  dir: string;
+  branch: string;
+  port: number;
+  /** Variables ckpt adds (the rest of the environment is inherited). */
+  env: Record<string, string>;
+  preset: AgentPreset;
+  /** Wall-clock limit of the agent, ms. */
+  timeoutMs: number;
+}
+
+/** Everything decided before anything is created. */
+export interface RacePlan {
+  id: string;
+  repo: Repo;
+  config: CkptConfig;
+  task: string;
+  base: { spec: string | null; resolved: ResolvedBase | null };
+  check: string | null;
+  /** ms */
+  checkTimeoutMs: number;
+  /** ms */
+  idleTimeoutMs: number;
+  maxParallel: number;
+  setup: string | null;
+  attempts: PlannedAttempt[];
+  /** Where the Claude Code hook settings are written (in the race's directory). */
+  claudeSettings: string;
+}
+
+/**
+ * Validates the race and decides every attempt's command, directory,
+ * branch, port and environment. Creates nothing.
+ *
+ * @throws CkptError `INVALID_ARGUMENT` (bad --models, empty task, unknown
+ *   agent, worktree directory inside the checkout), `CONFIG_INVALID`,
+ *   `AGENT_NOT_INSTALLED` (names the package), `SNAPSHOT_NOT_FOUND` (bad
+ *   --base), `NOT_A_REPO`.
+ */
+export async function planRace(o: RaceOptions): Promise<RacePlan> {
+  if (!o.task || !o.task.trim()) throw new CkptError('INVALID_ARGUMENT', 'the task is empty', { hint: 'race "describe the task" --models claude,codex' });
+  const repo = await openRepo(o.cwd);
+  const config = loadConfig(repo.worktree);
+  const rc = config.race ?? {};
+  const specs = parseModels(o.models);
+  const id = raceId();
+  const root = path.resolve(expandHome(o.worktreeDir ?? rc.worktreeDir ?? defaultWorktreeRoot()));
+  if (root === repo.worktree || root.startsWith(repo.worktree + path.sep)) {
+    throw new CkptError('INVALID_ARGUMENT', `the worktree directory ${root} is inside your checkout`, { hint: 'Choose a place outside it (race.worktreeDir in .ckpt/config.json).' });
+  }
+  const ports = rc.ports ?? { base: 41000, perAttempt: 10 };
+  const timeoutDefault = parseDuration(o.timeout ?? rc.timeout ?? '30m');
+  const claudeSettings = path.join(raceDir(repo, id), 'claude-settings.json');
+  const attempts: PlannedAttempt[] = [];
+  const missing: string[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const preset = resolveAgent(spec.agent, config);
+    const dir = path.join(root, repo.id, id, spec.name);
+    let argv = expandArgv(preset.command, { task: preset.stdin ? null : o.task, model: spec.model, dir });
+    if (preset.hooks === 'claude') argv = [argv[0]!, '--settings', claudeSettings, ...argv.slice(1)];
+    if (!isInstalled(argv[0]!, repo.worktree)) missing.push(`${spec.agent} (${argv[0]}): ${preset.install}`);
+    const port = ports.base + i * ports.perAttempt;
+    attempts.push({
+      name: spec.name,
+      agent: spec.agent,
+      model: spec.model,
+      argv,
+      stdin: preset.stdin,
+      dir,
+      branch: `ckpt/race/${id}/${spec.name}`,
+      port,
+      env: {
+        ...preset.env,
+        CKPT_RACE_ID: id,
+        CKPT_ATTEMPT: spec.name,
+        CKPT_ATTEMPT_INDEX: String(i + 1),
+        PORT: String(port),
+        CKPT_PORT_RANGE: `${port}-${port + ports.perAttempt - 1}`,
+      },
+      preset,
+      timeoutMs: preset.timeout ? parseDuration(preset.timeout) : timeoutDefault,
+    });
+  }
+  if (missing.length > 0) {
+    throw new CkptError('AGENT_NOT_INSTALLED', `not installed: ${missing.map((m) => m.split(':')[0]).join(', ')}`, {
+      hint: `Install first (nothing was created):\n  ${missing.join('\n  ')}`,
+      data: { missing },
+    });
+  }
+  let resolved: RacePlan['base']['resolved'] = null;
+  if (o.base) resolved = await resolveBase(repo, o.base);
+  return {
+    id,
+    repo,
+    config,
+    task: o.task,
+    base: { spec: o.base ?? null, resolved },
+    check: o.check ?? rc.check ?? null,
+    checkTimeoutMs: parseDuration(o.checkTimeout ?? rc.checkTimeout ?? '15m'),
+    idleTimeoutMs: parseDuration(o.idleTimeout ?? rc.idleTimeout ?? '10m'),
+    maxParallel: Math.max(1, o.maxParallel ?? specs.length),
+    setup: o.setup ?? rc.setup ?? null,
+    attempts,
+    claudeSettings,
+  };
+}
+
+/** Whether `program` can be run: a path (relative to `cwd`) to an executable file, or found on PATH. */
+function isInstalled(program: string, cwd: string): boolean {
+  if (program.includes('/')) {
+    const p = path.resolve(cwd, program);
+    try {
+      accessSync(p, fsc.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  }
+  return which.sync(program, { nothrow: true }) !== null;
+}

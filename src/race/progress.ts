@@ -1,0 +1,33 @@
+/**
+ * Counting what attempts changed: per attempt, files, insertions and
+ * deletions of a tree against the race's base; while the race runs, steps and
+ * counts from each running attempt's chain tip (polled).
+ */
+import { existsSync } from 'node:fs';
+import { openRepo, type Repo } from '../git/repo.js';
+import { diffTreesText } from '../snapshot/diff.js';
+import { readTip } from '../snapshot/tip.js';
+import { pseudoSnapshot } from './compare.js';
+import type { RacePlan } from './plan.js';
+import type { Attempt, RaceRecord } from './types.js';
+
+/** Sets `a.files`, `a.insertions`, `a.deletions` from `tree` against the race's base. */
+export async function countChanges(repo: Repo, race: RaceRecord, a: Attempt, tree: string): Promise<void> {
+  const d = await diffTreesText(repo, pseudoSnapshot(race), null, race.base.tree, tree, { statOnly: true });
+  a.files = d.files.length;
+  a.insertions = d.files.reduce((s, f) => s + f.insertions, 0);
+  a.deletions = d.files.reduce((s, f) => s + f.deletions, 0);
+}
+
+/** Steps, last tool and counts of every running attempt, from its chain tip. */
+export async function refreshLive(repo: Repo, race: RaceRecord, plan: RacePlan): Promise<void> {
+  for (const [i, a] of race.attempts.entries()) {
+    if (a.state !== 'running' || !existsSync(plan.attempts[i]!.dir)) continue;
+    const r = await openRepo(plan.attempts[i]!.dir);
+    const { tip } = await readTip(r);
+    if (!tip) continue;
+    a.steps = tip.step - 1;
+    if (tip.tool) a.lastLine = `${tip.tool}${tip.target ? ` ${tip.target}` : ''}`;
+    await countChanges(repo, race, a, tip.tree);
+  }
+}

@@ -1,0 +1,59 @@
+/** The race record as it starts: every attempt `pending`, nothing measured yet. */
+import path from 'node:path';
+import type { ResolvedBase } from './base.js';
+import type { RacePlan } from './plan.js';
+import { raceDir } from './store.js';
+import type { RaceRecord } from './types.js';
+
+/** A new `running` record of `plan` from `base`, owned by this process (its pid). */
+export function newRaceRecord(plan: RacePlan, base: ResolvedBase): RaceRecord {
+  const { repo } = plan;
+  return {
+    version: 1,
+    id: plan.id,
+    task: plan.task,
+    worktree: repo.worktree,
+    base: { snapshot: base.snapshot, tree: base.tree, head: base.head, indexTree: base.indexTree, spec: plan.base.spec },
+    check: plan.check,
+    createdAt: Date.now(),
+    endedAt: null,
+    state: 'running',
+    pid: process.pid,
+    attempts: plan.attempts.map((p, i) => ({
+      name: p.name,
+      index: i + 1,
+      agent: p.agent,
+      model: p.model,
+      command: p.argv,
+      taskViaStdin: p.stdin,
+      dir: p.dir,
+      branch: p.branch,
+      ref: '',
+      port: p.port,
+      state: 'pending',
+      exitCode: null,
+      signal: null,
+      startedAt: null,
+      endedAt: null,
+      durationMs: null,
+      steps: 0,
+      files: 0,
+      insertions: 0,
+      deletions: 0,
+      final: null,
+      tokens: null,
+      costUsd: null,
+      resultText: null,
+      lastLine: null,
+      log: path.join(raceDir(repo, plan.id), 'logs', `${p.name}.log`),
+      outputBytes: 0,
+      check: null,
+      error: null,
+      score: null,
+    })),
+    best: null,
+    picked: null,
+    cleaned: false,
+    warnings: [],
+  };
+}

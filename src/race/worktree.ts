@@ -25,6 +25,27 @@ export function expandHome(p: string): string {
   return p === '~' ? os.homedir() : p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
 }
 
+/**
+ * `git worktree add`, `remove` and `prune` of one repository, one at a time
+ * within this process: concurrent ones read each other's half-written
+ * `.git/worktrees/<name>/` entries (git: "failed to read …/commondir") and
+ * fail, or prune an entry that is being made.
+ */
+const worktreeAdmin = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(repo: Repo, fn: () => Promise<T>): Promise<T> {
+  const prev = worktreeAdmin.get(repo.commonDir) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  worktreeAdmin.set(repo.commonDir, settled);
+  void settled.then(() => {
+    if (worktreeAdmin.get(repo.commonDir) === settled) worktreeAdmin.delete(repo.commonDir);
+  });
+  return next;
+}
+
 /** The base an attempt starts from. */
 export interface Base {
   tree: string;
@@ -47,7 +68,8 @@ export async function createAttemptWorktree(repo: Repo, base: Base, dir: string,
     // No commits yet: the branch starts at a commit of the base tree.
     start = await gitText(['commit-tree', '--no-gpg-sign', base.tree, '-m', 'ckpt race base'], { cwd: repo.worktree, env: shadowEnv(repo) });
   }
-  await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, start], { cwd: repo.worktree, env: { ...env, GIT_WORK_TREE: undefined } });
+  const from = start;
+  await oneAtATime(repo, () => git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, from], { cwd: repo.worktree, env: { ...env, GIT_WORK_TREE: undefined } }));
   // Files: the base tree, raw bytes, through a throwaway index (shadow env: no filters).
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ckpt-wt-'));
   try {
@@ -116,6 +138,10 @@ export async function copyIgnoredFiles(repo: Repo, dir: string, spec: CopySpec):
  * under `refs/ckpt/wt/…` until `ckpt gc`.
  */
 export async function removeAttemptWorktree(repo: Repo, dir: string, branch: string): Promise<void> {
+  await oneAtATime(repo, () => removeLocked(repo, dir, branch));
+}
+
+async function removeLocked(repo: Repo, dir: string, branch: string): Promise<void> {
   const env = { ...realEnv(repo), GIT_WORK_TREE: undefined };
   if (existsSync(dir)) {
     await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'remove', '--force', '--force', dir], { cwd: repo.worktree, env, okCodes: [0, 128] });

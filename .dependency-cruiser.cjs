@@ -1,0 +1,117 @@
+// Layering rules for src/ (docs/architecture.md, "Layers"), checked by
+// `npm run lint:layers` in .ci/run. Each layer imports only the ones below it:
+//
+//   cli/  →  view/ → race/ → watch/ → agents/  →  snapshot/  →  git/  →  core/
+//
+// view/, race/, watch/ and agents/ form one tier above the snapshot core; inside
+// it the viewer reads races, a race starts watchers and agents, and neither a
+// watcher nor an agent integration knows about races or the viewer (an agent
+// integration knows no watcher either). src/index.ts
+// (the library) never imports cli/. Type-only imports count too: a lower layer
+// that needs a higher layer's type has the type in the wrong place.
+//
+// Whether a command file prints by itself is not an import, so that rule is
+// scripts/check-output.mjs (also run by `npm run lint:layers`).
+
+/** A module path under src/ in one of the folders named. */
+const under = (...dirs) => `^src/(${dirs.join('|')})/`;
+
+/** A rule forbidding `from` to import anything in `to`. */
+const upward = (name, from, to, comment) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { path: under(from) },
+  to: { path: under(...to) },
+});
+
+/**
+ * A known import cycle among files of src/cli/ (paths relative to it, in
+ * import order; the last imports the first). dependency-cruiser reports a
+ * known violation as a warning instead of an error.
+ */
+const knownCycle = (...files) => {
+  const names = files.map((f) => `src/cli/${f}`);
+  return {
+    type: 'cycle',
+    from: names[0],
+    to: names[1],
+    rule: { severity: 'error', name: 'no-cycles' },
+    cycle: [...names.slice(1), names[0]].map((name) => ({ name, dependencyTypes: ['local', 'import'] })),
+  };
+};
+
+/**
+ * KNOWN EXCEPTIONS, to be removed (the list emptied) once the CLI rework of
+ * issue 10 item 3 lands: every command file imports `Ctx` from cli/main.ts,
+ * which imports the command files back, and demo.ts and race-demo.ts import
+ * each other. The fix is `Ctx` in cli/context.ts and each command owning its
+ * registration. Any other cycle, or a new one, is an error.
+ */
+const KNOWN_CYCLES = [
+  ...['demo.ts', 'diff.ts', 'gc.ts', 'hooks.ts', 'log.ts', 'race-view.ts', 'rollback.ts', 'snap.ts', 'status.ts', 'watch.ts'].map((f) => knownCycle(`commands/${f}`, 'main.ts')),
+  ...['race-diff.ts', 'race-pick.ts', 'race-run.ts', 'race-show.ts'].map((f) => knownCycle(`commands/${f}`, 'main.ts', 'race-commands.ts')),
+  knownCycle('commands/demo.ts', 'commands/race-demo.ts'),
+  knownCycle('commands/demo.ts', 'commands/log.ts', 'main.ts'),
+  knownCycle('commands/race-demo.ts', 'main.ts', 'commands/demo.ts'),
+  knownCycle('main.ts', 'race-commands.ts', 'commands/race-demo.ts'),
+  knownCycle('race-commands.ts', 'commands/race-view.ts', 'main.ts'),
+];
+
+module.exports = {
+  forbidden: [
+    upward('core-imports-nothing-of-ckpt', 'core', ['git', 'snapshot', 'agents', 'watch', 'race', 'view', 'cli'],
+      'core/ (errors, types, durations) is the bottom layer: it imports no other folder of src/.'),
+    upward('git-below-snapshot', 'git', ['snapshot', 'agents', 'watch', 'race', 'view', 'cli'],
+      'git/ runs git and reads objects and refs; it knows nothing of snapshots or anything above them.'),
+    upward('snapshot-below-agents-watch-race-view', 'snapshot', ['agents', 'watch', 'race', 'view', 'cli'],
+      'snapshot/ is the checkpoint core; agents, the watcher, races and the viewer call it, never the other way.'),
+    upward('agents-below-race-and-view', 'agents', ['watch', 'race', 'view', 'cli'],
+      'agents/ (presets, hooks, output parsers, processes) may import snapshot/, git/ and core/ only; race/ imports agents/.'),
+    upward('watch-below-race-and-view', 'watch', ['race', 'view', 'cli'],
+      'watch/ turns file events into snapshots; race/ starts watchers, the watcher knows nothing of races or the viewer.'),
+    upward('race-below-view', 'race', ['view', 'cli'],
+      'race/ is shown by view/, not the other way; the CLI drives both.'),
+    upward('view-below-cli', 'view', ['cli'],
+      'view/ renders and serves; printing, exit codes and options belong to cli/.'),
+    {
+      name: 'library-never-imports-cli',
+      comment: 'src/index.ts is the library: it never prints or exits, so it never reaches cli/.',
+      severity: 'error',
+      from: { path: '^src/index\\.ts$' },
+      to: { path: under('cli') },
+    },
+    {
+      name: 'browser-client-has-no-node',
+      comment: 'src/view/client/ is bundled for the browser: no Node built-ins.',
+      severity: 'error',
+      from: { path: '^src/view/client/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'no-cycles',
+      comment: 'The import graph of src/ has no cycle (type-only imports included).',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      comment: 'An import that does not resolve is a typo or a missing dependency.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    knownViolations: KNOWN_CYCLES,
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+  },
+};

@@ -14,13 +14,21 @@ import path from 'node:path';
 import { CkptError } from '../core/errors.js';
 import type { SnapshotKind } from '../core/types.js';
 import { openRepo } from '../git/repo.js';
-import { takeSnapshot, type TakeResult } from '../snapshot/take.js';
+import { takeSnapshotQueued, type QueuedResult } from '../snapshot/queue.js';
 
 /** The tools whose calls can change files: only these are hooked. */
 export const CLAUDE_HOOK_MATCHER = 'Bash|Write|Edit|MultiEdit|NotebookEdit';
 
-/** How long a hook waits for the worktree lock before giving up (the agent must not stall). */
-export const HOOK_LOCK_WAIT_MS = 3000;
+/**
+ * How long a hook waits to be served (group commit, snapshot/queue.ts) before
+ * giving up, in ms: well inside the 30 s timeout `hooks install` gives each
+ * hook, so the agent never kills the hook first. `CKPT_HOOK_WAIT` (a duration:
+ * `5s`, `20s`) overrides it.
+ */
+export const HOOK_WAIT_MS = 20_000;
+
+/** Largest hook payload read, in bytes; a larger one is drained and not used (logged). */
+export const HOOK_INPUT_MAX_BYTES = 256 * 1024 * 1024;
 
 /** The payload Claude Code writes to a PreToolUse/PostToolUse hook's stdin (fields ckpt uses). */
 export interface ClaudeHookInput {
@@ -32,29 +40,89 @@ export interface ClaudeHookInput {
   session_id?: string;
 }
 
+/** A hook's stdin, checked: the fields ckpt can use, and one line per thing it could not. */
+export interface ParsedHookInput {
+  input: ClaudeHookInput;
+  problems: string[];
+}
+
+const STRING_FIELDS = ['hook_event_name', 'cwd', 'tool_name', 'tool_use_id', 'session_id'] as const;
+
+/**
+ * Parses whatever arrived on a hook's stdin, never throwing: empty input,
+ * `null`, arrays, numbers, garbage and fields of the wrong type give an input
+ * without those fields and a problem line each (the hook logs them).
+ *
+ * @param text the payload as read.
+ */
+export function parseClaudeHookInput(text: string): ParsedHookInput {
+  const problems: string[] = [];
+  if (text.trim() === '') return { input: {}, problems: ['stdin was empty'] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return { input: {}, problems: [`stdin is not JSON (${(err as Error).message}); ${text.length} chars starting ${JSON.stringify(text.slice(0, 40))}`] };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const what = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+    return { input: {}, problems: [`stdin is ${what}, not a JSON object`] };
+  }
+  const raw = parsed as Record<string, unknown>;
+  const input: ClaudeHookInput = {};
+  for (const key of STRING_FIELDS) {
+    const v = raw[key];
+    if (v === undefined) continue;
+    if (typeof v === 'string') input[key] = v;
+    else problems.push(`${key} is ${v === null ? 'null' : typeof v}, not a string: ignored`);
+  }
+  if (input.cwd !== undefined && !path.isAbsolute(input.cwd)) {
+    problems.push(`cwd ${JSON.stringify(input.cwd)} is not an absolute path: ignored`);
+    delete input.cwd;
+  }
+  const ti = raw.tool_input;
+  if (ti !== undefined) {
+    if (ti !== null && typeof ti === 'object' && !Array.isArray(ti)) input.tool_input = ti as Record<string, unknown>;
+    else problems.push(`tool_input is ${ti === null ? 'null' : Array.isArray(ti) ? 'an array' : typeof ti}, not an object: ignored`);
+  }
+  return { input, problems };
+}
+
+/** The hook's wait budget in ms: {@link HOOK_WAIT_MS}, or `CKPT_HOOK_WAIT` when it is a valid duration. */
+export function hookWaitMs(env: NodeJS.ProcessEnv = process.env): { waitMs: number; problem: string | null } {
+  const text = env.CKPT_HOOK_WAIT;
+  if (!text) return { waitMs: HOOK_WAIT_MS, problem: null };
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(text);
+  if (!m) return { waitMs: HOOK_WAIT_MS, problem: `CKPT_HOOK_WAIT=${JSON.stringify(text)} is not a duration like 5s or 500ms: using ${HOOK_WAIT_MS / 1000}s` };
+  return { waitMs: Number(m[1]) * (m[2] === 's' ? 1000 : 1), problem: null };
+}
+
 /**
  * Takes the snapshot a Claude Code hook call asks for. `PreToolUse` gives a
  * `before` snapshot, `PostToolUse` an `after`; both are recorded even when the
- * tree did not change, so every tool call has its pair.
+ * tree did not change, so every tool call has its pair. Hooks running at the
+ * same moment (parallel tool calls) are served by one snapshot that records
+ * each one's tool-use id (snapshot/queue.ts).
  *
+ * @param opts.waitMs how long to wait to be served (default {@link HOOK_WAIT_MS}).
  * @returns null for events other than Pre/PostToolUse.
- * @throws CkptError `INVALID_ARGUMENT` (no cwd), `NOT_A_REPO`, `LOCKED`, …
+ * @throws CkptError `NOT_A_REPO`, `LOCKED` (not served within `waitMs`), `GIT_FAILED`, `FS_FAILED`.
  */
-export async function handleClaudeHook(input: ClaudeHookInput, fallbackCwd: string): Promise<TakeResult | null> {
+export async function handleClaudeHook(input: ClaudeHookInput, fallbackCwd: string, opts: { waitMs?: number } = {}): Promise<QueuedResult | null> {
   const event = input.hook_event_name;
   const kind: SnapshotKind | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
   if (!kind) return null;
   const repo = await openRepo(input.cwd || fallbackCwd);
-  const tool = input.tool_name ?? 'tool';
+  const tool = input.tool_name || 'tool';
   const target = hookTarget(input.tool_input ?? {}, repo.worktree);
-  return takeSnapshot(repo, {
+  return takeSnapshotQueued(repo, {
     kind,
     force: true,
     agent: 'claude',
     tool,
     ...(target ? { target } : {}),
     ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}),
-  }, { waitMs: HOOK_LOCK_WAIT_MS });
+  }, { waitMs: opts.waitMs ?? HOOK_WAIT_MS });
 }
 
 /** The short "what" of a tool call: its file (relative to the worktree) or its command. */

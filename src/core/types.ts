@@ -29,6 +29,8 @@ export interface SnapshotInput {
   target?: string;
   /** The agent's id for the tool call, pairing `before` and `after`. */
   toolUseId?: string;
+  /** Every tool call this snapshot serves, when it serves several (parallel hooks, snapshot/queue.ts); the first is `toolUseId`. */
+  toolUseIds?: string[];
   /** Record a new snapshot even if the tree equals the last one. */
   force?: boolean;
   /** Extra trailers (key → value, single line each). */
@@ -57,6 +59,8 @@ export interface Snapshot {
   tool: string | null;
   target: string | null;
   toolUseId: string | null;
+  /** Every tool call's id this snapshot recorded (one `Tool-Use-Id` trailer each; several when parallel hooks shared it); `[]` for none. */
+  toolUseIds: string[];
   /** When it was taken (ms since the epoch). */
   time: number;
   /** Absolute path of the worktree. */

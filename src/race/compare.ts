@@ -107,6 +107,7 @@ export function pseudoSnapshot(race: RaceRecord): Snapshot {
     tool: null,
     target: null,
     toolUseId: null,
+    toolUseIds: [],
     time: race.createdAt,
     worktree: race.worktree,
     extra: {},

@@ -24,7 +24,7 @@
  * Agent: claude
  * Tool: Edit
  * Target: src/app.ts
- * Tool-Use-Id: toolu_01…
+ * Tool-Use-Id: toolu_01…  (one per tool call the snapshot serves; several when parallel hooks shared it)
  * Head: 3f2a…            (or "none")
  * Head-Ref: refs/heads/main   (or "detached")
  * Index-Tree: 9c1b…      (or "unmerged")
@@ -47,6 +47,8 @@ export interface SnapshotRecord {
   tool?: string | null;
   target?: string | null;
   toolUseId?: string | null;
+  /** All tool-use ids, one `Tool-Use-Id` trailer each (default: `[toolUseId]`). */
+  toolUseIds?: readonly string[];
   head: string | null;
   headRef: string | null;
   indexTree: string | null;
@@ -74,7 +76,8 @@ export function encodeMessage(rec: SnapshotRecord): string {
   if (rec.agent) t.push(['Agent', oneLine(rec.agent, 60)]);
   if (rec.tool) t.push(['Tool', oneLine(rec.tool, 60)]);
   if (rec.target) t.push(['Target', oneLine(rec.target)]);
-  if (rec.toolUseId) t.push(['Tool-Use-Id', oneLine(rec.toolUseId, 100)]);
+  const ids = rec.toolUseIds && rec.toolUseIds.length > 0 ? rec.toolUseIds : rec.toolUseId ? [rec.toolUseId] : [];
+  for (const id of ids) t.push(['Tool-Use-Id', oneLine(id, 100)]);
   t.push(['Head', rec.head ?? 'none']);
   t.push(['Head-Ref', rec.headRef ?? 'detached']);
   t.push(['Index-Tree', rec.indexTree ?? 'unmerged']);
@@ -110,16 +113,21 @@ export function parseCommit(id: string, raw: Buffer | string): RawCommit {
   return { id, tree, parents, message };
 }
 
-/** Reads `Key: value` trailers from the last paragraph of a message. */
+/** Reads `Key: value` trailers from the last paragraph of a message (a repeated key: the last value; see {@link parseTrailerList}). */
 export function parseTrailers(message: string): Map<string, string> {
+  return new Map(parseTrailerList(message));
+}
+
+/** Every `Key: value` trailer of the last paragraph of a message, in order, repeated keys included. */
+export function parseTrailerList(message: string): [string, string][] {
   const paragraphs = message.trimEnd().split(/\n\n/);
   const last = paragraphs[paragraphs.length - 1] ?? '';
-  const map = new Map<string, string>();
+  const out: [string, string][] = [];
   for (const line of last.split('\n')) {
     const m = /^([A-Za-z][A-Za-z0-9-]*): ?(.*)$/.exec(line);
-    if (m) map.set(m[1]!, m[2]!);
+    if (m) out.push([m[1]!, m[2]!]);
   }
-  return map;
+  return out;
 }
 
 /**
@@ -128,7 +136,9 @@ export function parseTrailers(message: string): Map<string, string> {
  * has a newer format than this ckpt understands.
  */
 export function decodeSnapshot(commit: RawCommit): Snapshot | null {
-  const tr = parseTrailers(commit.message);
+  const list = parseTrailerList(commit.message);
+  const tr = new Map(list);
+  const toolUseIds = list.filter(([k]) => k === 'Tool-Use-Id').map(([, v]) => v);
   const version = Number(tr.get('Version'));
   const step = Number(tr.get('Step'));
   const kind = tr.get('Kind') as SnapshotKind | undefined;
@@ -152,7 +162,8 @@ export function decodeSnapshot(commit: RawCommit): Snapshot | null {
     agent: tr.get('Agent') ?? null,
     tool: tr.get('Tool') ?? null,
     target: tr.get('Target') ?? null,
-    toolUseId: tr.get('Tool-Use-Id') ?? null,
+    toolUseId: toolUseIds[0] ?? null,
+    toolUseIds,
     time: Number(tr.get('Time')) || 0,
     worktree: tr.get('Worktree') ?? '',
     extra,

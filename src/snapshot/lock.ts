@@ -37,7 +37,8 @@ interface Owner {
 }
 
 let pidNamespace: string | null = null;
-function currentPidNamespace(): string {
+/** This process's PID namespace (Linux `/proc/self/ns/pid`), or '' where there is none. */
+export function currentPidNamespace(): string {
   if (pidNamespace === null) {
     try {
       pidNamespace = readlinkSync('/proc/self/ns/pid');
@@ -115,6 +116,15 @@ function readOwner(ownerPath: string): Owner | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * True when a process recorded as (`pid`, `host`, PID namespace `ns`) is
+ * certainly gone: same host and namespace as this process, and `kill(pid, 0)`
+ * says ESRCH. False when in doubt.
+ */
+export function processGone(pid: number, host: string, ns: string): boolean {
+  return host === hostname() && ns === currentPidNamespace() && pid !== process.pid && !alive(pid);
 }
 
 /** True unless `pid` certainly names no running process (ESRCH). */

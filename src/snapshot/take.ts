@@ -83,6 +83,7 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
     tool: input.tool ?? null,
     target: input.target ?? null,
     toolUseId: input.toolUseId ?? null,
+    toolUseIds: input.toolUseIds ?? [],
     head,
     headRef,
     indexTree: idx.tree,

@@ -7,49 +7,64 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
+/**
+ * Runs the hook for `args[0]` (the agent). Never throws and always returns 0,
+ * whatever arrives on stdin (empty, `null`, an array, garbage, too large):
+ * what it could not use is logged.
+ */
 export async function runHook(args: string[]): Promise<number> {
   const agent = args[0];
-  let input = '';
+  let cwd: string | null = null;
   try {
-    input = await readStdin(5000);
-  } catch {
-    input = '';
-  }
-  let payload: Record<string, unknown> = {};
-  try {
-    payload = JSON.parse(input || '{}') as Record<string, unknown>;
+    const { handleClaudeHook, hookWaitMs, parseClaudeHookInput, HOOK_INPUT_MAX_BYTES } = await import('../../agents/claude.js');
+    const { text, truncated } = await readStdin(5000, HOOK_INPUT_MAX_BYTES);
+    if (agent !== 'claude') {
+      report(null, `${stamp()} ckpt hook: unknown agent ${JSON.stringify(agent)} (known: claude)`);
+      return 0;
+    }
+    const { input, problems } = truncated ? { input: {}, problems: [`stdin is larger than ${HOOK_INPUT_MAX_BYTES} bytes: not used`] } : parseClaudeHookInput(text);
+    cwd = input.cwd ?? null;
+    const wait = hookWaitMs();
+    if (wait.problem) problems.push(wait.problem);
+    for (const p of problems) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: ${p}`);
+    try {
+      await handleClaudeHook(input, process.cwd(), { waitMs: wait.waitMs });
+    } catch (err) {
+      const e = err as { message?: string; code?: string };
+      report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(input.hook_event_name)} ${String(input.tool_name)} ${String(input.tool_use_id)}: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);
+    }
   } catch (err) {
-    report(null, `ckpt hook ${agent}: stdin is not JSON: ${String(err)}`);
-    return 0;
-  }
-  if (agent !== 'claude') {
-    report(null, `ckpt hook: unknown agent ${JSON.stringify(agent)} (known: claude)`);
-    return 0;
-  }
-  try {
-    const { handleClaudeHook } = await import('../../agents/claude.js');
-    await handleClaudeHook(payload, process.cwd());
-  } catch (err) {
-    const e = err as { message?: string; code?: string };
-    report(typeof payload.cwd === 'string' ? payload.cwd : process.cwd(), `${new Date().toISOString()} ckpt hook ${agent} ${String(payload.hook_event_name)} ${String(payload.tool_name)}: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);
+    report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${String(agent)}: INTERNAL ${String((err as Error)?.stack ?? err)}`);
   }
   return 0;
 }
 
-function readStdin(timeoutMs: number): Promise<string> {
+function stamp(): string {
+  return new Date().toISOString();
+}
+
+/** Reads stdin until its end or `timeoutMs`; beyond `maxBytes` it keeps draining (the writer never sees EPIPE) and says so. */
+function readStdin(timeoutMs: number, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
   return new Promise((resolve) => {
-    if (process.stdin.isTTY) return resolve('');
+    if (process.stdin.isTTY) return resolve({ text: '', truncated: false });
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => resolve(Buffer.concat(chunks).toString('utf8')), timeoutMs);
-    process.stdin.on('data', (c: Buffer) => chunks.push(c));
-    process.stdin.on('end', () => {
+    let size = 0;
+    let truncated = false;
+    const finish = (): void => {
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      resolve({ text: truncated ? '' : Buffer.concat(chunks).toString('utf8'), truncated });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    process.stdin.on('data', (c: Buffer) => {
+      if (truncated) return;
+      size += c.length;
+      if (size > maxBytes) {
+        truncated = true;
+        chunks.length = 0;
+      } else chunks.push(c);
     });
-    process.stdin.on('error', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
+    process.stdin.on('end', finish);
+    process.stdin.on('error', finish);
   });
 }
 

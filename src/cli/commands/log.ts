@@ -33,7 +33,8 @@ export function renderLog(steps: Step[], width: number, color: boolean, now = Da
     const who = [s.agent, s.tool].filter(Boolean).join('/') || '—';
     const st = s.stats;
     const plusMinus = st ? `${c.green(`+${st.insertions}`)} ${c.red(`−${st.deletions}`)}` : '—';
-    const summary = s.tool ? [s.tool, s.target].filter(Boolean).join(' ') : s.message;
+    // A step that served several parallel tool calls: its message lists them all.
+    const summary = s.tool && s.toolUseIds.length <= 1 ? [s.tool, s.target].filter(Boolean).join(' ') : s.message;
     table.push([
       String(s.step),
       c.yellow(s.id.slice(0, 10)),

@@ -1,0 +1,248 @@
+/**
+ * Group commit of snapshot requests: many processes asking for a snapshot of
+ * the same worktree at once (an agent's parallel tool calls, each running
+ * `ckpt hook claude`) are served by one snapshot instead of queueing on the
+ * worktree lock one by one, so none of them gives up and drops its step.
+ *
+ * ```
+ * <stateDir>/queue/<time>-<pid>-<rand>.req    a waiting request (JSON, written atomically)
+ * <stateDir>/queue/<same name>.done          "served": the snapshot that recorded it
+ * ```
+ *
+ * A requester writes its `.req`, then loops until its deadline: if its
+ * `.done` exists it was served and returns; otherwise it tries the worktree
+ * lock once. The process that gets the lock (the leader) takes the pending
+ * requests (its own among them), records one snapshot per kind (`before`,
+ * `after`) naming every request's tool-use id, writes each request's `.done`
+ * and removes its `.req`. Requests of processes that are gone (killed by the
+ * agent's hook timeout) are dropped, never recorded late.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { CkptError, isCkptError } from '../core/errors.js';
+import type { SnapshotInput, SnapshotKind } from '../core/types.js';
+import type { Repo } from '../git/repo.js';
+import { currentPidNamespace, processGone, withWorktreeLock } from './lock.js';
+import { takeSnapshotLocked } from './take.js';
+
+/** What a request file holds. */
+interface Request {
+  kind: SnapshotKind;
+  agent?: string;
+  tool?: string;
+  target?: string;
+  toolUseId?: string;
+  pid: number;
+  host: string;
+  /** PID namespace of `pid`. */
+  ns: string;
+  /** When it was queued, ms since the epoch. */
+  time: number;
+}
+
+/** What {@link takeSnapshotQueued} returns. */
+export interface QueuedResult {
+  /** Id of the snapshot that recorded the request. */
+  id: string;
+  /** Its step number. */
+  step: number;
+  /** True when this process took the snapshot (and served the others). */
+  leader: boolean;
+  /** How many requests that snapshot served (1 when alone). */
+  served: number;
+  /** What the snapshot did not capture (see TakeResult.warnings); only for the leader. */
+  warnings: string[];
+}
+
+/** What a `.done` file holds. */
+interface Done {
+  id: string;
+  step: number;
+  served: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Records a snapshot for `input` (always recorded, like `force`), served by
+ * whichever process holds the worktree lock next, for this request and every
+ * other one queued by then.
+ *
+ * @param input the request: kind, agent, tool, target, tool-use id (no message: the leader writes it).
+ * @param opts.waitMs give up after about this many ms (default 20000, below
+ *   Claude Code's 30 s hook timeout as `hooks install` writes it).
+ * @throws CkptError `LOCKED` when not served within `waitMs` (the request is
+ *   withdrawn, so it is never recorded late); what the snapshot throws
+ *   (`GIT_FAILED`, `FS_FAILED`, `REF_RACE`), for the leader.
+ */
+export async function takeSnapshotQueued(repo: Repo, input: SnapshotInput, opts: { waitMs?: number } = {}): Promise<QueuedResult> {
+  const waitMs = opts.waitMs ?? 20_000;
+  const deadline = Date.now() + waitMs;
+  const dir = path.join(repo.stateDir, 'queue');
+  mkdirSync(dir, { recursive: true });
+  const name = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const req: Request = {
+    kind: input.kind,
+    ...(input.agent ? { agent: input.agent } : {}),
+    ...(input.tool ? { tool: input.tool } : {}),
+    ...(input.target ? { target: input.target } : {}),
+    ...(input.toolUseId ? { toolUseId: input.toolUseId } : {}),
+    pid: process.pid,
+    host: hostname(),
+    ns: currentPidNamespace(),
+    time: Date.now(),
+  };
+  const reqPath = path.join(dir, `${name}.req`);
+  const donePath = path.join(dir, `${name}.done`);
+  try {
+    writeFileSync(`${reqPath}.tmp`, JSON.stringify(req));
+    renameSync(`${reqPath}.tmp`, reqPath);
+  } catch (err) {
+    rmSync(`${reqPath}.tmp`, { force: true });
+    throw new CkptError('FS_FAILED', `could not queue a snapshot request in ${dir}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'Check free space and permissions of the git directory.',
+      data: { errno: (err as NodeJS.ErrnoException).code ?? null },
+    });
+  }
+  let lastErr: unknown = null;
+  for (let delay = 5; ; delay = Math.min(50, delay * 2)) {
+    const done = readDone(donePath);
+    if (done) return { ...done, leader: false, warnings: [] };
+    try {
+      const led = await withWorktreeLock(repo, () => serveQueue(repo, dir, name), { waitMs: 0 });
+      if (led) return led;
+      // Served by the previous leader between our check and the lock.
+      const after = readDone(donePath);
+      if (after) return { ...after, leader: false, warnings: [] };
+    } catch (err) {
+      if (!isCkptError(err, 'LOCKED')) {
+        rmSync(reqPath, { force: true });
+        throw err;
+      }
+      lastErr = err;
+    }
+    if (Date.now() >= deadline) break;
+    await sleep(delay * (0.5 + Math.random()));
+  }
+  // Withdraw the request; if that fails, a leader took it meanwhile.
+  try {
+    renameSync(reqPath, `${reqPath}.gone`);
+    rmSync(`${reqPath}.gone`, { force: true });
+  } catch {
+    for (let i = 0; i < 200; i++) {
+      const done = readDone(donePath);
+      if (done) return { ...done, leader: false, warnings: [] };
+      await sleep(25);
+    }
+  }
+  throw new CkptError('LOCKED', `not served within ${waitMs} ms: another ckpt process held ${repo.worktree} the whole time`, {
+    cause: lastErr,
+    hint: 'A long rollback or snapshot was running; the step was not recorded.',
+    data: { waitMs },
+  });
+}
+
+function readDone(donePath: string): Done | null {
+  let text: string;
+  try {
+    text = readFileSync(donePath, 'utf8');
+  } catch {
+    return null;
+  }
+  rmSync(donePath, { force: true });
+  try {
+    const d = JSON.parse(text) as Done;
+    if (typeof d.id === 'string' && typeof d.step === 'number') return { id: d.id, step: d.step, served: Number(d.served) || 1 };
+  } catch {
+    // fall through
+  }
+  return null;
+}
+
+/**
+ * Under the lock: records the queued requests, one snapshot per kind, oldest
+ * kind first. Returns this process's result, or null when its own request is
+ * no longer queued (already served).
+ */
+async function serveQueue(repo: Repo, dir: string, own: string): Promise<QueuedResult | null> {
+  const pending = readPending(dir);
+  if (!pending.some((p) => p.name === own)) return null;
+  let mine: QueuedResult | null = null;
+  const kinds = [...new Set(pending.map((p) => p.req.kind))];
+  for (const kind of kinds) {
+    const group = pending.filter((p) => p.req.kind === kind);
+    const first = group.find((p) => p.name === own) ?? group[0]!;
+    const ids = group.map((p) => p.req.toolUseId).filter((id): id is string => !!id);
+    const res = await takeSnapshotLocked(repo, {
+      kind,
+      force: true,
+      ...(first.req.agent ? { agent: first.req.agent } : {}),
+      ...(first.req.tool ? { tool: first.req.tool } : {}),
+      ...(first.req.target ? { target: first.req.target } : {}),
+      ...(first.req.toolUseId ? { toolUseId: first.req.toolUseId } : {}),
+      ...(ids.length > 1 ? { toolUseIds: ids, message: groupMessage(kind, group.map((p) => p.req)) } : {}),
+    });
+    const done: Done = { id: res.snapshot.id, step: res.snapshot.step, served: group.length };
+    for (const p of group) {
+      if (p.name === own) {
+        mine = { ...done, leader: true, warnings: res.warnings };
+      } else {
+        try {
+          writeFileSync(path.join(dir, `${p.name}.done.tmp`), JSON.stringify(done));
+          renameSync(path.join(dir, `${p.name}.done.tmp`), path.join(dir, `${p.name}.done`));
+        } catch {
+          // Its waiter will not see it served and will record it again: a duplicate, never a loss.
+          continue;
+        }
+      }
+      rmSync(path.join(dir, `${p.name}.req`), { force: true });
+    }
+  }
+  return mine;
+}
+
+/** The queued requests, oldest first; drops those of processes that are gone, and old leftovers. */
+function readPending(dir: string): { name: string; req: Request }[] {
+  const out: { name: string; req: Request }[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return out;
+  }
+  const now = Date.now();
+  for (const file of names) {
+    const full = path.join(dir, file);
+    if (!file.endsWith('.req')) {
+      // A .done nobody collected, a temp file of a killed writer: gone after a minute.
+      try {
+        if (now - statSync(full).mtimeMs > 60_000) rmSync(full, { force: true });
+      } catch {
+        // already gone
+      }
+      continue;
+    }
+    let req: Request;
+    try {
+      req = JSON.parse(readFileSync(full, 'utf8')) as Request;
+    } catch {
+      rmSync(full, { force: true });
+      continue;
+    }
+    if (processGone(req.pid, req.host, req.ns)) {
+      rmSync(full, { force: true });
+      continue;
+    }
+    out.push({ name: file.slice(0, -'.req'.length), req });
+  }
+  return out;
+}
+
+/** `after 3 tool calls: Edit a.ts, Bash npm test, Write b.ts`. */
+function groupMessage(kind: SnapshotKind, reqs: Request[]): string {
+  const what = reqs.map((r) => [r.tool, r.target].filter(Boolean).join(' ') || 'tool').join(', ');
+  return `${kind} ${reqs.length} tool calls: ${what}`;
+}

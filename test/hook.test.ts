@@ -1,0 +1,127 @@
+/**
+ * `ckpt hook claude` as Claude Code runs it: real hook processes, many at
+ * once, next to a watcher and a user committing; and every sort of stdin.
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { listSteps, openRepo, startWatching } from '../src/index.js';
+import { CLI, git, indexBytes, makeRepo, picture, write } from './support/repo.js';
+
+const run = promisify(execFile);
+
+/** Runs `ckpt hook claude` as Claude Code would: a new process, `stdin` as given; resolves with its exit code and output. */
+function hook(dir: string, stdin: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => (stdout += c));
+    p.stderr.on('data', (c) => (stderr += c));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    p.stdin.on('error', () => undefined);
+    p.stdin.end(stdin);
+  });
+}
+
+function payload(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string): string {
+  return JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' });
+}
+
+describe('hook claude', () => {
+  it('10 parallel hooks x 5 rounds, with a watcher running and the user committing: every tool call has its before and after', async () => {
+    const dir = makeRepo({ 'README.md': '# p\n' });
+    const repo = await openRepo(dir);
+    const errors: unknown[] = [];
+    const watching = await startWatching([dir], { quietMs: 30, maxWaitMs: 150, onError: (_r, e) => errors.push(e) });
+    let committing = true;
+    const commits = (async () => {
+      // The user, committing in a loop while the agent works.
+      for (let n = 0; committing; n++) {
+        write(dir, { 'user.txt': `user ${n}\n` });
+        await run('git', ['add', 'user.txt'], { cwd: dir });
+        await run('git', ['commit', '-q', '-m', `user ${n}`], { cwd: dir });
+      }
+    })();
+    const ids: string[] = [];
+    try {
+      for (let round = 0; round < 5; round++) {
+        const batch = Array.from({ length: 10 }, (_, k) => `toolu_${round}_${k}`);
+        ids.push(...batch);
+        const pre = await Promise.all(batch.map((id) => hook(dir, payload(dir, 'PreToolUse', id))));
+        expect(pre.map((r) => r.code)).toEqual(batch.map(() => 0));
+        for (const id of batch) write(dir, { [`gen/${id}.txt`]: `${id}\n` });
+        const post = await Promise.all(batch.map((id) => hook(dir, payload(dir, 'PostToolUse', id))));
+        expect(post.map((r) => [r.code, r.stdout])).toEqual(batch.map(() => [0, '']));
+      }
+    } finally {
+      committing = false;
+      await commits;
+      await watching.close();
+    }
+    expect(errors).toEqual([]);
+    const logFile = path.join(repo.commonDir, 'ckpt', 'hook.log');
+    expect(fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '').toBe('');
+    const steps = await listSteps(repo, { stats: false });
+    // One unbroken chain.
+    expect(steps.map((s) => s.step)).toEqual(steps.map((_, k) => steps.length - k));
+    for (const id of ids) {
+      const kinds = steps.filter((s) => s.toolUseIds.includes(id)).map((s) => s.kind);
+      expect({ id, kinds: kinds.sort() }).toEqual({ id, kinds: ['after', 'before'] });
+    }
+    // Some hooks were served together (that is what kept them all), and `ckpt log --json` shows their ids.
+    expect(steps.some((s) => s.toolUseIds.length > 1)).toBe(true);
+    const log = JSON.parse((await run(process.execPath, [CLI, 'log', '--json'], { cwd: dir })).stdout) as { steps: { toolUseIds: string[] }[] };
+    expect(new Set(log.steps.flatMap((s) => s.toolUseIds))).toEqual(new Set(ids));
+    // Every after snapshot of a round holds that round's files.
+    const lastAfter = steps.find((s) => s.kind === 'after' && s.toolUseIds.includes('toolu_4_9'))!;
+    expect(git(dir, 'cat-file', 'blob', `${lastAfter.tree}:gen/toolu_4_9.txt`)).toBe('toolu_4_9\n');
+    // Nothing left in the queue.
+    expect(fs.readdirSync(path.join(repo.stateDir, 'queue'))).toEqual([]);
+  }, 240_000);
+
+  it('exits 0 and prints nothing for any stdin, logs what it could not use, and changes no byte of the worktree', async () => {
+    const dir = makeRepo({ 'README.md': '# in\n', '.gitignore': 'ignored.txt\n' });
+    write(dir, { 'ignored.txt': 'secret\n', 'untracked.txt': 'u\n' });
+    const repo = await openRepo(dir);
+    const logFile = path.join(repo.commonDir, 'ckpt', 'hook.log');
+    const before = picture(dir);
+    const index0 = indexBytes(dir);
+    const huge = JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 'Write', tool_input: { file_path: path.join(dir, 'big.txt'), content: 'x'.repeat(20 * 1024 * 1024) }, tool_use_id: 'toolu_huge' });
+    const table: { name: string; stdin: string | Buffer; logs: RegExp | null; snapshot: boolean }[] = [
+      { name: 'null', stdin: 'null', logs: /stdin is null, not a JSON object/, snapshot: false },
+      { name: 'an array', stdin: '[1,2]', logs: /stdin is an array/, snapshot: false },
+      { name: 'a number', stdin: '42', logs: /stdin is a number/, snapshot: false },
+      { name: 'a string', stdin: '"PreToolUse"', logs: /stdin is a string/, snapshot: false },
+      { name: 'garbage', stdin: '{"hook_event_name": PreTool', logs: /stdin is not JSON/, snapshot: false },
+      { name: 'binary', stdin: Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x80]), logs: /stdin is not JSON/, snapshot: false },
+      { name: 'empty', stdin: '', logs: /stdin was empty/, snapshot: false },
+      { name: 'fields of the wrong type', stdin: JSON.stringify({ hook_event_name: 'PreToolUse', cwd: 7, tool_name: ['Bash'], tool_input: 'rm -rf /', tool_use_id: null }), logs: /cwd is number, not a string: ignored/, snapshot: true },
+      { name: 'a relative cwd', stdin: JSON.stringify({ hook_event_name: 'PostToolUse', cwd: '../elsewhere', tool_name: 'Edit', tool_use_id: 'toolu_rel' }), logs: /not an absolute path/, snapshot: true },
+      { name: 'an unknown event', stdin: JSON.stringify({ hook_event_name: 'Stop', cwd: dir }), logs: null, snapshot: false },
+      { name: 'huge (20 MiB tool input)', stdin: huge, logs: null, snapshot: true },
+    ];
+    for (const row of table) {
+      const stepsBefore = (await listSteps(repo, { stats: false })).length;
+      fs.rmSync(logFile, { force: true });
+      const r = await hook(dir, row.stdin);
+      expect({ row: row.name, code: r.code, stdout: r.stdout }).toEqual({ row: row.name, code: 0, stdout: '' });
+      const logged = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+      if (row.logs) expect(logged, row.name).toMatch(row.logs);
+      else expect(logged, row.name).toBe('');
+      expect(logged, row.name).not.toMatch(/INTERNAL|TypeError|    at /);
+      const stepsAfter = (await listSteps(repo, { stats: false })).length;
+      expect({ row: row.name, recorded: stepsAfter - stepsBefore }).toEqual({ row: row.name, recorded: row.snapshot ? 1 : 0 });
+    }
+    const steps = await listSteps(repo, { stats: false });
+    expect(steps[0]!.toolUseIds).toEqual(['toolu_huge']);
+    expect(steps[0]!.target).toBe('big.txt');
+    expect(steps[1]).toMatchObject({ kind: 'after', tool: 'Edit', toolUseIds: ['toolu_rel'] });
+    expect(steps[2]).toMatchObject({ kind: 'before', tool: 'tool', toolUseIds: [] });
+    expect(picture(dir)).toEqual(before);
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+  }, 120_000);
+});

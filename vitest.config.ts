@@ -8,5 +8,6 @@ export default defineConfig({
     // Two cores here and in CI: real git and real processes, keep contention low.
     maxWorkers: 2,
     setupFiles: ['test/support/setup.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -1,10 +1,12 @@
 // Bundles the CLI and the library with esbuild (code splitting, so each
 // subcommand loads only what it needs: `ckpt hook claude` runs twice per agent
-// tool call and its start-up time matters), then emits type declarations.
+// tool call and its start-up time matters) and the viewer's browser client
+// (build-client.mjs), then emits type declarations.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { buildClient } from './build-client.mjs';
 
 // Small CommonJS packages on the hook's path are bundled in: proper-lockfile
 // (with graceful-fs, retry and signal-exit) took ~37 ms to load file by file
@@ -32,6 +34,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
+await buildClient();
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }

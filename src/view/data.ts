@@ -18,16 +18,11 @@ import { findAttempt } from '../race/compare.js';
 import type { RaceRecord } from '../race/types.js';
 import { listSteps } from '../snapshot/store.js';
 import { loadFileInputs, loadRaceComparison, rawChanges, type RaceComparison } from './load.js';
-import { compareFiles, summarizeFile, type NwayComparison, type NwayFile, type NwayFileSummary } from './nway.js';
+import { compareFiles, summarizeFile, type NwayComparison, type NwayFile } from './nway.js';
 import { isBinary } from './text.js';
+import type { ComparisonIndex, StepFile, StepTree, TreeEntry } from './wire.js';
 
-/** The comparison without lines: what the page needs to lay out and navigate. */
-export interface ComparisonIndex {
-  attempts: string[];
-  missing: string[];
-  files: NwayFileSummary[];
-  disagreements: NwayComparison['disagreements'];
-}
+export type { ComparisonIndex, StepFile, StepTree, TreeEntry } from './wire.js';
 
 /** The index of a comparison (drops the lines). */
 export function indexOf(cmp: NwayComparison & { missing?: string[] }): ComparisonIndex {
@@ -73,26 +68,6 @@ export async function stepsOf(repo: Repo, race: RaceRecord | null, name: string 
   return listSteps(repo);
 }
 
-/** One entry of a tree listing. */
-export interface TreeEntry {
-  path: string;
-  mode: string;
-  oid: string;
-  /** Bytes (null for gitlinks). */
-  size: number | null;
-  /** How this step changed it against the previous step, if it did. */
-  change: 'A' | 'M' | 'D' | null;
-}
-
-/** The files at a step. */
-export interface StepTree {
-  step: Step;
-  /** The entries (deleted-in-this-step ones included, with change `D`), at most `limit`. */
-  entries: TreeEntry[];
-  /** More entries exist than were listed. */
-  truncated: boolean;
-}
-
 /** Finds `id` (full or unique prefix) among `steps`. @throws CkptError `SNAPSHOT_NOT_FOUND`. */
 export function findStep(steps: Step[], id: string): Step {
   const hits = id.length >= 4 ? steps.filter((s) => s.id.startsWith(id)) : [];
@@ -123,17 +98,6 @@ export async function stepTree(repo: Repo, steps: Step[], step: Step, limit = 50
   for (const [p, ch] of changes) if (ch === 'D') all.push({ path: p, mode: '000000', oid: '', size: null, change: 'D' });
   all.sort((a, b) => Number(!a.change) - Number(!b.change) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { step, entries: all.slice(0, limit), truncated: all.length > limit };
-}
-
-/** A file's content at a step. */
-export interface StepFile {
-  path: string;
-  mode: string;
-  size: number | null;
-  /** The text, or null when binary, too large or a gitlink. */
-  text: string | null;
-  binary: boolean;
-  tooLarge: boolean;
 }
 
 /**

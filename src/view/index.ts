@@ -9,5 +9,4 @@ export { renderSideBySide, renderFile, renderRaceSideBySide, type SideBySideOpti
 export { page, pagerCommand, shouldPage, type PageOptions } from './pager.js';
 export { startViewer, type Viewer, type ViewerOptions } from './server.js';
 export { writeReport, buildReport, type ReportOptions, type ReportResult } from './report.js';
-export type { Boot } from './page.js';
-export type { ComparisonIndex, StepTree, StepFile, TreeEntry } from './data.js';
+export type { Boot, ComparisonIndex, ErrorAnswer, ErrorInfo, PickAnswer, StepFile, StepTree, TreeEntry } from './wire.js';

@@ -1,8 +1,8 @@
 /**
  * The viewer's HTML page: one self-contained document (styles, highlight.js
- * from the installed `@highlightjs/cdn-assets` package, the client script
- * from client.ts, and the boot data) so it works without any network, from
- * the local server or as a static file.
+ * from the installed `@highlightjs/cdn-assets` package, the browser client
+ * from src/view/client/ as scripts/build.mjs bundled it, and the boot data)
+ * so it works without any network, from the local server or as a static file.
  *
  * The boot data is JSON in a `<script type="application/json">` element with
  * `<`, `>`, `&`, U+2028 and U+2029 escaped, so no file content or task text
@@ -11,36 +11,18 @@
  * A Content-Security-Policy allows only the page's own nonce'd scripts and
  * styles and requests to its own origin.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Step } from '../core/types.js';
-import type { RaceRecord } from '../race/types.js';
-import { clientMain } from './client.js';
-import type { ComparisonIndex } from './data.js';
-import type { NwayComparison, NwayFile } from './nway.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CkptError } from '../core/errors.js';
 import { STYLES } from './styles.js';
+import type { Boot } from './wire.js';
 
-/** Everything the page starts from. */
-export interface Boot {
-  /** `race`: attempts compared; `worktree`: one worktree's own checkpoints (`ckpt view`). */
-  mode: 'race' | 'worktree';
-  /** A static report: no server behind it (no pick, no tree browsing). */
-  static: boolean;
-  /** The server's token (sent as `X-Ckpt-Token`), null in a static report. */
-  token: string | null;
-  /** The race record as `race show --json` prints it (race mode). */
-  race: RaceRecord | null;
-  /** The comparison without lines (race mode). */
-  index: ComparisonIndex | null;
-  /** Static report: every file's model, by path. */
-  files: Record<string, NwayFile> | null;
-  /** Static report: each attempt's timeline (race mode), or `{"": steps}` (worktree mode). */
-  steps: Record<string, Step[]> | null;
-  /** Worktree mode: its path. */
-  worktree: string | null;
-  /** Static worktree report: each listed step's own changes, by step id. */
-  stepChanges: Record<string, NwayComparison> | null;
-}
+export type { Boot } from './wire.js';
+
+/** Where scripts/build.mjs writes the bundled browser client, relative to the package root. */
+export const CLIENT_BUNDLE = 'dist/view-client.js';
 
 let hljsSource: string | null = null;
 
@@ -55,6 +37,37 @@ export function highlightScript(): string {
     }
   }
   return hljsSource;
+}
+
+let clientSource: string | null = null;
+
+/** The package root: the nearest directory above this module with a package.json (from src/view/ or from dist/chunks/ alike). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return dir;
+}
+
+/**
+ * The browser client (src/view/client/, bundled by scripts/build.mjs into
+ * {@link CLIENT_BUNDLE}), read once.
+ *
+ * @throws CkptError `INTERNAL` when the bundle is missing (ckpt was not built).
+ */
+export function clientScript(): string {
+  if (clientSource === null) {
+    const file = path.join(packageRoot(), CLIENT_BUNDLE);
+    try {
+      clientSource = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new CkptError('INTERNAL', `the viewer's browser script ${file} is missing`, { hint: 'Build ckpt first (npm run build).', cause: err });
+    }
+  }
+  return clientSource;
 }
 
 /** JSON safe inside a `<script>` element. */
@@ -91,6 +104,8 @@ export function contentSecurityPolicy(nonce: string, asHeader = false): string {
 /**
  * The page for `boot`. `nonce` must be fresh per response (base64url);
  * static reports carry the policy in a `<meta>` element.
+ *
+ * @throws CkptError `INTERNAL` when the browser client was not built.
  */
 export function renderPage(boot: Boot, nonce: string): string {
   const title = boot.mode === 'race' && boot.race ? `ckpt race ${boot.race.id}` : `ckpt view ${boot.worktree ?? ''}`;
@@ -110,7 +125,7 @@ export function renderPage(boot: Boot, nonce: string): string {
 <div id="app"><p class="loading">Loading…</p></div>
 <script type="application/json" id="ckpt-boot">${scriptJson(boot)}</script>
 <script nonce="${nonce}">${script(highlightScript())}</script>
-<script nonce="${nonce}">(${script(clientMain.toString())})();</script>
+<script nonce="${nonce}">${script(clientScript())}</script>
 </body>
 </html>
 `;

@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   /** Race bookkeeping: unknown race or attempt. */
   RACE_NOT_FOUND: 'user',
   ATTEMPT_NOT_FOUND: 'user',
+  /** `race clean` kept a worktree whose live state it could not record in a snapshot. */
+  WORKTREE_KEPT: 'conflict',
   /** Applying a winner would overwrite the user's newer work. */
   PICK_WOULD_CLOBBER: 'conflict',
   /** git is missing, too old, or failed in a way we did not expect. */

@@ -1,32 +1,59 @@
-/** `race clean`: removing a race's worktrees and branches; its snapshots stay until `ckpt gc`. */
-import { existsSync } from 'node:fs';
+/**
+ * `race clean`: removing a race's worktrees and branches; its snapshots stay
+ * until `ckpt gc`. A worktree is removed only once its live state is in a
+ * snapshot (remove-worktree.ts); what changed there after the race is kept in
+ * that snapshot, which `race pick` of the attempt then takes.
+ */
+import { CkptError } from '../core/errors.js';
 import { git } from '../git/exec.js';
-import { openRepo, type Repo } from '../git/repo.js';
+import type { Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
-import { takeSnapshot } from '../snapshot/take.js';
+import { countChanges } from './progress.js';
+import { removeAttemptWorktree, type RemoveOptions, type WorktreeRemoval } from './remove-worktree.js';
 import { saveRace } from './store.js';
 import type { RaceRecord } from './types.js';
-import { removeAttemptWorktree } from './worktree.js';
 
-/** Removes a race's worktrees and branches (snapshots stay until `ckpt gc`). */
-export async function cleanRace(repo: Repo, race: RaceRecord): Promise<string[]> {
-  const removed: string[] = [];
+/** What {@link cleanRace} did, attempt by attempt. */
+export interface CleanResult {
+  race: string;
+  attempts: WorktreeRemoval[];
+}
+
+/**
+ * Removes a race's worktrees and branches, each only after recording and
+ * checking its live state; keeps (and says why) those it could not record.
+ * Paths changed after the race are reported and the attempt's `final`
+ * becomes the snapshot holding them. The record is saved; `race.cleaned` is
+ * true once every worktree is gone.
+ *
+ * Never throws for one attempt; see {@link cleanRefusal} for the error the
+ * CLI reports when a worktree was kept.
+ */
+export async function cleanRace(repo: Repo, race: RaceRecord, o: RemoveOptions = {}): Promise<CleanResult> {
+  const attempts: WorktreeRemoval[] = [];
   for (const a of race.attempts) {
-    if (existsSync(a.dir)) {
-      // Record the attempt's last state first: nothing in it is lost.
-      try {
-        const r = await openRepo(a.dir);
-        const s = await takeSnapshot(r, { kind: 'auto', agent: a.agent, message: `before race clean` });
-        a.final = s.snapshot.id;
-      } catch {
-        // not a worktree any more
-      }
+    const res = await removeAttemptWorktree(repo, race, a, o);
+    attempts.push(res);
+    if (res.kept.length > 0 && res.snapshot && res.tree) {
+      await countChanges(repo, race, a, res.tree);
+      race.warnings.push(`race clean recorded ${res.kept.length} path(s) changed in ${a.name} after the race, in snapshot ${res.snapshot.slice(0, 10)}: ${res.kept.slice(0, 5).join(', ')}${res.kept.length > 5 ? ', …' : ''}`);
     }
-    await removeAttemptWorktree(repo, a.dir, a.branch);
-    removed.push(a.dir);
   }
-  race.cleaned = true;
+  race.cleaned = attempts.every((x) => x.removed);
   saveRace(repo, race);
   await git(['worktree', 'prune'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined }, okCodes: [0, 128] });
-  return removed;
+  return { race: race.id, attempts };
+}
+
+/**
+ * The error for a clean that kept worktrees (`WORKTREE_KEPT`, each with its
+ * reason in the message, `data.kept` and the whole result in `data.attempts`), or null when every one was removed.
+ */
+export function cleanRefusal(res: CleanResult): CkptError | null {
+  const kept = res.attempts.filter((x) => !x.removed);
+  if (kept.length === 0) return null;
+  return new CkptError('WORKTREE_KEPT', `kept ${kept.length} worktree(s) of race ${res.race} whose live state is not in a snapshot:\n  ${kept.map((x) => `${x.attempt} (${x.dir}): ${x.reason}`).join('\n  ')}`, {
+    hint: 'Nothing in them was removed. Fix the cause (wait for the process holding the lock, say) and run `race clean` again.',
+    data: { race: res.race, kept: kept.map((x) => ({ attempt: x.attempt, dir: x.dir, reason: x.reason })), attempts: res.attempts },
+  });
 }

@@ -21,7 +21,7 @@ import { newRaceRecord } from './record.js';
 import { scoreAttempts } from './score.js';
 import { raceDir, saveRace } from './store.js';
 import type { RaceRecord } from './types.js';
-import { removeAttemptWorktree } from './worktree.js';
+import { removeAttemptWorktree } from './remove-worktree.js';
 
 /** How often the running attempts' progress is read from their chains, ms. */
 const LIVE_POLL_MS = 1500;
@@ -69,8 +69,10 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
   scoreAttempts(race);
   if (!plan.base.resolved) race.warnings.push(...(await mainCheckoutChanges(repo, base.tree)));
   if (o.clean) {
-    for (const a of race.attempts) await removeAttemptWorktree(repo, a.dir, a.branch).catch((err: Error) => race.warnings.push(`could not remove ${a.dir}: ${err.message}`));
-    race.cleaned = true;
+    const removals = [];
+    for (const a of race.attempts) removals.push(await removeAttemptWorktree(repo, race, a, { adoptAsFinal: false }));
+    for (const x of removals) if (!x.removed) race.warnings.push(`kept the worktree ${x.dir} of ${x.attempt}: ${x.reason}`);
+    race.cleaned = removals.every((x) => x.removed);
   }
   race.state = o.signal?.aborted ? 'interrupted' : 'finished';
   race.endedAt = Date.now();

@@ -3,9 +3,9 @@
  * own branch, holding exactly the base (uncommitted changes included, as raw
  * bytes), its index set to the user's index at the base, the ignored files
  * the attempt needs (`.env*`, `.worktreeinclude` and configured patterns)
- * copied or linked in, and removing it again.
+ * copied or linked in. Removing it: remove-worktree.ts.
  */
-import { constants as fsc, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { constants as fsc, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ignore from 'ignore';
@@ -32,7 +32,8 @@ export function expandHome(p: string): string {
  * fail, or prune an entry that is being made.
  */
 const worktreeAdmin = new Map<string, Promise<unknown>>();
-function oneAtATime<T>(repo: Repo, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` (a `git worktree` command on `repo`) after every one started before it in this process. */
+export function oneAtATime<T>(repo: Repo, fn: () => Promise<T>): Promise<T> {
   const prev = worktreeAdmin.get(repo.commonDir) ?? Promise.resolve();
   const next = prev.then(fn, fn);
   const settled = next.then(
@@ -131,22 +132,4 @@ export async function copyIgnoredFiles(repo: Repo, dir: string, spec: CopySpec):
     }
   }
   return { copied, linked };
-}
-
-/**
- * Removes an attempt worktree and its branch. Its snapshots stay reachable
- * under `refs/ckpt/wt/…` until `ckpt gc`.
- */
-export async function removeAttemptWorktree(repo: Repo, dir: string, branch: string): Promise<void> {
-  await oneAtATime(repo, () => removeLocked(repo, dir, branch));
-}
-
-async function removeLocked(repo: Repo, dir: string, branch: string): Promise<void> {
-  const env = { ...realEnv(repo), GIT_WORK_TREE: undefined };
-  if (existsSync(dir)) {
-    await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'remove', '--force', '--force', dir], { cwd: repo.worktree, env, okCodes: [0, 128] });
-    if (existsSync(dir) && lstatSync(dir).isDirectory()) rmSync(dir, { recursive: true, force: true });
-  }
-  await git(['worktree', 'prune'], { cwd: repo.worktree, env, okCodes: [0, 128] });
-  await git(['-c', 'core.hooksPath=/dev/null', 'branch', '-D', '--quiet', branch], { cwd: repo.worktree, env, okCodes: [0, 1] });
 }

@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import type { Ctx } from '../main.js';
 import { openRepo } from '../../git/repo.js';
 import { listRaces, resolveRace } from '../../race/store.js';
-import { cleanRace } from '../../race/clean.js';
+import { cleanRace, cleanRefusal } from '../../race/clean.js';
 import { renderSummary } from '../race-table.js';
 import { age, useColor } from '../output.js';
 
@@ -53,7 +53,14 @@ export async function clean(ctx: Ctx, opts: { race?: string }): Promise<void> {
     const { CkptError } = await import('../../core/errors.js');
     throw new CkptError('INVALID_ARGUMENT', `race ${race.id} is still running`, { hint: 'Stop it first (Ctrl-C in its terminal).' });
   }
-  const removed = await cleanRace(repo, race);
-  ctx.out.result({ race: race.id, removed });
-  ctx.out.line(`removed ${removed.length} worktree(s) and branch(es) of race ${race.id}; the attempts stay reachable as checkpoints until ckpt gc`);
+  const res = await cleanRace(repo, race);
+  for (const x of res.attempts) {
+    if (!x.removed) ctx.out.line(`${x.attempt}: kept ${x.dir}: ${x.reason}`);
+    else if (x.kept.length > 0) ctx.out.line(`${x.attempt}: removed; ${x.kept.length} path(s) changed after the race are kept in snapshot ${x.snapshot?.slice(0, 10)} (race pick ${x.attempt} takes them): ${x.kept.slice(0, 10).join(', ')}${x.kept.length > 10 ? ', …' : ''}`);
+    else ctx.out.line(`${x.attempt}: removed`);
+  }
+  const refusal = cleanRefusal(res);
+  if (refusal) throw refusal;
+  ctx.out.result(res);
+  ctx.out.line(`removed ${res.attempts.length} worktree(s) and branch(es) of race ${race.id}; the attempts stay reachable as checkpoints until ckpt gc`);
 }

@@ -1,0 +1,114 @@
+/**
+ * Removing an attempt's worktree, only once its live state is in a snapshot:
+ * under the attempt's worktree lock, a snapshot is taken, then the worktree is
+ * read again with no stat cache (live-tree.ts) and must equal that snapshot's
+ * tree; only then `git worktree remove` runs. Otherwise the worktree and its
+ * branch stay, and the reason is returned. The branch may go: the snapshot's
+ * index commit has the attempt's HEAD as its parent (docs/snapshot-format.md),
+ * so its commits stay reachable.
+ */
+import { existsSync, lstatSync, realpathSync, rmSync } from 'node:fs';
+import { git } from '../git/exec.js';
+import { openRepo, type Repo } from '../git/repo.js';
+import { realEnv, shadowEnv } from '../git/shadow.js';
+import { withWorktreeLock } from '../snapshot/lock.js';
+import { diffTrees } from '../snapshot/rollback.js';
+import { takeSnapshotLocked } from '../snapshot/take.js';
+import { attemptSnapshot } from './compare.js';
+import { freshLiveTree } from './live-tree.js';
+import type { Attempt, RaceRecord } from './types.js';
+import { oneAtATime } from './worktree.js';
+
+/** What became of one attempt's worktree. */
+export interface WorktreeRemoval {
+  attempt: string;
+  dir: string;
+  /** The worktree and its branch were removed (or were gone already). */
+  removed: boolean;
+  /** The snapshot holding the worktree's last state (the attempt's `final` from now on), null when none was taken. */
+  snapshot: string | null;
+  /** That snapshot's tree. */
+  tree: string | null;
+  /** Paths that changed since the race's final snapshot of the attempt, now kept in `snapshot`. */
+  kept: string[];
+  /** Why the worktree was kept (null when removed). */
+  reason: string | null;
+}
+
+/** Options for {@link removeAttemptWorktree}. */
+export interface RemoveOptions {
+  /** How long to wait for the attempt's worktree lock, ms (default 10000). */
+  lockWaitMs?: number;
+  /** Make the snapshot taken the attempt's `final` (what `race pick` takes). Default true; a race removing its own worktrees at its end keeps the final taken before the check. */
+  adoptAsFinal?: boolean;
+}
+
+/**
+ * Records attempt `a`'s live state, checks it, then removes its worktree and
+ * branch; sets `a.final` to the snapshot taken (unless `o.adoptAsFinal` is false). Never throws for the attempt:
+ * a failure to record (a held lock, a git error), a worktree that is not the
+ * attempt's any more, a nested repository or bytes that differ from the
+ * snapshot keep the worktree, with the reason.
+ */
+export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Attempt, o: RemoveOptions = {}): Promise<WorktreeRemoval> {
+  const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null };
+  if (!existsSync(a.dir)) {
+    await oneAtATime(repo, () => forget(repo, a.dir, a.branch));
+    return { ...out, removed: true, snapshot: a.final, tree: (await attemptSnapshot(repo, a).catch(() => null))?.tree ?? null };
+  }
+  let r: Repo;
+  try {
+    r = await openRepo(a.dir);
+    if (r.worktree !== realpathSync(a.dir)) throw new Error(`it is inside ${r.worktree}, not a worktree of its own`);
+  } catch (err) {
+    return { ...out, reason: `not a git worktree any more (${(err as Error).message}): its files are in no snapshot` };
+  }
+  const before = await attemptSnapshot(repo, a).catch(() => null);
+  try {
+    return await withWorktreeLock(
+      r,
+      async () => {
+        const taken = (await takeSnapshotLocked(r, { kind: 'auto', agent: a.agent, message: 'before race clean', extra: { Race: race.id, Attempt: a.name } })).snapshot;
+        out.snapshot = taken.id;
+        out.tree = taken.tree;
+        out.kept = (await diffTrees(repo, before?.tree ?? race.base.tree, taken.tree, null)).map((e) => e.display);
+        if (o.adoptAsFinal !== false) a.final = taken.id;
+        const nested = await gitlinks(r, taken.tree);
+        if (nested.length > 0) return { ...out, reason: `it holds nested repositories whose own uncommitted work no snapshot holds: ${nested.slice(0, 5).join(', ')}` };
+        // At the point of destruction: the bytes on disk are the bytes recorded.
+        const live = await freshLiveTree(r, taken.tree);
+        if (live !== taken.tree) {
+          const differ = (await diffTrees(repo, taken.tree, live, null)).map((e) => e.display);
+          return { ...out, reason: `its files differ from the snapshot just taken (written meanwhile, or left out of snapshots): ${differ.slice(0, 5).join(', ')}${differ.length > 5 ? ', …' : ''}` };
+        }
+        await oneAtATime(repo, () => forget(repo, a.dir, a.branch));
+        return { ...out, removed: true };
+      },
+      o.lockWaitMs !== undefined ? { waitMs: o.lockWaitMs } : {},
+    );
+  } catch (err) {
+    return { ...out, reason: `could not record its live state: ${(err as Error).message}` };
+  }
+}
+
+/** Paths of the gitlinks (nested repositories) in `tree`. */
+async function gitlinks(r: Repo, tree: string): Promise<string[]> {
+  const { stdout } = await git(['ls-tree', '-r', '-z', tree], { cwd: r.worktree, env: shadowEnv(r) });
+  return stdout
+    .toString('utf8')
+    .split('\0')
+    .filter((rec) => rec.startsWith('160000 '))
+    .map((rec) => rec.slice(rec.indexOf('\t') + 1));
+}
+
+/** `git worktree remove` of a recorded (or absent) worktree, prune, and its branch deleted. */
+async function forget(repo: Repo, dir: string, branch: string): Promise<void> {
+  const env = { ...realEnv(repo), GIT_WORK_TREE: undefined };
+  if (existsSync(dir)) {
+    await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'remove', '--force', '--force', dir], { cwd: repo.worktree, env, okCodes: [0, 128] });
+    // What git would not remove (its admin entry already gone, say) was checked just now: remove it.
+    if (existsSync(dir) && lstatSync(dir).isDirectory()) rmSync(dir, { recursive: true, force: true });
+  }
+  await git(['worktree', 'prune'], { cwd: repo.worktree, env, okCodes: [0, 128] });
+  await git(['-c', 'core.hooksPath=/dev/null', 'branch', '-D', '--quiet', branch], { cwd: repo.worktree, env, okCodes: [0, 1] });
+}

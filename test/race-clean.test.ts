@@ -1,0 +1,117 @@
+/**
+ * `race clean` never removes a worktree whose live state is not in a
+ * snapshot: a held lock or a worktree git no longer knows keep it (bytes
+ * intact, an error naming why); an edit made after the race is recorded,
+ * reported, and brought by a later `race pick`; bytes the stat cache misses
+ * are caught by the check at the point of destruction.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { openRepo } from '../src/git/repo.js';
+import { withWorktreeLock } from '../src/snapshot/lock.js';
+import { takeSnapshot } from '../src/snapshot/take.js';
+import { cleanRace, cleanRefusal } from '../src/race/clean.js';
+import { pickAttempt } from '../src/race/pick.js';
+import { resolveRace } from '../src/race/store.js';
+import { attemptSnapshot } from '../src/race/compare.js';
+import { makeFakeRace } from './support/fake-race.js';
+import { CLI, git, gitBuf, indexBytes, picture, write } from './support/repo.js';
+
+const branchExists = (dir: string, branch: string): boolean => git(dir, 'branch', '--list', branch).trim() !== '';
+
+describe('race clean', () => {
+  it('a held lock: that worktree and its branch are kept, bytes intact, and the refusal says why; the others go', async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('lock');
+    write(worktrees.codex!, { 'src/util.ts': 'edited after the race\n', 'notes.txt': 'new after the race\n' });
+    const before = picture(worktrees.codex!);
+    const codexRepo = await openRepo(worktrees.codex!);
+    const res = await withWorktreeLock(codexRepo, () => cleanRace(repo, race, { lockWaitMs: 300 }));
+    const codex = res.attempts.find((x) => x.attempt === 'codex')!;
+    expect(codex).toMatchObject({ removed: false });
+    expect(codex.reason).toMatch(/could not record its live state: another ckpt process/);
+    expect(picture(worktrees.codex!)).toEqual(before);
+    expect(branchExists(dir, race.attempts[1]!.branch)).toBe(true);
+    for (const n of ['claude', 'gemini']) {
+      expect(fs.existsSync(worktrees[n]!)).toBe(false);
+      expect(branchExists(dir, `ckpt/race/lock/${n}`)).toBe(false);
+    }
+    const err = cleanRefusal(res);
+    expect(err).toMatchObject({ code: 'WORKTREE_KEPT', kind: 'conflict' });
+    expect(err!.message).toContain(worktrees.codex!);
+    expect(resolveRace(repo, 'lock').cleaned).toBe(false);
+    // The lock released: the next clean records the edits and removes the worktree.
+    const again = await cleanRace(repo, resolveRace(repo, 'lock'));
+    expect(cleanRefusal(again)).toBeNull();
+    expect(again.attempts.find((x) => x.attempt === 'codex')).toMatchObject({ removed: true, kept: ['notes.txt', 'src/util.ts'] });
+    expect(fs.existsSync(worktrees.codex!)).toBe(false);
+    expect(resolveRace(repo, 'lock').cleaned).toBe(true);
+  });
+
+  it('an edit made after the race: recorded, reported, and `race pick` of that attempt brings it (byte-exact)', async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('late', ['claude', 'codex']);
+    const late = { 'src/extra.ts': 'export const extra = "edited by hand in the attempt";\n', 'late.bin': Buffer.from([0, 1, 2, 255, 13, 10]) };
+    write(worktrees.claude!, { ...late, 'README.md': null });
+    const res = await cleanRace(repo, race);
+    expect(cleanRefusal(res)).toBeNull();
+    const claude = res.attempts.find((x) => x.attempt === 'claude')!;
+    expect(claude).toMatchObject({ removed: true, kept: ['README.md', 'late.bin', 'src/extra.ts'] });
+    expect(res.attempts.find((x) => x.attempt === 'codex')).toMatchObject({ removed: true, kept: [] });
+    expect(fs.existsSync(worktrees.claude!)).toBe(false);
+    const saved = resolveRace(repo, 'late');
+    expect(saved.attempts[0]!.final).toBe(claude.snapshot);
+    expect(saved.warnings.join('\n')).toContain('3 path(s) changed in claude after the race');
+    // The CLI's pick of that attempt takes the snapshot clean recorded.
+    const index0 = indexBytes(dir);
+    await pickAttempt(saved, 'claude');
+    expect(fs.readFileSync(path.join(dir, 'src/extra.ts'), 'utf8')).toBe(late['src/extra.ts']);
+    expect(fs.readFileSync(path.join(dir, 'late.bin')).equals(late['late.bin'])).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'README.md'))).toBe(false);
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+  });
+
+  it('bytes the stat cache misses (same size, mtime put back, core.checkStat=minimal) are never removed unrecorded', async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('stat', ['claude']);
+    git(dir, 'config', 'core.checkStat', 'minimal');
+    git(dir, 'config', 'core.trustctime', 'false');
+    const wt = worktrees.claude!;
+    const file = path.join(wt, 'src/keep.ts');
+    const old = new Date('2020-01-01T00:00:00Z');
+    fs.utimesSync(file, old, old);
+    const arepo = await openRepo(wt);
+    await takeSnapshot(arepo, { kind: 'manual', message: 'stat cache primed' });
+    const edited = 'export const KEEP = 2;\n';
+    expect(edited.length).toBe(fs.statSync(file).size);
+    fs.writeFileSync(file, edited); // in place: same inode, same size
+    fs.utimesSync(file, old, old);
+    const res = await cleanRace(repo, race);
+    const a = res.attempts[0]!;
+    if (a.removed) {
+      // The snapshot saw the edit after all: then it holds it.
+      const snap = await attemptSnapshot(repo, resolveRace(repo, 'stat').attempts[0]!);
+      expect(gitBuf(dir, 'cat-file', 'blob', `${snap!.tree}:src/keep.ts`).toString()).toBe(edited);
+    } else {
+      expect(a.reason).toMatch(/differ from the snapshot just taken.*src\/keep\.ts/);
+      expect(fs.readFileSync(file, 'utf8')).toBe(edited);
+      expect(cleanRefusal(res)).toMatchObject({ code: 'WORKTREE_KEPT' });
+    }
+  });
+
+  it('CLI: a worktree git no longer knows is kept; exit 3, the reason on stderr, nothing in it touched', async () => {
+    const { dir, worktrees } = await makeFakeRace('cli', ['claude', 'codex']);
+    fs.rmSync(path.join(worktrees.codex!, '.git'));
+    write(worktrees.codex!, { 'precious.txt': 'in no snapshot\n' });
+    const before = picture(worktrees.codex!);
+    const r = spawnSync(process.execPath, [CLI, '-C', dir, 'race', 'clean'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(r.status).toBe(3);
+    expect(r.stdout).toContain('claude: removed');
+    expect(r.stderr).toContain('not a git worktree any more');
+    expect(r.stderr).toContain(worktrees.codex!);
+    expect(picture(worktrees.codex!)).toEqual(before);
+    expect(fs.existsSync(worktrees.claude!)).toBe(false);
+    const json = spawnSync(process.execPath, [CLI, '-C', dir, 'race', 'clean', '--json'], { encoding: 'utf8' });
+    expect(json.status).toBe(3);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'WORKTREE_KEPT' });
+  });
+});

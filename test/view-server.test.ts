@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../src/core/errors.js';
 import { startViewer, type Viewer } from '../src/view/server.js';
 import { writeReport } from '../src/view/report.js';
 import { loadRace } from '../src/race/store.js';
@@ -127,6 +128,50 @@ describe('the API', () => {
     }
     expect((await request(viewer, '/api/nothing')).status).toBe(404);
     expect((await request(viewer, '/api/race', { method: 'PUT' })).status).toBe(405);
+  });
+});
+
+describe('error answers', () => {
+  /** Checks `r` is a `{error: {code, message, hint, data}}` answer with `status` and a registered `code`. */
+  function expectError(r: Reply, status: number, code: string): void {
+    expect({ status: r.status, code: r.json().error?.code }).toEqual({ status, code });
+    const e = r.json().error;
+    expect(Object.keys(ERROR_CODES)).toContain(e.code);
+    expect(typeof e.message).toBe('string');
+    expect(e.message.length).toBeGreaterThan(0);
+    expect(typeof e.hint).toBe('string');
+    expect(e.data).toBeTypeOf('object');
+    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+  }
+  const json = { 'content-type': 'application/json' };
+
+  it('gives every refusal and bad request a registered code, a message and a hint', async () => {
+    expectError(await request(viewer, '/api/race', { token: null }), 403, 'FORBIDDEN');
+    expectError(await request(viewer, '/api/race', { token: 'x'.repeat(viewer.token.length) }), 403, 'FORBIDDEN');
+    expectError(await request(viewer, '/api/file'), 400, 'INVALID_ARGUMENT');
+    expect((await request(viewer, '/api/file')).json().error.data).toEqual({ parameter: 'path' });
+    expectError(await request(viewer, '/api/steps'), 400, 'INVALID_ARGUMENT');
+    expectError(await request(viewer, '/api/nothing'), 404, 'NOT_FOUND');
+    expectError(await request(viewer, '/api/file?path=nope'), 404, 'PATH_NOT_FOUND');
+    expectError(await request(viewer, '/api/steps?attempt=nobody'), 404, 'ATTEMPT_NOT_FOUND');
+    expectError(await request(viewer, '/api/race', { method: 'PUT' }), 405, 'METHOD_NOT_ALLOWED');
+    expectError(await request(viewer, '/api/pick'), 405, 'METHOD_NOT_ALLOWED');
+    expectError(await request(viewer, '/api/pick', { method: 'POST', body: '{"attempt":"claude"}' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectError(await request(viewer, '/api/pick', { method: 'POST', headers: json, body: '{"attempt":' }), 400, 'INVALID_ARGUMENT');
+    expectError(await request(viewer, '/api/pick', { method: 'POST', headers: json, body: '{"attempt":""}' }), 400, 'INVALID_ARGUMENT');
+    expectError(await request(viewer, '/api/pick', { method: 'POST', headers: json, body: JSON.stringify({ attempt: 'claude', pad: 'x'.repeat(70 * 1024) }) }), 413, 'BODY_TOO_LARGE');
+    // None of these picked anything.
+    expect(loadRace(fake.repo, fake.race.id).picked).toBeNull();
+  });
+
+  it('answers a race route of a worktree viewer with NOT_FOUND', async () => {
+    const v = await startViewer({ repo: fake.repo });
+    try {
+      expectError(await request(v, '/api/race'), 404, 'NOT_FOUND');
+      expectError(await request(v, '/api/compare'), 404, 'NOT_FOUND');
+    } finally {
+      await v.close();
+    }
   });
 });
 

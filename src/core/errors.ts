@@ -21,7 +21,7 @@ export const ERROR_CODES = {
   NO_SNAPSHOTS: 'user',
   /** `rollback --undo` found no rollback to undo. */
   NOTHING_TO_UNDO: 'user',
-  /** Bad command-line input or option value. */
+  /** Bad command-line input or option value, or a bad parameter of a web viewer request. */
   INVALID_ARGUMENT: 'user',
   /** A duration or time expression could not be parsed. */
   INVALID_DURATION: 'user',
@@ -53,6 +53,16 @@ export const ERROR_CODES = {
   GIT_NOT_FOUND: 'environment',
   /** A file-system operation failed (permissions, disk full, read-only). */
   FS_FAILED: 'environment',
+  /** The web viewer refused a request: missing or wrong token, wrong `Host` or `Origin`, or a cross-site request (HTTP 403). */
+  FORBIDDEN: 'user',
+  /** The web viewer has no such page or API route, or none in this mode (a race route on `ckpt view`) (HTTP 404). */
+  NOT_FOUND: 'user',
+  /** The web viewer's route does not take this HTTP method (HTTP 405). */
+  METHOD_NOT_ALLOWED: 'user',
+  /** A request body the web viewer does not read: not `Content-Type: application/json` (HTTP 415). */
+  UNSUPPORTED_MEDIA_TYPE: 'user',
+  /** A request body over the web viewer's limit (HTTP 413). */
+  BODY_TOO_LARGE: 'user',
   /** A bug in ckpt. */
   INTERNAL: 'internal',
 } as const satisfies Record<string, ErrorKind>;

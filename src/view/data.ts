@@ -53,7 +53,7 @@ export class ComparisonCache {
 /** One file's model from a comparison. @throws CkptError `PATH_NOT_FOUND`. */
 export function fileOf(cmp: NwayComparison, filePath: string): NwayFile {
   const f = cmp.files.find((x) => x.path === filePath);
-  if (!f) throw new CkptError('PATH_NOT_FOUND', `no attempt changed ${JSON.stringify(filePath)}`, { data: { path: filePath } });
+  if (!f) throw new CkptError('PATH_NOT_FOUND', `no attempt changed ${JSON.stringify(filePath)}`, { hint: 'The changed files are listed by /api/compare.', data: { path: filePath } });
   return f;
 }
 
@@ -71,7 +71,7 @@ export async function stepsOf(repo: Repo, race: RaceRecord | null, name: string 
 /** Finds `id` (full or unique prefix) among `steps`. @throws CkptError `SNAPSHOT_NOT_FOUND`. */
 export function findStep(steps: Step[], id: string): Step {
   const hits = id.length >= 4 ? steps.filter((s) => s.id.startsWith(id)) : [];
-  if (hits.length !== 1) throw new CkptError('SNAPSHOT_NOT_FOUND', `no step ${JSON.stringify(id)} in this timeline`, { data: { step: id } });
+  if (hits.length !== 1) throw new CkptError('SNAPSHOT_NOT_FOUND', `no step ${JSON.stringify(id)} in this timeline`, { hint: 'Name a step id (4 characters or more) from /api/steps of the same timeline.', data: { step: id } });
   return hits[0]!;
 }
 
@@ -100,6 +100,8 @@ export async function stepTree(repo: Repo, steps: Step[], step: Step, limit = 50
   return { step, entries: all.slice(0, limit), truncated: all.length > limit };
 }
 
+const STEP_PATH_HINT = "Name a file path from the step's /api/tree listing.";
+
 /**
  * The bytes of `filePath` in `step`'s tree, as text when it is text and at
  * most `maxBytes`.
@@ -109,16 +111,16 @@ export async function stepTree(repo: Repo, steps: Step[], step: Step, limit = 50
 export async function stepFile(repo: Repo, step: Step, filePath: string, maxBytes = 1024 * 1024): Promise<StepFile> {
   const segs = filePath.split('/');
   if (filePath.includes('\0') || segs.some((s) => s === '' || s === '.' || s === '..')) {
-    throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is not a path in step ${step.step}`, { data: { path: filePath } });
+    throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is not a path in step ${step.step}`, { hint: STEP_PATH_HINT, data: { path: filePath } });
   }
   const { stdout } = await git(['ls-tree', '-z', '-l', '--full-tree', step.tree, '--', filePath], { cwd: repo.worktree, env: { ...shadowEnv(repo), GIT_LITERAL_PATHSPECS: '1' } });
   const rec = splitNul(stdout)
     .map((r) => r.toString('utf8'))
     .find((r) => r.slice(r.indexOf('\t') + 1) === filePath);
-  if (!rec) throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is not in step ${step.step}`, { data: { path: filePath } });
+  if (!rec) throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is not in step ${step.step}`, { hint: STEP_PATH_HINT, data: { path: filePath } });
   const [mode, type, oid, size] = rec.slice(0, rec.indexOf('\t')).split(/\s+/);
   const bytes = size === '-' ? null : Number(size);
-  if (type === 'tree') throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is a directory in step ${step.step}`, { data: { path: filePath } });
+  if (type === 'tree') throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is a directory in step ${step.step}`, { hint: STEP_PATH_HINT, data: { path: filePath } });
   if (type !== 'blob') return { path: filePath, mode: mode!, size: bytes, text: null, binary: false, tooLarge: false };
   if ((bytes ?? 0) > maxBytes) return { path: filePath, mode: mode!, size: bytes, text: null, binary: false, tooLarge: true };
   const obj = (await readObjects([oid!], { cwd: repo.worktree, env: shadowEnv(repo) })).get(oid!);

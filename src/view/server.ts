@@ -22,20 +22,27 @@
  * POST /api/pick {"attempt": A}        race pick A (apply) → PickResult, or {error} (409 when refused)
  * ```
  *
- * Errors are `{"error": {code, message, hint, data}}` with 400/404 (bad
- * input), 409 (refused: `PICK_WOULD_CLOBBER`, `LOCKED`) or 500.
+ * Errors are `{"error": {code, message, hint, data}}`, the shape `--json`
+ * prints (`CkptError.toJSON()`), with a code from the registry
+ * (core/errors.ts) and the HTTP status {@link statusOf} gives it: 403
+ * `FORBIDDEN`; 400 `INVALID_ARGUMENT` (a parameter missing, a body that is not
+ * JSON); 404 `NOT_FOUND` (no such route) and the `*_NOT_FOUND` codes; 405
+ * `METHOD_NOT_ALLOWED`; 413 `BODY_TOO_LARGE`; 415 `UNSUPPORTED_MEDIA_TYPE`;
+ * 409 for refusals (`PICK_WOULD_CLOBBER`, `LOCKED`); 500 otherwise
+ * (`INTERNAL` for anything that is not a CkptError).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CkptError, isCkptError } from '../core/errors.js';
+import { CkptError, isCkptError, type ErrorCode } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
 import { attemptDiffs, findAttempt } from '../race/compare.js';
 import { pickAttempt } from '../race/pick.js';
 import { loadRace } from '../race/store.js';
 import type { RaceRecord } from '../race/types.js';
 import { ComparisonCache, fileOf, findStep, indexOf, stepChanges, stepFile, stepsOf, stepTree } from './data.js';
-import { contentSecurityPolicy, renderPage, type Boot } from './page.js';
+import { contentSecurityPolicy, renderPage } from './page.js';
+import type { Boot, ErrorAnswer, PickAnswer } from './wire.js';
 
 /** Options of {@link startViewer}. */
 export interface ViewerOptions {
@@ -59,15 +66,6 @@ export interface Viewer {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Starts the viewer. Resolves once it listens.
  *
@@ -83,7 +81,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   let picking: Promise<unknown> = Promise.resolve();
 
   const currentRace = (): RaceRecord => {
-    if (!raceId) throw new HttpError(404, 'this viewer shows a worktree, not a race');
+    if (!raceId) throw new CkptError('NOT_FOUND', 'this viewer shows a worktree, not a race', { hint: 'Race pages are served by `race view`.' });
     return loadRace(repo, raceId);
   };
   const timelineRace = (attempt: string | null): RaceRecord | null => (attempt === null ? null : currentRace());
@@ -91,27 +89,31 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     const refusal = refuse(req, url);
-    if (refusal) return send(res, 403, { error: { code: 'FORBIDDEN', message: refusal } });
+    if (refusal) throw new CkptError('FORBIDDEN', refusal, { hint: 'Open the URL the command printed: it carries the token.' });
     const p = url.pathname;
     const param = (name: string): string => {
       const v = url.searchParams.get(name);
-      if (v === null || v === '') throw new HttpError(400, `missing parameter ${name}`);
+      if (v === null || v === '') throw new CkptError('INVALID_ARGUMENT', `missing parameter ${name}`, { hint: `Add ?${name}=… to the request.`, data: { parameter: name } });
       return v;
     };
     const attemptParam = (): string | null => {
       const a = url.searchParams.get('attempt');
       if (a === null) {
-        if (raceId) throw new HttpError(400, 'missing parameter attempt');
+        if (raceId) throw new CkptError('INVALID_ARGUMENT', 'missing parameter attempt', { hint: 'Add ?attempt=NAME to the request: a race viewer shows several timelines.', data: { parameter: 'attempt' } });
         return null;
       }
       return a;
     };
     if (req.method === 'POST' && p === '/api/pick') return pick(req, res);
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} not allowed`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new CkptError('METHOD_NOT_ALLOWED', `${req.method} not allowed on ${p}`, { hint: 'Only GET and HEAD are served here; picking is POST /api/pick.', data: { method: req.method ?? null, path: p } });
+    }
     switch (p) {
       case '/':
       case '/index.html':
         return sendPage(res, await bootFor(false));
+      case '/api/pick':
+        throw new CkptError('METHOD_NOT_ALLOWED', `${req.method} not allowed on ${p}`, { hint: 'Pick with POST and {"attempt": NAME} as application/json.', data: { method: req.method ?? null, path: p } });
       case '/api/race':
         return send(res, 200, currentRace());
       case '/api/compare':
@@ -140,7 +142,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
         return send(res, 200, await stepChanges(repo, steps, step, race ? race.base.tree : null));
       }
       default:
-        throw new HttpError(404, `no such page: ${p}`);
+        throw new CkptError('NOT_FOUND', `no such page: ${p}`, { hint: 'The routes are listed in docs/viewer.md.', data: { path: p } });
     }
   }
 
@@ -160,20 +162,23 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   }
 
   async function pick(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'send JSON (Content-Type: application/json)');
-    const body = await readBody(req, 64 * 1024);
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      throw new CkptError('UNSUPPORTED_MEDIA_TYPE', 'send JSON (Content-Type: application/json)', { hint: 'POST /api/pick takes {"attempt": NAME} as application/json.', data: { contentType: req.headers['content-type'] ?? null } });
+    }
+    const body = await readBody(req, MAX_BODY_BYTES);
     let name: unknown;
     try {
       name = (JSON.parse(body) as { attempt?: unknown }).attempt;
     } catch {
-      throw new HttpError(400, 'the body is not JSON');
+      throw new CkptError('INVALID_ARGUMENT', 'the body is not JSON', { hint: 'POST /api/pick takes {"attempt": NAME}.' });
     }
-    if (typeof name !== 'string' || !name) throw new HttpError(400, 'missing "attempt"');
+    if (typeof name !== 'string' || !name) throw new CkptError('INVALID_ARGUMENT', 'missing "attempt"', { hint: 'POST /api/pick takes {"attempt": NAME}.', data: { parameter: 'attempt' } });
     const attempt = name;
     // One pick at a time; pickAttempt takes the worktree lock as well.
     const run = picking.then(() => pickAttempt(currentRace(), attempt, { mode: 'apply' }));
     picking = run.catch(() => undefined);
-    send(res, 200, await run);
+    const answer: PickAnswer = await run;
+    send(res, 200, answer);
   }
 
   function refuse(req: http.IncomingMessage, url: URL): string | null {
@@ -252,29 +257,61 @@ function sendError(res: http.ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  if (err instanceof HttpError) return send(res, err.status, { error: { code: err.status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: err.message } });
-  if (isCkptError(err)) return send(res, statusOf(err), { error: err.toJSON() });
-  const message = err instanceof Error ? err.message : String(err);
-  send(res, 500, { error: { code: 'INTERNAL', message, hint: 'This is a bug in ckpt; please report it.' } });
+  const e = isCkptError(err)
+    ? err
+    : new CkptError('INTERNAL', err instanceof Error ? err.message : String(err), { hint: 'This is a bug in ckpt; please report it.', cause: err });
+  const answer: ErrorAnswer = { error: e.toJSON() };
+  // A body left unread (too large) must not keep the connection for the next request.
+  if (e.code === 'BODY_TOO_LARGE') res.setHeader('Connection', 'close');
+  send(res, statusOf(e), answer);
 }
 
-/** HTTP status for a CkptError. */
+/** HTTP statuses of the codes that have their own; the others go by their kind (see {@link statusOf}). */
+const STATUS_OF_CODE: Partial<Record<ErrorCode, number>> = {
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ATTEMPT_NOT_FOUND: 404,
+  RACE_NOT_FOUND: 404,
+  SNAPSHOT_NOT_FOUND: 404,
+  PATH_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+};
+
+/**
+ * HTTP status for a CkptError: its code's own (403, 404, 405, 413, 415),
+ * else by kind: `user` 400, `conflict` 409, `environment` and `internal` 500.
+ */
 export function statusOf(err: CkptError): number {
-  if (err.code === 'ATTEMPT_NOT_FOUND' || err.code === 'RACE_NOT_FOUND' || err.code === 'SNAPSHOT_NOT_FOUND' || err.code === 'PATH_NOT_FOUND') return 404;
+  const own = STATUS_OF_CODE[err.code];
+  if (own !== undefined) return own;
   if (err.kind === 'user') return 400;
   if (err.kind === 'conflict') return 409;
   return 500;
 }
 
+/** The largest request body read (POST /api/pick), in bytes. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * The request body as text, at most `max` bytes. Past that it rejects with
+ * `BODY_TOO_LARGE` and drops the rest of the body as it comes, so the 413
+ * answer still reaches the client (destroying the request here would close
+ * the socket before the answer is written); that answer closes the connection.
+ */
 function readBody(req: http.IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
       size += c.length;
       if (size > max) {
-        reject(new HttpError(413, 'body too large'));
-        req.destroy();
+        tooLarge = true;
+        chunks.length = 0;
+        reject(new CkptError('BODY_TOO_LARGE', `body over ${max} bytes`, { hint: 'POST /api/pick takes {"attempt": NAME}.', data: { maxBytes: max } }));
         return;
       }
       chunks.push(c);

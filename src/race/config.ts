@@ -26,17 +26,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { CkptError } from '../core/errors.js';
-import { parseDuration } from '../core/duration.js';
+import { durationText } from '../core/duration-schema.js';
 import { PRESETS, type AgentPreset, type ArgTemplate } from './presets.js';
 
-const duration = z.string().refine((s) => {
-  try {
-    parseDuration(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'a duration such as "90s", "20m" or "2h"');
+// The command line's rule: a unit is required ("90s", "20m", "2h"), zero is refused.
+const duration = durationText;
 
 const argTemplate = z.union([z.string(), z.array(z.string()).min(1)]);
 
@@ -89,8 +83,9 @@ export function loadConfig(worktree: string): CkptConfig {
   const res = configSchema.safeParse(raw);
   if (!res.success) {
     const problems = res.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+    const hints = [...new Set(res.error.issues.map((i) => (i as { params?: { hint?: string } }).params?.hint).filter((h): h is string => !!h))];
     throw new CkptError('CONFIG_INVALID', `${file} is not a valid ckpt config:\n  ${problems.join('\n  ')}`, {
-      hint: 'See docs/race.md for the format.',
+      hint: [...hints, 'See docs/race.md for the format.'].join(' '),
       data: { file, problems },
     });
   }
@@ -153,8 +148,11 @@ export interface AttemptSpec {
  * @throws CkptError `INVALID_ARGUMENT`.
  */
 export function parseModels(list: string): AttemptSpec[] {
-  const items = list.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new CkptError('INVALID_ARGUMENT', '--models is empty', { hint: 'e.g. --models claude,codex or --models claude:3' });
+  const items = list.split(',').map((s) => s.trim());
+  if (items.every((s) => s === '')) throw new CkptError('INVALID_ARGUMENT', '--models is empty', { hint: 'e.g. --models claude,codex or --models claude:3' });
+  if (items.includes('')) {
+    throw new CkptError('INVALID_ARGUMENT', `--models has an empty entry: ${JSON.stringify(list)}`, { hint: 'Separate agents with single commas: --models claude,codex.', data: { models: list } });
+  }
   const out: AttemptSpec[] = [];
   const seen = new Map<string, number>();
   for (const item of items) {

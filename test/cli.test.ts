@@ -236,7 +236,7 @@ describe('ckpt CLI', () => {
     const dir = makeRepo({ 'a.txt': 'a\n', '.gitignore': 'node_modules/\n' });
     const other = path.join(tempDir(), 'wt2');
     git(dir, 'worktree', 'add', '-q', '-b', 'two', other);
-    const child = spawn(process.execPath, [CLI, 'watch', '--json', '--quiet', '150', dir, other], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'watch', '--json', '--quiet', '150ms', dir, other], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const events: { event: string; worktree?: string; created?: boolean; snapshot?: { step: number } }[] = [];
     let buf = '';
     child.stdout.on('data', (b: Buffer) => {

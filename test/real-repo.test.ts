@@ -48,7 +48,7 @@ describe('on a clone of a real repository', () => {
     const ignored = (): string[] => ['dist/cli.js', 'debug.log', 'node_modules/x/index.js'].map((p) => fs.readFileSync(path.join(dir, p), 'utf8'));
     const ignored0 = ignored();
 
-    const watch = spawn(process.execPath, [CLI, 'watch', '--json', '--quiet', '200'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const watch = spawn(process.execPath, [CLI, 'watch', '--json', '--quiet', '200ms'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let created = 0;
     let buf = '';
     watch.stdout.on('data', (b: Buffer) => {

@@ -1,6 +1,7 @@
 /** Rendering a race for the terminal: the summary table and live status lines. */
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { quote } from '../core/quote.js';
 import type { Attempt, RaceRecord } from '../race/types.js';
 import { duration } from './output.js';
 
@@ -51,10 +52,10 @@ export function renderSummary(race: RaceRecord, color: boolean, now = Date.now()
     const check = a.check ? (a.check.passed ? c.green(`pass ${duration(a.check.durationMs)}`) : c.red(a.check.timedOut ? 'timeout' : `fail (${a.check.exitCode})`)) : race.check ? c.dim('—') : '';
     table.push([
       race.best === a.name ? c.yellow('★') : race.picked?.attempt === a.name ? c.green('✓') : '',
-      c.bold(a.name),
-      a.agent + (a.model ? `@${a.model}` : ''),
+      c.bold(quote(a.name)),
+      quote(a.agent + (a.model ? `@${a.model}` : '')),
       stateText(a, c),
-      a.exitCode === null ? (a.signal ?? '—') : String(a.exitCode),
+      a.exitCode === null ? quote(a.signal ?? '—') : String(a.exitCode),
       time === null ? '—' : duration(time),
       String(a.steps),
       String(a.files),
@@ -69,13 +70,14 @@ export function renderSummary(race: RaceRecord, color: boolean, now = Date.now()
 /** One status line per attempt, for the live view. */
 export function renderLive(race: RaceRecord, color: boolean, width: number, now = Date.now()): string {
   const c = color ? pc : plain;
-  const nameW = Math.max(...race.attempts.map((a) => a.name.length));
+  const nameW = Math.max(...race.attempts.map((a) => quote(a.name).length));
   return race.attempts
     .map((a) => {
       const t = a.startedAt ? duration((a.endedAt ?? now) - a.startedAt) : '';
-      const head = `${a.name.padEnd(nameW)}  ${stateText(a, c).padEnd(color ? 20 : 11)} ${t.padStart(7)}  ${String(a.steps).padStart(3)} steps  ${String(a.files).padStart(3)} files  `;
+      const head = `${quote(a.name).padEnd(nameW)}  ${stateText(a, c).padEnd(color ? 20 : 11)} ${t.padStart(7)}  ${String(a.steps).padStart(3)} steps  ${String(a.files).padStart(3)} files  `;
       const visible = head.replace(/\x1b\[[0-9;]*m/g, '').length;
-      const rest = (a.error ?? a.lastLine ?? '').replace(/\s+/g, ' ');
+      // An agent's last output line: its control bytes escaped, so it cannot move the cursor or clear lines.
+      const rest = quote((a.error ?? a.lastLine ?? '').replace(/\s+/g, ' '), 'text');
       const room = Math.max(0, width - visible - 1);
       return head + c.dim(rest.length > room ? rest.slice(0, Math.max(0, room - 1)) + '…' : rest);
     })

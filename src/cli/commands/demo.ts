@@ -5,19 +5,22 @@
  * With the race part (default), three scripted agents race on a task and the
  * winner is picked.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, statSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pc from 'picocolors';
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { CkptError } from '../../core/errors.js';
 import { openRepo } from '../../git/repo.js';
 import { startWatching } from '../../watch/watcher.js';
 import { listSteps } from '../../snapshot/store.js';
 import { rollback } from '../../snapshot/rollback.js';
-import { renderLog } from './log.js';
-import { useColor } from '../output.js';
+import { flag, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
+import { runRaceDemo } from '../demo/race.js';
+import { makeDemoRepo } from '../demo/repo.js';
+import { renderLog } from '../log-table.js';
 
 const AGENT_SCRIPT = `
 // A scripted stand-in for a coding agent: five steps with pauses between them.
@@ -39,40 +42,23 @@ const pause = Number(process.env.DEMO_PAUSE_MS || 700);
 })();
 `;
 
-function sh(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } });
+export const schema = z.object({ keep: flag, race: z.boolean().default(true), json });
+export type Input = z.output<typeof schema>;
+
+export function register(parent: Command, act: Act): void {
+  parent
+    .command('demo')
+    .description('run the built-in demo in a throwaway repository')
+    .option('--keep', 'keep the demo repository')
+    .option('--no-race', 'skip the race part')
+    .option('--json', 'print JSON')
+    .action(act(schema, run));
 }
 
-/** Creates the demo repository: a small app with a commit, staged work, and ignored files. */
-export function makeDemoRepo(root: string): string {
-  const dir = path.join(root, 'app');
-  mkdirSync(path.join(dir, 'src'), { recursive: true });
-  mkdirSync(path.join(dir, 'scripts'), { recursive: true });
-  mkdirSync(path.join(dir, 'node_modules', 'left-pad'), { recursive: true });
-  writeFileSync(path.join(dir, 'README.md'), '# demo app\n');
-  writeFileSync(path.join(dir, 'NOTES.md'), '# notes\n');
-  writeFileSync(path.join(dir, 'config.yml'), 'name: demo\nversion: 1\n');
-  writeFileSync(path.join(dir, 'src', 'app.js'), "import { pad } from './util.js';\nconsole.log(pad('Hello'));\n");
-  writeFileSync(path.join(dir, 'src', 'util.js'), "export const pad = (s) => ' ' + s;\n");
-  writeFileSync(path.join(dir, 'scripts', 'build.sh'), '#!/bin/sh\necho building\n');
-  writeFileSync(path.join(dir, 'test.js'), "import './src/app.js';\n");
-  writeFileSync(path.join(dir, '.gitignore'), 'node_modules/\n.env\n');
-  writeFileSync(path.join(dir, '.env'), 'SECRET=do-not-lose-me\n');
-  writeFileSync(path.join(dir, 'node_modules', 'left-pad', 'index.js'), 'module.exports = 1;\n');
-  const id = ['-c', 'user.name=Demo', '-c', 'user.email=demo@example.com', '-c', 'commit.gpgSign=false'];
-  sh(dir, ['init', '-q', '-b', 'main']);
-  sh(dir, ['add', '-A']);
-  sh(dir, [...id, 'commit', '-q', '-m', 'initial']);
-  // The user's own staged work, which ckpt must never touch.
-  writeFileSync(path.join(dir, 'README.md'), '# demo app\n\nStaged by the user.\n');
-  sh(dir, ['add', 'README.md']);
-  return dir;
-}
-
-export async function run(ctx: Ctx, opts: { keep?: boolean; race?: boolean }): Promise<number> {
-  const color = useColor() && !ctx.out.json;
+export async function run(ctx: Ctx, opts: Input): Promise<number> {
+  const c = ctx.out.c;
   const say = (s = ''): void => ctx.out.line(s);
-  const head = (s: string): void => say(`\n${color ? pc.bold(pc.cyan(`== ${s}`)) : `== ${s}`}`);
+  const head = (s: string): void => say(`\n${c.bold(c.cyan(`== ${s}`))}`);
   const root = mkdtempSync(path.join(os.tmpdir(), 'ckpt-demo-'));
   const summary: Record<string, unknown> = { root };
   try {
@@ -90,7 +76,7 @@ export async function run(ctx: Ctx, opts: { keep?: boolean; race?: boolean }): P
     await new Promise<void>((resolve, reject) => {
       const child = spawn(process.execPath, [agentFile], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, DEMO_PAUSE_MS: process.env.DEMO_PAUSE_MS ?? '700' } });
       child.stdout.on('data', (b: Buffer) => {
-        for (const l of b.toString().split('\n').filter(Boolean)) say(`  ${color ? pc.dim(l) : l}`);
+        for (const l of b.toString().split('\n').filter(Boolean)) say(`  ${c.dim(ctx.out.t(l))}`);
       });
       child.on('error', reject);
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`demo agent exited with ${code}`))));
@@ -100,7 +86,7 @@ export async function run(ctx: Ctx, opts: { keep?: boolean; race?: boolean }): P
 
     head('ckpt log');
     const steps = await listSteps(repo);
-    say(renderLog(steps, process.stdout.columns ?? 120, color));
+    say(renderLog(steps, ctx.out.width(120), ctx.out.color));
     summary.steps = steps.length;
     const tip = steps[0]!;
 
@@ -128,8 +114,7 @@ export async function run(ctx: Ctx, opts: { keep?: boolean; race?: boolean }): P
     }
 
     if (opts.race !== false) {
-      const { runRaceDemo } = await import('./race-demo.js');
-      summary.race = await runRaceDemo(ctx, dir, { color, say, head });
+      summary.race = await runRaceDemo(ctx, dir, { say, head });
     }
     ctx.out.result(summary);
     head('done');

@@ -1,35 +1,52 @@
 /** `ckpt diff [FROM] [TO] [-- PATHS]`. */
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { openRepo } from '../../git/repo.js';
 import { diff } from '../../snapshot/diff.js';
+import { flag, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
-import { useColor } from '../output.js';
 
-export async function run(ctx: Ctx, from: string | undefined, to: string | undefined, opts: { stat?: boolean; color?: boolean }): Promise<void> {
+export const schema = z.object({ from: z.string().optional(), to: z.string().optional(), stat: flag, json });
+export type Input = z.output<typeof schema>;
+
+export function register(parent: Command, act: Act): void {
+  parent
+    .command('diff')
+    .description('show changes between two snapshots, or a snapshot and the worktree')
+    .argument('[from]', 'older snapshot: step, -N or id (default: the newest)')
+    .argument('[to]', 'newer snapshot (default: the live worktree)')
+    .option('--stat', 'only per-file counts')
+    .option('--json', 'print JSON')
+    .allowExcessArguments(false)
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const paths = toRepoPaths(repo, ctx.cwd, ctx.paths);
-  const explicitColor = process.argv.includes('--color') ? true : process.argv.includes('--no-color') ? false : undefined;
-  const color = !ctx.out.json && (explicitColor ?? useColor());
+  const out = ctx.out;
   const res = await diff(repo, {
-    ...(from ? { from } : {}),
-    ...(to ? { to } : {}),
+    ...(input.from ? { from: input.from } : {}),
+    ...(input.to ? { to: input.to } : {}),
     ...(paths.length ? { paths } : {}),
-    color,
-    statOnly: !!opts.stat,
+    color: out.color,
+    statOnly: !!input.stat,
   });
-  ctx.out.result({ from: res.from, to: res.to, files: res.files, patch: opts.stat ? undefined : res.patch });
+  out.result({ from: res.from, to: res.to, files: res.files, patch: input.stat ? undefined : res.patch });
   const label = `step ${res.from.step} → ${res.to ? `step ${res.to.step}` : 'worktree'}`;
   if (res.files.length === 0) {
-    ctx.out.line(`no changes (${label})`);
+    out.line(`no changes (${label})`);
     return;
   }
-  if (opts.stat) {
-    const w = Math.max(...res.files.map((f) => f.path.length));
-    for (const f of res.files) ctx.out.line(` ${f.status} ${f.path.padEnd(w)} | ${f.binary ? 'binary' : `+${f.insertions} −${f.deletions}`}`);
+  if (input.stat) {
+    const names = res.files.map((f) => out.q(f.path));
+    const w = Math.max(...names.map((n) => n.length));
+    res.files.forEach((f, i) => out.line(` ${f.status} ${names[i]!.padEnd(w)} | ${f.binary ? 'binary' : `+${f.insertions} −${f.deletions}`}`));
     const ins = res.files.reduce((a, f) => a + f.insertions, 0);
     const del = res.files.reduce((a, f) => a + f.deletions, 0);
-    ctx.out.line(` ${res.files.length} file(s) changed, +${ins} −${del} (${label})`);
+    out.line(` ${res.files.length} file(s) changed, +${ins} −${del} (${label})`);
     return;
   }
-  if (!ctx.out.json) process.stdout.write(res.patch);
+  out.raw(res.patch);
 }

@@ -1,14 +1,32 @@
 /** `ckpt gc --keep N --older-than DURATION`. */
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { durationText } from '../../core/duration-schema.js';
 import { openRepo } from '../../git/repo.js';
 import { gc } from '../../snapshot/gc.js';
+import { count, flag, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 
-export async function run(ctx: Ctx, opts: { keep?: number; olderThan?: string; dryRun?: boolean }): Promise<void> {
+export const schema = z.object({ keep: count(1).optional(), olderThan: durationText.optional(), dryRun: flag, json });
+export type Input = z.output<typeof schema>;
+
+export function register(parent: Command, act: Act): void {
+  parent
+    .command('gc')
+    .description('prune old snapshots of this worktree')
+    .option('--keep <n>', 'keep the newest N snapshots (N ≥ 1)')
+    .option('--older-than <duration>', 'drop snapshots older than DURATION (7d, 12h; a unit is required)')
+    .option('-n, --dry-run', 'report only')
+    .option('--json', 'print JSON')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const res = await gc(repo, {
-    ...(opts.keep !== undefined ? { keep: opts.keep } : {}),
-    ...(opts.olderThan !== undefined ? { olderThan: opts.olderThan } : {}),
-    dryRun: !!opts.dryRun,
+    ...(input.keep !== undefined ? { keep: input.keep } : {}),
+    ...(input.olderThan !== undefined ? { olderThan: input.olderThan } : {}),
+    dryRun: !!input.dryRun,
   });
   ctx.out.result(res);
   if (res.dropped === 0) ctx.out.line(`nothing to prune (${res.kept} snapshot(s) kept)`);

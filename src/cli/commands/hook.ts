@@ -6,6 +6,15 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Command } from 'commander';
+
+/**
+ * `ckpt hook AGENT` in `ckpt --help`. main.ts runs the hook before commander
+ * is loaded ({@link runHook}), so this registration only documents it.
+ */
+export function register(parent: Command, _act?: unknown): void {
+  parent.command('hook').argument('<agent>').description('(called by agent hooks) snapshot around one tool call; reads the hook JSON on stdin');
+}
 
 /**
  * Runs the hook for `args[0]` (the agent). Never throws and always returns 0,

@@ -1,8 +1,31 @@
 /** `ckpt hooks install|uninstall claude`. */
 import path from 'node:path';
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { CkptError } from '../../core/errors.js';
 import { claudeHookCommand, installClaudeHooks, uninstallClaudeHooks } from '../../agents/claude.js';
+import { json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
+
+export const schema = z.object({ agent: z.string(), json });
+export type Input = z.output<typeof schema>;
+
+/** `hooks install AGENT`, `hooks uninstall AGENT`. */
+export function register(parent: Command, act: Act): void {
+  const hooks = parent.command('hooks').description("install or remove agents' hooks that snapshot around each tool call");
+  hooks
+    .command('install')
+    .argument('<agent>', 'claude')
+    .description("add ckpt's PreToolUse/PostToolUse hooks to .claude/settings.local.json")
+    .option('--json', 'print JSON')
+    .action(act(schema, (ctx, input) => install(ctx, input.agent)));
+  hooks
+    .command('uninstall')
+    .argument('<agent>', 'claude')
+    .description("remove exactly ckpt's hooks")
+    .option('--json', 'print JSON')
+    .action(act(schema, (ctx, input) => uninstall(ctx, input.agent)));
+}
 
 function checkAgent(agent: string): void {
   if (agent !== 'claude') {

@@ -1,27 +1,46 @@
 /** `race diff [ATTEMPT…] [--side-by-side] [--stat]`. */
-import pc from 'picocolors';
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { openRepo } from '../../git/repo.js';
 import { attemptDiffs } from '../../race/compare.js';
 import { resolveRace } from '../../race/store.js';
-import { useColor } from '../output.js';
+import { flag, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 
-export async function run(ctx: Ctx, names: string[], opts: { race?: string; sideBySide?: boolean; stat?: boolean; pager?: boolean }): Promise<void> {
+export const schema = z.object({ attempts: z.array(z.string()).default([]), race: z.string().optional(), sideBySide: flag, stat: flag, pager: z.boolean().default(true), json });
+export type Input = z.output<typeof schema>;
+
+export function register(race: Command, act: Act): void {
+  race
+    .command('diff')
+    .description("attempts' changes against the base")
+    .argument('[attempts...]', 'attempt names (default: all)')
+    .option('--race <id>', 'the race (default: the latest)')
+    .option('--json', 'print JSON')
+    .option('--side-by-side', 'attempts in columns fitted to the terminal')
+    .option('--stat', 'per-file counts only')
+    .option('--no-pager', 'never page')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<void> {
+  const out = ctx.out;
+  const c = out.c;
   const repo = await openRepo(ctx.cwd);
-  const race = resolveRace(repo, opts.race);
-  const color = !ctx.out.json && useColor();
-  if (opts.sideBySide && !ctx.out.json) {
+  const race = resolveRace(repo, input.race);
+  const names = input.attempts;
+  if (input.sideBySide && !out.json) {
     const view = await import('../../view/terminal.js');
-    const text = await view.renderRaceSideBySide(repo, race, names, { width: process.stdout.columns ?? 160, color });
-    await view.page(text, { enabled: opts.pager !== false });
+    const text = await view.renderRaceSideBySide(repo, race, names, { width: out.width(160), color: out.color });
+    await out.page(text, { enabled: input.pager });
     return;
   }
-  const diffs = await attemptDiffs(repo, race, names, { color, statOnly: !!opts.stat });
-  ctx.out.result({ race: race.id, base: race.base, attempts: diffs });
+  const diffs = await attemptDiffs(repo, race, names, { color: out.color, statOnly: !!input.stat });
+  out.result({ race: race.id, base: race.base, attempts: diffs });
   for (const d of diffs) {
-    ctx.out.line(color ? pc.bold(pc.cyan(`=== ${d.attempt}: ${d.files.length} file(s)`)) : `=== ${d.attempt}: ${d.files.length} file(s)`);
-    if (opts.stat || !d.patch) {
-      for (const f of d.files) ctx.out.line(` ${f.status} ${f.path}  ${f.binary ? 'binary' : `+${f.insertions} −${f.deletions}`}`);
-    } else if (!ctx.out.json) process.stdout.write(d.patch);
+    out.line(c.bold(c.cyan(`=== ${out.q(d.attempt)}: ${d.files.length} file(s)`)));
+    if (input.stat || !d.patch) {
+      for (const f of d.files) out.line(` ${f.status} ${out.q(f.path)}  ${f.binary ? 'binary' : `+${f.insertions} −${f.deletions}`}`);
+    } else out.raw(d.patch);
   }
 }

@@ -1,34 +1,57 @@
 /** `race pick ATTEMPT [--squash | --merge | --branch NAME] [--dry-run]`. */
-import pc from 'picocolors';
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { CkptError } from '../../core/errors.js';
 import { openRepo } from '../../git/repo.js';
 import { pickAttempt, type PickMode } from '../../race/pick.js';
 import { resolveRace } from '../../race/store.js';
+import { flag, json, text, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 
-export async function run(ctx: Ctx, attempt: string, opts: { race?: string; squash?: boolean; merge?: boolean; branch?: string; dryRun?: boolean }): Promise<void> {
-  const modes = [opts.squash, opts.merge, opts.branch !== undefined].filter(Boolean).length;
+export const schema = z.object({ attempt: z.string(), race: z.string().optional(), squash: flag, merge: flag, branch: text.optional(), dryRun: flag, json });
+export type Input = z.output<typeof schema>;
+
+export function register(race: Command, act: Act): void {
+  race
+    .command('pick')
+    .description('take an attempt: by default its changes become uncommitted changes in your worktree (undo: ckpt rollback --undo)')
+    .argument('<attempt>')
+    .option('--race <id>', 'the race (default: the latest)')
+    .option('--json', 'print JSON')
+    .option('--squash', 'commit it onto the current branch as one commit')
+    .option('--merge', 'merge it into the current branch (git merge --no-ff)')
+    .option('--branch <name>', 'create a branch holding it; your worktree is not touched')
+    .option('-n, --dry-run', 'check and show what would change')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<void> {
+  const out = ctx.out;
+  const c = out.c;
+  const attempt = input.attempt;
+  const modes = [input.squash, input.merge, input.branch !== undefined].filter(Boolean).length;
   if (modes > 1) throw new CkptError('INVALID_ARGUMENT', 'give at most one of --squash, --merge, --branch', { hint: 'Without any, the changes are applied to your worktree, uncommitted.' });
   const repo = await openRepo(ctx.cwd);
-  const race = resolveRace(repo, opts.race);
-  const how: PickMode = opts.branch !== undefined ? { mode: 'branch', branch: opts.branch } : opts.squash ? { mode: 'squash' } : opts.merge ? { mode: 'merge' } : { mode: 'apply' };
-  if (opts.dryRun && how.mode !== 'apply') throw new CkptError('INVALID_ARGUMENT', '--dry-run only applies to the default mode');
-  const res = await pickAttempt(race, attempt, how, { dryRun: !!opts.dryRun, saveTo: repo });
-  ctx.out.result(res);
+  const race = resolveRace(repo, input.race);
+  const how: PickMode = input.branch !== undefined ? { mode: 'branch', branch: input.branch } : input.squash ? { mode: 'squash' } : input.merge ? { mode: 'merge' } : { mode: 'apply' };
+  if (input.dryRun && how.mode !== 'apply') throw new CkptError('INVALID_ARGUMENT', '--dry-run only applies to the default mode');
+  const res = await pickAttempt(race, attempt, how, { dryRun: !!input.dryRun, saveTo: repo });
+  out.result(res);
+  const name = out.q(attempt);
   switch (res.mode) {
     case 'apply':
       if (res.changes.length === 0) {
-        ctx.out.line(`${attempt} changed nothing${opts.dryRun ? '' : ' that is not already in your worktree'}`);
+        out.line(`${name} changed nothing${input.dryRun ? '' : ' that is not already in your worktree'}`);
         return;
       }
-      ctx.out.line(`${opts.dryRun ? 'would apply' : 'applied'} ${attempt}'s changes to ${race.worktree} (uncommitted):`);
-      for (const c of res.changes) ctx.out.line(`  ${c.action === 'delete' ? pc.red('D') : c.from === null ? pc.green('A') : pc.yellow('M')} ${c.path}`);
-      if (!opts.dryRun) ctx.out.line(`\nundo with: ${pc.bold('ckpt rollback --undo')}`);
+      out.line(`${input.dryRun ? 'would apply' : 'applied'} ${name}'s changes to ${out.q(race.worktree)} (uncommitted):`);
+      for (const ch of res.changes) out.line(`  ${ch.action === 'delete' ? c.red('D') : ch.from === null ? c.green('A') : c.yellow('M')} ${out.q(ch.path)}`);
+      if (!input.dryRun) out.line(`\nundo with: ${c.bold('ckpt rollback --undo')}`);
       return;
     case 'branch':
-      ctx.out.line(`created branch ${res.branch} at ${res.commit!.slice(0, 10)} holding ${attempt}; your worktree is untouched`);
+      out.line(`created branch ${out.q(res.branch ?? '')} at ${res.commit!.slice(0, 10)} holding ${name}; your worktree is untouched`);
       return;
     default:
-      ctx.out.line(`${res.mode === 'merge' ? 'merged' : 'squashed'} ${attempt} into the current branch (${res.commit!.slice(0, 10)}); checkpoint before it: ${res.preSnapshot!.slice(0, 10)}`);
+      out.line(`${res.mode === 'merge' ? 'merged' : 'squashed'} ${name} into the current branch (${res.commit!.slice(0, 10)}); checkpoint before it: ${res.preSnapshot!.slice(0, 10)}`);
   }
 }

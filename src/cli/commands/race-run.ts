@@ -1,87 +1,126 @@
 /** `race "TASK" --models LIST [...]`: run a race, live status, summary table. */
-import pc from 'picocolors';
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { z } from 'zod';
+import { durationText } from '../../core/duration-schema.js';
+import { formatDuration } from '../../core/duration.js';
+import { parseModels } from '../../race/config.js';
 import { planRace } from '../../race/plan.js';
 import { runRace } from '../../race/run.js';
 import type { RaceRecord } from '../../race/types.js';
+import { count, flag, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 import { renderLive, renderSummary } from '../race-table.js';
-import { EXIT, duration, useColor } from '../output.js';
+import { EXIT, duration, type Live } from '../output.js';
 
-interface Opts {
-  models: string;
-  check?: string;
-  base?: string;
-  timeout?: string;
-  idleTimeout?: string;
-  checkTimeout?: string;
-  maxParallel?: string;
-  setup?: string;
-  worktreeDir?: string;
-  clean?: boolean;
-  dryRun?: boolean;
+/** `--models`: checked here with the race's own parser (no empty entry, known shape). */
+const models = z.string().superRefine((s, ctx) => {
+  try {
+    parseModels(s);
+  } catch (err) {
+    const e = err as { message: string; hint?: string };
+    ctx.addIssue({ code: 'custom', message: e.message.replace(/^--models /, ''), params: { hint: e.hint } });
+  }
+});
+
+export const schema = z.object({
+  task: z.array(z.string()).min(1),
+  models,
+  check: z.string().optional(),
+  base: z.string().optional(),
+  timeout: durationText.optional(),
+  idleTimeout: durationText.optional(),
+  checkTimeout: durationText.optional(),
+  maxParallel: count(1).optional(),
+  setup: z.string().optional(),
+  worktreeDir: z.string().optional(),
+  clean: flag,
+  keep: flag,
+  dryRun: flag,
+  json,
+});
+export type Input = z.output<typeof schema>;
+
+export function register(race: Command, act: Act): void {
+  race
+    .command('run', { isDefault: true })
+    .description('race agents on TASK (the default: `race "TASK" --models claude,codex`)')
+    .argument('<task...>', 'the task, given to every agent as one argument (or on stdin)')
+    .requiredOption('-m, --models <list>', 'agents: claude,codex | claude@opus,claude@sonnet | claude:3')
+    .option('--check <cmd>', 'run in each attempt when its agent ends (e.g. "npm test")')
+    .option('--base <ref>', 'start from this snapshot (step, id) or git revision (default: the worktree as it is now)')
+    .option('--timeout <duration>', 'wall-clock limit per agent, with a unit: 30m, 2h (default 30m)')
+    .option('--idle-timeout <duration>', 'kill an agent silent this long (default 10m)')
+    .option('--check-timeout <duration>', 'limit for --check (default 15m)')
+    .option('--max-parallel <n>', 'run at most N agents at once (N ≥ 1)')
+    .option('--setup <cmd>', 'run in each attempt before its agent (e.g. "npm ci")')
+    .option('--worktree-dir <dir>', 'where attempt worktrees go (default ~/.cache/ckpt/worktrees)')
+    .addOption(new Option('--clean', 'remove the worktrees when the race ends (snapshots stay)').conflicts('keep'))
+    .addOption(new Option('--keep', 'keep the worktrees (the default)'))
+    .option('-n, --dry-run', "print each attempt's command, directory, environment and limits; run nothing")
+    .option('--json', 'print the race record as JSON at the end')
+    .action(act(schema, run));
 }
 
-export async function run(ctx: Ctx, taskWords: string[], opts: Opts): Promise<number> {
-  const task = taskWords.join(' ');
+export async function run(ctx: Ctx, input: Input): Promise<number> {
+  const out = ctx.out;
+  const task = input.task.join(' ');
   const plan = await planRace({
     cwd: ctx.cwd,
     task,
-    models: opts.models,
-    check: opts.check ?? null,
-    base: opts.base ?? null,
-    timeout: opts.timeout ?? null,
-    idleTimeout: opts.idleTimeout ?? null,
-    checkTimeout: opts.checkTimeout ?? null,
-    maxParallel: opts.maxParallel ? Number(opts.maxParallel) : null,
-    setup: opts.setup ?? null,
-    worktreeDir: opts.worktreeDir ?? null,
+    models: input.models,
+    check: input.check ?? null,
+    base: input.base ?? null,
+    timeout: input.timeout ?? null,
+    idleTimeout: input.idleTimeout ?? null,
+    checkTimeout: input.checkTimeout ?? null,
+    maxParallel: input.maxParallel ?? null,
+    setup: input.setup ?? null,
+    worktreeDir: input.worktreeDir ?? null,
     ckptBin: ctx.bin,
   });
-  if (opts.dryRun) {
+  if (input.dryRun) {
     const attempts = plan.attempts.map((a) => ({ name: a.name, agent: a.agent, model: a.model, command: a.argv, taskViaStdin: a.stdin, dir: a.dir, branch: a.branch, port: a.port, env: a.env, timeoutMs: a.timeoutMs }));
-    ctx.out.result({ id: plan.id, task, check: plan.check, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', attempts });
-    ctx.out.line(`race ${plan.id} (dry run: nothing created, nothing run)`);
-    ctx.out.line(`task: ${JSON.stringify(task)}`);
+    out.result({ id: plan.id, task, check: plan.check, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, attempts });
+    out.line(`race ${out.q(plan.id)} (dry run: nothing created, nothing run)`);
+    out.line(`task: ${out.t(JSON.stringify(task))}`);
+    out.line(`limits: ${plan.maxParallel} at once, idle timeout ${formatDuration(plan.idleTimeoutMs)}${plan.check ? `, check timeout ${formatDuration(plan.checkTimeoutMs)}` : ''}`);
     for (const a of attempts) {
-      ctx.out.line(`\n${a.name}  (${a.agent}${a.model ? `@${a.model}` : ''})`);
-      ctx.out.line(`  command: ${JSON.stringify(a.command)}${a.taskViaStdin ? '  (task on stdin)' : ''}`);
-      ctx.out.line(`  dir:     ${a.dir}`);
-      ctx.out.line(`  branch:  ${a.branch}`);
-      ctx.out.line(`  env:     ${Object.entries(a.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      out.line(`\n${out.q(a.name)}  (${out.q(a.agent + (a.model ? `@${a.model}` : ''))})`);
+      out.line(`  command: ${out.t(JSON.stringify(a.command))}${a.taskViaStdin ? '  (task on stdin)' : ''}`);
+      out.line(`  dir:     ${out.q(a.dir)}`);
+      out.line(`  branch:  ${out.q(a.branch)}`);
+      out.line(`  timeout: ${formatDuration(a.timeoutMs)}`);
+      out.line(`  env:     ${Object.entries(a.env).map(([k, v]) => `${out.q(k)}=${out.q(v)}`).join(' ')}`);
     }
-    if (plan.check) ctx.out.line(`\ncheck: ${plan.check}`);
+    if (plan.check) out.line(`\ncheck: ${out.t(plan.check)}`);
     return EXIT.ok;
   }
-  const color = useColor();
-  const tty = !ctx.out.json && !!process.stdout.isTTY;
+  const color = out.color;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let logUpdate: ((s: string) => void) & { done?: () => void } = () => undefined;
+  const live: Live | null = await out.live();
   let ticker: NodeJS.Timeout | null = null;
   let latest: RaceRecord | null = null;
   const lastStates = new Map<string, string>();
-  if (tty) {
-    const { createLogUpdate } = await import('log-update');
-    logUpdate = createLogUpdate(process.stdout);
-    ticker = setInterval(() => latest && logUpdate(renderLive(latest, color, process.stdout.columns ?? 100)), 250);
-  }
-  if (!ctx.out.json) ctx.out.line(`race ${plan.id}: ${plan.attempts.length} attempts on ${JSON.stringify(task.length > 60 ? task.slice(0, 59) + '…' : task)}`);
+  if (live) ticker = setInterval(() => latest && live.update(renderLive(latest, color, out.width(100))), 250);
+  out.line(`race ${out.q(plan.id)}: ${plan.attempts.length} attempts on ${out.t(JSON.stringify(task.length > 60 ? task.slice(0, 59) + '…' : task))}`);
   let race: RaceRecord;
   try {
     race = await runRace(plan, {
       ckptBin: ctx.bin,
       signal: abort.signal,
-      clean: !!opts.clean,
+      clean: !!input.clean,
       onUpdate: (r) => {
         latest = r;
-        if (tty || ctx.out.json) return;
+        if (live || out.json) return;
         for (const a of r.attempts) {
           if (lastStates.get(a.name) === a.state) continue;
           lastStates.set(a.name, a.state);
-          const extra = ['done', 'failed', 'timeout'].includes(a.state) ? ` in ${duration(a.durationMs ?? 0)}, ${a.steps} steps, ${a.files} files${a.error ? `: ${a.error.slice(0, 120)}` : ''}` : '';
-          ctx.out.line(`[${a.name}] ${a.state}${extra}`);
+          const extra = ['done', 'failed', 'timeout'].includes(a.state) ? ` in ${duration(a.durationMs ?? 0)}, ${a.steps} steps, ${a.files} files${a.error ? `: ${out.t(a.error.slice(0, 120))}` : ''}` : '';
+          out.line(`[${out.q(a.name)}] ${a.state}${extra}`);
         }
       },
     });
@@ -89,20 +128,20 @@ export async function run(ctx: Ctx, taskWords: string[], opts: Opts): Promise<nu
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (ticker) clearInterval(ticker);
-    if (tty && latest) {
-      logUpdate(renderLive(latest, color, process.stdout.columns ?? 100));
-      logUpdate.done?.();
+    if (live && latest) {
+      live.update(renderLive(latest, color, out.width(100)));
+      live.done();
     }
   }
-  ctx.out.result(race);
-  ctx.out.line('');
-  ctx.out.line(renderSummary(race, color));
-  for (const w of race.warnings) ctx.out.warn(w);
+  out.result(race);
+  out.line('');
+  out.line(renderSummary(race, color));
+  for (const w of race.warnings) out.warn(w);
   if (race.state === 'interrupted') {
-    ctx.out.line(`race ${race.id} interrupted; see it with: race show --race ${race.id}`);
+    out.line(`race ${out.q(race.id)} interrupted; see it with: race show --race ${out.q(race.id)}`);
     return EXIT.interrupted;
   }
-  if (race.best) ctx.out.line(`\nbest: ${color ? pc.bold(race.best) : race.best}   take it: race pick ${race.best}   compare: race diff --side-by-side / race view`);
-  else ctx.out.line('\nno attempt finished cleanly with changes; compare: race diff, logs: race show');
+  if (race.best) out.line(`\nbest: ${out.c.bold(out.q(race.best))}   take it: race pick ${out.q(race.best)}   compare: race diff --side-by-side / race view`);
+  else out.line('\nno attempt finished cleanly with changes; compare: race diff, logs: race show');
   return EXIT.ok;
 }

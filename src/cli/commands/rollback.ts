@@ -1,40 +1,60 @@
 /** `ckpt rollback [TARGET] [--to TIME] [--undo] [-- PATHS]`. */
-import pc from 'picocolors';
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { CkptError } from '../../core/errors.js';
+import { timePointText } from '../../core/duration-schema.js';
 import { openRepo } from '../../git/repo.js';
 import { rollback } from '../../snapshot/rollback.js';
+import { flag, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
 
-export async function run(ctx: Ctx, target: string | undefined, opts: { to?: string; undo?: boolean; dryRun?: boolean }): Promise<void> {
-  if ([target, opts.to, opts.undo].filter((x) => x !== undefined && x !== false).length > 1) {
+export const schema = z.object({ target: z.string().optional(), to: timePointText.optional(), undo: flag, dryRun: flag, json });
+export type Input = z.output<typeof schema>;
+
+export function register(parent: Command, act: Act): void {
+  parent
+    .command('rollback')
+    .description('restore a step (the whole tree or some paths); undoable with --undo')
+    .argument('[target]', 'step number, -N (N steps back) or snapshot id; default: undo the last agent step')
+    .option('--to <time>', 'the newest snapshot at or before TIME ("10 minutes ago", an ISO date)')
+    .option('--undo', 'undo the last rollback')
+    .option('-n, --dry-run', 'show what would change, change nothing')
+    .option('--json', 'print JSON')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<void> {
+  if ([input.target, input.to, input.undo].filter((x) => x !== undefined && x !== false).length > 1) {
     throw new CkptError('INVALID_ARGUMENT', 'give one of TARGET, --to TIME or --undo', { hint: 'See `ckpt rollback --help`.' });
   }
+  const out = ctx.out;
+  const c = out.c;
   const repo = await openRepo(ctx.cwd);
   const paths = toRepoPaths(repo, ctx.cwd, ctx.paths);
   const res = await rollback(repo, {
-    ...(target !== undefined ? { target } : {}),
-    ...(opts.to ? { to: opts.to } : {}),
-    ...(opts.undo ? { undo: true } : {}),
+    ...(input.target !== undefined ? { target: input.target } : {}),
+    ...(input.to ? { to: input.to } : {}),
+    ...(input.undo ? { undo: true } : {}),
     ...(paths.length ? { paths } : {}),
-    dryRun: !!opts.dryRun,
+    dryRun: !!input.dryRun,
   });
-  ctx.out.result(res);
-  if (res.recovered) ctx.out.warn('an interrupted rollback was finished first');
-  const what = opts.undo ? `undid the rollback recorded in step ${res.target.step}` : `step ${res.target.step} (${res.target.id.slice(0, 10)}, ${res.target.kind}${res.target.tool ? ` ${res.target.tool}` : ''})`;
+  out.result(res);
+  if (res.recovered) out.warn('an interrupted rollback was finished first');
+  const what = input.undo ? `undid the rollback recorded in step ${res.target.step}` : `step ${res.target.step} (${res.target.id.slice(0, 10)}, ${res.target.kind}${res.target.tool ? ` ${out.q(res.target.tool)}` : ''})`;
   if (res.changes.length === 0) {
-    ctx.out.line(`nothing to change: the ${paths.length ? 'paths already match' : 'worktree already matches'} ${opts.undo ? 'that state' : what}`);
+    out.line(`nothing to change: the ${paths.length ? 'paths already match' : 'worktree already matches'} ${input.undo ? 'that state' : what}`);
     return;
   }
   const verb = res.dryRun ? 'would restore' : 'restored';
-  ctx.out.line(`${verb} ${opts.undo ? 'the state before the last rollback' : what}:`);
-  for (const c of res.changes) {
-    const sign = c.action === 'delete' ? pc.red('D') : c.from === null ? pc.green('A') : c.action === 'mode' ? pc.cyan('X') : pc.yellow('M');
-    const note = c.action === 'mode' ? ` (mode ${c.from} → ${c.to})` : c.action === 'link' ? ' (symlink)' : '';
-    ctx.out.line(`  ${sign} ${c.path}${note}`);
+  out.line(`${verb} ${input.undo ? 'the state before the last rollback' : what}:`);
+  for (const ch of res.changes) {
+    const sign = ch.action === 'delete' ? c.red('D') : ch.from === null ? c.green('A') : ch.action === 'mode' ? c.cyan('X') : c.yellow('M');
+    const note = ch.action === 'mode' ? ` (mode ${ch.from} → ${ch.to})` : ch.action === 'link' ? ' (symlink)' : '';
+    out.line(`  ${sign} ${out.q(ch.path)}${note}`);
   }
-  for (const k of res.kept) ctx.out.line(`  ${pc.dim('=')} ${k} ${pc.dim('(kept: ignored in that state)')}`);
-  for (const s of res.skipped) ctx.out.warn(s);
-  if (!res.dryRun) ctx.out.line(`\nundo this with: ${pc.bold('ckpt rollback --undo')}`);
-  else ctx.out.line('\n(dry run: nothing changed)');
+  for (const k of res.kept) out.line(`  ${c.dim('=')} ${out.q(k)} ${c.dim('(kept: ignored in that state)')}`);
+  for (const s of res.skipped) out.warn(s);
+  if (!res.dryRun) out.line(`\nundo this with: ${c.bold('ckpt rollback --undo')}`);
+  else out.line('\n(dry run: nothing changed)');
 }

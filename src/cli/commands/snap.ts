@@ -1,15 +1,32 @@
 /** `ckpt snap`: record the worktree now. */
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { openRepo } from '../../git/repo.js';
 import { takeSnapshot } from '../../snapshot/take.js';
+import { flag, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 
-export async function run(ctx: Ctx, opts: { message?: string; agent?: string; force?: boolean }): Promise<void> {
+export const schema = z.object({ message: z.string().optional(), agent: z.string().optional(), force: flag, json });
+export type Input = z.output<typeof schema>;
+
+export function register(parent: Command, act: Act): void {
+  parent
+    .command('snap')
+    .description('record the worktree as it is now (tracked and untracked files, ignored ones left out)')
+    .option('-m, --message <msg>', 'a one-line message')
+    .option('--agent <name>', 'record the snapshot as made by this agent')
+    .option('--force', 'record even if nothing changed since the last snapshot')
+    .option('--json', 'print JSON')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const res = await takeSnapshot(repo, {
     kind: 'manual',
-    ...(opts.message ? { message: opts.message } : {}),
-    ...(opts.agent ? { agent: opts.agent } : {}),
-    force: !!opts.force,
+    ...(input.message ? { message: input.message } : {}),
+    ...(input.agent ? { agent: input.agent } : {}),
+    force: !!input.force,
   });
   for (const w of res.warnings) ctx.out.warn(w);
   ctx.out.result({ created: res.created, snapshot: res.snapshot, warnings: res.warnings });

@@ -1,29 +1,44 @@
 /** `ckpt status`: worktrees with snapshots, last step, storage. */
 import Table from 'cli-table3';
-import type { Ctx } from '../main.js';
+import type { Command } from 'commander';
+import { z } from 'zod';
 import { openRepo } from '../../git/repo.js';
 import { status } from '../../snapshot/gc.js';
+import { json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
 import { age, bytes } from '../output.js';
 
-export async function run(ctx: Ctx): Promise<void> {
+export const schema = z.object({ json });
+export type Input = z.output<typeof schema>;
+
+export function register(parent: Command, act: Act): void {
+  parent
+    .command('status')
+    .description('worktrees with snapshots, the last step of each, and the storage they take')
+    .option('--json', 'print JSON')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, _input: Input): Promise<void> {
+  const out = ctx.out;
   const repo = await openRepo(ctx.cwd);
   const chains = await status(repo);
-  ctx.out.result({ current: repo.id, worktrees: chains });
+  out.result({ current: repo.id, worktrees: chains });
   if (chains.length === 0) {
-    ctx.out.line('no snapshots in this repository yet');
+    out.line('no snapshots in this repository yet');
     return;
   }
   const table = new Table({ head: ['worktree', 'snapshots', 'last step', 'when', 'kind', 'storage'], style: { head: [], border: [] } });
   for (const c of chains) {
     const here = c.id === repo.id ? '* ' : '  ';
     table.push([
-      here + (c.worktree || c.id) + (c.present ? '' : ' (gone)'),
+      here + out.q(c.worktree || c.id) + (c.present ? '' : ' (gone)'),
       String(c.snapshots),
       c.last ? String(c.last.step) : '—',
       c.last ? age(c.last.time) : '—',
-      c.last ? c.last.kind : '—',
+      c.last ? out.q(c.last.kind) : '—',
       c.bytes === null ? '—' : bytes(c.bytes),
     ]);
   }
-  ctx.out.line(table.toString());
+  out.line(table.toString());
 }

@@ -1,36 +1,57 @@
 /** `ckpt watch [DIR…]`: auto snapshots until Ctrl-C. */
-import pc from 'picocolors';
-import type { Ctx } from '../main.js';
-import { startWatching } from '../../watch/watcher.js';
-import { toCkptError } from '../output.js';
 import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { startWatching } from '../../watch/watcher.js';
+import { durationMs, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
+import { toCkptError } from '../output.js';
 
-export async function run(ctx: Ctx, dirs: string[], opts: { quiet: number; maxWait: number; agent?: string }): Promise<number> {
-  const targets = dirs.length > 0 ? dirs.map((d) => path.resolve(ctx.cwd, d)) : [ctx.cwd];
-  const json = ctx.out.json;
-  const emit = (obj: unknown): void => {
-    if (json) process.stdout.write(JSON.stringify(obj) + '\n');
-  };
+export const schema = z.object({
+  dirs: z.array(z.string()).default([]),
+  quiet: durationMs.default(300),
+  maxWait: durationMs.default(5000),
+  agent: z.string().optional(),
+  json,
+});
+export type Input = z.output<typeof schema>;
+
+export function register(parent: Command, act: Act): void {
+  parent
+    .command('watch')
+    .description('snapshot worktrees automatically whenever a burst of writes settles')
+    .argument('[dirs...]', 'worktrees to watch (default: the current one)')
+    .option('--quiet <duration>', 'quiet time before a snapshot (default 300ms)')
+    .option('--max-wait <duration>', 'snapshot at least this often during continuous writes (default 5s)')
+    .option('--agent <name>', 'record snapshots as made by this agent')
+    .option('--json', 'print one JSON line per snapshot')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<number> {
+  const out = ctx.out;
+  const c = out.c;
+  const targets = input.dirs.length > 0 ? input.dirs.map((d) => path.resolve(ctx.cwd, d)) : [ctx.cwd];
   const watching = await startWatching(targets, {
-    quietMs: opts.quiet,
-    maxWaitMs: opts.maxWait,
-    ...(opts.agent ? { agent: opts.agent } : {}),
+    quietMs: input.quiet,
+    maxWaitMs: input.maxWait,
+    ...(input.agent ? { agent: input.agent } : {}),
     onSnapshot: (repo, res) => {
-      emit({ event: 'snapshot', worktree: repo.worktree, created: res.created, snapshot: res.snapshot });
-      if (!json && res.created) {
+      out.event({ event: 'snapshot', worktree: repo.worktree, created: res.created, snapshot: res.snapshot });
+      if (res.created) {
         const s = res.snapshot;
-        ctx.out.line(`${pc.dim(new Date(s.time).toLocaleTimeString())} ${pc.green(`step ${s.step}`)} ${pc.yellow(s.id.slice(0, 10))} ${repo.worktree}`);
+        out.line(`${c.dim(new Date(s.time).toLocaleTimeString())} ${c.green(`step ${s.step}`)} ${c.yellow(s.id.slice(0, 10))} ${out.q(repo.worktree)}`);
       }
-      for (const w of res.warnings) ctx.out.warn(w);
+      for (const w of res.warnings) out.warn(w);
     },
     onError: (repo, err) => {
       const e = toCkptError(err);
-      emit({ event: 'error', worktree: repo?.worktree ?? null, error: e.toJSON() });
-      if (!json) ctx.out.warn(`${repo ? repo.worktree + ': ' : ''}${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+      out.event({ event: 'error', worktree: repo?.worktree ?? null, error: e.toJSON() });
+      if (!out.json) out.warn(`${repo ? out.q(repo.worktree) + ': ' : ''}${e.message}${e.hint ? ` (${e.hint})` : ''}`);
     },
   });
-  emit({ event: 'ready', worktrees: watching.repos.map((r) => r.worktree) });
-  if (!json) ctx.out.line(`watching ${watching.repos.map((r) => r.worktree).join(', ')} (Ctrl-C to stop)`);
+  out.event({ event: 'ready', worktrees: watching.repos.map((r) => r.worktree) });
+  out.line(`watching ${watching.repos.map((r) => out.q(r.worktree)).join(', ')} (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -41,7 +62,7 @@ export async function run(ctx: Ctx, dirs: string[], opts: { quiet: number; maxWa
     process.on('SIGTERM', stop);
   });
   await watching.close();
-  emit({ event: 'stopped' });
-  if (!json) ctx.out.line('stopped');
+  out.event({ event: 'stopped' });
+  out.line('stopped');
   return 0;
 }

@@ -1,0 +1,41 @@
+/** `race clean [--race ID]`: remove a race's worktrees and branches. */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { CkptError } from '../../core/errors.js';
+import { openRepo } from '../../git/repo.js';
+import { cleanRace, cleanRefusal } from '../../race/clean.js';
+import { resolveRace } from '../../race/store.js';
+import { json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
+
+export const schema = z.object({ race: z.string().optional(), json });
+export type Input = z.output<typeof schema>;
+
+export function register(race: Command, act: Act): void {
+  race
+    .command('clean')
+    .description("remove a race's worktrees and branches (its checkpoints stay until ckpt gc)")
+    .option('--race <id>', 'the race (default: the latest)')
+    .option('--json', 'print JSON')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, input: Input): Promise<void> {
+  const out = ctx.out;
+  const repo = await openRepo(ctx.cwd);
+  const race = resolveRace(repo, input.race);
+  if (race.state === 'running') {
+    throw new CkptError('INVALID_ARGUMENT', `race ${race.id} is still running`, { hint: 'Stop it first (Ctrl-C in its terminal).' });
+  }
+  const res = await cleanRace(repo, race);
+  for (const x of res.attempts) {
+    const name = out.q(x.attempt);
+    if (!x.removed) out.line(`${name}: kept ${out.q(x.dir)}: ${out.t(x.reason ?? '')}`);
+    else if (x.kept.length > 0) out.line(`${name}: removed; ${x.kept.length} path(s) changed after the race are kept in snapshot ${x.snapshot?.slice(0, 10)} (race pick ${name} takes them): ${x.kept.slice(0, 10).map((p) => out.q(p)).join(', ')}${x.kept.length > 10 ? ', …' : ''}`);
+    else out.line(`${name}: removed`);
+  }
+  const refusal = cleanRefusal(res);
+  if (refusal) throw refusal;
+  out.result(res);
+  out.line(`removed ${res.attempts.length} worktree(s) and branch(es) of race ${out.q(race.id)}; the attempts stay reachable as checkpoints until ckpt gc`);
+}

@@ -1,0 +1,38 @@
+/** `race list`: all races of this repository. */
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { openRepo } from '../../git/repo.js';
+import { listRaces } from '../../race/store.js';
+import { json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
+import { age } from '../output.js';
+
+export const schema = z.object({ json });
+export type Input = z.output<typeof schema>;
+
+export function register(race: Command, act: Act): void {
+  race
+    .command('list')
+    .description('all races of this repository')
+    .option('--json', 'print JSON')
+    .action(act(schema, run));
+}
+
+export async function run(ctx: Ctx, _input: Input): Promise<void> {
+  const out = ctx.out;
+  const repo = await openRepo(ctx.cwd);
+  const races = listRaces(repo);
+  out.result({ races });
+  if (races.length === 0) {
+    out.line('no races yet: race "TASK" --models claude,codex');
+    return;
+  }
+  const t = new Table({ head: ['race', 'started', 'state', 'attempts', 'best', 'picked', 'task'], style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+  for (const r of races) {
+    const task = r.task.replace(/\s+/g, ' ');
+    const shown = out.t(task.length > 40 ? task.slice(0, 39) + '…' : task);
+    t.push([out.q(r.id), age(r.createdAt), r.state, r.attempts.map((a) => out.q(a.name)).join(','), r.best ? out.q(r.best) : '—', r.picked ? out.q(r.picked.attempt) : '—', shown]);
+  }
+  out.line(t.toString());
+}

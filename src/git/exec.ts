@@ -9,8 +9,18 @@
  * execa costs about 150 ms (60 ms bundled) against Node's own ~100 ms start,
  * in `ckpt hook claude`, a process agents start twice per tool call with a
  * 150 ms budget. docs/architecture.md has the measurements.
+ *
+ * git children end with ckpt (issue: a `git add` left running by a snapshot
+ * killed by an agent's hook timeout kept writing objects into a private index
+ * no ref holds): while any git child runs, SIGTERM, SIGINT and SIGHUP kill
+ * the live children first and then end ckpt as the signal would have (unless
+ * the program handles that signal itself, as `ckpt watch` does: then it ends
+ * its own work); and on Linux
+ * each child is started through util-linux `setpriv --pdeathsig KILL`
+ * (prctl(2) PR_SET_PDEATHSIG), so even a ckpt killed with SIGKILL takes its
+ * git children with it. Test: git-children.test.ts.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { CkptError } from '../core/errors.js';
 
@@ -69,10 +79,14 @@ export function mergeEnv(extra: Record<string, string | undefined> = {}): NodeJS
 export function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
   const okCodes = options.okCodes ?? [0];
   const timeoutMs = options.timeoutMs ?? 120_000;
+  return runGit(args, options, okCodes, timeoutMs, deathSigWrapper());
+}
+
+function runGit(args: readonly string[], options: GitOptions, okCodes: number[], timeoutMs: number, wrapper: string | null): Promise<GitResult> {
   return new Promise<GitResult>((resolve, reject) => {
-    let child;
+    let child: ChildProcess;
     try {
-      child = spawn('git', args, {
+      child = spawn(wrapper ?? 'git', wrapper ? [...PDEATHSIG_ARGS, 'git', ...args] : args, {
         cwd: options.cwd,
         env: mergeEnv(options.env),
         stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -82,6 +96,7 @@ export function git(args: readonly string[], options: GitOptions): Promise<GitRe
       reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}`, { cause: err, hint: 'Check that git is installed and on PATH.' }));
       return;
     }
+    track(child);
     const out: Buffer[] = [];
     const errs: Buffer[] = [];
     let timedOut = false;
@@ -102,13 +117,23 @@ export function git(args: readonly string[], options: GitOptions): Promise<GitRe
     }
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      untrack(child);
+      const stderr = Buffer.concat(errs).toString('utf8');
+      if (wrapper && !spawnError && code === 1 && /^\S*setpriv: (unrecognized|invalid) option/m.test(stderr)) {
+        // A setpriv without --pdeathsig (util-linux before 2.33): run git directly from now on.
+        wrapperPath = null;
+        resolve(runGit(args, options, okCodes, timeoutMs, null));
+        return;
+      }
+      if (wrapper && !spawnError && code === 127 && /^\S*setpriv: failed to execute git/m.test(stderr)) {
+        spawnError = Object.assign(new Error('spawn git ENOENT'), { code: 'ENOENT' });
+      }
       if (spawnError) {
         if (spawnError.code === 'ENOENT' && !existsSync(options.cwd)) reject(new CkptError('GIT_FAILED', `no such directory: ${options.cwd}`, { hint: 'Check the path.', data: { cwd: options.cwd } }));
         else if (spawnError.code === 'ENOENT') reject(new CkptError('GIT_NOT_FOUND', 'git was not found on PATH', { hint: 'Install git 2.39 or newer.' }));
         else reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}: ${spawnError.message}`, { cause: spawnError, hint: 'Check that git is installed and on PATH.' }));
         return;
       }
-      const stderr = Buffer.concat(errs).toString('utf8');
       const exitCode = code ?? -1;
       if (signal || timedOut || !okCodes.includes(exitCode)) {
         const how = timedOut ? `timed out after ${timeoutMs} ms` : signal ? `was killed by ${signal}` : `exited with ${exitCode}`;
@@ -123,6 +148,63 @@ export function git(args: readonly string[], options: GitOptions): Promise<GitRe
       resolve({ stdout: Buffer.concat(out), stderr, exitCode });
     });
   });
+}
+
+const PDEATHSIG_ARGS = ['--pdeathsig', 'KILL', '--'];
+let wrapperPath: string | null | undefined;
+
+/** util-linux `setpriv` on Linux (to give each git child a parent-death signal), else null. */
+function deathSigWrapper(): string | null {
+  if (wrapperPath === undefined) {
+    wrapperPath = null;
+    if (process.platform === 'linux' && process.env.CKPT_NO_PDEATHSIG !== '1') {
+      for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) {
+        if (existsSync(p)) {
+          wrapperPath = p;
+          break;
+        }
+      }
+    }
+  }
+  return wrapperPath;
+}
+
+const live = new Set<ChildProcess>();
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+function onSignal(signal: NodeJS.Signals): void {
+  // The program handles this signal itself (`ckpt watch` stops after a last
+  // snapshot, a race cleans up): it ends its own work, git included.
+  // signal-exit's listeners (proper-lockfile's, removing a held lock) do not
+  // count: they act only when no other listener is left, as after ours.
+  const signalExit = (process as unknown as { __signal_exit_emitter__?: { count?: number } }).__signal_exit_emitter__;
+  if (process.listenerCount(signal) - 1 - (signalExit?.count ?? 0) > 0) return;
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+  // End as the signal would have, now that no git child is left behind.
+  process.kill(process.pid, signal);
+}
+
+function track(child: ChildProcess): void {
+  if (live.size === 0) for (const s of SIGNALS) process.on(s, onSignal);
+  live.add(child);
+}
+
+function untrack(child: ChildProcess): void {
+  if (!live.delete(child) || live.size > 0) return;
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+}
+
+/** How many git children of this process are running now (for tests and diagnostics). */
+export function liveGitChildren(): number {
+  return live.size;
 }
 
 /** Like {@link git} but returns stdout as UTF-8 text with the final newline removed. */

@@ -11,6 +11,7 @@ import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
 import { syncIgnoreRules } from './ignore-sync.js';
 import { privateIndexPath, storableAt, unindex, type GitEnv } from './private-index.js';
+import { readState, writeState } from './state.js';
 
 /** What {@link captureTreeReporting} returns. */
 export interface Capture {
@@ -18,6 +19,8 @@ export interface Capture {
   tree: string;
   /** Paths left out: a path the index held that is now a FIFO, a socket or a device. */
   skipped: string[];
+  /** Set when the private index named objects missing from the store and was rebuilt: what happened, one line. */
+  rebuilt?: string;
 }
 
 /**
@@ -40,11 +43,55 @@ export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buf
  * the index held that is now a FIFO, a socket or a device, which git refuses
  * to add (skipped and reported, never opened; test: snapshot.test.ts "skips
  * FIFOs, sockets and devices").
+ *
+ * The private index is a cache, never trusted blindly: `git write-tree`
+ * checks that every object it names exists, and when some do not (pruned by
+ * the user's `git gc`), the index is rebuilt and `rebuilt` says so (test:
+ * git-children.test.ts).
  */
 export async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<Capture> {
+  let missing: string | null;
+  try {
+    return await captureOnce(repo, onlyPaths, true);
+  } catch (err) {
+    missing = missingObjectError(err);
+    if (missing === null) throw err;
+  }
+  // The private index names objects the store no longer has (a `git add` that
+  // outlived its ckpt wrote them, then the user's `git gc --prune=now` removed
+  // them): it is only a cache, so rebuild it, from the user's index and then,
+  // if that names missing objects too, from nothing.
+  for (const seed of [true, false]) {
+    await forgetPrivateIndex(repo);
+    try {
+      const res = await captureOnce(repo, undefined, seed);
+      return { ...res, rebuilt: `ckpt's private index named objects missing from the object store (${missing}); rebuilt it from ${seed ? "the user's index" : 'the worktree'}` };
+    } catch (err) {
+      if (!seed || missingObjectError(err) === null) throw err;
+    }
+  }
+  throw new Error('unreachable');
+}
+
+/** git's message when an index names a missing object (`invalid object …` from write-tree), else null. */
+function missingObjectError(err: unknown): string | null {
+  if (!isCkptError(err, 'GIT_FAILED')) return null;
+  const text = String(err.data.stderr ?? err.message);
+  if (!/invalid object|error building trees|unable to read [0-9a-f]{7,}/i.test(text)) return null;
+  return (text.split('\n').find((l) => l.trim() !== '') ?? '').replace(/^(error|fatal): /, '').trim();
+}
+
+/** Deletes the private index and the record that its ignore rules and sparse flags are in sync. */
+async function forgetPrivateIndex(repo: Repo): Promise<void> {
+  rmSync(privateIndexPath(repo), { force: true });
+  const { excludeSig: _e, ignoreSyncedIndexSig: _i, ...rest } = readState(repo);
+  await writeState(repo, rest);
+}
+
+async function captureOnce(repo: Repo, onlyPaths: readonly (string | Buffer)[] | undefined, seed: boolean): Promise<Capture> {
   const index = privateIndexPath(repo);
   const env = shadowEnv(repo, index);
-  if (!existsSync(index) && existsSync(repo.userIndex)) {
+  if (seed && !existsSync(index) && existsSync(repo.userIndex)) {
     // Seed the stat cache from the user's index: most files then need no re-hash.
     copyFileSync(repo.userIndex, index);
   }

@@ -54,6 +54,8 @@ export interface QueuedResult {
   served: number;
   /** What the snapshot did not capture (see TakeResult.warnings); only for the leader. */
   warnings: string[];
+  /** See TakeResult.rebuilt; only for the leader. */
+  rebuilt?: string;
 }
 
 /** What a `.done` file holds. */
@@ -188,7 +190,7 @@ async function serveQueue(repo: Repo, dir: string, own: string): Promise<QueuedR
     const done: Done = { id: res.snapshot.id, step: res.snapshot.step, served: group.length };
     for (const p of group) {
       if (p.name === own) {
-        mine = { ...done, leader: true, warnings: res.warnings };
+        mine = { ...done, leader: true, warnings: res.warnings, ...(res.rebuilt ? { rebuilt: res.rebuilt } : {}) };
       } else {
         try {
           writeFileSync(path.join(dir, `${p.name}.done.tmp`), JSON.stringify(done));

@@ -43,6 +43,8 @@ export interface TakeResult {
   created: boolean;
   /** What was not captured, one line each: nested repositories stored as gitlinks (their own uncommitted changes are not), FIFOs, sockets and devices. */
   warnings: string[];
+  /** Set when ckpt's private index named missing objects and was rebuilt (also in `warnings`). */
+  rebuilt?: string;
 }
 
 /**
@@ -67,10 +69,11 @@ export async function takeSnapshot(repo: Repo, input: SnapshotInput, lock: LockO
  */
 export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, internal: { onlyPaths?: readonly (string | Buffer)[] } = {}): Promise<TakeResult> {
   const { tip, head, headRef } = await readTip(repo);
-  const { tree, skipped } = await captureTreeReporting(repo, internal.onlyPaths);
+  const { tree, skipped, rebuilt } = await captureTreeReporting(repo, internal.onlyPaths);
+  const notes = rebuilt ? { rebuilt } : {};
   const idx = await indexCommit(repo, head);
   if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {
-    return { snapshot: tip, created: false, warnings: skippedWarnings(skipped) };
+    return { snapshot: tip, created: false, warnings: [...(rebuilt ? [rebuilt] : []), ...skippedWarnings(skipped)], ...notes };
   }
   // A tool-named snapshot (a hook's) has its message already: no diff needed for a summary.
   const { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] } : await describeChanges(repo, tree, tip?.tree ?? null);
@@ -96,7 +99,7 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
   await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
   const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
   if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');
-  return { snapshot, created: true, warnings: [...skippedWarnings(skipped), ...warnings] };
+  return { snapshot, created: true, warnings: [...(rebuilt ? [rebuilt] : []), ...skippedWarnings(skipped), ...warnings], ...notes };
 }
 
 function skippedWarnings(skipped: string[]): string[] {

@@ -37,7 +37,8 @@ export async function runHook(args: string[]): Promise<number> {
     if (wait.problem) problems.push(wait.problem);
     for (const p of problems) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: ${p}`);
     try {
-      await handleClaudeHook(input, process.cwd(), { waitMs: wait.waitMs });
+      const res = await handleClaudeHook(input, process.cwd(), { waitMs: wait.waitMs });
+      if (res?.rebuilt) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: warning: ${res.rebuilt}`);
     } catch (err) {
       const e = err as { message?: string; code?: string };
       report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(input.hook_event_name)} ${String(input.tool_name)} ${String(input.tool_use_id)}: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Not ckpt: the least a Node hook process can do to record a snapshot with
-// the same git plumbing, as a floor for `ckpt hook claude` in run.mjs.
+// the same git plumbing, as a floor for `ckpt hook claude` in lib/hook.mjs.
 // Node built-ins only (no execa, no lock library); 5 git processes:
 // rev-parse (find the repo, as openRepo does), `add -A` into a persistent
 // private index (.git/bench-min-hook/index, seeded from the user's index),

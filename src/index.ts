@@ -10,6 +10,8 @@ export type { ErrorCode, ErrorKind } from './core/errors.js';
 export type { Snapshot, SnapshotInput, SnapshotKind, Step, StepStats } from './core/types.js';
 export { parseDuration, parseTimePoint } from './core/duration.js';
 export { openRepo } from './git/repo.js';
+// NUL-separated git records (`-z`, `--stdin -z`): for tools and benchmarks that drive git beside ckpt.
+export { splitNul, joinNul } from './git/exec.js';
 export type { Repo } from './git/repo.js';
 export { takeSnapshot, captureTree } from './snapshot/take.js';
 export type { TakeResult } from './snapshot/take.js';

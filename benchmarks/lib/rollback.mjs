@@ -1,0 +1,56 @@
+// Method family "rollback": ckpt's rollback of a 10-file and a 1000-file
+// step against a temporary index (every file, or only the paths diff-tree
+// lists) and isomorphic-git; every iteration verifies the restored files.
+import fs from 'node:fs';
+import { ckpt } from './ckpt.mjs';
+import { assert, g } from './env.mjs';
+import { measure } from './measure.mjs';
+import { tmpIndexPath } from './temp-index.mjs';
+
+/** Restores `tree` with a temporary index: every file (`-a`), or only the paths diff-tree lists between `fromTree` and `tree`. */
+export function gitTempIndexRestore(dir, tree, fromTree) {
+  const idx = tmpIndexPath();
+  const env = { GIT_INDEX_FILE: idx };
+  try {
+    g(dir, ['read-tree', tree], { env });
+    if (fromTree) {
+      const paths = g(dir, ['diff-tree', '-r', '-z', '--name-only', '--no-renames', fromTree, tree]);
+      if (paths.length > 0) g(dir, ['checkout-index', '-f', '-z', '--stdin'], { env, input: paths });
+    } else {
+      g(dir, ['checkout-index', '-a', '-f'], { env });
+    }
+  } finally {
+    fs.rmSync(idx, { force: true });
+  }
+}
+
+/** The rollback cases of one size (`s`: see size.mjs); returns their rows. */
+export async function benchRollback(s) {
+  const { dir, repo, mut, iso, isoSlow } = s;
+  const rows = [];
+  for (const n of [10, 1000]) {
+    // Each iteration: base snapshot, edit N files, snapshot (the "step"), then
+    // the method restores the base; the edited files are verified afterwards.
+    const setup = async () => {
+      mut.restore();
+      s.refreshUserIndex();
+      const base = (await ckpt.takeSnapshot(repo, { kind: 'manual', force: true })).snapshot;
+      const idx = mut.mutate(n, 5);
+      const samples = mut.samples;
+      const stepSnap = (await ckpt.takeSnapshot(repo, { kind: 'manual', force: true })).snapshot;
+      return { base, step: stepSnap, idx, samples };
+    };
+    const check = (ctx) => mut.verify(ctx.idx, ctx.samples);
+    const methods = [
+      { key: 'ckpt', name: 'ckpt rollback (incl. pre-rollback snapshot)', prepare: setup, run: (c) => ckpt.rollback(repo, { target: c.base.id }), check: (c, v) => { assert(v.changes.length === n, `ckpt rolled back ${v.changes.length} files, expected ${n}`); check(c); } },
+      { key: 'git-all', name: 'git: temp index read-tree + checkout-index -a -f', prepare: setup, run: (c) => gitTempIndexRestore(dir, c.base.tree, null), check },
+      { key: 'git-diff', name: 'git: diff-tree + read-tree + checkout-index paths', prepare: setup, run: (c) => gitTempIndexRestore(dir, c.base.tree, c.step.tree), check },
+    ];
+    if (iso && (!isoSlow || n === 10)) {
+      methods.push({ key: 'iso', name: 'isomorphic-git walk(diff) + checkout filepaths', iters: isoSlow ? 1 : undefined, prepare: setup, runTimed: (c) => iso.call('restore', { from: c.step.id, to: c.base.id }), check: (c, v) => { assert(v === n, `isomorphic-git restored ${v} files, expected ${n}`); check(c); } });
+    }
+    rows.push(...(await measure(`rollback, ${n}-file step`, methods, s.plan.rb, s.plan.budgetMs)));
+    mut.restore();
+  }
+  return rows;
+}

@@ -63,6 +63,13 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'browser-client-takes-only-types-from-outside',
+      comment: 'src/view/client/ shares only types with the rest of src/ (view/wire.ts and the models it names); code from the Node side does not belong in the browser bundle.',
+      severity: 'error',
+      from: { path: '^src/view/client/' },
+      to: { path: '^src/', pathNot: '^src/view/client/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-cycles',
       comment: 'The import graph of src/ has no cycle (type-only imports included).',
       severity: 'error',

@@ -44,6 +44,10 @@ describe('layering rules (dependency-cruiser)', () => {
       'src/view/data.ts': "import { r } from '../race/run.js';\nexport const v = r;\n",
       'src/cli/main.ts': "import { v } from '../view/data.js';\nexport const c = v;\n",
       'src/index.ts': "export { v } from './view/data.js';\n",
+      'src/view/wire.ts': "import type { T } from '../race/types.js';\nexport type W = T;\n",
+      'src/race/types.ts': 'export type T = number;\n',
+      'src/view/client/main.ts': "import type { W } from '../wire.js';\nimport { el } from './dom.js';\nexport const w: W = el;\n",
+      'src/view/client/dom.ts': 'export const el = 1;\n',
     });
     const r = cruise(dir);
     expect(r.rules).toEqual([]);
@@ -60,6 +64,7 @@ describe('layering rules (dependency-cruiser)', () => {
     ['view-below-cli', { 'src/view/server.ts': "import { x } from '../cli/output.js';\nexport const y = x;\n", 'src/cli/output.ts': OK }],
     ['library-never-imports-cli', { 'src/index.ts': "export { x } from './cli/output.js';\n", 'src/cli/output.ts': OK }],
     ['browser-client-has-no-node', { 'src/view/client/main.ts': "import fs from 'node:fs';\nexport const y = fs;\n" }],
+    ['browser-client-takes-only-types-from-outside', { 'src/view/client/main.ts': "import { x } from '../text.js';\nimport type { T } from '../wire.js';\nexport const y: T = x;\n", 'src/view/text.ts': OK, 'src/view/wire.ts': 'export type T = number;\n' }],
     ['no-cycles', { 'src/race/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n", 'src/race/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n" }],
   ])('fails on %s', (rule, files) => {
     const r = cruise(tree(files));

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CLI, git, indexBytes, picture, write } from './support/repo.js';
 import { raceRepo } from './support/race.js';
+import { killProcessesIn, processesIn } from './support/procs.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
 
@@ -115,12 +116,12 @@ describe('race CLI', () => {
     const crashed = JSON.parse(run(dir, RACE, ['show', '--json']).stdout);
     expect(crashed.task).toBe('again');
     expect(crashed.state).toBe('interrupted');
-    // the orphaned agent is still around (its group was not ours to kill after a crash): end it
-    const pid = Number(fs.readFileSync(path.join(crashed.attempts[0].dir, 'agent-pid.log'), 'utf8'));
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
+    // Its agent ended with it where a PID namespace confines it (bwrap --die-with-parent, unshare
+    // under setpriv --pdeathsig); under the sweep it is orphaned: end it.
+    if (crashed.confinement !== 'sweep') {
+      for (let t = 0; t < 50 && processesIn(crashed.attempts[0].dir).length > 0; t++) await new Promise((r) => setTimeout(r, 100));
+      expect(processesIn(crashed.attempts[0].dir)).toEqual([]);
     }
+    killProcessesIn(crashed.attempts[0].dir);
   }, 120_000);
 });

@@ -1,10 +1,15 @@
 /**
  * Running one agent (or check) process: its own process group, output to a
  * capped log file, wall-clock and idle timeouts that kill the whole group
- * (SIGTERM, then SIGKILL after a grace period), and cancellation.
+ * (SIGTERM, then SIGKILL after a grace period), and cancellation. With
+ * `confine`, it runs in its own PID namespace where the system allows
+ * (confine.ts), and what it left running is swept when it ends (sweep.ts),
+ * before `done` resolves.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { confinedArgv, type Confinement } from './confine.js';
+import { sweepAttemptProcesses, type SweepTarget } from './sweep.js';
 
 /** Options for {@link runProcess}. */
 export interface ProcessOptions {
@@ -30,6 +35,8 @@ export interface ProcessOptions {
   keepStdoutBytes?: number;
   /** Use a shell (only for the user's own commands: setup, check). */
   shell?: boolean;
+  /** Make every process it starts end with it: the mechanism, and which processes the sweep takes. */
+  confine?: { mechanism: Confinement; sweep: Omit<SweepTarget, 'byCwd'> };
 }
 
 /** How a process ended. */
@@ -46,6 +53,8 @@ export interface ProcessResult {
   outputBytes: number;
   /** The program could not be started (ENOENT, EACCES). */
   spawnError: string | null;
+  /** PIDs of the processes it left running that the sweep ended (see `confine`). */
+  stragglers: number[];
 }
 
 /** A started process: `touch()` resets the idle timer, `done` resolves at exit. */
@@ -81,7 +90,8 @@ export function runProcess(o: ProcessOptions): RunningProcess {
     writeSync(fd, buf);
     written += buf.length;
   };
-  const [cmd, ...args] = o.shell ? ['sh', '-c', o.argv.join(' ')] : o.argv;
+  const plain = o.shell ? ['sh', '-c', o.argv.join(' ')] : o.argv;
+  const [cmd, ...args] = o.confine ? confinedArgv(o.confine.mechanism, plain) : plain;
   const child = spawn(cmd!, args, {
     cwd: o.cwd,
     env: o.env as NodeJS.ProcessEnv,
@@ -158,16 +168,22 @@ export function runProcess(o: ProcessOptions): RunningProcess {
         // closed
       }
       const lines = outputTail.split('\n');
-      resolve({
-        exitCode: code,
-        signal: sig,
-        stoppedBy,
-        durationMs: Date.now() - started,
-        stdoutTail,
-        outputTail: lines.slice(-40).join('\n').slice(-4096),
-        outputBytes: total,
-        spawnError,
-      });
+      const durationMs = Date.now() - started;
+      // Whatever it left running ends now, before anyone reads the worktree as final.
+      const swept = o.confine ? sweepAttemptProcesses({ ...o.confine.sweep, byCwd: o.confine.mechanism === 'sweep' }, Math.min(o.graceMs ?? 5000, 2000)).catch(() => []) : Promise.resolve([]);
+      void swept.then((stragglers) =>
+        resolve({
+          exitCode: code,
+          signal: sig,
+          stoppedBy,
+          durationMs,
+          stdoutTail,
+          outputTail: lines.slice(-40).join('\n').slice(-4096),
+          outputBytes: total,
+          spawnError,
+          stragglers,
+        }),
+      );
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
       spawnError = `${err.code ?? 'ERROR'}: ${err.message}`;

@@ -37,12 +37,18 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
   changed();
   const env: Record<string, string | undefined> = { ...process.env, ...p.env };
   for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) env[k] = undefined;
+  // Every process the agent, its setup or its check starts ends with it.
+  const confine = { mechanism: plan.confinement, sweep: { dir: p.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt } };
+  const stragglers = (what: string, pids: number[]): void => {
+    if (pids.length > 0) race.warnings.push(`${a.name}: ended ${pids.length} process(es) its ${what} left running (${plan.confinement === 'sweep' ? 'sweep' : `outside its ${plan.confinement} PID namespace`}): pid ${pids.join(', ')}`);
+  };
   try {
     await createAttemptWorktree(repo, base, p.dir, p.branch);
     const rc = plan.config.race ?? {};
     await copyIgnoredFiles(repo, p.dir, { copy: rc.copy ?? [], symlink: rc.symlink ?? [] });
     if (plan.setup) {
-      const s = await runProcess({ argv: [plan.setup], shell: true, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, ...(signal ? { signal } : {}) }).done;
+      const s = await runProcess({ argv: [plan.setup], shell: true, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }).done;
+      stragglers('setup command', s.stragglers);
       if (s.exitCode !== 0) throw new Error(`setup command failed (${s.stoppedBy ?? `exit ${s.exitCode}`}): ${s.outputTail.split('\n').slice(-3).join(' ').trim()}`);
     }
   } catch (err) {
@@ -86,6 +92,7 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     logFile: a.log,
     timeoutMs: p.timeoutMs,
     idleTimeoutMs: plan.idleTimeoutMs,
+    confine,
     ...(signal ? { signal } : {}),
     onLine: (line) => {
       const t = line.trim();
@@ -93,6 +100,7 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     },
   });
   const res = await proc.done;
+  stragglers('agent', res.stragglers);
   await watching.close();
   a.endedAt = Date.now();
   a.durationMs = res.durationMs;
@@ -119,7 +127,8 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     a.state = 'checking';
     changed();
     const checkLog = path.join(raceDir(repo, race.id), 'checks', `${a.name}.log`);
-    const c = await runProcess({ argv: [plan.check], shell: true, cwd: p.dir, env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, ...(signal ? { signal } : {}) }).done;
+    const c = await runProcess({ argv: [plan.check], shell: true, cwd: p.dir, env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine, ...(signal ? { signal } : {}) }).done;
+    stragglers('check', c.stragglers);
     a.check = {
       command: plan.check,
       exitCode: c.exitCode,

@@ -12,6 +12,7 @@ import { parseDuration } from '../core/duration.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { resolveBase, type ResolvedBase } from './base.js';
 import { loadConfig, parseModels, resolveAgent, type CkptConfig } from './config.js';
+import { CONFINEMENTS, confinementWorks, detectConfinement, type Confinement } from './confine.js';
 import { raceId } from './ids.js';
 import { expandArgv, type AgentPreset } from './presets.js';
 import { raceDir } from './store.js';
@@ -41,6 +42,8 @@ export interface RaceOptions {
   worktreeDir?: string | null;
   /** Remove the worktrees when the race ends (snapshots stay). */
   clean?: boolean;
+  /** How each attempt's processes are made to end with it (default: the first of bwrap, unshare, sweep that works here). */
+  confine?: Confinement | null;
   /** Path of ckpt's bin script, for the hooks passed to Claude Code. */
   ckptBin: string;
   signal?: AbortSignal;
@@ -82,6 +85,8 @@ export interface RacePlan {
   attempts: PlannedAttempt[];
   /** Where the Claude Code hook settings are written (in the race's directory). */
   claudeSettings: string;
+  /** How every process of an attempt is made to end with it (confine.ts). */
+  confinement: Confinement;
 }
 
 /**
@@ -89,7 +94,8 @@ export interface RacePlan {
  * branch, port and environment. Creates nothing.
  *
  * @throws CkptError `INVALID_ARGUMENT` (bad --models, empty task, unknown
- *   agent, worktree directory inside the checkout), `CONFIG_INVALID`,
+ *   agent, worktree directory inside the checkout, a `confine` mechanism
+ *   that does not work here), `CONFIG_INVALID`,
  *   `AGENT_NOT_INSTALLED` (names the package), `SNAPSHOT_NOT_FOUND` (bad
  *   --base), `NOT_A_REPO`.
  */
@@ -143,6 +149,10 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
       data: { missing },
     });
   }
+  const confinement = o.confine ?? detectConfinement();
+  if (!confinementWorks(confinement)) {
+    throw new CkptError('INVALID_ARGUMENT', `${confinement} cannot run processes in a PID namespace here`, { hint: `Available: ${CONFINEMENTS.filter(confinementWorks).join(', ')}.` });
+  }
   let resolved: RacePlan['base']['resolved'] = null;
   if (o.base) resolved = await resolveBase(repo, o.base);
   return {
@@ -158,6 +168,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     setup: o.setup ?? rc.setup ?? null,
     attempts,
     claudeSettings,
+    confinement,
   };
 }
 

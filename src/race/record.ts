@@ -55,5 +55,6 @@ export function newRaceRecord(plan: RacePlan, base: ResolvedBase): RaceRecord {
     picked: null,
     cleaned: false,
     warnings: [],
+    confinement: plan.confinement,
   };
 }

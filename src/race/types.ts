@@ -120,4 +120,10 @@ export interface RaceRecord {
   cleaned: boolean;
   /** Things noticed that are not any attempt's state (e.g. the main checkout changed during the race). */
   warnings: string[];
+  /**
+   * How every process of an attempt was made to end with it: `bwrap` or
+   * `unshare` (its own PID namespace), or `sweep` (processes left behind found
+   * and ended); see docs/race.md. Absent in records of older versions.
+   */
+  confinement?: 'bwrap' | 'unshare' | 'sweep';
 }

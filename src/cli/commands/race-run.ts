@@ -7,6 +7,7 @@ import { formatDuration } from '../../core/duration.js';
 import { parseModels } from '../../race/config.js';
 import { planRace } from '../../race/plan.js';
 import { runRace } from '../../race/run.js';
+import { describeConfinement } from '../../race/confine.js';
 import type { RaceRecord } from '../../race/types.js';
 import { count, flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
@@ -81,7 +82,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
   });
   if (input.dryRun) {
     const attempts = plan.attempts.map((a) => ({ name: a.name, agent: a.agent, model: a.model, command: a.argv, taskViaStdin: a.stdin, dir: a.dir, branch: a.branch, port: a.port, env: a.env, timeoutMs: a.timeoutMs }));
-    out.result({ id: plan.id, task, check: plan.check, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, attempts });
+    out.result({ id: plan.id, task, check: plan.check, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
     out.line(`race ${out.q(plan.id)} (dry run: nothing created, nothing run)`);
     out.line(`task: ${out.t(JSON.stringify(task))}`);
     out.line(`limits: ${plan.maxParallel} at once, idle timeout ${formatDuration(plan.idleTimeoutMs)}${plan.check ? `, check timeout ${formatDuration(plan.checkTimeoutMs)}` : ''}`);
@@ -94,6 +95,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
       out.line(`  env:     ${Object.entries(a.env).map(([k, v]) => `${out.q(k)}=${out.q(v)}`).join(' ')}`);
     }
     if (plan.check) out.line(`\ncheck: ${out.t(plan.check)}`);
+    out.line(`\nprocesses: ${describeConfinement(plan.confinement)}`);
     return EXIT.ok;
   }
   const color = out.color;

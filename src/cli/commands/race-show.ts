@@ -5,6 +5,7 @@ import { openRepo } from '../../git/repo.js';
 import { resolveRace } from '../../race/store.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
+import { describeConfinement } from '../../race/confine.js';
 import { renderSummary } from '../race-table.js';
 import { age } from '../output.js';
 
@@ -40,6 +41,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   }
   out.line(`\nworktrees: ${race.cleaned ? 'removed (race clean)' : race.attempts.map((a) => out.q(a.dir)).join('  ')}`);
   out.line(`logs: ${race.attempts.map((a) => out.q(a.log)).join('  ')}`);
+  if (race.confinement) out.line(`processes: ${describeConfinement(race.confinement)}`);
   if (race.picked) out.line(`picked: ${out.q(race.picked.attempt)} (${race.picked.mode}) ${age(race.picked.at)}${race.picked.mode === 'apply' ? ' — undo: ckpt rollback --undo' : ''}`);
   for (const w of race.warnings) out.warn(w);
 }

@@ -1,0 +1,145 @@
+/**
+ * Ending the processes an attempt left behind: after an agent (or check, or
+ * setup command) ends, any process that carries the attempt's environment
+ * marker (`CKPT_RACE_ID` and `CKPT_ATTEMPT`, inherited by everything it
+ * started, `setsid` or not), or (where no PID namespace confines the
+ * attempt) whose working directory lies inside the attempt's worktree and
+ * that started after the attempt did, gets SIGTERM,
+ * then SIGKILL after a grace period. Read from `/proc` (Linux; elsewhere
+ * nothing is found). Never ckpt itself or its own children (its git
+ * commands, the other attempts' agents).
+ *
+ * The sweep is the fallback where no PID namespace is available (confine.ts)
+ * and a second line where one is. It cannot see a process that cleared its
+ * environment and left the worktree; a PID namespace can.
+ */
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+
+/** Which processes belong to an attempt. */
+export interface SweepTarget {
+  /** The attempt's worktree (absolute, real path). */
+  dir: string;
+  /** Environment entries every process of the attempt inherits (`CKPT_RACE_ID`, `CKPT_ATTEMPT`). */
+  marker: Record<string, string>;
+  /** When the attempt started, ms since the epoch: a process in the worktree started earlier is not its. */
+  sinceMs: number;
+  /**
+   * Also take processes by their working directory (where no PID namespace
+   * confines the attempt). It can catch a process of the user's that was
+   * started in the worktree during the attempt, so it is not used otherwise.
+   */
+  byCwd: boolean;
+}
+
+/** USER_HZ: the unit of `/proc/<pid>/stat` start times (100 on every Linux architecture ckpt runs on). */
+const TICKS_PER_S = 100;
+
+let bootMs: number | null = null;
+function bootTimeMs(): number {
+  if (bootMs === null) {
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    bootMs = m ? Number(m[1]) * 1000 : 0;
+  }
+  return bootMs;
+}
+
+/** PIDs of the live processes that belong to `t` (see the module doc). Empty where there is no `/proc`. */
+export function findAttemptProcesses(t: SweepTarget): number[] {
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  } catch {
+    return [];
+  }
+  const want = Object.entries(t.marker).map(([k, v]) => `${k}=${v}`);
+  const dir = realDir(t.dir);
+  const out: number[] = [];
+  for (const pid of pids) {
+    if (pid === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const state = fields[0];
+      const ppid = Number(fields[1]);
+      if (state === 'Z' || state === 'X' || ppid === process.pid) continue;
+      const environ = safeRead(`/proc/${pid}/environ`)?.split('\0') ?? [];
+      if (want.length > 0 && want.every((w) => environ.includes(w))) {
+        out.push(pid);
+        continue;
+      }
+      if (!t.byCwd) continue;
+      const cwd = safeLink(`/proc/${pid}/cwd`);
+      if (cwd === null || (cwd !== dir && !cwd.startsWith(dir + path.sep))) continue;
+      const startedMs = bootTimeMs() + (Number(fields[19]) * 1000) / TICKS_PER_S;
+      if (startedMs + 1000 >= t.sinceMs) out.push(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return out;
+}
+
+/**
+ * Ends every process of `t`: SIGTERM, then SIGKILL to those still there after
+ * `graceMs`; repeated (at most 5 rounds) while new ones appear (a loop that
+ * keeps starting children). Returns the PIDs it signalled.
+ */
+export async function sweepAttemptProcesses(t: SweepTarget, graceMs = 2000): Promise<number[]> {
+  const signalled = new Set<number>();
+  for (let round = 0; round < 5; round++) {
+    const found = findAttemptProcesses(t);
+    if (found.length === 0) break;
+    for (const pid of found) {
+      signalled.add(pid);
+      signal(pid, 'SIGTERM');
+    }
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && found.some(alive)) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of found) if (alive(pid)) signal(pid, 'SIGKILL');
+    const gone = Date.now() + 1000;
+    while (Date.now() < gone && found.some(alive)) await new Promise((r) => setTimeout(r, 20));
+  }
+  return [...signalled];
+}
+
+/** `dir` as `/proc/<pid>/cwd` shows it (symlinks resolved), without a trailing slash. */
+function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return path.resolve(dir);
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone, or not ours
+  }
+}
+
+/** Running (a zombie waiting for its parent does not count). */
+function alive(pid: number): boolean {
+  const stat = safeRead(`/proc/${pid}/stat`);
+  if (stat === null) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
+
+function safeRead(p: string): string | null {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function safeLink(p: string): string | null {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return null;
+  }
+}

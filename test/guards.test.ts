@@ -2,7 +2,8 @@
  * The CI guards of `npm run lint:layers` catch what they are for: the
  * dependency-cruiser rules of .dependency-cruiser.cjs on small source trees
  * (one violation each, and a clean tree that passes), and
- * scripts/check-output.mjs on command files that print by themselves.
+ * scripts/check-output.mjs on command files that print, read argv or exit
+ * by themselves.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -73,10 +74,12 @@ describe('layering rules (dependency-cruiser)', () => {
   });
 });
 
-describe('command files never print by themselves (scripts/check-output.mjs)', () => {
-  const refs = (src: string) => (findOutputReferences('x.ts', src) as { line: number; text: string }[]).map((r) => `${r.line}:${r.text}`);
+describe('command files never print, read argv or exit by themselves (scripts/check-output.mjs)', () => {
+  const refs = (src: string) => (findOutputReferences('x.ts', src) as { line: number; text: string; kind: string }[]).map((r) => `${r.line}:${r.text}:${r.kind}`);
+  const script = path.join(ROOT, 'scripts', 'check-output.mjs');
+  const check = (dir: string) => spawnSync(process.execPath, [script, dir], { encoding: 'utf8' });
 
-  it('finds every way of reaching the output streams', () => {
+  it('finds every way of reaching the output streams, argv and exit', () => {
     const src = [
       "import { stdout } from 'node:process';",
       'process.stdout.write("a");',
@@ -85,17 +88,33 @@ describe('command files never print by themselves (scripts/check-output.mjs)', (
       'const w = globalThis.process.stdout.columns;',
       'console.log("c");',
       'const c = console;',
+      'const color = process.argv.includes("--color");',
+      'process.exit(1); process.exitCode = 2;',
+      "import * as proc from 'process';",
     ].join('\n');
-    expect(refs(src)).toEqual(["1:import { stdout } from 'node:process'", '2:process.stdout', '3:process["stderr"]', '4:{ stderr } = process', '5:process.stdout', '6:console.log', '7:console']);
+    expect(refs(src)).toEqual([
+      "1:import { stdout } from 'node:process':process.stdout",
+      '2:process.stdout:process.stdout',
+      '3:process["stderr"]:process.stderr',
+      '4:{ stderr } = process:process.stderr',
+      '5:process.stdout:process.stdout',
+      '6:console.log:console',
+      '7:console:console',
+      '8:process.argv:process.argv',
+      '9:process.exit:process.exit',
+      '9:process.exitCode:process.exitCode',
+      '10:import of process:node:process',
+    ]);
   });
 
-  it('does not count strings, comments, stdin or the Output', () => {
+  it('does not count strings, comments, stdin, env or the Output', () => {
     const src = [
       '// process.stdout.write is not allowed here',
       "const agent = `console.log('fixed'); process.stdout.write('x')`;",
       "const s = 'process.stderr';",
       'process.stdin.on("data", () => undefined);',
-      'ctx.out.stdout("patch"); ctx.console = 1;',
+      'const home = process.env.HOME; const cwd = process.cwd();',
+      'ctx.out.stdout("patch"); ctx.console = 1; opts.argv = [];',
       'const columns = ctx.out.columns;',
     ].join('\n');
     expect(refs(src)).toEqual([]);
@@ -104,14 +123,26 @@ describe('command files never print by themselves (scripts/check-output.mjs)', (
   it('exits 1 for a command file that writes to stdout, 0 once it does not', () => {
     const dir = tempDir('ckpt-guards-');
     write(dir, { 'src/cli/commands/fine.ts': "export function run(ctx: { out: { line(s: string): void } }) { ctx.out.line('hi'); }\n", 'src/cli/commands/bad.ts': "export function run() { process.stdout.write('hi'); }\n" });
-    const script = path.join(ROOT, 'scripts', 'check-output.mjs');
-    const bad = spawnSync(process.execPath, [script, dir], { encoding: 'utf8' });
+    const bad = check(dir);
     expect(bad.status).toBe(1);
     expect(bad.stdout).toContain('error: src/cli/commands/bad.ts:1: process.stdout');
     expect(bad.stdout).not.toContain('fine.ts');
     write(dir, { 'src/cli/commands/bad.ts': null });
-    const good = spawnSync(process.execPath, [script, dir], { encoding: 'utf8' });
-    expect(good.stdout).toContain('1 command files checked: 0 reference');
+    const good = check(dir);
+    expect(good.stdout).toContain('1 command files checked: 0 forbidden references');
     expect(good.status).toBe(0);
+  });
+
+  it('lets a known exception keep only the kind of reference it is listed for', () => {
+    const dir = tempDir('ckpt-guards-');
+    // src/cli/commands/hook.ts may write to stderr (KNOWN_EXCEPTIONS), nothing else.
+    write(dir, { 'src/cli/commands/hook.ts': "export function fail(line: string) { process.stderr.write(line); }\n" });
+    const known = check(dir);
+    expect(known.stdout).toContain('known: src/cli/commands/hook.ts:1: process.stderr');
+    expect(known.status).toBe(0);
+    write(dir, { 'src/cli/commands/hook.ts': "export function fail(line: string) { process.stderr.write(line); process.exit(1); }\n" });
+    const more = check(dir);
+    expect(more.stdout).toContain('error: src/cli/commands/hook.ts:1: process.exit');
+    expect(more.status).toBe(1);
   });
 });

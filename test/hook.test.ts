@@ -2,7 +2,7 @@
  * `ckpt hook claude` as Claude Code runs it: real hook processes, many at
  * once, next to a watcher and a user committing; and every sort of stdin.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -124,4 +124,68 @@ describe('hook claude', () => {
     expect(picture(dir)).toEqual(before);
     expect(indexBytes(dir).equals(index0)).toBe(true);
   }, 120_000);
+
+  it('hooks install claude over a malformed settings file: AGENT_SETTINGS_INVALID naming the file and the error, nothing changed', () => {
+    const dir = makeRepo();
+    const file = path.join(dir, '.claude', 'settings.local.json');
+    const exclude = path.join(dir, '.git', 'info', 'exclude');
+    const exclude0 = fs.readFileSync(exclude);
+    const table: [string, string, RegExp][] = [
+      ['invalid JSON', '{\n  "hooks": {,\n}', /is not valid JSON \(line 2, column \d+\)/],
+      ['empty', '', /is not valid JSON/],
+      ['an array', '[]', /holds an array, not a JSON object/],
+      ['null', 'null', /holds null/],
+      ['hooks a string', '{"hooks": "x"}', /"hooks" is a string/],
+      ['an event not an array', '{"hooks": {"PreToolUse": {}}}', /hooks\.PreToolUse is an object, not an array/],
+      ['a null matcher', '{"hooks": {"PreToolUse": [null]}}', /hooks\.PreToolUse\[0\] is null/],
+      ['hooks of a matcher a number', '{"hooks": {"PostToolUse": [{"matcher": "Bash", "hooks": 5}]}}', /hooks\.PostToolUse\[0\]\.hooks is a number/],
+      ['a hook entry a string', '{"hooks": {"PostToolUse": [{"hooks": ["ckpt"]}]}}', /hooks\.PostToolUse\[0\]\.hooks\[0\] is a string/],
+    ];
+    for (const [name, text, message] of table) {
+      write(dir, { '.claude/settings.local.json': text });
+      for (const verb of ['install', 'uninstall']) {
+        const r = spawnSync(process.execPath, [CLI, 'hooks', verb, 'claude', '--json'], { cwd: dir, encoding: 'utf8' });
+        expect({ name, verb, status: r.status }).toEqual({ name, verb, status: 2 });
+        const err = (JSON.parse(r.stdout) as { error: { code: string; message: string; data: { file: string } } }).error;
+        expect({ name, code: err.code, file: err.data.file }).toEqual({ name, code: 'AGENT_SETTINGS_INVALID', file });
+        expect(err.message).toContain(file);
+        expect(err.message).toMatch(message);
+        expect(fs.readFileSync(file, 'utf8')).toBe(text);
+        expect(fs.readFileSync(exclude).equals(exclude0)).toBe(true);
+      }
+    }
+    const human = spawnSync(process.execPath, [CLI, 'hooks', 'install', 'claude'], { cwd: dir, encoding: 'utf8' });
+    expect(human.stderr).toMatch(/error: .*settings\.local\.json/);
+    expect(human.stderr).not.toMatch(/INTERNAL|    at /);
+  });
+
+  it('hooks install keeps .claude/settings.local.json out of snapshots through info/exclude; uninstall removes only the rule it added', async () => {
+    const dir = makeRepo();
+    const repo = await openRepo(dir);
+    const exclude = path.join(dir, '.git', 'info', 'exclude');
+    const exclude0 = fs.readFileSync(exclude);
+    const ckpt = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8' });
+    expect(ckpt('hooks', 'install', 'claude').status).toBe(0);
+    expect(fs.readFileSync(exclude, 'utf8')).toContain('\n/.claude/settings.local.json\n');
+    write(dir, { '.claude/other.json': '{}\n' });
+    expect(ckpt('snap').status).toBe(0);
+    const tip = (await listSteps(repo, { stats: false }))[0]!;
+    const files = git(dir, 'ls-tree', '-r', '--name-only', tip.tree).split('\n');
+    expect(files).toContain('.claude/other.json');
+    expect(files).not.toContain('.claude/settings.local.json');
+    expect(git(dir, 'status', '--porcelain')).not.toContain('settings.local.json');
+    expect(ckpt('hooks', 'install', 'claude').status).toBe(0); // twice: one rule
+    expect(fs.readFileSync(exclude, 'utf8').split('/.claude/settings.local.json').length).toBe(2);
+    expect(ckpt('hooks', 'uninstall', 'claude').status).toBe(0);
+    expect(fs.readFileSync(exclude).equals(exclude0)).toBe(true);
+
+    // A user who already ignores the file: no rule added, and theirs is never removed.
+    const other = makeRepo({ '.gitignore': '.claude/settings.local.json\n' });
+    const ex1 = fs.readFileSync(path.join(other, '.git', 'info', 'exclude'));
+    const r = spawnSync(process.execPath, [CLI, 'hooks', 'install', 'claude', '--json'], { cwd: other, encoding: 'utf8' });
+    expect((JSON.parse(r.stdout) as { excluded: boolean }).excluded).toBe(false);
+    expect(spawnSync(process.execPath, [CLI, 'hooks', 'uninstall', 'claude'], { cwd: other }).status).toBe(0);
+    expect(fs.readFileSync(path.join(other, '.git', 'info', 'exclude')).equals(ex1)).toBe(true);
+    expect(fs.readFileSync(path.join(other, '.gitignore'), 'utf8')).toBe('.claude/settings.local.json\n');
+  });
 });

@@ -9,11 +9,13 @@
  * `.claude/settings.local.json` (Claude Code's per-user, git-ignored project
  * settings), adding or removing exactly ckpt's entries.
  */
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../core/errors.js';
 import type { SnapshotKind } from '../core/types.js';
-import { openRepo } from '../git/repo.js';
+import { git } from '../git/exec.js';
+import { openRepo, type Repo } from '../git/repo.js';
+import { realEnv } from '../git/shadow.js';
 import { takeSnapshotQueued, type QueuedResult } from '../snapshot/queue.js';
 
 /** The tools whose calls can change files: only these are hooked. */
@@ -176,15 +178,24 @@ export function claudeSettingsPath(worktree: string): string {
 
 const OUR_COMMAND = /(^|[\s/'"])(ckpt|ckpt\.js)['"]? hook claude$/;
 
+function isOurs(h: HookEntry): boolean {
+  return typeof h.command === 'string' && OUR_COMMAND.test(h.command);
+}
+
 /**
  * Adds ckpt's PreToolUse and PostToolUse hooks to `.claude/settings.local.json`
  * of the worktree containing `dir`, keeping everything else in the file.
- * Installing twice changes nothing.
+ * Installing twice changes nothing. The settings file is kept out of
+ * snapshots: unless git already ignores it, a rule for it is added to
+ * `info/exclude` (first, so no snapshot taken meanwhile holds the file),
+ * marked as ckpt's so that uninstall removes exactly that.
  *
- * @returns the settings file path and whether it changed.
- * @throws CkptError `CONFIG_INVALID` when the file exists but is not a JSON object.
+ * @returns the settings file path, whether it changed, and whether the exclude rule was added.
+ * @throws CkptError `AGENT_SETTINGS_INVALID` when the file exists but is not
+ *   JSON or not the shape Claude Code reads (nothing is changed then);
+ *   `FS_FAILED`.
  */
-export async function installClaudeHooks(dir: string, command: string): Promise<{ file: string; changed: boolean }> {
+export async function installClaudeHooks(dir: string, command: string): Promise<{ file: string; changed: boolean; excluded: boolean }> {
   const repo = await openRepo(dir);
   const file = claudeSettingsPath(repo.worktree);
   const settings = readSettings(file);
@@ -195,25 +206,30 @@ export async function installClaudeHooks(dir: string, command: string): Promise<
     const present = list.some((m) => m.hooks?.some((h) => h.command === command));
     if (present) continue;
     // Replace an older ckpt entry (e.g. another install path) rather than adding a second.
-    for (const m of list) if (m.hooks) m.hooks = m.hooks.filter((h) => !OUR_COMMAND.test(h.command));
+    for (const m of list) if (m.hooks) m.hooks = m.hooks.filter((h) => !isOurs(h));
     hooks[event] = list.filter((m) => !m.hooks || m.hooks.length > 0);
     hooks[event]!.push({ matcher: CLAUDE_HOOK_MATCHER, hooks: [{ type: 'command', command, timeout: 30 }] });
     changed = true;
   }
+  const excluded = await excludeSettingsFile(repo);
   if (changed) await writeSettings(file, settings);
-  return { file, changed };
+  return { file, changed, excluded };
 }
 
 /**
  * Removes exactly ckpt's hooks from `.claude/settings.local.json`, leaving
- * every other hook and setting as it was.
+ * every other hook and setting as it was, and the `info/exclude` rule that
+ * `installClaudeHooks` added (only that one).
  *
- * @throws CkptError `CONFIG_INVALID`.
+ * @throws CkptError `AGENT_SETTINGS_INVALID` (nothing is changed then), `FS_FAILED`.
  */
 export async function uninstallClaudeHooks(dir: string): Promise<{ file: string; changed: boolean }> {
   const repo = await openRepo(dir);
   const file = claudeSettingsPath(repo.worktree);
-  if (!existsSync(file)) return { file, changed: false };
+  if (!existsSync(file)) {
+    removeExclude(repo);
+    return { file, changed: false };
+  }
   const settings = readSettings(file);
   const hooks = settings.hooks as Record<string, MatcherEntry[]> | undefined;
   let changed = false;
@@ -223,7 +239,7 @@ export async function uninstallClaudeHooks(dir: string): Promise<{ file: string;
       for (const m of list) {
         if (!m.hooks) continue;
         const before = m.hooks.length;
-        m.hooks = m.hooks.filter((h) => !OUR_COMMAND.test(h.command));
+        m.hooks = m.hooks.filter((h) => !isOurs(h));
         if (m.hooks.length !== before) changed = true;
       }
       hooks[event] = list.filter((m) => !m.hooks || m.hooks.length > 0);
@@ -232,21 +248,118 @@ export async function uninstallClaudeHooks(dir: string): Promise<{ file: string;
     if (Object.keys(hooks).length === 0) delete settings.hooks;
   }
   if (changed) await writeSettings(file, settings);
+  removeExclude(repo);
   return { file, changed };
 }
 
+/** The lines ckpt adds to `info/exclude` (the marker says they are ckpt's to remove). */
+const EXCLUDE_MARK = '# added by `ckpt hooks install claude` (removed by uninstall): Claude Code\'s per-user settings, kept out of snapshots';
+const EXCLUDE_RULE = '/.claude/settings.local.json';
+
+function excludePath(repo: Repo): string {
+  return path.join(repo.commonDir, 'info', 'exclude');
+}
+
+/** Adds ckpt's rule for the settings file to `info/exclude` unless git already ignores the file; true when added. */
+async function excludeSettingsFile(repo: Repo): Promise<boolean> {
+  const file = excludePath(repo);
+  const text = readText(file);
+  if (text.split('\n').includes(EXCLUDE_MARK)) return false;
+  const ignored = await git(['check-ignore', '-q', '--no-index', '--', '.claude/settings.local.json'], { cwd: repo.worktree, env: realEnv(repo), okCodes: [0, 1] });
+  if (ignored.exitCode === 0) return false;
+  const next = `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${EXCLUDE_MARK}\n${EXCLUDE_RULE}\n`;
+  writeTextSync(file, next);
+  return true;
+}
+
+/** Removes the two lines {@link excludeSettingsFile} added, if they are there; the rest of the file is kept byte for byte. */
+function removeExclude(repo: Repo): void {
+  const file = excludePath(repo);
+  const text = readText(file);
+  const block = `${EXCLUDE_MARK}\n${EXCLUDE_RULE}\n`;
+  const at = text.indexOf(block);
+  if (at < 0) return;
+  writeTextSync(file, text.slice(0, at) + text.slice(at + block.length));
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw fsFailed(file, err);
+  }
+}
+
+function writeTextSync(file: string, text: string): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.ckpt-${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (err) {
+    throw fsFailed(file, err);
+  }
+}
+
+function fsFailed(file: string, err: unknown): CkptError {
+  return new CkptError('FS_FAILED', `could not update ${file}: ${(err as Error).message}`, { cause: err, hint: 'Check permissions and free space.', data: { file, errno: (err as NodeJS.ErrnoException).code ?? null } });
+}
+
+/**
+ * Reads the settings file: `{}` when it does not exist.
+ *
+ * @throws CkptError `AGENT_SETTINGS_INVALID` naming the file and what is wrong
+ *   (the JSON error with its line and column, or the JSON path of an entry of
+ *   the wrong shape).
+ */
 function readSettings(file: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
+  const text = readText(file);
+  const hint = 'Fix or remove the file, then run the command again; nothing was changed.';
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
-    throw new CkptError('CONFIG_INVALID', `${file} is not valid JSON`, { cause: err, hint: 'Fix or remove the file, then run the command again.' });
+    const msg = (err as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    let where = '';
+    if (pos) {
+      const before = text.slice(0, Number(pos[1]));
+      const line = before.split('\n').length;
+      where = ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
+    }
+    throw new CkptError('AGENT_SETTINGS_INVALID', `${file} is not valid JSON${where}: ${msg}`, { cause: err, hint, data: { file, error: msg } });
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new CkptError('CONFIG_INVALID', `${file} does not hold a JSON object`, { hint: 'Fix or remove the file, then run the command again.' });
-  }
+  const problem = settingsProblem(parsed);
+  if (problem) throw new CkptError('AGENT_SETTINGS_INVALID', `${file}: ${problem}`, { hint, data: { file, error: problem } });
   return parsed as Record<string, unknown>;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/** What is wrong with the shape of a settings document where ckpt edits it (Claude Code's `hooks` setting), or null. */
+function settingsProblem(doc: unknown): string | null {
+  if (!isObject(doc)) return `the file holds ${kindOf(doc)}, not a JSON object`;
+  if (doc.hooks === undefined) return null;
+  if (!isObject(doc.hooks)) return `"hooks" is ${kindOf(doc.hooks)}, not an object of events`;
+  for (const [event, list] of Object.entries(doc.hooks)) {
+    if (!Array.isArray(list)) return `hooks.${event} is ${kindOf(list)}, not an array of matchers`;
+    for (const [i, m] of list.entries()) {
+      if (!isObject(m)) return `hooks.${event}[${i}] is ${kindOf(m)}, not a matcher object`;
+      if (m.matcher !== undefined && typeof m.matcher !== 'string') return `hooks.${event}[${i}].matcher is ${kindOf(m.matcher)}, not a string`;
+      if (m.hooks === undefined) continue;
+      if (!Array.isArray(m.hooks)) return `hooks.${event}[${i}].hooks is ${kindOf(m.hooks)}, not an array`;
+      for (const [j, h] of m.hooks.entries()) if (!isObject(h)) return `hooks.${event}[${i}].hooks[${j}] is ${kindOf(h)}, not a hook object`;
+    }
+  }
+  return null;
 }
 
 async function writeSettings(file: string, settings: Record<string, unknown>): Promise<void> {

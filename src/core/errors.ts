@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   ROLLBACK_INTERRUPTED: 'conflict',
   /** Configuration file invalid. */
   CONFIG_INVALID: 'user',
+  /** An agent's settings file (`.claude/settings.local.json`) is not JSON or not the shape the agent reads; nothing was changed. */
+  AGENT_SETTINGS_INVALID: 'user',
   /** An agent program is not installed. */
   AGENT_NOT_INSTALLED: 'environment',
   /** Race bookkeeping: unknown race or attempt. */

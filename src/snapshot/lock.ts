@@ -1,15 +1,24 @@
 /**
  * One lock per worktree, so a watcher, agent hooks and a rollback on the same
- * worktree take turns (reliability note 18). The lock is a directory created
- * atomically by proper-lockfile; a lock whose holder died is taken over once
- * it is stale (its mtime, refreshed while held, is older than `staleMs`).
+ * worktree take turns (test: snapshot.test.ts "serialises concurrent
+ * snapshotters"). The lock is a directory created atomically by
+ * proper-lockfile, whose mtime the holder refreshes every `staleMs / 2`.
  *
- * A holder killed with SIGKILL cannot remove its lock, and waiting out
- * `staleMs` would make every hook in that time give up (reliability note 19:
- * no stale lock after a crash). So the holder also writes `lock-owner`
- * (pid, host, PID namespace, a token) next to the lock; a waiter that finds
- * the named process gone on this host and namespace ages the lock's mtime,
- * and proper-lockfile's own stale rule then hands it over at once.
+ * When a lock whose holder is gone is taken over (docs/architecture.md,
+ * "Concurrency", and docs/cli.md `LOCKED` say the same):
+ * - **at once** when the `lock-owner` record the holder writes beside it
+ *   (pid, host, PID namespace, a token) names a process of this host and PID
+ *   namespace that no longer exists, and the lock directory was made before
+ *   that record (its birth time; where the file system has none, this case
+ *   falls to the next): a waiter ages the lock's mtime and proper-lockfile's
+ *   own stale rule hands it over. A holder killed with SIGKILL cannot remove
+ *   its lock, and waiting out `staleMs` would make every hook meanwhile
+ *   wait (test: cli.test.ts "a lock left by a killed ckpt process is taken
+ *   over at once").
+ * - **after `staleMs`** (10 s) without refresh in every other case: no
+ *   record, another host or PID namespace, a holder alive but stalled.
+ * A ckpt ended by SIGTERM, SIGINT or SIGHUP removes its lock itself
+ * (proper-lockfile's exit handler).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -87,7 +96,7 @@ export async function withWorktreeLock<T>(repo: Repo, fn: () => Promise<T>, opts
   if (!release) {
     throw new CkptError('LOCKED', `another ckpt process is working on ${repo.worktree}`, {
       cause: lastErr,
-      hint: `Wait for it to finish. If no ckpt process is running, the lock ${lockPath} is released automatically after ${Math.round(staleMs / 1000)} s.`,
+      hint: `Wait for it to finish. A lock whose holder is gone is taken over at once when its owner record names a process of this machine, else after ${Math.round(staleMs / 1000)} s without refresh (${lockPath}).`,
       data: { lock: lockPath },
     });
   }

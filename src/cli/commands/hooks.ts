@@ -40,6 +40,7 @@ export async function install(ctx: Ctx, agent: string): Promise<void> {
   const res = await installClaudeHooks(ctx.cwd, claudeHookCommand(path.resolve(ctx.bin)));
   ctx.out.result(res);
   ctx.out.line(res.changed ? `added ckpt's PreToolUse/PostToolUse hooks to ${res.file}` : `ckpt's hooks are already in ${res.file}`);
+  if (res.excluded) ctx.out.line('kept .claude/settings.local.json out of snapshots (a rule in .git/info/exclude, removed by `ckpt hooks uninstall claude`)');
 }
 
 export async function uninstall(ctx: Ctx, agent: string): Promise<void> {

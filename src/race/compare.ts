@@ -9,7 +9,7 @@ import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
 import { diffTreesText, type FileDiff } from '../snapshot/diff.js';
-import { decodeSnapshot, parseCommit } from '../snapshot/format.js';
+import { readSnapshot } from '../snapshot/store.js';
 import type { Attempt, RaceRecord } from './types.js';
 
 /** One attempt's changes against the base. */
@@ -27,9 +27,7 @@ export interface AttemptDiff {
  * Returns null when the attempt never got a snapshot.
  */
 export async function attemptSnapshot(repo: Repo, attempt: Attempt): Promise<Snapshot | null> {
-  const name = attempt.final ?? attempt.ref;
-  const obj = (await readObjects([name], { cwd: repo.worktree, env: shadowEnv(repo) })).get(name);
-  return obj ? decodeSnapshot(parseCommit(obj.oid, obj.content)) : null;
+  return readSnapshot(repo, attempt.final ?? attempt.ref);
 }
 
 /**
@@ -39,7 +37,6 @@ export async function attemptSnapshot(repo: Repo, attempt: Attempt): Promise<Sna
  */
 export async function attemptDiffs(repo: Repo, race: RaceRecord, names?: string[], opts: { color?: boolean; statOnly?: boolean } = {}): Promise<AttemptDiff[]> {
   const attempts = selectAttempts(race, names);
-  const base = pseudoSnapshot(race);
   const out: AttemptDiff[] = [];
   for (const a of attempts) {
     const snap = await attemptSnapshot(repo, a);
@@ -47,7 +44,7 @@ export async function attemptDiffs(repo: Repo, race: RaceRecord, names?: string[
       out.push({ attempt: a.name, tree: null, files: [], patch: '' });
       continue;
     }
-    const d = await diffTreesText(repo, base, snap, race.base.tree, snap.tree, { color: !!opts.color, statOnly: !!opts.statOnly });
+    const d = await diffTreesText(repo, race.base.tree, snap.tree, { color: !!opts.color, statOnly: !!opts.statOnly });
     out.push({ attempt: a.name, tree: snap.tree, files: d.files, patch: d.patch });
   }
   return out;
@@ -89,27 +86,4 @@ export function findAttempt(race: RaceRecord, name: string): Attempt {
     });
   }
   return a;
-}
-
-/** A Snapshot-shaped stand-in for the race base (for diff labels). */
-export function pseudoSnapshot(race: RaceRecord): Snapshot {
-  return {
-    id: race.base.snapshot,
-    step: 0,
-    kind: 'base',
-    tree: race.base.tree,
-    parent: null,
-    head: race.base.head,
-    headRef: null,
-    indexTree: race.base.indexTree,
-    message: `base of race ${race.id}`,
-    agent: null,
-    tool: null,
-    target: null,
-    toolUseId: null,
-    toolUseIds: [],
-    time: race.createdAt,
-    worktree: race.worktree,
-    extra: {},
-  };
 }

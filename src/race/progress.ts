@@ -7,13 +7,12 @@ import { existsSync } from 'node:fs';
 import { openRepo, type Repo } from '../git/repo.js';
 import { diffTreesText } from '../snapshot/diff.js';
 import { readTip } from '../snapshot/tip.js';
-import { pseudoSnapshot } from './compare.js';
 import type { RacePlan } from './plan.js';
 import type { Attempt, RaceRecord } from './types.js';
 
 /** Sets `a.files`, `a.insertions`, `a.deletions` from `tree` against the race's base. */
 export async function countChanges(repo: Repo, race: RaceRecord, a: Attempt, tree: string): Promise<void> {
-  const d = await diffTreesText(repo, pseudoSnapshot(race), null, race.base.tree, tree, { statOnly: true });
+  const d = await diffTreesText(repo, race.base.tree, tree, { statOnly: true });
   a.files = d.files.length;
   a.insertions = d.files.reduce((s, f) => s + f.insertions, 0);
   a.deletions = d.files.reduce((s, f) => s + f.deletions, 0);

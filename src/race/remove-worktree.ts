@@ -12,7 +12,7 @@ import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
-import { diffTrees } from '../snapshot/rollback.js';
+import { diffTrees } from '../git/tree-diff.js';
 import { takeSnapshotLocked } from '../snapshot/take.js';
 import { attemptSnapshot } from './compare.js';
 import { freshLiveTree } from './live-tree.js';
@@ -71,14 +71,14 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
         const taken = (await takeSnapshotLocked(r, { kind: 'auto', agent: a.agent, message: 'before race clean', extra: { Race: race.id, Attempt: a.name } })).snapshot;
         out.snapshot = taken.id;
         out.tree = taken.tree;
-        out.kept = (await diffTrees(repo, before?.tree ?? race.base.tree, taken.tree, null)).map((e) => e.display);
+        out.kept = (await diffTrees(repo, before?.tree ?? race.base.tree, taken.tree)).map((e) => e.path);
         if (o.adoptAsFinal !== false) a.final = taken.id;
         const nested = await gitlinks(r, taken.tree);
         if (nested.length > 0) return { ...out, reason: `it holds nested repositories whose own uncommitted work no snapshot holds: ${nested.slice(0, 5).join(', ')}` };
         // At the point of destruction: the bytes on disk are the bytes recorded.
         const live = await freshLiveTree(r, taken.tree);
         if (live !== taken.tree) {
-          const differ = (await diffTrees(repo, taken.tree, live, null)).map((e) => e.display);
+          const differ = (await diffTrees(repo, taken.tree, live)).map((e) => e.path);
           return { ...out, reason: `its files differ from the snapshot just taken (written meanwhile, or left out of snapshots): ${differ.slice(0, 5).join(', ')}${differ.length > 5 ? ', …' : ''}` };
         }
         await oneAtATime(repo, () => forget(repo, a.dir, a.branch));

@@ -2,13 +2,13 @@
  * Diffs between two snapshots, or a snapshot and the live worktree, as git
  * prints them (`git diff-tree -p`, no external diff, no textconv, raw bytes).
  */
-import { CkptError } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
 import { git, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
+import { diffTrees } from '../git/tree-diff.js';
 import { withWorktreeLock } from './lock.js';
-import { resolveSnapshot } from './store.js';
+import { noSnapshots, resolveSnapshot } from './store.js';
 import { captureTree, readTip } from './take.js';
 
 /** Options for {@link diff}. */
@@ -56,51 +56,53 @@ export async function diff(repo: Repo, opts: DiffOptions = {}): Promise<DiffResu
   if (opts.from) from = await resolveSnapshot(repo, opts.from);
   else {
     const { tip } = await readTip(repo);
-    if (!tip) throw new CkptError('NO_SNAPSHOTS', `no snapshots yet for ${repo.worktree}`, { hint: 'Take one with `ckpt snap`.' });
+    if (!tip) throw noSnapshots(repo);
     from = tip;
   }
   const to = opts.to ? await resolveSnapshot(repo, opts.to) : null;
   const toTree = to ? to.tree : await withWorktreeLock(repo, () => captureTree(repo));
-  return diffTreesText(repo, from, to, from.tree, toTree, opts);
+  return { from, to, ...(await diffTreesText(repo, from.tree, toTree, opts)) };
 }
 
-/** The diff between two tree ids; exported for race comparisons. */
+/**
+ * Files larger than this (bytes) are summarised as binary, never read whole
+ * (git's `core.bigFileThreshold`, git-config(1)): a 2 GiB file costs git a
+ * header read, not 2 GiB of memory.
+ */
+export const BIG_FILE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The diff between two tree ids (snapshots, a race's base and an attempt):
+ * per-file counts and, unless `statOnly`, the patch text.
+ *
+ * @throws CkptError `GIT_FAILED`.
+ */
 export async function diffTreesText(
   repo: Repo,
-  from: Snapshot,
-  to: Snapshot | null,
   fromTree: string,
   toTree: string,
-  opts: Pick<DiffOptions, 'paths' | 'color' | 'statOnly'>,
-): Promise<DiffResult> {
+  opts: Pick<DiffOptions, 'paths' | 'color' | 'statOnly'> = {},
+): Promise<Pick<DiffResult, 'files' | 'patch'>> {
   const env = { ...shadowEnv(repo), GIT_LITERAL_PATHSPECS: '1' };
-  const tail = opts.paths && opts.paths.length > 0 ? ['--', ...opts.paths] : [];
-  const files = await fileStats(repo, fromTree, toTree, tail, env);
-  let patch = '';
-  if (!opts.statOnly && files.length > 0) {
-    const args = ['diff-tree', '-p', '-r', '--no-ext-diff', '--no-textconv', '--no-renames', opts.color ? '--color=always' : '--no-color', fromTree, toTree, ...tail];
-    patch = (await git(args, { cwd: repo.worktree, env })).stdout.toString('utf8');
-  }
-  return { from, to, files, patch };
-}
-
-async function fileStats(repo: Repo, a: string, b: string, tail: string[], env: Record<string, string | undefined>): Promise<FileDiff[]> {
-  const [raw, num] = await Promise.all([
-    git(['diff-tree', '-r', '-z', '--no-renames', '--raw', a, b, ...tail], { cwd: repo.worktree, env }),
-    git(['diff-tree', '-r', '-z', '--no-renames', '--numstat', a, b, ...tail], { cwd: repo.worktree, env }),
+  const paths = opts.paths && opts.paths.length > 0 ? opts.paths : null;
+  const tail = paths ? ['--', ...paths] : [];
+  const big = ['-c', `core.bigFileThreshold=${BIG_FILE_BYTES}`];
+  const [changes, num] = await Promise.all([
+    diffTrees(repo, fromTree, toTree, paths),
+    git([...big, 'diff-tree', '-r', '-z', '--no-renames', '--numstat', fromTree, toTree, ...tail], { cwd: repo.worktree, env }),
   ]);
-  const status = new Map<string, FileDiff['status']>();
-  const recs = splitNul(raw.stdout);
-  for (let i = 0; i + 1 < recs.length; i += 2) {
-    const meta = recs[i]!.toString('utf8');
-    status.set(recs[i + 1]!.toString('utf8'), meta.slice(meta.lastIndexOf(' ') + 1, meta.lastIndexOf(' ') + 2) as FileDiff['status']);
-  }
-  const out: FileDiff[] = [];
+  const status = new Map(changes.map((c) => [c.path, c.status]));
+  const files: FileDiff[] = [];
   for (const rec of splitNul(num.stdout)) {
     const m = /^(-|\d+)\t(-|\d+)\t([\s\S]*)$/.exec(rec.toString('utf8'));
     if (!m) continue;
     const binary = m[1] === '-';
-    out.push({ path: m[3]!, status: status.get(m[3]!) ?? 'M', insertions: binary ? 0 : Number(m[1]), deletions: binary ? 0 : Number(m[2]), binary });
+    files.push({ path: m[3]!, status: status.get(m[3]!) ?? 'M', insertions: binary ? 0 : Number(m[1]), deletions: binary ? 0 : Number(m[2]), binary });
   }
-  return out;
+  let patch = '';
+  if (!opts.statOnly && files.length > 0) {
+    const args = [...big, 'diff-tree', '-p', '-r', '--no-ext-diff', '--no-textconv', '--no-renames', opts.color ? '--color=always' : '--no-color', fromTree, toTree, ...tail];
+    patch = (await git(args, { cwd: repo.worktree, env })).stdout.toString('utf8');
+  }
+  return { files, patch };
 }

@@ -57,7 +57,38 @@ export interface SnapshotRecord {
   extra?: Record<string, string>;
 }
 
-const KNOWN = new Set(['Version', 'Step', 'Kind', 'Agent', 'Tool', 'Target', 'Tool-Use-Id', 'Head', 'Head-Ref', 'Index-Tree', 'Time', 'Worktree']);
+/**
+ * Every trailer name ckpt writes, in one place. The first group is decoded
+ * into {@link Snapshot}'s fields; the others travel in `Snapshot.extra`.
+ */
+export const TRAILER = {
+  version: 'Version',
+  step: 'Step',
+  kind: 'Kind',
+  agent: 'Agent',
+  tool: 'Tool',
+  target: 'Target',
+  toolUseId: 'Tool-Use-Id',
+  head: 'Head',
+  headRef: 'Head-Ref',
+  indexTree: 'Index-Tree',
+  time: 'Time',
+  worktree: 'Worktree',
+  /** On `pre-rollback` and `rollback` snapshots: the snapshot (or tree) restored. */
+  rollbackTarget: 'Rollback-Target',
+  /** On `pre-rollback` snapshots: the JSON list of paths the rollback was limited to, or `null`. */
+  rollbackPaths: 'Rollback-Paths',
+  /** On race snapshots: the race id and the attempt's name. */
+  race: 'Race',
+  attempt: 'Attempt',
+  /** On the index commit ending a chain: the worktree it belongs to. */
+  indexOf: 'Index-Of',
+} as const;
+
+/** A trailer name ckpt writes. */
+export type TrailerName = (typeof TRAILER)[keyof typeof TRAILER];
+
+const KNOWN = new Set<string>([TRAILER.version, TRAILER.step, TRAILER.kind, TRAILER.agent, TRAILER.tool, TRAILER.target, TRAILER.toolUseId, TRAILER.head, TRAILER.headRef, TRAILER.indexTree, TRAILER.time, TRAILER.worktree]);
 
 /** Makes a value safe for one trailer line: no control characters, at most `max` chars. */
 export function oneLine(value: string, max = 200): string {
@@ -69,20 +100,20 @@ export function oneLine(value: string, max = 200): string {
 /** Builds the commit message of a snapshot. */
 export function encodeMessage(rec: SnapshotRecord): string {
   const t: [string, string][] = [
-    ['Version', String(FORMAT_VERSION)],
-    ['Step', String(rec.step)],
-    ['Kind', rec.kind],
+    [TRAILER.version, String(FORMAT_VERSION)],
+    [TRAILER.step, String(rec.step)],
+    [TRAILER.kind, rec.kind],
   ];
-  if (rec.agent) t.push(['Agent', oneLine(rec.agent, 60)]);
-  if (rec.tool) t.push(['Tool', oneLine(rec.tool, 60)]);
-  if (rec.target) t.push(['Target', oneLine(rec.target)]);
+  if (rec.agent) t.push([TRAILER.agent, oneLine(rec.agent, 60)]);
+  if (rec.tool) t.push([TRAILER.tool, oneLine(rec.tool, 60)]);
+  if (rec.target) t.push([TRAILER.target, oneLine(rec.target)]);
   const ids = rec.toolUseIds && rec.toolUseIds.length > 0 ? rec.toolUseIds : rec.toolUseId ? [rec.toolUseId] : [];
-  for (const id of ids) t.push(['Tool-Use-Id', oneLine(id, 100)]);
-  t.push(['Head', rec.head ?? 'none']);
-  t.push(['Head-Ref', rec.headRef ?? 'detached']);
-  t.push(['Index-Tree', rec.indexTree ?? 'unmerged']);
-  t.push(['Time', String(rec.time)]);
-  t.push(['Worktree', oneLine(rec.worktree, 4096)]);
+  for (const id of ids) t.push([TRAILER.toolUseId, oneLine(id, 100)]);
+  t.push([TRAILER.head, rec.head ?? 'none']);
+  t.push([TRAILER.headRef, rec.headRef ?? 'detached']);
+  t.push([TRAILER.indexTree, rec.indexTree ?? 'unmerged']);
+  t.push([TRAILER.time, String(rec.time)]);
+  t.push([TRAILER.worktree, oneLine(rec.worktree, 4096)]);
   for (const [k, v] of Object.entries(rec.extra ?? {})) {
     if (/^[A-Za-z][A-Za-z0-9-]*$/.test(k) && !KNOWN.has(k)) t.push([k, oneLine(v, 4096)]);
   }
@@ -138,17 +169,17 @@ export function parseTrailerList(message: string): [string, string][] {
 export function decodeSnapshot(commit: RawCommit): Snapshot | null {
   const list = parseTrailerList(commit.message);
   const tr = new Map(list);
-  const toolUseIds = list.filter(([k]) => k === 'Tool-Use-Id').map(([, v]) => v);
-  const version = Number(tr.get('Version'));
-  const step = Number(tr.get('Step'));
-  const kind = tr.get('Kind') as SnapshotKind | undefined;
+  const toolUseIds = list.filter(([k]) => k === TRAILER.toolUseId).map(([, v]) => v);
+  const version = Number(tr.get(TRAILER.version));
+  const step = Number(tr.get(TRAILER.step));
+  const kind = tr.get(TRAILER.kind) as SnapshotKind | undefined;
   if (!Number.isInteger(version) || version < 1 || version > FORMAT_VERSION) return null;
   if (!Number.isInteger(step) || !kind || !SNAPSHOT_KINDS.includes(kind)) return null;
   const extra: Record<string, string> = {};
   for (const [k, v] of tr) if (!KNOWN.has(k)) extra[k] = v;
-  const head = tr.get('Head');
-  const headRef = tr.get('Head-Ref');
-  const indexTree = tr.get('Index-Tree');
+  const head = tr.get(TRAILER.head);
+  const headRef = tr.get(TRAILER.headRef);
+  const indexTree = tr.get(TRAILER.indexTree);
   return {
     id: commit.id,
     step,
@@ -159,18 +190,44 @@ export function decodeSnapshot(commit: RawCommit): Snapshot | null {
     headRef: headRef && headRef !== 'detached' ? headRef : null,
     indexTree: indexTree && indexTree !== 'unmerged' ? indexTree : null,
     message: commit.message.split('\n')[0] ?? '',
-    agent: tr.get('Agent') ?? null,
-    tool: tr.get('Tool') ?? null,
-    target: tr.get('Target') ?? null,
+    agent: tr.get(TRAILER.agent) ?? null,
+    tool: tr.get(TRAILER.tool) ?? null,
+    target: tr.get(TRAILER.target) ?? null,
     toolUseId: toolUseIds[0] ?? null,
     toolUseIds,
-    time: Number(tr.get('Time')) || 0,
-    worktree: tr.get('Worktree') ?? '',
+    time: Number(tr.get(TRAILER.time)) || 0,
+    worktree: tr.get(TRAILER.worktree) ?? '',
     extra,
   };
 }
 
+/**
+ * Decodes a raw object as a snapshot: null when there is no object, it is
+ * not a commit, or the commit is not a ckpt snapshot (see {@link decodeSnapshot}).
+ * The one way ckpt turns an object it read into a {@link Snapshot}.
+ */
+export function snapshotFromObject(obj: { oid: string; type: string; content: Buffer } | null | undefined): Snapshot | null {
+  if (!obj || obj.type !== 'commit') return null;
+  return decodeSnapshot(parseCommit(obj.oid, obj.content));
+}
+
+/**
+ * The paths a `pre-rollback` snapshot's rollback was limited to (its
+ * `Rollback-Paths` trailer), or null for the whole tree (also when the
+ * trailer is missing or unreadable).
+ */
+export function rollbackPathsOf(s: Snapshot): string[] | null {
+  const raw = s.extra[TRAILER.rollbackPaths];
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The message of an index commit (the last parent of every snapshot). */
 export function encodeIndexMessage(worktree: string): string {
-  return `ckpt index\n\nIndex-Of: ${oneLine(worktree, 4096)}\n`;
+  return `ckpt index\n\n${TRAILER.indexOf}: ${oneLine(worktree, 4096)}\n`;
 }

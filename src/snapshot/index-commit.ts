@@ -12,9 +12,7 @@ import type { Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
 import { encodeIndexMessage } from './format.js';
 import { readState, writeState } from './state.js';
-
-/** The empty tree's id in each object format. */
-export const EMPTY_TREE = { sha1: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', sha256: '6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321' };
+import { EMPTY_TREE } from '../git/tree-diff.js';
 
 /** mtime, ctime, size and inode of the user's index, or null when it does not exist. */
 export function userIndexSig(repo: Repo): string | null {

@@ -9,7 +9,7 @@ import { git } from '../git/exec.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
-import { decodeSnapshot, parseCommit } from './format.js';
+import { decodeSnapshot, snapshotFromObject } from './format.js';
 import { readTip } from './take.js';
 
 /** Options for {@link listSteps}. */
@@ -31,14 +31,12 @@ export interface ListOptions {
  */
 export async function listSteps(repo: Repo, opts: ListOptions = {}): Promise<Step[]> {
   const ref = opts.ref ?? repo.ref;
-  const tipObj = (await readObjects([ref], { cwd: repo.worktree, env: realEnv(repo) })).get(ref);
-  if (!tipObj) return [];
-  const tip = decodeSnapshot(parseCommit(tipObj.oid, tipObj.content));
+  const tip = await readSnapshot(repo, ref);
   if (!tip) return [];
   const max = Math.min(opts.limit ?? Infinity, tip.step);
   const args = ['log', '-z', '--first-parent', `-n${max}`, '--format=%x01%H %T %P%n%B'];
   if (opts.stats !== false) args.push('--diff-merges=first-parent', '--numstat', '--no-renames');
-  args.push(tipObj.oid, '--');
+  args.push(tip.id, '--');
   const { stdout } = await git(args, { cwd: repo.worktree, env: realEnv(repo) });
   const steps: Step[] = [];
   for (const chunk of stdout.toString('utf8').split('\x01')) {
@@ -101,7 +99,7 @@ export async function resolveSnapshot(repo: Repo, spec: string): Promise<Snapsho
   }
   if (/^[0-9a-f]{4,64}$/i.test(s)) {
     const obj = (await readObjects([`${s}^{commit}`], { cwd: repo.worktree, env: realEnv(repo) })).get(`${s}^{commit}`);
-    const snap = obj ? decodeSnapshot(parseCommit(obj.oid, obj.content)) : null;
+    const snap = snapshotFromObject(obj);
     if (snap) return snap;
     throw notFound(spec, obj ? `${s} is a commit, but not a ckpt snapshot` : `no object ${s}`);
   }
@@ -122,7 +120,19 @@ export async function resolveTime(repo: Repo, when: string, now = Date.now()): P
   return found;
 }
 
-function noSnapshots(repo: Repo): CkptError {
+/**
+ * Reads the object `name` (a ref, a commit id, `ID^{commit}`) and decodes it
+ * as a snapshot: the one reader of a single snapshot.
+ *
+ * @returns null when `name` resolves to nothing, or to something that is not a ckpt snapshot.
+ * @throws CkptError `GIT_FAILED`.
+ */
+export async function readSnapshot(repo: Repo, name: string): Promise<Snapshot | null> {
+  return snapshotFromObject((await readObjects([name], { cwd: repo.worktree, env: realEnv(repo) })).get(name));
+}
+
+/** The one `NO_SNAPSHOTS` error: `repo`'s worktree has no snapshot yet. */
+export function noSnapshots(repo: Repo): CkptError {
   return new CkptError('NO_SNAPSHOTS', `no snapshots yet for ${repo.worktree}`, { hint: 'Take one with `ckpt snap`, or run `ckpt watch` while an agent works.' });
 }
 

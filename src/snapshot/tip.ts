@@ -11,7 +11,7 @@ import { readLooseObject, readRefFast } from '../git/loose.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
-import { decodeSnapshot, parseCommit } from './format.js';
+import { snapshotFromObject } from './format.js';
 
 /** The tip of the chain and HEAD, read in one `cat-file --batch`. */
 export interface ChainTip {
@@ -47,7 +47,7 @@ export async function readTip(repo: Repo): Promise<ChainTip> {
   }
   let tip: Snapshot | null = null;
   if (tipRaw && tipRaw.type === 'commit') {
-    tip = decodeSnapshot(parseCommit(tipRaw.oid, tipRaw.content));
+    tip = snapshotFromObject(tipRaw);
     if (!tip) {
       throw new CkptError('INTERNAL', `${repo.ref} does not point at a ckpt snapshot`, {
         hint: 'The ref was written by something else, or by a newer ckpt. Inspect it with `git log ' + repo.ref + '`.',

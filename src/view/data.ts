@@ -17,7 +17,8 @@ import { shadowEnv } from '../git/shadow.js';
 import { findAttempt } from '../race/compare.js';
 import type { RaceRecord } from '../race/types.js';
 import { listSteps } from '../snapshot/store.js';
-import { loadFileInputs, loadRaceComparison, rawChanges, type RaceComparison } from './load.js';
+import { diffTrees } from '../git/tree-diff.js';
+import { loadFileInputs, loadRaceComparison, type RaceComparison } from './load.js';
 import { compareFiles, summarizeFile, type NwayComparison, type NwayFile } from './nway.js';
 import { isBinary } from './text.js';
 import type { ComparisonIndex, StepFile, StepTree, TreeEntry } from './wire.js';
@@ -85,7 +86,7 @@ export async function stepTree(repo: Repo, steps: Step[], step: Step, limit = 50
   const parent = step.parent ? steps.find((s) => s.id === step.parent) ?? null : null;
   const changes = new Map<string, 'A' | 'M' | 'D'>();
   if (parent) {
-    for (const c of await rawChanges(repo, parent.tree, step.tree)) changes.set(c.path, c.dstMode === '000000' ? 'D' : c.srcMode === '000000' ? 'A' : 'M');
+    for (const c of await diffTrees(repo, parent.tree, step.tree)) changes.set(c.path, c.dstMode === '000000' ? 'D' : c.srcMode === '000000' ? 'A' : 'M');
   }
   const all: TreeEntry[] = [];
   for (const rec of splitNul(stdout)) {

@@ -4,7 +4,8 @@
  * (one `git cat-file --batch-check` plus one `--batch` for all blobs), by
  * object id, so any path name works. Feeds the pure model in nway.ts.
  */
-import { git, splitNul } from '../git/exec.js';
+import { git } from '../git/exec.js';
+import { diffTrees } from '../git/tree-diff.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
@@ -13,33 +14,8 @@ import type { RaceRecord } from '../race/types.js';
 import { compareFiles, type CompareOptions, type FileInput, type FileSide, type NwayComparison } from './nway.js';
 import { isBinary } from './text.js';
 
-/** One changed path between two trees. */
-export interface RawChange {
-  path: string;
-  srcMode: string;
-  dstMode: string;
-  srcOid: string;
-  dstOid: string;
-}
-
 /** Blobs larger than this are not read (shown as "too large"). */
 export const MAX_BLOB_BYTES = 2 * 1024 * 1024;
-
-/**
- * `git diff-tree -r -z --raw --no-renames` between two trees.
- *
- * @throws CkptError `GIT_FAILED`.
- */
-export async function rawChanges(repo: Repo, from: string, to: string): Promise<RawChange[]> {
-  const { stdout } = await git(['diff-tree', '-r', '-z', '--no-renames', '--raw', '--full-index', from, to], { cwd: repo.worktree, env: shadowEnv(repo) });
-  const recs = splitNul(stdout);
-  const out: RawChange[] = [];
-  for (let i = 0; i + 1 < recs.length; i += 2) {
-    const [srcMode, dstMode, srcOid, dstOid] = recs[i]!.toString('utf8').slice(1).split(' ');
-    out.push({ path: recs[i + 1]!.toString('utf8'), srcMode: srcMode!, dstMode: dstMode!, srcOid: srcOid!, dstOid: dstOid! });
-  }
-  return out;
-}
 
 /**
  * Reads blobs by id into file sides: text when it is text and not larger
@@ -88,7 +64,7 @@ export async function readSides(repo: Repo, wanted: Array<{ oid: string; mode: s
  */
 export async function loadFileInputs(repo: Repo, baseTree: string, trees: Record<string, string>): Promise<FileInput[]> {
   const zero = repo.zeroOid;
-  const perAttempt = await Promise.all(Object.entries(trees).map(async ([name, tree]) => [name, await rawChanges(repo, baseTree, tree)] as const));
+  const perAttempt = await Promise.all(Object.entries(trees).map(async ([name, tree]) => [name, await diffTrees(repo, baseTree, tree)] as const));
   const byPath = new Map<string, { base: { oid: string; mode: string } | null; versions: Record<string, { oid: string; mode: string } | null> }>();
   for (const [name, changes] of perAttempt) {
     for (const c of changes) {

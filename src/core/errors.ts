@@ -35,8 +35,6 @@ export const ERROR_CODES = {
   LOCKED: 'conflict',
   /** The snapshot ref moved under us (another process wrote it); retry. */
   REF_RACE: 'conflict',
-  /** A previous rollback was interrupted; `ckpt rollback --recover` finishes it. */
-  ROLLBACK_INTERRUPTED: 'conflict',
   /** Configuration file invalid. */
   CONFIG_INVALID: 'user',
   /** An agent's settings file (`.claude/settings.local.json`) is not JSON or not the shape the agent reads; nothing was changed. */

@@ -21,9 +21,12 @@ import type { Snapshot } from '../core/types.js';
 import { git, gitText } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
+import { diffTrees, type TreeChange } from '../git/tree-diff.js';
+import { TRAILER } from '../snapshot/format.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
-import { diffTrees, rollbackLocked, type RollbackResult } from '../snapshot/rollback.js';
-import { takeSnapshotLocked } from '../snapshot/take.js';
+import { restoreTree, type FileChange } from '../snapshot/restore.js';
+import { recoverInterrupted } from '../snapshot/restore/recover.js';
+import { captureTree, takeSnapshotLocked } from '../snapshot/take.js';
 import { attemptSnapshot, findAttempt } from './compare.js';
 import { saveRace } from './store.js';
 import type { RaceRecord } from './types.js';
@@ -37,7 +40,7 @@ export interface PickResult {
   attempt: string;
   mode: PickMode['mode'];
   /** Files changed in the user's worktree (apply). */
-  changes: RollbackResult['changes'];
+  changes: FileChange[];
   /** The checkpoint recorded before (undo with `ckpt rollback --undo` for apply). */
   preSnapshot: string | null;
   /** The commit holding the attempt (branch, merge, squash). */
@@ -72,12 +75,14 @@ export async function pickAttempt(race: RaceRecord, name: string, how: PickMode 
 
 async function apply(repo: Repo, race: RaceRecord, name: string, winner: Snapshot, dryRun: boolean): Promise<PickResult> {
   return withWorktreeLock(repo, async () => {
-    const changes = await diffTrees(repo, race.base.tree, winner.tree, null);
+    if (!dryRun) await recoverInterrupted(repo, 'finish');
+    const changes = await diffTrees(repo, race.base.tree, winner.tree);
     if (changes.length === 0) {
       return { race: race.id, attempt: name, mode: 'apply' as const, changes: [], preSnapshot: null, commit: null, branch: null };
     }
     // The user's state now: recorded first (kind pre-rollback: `ckpt rollback --undo` restores it).
     const label = `pick ${name} of race ${race.id}`;
+    const preExtra = { [TRAILER.race]: race.id, [TRAILER.attempt]: name };
     const pre = dryRun
       ? null
       : (
@@ -86,20 +91,20 @@ async function apply(repo: Repo, race: RaceRecord, name: string, winner: Snapsho
             force: true,
             agent: 'race',
             message: `before ${label}`,
-            extra: { 'Rollback-Target': winner.id, 'Rollback-Paths': 'null', Race: race.id, Attempt: name },
+            extra: { [TRAILER.rollbackTarget]: winner.id, [TRAILER.rollbackPaths]: 'null', ...preExtra },
           })
         ).snapshot;
-    const currentTree = pre ? pre.tree : await (await import('../snapshot/take.js')).captureTree(repo);
+    const currentTree = pre ? pre.tree : await captureTree(repo);
     // Paths the user changed since the base, among those the winner changed.
-    const paths = changes.map((e) => e.display);
+    const paths = changes.map((e) => e.path);
     const userChanged = await diffTrees(repo, race.base.tree, currentTree, paths);
-    const winnerBy = new Map(changes.map((e) => [e.display, e]));
+    const winnerBy = new Map(changes.map((e) => [e.path, e]));
     const conflicts: string[] = [];
     for (const u of userChanged) {
-      const w = winnerBy.get(u.display);
+      const w = winnerBy.get(u.path);
       if (!w) continue;
       if (u.dstMode === w.dstMode && u.dstOid === w.dstOid) continue; // the same change: fine
-      conflicts.push(u.srcMode === '000000' ? `${u.display} (untracked in your worktree, the attempt writes it too)` : `${u.display} (you changed it since the race started)`);
+      conflicts.push(u.srcMode === '000000' ? `${u.path} (untracked in your worktree, the attempt writes it too)` : `${u.path} (you changed it since the race started)`);
     }
     if (conflicts.length > 0) {
       throw new CkptError('PICK_WOULD_CLOBBER', `picking ${name} would overwrite your newer changes:\n  ${conflicts.join('\n  ')}`, {
@@ -109,13 +114,16 @@ async function apply(repo: Repo, race: RaceRecord, name: string, winner: Snapsho
     }
     const target = await overlay(repo, currentTree, changes);
     try {
-      const res = await rollbackLocked(repo, { ...winner, tree: target }, null, {
+      const res = await restoreTree(repo, target, {
+        label,
+        resultMessage: `picked ${name} of race ${race.id}`,
         dryRun,
-        reason: 'race',
-        message: `picked ${name} of race ${race.id}`,
+        agent: 'race',
+        target: winner.id,
+        preExtra,
         ...(pre ? { preRollback: pre } : {}),
       });
-      return { race: race.id, attempt: name, mode: 'apply' as const, changes: res.changes, preSnapshot: pre?.id ?? null, commit: null, branch: null };
+      return { race: race.id, attempt: name, mode: 'apply' as const, changes: res.changes, preSnapshot: res.preRollback?.id ?? pre?.id ?? null, commit: null, branch: null };
     } catch (err) {
       if (isCkptError(err, 'ROLLBACK_WOULD_CLOBBER')) {
         throw new CkptError('PICK_WOULD_CLOBBER', err.message.replace('rollback refused', `picking ${name} refused`), { hint: err.hint ?? '', data: err.data, cause: err });
@@ -125,8 +133,8 @@ async function apply(repo: Repo, race: RaceRecord, name: string, winner: Snapsho
   });
 }
 
-/** The tree `base` with the given diff entries applied (deletions first). */
-async function overlay(repo: Repo, baseTree: string, entries: Awaited<ReturnType<typeof diffTrees>>): Promise<string> {
+/** The tree `base` with the given changes applied (deletions first). */
+async function overlay(repo: Repo, baseTree: string, entries: TreeChange[]): Promise<string> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ckpt-pick-'));
   const env = shadowEnv(repo, path.join(tmp, 'index'));
   try {

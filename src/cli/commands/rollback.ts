@@ -40,7 +40,8 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
     dryRun: !!input.dryRun,
   });
   out.result(res);
-  if (res.recovered) out.warn('an interrupted rollback was finished first');
+  if (res.recovered) out.warn(input.undo ? 'an interrupted rollback was undone: its files were put back from its pre-rollback snapshot' : 'an interrupted rollback was ended first');
+  for (const w of res.warnings) out.warn(w);
   const what = input.undo ? `undid the rollback recorded in step ${res.target.step}` : `step ${res.target.step} (${res.target.id.slice(0, 10)}, ${res.target.kind}${res.target.tool ? ` ${out.q(res.target.tool)}` : ''})`;
   if (res.changes.length === 0) {
     out.line(`nothing to change: the ${paths.length ? 'paths already match' : 'worktree already matches'} ${input.undo ? 'that state' : what}`);

@@ -1,0 +1,232 @@
+/**
+ * Restoring a tree into the worktree: the one way ckpt changes the user's
+ * files (rollback, `rollback --undo`, race pick, the viewer's pick). It makes
+ * the worktree, or some paths of it, match a tree byte for byte, recording
+ * first what it replaces so the restore can be undone.
+ *
+ * Order of work, under the worktree lock (held by the caller):
+ * 1. record a `pre-rollback` snapshot of the worktree as it is (C);
+ * 2. diff C's tree against the target (git/tree-diff.ts) and plan every path
+ *    to delete, write, re-link or re-mode; refuse names git's verify_path
+ *    refuses (restore/plan.ts);
+ * 3. check the plan against the live worktree: anything in the way that C
+ *    does not hold stops the restore before any change (restore/clobber.ts);
+ * 4. write a journal (restore/journal.ts), apply with the check at the point
+ *    of destruction, contents streamed (restore/apply.ts), drop the journal;
+ *    a failure part-way puts back what was already changed;
+ * 5. record the state produced as a `rollback` snapshot.
+ *
+ * The user's index, HEAD and ignored files are never touched.
+ */
+import { CkptError, isCkptError } from '../core/errors.js';
+import type { Snapshot } from '../core/types.js';
+import { git, gitWithPaths, splitNul } from '../git/exec.js';
+import type { Repo } from '../git/repo.js';
+import { shadowEnv } from '../git/shadow.js';
+import { diffTrees, type TreeChange } from '../git/tree-diff.js';
+import { TRAILER } from './format.js';
+import { Applier, type Side } from './restore/apply.js';
+import { checkAgainstWorktree } from './restore/clobber.js';
+import { withPutBack } from './restore/fs.js';
+import { removeJournal, writeJournal, type Journal } from './restore/journal.js';
+import { planChanges, type FileChange } from './restore/plan.js';
+import { captureTree, privateIndexFile, takeSnapshotLocked } from './take.js';
+
+export type { FileChange } from './restore/plan.js';
+
+/** Options for {@link restoreTree}. */
+export interface RestoreOptions {
+  /** What this restore is, for the snapshots' messages: `rollback to step 3`, `pick a of race r`. */
+  label: string;
+  /** Repository-relative paths (literal; a directory matches what is under it), or null for the whole tree. */
+  paths?: string[] | null;
+  /** Plan and check only; change nothing and record nothing. */
+  dryRun?: boolean;
+  /** Agent recorded on the snapshots (default `ckpt`). */
+  agent?: string;
+  /** The snapshot restored, named in the `Rollback-Target` trailer (default: the tree id). */
+  target?: string | null;
+  /** The pre-rollback snapshot, when the caller recorded it already (race pick does, to compare first). */
+  preRollback?: Snapshot;
+  /** Extra trailers of the pre-rollback snapshot (race pick: `Race`, `Attempt`). */
+  preExtra?: Record<string, string>;
+  /** Message of the snapshot recording the result (default: the label). */
+  resultMessage?: string;
+  /** For recovery: the state an interrupted series of restores started from (what `--undo` returns to). */
+  undoTo?: { tree: string; snapshot: string };
+}
+
+/** What {@link restoreTree} did (or would do, with `dryRun`). */
+export interface RestoreResult {
+  /** The snapshot recording the state before the restore (null on a dry run). When edits were found at the point of destruction, the further one recording them. */
+  preRollback: Snapshot | null;
+  /** The snapshot of the state the restore produced (null on a dry run or when nothing changed). */
+  result: Snapshot | null;
+  changes: FileChange[];
+  /** Files the target lacks but left in place, because the target's ignore rules ignore them. */
+  kept: string[];
+  /** Directories removed because the restore emptied them. */
+  removedDirs: string[];
+  /** Gitlinks (nested repositories) left alone. */
+  skipped: string[];
+  /** Paths found changed at the point of destruction that kept changing (or could not be recorded): left as they are, with why. */
+  leftAlone: string[];
+  /** Paths found changed at the point of destruction and recorded in a further pre-rollback snapshot before being replaced. */
+  recordedDuring: string[];
+  dryRun: boolean;
+  /** The paths limited to, or null for the whole tree. */
+  paths: string[] | null;
+}
+
+/**
+ * Makes `repo`'s worktree (or `opts.paths` of it) match `tree`. The caller
+ * holds the worktree lock.
+ *
+ * @throws CkptError `PATH_NOT_FOUND` (a path in neither tree), `HOSTILE_TREE`,
+ *   `ROLLBACK_WOULD_CLOBBER` (data: paths; nothing changed), `REF_RACE`,
+ *   `FS_FAILED` (data: path, errno; what was changed is put back first, and
+ *   what could not be is put back by the next rollback, automatically),
+ *   `GIT_FAILED`.
+ */
+export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions): Promise<RestoreResult> {
+  const paths = opts.paths && opts.paths.length > 0 ? opts.paths : null;
+  const agent = opts.agent ?? 'ckpt';
+  const targetName = opts.target ?? tree;
+  const scope = paths ? ` (${paths.join(', ')})` : '';
+  const preInput = (message: string): Parameters<typeof takeSnapshotLocked>[1] => ({
+    kind: 'pre-rollback',
+    force: true,
+    agent,
+    message,
+    extra: { [TRAILER.rollbackTarget]: targetName, [TRAILER.rollbackPaths]: JSON.stringify(paths), ...(opts.preExtra ?? {}) },
+  });
+  let pre: Snapshot | null = opts.preRollback ?? null;
+  let currentTree: string;
+  if (opts.dryRun) currentTree = pre ? pre.tree : await captureTree(repo);
+  else {
+    if (!pre) pre = (await takeSnapshotLocked(repo, preInput(`before ${opts.label}${scope}`))).snapshot;
+    currentTree = pre.tree;
+  }
+  if (paths) await checkPathsExist(repo, paths, [currentTree, tree]);
+  const entries = await diffTrees(repo, currentTree, tree, paths);
+  const plan = await planChanges(repo, entries, tree);
+  checkAgainstWorktree(repo, plan);
+  const result: RestoreResult = {
+    preRollback: opts.dryRun ? null : pre,
+    result: null,
+    changes: plan.changes,
+    kept: plan.kept.map((e) => e.path),
+    removedDirs: [],
+    skipped: plan.skipped,
+    leftAlone: [],
+    recordedDuring: [],
+    dryRun: !!opts.dryRun,
+    paths,
+  };
+  if (opts.dryRun || plan.changes.length === 0) return result;
+
+  const planned = [...plan.deletes, ...plan.writes, ...plan.modes];
+  const journal: Journal = {
+    version: 2,
+    label: opts.label,
+    tree,
+    target: opts.target ?? null,
+    preRollback: pre!.id,
+    undoTo: opts.undoTo ?? { tree: pre!.tree, snapshot: pre!.id },
+    paths,
+    writes: plan.writes.map((e) => e.rel.toString('base64')),
+    startedAt: Date.now(),
+  };
+  writeJournal(repo, journal);
+  const applier = new Applier(repo);
+  try {
+    const recordLive = async (changed: TreeChange[]): Promise<Map<string, Side>> => {
+      const rec = await recordLiveState(repo, changed, preInput(`before ${opts.label}${scope}, with the edits made while it ran`));
+      pre = rec.snapshot;
+      result.preRollback = pre;
+      result.recordedDuring.push(...changed.map((c) => c.path).filter((p) => !result.recordedDuring.includes(p)));
+      journal.preRollback = pre.id;
+      // The edits are part of the state before this restore: `--undo` returns to them.
+      if (!opts.undoTo) journal.undoTo = { tree: pre.tree, snapshot: pre.id };
+      writeJournal(repo, journal);
+      return rec.sides;
+    };
+    const outcome = await applier.applyPlan(plan, recordLive);
+    result.removedDirs = outcome.removedDirs;
+    result.leftAlone = outcome.leftAlone;
+  } catch (err) {
+    // Part-way: put back what was changed, from what was verified before it was destroyed.
+    let left: string[] | null;
+    try {
+      left = await applier.putBack();
+    } catch {
+      left = null;
+    }
+    await applier.close().catch(() => undefined);
+    if (left !== null) removeJournal(repo);
+    else {
+      journal.failed = true;
+      writeJournal(repo, journal);
+    }
+    throw withPutBack(err, left);
+  }
+  await applier.close();
+  removeJournal(repo);
+  // Record what the restore produced, so the log shows it and a watcher
+  // does not mistake it for an agent's step.
+  const after = await takeSnapshotLocked(
+    repo,
+    { kind: 'rollback', force: true, agent, message: `${opts.resultMessage ?? opts.label}${scope}`, extra: { [TRAILER.rollbackTarget]: targetName } },
+    { onlyPaths: planned.map((e) => e.rel) },
+  );
+  result.result = after.snapshot;
+  return result;
+}
+
+/**
+ * Records the live bytes of `changed` in a further snapshot, git's stat cache
+ * bypassed for them (their private-index entries lose their stat data, so
+ * `git add` hashes them again: a same-size edit with its mtime restored is
+ * seen under any `core.checkStat`/`core.trustctime`). Returns what the new
+ * snapshot holds for each path.
+ */
+async function recordLiveState(repo: Repo, changed: TreeChange[], input: Parameters<typeof takeSnapshotLocked>[1]): Promise<{ snapshot: Snapshot; sides: Map<string, Side> }> {
+  const env = shadowEnv(repo, privateIndexFile(repo));
+  const rels = changed.map((c) => c.rel);
+  const staged = await gitWithPaths(['ls-files', '-s', '-z'], rels, { cwd: repo.worktree, env });
+  // `--index-info` takes ls-files --stage lines and writes the entries with empty stat data.
+  if (staged.stdout.length > 0) await git(['update-index', '-z', '--index-info'], { cwd: repo.worktree, env, input: staged.stdout });
+  const { snapshot } = await takeSnapshotLocked(repo, input, { onlyPaths: rels });
+  const listed = await gitWithPaths(['ls-files', '-s', '-z'], rels, { cwd: repo.worktree, env });
+  const inTree = new Map<string, Side>();
+  for (const rec of splitNul(listed.stdout)) {
+    const tab = rec.indexOf(0x09);
+    const [mode, oid, stage] = rec.subarray(0, tab).toString('latin1').split(' ');
+    if (stage === '0') inTree.set(rec.subarray(tab + 1).toString('latin1'), { mode: mode!, oid: oid! });
+  }
+  const sides = new Map<string, Side>();
+  for (const c of changed) sides.set(c.path, inTree.get(c.rel.toString('latin1')) ?? null);
+  return { snapshot, sides };
+}
+
+/** @throws CkptError `PATH_NOT_FOUND` for a path in none of `trees`. */
+async function checkPathsExist(repo: Repo, paths: string[], trees: string[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const tree of trees) {
+    const { stdout } = await git(['ls-tree', '-r', '-z', '--name-only', '--full-tree', tree, '--', ...paths], {
+      cwd: repo.worktree,
+      env: { ...shadowEnv(repo), GIT_LITERAL_PATHSPECS: '1' },
+    });
+    for (const rec of splitNul(stdout)) {
+      const name = rec.toString('utf8');
+      for (const p of paths) if (name === p || name.startsWith(p + '/')) seen.add(p);
+    }
+  }
+  const missing = paths.filter((p) => !seen.has(p));
+  if (missing.length > 0) {
+    throw new CkptError('PATH_NOT_FOUND', `not in the current state nor in the target: ${missing.join(', ')}`, {
+      hint: 'Paths are relative to the worktree root; check the names with `ckpt diff --stat`.',
+      data: { paths: missing },
+    });
+  }
+}

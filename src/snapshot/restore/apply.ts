@@ -1,0 +1,314 @@
+/**
+ * Applying a restore plan, with the check at the point of destruction:
+ * immediately before a file is replaced or deleted, its bytes are hashed
+ * (`git hash-object`-compatible, streamed) and compared with what the
+ * pre-rollback snapshot holds for it. A file that differs (written while the
+ * rollback runs, or an edit git's stat cache missed) is not destroyed: it is
+ * recorded first in a further snapshot, then replaced, or left as it is and
+ * reported. Contents stream from git to a temporary file (bounded memory for
+ * any size) that is renamed into place. Every change made is listed, so a
+ * failure part-way can put back what was already changed.
+ */
+import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { CkptError } from '../../core/errors.js';
+import { BlobStream, hashPath } from '../../git/objects.js';
+import type { Repo } from '../../git/repo.js';
+import { shadowEnv } from '../../git/shadow.js';
+import type { TreeChange } from '../../git/tree-diff.js';
+import { abs, ancestors, depth, fsError, kindOf } from './fs.js';
+import { inTreeTempName, stagingDir } from './journal.js';
+import type { Plan } from './plan.js';
+
+/** One side of a path: its git mode and blob id, or null for absent. */
+export type Side = { mode: string; oid: string } | null;
+
+/** A change made to the worktree, as needed to put it back. */
+export interface Applied {
+  rel: Buffer;
+  path: string;
+  /** What was there (verified just before it was destroyed). */
+  before: Side;
+  /** What the restore put there. */
+  after: Side;
+}
+
+/**
+ * Records the live state of `paths` in a further snapshot (git's stat cache
+ * bypassed) and returns what that snapshot holds for each (path → side; a
+ * path missing from the map could not be recorded).
+ */
+export type RecordLive = (paths: TreeChange[]) => Promise<Map<string, Side>>;
+
+/** What {@link applyPlan} did besides the planned changes. */
+export interface ApplyOutcome {
+  /** Directories removed because the restore emptied them. */
+  removedDirs: string[];
+  /** Paths left as they are because they kept changing under the restore (or could not be recorded), with why. */
+  leftAlone: string[];
+}
+
+/** How many times a path that changed under the restore is recorded and tried again before it is left alone. */
+const ROUNDS = 3;
+
+/** A restore's working context: the blob stream, the hash format, the staging directory. */
+export class Applier {
+  readonly done: Applied[] = [];
+  private readonly blobs: BlobStream;
+  private readonly staging: string;
+  private readonly stagingDev: number | null;
+  private readonly devOf = new Map<string, number | null>();
+  private seq = 0;
+
+  constructor(private readonly repo: Repo) {
+    this.blobs = new BlobStream({ cwd: repo.worktree, env: shadowEnv(repo) });
+    this.staging = stagingDir(repo);
+    mkdirSync(this.staging, { recursive: true });
+    this.stagingDev = statSync(this.staging).dev;
+  }
+
+  async close(): Promise<void> {
+    await this.blobs.close();
+  }
+
+  /**
+   * Applies `plan` (deletions, then writes, then modes). `recordLive` is
+   * called with the paths found changed at the point of destruction.
+   *
+   * @throws CkptError `FS_FAILED`, `GIT_FAILED`; `this.done` lists what was changed until then.
+   */
+  async applyPlan(plan: Plan, recordLive: RecordLive): Promise<ApplyOutcome> {
+    const removedDirs: string[] = [];
+    const leftAlone = new Map<string, string>();
+    const writeDirs = new Set<string>(); // latin1 keys: byte-exact
+    for (const e of plan.writes) for (const d of ancestors(e.rel)) writeDirs.add(d.toString('latin1'));
+
+    // 1. Deletions, deepest first; then the directories they emptied.
+    const emptied = new Map<string, Buffer>();
+    const deletes = [...plan.deletes].sort((x, y) => depth(y.path) - depth(x.path));
+    await this.withRetries(deletes, (e, before) => this.replace(e, before, null), recordLive, leftAlone);
+    for (const e of deletes) if (!leftAlone.has(e.path)) for (const d of ancestors(e.rel)) emptied.set(d.toString('latin1'), d);
+    const blocked = new Set<string>();
+    for (const dir of plan.clearDirs) {
+      try {
+        removeEmptyTree(abs(this.repo, dir));
+      } catch {
+        // Something new inside (written while we ran, or a file left alone): the file does not take its place.
+        blocked.add(dir.toString('latin1'));
+        leftAlone.set(dir.toString('utf8'), 'a directory with files no snapshot holds stands there');
+      }
+    }
+    for (const [key, rel] of [...emptied].sort((x, y) => y[1].length - x[1].length)) {
+      if (writeDirs.has(key)) continue;
+      try {
+        rmdirSync(abs(this.repo, rel));
+        removedDirs.push(rel.toString('utf8'));
+      } catch {
+        // Not empty (holds ignored or other files) or already gone: leave it.
+      }
+    }
+    // 2. Writes, except under a path left alone (it still stands in the way).
+    const lefts = new Set([...leftAlone.keys()].map((p) => Buffer.from(p).toString('latin1')));
+    for (const b of blocked) lefts.add(b);
+    const writes: TreeChange[] = [];
+    for (const e of plan.writes) {
+      const under = [e.rel, ...ancestors(e.rel)].find((a) => lefts.has(a.toString('latin1')) && !a.equals(e.rel));
+      if (under || blocked.has(e.rel.toString('latin1'))) leftAlone.set(e.path, `not restored: ${(under ?? e.rel).toString('utf8')} is in the way`);
+      else writes.push(e);
+    }
+    await this.withRetries(writes, (e, before) => this.replace(e, before, { mode: e.dstMode, oid: e.dstOid }), recordLive, leftAlone);
+    // 3. Executable bits (no bytes destroyed).
+    for (const e of plan.modes) {
+      const dest = abs(this.repo, e.rel);
+      try {
+        const st = lstatSync(dest);
+        if (!st.isFile()) continue;
+        chmodSync(dest, withExec(st.mode & 0o7777, e.dstMode === '100755'));
+      } catch (err) {
+        throw fsError(err, dest);
+      }
+      this.done.push({ rel: e.rel, path: e.path, before: { mode: e.srcMode, oid: e.srcOid }, after: { mode: e.dstMode, oid: e.dstOid } });
+    }
+    return { removedDirs, leftAlone: [...leftAlone].map(([p, why]) => `${p}: ${why}`) };
+  }
+
+  /**
+   * Puts back, newest first, what {@link applyPlan} changed: each path is
+   * returned to its `before` side, but only while it still holds what the
+   * restore wrote (a file changed since is left as it is).
+   *
+   * @returns the paths it left as they are.
+   * @throws CkptError `FS_FAILED` (the journal then lets the next run finish the put-back).
+   */
+  async putBack(): Promise<string[]> {
+    const left: string[] = [];
+    for (const a of [...this.done].reverse()) {
+      const dest = abs(this.repo, a.rel);
+      const regular = (m: string): boolean => m === '100644' || m === '100755';
+      if (a.before && a.after && a.before.oid === a.after.oid && regular(a.before.mode) && regular(a.after.mode)) {
+        // A mode change.
+        if (kindOf(dest) === 'file') chmodSync(dest, withExec(lstatSync(dest).mode & 0o7777, a.before.mode === '100755'));
+        continue;
+      }
+      const ok = await this.replace({ rel: a.rel, path: a.path }, a.after, a.before, false);
+      if (!ok) left.push(a.path);
+      else this.done.splice(this.done.indexOf(a), 1);
+    }
+    return left;
+  }
+
+  /** Runs `op` on each entry; entries found changed are recorded with `recordLive` and tried again, up to ROUNDS times. */
+  private async withRetries(entries: TreeChange[], op: (e: TreeChange, before: Side) => Promise<boolean>, recordLive: RecordLive, leftAlone: Map<string, string>): Promise<void> {
+    let pending: Array<{ e: TreeChange; before: Side }> = entries.map((e) => ({ e, before: e.srcMode === '000000' ? null : { mode: e.srcMode, oid: e.srcOid } }));
+    for (let round = 0; pending.length > 0; round++) {
+      const changed: typeof pending = [];
+      for (const p of pending) if (!(await op(p.e, p.before))) changed.push(p);
+      if (changed.length === 0) return;
+      if (round >= ROUNDS) {
+        for (const c of changed) leftAlone.set(c.e.path, 'changed again and again while the rollback ran; left as it is (recorded in the latest pre-rollback snapshot)');
+        return;
+      }
+      const live = await recordLive(changed.map((c) => c.e));
+      pending = [];
+      for (const c of changed) {
+        if (!live.has(c.e.path)) leftAlone.set(c.e.path, 'changed while the rollback ran and could not be recorded; left as it is');
+        else pending.push({ e: c.e, before: live.get(c.e.path)! });
+      }
+    }
+  }
+
+  /**
+   * Replaces what is at `e.rel` (expected to be `before`) by `after` (a blob
+   * with its mode, or null to delete). The new content is staged first; then,
+   * immediately before the old one is destroyed, its bytes are hashed and
+   * compared with `before`.
+   *
+   * @returns false, changing nothing, when the path does not hold `before`.
+   */
+  private async replace(e: { rel: Buffer; path: string }, before: Side, after: Side, record = true): Promise<boolean> {
+    const dest = abs(this.repo, e.rel);
+    let staged: Buffer | null = null;
+    let link: Buffer | null = null;
+    if (after) {
+      const slash = e.rel.lastIndexOf(0x2f);
+      if (slash > 0) {
+        try {
+          mkdirSync(abs(this.repo, e.rel.subarray(0, slash)), { recursive: true });
+        } catch (err) {
+          throw fsError(err, dest);
+        }
+      }
+      if (after.mode === '120000') {
+        link = await this.blobs.read(after.oid, 64 * 1024);
+        if (!link) throw missing(after.oid, e.path);
+      } else {
+        staged = await this.stage(dest, after);
+      }
+    }
+    try {
+      if (!this.holds(dest, before)) return false;
+      // The point of destruction: `before` is in a snapshot, and it is what is there.
+      if (staged) {
+        renameSync(staged, dest);
+        staged = null;
+      } else {
+        if (before) unlinkSync(dest);
+        if (link) symlinkSync(link, dest);
+      }
+    } catch (err) {
+      throw fsError(err, dest);
+    } finally {
+      if (staged) {
+        try {
+          unlinkSync(staged);
+        } catch {
+          // already gone
+        }
+      }
+    }
+    if (record) this.done.push({ rel: e.rel, path: e.path, before, after });
+    return true;
+  }
+
+  /** Whether `dest` holds exactly `side` now (type and bytes), hashed without trusting any cache. */
+  private holds(dest: Buffer, side: Side): boolean {
+    const kind = kindOf(dest);
+    if (!side) return kind === 'missing';
+    if (side.mode === '120000' ? kind !== 'link' : kind !== 'file') return false;
+    return hashPath(dest, this.repo.objectFormat) === side.oid;
+  }
+
+  /** Streams blob `side.oid` into a new temporary file beside `dest` (or in the staging dir on the same device); returns its path. */
+  private async stage(dest: Buffer, side: { mode: string; oid: string }): Promise<Buffer> {
+    const exec = side.mode === '100755';
+    let mode = (exec ? 0o777 : 0o666) & ~umask();
+    try {
+      const st = lstatSync(dest);
+      if (st.isFile()) mode = withExec(st.mode & 0o777, exec);
+    } catch {
+      // new file
+    }
+    const tmp = this.tempFor(dest);
+    let fd: number | null = null;
+    try {
+      fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
+      const f = fd;
+      const n = await this.blobs.copy(side.oid, (piece) => {
+        let off = 0;
+        while (off < piece.length) off += writeSync(f, piece, off, piece.length - off);
+      });
+      if (n === null) throw missing(side.oid, dest.toString('utf8'));
+      closeSync(fd);
+      fd = null;
+      chmodSync(tmp, mode);
+      return tmp;
+    } catch (err) {
+      if (fd !== null) closeSync(fd);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+      throw fsError(err, dest);
+    }
+  }
+
+  /** A temporary name for `dest`'s new content: in the staging dir when on the same device (never in the user's tree), else beside it. */
+  private tempFor(dest: Buffer): Buffer {
+    const dir = path.dirname(dest.toString('latin1'));
+    let dev = this.devOf.get(dir);
+    if (dev === undefined) {
+      try {
+        dev = statSync(Buffer.from(dir, 'latin1')).dev;
+      } catch {
+        dev = null;
+      }
+      this.devOf.set(dir, dev);
+    }
+    if (dev !== null && dev === this.stagingDev) return Buffer.from(path.join(this.staging, `${process.pid}-${++this.seq}.tmp`));
+    return inTreeTempName(dest);
+  }
+}
+
+function missing(oid: string, p: string): CkptError {
+  return new CkptError('GIT_FAILED', `object ${oid} for ${p} is missing`, { hint: 'Run `git fsck`; the snapshot names an object the store no longer has.' });
+}
+
+/** Removes a tree of empty directories; fails (and changes nothing more) where anything is left: never forced. */
+function removeEmptyTree(dir: Buffer): void {
+  for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+    const child = Buffer.concat([dir, Buffer.from('/'), name]);
+    if (kindOf(child) === 'dir') removeEmptyTree(child);
+  }
+  rmdirSync(dir);
+}
+
+let cachedUmask: number | undefined;
+function umask(): number {
+  if (cachedUmask === undefined) cachedUmask = process.umask();
+  return cachedUmask;
+}
+
+function withExec(mode: number, exec: boolean): number {
+  return exec ? mode | ((mode & 0o444) >> 2) : mode & ~0o111;
+}

@@ -1,0 +1,60 @@
+/**
+ * Recovery of a restore that did not end: killed (SIGKILL, power loss) or
+ * failed part-way without being able to put everything back. Its journal is
+ * still there; the next rollback (or race pick) first removes the temporary
+ * files it left, records the live state, then either finishes it or, for
+ * `--undo` and after a failure, puts back the state before it.
+ */
+import { CkptError } from '../../core/errors.js';
+import type { Repo } from '../../git/repo.js';
+import { readSnapshot } from '../store.js';
+import { restoreTree, type RestoreResult } from '../restore.js';
+import { readJournal, removeJournal, removeLeftovers, type Journal } from './journal.js';
+
+/** What {@link recoverInterrupted} did. */
+export interface Recovery {
+  /** True when it put back the state before the interrupted restore; false when it finished it. */
+  undone: boolean;
+  /** The snapshot holding the state before the interrupted restore. */
+  undoSnapshot: string;
+  /** What the interrupted restore was (`rollback to step 3`). */
+  label: string;
+  result: RestoreResult;
+}
+
+/**
+ * Ends an interrupted restore, if its journal is there. The caller holds the
+ * worktree lock.
+ *
+ * @param want `finish`: bring the worktree to the interrupted restore's
+ *   target (unless it had failed: then put back); `undo`: put back the state
+ *   before it, byte for byte.
+ * @returns null when there was nothing to recover.
+ * @throws as {@link restoreTree}; `SNAPSHOT_NOT_FOUND` when a first-version journal names a snapshot that is gone.
+ */
+export async function recoverInterrupted(repo: Repo, want: 'finish' | 'undo'): Promise<Recovery | null> {
+  const raw = readJournal(repo);
+  if (!raw) return null;
+  let j: Journal;
+  if (raw.version === 1) {
+    const [target, pre] = [await readSnapshot(repo, raw.target), await readSnapshot(repo, raw.preRollback)];
+    if (!target || !pre) {
+      throw new CkptError('SNAPSHOT_NOT_FOUND', 'an interrupted rollback names a snapshot that no longer exists', {
+        hint: `Its journal is ${repo.stateDir}/journal.json; the worktree may be half rolled back. Inspect with \`ckpt diff\`, then remove the journal.`,
+      });
+    }
+    j = { version: 2, label: `rollback to step ${target.step}`, tree: target.tree, target: target.id, preRollback: pre.id, undoTo: { tree: pre.tree, snapshot: pre.id }, paths: raw.paths, writes: [], startedAt: 0 };
+  } else j = raw;
+  // ckpt's temporary files go first: they must never be recorded.
+  removeLeftovers(repo, j.writes);
+  const undo = want === 'undo' || !!j.failed;
+  const result = await restoreTree(repo, undo ? j.undoTo.tree : j.tree, {
+    label: undo ? `undo of the interrupted ${j.label}` : `the interrupted ${j.label}`,
+    resultMessage: undo ? `put back the state before the interrupted ${j.label}` : `finished the interrupted ${j.label}`,
+    paths: j.paths,
+    target: undo ? j.undoTo.snapshot : j.target,
+    undoTo: j.undoTo,
+  });
+  removeJournal(repo);
+  return { undone: undo, undoSnapshot: j.undoTo.snapshot, label: j.label, result };
+}

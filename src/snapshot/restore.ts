@@ -30,7 +30,8 @@ import { checkAgainstWorktree } from './restore/clobber.js';
 import { withPutBack } from './restore/fs.js';
 import { removeJournal, writeJournal, type Journal } from './restore/journal.js';
 import { planChanges, type FileChange } from './restore/plan.js';
-import { captureTree, privateIndexFile, takeSnapshotLocked } from './take.js';
+import { privateIndexPath } from './private-index.js';
+import { captureTree, takeSnapshotLocked } from './take.js';
 
 export type { FileChange } from './restore/plan.js';
 
@@ -191,7 +192,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
  * snapshot holds for each path.
  */
 async function recordLiveState(repo: Repo, changed: TreeChange[], input: Parameters<typeof takeSnapshotLocked>[1]): Promise<{ snapshot: Snapshot; sides: Map<string, Side> }> {
-  const env = shadowEnv(repo, privateIndexFile(repo));
+  const env = shadowEnv(repo, privateIndexPath(repo));
   const rels = changed.map((c) => c.rel);
   const staged = await gitWithPaths(['ls-files', '-s', '-z'], rels, { cwd: repo.worktree, env });
   // `--index-info` takes ls-files --stage lines and writes the entries with empty stat data.

@@ -20,8 +20,9 @@
  * (prctl(2) PR_SET_PDEATHSIG), so even a ckpt killed with SIGKILL takes its
  * git children with it. Test: git-children.test.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
 import { CkptError } from '../core/errors.js';
 
 /** Options for {@link git}. */
@@ -200,6 +201,21 @@ function track(child: ChildProcess): void {
 function untrack(child: ChildProcess): void {
   if (!live.delete(child) || live.size > 0) return;
   for (const s of SIGNALS) process.removeListener(s, onSignal);
+}
+
+/**
+ * Starts a long-lived `git ARGS` with piped stdin, stdout and stderr (a
+ * `cat-file --batch` served request by request), ending with ckpt like every
+ * child of {@link git}. The caller reads and writes the pipes and ends git.
+ *
+ * @throws whatever `spawn` throws (git missing shows as the child's `error` event).
+ */
+export function spawnGit(args: readonly string[], options: Pick<GitOptions, 'cwd' | 'env'>): ChildProcessByStdio<Writable, Readable, Readable> {
+  const wrapper = deathSigWrapper();
+  const child = spawn(wrapper ?? 'git', wrapper ? [...PDEATHSIG_ARGS, 'git', ...args] : args, { cwd: options.cwd, env: mergeEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+  track(child);
+  child.once('close', () => untrack(child));
+  return child;
 }
 
 /** How many git children of this process are running now (for tests and diagnostics). */

@@ -2,12 +2,12 @@
  * Reading objects in bulk with one `git cat-file --batch` process
  * (git-cat-file(1) "BATCH OUTPUT"): one spawn for any number of objects.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { CkptError } from '../core/errors.js';
-import { git, mergeEnv } from './exec.js';
+import { git, spawnGit } from './exec.js';
 
 /** An object read back: its id, type and raw content bytes. */
 export interface GitObject {
@@ -72,7 +72,7 @@ export class BlobStream {
 
   /** @param env environment selecting the repository (see shadow.ts). */
   constructor(opts: { cwd: string; env: Record<string, string | undefined> }) {
-    this.child = spawn('git', ['cat-file', '--batch'], { cwd: opts.cwd, env: mergeEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawnGit(['cat-file', '--batch'], opts);
     const notify = (): void => {
       const w = this.wake;
       this.wake = null;

@@ -34,7 +34,7 @@ export type { PickMode, PickResult } from './race/pick.js';
 export { attemptDiffs, fileVersions } from './race/compare.js';
 export { resolveRace, listRaces, loadRace } from './race/store.js';
 export { loadConfig, parseModels, resolveAgent } from './race/config.js';
-export { PRESETS, expandArgv, parseOutput } from './race/presets.js';
+export { PRESETS, expandArgv, parseOutput } from './agents/presets.js';
 export type { Attempt, AttemptState, RaceRecord, CheckResult, Tokens } from './race/types.js';
 export { startViewer } from './view/server.js';
 export { writeReport } from './view/report.js';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { expandArgv, PRESETS } from '../src/race/presets.js';
+import { expandArgv, PRESETS } from '../src/agents/presets.js';
 import { loadScript, startModelServer, type ModelServer, type Script } from './support/model-server.js';
 import {
   CLIENTS,

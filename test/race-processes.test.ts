@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFINEMENTS, confinementWorks, detectConfinement } from '../src/race/confine.js';
+import { CONFINEMENTS, confinementWorks, detectConfinement } from '../src/agents/confine.js';
 import { attemptSnapshot, fileVersions } from '../src/race/compare.js';
 import { openRepo } from '../src/git/repo.js';
 import { planRace } from '../src/race/plan.js';

@@ -11,7 +11,7 @@ import { runRace } from '../src/race/run.js';
 import { pickAttempt } from '../src/race/pick.js';
 import { resolveRace } from '../src/race/store.js';
 import { parseModels } from '../src/race/config.js';
-import { expandArgv, parseOutput, PRESETS } from '../src/race/presets.js';
+import { expandArgv, parseOutput, PRESETS } from '../src/agents/presets.js';
 import { git, indexBytes, picture, write } from './support/repo.js';
 import { raceRepo } from './support/race.js';
 import { processesIn } from './support/procs.js';

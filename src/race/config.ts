@@ -27,7 +27,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CkptError } from '../core/errors.js';
 import { durationText } from '../core/duration-schema.js';
-import { PRESETS, type AgentPreset, type ArgTemplate } from './presets.js';
+import { PRESETS, type AgentPreset, type ArgTemplate } from '../agents/presets.js';
 
 // The command line's rule: a unit is required ("90s", "20m", "2h"), zero is refused.
 const duration = durationText;

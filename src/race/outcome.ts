@@ -1,6 +1,6 @@
 /** An attempt's outcome from how its agent process ended and what its output said. */
-import type { ProcessResult } from './agent-process.js';
-import type { ParsedOutput } from './presets.js';
+import type { ProcessResult } from '../agents/process.js';
+import type { ParsedOutput } from '../agents/presets.js';
 import type { AttemptState } from './types.js';
 
 /** The state an ended agent leaves its attempt in, and why it failed (null when it did not). */

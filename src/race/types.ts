@@ -15,13 +15,9 @@ export type AttemptState =
   | 'timeout' // wall-clock or idle timeout; the process group was killed
   | 'interrupted'; // Ctrl-C, or the race process died
 
-/** Token counts as the agent reported them (its own JSON output). */
-export interface Tokens {
-  input: number;
-  output: number;
-  /** Cache reads/writes where reported (Claude). */
-  cached?: number;
-}
+import type { Tokens } from '../agents/presets.js';
+
+export type { Tokens };
 
 /** The result of `--check` in one attempt. */
 export interface CheckResult {

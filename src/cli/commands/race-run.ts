@@ -7,7 +7,7 @@ import { formatDuration } from '../../core/duration.js';
 import { parseModels } from '../../race/config.js';
 import { planRace } from '../../race/plan.js';
 import { runRace } from '../../race/run.js';
-import { describeConfinement } from '../../race/confine.js';
+import { describeConfinement } from '../../agents/confine.js';
 import type { RaceRecord } from '../../race/types.js';
 import { count, flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';

@@ -5,7 +5,7 @@ import { openRepo } from '../../git/repo.js';
 import { resolveRace } from '../../race/store.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
-import { describeConfinement } from '../../race/confine.js';
+import { describeConfinement } from '../../agents/confine.js';
 import { renderSummary } from '../race-table.js';
 import { age } from '../output.js';
 

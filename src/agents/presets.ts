@@ -10,7 +10,13 @@
  * `{task}`, `{model}`, `{dir}` (the attempt's worktree). Each placeholder
  * becomes part of one argv element: no shell ever sees the task.
  */
-import type { Tokens } from './types.js';
+/** Token counts as the agent reported them (its own JSON output). */
+export interface Tokens {
+  input: number;
+  output: number;
+  /** Cache reads/writes where reported (Claude). */
+  cached?: number;
+}
 
 /** An argv template element: a string, or an optional group of strings. */
 export type ArgTemplate = string | string[];

@@ -24,7 +24,7 @@ import { CkptError } from '../core/errors.js';
 import type { Snapshot, SnapshotInput } from '../core/types.js';
 import { writeCommit } from '../git/loose.js';
 import type { Repo } from '../git/repo.js';
-import { captureTreeReporting } from './capture.js';
+import { captureTreeReporting, type Capture } from './capture.js';
 import { describeChanges } from './changes.js';
 import { decodeSnapshot, encodeMessage } from './format.js';
 import { indexCommit } from './index-commit.js';
@@ -65,11 +65,13 @@ export async function takeSnapshot(repo: Repo, input: SnapshotInput, lock: LockO
  * {@link takeSnapshot} for a caller that already holds the worktree lock
  * (rollback records its `pre-rollback` snapshot this way).
  *
- * @param internal `onlyPaths`: see {@link captureTree}.
+ * @param internal `onlyPaths`: see {@link captureTree}; `capture`: reads the
+ *   worktree's tree instead of `git add -A` (given the tip read under the
+ *   lock; the daemon's in-process read, snapshot/incremental.ts).
  */
-export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, internal: { onlyPaths?: readonly (string | Buffer)[] } = {}): Promise<TakeResult> {
+export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, internal: { onlyPaths?: readonly (string | Buffer)[]; capture?: (tip: Snapshot | null) => Promise<Capture> } = {}): Promise<TakeResult> {
   const { tip, head, headRef } = await readTip(repo);
-  const { tree, skipped, rebuilt } = await captureTreeReporting(repo, internal.onlyPaths);
+  const { tree, skipped, rebuilt } = internal.capture ? await internal.capture(tip) : await captureTreeReporting(repo, internal.onlyPaths);
   const notes = rebuilt ? { rebuilt } : {};
   const idx = await indexCommit(repo, head);
   if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {

@@ -1,0 +1,467 @@
+/**
+ * A snapshot's tree from the previous one and the paths known to have
+ * changed, in process: the changed paths are read again, their blobs hashed
+ * and written (loose), and only the trees on their paths rewritten. Everything
+ * else is taken from the previous tree unread, so the cost follows the
+ * changes, not the size of the worktree (issue 11; the measurements are in
+ * docs/architecture.md and benchmarks/results.md).
+ *
+ * The tree is the one `git add -A` + `git write-tree` would give in ckpt's
+ * private index (property test: incremental.test.ts compares the two after
+ * random edits): files and symlinks with the owner x bit only (git's 100644 /
+ * 100755 / 120000), empty directories left out, FIFOs, sockets and devices
+ * skipped, paths already in the previous tree kept up to date even if a rule
+ * now ignores them, new paths added only when git does not ignore them
+ * (asked of git itself, ignore-oracle.ts) or the user's index tracks them,
+ * skip-worktree paths of a sparse checkout left as they were.
+ *
+ * Whenever it cannot be sure, it says so instead ({@link Unsure}) and the
+ * caller reads the whole worktree with git: a changed `.gitignore`, exclude
+ * file, config or user's index; a nested repository (a gitlink); a name git
+ * treats specially; a file larger than {@link MAX_BLOB_BYTES}; a directory
+ * with more than {@link MAX_WALK_ENTRIES} entries to read; config that makes
+ * git read files differently (`core.fileMode`, `core.symlinks`,
+ * `core.ignoreCase`, `core.precomposeUnicode` not at their Linux defaults).
+ *
+ * The private index is not touched: it stays git's stat cache for the next
+ * full read, which re-reads every path whose stat data changed, so it is
+ * never wrong, only slower for what changed since.
+ */
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { git, splitNul } from '../git/exec.js';
+import { readLooseObject, writeLooseObject } from '../git/loose.js';
+import { readObjects } from '../git/objects.js';
+import type { Repo } from '../git/repo.js';
+import { realEnv, shadowEnv } from '../git/shadow.js';
+import { IgnoreOracle } from './ignore-oracle.js';
+import { userIndexSig } from './index-commit.js';
+
+/** Largest file read in process, in bytes; a larger one makes the read {@link Unsure} (git streams it). */
+export const MAX_BLOB_BYTES = 32 * 1024 * 1024;
+/** Most directory entries one call reads under new or replaced directories before it gives up ({@link Unsure}). */
+export const MAX_WALK_ENTRIES = 5000;
+
+/** The in-process read could not be sure: read the whole worktree with git. */
+export interface Unsure {
+  unsure: string;
+}
+
+/** What {@link treeWithChanges} returns when it could answer. */
+export interface IncrementalTree {
+  tree: string;
+  /** Paths left out: FIFOs, sockets, devices that replaced a stored path. */
+  skipped: string[];
+  /** Blobs hashed (files and links read). */
+  read: number;
+}
+
+const TREE = '40000';
+const LINK = '120000';
+const GITLINK = '160000';
+
+interface Leaf {
+  mode: string;
+  oid: string;
+}
+
+/** A directory being rebuilt: its entries by name (latin1 of the raw bytes). */
+interface Dir {
+  /** The tree it started from (null: new), kept when nothing under it changed. */
+  base: string | null;
+  entries: Map<string, Leaf | Dir> | null;
+  changed: boolean;
+}
+
+const isDir = (e: Leaf | Dir): e is Dir => 'entries' in e;
+
+/**
+ * Per-worktree facts the in-process read needs, loaded once and checked on
+ * each use: the user's index signature (its tracked-but-ignored paths and
+ * skip-worktree paths), the exclude sources' signatures, the config that
+ * changes how git reads files, the ignore oracle and a cache of parsed trees.
+ * Owned by one long-lived process (the daemon); {@link close} ends its git.
+ */
+export class IncrementalContext {
+  private oracle: IgnoreOracle | null = null;
+  private readonly trees = new Map<string, Map<string, Leaf | { tree: string }>>();
+  private constructor(
+    readonly repo: Repo,
+    private readonly indexSig: string | null,
+    private readonly excludesFile: string | null,
+    private readonly excludeSig: string,
+    private readonly unsupported: string | null,
+    private readonly trackedIgnored: Set<string>,
+    private readonly skipWorktree: Set<string>,
+  ) {}
+
+  /**
+   * Loads the facts for `repo` (three git processes).
+   *
+   * @throws CkptError `GIT_FAILED`.
+   */
+  static async open(repo: Repo): Promise<IncrementalContext> {
+    const indexSig = userIndexSig(repo);
+    const env = realEnv(repo);
+    const xf = await git(['config', '--path', '--get', 'core.excludesFile'], { cwd: repo.worktree, env, okCodes: [0, 1] });
+    const excludesFile = xf.exitCode === 0 ? path.resolve(repo.worktree, xf.stdout.toString('utf8').trim()) : null;
+    const excludeSig = excludeSignature(repo, excludesFile);
+    const cfg = await git(['config', '-z', '--get-regexp', '^core\\.(filemode|symlinks|ignorecase|precomposeunicode)$'], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 1] });
+    let unsupported: string | null = null;
+    for (const rec of splitNul(cfg.stdout)) {
+      const [key, value = 'true'] = rec.toString('utf8').split('\n');
+      const on = !/^(false|no|off|0)$/i.test(value.trim());
+      if ((key === 'core.filemode' || key === 'core.symlinks') && !on) unsupported = `${key} is false`;
+      if ((key === 'core.ignorecase' || key === 'core.precomposeunicode') && on) unsupported = `${key} is true`;
+    }
+    const trackedIgnored = new Set<string>();
+    const skipWorktree = new Set<string>();
+    if (indexSig !== null) {
+      const ti = await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env });
+      for (const p of splitNul(ti.stdout)) trackedIgnored.add(p.toString('latin1'));
+      const st = await git(['ls-files', '-z', '-t', '--cached'], { cwd: repo.worktree, env });
+      for (const rec of splitNul(st.stdout)) if (rec[0] === 0x53 && rec[1] === 0x20) skipWorktree.add(rec.subarray(2).toString('latin1'));
+    }
+    return new IncrementalContext(repo, indexSig, excludesFile, excludeSig, unsupported, trackedIgnored, skipWorktree);
+  }
+
+  /** Why this context cannot be used any more (the caller opens a new one after a full read), or null. */
+  stale(): string | null {
+    if (userIndexSig(this.repo) !== this.indexSig) return "the user's index changed";
+    if (excludeSignature(this.repo, this.excludesFile) !== this.excludeSig) return 'an exclude or config file changed';
+    return null;
+  }
+
+  /** Ends the ignore oracle's git. */
+  close(): void {
+    this.oracle?.close();
+    this.oracle = null;
+  }
+
+  /** @internal */
+  get why(): string | null {
+    return this.unsupported;
+  }
+
+  /** @internal */
+  ignoreOracle(): IgnoreOracle {
+    this.oracle ??= new IgnoreOracle(this.repo);
+    return this.oracle;
+  }
+
+  /** @internal */
+  isTrackedIgnored(rel: string): boolean {
+    return this.trackedIgnored.has(Buffer.from(rel, 'utf8').toString('latin1'));
+  }
+
+  /** @internal true when the user's index tracks an ignored path below the directory `rel`. */
+  tracksIgnoredBelow(rel: string): boolean {
+    const key = latin1(rel) + '/';
+    for (const p of this.trackedIgnored) if (p.startsWith(key)) return true;
+    return false;
+  }
+
+  /** @internal true when `rel` is, or is above, a skip-worktree path. */
+  touchesSkipWorktree(rel: string): 'exact' | 'below' | null {
+    if (this.skipWorktree.size === 0) return null;
+    const key = Buffer.from(rel, 'utf8').toString('latin1');
+    if (this.skipWorktree.has(key)) return 'exact';
+    for (const p of this.skipWorktree) if (p.startsWith(key + '/')) return 'below';
+    return null;
+  }
+
+  /** @internal A tree's entries (cached: trees never change). */
+  async readTree(oid: string): Promise<Map<string, Leaf | { tree: string }>> {
+    const hit = this.trees.get(oid);
+    if (hit) return hit;
+    let content = readLooseObject(this.repo, oid)?.content;
+    if (!content) {
+      const obj = (await readObjects([oid], { cwd: this.repo.worktree, env: shadowEnv(this.repo) })).get(oid);
+      if (!obj || obj.type !== 'tree') throw new Error(`tree ${oid} not found`);
+      content = obj.content;
+    }
+    const map = parseTree(content, this.repo.objectFormat === 'sha256' ? 32 : 20);
+    if (this.trees.size > 20_000) this.trees.clear();
+    this.trees.set(oid, map);
+    return map;
+  }
+}
+
+/** Raw tree entries: `<mode> <name>\0<oid bytes>` (gitformat-tree). */
+function parseTree(content: Buffer, oidLen: number): Map<string, Leaf | { tree: string }> {
+  const out = new Map<string, Leaf | { tree: string }>();
+  let pos = 0;
+  while (pos < content.length) {
+    const sp = content.indexOf(0x20, pos);
+    const nul = content.indexOf(0, sp);
+    const mode = content.subarray(pos, sp).toString('latin1');
+    const name = content.subarray(sp + 1, nul).toString('latin1');
+    const oid = content.subarray(nul + 1, nul + 1 + oidLen).toString('hex');
+    pos = nul + 1 + oidLen;
+    out.set(name, mode === TREE ? { tree: oid } : { mode, oid });
+  }
+  return out;
+}
+
+class UnsureError extends Error {}
+const unsure = (why: string): never => {
+  throw new UnsureError(why);
+};
+
+/**
+ * The tree of the worktree now, given the tree of the previous snapshot and
+ * every path changed since it was read (a superset is fine: a path that did
+ * not change is read and found equal). Writes the new blobs and trees into
+ * ckpt's object store. Caller holds the worktree lock.
+ *
+ * @param baseTree the previous snapshot's tree.
+ * @param changed worktree-relative `/`-separated paths (files or directories,
+ *   existing or gone); a directory is read entirely.
+ * @returns the new tree, or {@link Unsure} with the reason when only a full
+ *   read can be trusted.
+ * @throws CkptError `FS_FAILED` when an object cannot be written.
+ */
+export async function treeWithChanges(ctx: IncrementalContext, baseTree: string, changed: Iterable<string>): Promise<IncrementalTree | Unsure> {
+  if (ctx.why) return { unsure: ctx.why };
+  const stale = ctx.stale();
+  if (stale) return { unsure: stale };
+  const root: Dir = { base: baseTree, entries: null, changed: false };
+  const run = { skipped: [] as string[], read: 0, walked: 0 };
+  try {
+    const targets = new Set<string>();
+    for (const raw of changed) {
+      const rel = normalise(raw);
+      if (rel === null) continue;
+      targets.add(await target(ctx, root, rel));
+    }
+    // A directory that is itself a target covers everything below it.
+    const sorted = [...targets].sort();
+    const kept: string[] = [];
+    for (const t of sorted) if (!kept.some((k) => t.startsWith(k + '/'))) kept.push(t);
+    for (const t of kept) await refresh(ctx, root, t, run);
+    const tree = writeDir(ctx.repo, root) ?? writeLooseObject(ctx.repo, 'tree', Buffer.alloc(0));
+    return { tree, skipped: run.skipped, read: run.read };
+  } catch (err) {
+    if (err instanceof UnsureError) {
+      if (/check-ignore/.test(err.message)) ctx.close();
+      return { unsure: err.message };
+    }
+    if (err instanceof Error && /git check-ignore ended/.test(err.message)) {
+      ctx.close();
+      return { unsure: err.message };
+    }
+    throw err;
+  }
+}
+
+/** `a/b/c` from what a watcher reports; null for the root's own git dir; unsure for names git treats specially. */
+function normalise(raw: string): string | null {
+  const parts = raw.split(/\/+/).filter((p) => p !== '' && p !== '.');
+  if (parts.length === 0) return unsure('the whole worktree changed');
+  if (parts.some((p) => p === '..')) return unsure(`a path outside the worktree: ${raw}`);
+  if (parts[0]!.toLowerCase() === '.git') return null;
+  for (const p of parts) {
+    const l = p.toLowerCase();
+    if (l === '.git') unsure(`a nested repository's git dir changed: ${raw}`);
+    if (l === '.gitignore') unsure(`an ignore file changed: ${raw}`);
+    if (l === '.gitmodules' || /^git~\d/.test(l) || /[ .]$/.test(p) || p.includes('\\')) unsure(`a name git treats specially: ${raw}`);
+  }
+  return parts.join('/');
+}
+
+/**
+ * The path to read again for a change at `rel`: `rel` itself when every
+ * directory above it is a directory both in the previous tree and on disk,
+ * else the highest one that is not (a new directory, a file that became one).
+ */
+async function target(ctx: IncrementalContext, root: Dir, rel: string): Promise<string> {
+  const parts = rel.split('/');
+  let dir: Dir = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const prefix = parts.slice(0, i + 1).join('/');
+    const entries = await load(ctx, dir);
+    const e = entries.get(latin1(parts[i]!));
+    if (e && !isDir(e) && e.mode === GITLINK) unsure(`a change inside a nested repository: ${prefix}`);
+    const st = lst(ctx.repo, prefix);
+    if (!e || !isDir(e) || !st?.isDirectory()) return prefix;
+    dir = e;
+  }
+  return rel;
+}
+
+/** Reads `rel` again and puts what is there now into the tree. */
+async function refresh(ctx: IncrementalContext, root: Dir, rel: string, run: Run): Promise<void> {
+  const parts = rel.split('/');
+  const chain: Dir[] = [root];
+  let dir = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const e = (await load(ctx, dir)).get(latin1(parts[i]!));
+    if (!e || !isDir(e)) throw new Error(`internal: ${rel} has no directory above it in the tree`);
+    dir = e;
+    chain.push(dir);
+  }
+  const name = latin1(parts[parts.length - 1]!);
+  const entries = await load(ctx, dir);
+  const before = entries.get(name);
+  if (before && !isDir(before) && before.mode === GITLINK) unsure(`a nested repository: ${rel}`);
+  const sparse = ctx.touchesSkipWorktree(rel);
+  if (sparse === 'exact') return; // the user's sparse checkout: left as it was
+  if (sparse === 'below') unsure(`a directory holding skip-worktree paths: ${rel}`);
+  const now = await readPath(ctx, rel, before ?? null, run);
+  if (now === null) {
+    if (!before) return;
+    entries.delete(name);
+  } else if (!isDir(now) && before && !isDir(before) && before.mode === now.mode && before.oid === now.oid) {
+    return;
+  } else entries.set(name, now);
+  for (const d of chain) d.changed = true;
+}
+
+interface Run {
+  skipped: string[];
+  read: number;
+  walked: number;
+}
+
+/**
+ * What git would store at `rel` now, given what the previous tree held there
+ * (`before`: tracked, so kept even if ignored; a directory's entries say
+ * which paths below it are tracked).
+ */
+async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir | null, run: Run): Promise<Leaf | Dir | null> {
+  const st = lst(ctx.repo, rel);
+  if (!st) return null;
+  const tracked = before !== null && !isDir(before);
+  if (st.isFile() || st.isSymbolicLink()) {
+    if (!tracked && (await ctx.ignoreOracle().ignored(rel, false)) && !ctx.isTrackedIgnored(rel)) return null;
+    if (st.isSymbolicLink()) {
+      run.read++;
+      return { mode: LINK, oid: writeLooseObject(ctx.repo, 'blob', readlinkSync(abs(ctx.repo, rel), { encoding: 'buffer' })) };
+    }
+    if (st.size > MAX_BLOB_BYTES) unsure(`a file larger than ${MAX_BLOB_BYTES} bytes: ${rel}`);
+    let content: Buffer;
+    try {
+      content = readFileSync(abs(ctx.repo, rel));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      return unsure(`${rel} could not be read (${code ?? 'error'})`);
+    }
+    run.read++;
+    return { mode: st.mode & 0o100 ? '100755' : '100644', oid: writeLooseObject(ctx.repo, 'blob', content) };
+  }
+  if (!st.isDirectory()) {
+    if (before) run.skipped.push(rel);
+    return null;
+  }
+  const baseDir = before && isDir(before) ? before : null;
+  if (!baseDir) {
+    if (await ctx.ignoreOracle().ignored(rel, true)) {
+      if (ctx.tracksIgnoredBelow(rel)) unsure(`the user tracks files in the ignored directory ${rel}`);
+      return null;
+    }
+  }
+  let names: Buffer[];
+  try {
+    names = readdirSync(abs(ctx.repo, rel), { encoding: 'buffer' });
+  } catch {
+    return unsure(`${rel} could not be listed`);
+  }
+  run.walked += names.length;
+  if (run.walked > MAX_WALK_ENTRIES) unsure(`more than ${MAX_WALK_ENTRIES} entries to read`);
+  if (names.some((n) => n.toString('latin1').toLowerCase() === '.git')) unsure(`a nested repository (gitlink): ${rel}`);
+  const baseEntries = baseDir ? await load(ctx, baseDir) : new Map<string, Leaf | Dir>();
+  const out: Dir = { base: null, entries: new Map(), changed: true };
+  for (const n of names) {
+    const name = n.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(n)) unsure(`a name that is not UTF-8 under ${rel}`);
+    const childRel = `${rel}/${name}`;
+    normalise(childRel);
+    const sparse = ctx.touchesSkipWorktree(childRel);
+    if (sparse) unsure(`a directory holding skip-worktree paths: ${rel}`);
+    const child = await readPath(ctx, childRel, baseEntries.get(n.toString('latin1')) ?? null, run);
+    if (child && (!isDir(child) || child.entries!.size > 0)) out.entries!.set(n.toString('latin1'), child);
+  }
+  return out.entries!.size > 0 ? out : null;
+}
+
+async function load(ctx: IncrementalContext, dir: Dir): Promise<Map<string, Leaf | Dir>> {
+  if (dir.entries) return dir.entries;
+  const out = new Map<string, Leaf | Dir>();
+  if (dir.base) {
+    for (const [name, e] of await ctx.readTree(dir.base)) out.set(name, 'tree' in e ? { base: e.tree, entries: null, changed: false } : e);
+  }
+  dir.entries = out;
+  return out;
+}
+
+/** Writes the changed trees bottom up; returns the directory's tree id, or null when it is empty. */
+function writeDir(repo: Repo, dir: Dir): string | null {
+  if (!dir.changed) return dir.base;
+  const rows: { key: Buffer; entry: Buffer }[] = [];
+  for (const [name, e] of dir.entries!) {
+    const nameBuf = Buffer.from(name, 'latin1');
+    let mode: string;
+    let oid: string | null;
+    if (isDir(e)) {
+      mode = TREE;
+      oid = writeDir(repo, e);
+      if (oid === null) continue;
+    } else {
+      mode = e.mode;
+      oid = e.oid;
+    }
+    // git sorts a tree's entries by name, a directory's name as if it ended in '/'.
+    rows.push({ key: mode === TREE ? Buffer.concat([nameBuf, Buffer.from('/')]) : nameBuf, entry: Buffer.concat([Buffer.from(`${mode} `), nameBuf, Buffer.from([0]), Buffer.from(oid, 'hex')]) });
+  }
+  if (rows.length === 0) return null;
+  rows.sort((a, b) => Buffer.compare(a.key, b.key));
+  return writeLooseObject(repo, 'tree', Buffer.concat(rows.map((r) => r.entry)));
+}
+
+function latin1(utf8Name: string): string {
+  return Buffer.from(utf8Name, 'utf8').toString('latin1');
+}
+
+function abs(repo: Repo, rel: string): string {
+  return path.join(repo.worktree, rel);
+}
+
+function lst(repo: Repo, rel: string): Stats | undefined {
+  try {
+    return lstatSync(abs(repo, rel));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Signatures of the files besides `.gitignore`s that can change what git
+ * ignores or how it reads files (gitignore(5), git-config(1) "FILES"): the
+ * repository's `info/exclude` and config, the global config and ignore
+ * files.
+ */
+function excludeSignature(repo: Repo, excludesFile: string | null): string {
+  const home = homedir();
+  const xdg = process.env.XDG_CONFIG_HOME || path.join(home, '.config');
+  const files = [
+    path.join(repo.commonDir, 'info', 'exclude'),
+    path.join(repo.commonDir, 'config'),
+    path.join(repo.gitDir, 'config.worktree'),
+    process.env.GIT_CONFIG_GLOBAL || path.join(home, '.gitconfig'),
+    path.join(xdg, 'git', 'config'),
+    path.join(xdg, 'git', 'ignore'),
+    ...(excludesFile ? [excludesFile] : []),
+  ];
+  return files
+    .map((f) => {
+      try {
+        const s = statSync(f, { bigint: true });
+        return `${s.mtimeNs}:${s.size}:${s.ino}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join('|');
+}

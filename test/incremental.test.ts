@@ -1,0 +1,257 @@
+/**
+ * The in-process read of known changed paths (snapshot/incremental.ts) against
+ * git's own: random edits of every kind a watcher can report (writes, deletes,
+ * exec bit only, symlinks made and retargeted, file ↔ directory swaps,
+ * directory renames both ways, `mkdir -p` with files, temp file + rename,
+ * same-size rewrites, ignored paths, FIFOs), then the tree read in process
+ * from the previous tree and the changed paths must equal the tree
+ * `git add -A` + `git write-tree` gives in ckpt's private index, every time,
+ * and `git fsck --strict` stays clean.
+ *
+ * CKPT_PROPERTY_RUNS (default 25) and CKPT_PROPERTY_SEED replay or widen it.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { openRepo, takeSnapshot } from '../src/index.js';
+import { captureTree } from '../src/snapshot/capture.js';
+import { IncrementalContext, treeWithChanges } from '../src/snapshot/incremental.js';
+import { takeSnapshotOfChangesLocked } from '../src/snapshot/take-changes.js';
+import { git, makeRepo, write } from './support/repo.js';
+
+const FILES = ['a.txt', 'b.txt', 'sp ace.txt', '-lead.txt', '\u00e9t\u00e9.txt', 'd/c.txt', 'd/e/f.txt', 'x', 'x/y.txt', 'x/z.log', 'build/o.txt', 'keep.log', 'n/m/o/p.txt', 'd/e/g.sh'];
+const DIRS = ['d', 'd/e', 'x', 'n', 'n/m', 'build', 'r', 'r/s'];
+
+type Op =
+  | { op: 'write'; path: string; content: string }
+  | { op: 'same-size'; path: string }
+  | { op: 'remove'; path: string }
+  | { op: 'chmod'; path: string }
+  | { op: 'link'; path: string; target: string }
+  | { op: 'rename'; from: string; to: string }
+  | { op: 'temp-rename'; path: string; content: string }
+  | { op: 'mkdir-p'; dir: string; files: string[] }
+  | { op: 'fifo'; path: string };
+
+const content = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', 'line\n', 'crlf\r\n', '#!/bin/sh\n'));
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ op: fc.constant('write' as const), path: fc.constantFrom(...FILES), content }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('same-size' as const), path: fc.constantFrom(...FILES) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('remove' as const), path: fc.constantFrom(...FILES, ...DIRS) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('chmod' as const), path: fc.constantFrom(...FILES) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('link' as const), path: fc.constantFrom('a.txt', 'x', 'd/e/f.txt', 'l', 'd/e'), target: fc.constantFrom('a.txt', '../outside', 'nowhere', 'd', 'x/y.txt') }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('rename' as const), from: fc.constantFrom(...DIRS, ...FILES), to: fc.constantFrom(...DIRS, 'moved', 'd/moved', 'build/in', 'q.txt') }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('temp-rename' as const), path: fc.constantFrom(...FILES), content }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('mkdir-p' as const), dir: fc.constantFrom('r/s/t', 'n/m/deep/er', 'd/e/h', 'build/x/y'), files: fc.subarray(['1.txt', 'two.log', 'run.sh', 'sub/3.txt']) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('fifo' as const), path: fc.constantFrom('a.txt', 'fifo', 'd/c.txt') }) },
+);
+
+function lst(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Makes room for `rel`: parents that are not directories removed, parents made, whatever is at `rel` removed. */
+function clear(root: string, rel: string): void {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const p = path.join(root, ...parts.slice(0, i));
+    const st = lst(p);
+    if (st && !st.isDirectory()) fs.rmSync(p, { force: true });
+  }
+  fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+  if (lst(path.join(root, rel))) fs.rmSync(path.join(root, rel), { recursive: true, force: true });
+}
+
+/** Does the edit; returns what a watcher would report (paths whose entry in their directory changed). */
+function apply(root: string, o: Op): string[] {
+  const abs = (rel: string): string => path.join(root, rel);
+  switch (o.op) {
+    case 'write':
+      clear(root, o.path);
+      fs.writeFileSync(abs(o.path), o.content);
+      return [o.path];
+    case 'same-size': {
+      const st = lst(abs(o.path));
+      if (!st?.isFile()) return [];
+      const old = fs.readFileSync(abs(o.path));
+      const next = Buffer.from(old.map((b) => (b === 0x5a ? 0x41 : b + 1)));
+      const fd = fs.openSync(abs(o.path), 'r+');
+      fs.writeSync(fd, next, 0, next.length, 0);
+      fs.closeSync(fd);
+      fs.utimesSync(abs(o.path), st.atime, st.mtime); // same size, same mtime: only the bytes tell
+      return [o.path];
+    }
+    case 'remove':
+      if (!lst(abs(o.path))) return [];
+      fs.rmSync(abs(o.path), { recursive: true, force: true });
+      return [o.path];
+    case 'chmod': {
+      const st = lst(abs(o.path));
+      if (!st?.isFile()) return [];
+      fs.chmodSync(abs(o.path), st.mode & 0o100 ? 0o644 : 0o755);
+      return [o.path];
+    }
+    case 'link':
+      clear(root, o.path);
+      fs.symlinkSync(o.target, abs(o.path));
+      return [o.path];
+    case 'rename': {
+      if (!lst(abs(o.from)) || o.to === o.from || o.to.startsWith(o.from + '/') || o.from.startsWith(o.to + '/')) return [];
+      clear(root, o.to);
+      fs.renameSync(abs(o.from), abs(o.to));
+      return [o.from, o.to];
+    }
+    case 'temp-rename': {
+      clear(root, o.path);
+      const tmp = `${o.path}.tmp~`;
+      fs.writeFileSync(abs(tmp), o.content);
+      fs.renameSync(abs(tmp), abs(o.path));
+      return [tmp, o.path];
+    }
+    case 'mkdir-p': {
+      // The watcher sees only the first new directory, in its parent: report just that one.
+      const parts = o.dir.split('/');
+      let i = 1;
+      while (i < parts.length && lst(abs(parts.slice(0, i).join('/')))?.isDirectory()) i++;
+      clear(root, o.dir);
+      fs.mkdirSync(abs(o.dir), { recursive: true });
+      for (const f of o.files) {
+        fs.mkdirSync(path.dirname(abs(`${o.dir}/${f}`)), { recursive: true });
+        fs.writeFileSync(abs(`${o.dir}/${f}`), f);
+        if (f.endsWith('.sh')) fs.chmodSync(abs(`${o.dir}/${f}`), 0o755);
+      }
+      return [parts.slice(0, i).join('/')];
+    }
+    case 'fifo':
+      clear(root, o.path);
+      execFileSync('mkfifo', [abs(o.path)]);
+      return [o.path];
+  }
+}
+
+const RUNS = Number(process.env.CKPT_PROPERTY_RUNS ?? 25);
+const SEED = process.env.CKPT_PROPERTY_SEED ? Number(process.env.CKPT_PROPERTY_SEED) : undefined;
+
+function newRepo(): string {
+  const dir = makeRepo({ '.gitignore': '*.log\nbuild/\n!keep.log\n', 'a.txt': 'a\n', 'd/c.txt': 'c\n', 'd/e/g.sh': '#!/bin/sh\n', 'x/y.txt': 'y\n' });
+  fs.chmodSync(path.join(dir, 'd/e/g.sh'), 0o755);
+  write(dir, { 'b.txt': 'untracked\n', 'keep.log': 'kept by a negated rule\n', 'x/z.log': 'ignored\n', 'build/o.txt': 'ignored dir\n' });
+  return dir;
+}
+
+describe('in-process snapshot of known changed paths', () => {
+  it(`gives the tree git add -A gives, after any random edits (${RUNS} runs)`, { timeout: 600_000 }, async () => {
+    let compared = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }), async (batches) => {
+        const dir = newRepo();
+        const repo = await openRepo(dir);
+        await takeSnapshot(repo, { kind: 'manual', force: true });
+        let base = await captureTree(repo);
+        const ctx = await IncrementalContext.open(repo);
+        try {
+          for (const ops of batches) {
+            const changed = ops.flatMap((o) => apply(dir, o));
+            const inc = await treeWithChanges(ctx, base, changed);
+            const direct = await captureTree(repo);
+            expect(inc).not.toHaveProperty('unsure');
+            if ('unsure' in inc) return;
+            expect(inc.tree).toBe(direct);
+            compared++;
+            base = direct;
+          }
+          git(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
+        } finally {
+          ctx.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}), endOnFailure: true },
+    );
+    expect(compared).toBeGreaterThan(RUNS);
+  });
+
+  it('is unsure, and says why, where only a full read can be trusted', async () => {
+    const dir = newRepo();
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual', force: true });
+    const base = await captureTree(repo);
+    const ctx = await IncrementalContext.open(repo);
+    try {
+      write(dir, { '.gitignore': '*.txt\n' });
+      expect(await treeWithChanges(ctx, base, ['.gitignore'])).toEqual({ unsure: expect.stringMatching(/ignore file changed/) });
+      fs.mkdirSync(path.join(dir, 'sub'));
+      git(path.join(dir, 'sub'), 'init', '-q');
+      expect(await treeWithChanges(ctx, base, ['sub'])).toEqual({ unsure: expect.stringMatching(/nested repository/) });
+      expect(await treeWithChanges(ctx, base, ['sub/.git/HEAD'])).toEqual({ unsure: expect.stringMatching(/nested repository/) });
+      expect(await treeWithChanges(ctx, base, [''])).toEqual({ unsure: expect.stringMatching(/whole worktree/) });
+      fs.writeFileSync(path.join(dir, '.git', 'info', 'exclude'), 'a.txt\n');
+      expect(await treeWithChanges(ctx, base, ['a.txt'])).toEqual({ unsure: expect.stringMatching(/exclude or config/) });
+    } finally {
+      ctx.close();
+    }
+    const ctx2 = await IncrementalContext.open(repo);
+    try {
+      write(dir, { 'a.txt': 'staged\n' });
+      git(dir, 'add', 'a.txt');
+      expect(await treeWithChanges(ctx2, base, ['a.txt'])).toEqual({ unsure: expect.stringMatching(/user's index changed/) });
+    } finally {
+      ctx2.close();
+    }
+    git(dir, 'config', 'core.fileMode', 'false');
+    const ctx3 = await IncrementalContext.open(repo);
+    try {
+      expect(await treeWithChanges(ctx3, base, ['a.txt'])).toEqual({ unsure: 'core.filemode is false' });
+    } finally {
+      ctx3.close();
+    }
+  });
+
+  it('leaves skip-worktree paths of a sparse checkout as they were', async () => {
+    const dir = newRepo();
+    git(dir, 'update-index', '--skip-worktree', 'd/c.txt');
+    fs.rmSync(path.join(dir, 'd/c.txt'));
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual', force: true });
+    const base = await captureTree(repo);
+    const ctx = await IncrementalContext.open(repo);
+    try {
+      write(dir, { 'a.txt': 'edited\n' });
+      const inc = await treeWithChanges(ctx, base, ['a.txt', 'd/c.txt']);
+      expect(inc).toHaveProperty('tree', await captureTree(repo));
+      expect(git(dir, 'ls-tree', '-r', '--name-only', (inc as { tree: string }).tree)).toContain('d/c.txt');
+    } finally {
+      ctx.close();
+    }
+  });
+
+  it('records a snapshot through the same commit and ref update as the direct path', async () => {
+    const dir = newRepo();
+    const repo = await openRepo(dir);
+    const first = await takeSnapshot(repo, { kind: 'manual', force: true });
+    const ctx = await IncrementalContext.open(repo);
+    try {
+      write(dir, { 'a.txt': 'changed\n', 'new/file.txt': 'new\n' });
+      const res = await takeSnapshotOfChangesLocked(repo, { kind: 'after', tool: 'Write', target: 'a.txt' }, ctx, ['a.txt', 'new']);
+      expect(res.fullRead).toBeNull();
+      expect(res.read).toBe(2);
+      expect(res.created).toBe(true);
+      expect(res.snapshot.step).toBe(first.snapshot.step + 1);
+      expect(res.snapshot.parent).toBe(first.snapshot.id);
+      expect(git(dir, 'rev-parse', repo.ref).trim()).toBe(res.snapshot.id);
+      expect(res.snapshot.tree).toBe(await captureTree(repo));
+      // Nothing changed since: nothing new recorded.
+      const again = await takeSnapshotOfChangesLocked(repo, { kind: 'auto' }, ctx, ['a.txt']);
+      expect(again.created).toBe(false);
+      git(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
+    } finally {
+      ctx.close();
+    }
+  });
+});

@@ -62,7 +62,8 @@ export async function main(argv: string[], meta: { program: string; bin?: string
   const globals = (): { C?: string; color?: ColorMode | boolean } => program.opts();
   const colorMode = (): ColorMode => {
     const c = globals().color;
-    return c === false ? 'never' : c === true || c === undefined ? 'auto' : c;
+    // `--color` alone: always (as `ckpt diff --color` always did); `--no-color`: never.
+    return c === false ? 'never' : c === true ? 'always' : (c ?? 'auto');
   };
   const ctxFor = (out: OutputType): Ctx => {
     const given = globals().C;

@@ -76,7 +76,7 @@ describe('command-line input', () => {
     // (no snapshot is that old: the time was read, then matched nothing)
     expect(JSON.parse(run(dir, ['rollback', '--to', '10 minutes ago', '--dry-run', '--json']).stdout).error.code).toBe('SNAPSHOT_NOT_FOUND');
     expect(run(dir, ['rollback', '--to', new Date(Date.now() + 60_000).toISOString(), '--dry-run']).code).toBe(0);
-  });
+  }, 180_000);
 
   it('-C names a directory that must exist: a usage error otherwise', () => {
     const dir = makeRepo({ 'a.txt': 'one\n' });
@@ -127,7 +127,7 @@ describe('command-line input', () => {
     expect(bad.stderr).toMatch(/hint: Give a unit: 180s, 180m/);
     expect(fs.readdirSync(worktrees)).toEqual([]);
     expect(everything(dir)).toEqual(before2);
-  });
+  }, 180_000);
 
   it('race --dry-run shows every limit with its unit', () => {
     const { dir, worktrees } = raceRepo();

@@ -83,7 +83,7 @@ describe('quoting', () => {
     const bad = run(dir, ['rollback', '1', '--', `nope\x1b[2J\r`]);
     expect(bad.code).toBe(2);
     expectSafe(bad, 'rollback error');
-  });
+  }, 180_000);
 
   it('race show, list, diff --stat, diff, pick: agent-chosen names, task, output and check output are quoted', () => {
     const agentDir = tempDir('ckpt-evil-');
@@ -125,5 +125,5 @@ describe('quoting', () => {
     expect(pick.out.toString()).toMatch(/ {2}D README\.md/);
     expect(fs.existsSync(path.join(dir, HOSTILE))).toBe(true);
     expect(fs.readdirSync(worktrees).length).toBeGreaterThan(0);
-  });
+  }, 180_000);
 });

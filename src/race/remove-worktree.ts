@@ -2,7 +2,9 @@
  * Removing an attempt's worktree, only once its live state is in a snapshot:
  * under the attempt's worktree lock, a snapshot is taken, then the worktree is
  * read again with no stat cache (live-tree.ts) and must equal that snapshot's
- * tree; only then `git worktree remove` runs. Otherwise the worktree and its
+ * tree; only then `git worktree remove` runs. Paths where they differ are
+ * dropped from the private index (the stat cache that missed them) and a
+ * second snapshot reads them afresh; it must then match. Otherwise the worktree and its
  * branch stay, and the reason is returned. The branch may go: the snapshot's
  * index commit has the attempt's HEAD as its parent (docs/snapshot-format.md),
  * so its commits stay reachable.
@@ -13,6 +15,7 @@ import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
 import { diffTrees } from '../git/tree-diff.js';
+import { privateIndexPath, unindex } from '../snapshot/private-index.js';
 import { takeSnapshotLocked } from '../snapshot/take.js';
 import { attemptSnapshot } from './compare.js';
 import { freshLiveTree } from './live-tree.js';
@@ -68,15 +71,23 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
     return await withWorktreeLock(
       r,
       async () => {
-        const taken = (await takeSnapshotLocked(r, { kind: 'auto', agent: a.agent, message: 'before race clean', extra: { Race: race.id, Attempt: a.name } })).snapshot;
+        const input = { kind: 'auto' as const, agent: a.agent, message: 'before race clean', extra: { Race: race.id, Attempt: a.name } };
+        let taken = (await takeSnapshotLocked(r, input)).snapshot;
+        const nested = await gitlinks(r, taken.tree);
+        // At the point of destruction: the bytes on disk are the bytes recorded.
+        let live = await freshLiveTree(r, taken.tree);
+        if (live !== taken.tree && nested.length === 0) {
+          // What the stat cache called unchanged (same size and mtime) is read afresh, once.
+          const missed = (await diffTrees(r, taken.tree, live)).map((e) => e.rel);
+          await unindex(r, shadowEnv(r, privateIndexPath(r)), missed);
+          taken = (await takeSnapshotLocked(r, input)).snapshot;
+          live = await freshLiveTree(r, taken.tree);
+        }
         out.snapshot = taken.id;
         out.tree = taken.tree;
         out.kept = (await diffTrees(repo, before?.tree ?? race.base.tree, taken.tree)).map((e) => e.path);
         if (o.adoptAsFinal !== false) a.final = taken.id;
-        const nested = await gitlinks(r, taken.tree);
         if (nested.length > 0) return { ...out, reason: `it holds nested repositories whose own uncommitted work no snapshot holds: ${nested.slice(0, 5).join(', ')}` };
-        // At the point of destruction: the bytes on disk are the bytes recorded.
-        const live = await freshLiveTree(r, taken.tree);
         if (live !== taken.tree) {
           const differ = (await diffTrees(repo, taken.tree, live)).map((e) => e.path);
           return { ...out, reason: `its files differ from the snapshot just taken (written meanwhile, or left out of snapshots): ${differ.slice(0, 5).join(', ')}${differ.length > 5 ? ', …' : ''}` };

@@ -17,6 +17,9 @@ import { pickAttempt } from '../src/race/pick.js';
 import { resolveRace } from '../src/race/store.js';
 import { attemptSnapshot, fileVersions } from '../src/race/compare.js';
 import { makeFakeRace } from './support/fake-race.js';
+import { raceRepo } from './support/race.js';
+import { planRace } from '../src/race/plan.js';
+import { runRace } from '../src/race/run.js';
 import { CLI, git, indexBytes, picture, write } from './support/repo.js';
 
 const branchExists = (dir: string, branch: string): boolean => git(dir, 'branch', '--list', branch).trim() !== '';
@@ -114,6 +117,26 @@ describe('race clean', () => {
     const lines = fs.readFileSync(path.join(wt, 'busy.log.txt'), 'utf8').trim().split('\n');
     expect(lines.every((l, i) => l === `line ${i}`)).toBe(true);
   });
+
+  it('race --clean removes the worktrees through the same check; what the check wrote after the final snapshot is still recorded', async () => {
+    const { dir } = raceRepo();
+    const check = `${process.execPath} -e "require('fs').writeFileSync('written-by-check.txt', 'check output')"`;
+    const plan = await planRace({ cwd: dir, task: 't', models: 'fast', check, clean: true, ckptBin: CLI });
+    const race = await runRace(plan, { ckptBin: CLI, clean: true });
+    const a = race.attempts[0]!;
+    expect(race.cleaned).toBe(true);
+    expect(race.warnings).toEqual([]);
+    expect(fs.existsSync(a.dir)).toBe(false);
+    expect(branchExists(dir, a.branch)).toBe(false);
+    const repo = await openRepo(dir);
+    // The attempt's final snapshot stays the one before the check…
+    const fin = await attemptSnapshot(repo, a);
+    expect((await fileVersions(repo, race, 'written-by-check.txt', { fast: fin!.tree })).attempts.fast).toBeNull();
+    // …and the check's file is in the snapshot taken before the worktree went (the chain's tip).
+    const tip = await attemptSnapshot(repo, { ...a, final: null });
+    expect(tip!.message).toBe('before race clean');
+    expect((await fileVersions(repo, race, 'written-by-check.txt', { fast: tip!.tree })).attempts.fast!.toString()).toBe('check output');
+  }, 60_000);
 
   it('CLI: a worktree git no longer knows is kept; exit 3, the reason on stderr, nothing in it touched', async () => {
     const { dir, worktrees } = await makeFakeRace('cli', ['claude', 'codex']);

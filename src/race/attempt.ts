@@ -21,6 +21,9 @@ import { raceDir } from './store.js';
 import type { RaceRecord } from './types.js';
 import { copyIgnoredFiles, createAttemptWorktree } from './worktree.js';
 
+/** How long the final snapshot waits for the attempt's worktree lock, ms (a lock is stale after 10 s). */
+const FINAL_LOCK_WAIT_MS = 30_000;
+
 /** Limit of the `--setup` command, ms. */
 const SETUP_TIMEOUT_MS = parseDuration('20m');
 
@@ -115,12 +118,20 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
   // so a live view never shows an ended attempt with stale files and steps.
   const { state, error } = attemptOutcome(res, parsed, { timeoutMs: p.timeoutMs, idleTimeoutMs: plan.idleTimeoutMs });
   // The final state of the attempt, whatever the watcher saw.
-  const fin = await takeSnapshot(attemptRepo, { kind: 'auto', agent: p.agent, message: `end of ${a.name} (${state})` });
-  a.final = fin.snapshot.id;
-  a.steps = fin.snapshot.step - 1;
-  await countChanges(repo, race, a, fin.snapshot.tree);
+  // A hook that the agent's end killed inside its PID namespace can leave the worktree lock
+  // held by a process ckpt cannot judge from outside that namespace: wait until it is stale.
+  let finalError: string | null = null;
+  try {
+    const fin = await takeSnapshot(attemptRepo, { kind: 'auto', agent: p.agent, message: `end of ${a.name} (${state})` }, { waitMs: FINAL_LOCK_WAIT_MS });
+    a.final = fin.snapshot.id;
+    a.steps = fin.snapshot.step - 1;
+    await countChanges(repo, race, a, fin.snapshot.tree);
+  } catch (err) {
+    // The worktree still holds the attempt; its chain's tip is what pick and diff read.
+    finalError = `its final snapshot failed (the worktree is kept as it is): ${(err as Error).message}`;
+  }
   a.state = state;
-  if (error !== null) a.error = error;
+  if (error !== null || finalError !== null) a.error = [error, finalError].filter(Boolean).join('; ');
   changed();
   if (plan.check && a.state !== 'interrupted') {
     const finalState = a.state;

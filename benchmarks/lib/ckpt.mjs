@@ -39,3 +39,13 @@ export async function chainTip(repo) {
   const [newest] = await ckpt.listSteps(repo, { limit: 1, stats: false });
   return newest?.id ?? null;
 }
+
+/**
+ * ckpt's own object dir (`<common>/ckpt/shadow/objects`, docs/snapshot-format.md)
+ * when it has one, else null (an older ckpt wrote its objects into the
+ * repository's store). The git alternatives read snapshot trees through it.
+ */
+export function storeObjectsDir(repo) {
+  const dir = path.join(repo.commonDir, 'ckpt', 'shadow', 'objects');
+  return fs.existsSync(dir) ? dir : null;
+}

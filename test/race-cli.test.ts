@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CLI, git, indexBytes, picture, write } from './support/repo.js';
 import { raceRepo } from './support/race.js';
+import { detectConfinement } from '../src/agents/confine.js';
 import { killProcessesIn, processesIn } from './support/procs.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
@@ -40,6 +41,8 @@ describe('race CLI', () => {
     expect(shown.best).toBe('fast');
     expect(shown.attempts[2].check).toMatchObject({ passed: false, exitCode: 1 });
     expect(shown.attempts[2].check.tail).toContain('f() is 3');
+    expect(shown.confinement).toBe(detectConfinement());
+    expect(run(dir, RACE, ['show']).stdout).toContain(`processes: ${shown.confinement}: `);
     const ckptShown = JSON.parse(run(dir, CLI, ['race', 'show', '--json']).stdout);
     expect(ckptShown.id).toBe(shown.id);
     expect(run(dir, RACE, ['list']).stdout).toContain(shown.id);
@@ -83,6 +86,9 @@ describe('race CLI', () => {
     expect(plan.attempts.map((a: { name: string }) => a.name)).toEqual(['editor', 'editor-2']);
     expect(plan.attempts[0].command.at(-1)).toBe('--leading-dash task');
     expect(plan.attempts[1].env).toMatchObject({ CKPT_ATTEMPT: 'editor-2', CKPT_ATTEMPT_INDEX: '2' });
+    // It names how the attempts' processes will be made to end with them.
+    expect(plan.confinement).toBe(detectConfinement());
+    expect(run(dir, RACE, ['--models', 'editor', '--dry-run', 't']).stdout).toContain(`processes: ${detectConfinement()}: `);
     expect(fs.readdirSync(worktrees)).toEqual([]);
     expect(fs.existsSync(path.join(dir, '.git', 'ckpt', 'races'))).toBe(false);
     const human = run(dir, RACE, ['fix it', '--models', 'claude@opus', '--dry-run']);

@@ -83,6 +83,11 @@ describe('quoting', () => {
     const bad = run(dir, ['rollback', '1', '--', `nope\x1b[2J\r`]);
     expect(bad.code).toBe(2);
     expectSafe(bad, 'rollback error');
+    // commander's own message echoes the option as typed
+    const opt = run(dir, ['log', '--x\x1b[2J\r']);
+    expect(opt.code).toBe(2);
+    expect(opt.err.toString()).toContain("unknown option '--x\\033[2J\\r'");
+    expectSafe(opt, 'unknown option');
   }, 180_000);
 
   it('race show, list, diff --stat, diff, pick: agent-chosen names, task, output and check output are quoted', () => {

@@ -1,9 +1,8 @@
 /** The step log as a table (`ckpt log`, the demo). */
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { Step } from '../core/types.js';
 import { quote } from '../core/quote.js';
-import { age } from './output.js';
+import { age, renderTable } from './output.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -12,19 +11,13 @@ export function renderLog(steps: Step[], width: number, color: boolean, now = Da
   const c = pc.createColors(color);
   const fixed = 6 + 12 + 14 + 9 + 16 + 7 + 13 + 8 * 3;
   const msgWidth = Math.max(12, Math.min(60, width - fixed));
-  const table = new Table({
-    head: ['step', 'id', 'kind', 'age', 'agent/tool', 'files', '+/−', 'summary'],
-    style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
-    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-    colAligns: ['right', 'left', 'left', 'left', 'left', 'right', 'right', 'left'],
-  });
-  for (const s of steps) {
+  const rows = steps.map((s) => {
     const who = quote([s.agent, s.tool].filter(Boolean).join('/') || '—');
     const st = s.stats;
     const plusMinus = st ? `${c.green(`+${st.insertions}`)} ${c.red(`−${st.deletions}`)}` : '—';
     // A step that served several parallel tool calls: its message lists them all.
     const summary = s.tool && s.toolUseIds.length <= 1 ? [quote(s.tool), s.target ? oneLine(s.target) : ''].filter(Boolean).join(' ') : oneLine(s.message);
-    table.push([
+    return [
       String(s.step),
       c.yellow(s.id.slice(0, 10)),
       kindLabel(s.kind, c),
@@ -33,9 +26,9 @@ export function renderLog(steps: Step[], width: number, color: boolean, now = Da
       st ? String(st.files) : '—',
       plusMinus,
       summary.length > msgWidth ? summary.slice(0, msgWidth - 1) + '…' : summary,
-    ]);
-  }
-  return table.toString();
+    ];
+  });
+  return renderTable({ head: ['step', 'id', 'kind', 'age', 'agent/tool', 'files', '+/−', 'summary'], rows, colAligns: ['right', 'left', 'left', 'left', 'left', 'right', 'right', 'left'], compact: true, styled: true }, color);
 }
 
 /** A text for one table cell: line breaks and tabs as spaces, other control characters escaped. */

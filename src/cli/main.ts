@@ -21,12 +21,13 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     process.exitCode = await runHook(argv.slice(1));
     return;
   }
-  const [{ Command, CommanderError, InvalidArgumentError }, { EXIT, Output }, { parseInput }, { registerCommands }, { CkptError }, { statSync }, path] = await Promise.all([
+  const [{ Command, CommanderError, InvalidArgumentError }, { EXIT, Output }, { parseInput }, { registerCommands }, { CkptError }, { quote }, { statSync }, path] = await Promise.all([
     import('commander'),
     import('./output.js'),
     import('./command.js'),
     import('./commands/index.js'),
     import('../core/errors.js'),
+    import('../core/quote.js'),
     import('node:fs'),
     import('node:path'),
   ]);
@@ -55,7 +56,8 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     .option('--no-color', 'no colour (same as --color=never)')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+    // commander's own messages echo what was typed (`unknown option '--x…'`): control characters escaped.
+    .configureOutput({ writeErr: (s) => process.stderr.write(quote(s, 'text')), writeOut: (s) => process.stdout.write(s) });
 
   // Watches stdout and stderr for write errors from the first byte on (help text included).
   let last: OutputType = new Output({ json: false, color: 'never' });

@@ -9,11 +9,13 @@
  *   `NO_COLOR`, then `FORCE_COLOR`, then whether stdout is a terminal;
  * - the quoting of names and texts ({@link quote}, git's `core.quotePath`
  *   style), so no byte chosen by an agent reaches the terminal raw;
+ * - tables ({@link renderTable}), one style for all;
  * - write failures: a full disk or a closed pipe on stdout makes the command
  *   fail ({@link Output.flush}) instead of exiting 0 with its output lost.
  *
  * Only the CLI prints or exits.
  */
+import Table from 'cli-table3';
 import pc from 'picocolors';
 import { CkptError, type ErrorKind } from '../core/errors.js';
 import { quote } from '../core/quote.js';
@@ -166,6 +168,11 @@ export class Output {
     return { update: (s) => lu(s), done: () => lu.done() };
   }
 
+  /** Prints a table (human mode only); see {@link renderTable}. */
+  table(spec: TableSpec): void {
+    if (!this.json) this.line(renderTable(spec, this.color));
+  }
+
   /** A warning: stderr in both modes. */
   warn(textValue: string): void {
     this.write(this.stderr, `${this.ce.yellow('warning:')} ${quote(textValue, 'text')}\n`);
@@ -224,6 +231,30 @@ export class Output {
       if (!writeErrors.has(stream)) writeErrors.set(stream, err as NodeJS.ErrnoException);
     }
   }
+}
+
+/** A table to print: cells already quoted (and coloured) by the caller. */
+export interface TableSpec {
+  head: string[];
+  rows: string[][];
+  colAligns?: ('left' | 'right')[];
+  /** No rule between rows (the log and race tables). */
+  compact?: boolean;
+  /** Cyan head and grey borders when colour is on. */
+  styled?: boolean;
+}
+
+/** Renders a table in the house style (cli-table3); `color` from {@link Output.color}. */
+export function renderTable(spec: TableSpec, color: boolean): string {
+  const styled = color && spec.styled;
+  const table = new Table({
+    head: spec.head,
+    style: { head: styled ? ['cyan'] : [], border: styled ? ['grey'] : [] },
+    ...(spec.compact ? { chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } } : {}),
+    ...(spec.colAligns ? { colAligns: spec.colAligns } : {}),
+  });
+  table.push(...spec.rows);
+  return table.toString();
 }
 
 /** Wraps anything thrown into a CkptError (unknown errors are `INTERNAL`). */

@@ -1,9 +1,8 @@
 /** Rendering a race for the terminal: the summary table and live status lines. */
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import { quote } from '../core/quote.js';
 import type { Attempt, RaceRecord } from '../race/types.js';
-import { duration } from './output.js';
+import { duration, renderTable } from './output.js';
 
 const plain = pc.createColors(false) as typeof pc;
 
@@ -41,16 +40,10 @@ export function tokensText(a: Attempt): string {
 /** The summary table: one row per attempt, the best marked with ★. */
 export function renderSummary(race: RaceRecord, color: boolean, now = Date.now()): string {
   const c = color ? pc : plain;
-  const table = new Table({
-    head: ['', 'attempt', 'agent/model', 'state', 'exit', 'time', 'steps', 'files', '+/−', 'check', 'tokens/cost'],
-    style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] },
-    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-    colAligns: ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'right'],
-  });
-  for (const a of race.attempts) {
+  const rows = race.attempts.map((a) => {
     const time = a.durationMs ?? (a.startedAt ? now - a.startedAt : null);
     const check = a.check ? (a.check.passed ? c.green(`pass ${duration(a.check.durationMs)}`) : c.red(a.check.timedOut ? 'timeout' : `fail (${a.check.exitCode})`)) : race.check ? c.dim('—') : '';
-    table.push([
+    return [
       race.best === a.name ? c.yellow('★') : race.picked?.attempt === a.name ? c.green('✓') : '',
       c.bold(quote(a.name)),
       quote(a.agent + (a.model ? `@${a.model}` : '')),
@@ -62,9 +55,10 @@ export function renderSummary(race: RaceRecord, color: boolean, now = Date.now()
       `${c.green(`+${a.insertions}`)} ${c.red(`−${a.deletions}`)}`,
       check,
       tokensText(a),
-    ]);
-  }
-  return table.toString();
+    ];
+  });
+  const head = ['', 'attempt', 'agent/model', 'state', 'exit', 'time', 'steps', 'files', '+/−', 'check', 'tokens/cost'];
+  return renderTable({ head, rows, colAligns: ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'right'], compact: true, styled: true }, color);
 }
 
 /** One status line per attempt, for the live view. */

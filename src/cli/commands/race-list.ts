@@ -1,5 +1,4 @@
 /** `race list`: all races of this repository. */
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { openRepo } from '../../git/repo.js';
@@ -28,11 +27,10 @@ export async function run(ctx: Ctx, _input: Input): Promise<void> {
     out.line('no races yet: race "TASK" --models claude,codex');
     return;
   }
-  const t = new Table({ head: ['race', 'started', 'state', 'attempts', 'best', 'picked', 'task'], style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
-  for (const r of races) {
+  const rows = races.map((r) => {
     const task = r.task.replace(/\s+/g, ' ');
     const shown = out.t(task.length > 40 ? task.slice(0, 39) + '…' : task);
-    t.push([out.q(r.id), age(r.createdAt), r.state, r.attempts.map((a) => out.q(a.name)).join(','), r.best ? out.q(r.best) : '—', r.picked ? out.q(r.picked.attempt) : '—', shown]);
-  }
-  out.line(t.toString());
+    return [out.q(r.id), age(r.createdAt), r.state, r.attempts.map((a) => out.q(a.name)).join(','), r.best ? out.q(r.best) : '—', r.picked ? out.q(r.picked.attempt) : '—', shown];
+  });
+  out.table({ head: ['race', 'started', 'state', 'attempts', 'best', 'picked', 'task'], rows, compact: true });
 }

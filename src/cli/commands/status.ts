@@ -1,5 +1,4 @@
 /** `ckpt status`: worktrees with snapshots, last step, storage. */
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { openRepo } from '../../git/repo.js';
@@ -28,17 +27,16 @@ export async function run(ctx: Ctx, _input: Input): Promise<void> {
     out.line('no snapshots in this repository yet');
     return;
   }
-  const table = new Table({ head: ['worktree', 'snapshots', 'last step', 'when', 'kind', 'storage'], style: { head: [], border: [] } });
-  for (const c of chains) {
+  const rows = chains.map((c) => {
     const here = c.id === repo.id ? '* ' : '  ';
-    table.push([
+    return [
       here + out.q(c.worktree || c.id) + (c.present ? '' : ' (gone)'),
       String(c.snapshots),
       c.last ? String(c.last.step) : '—',
       c.last ? age(c.last.time) : '—',
       c.last ? out.q(c.last.kind) : '—',
       c.bytes === null ? '—' : bytes(c.bytes),
-    ]);
-  }
-  out.line(table.toString());
+    ];
+  });
+  out.table({ head: ['worktree', 'snapshots', 'last step', 'when', 'kind', 'storage'], rows });
 }

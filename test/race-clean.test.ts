@@ -138,6 +138,21 @@ describe('race clean', () => {
     expect((await fileVersions(repo, race, 'written-by-check.txt', { fast: tip!.tree })).attempts.fast!.toString()).toBe('check output');
   }, 60_000);
 
+  it('a nested repository in the attempt keeps the worktree: its own uncommitted work is in no snapshot', async () => {
+    const { repo, race, worktrees } = await makeFakeRace('nested', ['claude']);
+    const inner = path.join(worktrees.claude!, 'vendor/lib');
+    fs.mkdirSync(inner, { recursive: true });
+    git(inner, 'init', '-q');
+    write(inner, { 'a.txt': 'committed\n' });
+    git(inner, 'add', 'a.txt');
+    git(inner, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'inner');
+    write(inner, { 'a.txt': 'uncommitted inner work\n' });
+    const res = await cleanRace(repo, race);
+    expect(res.attempts[0]).toMatchObject({ removed: false });
+    expect(res.attempts[0]!.reason).toMatch(/nested repositories.*vendor\/lib/);
+    expect(fs.readFileSync(path.join(inner, 'a.txt'), 'utf8')).toBe('uncommitted inner work\n');
+  });
+
   it('CLI: a worktree git no longer knows is kept; exit 3, the reason on stderr, nothing in it touched', async () => {
     const { dir, worktrees } = await makeFakeRace('cli', ['claude', 'codex']);
     fs.rmSync(path.join(worktrees.codex!, '.git'));

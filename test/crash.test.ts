@@ -89,4 +89,67 @@ describe('crash', () => {
     // No lock left behind once all is done.
     expect(fs.existsSync(path.join(repo.stateDir, 'lock'))).toBe(false);
   }, 300_000);
+
+  it('rollback killed with SIGKILL, then --undo: back to the pre-rollback state byte for byte; no temp file is left or ever recorded', async () => {
+    const files: Record<string, string> = { '.gitignore': 'build/\n' };
+    for (let i = 0; i < FILES; i++) files[`src/m${i % 10}/f${i}.txt`] = `original ${i}\n`;
+    const dir = makeRepo(files);
+    write(dir, { 'build/out.bin': 'ignored output\n', 'staged.txt': 'staged\n' });
+    git(dir, 'add', 'staged.txt');
+    const index0 = indexBytes(dir);
+    const head0 = git(dir, 'rev-parse', 'HEAD');
+    const repo = await openRepo(dir);
+    const s1 = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    const p1 = content(picture(dir));
+    const edits: Record<string, string | null> = {};
+    for (let i = 0; i < FILES; i++) edits[`src/m${i % 10}/f${i}.txt`] = i % 7 === 0 ? null : `changed ${i}\n`;
+    for (let i = 0; i < 30; i++) edits[`new/n${i}.txt`] = `new ${i}\n`;
+    write(dir, edits);
+    const s2 = (await takeSnapshot(repo, { kind: 'auto' })).snapshot;
+    const p2 = content(picture(dir));
+    const ignored0 = ignored(picture(dir));
+    const journal = path.join(repo.stateDir, 'journal.json');
+    const tempNames = (p: Record<string, Entry>): string[] => Object.keys(p).filter((k) => /\.ckpt-\d+-[0-9a-z]+\.tmp$/.test(k));
+
+    const t0 = Date.now();
+    expect(ckpt(dir, ['rollback', s1.id]).code).toBe(0);
+    const fullMs = Math.max(50, Date.now() - t0);
+    expect(ckpt(dir, ['rollback', s2.id]).code).toBe(0);
+
+    const outcomes = { untouched: 0, done: 0, halfWithJournal: 0 };
+    for (let round = 0; round < 10; round++) {
+      expect(content(picture(dir))).toEqual(p2);
+      const delay = Math.round(((round + Math.random()) / 10) * fullMs * 1.2);
+      const child = spawn(process.execPath, [CLI, 'rollback', s1.id], { cwd: dir, stdio: 'ignore' });
+      const closed = new Promise((r) => child.once('close', r));
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await closed;
+      const half = fs.existsSync(journal);
+      const now = content(picture(dir));
+      const kind = half ? 'halfWithJournal' : JSON.stringify(now) === JSON.stringify(p2) ? 'untouched' : 'done';
+      outcomes[kind]++;
+      const undo = ckpt(dir, ['rollback', '--undo']);
+      expect(undo.code, undo.stderr).toBe(0);
+      const after = content(picture(dir));
+      // Half-way or finished: --undo returns exactly to the state before that rollback.
+      // Killed before its journal: --undo undoes that rollback (nothing to change) or, when it died before
+      // recording anything, the previous one: either way a recorded state, never a half-written one.
+      if (kind === 'untouched') expect([JSON.stringify(p1), JSON.stringify(p2)]).toContain(JSON.stringify(after));
+      else expect(after).toEqual(p2);
+      expect(tempNames(picture(dir))).toEqual([]);
+      expect(fs.existsSync(journal)).toBe(false);
+      expect(ignored(picture(dir))).toEqual(ignored0);
+      expect(indexBytes(dir).equals(index0)).toBe(true);
+      expect(git(dir, 'rev-parse', 'HEAD')).toBe(head0);
+      expect(ckpt(dir, ['rollback', s2.id]).code).toBe(0);
+    }
+    // No snapshot of the chain ever recorded one of ckpt's temporary files.
+    for (const id of git(dir, 'rev-list', '--first-parent', repo.ref).trim().split('\n').slice(0, -1)) {
+      const names = git(dir, 'ls-tree', '-r', '--name-only', id).split('\n');
+      expect(names.filter((n) => /\.ckpt-\d+-[0-9a-z]+\.tmp$/.test(n))).toEqual([]);
+    }
+    git(dir, 'fsck', '--no-dangling', '--no-progress');
+    console.log(`crash+undo: 10 kills over a ${fullMs} ms rollback: ${outcomes.untouched} before it changed anything, ${outcomes.halfWithJournal} half-way (journal), ${outcomes.done} after it finished; --undo exact every time`);
+  }, 300_000);
 });

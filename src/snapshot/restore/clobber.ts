@@ -34,7 +34,8 @@ export function checkAgainstWorktree(repo: Repo, plan: Plan): void {
         continue;
       }
       if (deleting.has(parent)) break; // a file (or link) that becomes a directory
-      problems.push(`${parent} is in the way of ${e.path} and is not in any snapshot (${k === 'link' ? 'a symlink' : 'an ignored file'})`);
+      if (k === 'link') problems.push(`${parent} is a symlink now: restoring ${e.path} would write through it (never done). Restore ${parent} itself too (\`ckpt rollback STEP -- ${parent}\`), or move the link aside`);
+      else problems.push(`${parent} is in the way of ${e.path} and is not in any snapshot (${k === 'file' ? 'an ignored file' : 'a FIFO, socket or device'})`);
       break;
     }
     const here = kindOf(abs(repo, e.rel));

@@ -286,3 +286,43 @@ function execGit(cwd: string, args: string[], input: string): string {
 function mktree(cwd: string, spec: string): string {
   return execGit(cwd, ['mktree', '--missing'], spec);
 }
+
+describe('rollback: the check at the point of destruction', () => {
+  it('a same-size edit with its mtime restored, missed by the stat cache (core.checkStat=minimal, trustctime=false), is recorded before it is replaced; --undo brings it back', async () => {
+    const dir = makeRepo({ '.gitignore': '*.log\n', 'a.txt': 'aaaa\n', 'other.txt': 'o\n' });
+    git(dir, 'config', 'core.checkStat', 'minimal');
+    git(dir, 'config', 'core.trustctime', 'false');
+    write(dir, { 'keep.log': 'ignored\n', 'staged.txt': 's\n' });
+    git(dir, 'add', 'staged.txt');
+    const repo = await openRepo(dir);
+    const old = new Date('2020-01-02T03:04:05Z');
+    fs.utimesSync(path.join(dir, 'a.txt'), old, old);
+    const s1 = await snap(repo, 'manual');
+    // The agent's edit (its mtime set apart from now, so no racily-clean re-check hides what follows).
+    const agentTime = new Date('2021-01-02T03:04:05Z');
+    write(dir, { 'a.txt': 'bbbb\n', 'other.txt': 'agent\n' });
+    fs.utimesSync(path.join(dir, 'a.txt'), agentTime, agentTime);
+    await snap(repo, 'after');
+    // The user's edit: same size, mtime put back (as cp -p, rsync -t or tar do).
+    write(dir, { 'a.txt': 'cccc\n' });
+    fs.utimesSync(path.join(dir, 'a.txt'), agentTime, agentTime);
+    const before = picture(dir);
+    const user0 = userState(dir);
+
+    const res = await rollback(repo, { target: String(s1) });
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('aaaa\n');
+    expect(res.recordedDuring).toEqual(['a.txt']);
+    expect(res.warnings.join('\n')).toContain('a.txt');
+    // The stat cache did miss it: the first pre-rollback snapshot holds the agent's bytes, the further one the user's.
+    const steps = await listSteps(repo);
+    const pres = steps.filter((s) => s.kind === 'pre-rollback');
+    expect(pres.length).toBe(2);
+    expect(git(dir, 'cat-file', 'blob', `${pres[1]!.tree}:a.txt`)).toBe('bbbb\n');
+    expect(git(dir, 'cat-file', 'blob', `${pres[0]!.tree}:a.txt`)).toBe('cccc\n');
+    expect(userState(dir)).toEqual(user0);
+
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(before);
+    expect(userState(dir)).toEqual(user0);
+  });
+});

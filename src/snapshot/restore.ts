@@ -20,7 +20,7 @@
  */
 import { CkptError, isCkptError } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
-import { git, gitWithPaths, splitNul } from '../git/exec.js';
+import { git, joinNul, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
 import { diffTrees, type TreeChange } from '../git/tree-diff.js';
@@ -194,19 +194,29 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
 async function recordLiveState(repo: Repo, changed: TreeChange[], input: Parameters<typeof takeSnapshotLocked>[1]): Promise<{ snapshot: Snapshot; sides: Map<string, Side> }> {
   const env = shadowEnv(repo, privateIndexPath(repo));
   const rels = changed.map((c) => c.rel);
-  const staged = await gitWithPaths(['ls-files', '-s', '-z'], rels, { cwd: repo.worktree, env });
-  // `--index-info` takes ls-files --stage lines and writes the entries with empty stat data.
-  if (staged.stdout.length > 0) await git(['update-index', '-z', '--index-info'], { cwd: repo.worktree, env, input: staged.stdout });
+  const wanted = new Set(rels.map((r) => r.toString('latin1')));
+  // git ls-files takes no pathspec file: list the private index, keep the paths wanted.
+  const entries = async (): Promise<Map<string, { rec: Buffer; mode: string; oid: string }>> => {
+    const out = new Map<string, { rec: Buffer; mode: string; oid: string }>();
+    for (const rec of splitNul((await git(['ls-files', '-s', '-z'], { cwd: repo.worktree, env })).stdout)) {
+      const tab = rec.indexOf(0x09);
+      const key = rec.subarray(tab + 1).toString('latin1');
+      if (!wanted.has(key)) continue;
+      const [mode, oid, stage] = rec.subarray(0, tab).toString('latin1').split(' ');
+      if (stage === '0') out.set(key, { rec, mode: mode!, oid: oid! });
+    }
+    return out;
+  };
+  // `--index-info` takes ls-files --stage lines and writes the entries back with empty stat data.
+  const cached = await entries();
+  if (cached.size > 0) await git(['update-index', '-z', '--index-info'], { cwd: repo.worktree, env, input: joinNul([...cached.values()].map((e) => e.rec)) });
   const { snapshot } = await takeSnapshotLocked(repo, input, { onlyPaths: rels });
-  const listed = await gitWithPaths(['ls-files', '-s', '-z'], rels, { cwd: repo.worktree, env });
-  const inTree = new Map<string, Side>();
-  for (const rec of splitNul(listed.stdout)) {
-    const tab = rec.indexOf(0x09);
-    const [mode, oid, stage] = rec.subarray(0, tab).toString('latin1').split(' ');
-    if (stage === '0') inTree.set(rec.subarray(tab + 1).toString('latin1'), { mode: mode!, oid: oid! });
-  }
+  const now = await entries();
   const sides = new Map<string, Side>();
-  for (const c of changed) sides.set(c.path, inTree.get(c.rel.toString('latin1')) ?? null);
+  for (const c of changed) {
+    const e = now.get(c.rel.toString('latin1'));
+    sides.set(c.path, e ? { mode: e.mode, oid: e.oid } : null);
+  }
   return { snapshot, sides };
 }
 

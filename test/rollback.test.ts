@@ -326,3 +326,111 @@ describe('rollback: the check at the point of destruction', () => {
     expect(userState(dir)).toEqual(user0);
   });
 });
+
+describe('rollback: smaller ones', () => {
+  it('says when the target was taken on another branch (also on a dry run), and changes neither HEAD nor the index', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    write(dir, { 'a.txt': 'on main\n' });
+    const s1 = await snap(repo, 'after');
+    git(dir, 'stash', '-q');
+    git(dir, 'checkout', '-q', '-b', 'other');
+    write(dir, { 'b.txt': 'b\n' });
+    git(dir, 'add', 'b.txt');
+    git(dir, 'commit', '-q', '-m', 'other');
+    const user0 = userState(dir);
+    const dry = await rollback(repo, { target: String(s1), dryRun: true });
+    expect(dry.otherHead).toMatchObject({ targetBranch: expect.stringMatching(/^refs\/heads\/(main|master)$/), branch: 'refs/heads/other' });
+    expect(dry.warnings[0]).toMatch(/another branch.*you are on branch other/);
+    const res = await rollback(repo, { target: String(s1) });
+    expect(res.otherHead?.branch).toBe('refs/heads/other');
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('on main\n');
+    expect(userState(dir)).toEqual(user0);
+    // The same branch and HEAD: nothing to say.
+    const again = await rollback(repo, { undo: true });
+    expect(again.otherHead).toBeNull();
+    expect(again.warnings).toEqual([]);
+  });
+
+  it('`-- .` means the whole tree', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n', 'd/b.txt': 'b\n' });
+    const repo = await openRepo(dir);
+    const s1 = await snap(repo);
+    const before = picture(dir);
+    write(dir, { 'a.txt': 'A\n', 'd/b.txt': 'B\n', 'n.txt': 'n\n' });
+    await snap(repo);
+    const res = await rollback(repo, { target: String(s1), paths: ['.'] });
+    expect(res.paths).toBeNull();
+    expect(picture(dir)).toEqual(before);
+    await expect(rollback(repo, { target: String(s1), paths: ['../x'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('`-- d/f` where d is now a symlink: refused, naming the symlink, nothing written through it; `-- d` restores it', async () => {
+    const dir = makeRepo({ 'd/f.txt': 'f\n', 'a.txt': 'a\n' });
+    const outside = tempDir();
+    const repo = await openRepo(dir);
+    const s1 = await snap(repo);
+    fs.rmSync(path.join(dir, 'd'), { recursive: true });
+    fs.symlinkSync(outside, path.join(dir, 'd'));
+    await snap(repo);
+    const pic = picture(dir);
+    const err = await rollback(repo, { target: String(s1), paths: ['d/f.txt'] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ROLLBACK_WOULD_CLOBBER' });
+    expect(String((err as Error).message)).toMatch(/d is a symlink now/);
+    expect(String((err as Error).message)).not.toMatch(/not in any snapshot/);
+    expect(picture(dir)).toEqual(pic);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    await rollback(repo, { target: String(s1), paths: ['d'] });
+    expect(fs.lstatSync(path.join(dir, 'd')).isDirectory()).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'd/f.txt'), 'utf8')).toBe('f\n');
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it.each([
+    ['.git', '100644'],
+    ['sub/.GIT/config', '100644'],
+    ['.git ', '100644'],
+    ['.git.', '100644'],
+    ['.git . .', '100644'],
+    ['git~1', '100644'],
+    ['GIT~1/hooks/x', '100644'],
+    ['.git::$INDEX_ALLOCATION', '100644'],
+    ['a\\.git', '100644'],
+    ['.g\u200cit', '100644'],
+    ['.gitmodules', '120000'],
+    ['.GITMODULES .', '120000'],
+    ['gitmod~1', '120000'],
+    ['gi7eba~3', '120000'],
+    ['..', '100644'],
+  ])('refuses a snapshot tree holding %j (mode %s), as git verify_path does, before writing anything', async (name, mode) => {
+    const dir = makeRepo({ 'f.txt': 'a' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    const blob = execGit(dir, ['hash-object', '-w', '--stdin'], 'payload\n');
+    const parts = name.split('/');
+    let entry = `${mode} blob ${blob}\t${parts.at(-1)}\n`;
+    for (let i = parts.length - 2; i >= 0; i--) entry = `040000 tree ${mktree(dir, entry)}\t${parts[i]}\n`;
+    const root = mktree(dir, `${entry}100644 blob ${blob}\tf.txt\n`);
+    const tip = (await listSteps(repo))[0]!;
+    const msg = git(dir, 'cat-file', 'commit', tip.id).split('\n\n').slice(1).join('\n\n').replace('Step: 1', 'Step: 2');
+    const forged = execGit(dir, ['commit-tree', root, '-p', tip.id, '-p', git(dir, 'rev-parse', `${tip.id}^1`).trim()], msg);
+    git(dir, 'update-ref', repo.ref, forged);
+    const pic = picture(dir);
+    const user0 = userState(dir);
+    await expect(rollback(repo, { target: '2' })).rejects.toMatchObject({ code: 'HOSTILE_TREE' });
+    expect(picture(dir)).toEqual(pic);
+    expect(userState(dir)).toEqual(user0);
+  });
+
+  it('accepts the names git accepts: .github, .gitignore, .gitmodules as a file, git~2x, a.git', async () => {
+    const dir = makeRepo({ 'f.txt': 'a' });
+    const repo = await openRepo(dir);
+    const s1 = await snap(repo);
+    write(dir, { '.github/w.yml': 'w\n', '.gitignore': 'x\n', '.gitmodules': '', 'git~2x': 'g\n', 'a.git': 'a\n', '.git2/x': 'x\n' });
+    await snap(repo);
+    const pic = picture(dir);
+    await rollback(repo, { target: String(s1) });
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(pic);
+  });
+});

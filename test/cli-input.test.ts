@@ -70,6 +70,11 @@ describe('command-line input', () => {
     const j = JSON.parse(run(dir, ['gc', '--older-than', '180', '--json']).stdout);
     expect(j.error).toMatchObject({ code: 'INVALID_DURATION', data: { option: '--older-than', value: '180' } });
     expect(JSON.parse(run(dir, ['gc', '--keep', '0', '--json']).stdout).error.code).toBe('INVALID_ARGUMENT');
+    // commander's own usage errors: text on stderr, and the JSON error with --json
+    const unknown = run(dir, ['log', '--bogus', '--json']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--bogus'");
+    expect(JSON.parse(unknown.stdout).error).toMatchObject({ code: 'INVALID_ARGUMENT', data: { commander: 'commander.unknownOption' } });
     expect(everything(dir)).toEqual(before);
     // the same values with their units work
     expect(run(dir, ['gc', '--older-than', '180m', '--dry-run']).code).toBe(0);

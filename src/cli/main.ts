@@ -105,6 +105,12 @@ export async function main(argv: string[], meta: { program: string; bin?: string
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.user;
+      // commander printed its message on stderr; a script that asked for JSON gets the error as JSON too.
+      if (err.exitCode !== 0 && argv.includes('--json')) {
+        const usage = new CkptError('INVALID_ARGUMENT', err.message.replace(/^error: /, ''), { hint: `See \`${meta.program} --help\`.`, data: { commander: err.code } });
+        last = new Output({ json: true });
+        process.exitCode = last.fail(usage);
+      }
     } else throw err;
   }
   // Output that never arrived is a failure, not success (`ckpt log > /dev/full`, a closed pipe).

@@ -16,7 +16,12 @@ export function renderLog(steps: Step[], width: number, color: boolean, now = Da
     const st = s.stats;
     const plusMinus = st ? `${c.green(`+${st.insertions}`)} ${c.red(`−${st.deletions}`)}` : '—';
     // A step that served several parallel tool calls: its message lists them all.
-    const summary = s.tool && s.toolUseIds.length <= 1 ? [quote(s.tool), s.target ? oneLine(s.target) : ''].filter(Boolean).join(' ') : oneLine(s.message);
+    const said = s.tool && s.toolUseIds.length <= 1 ? [quote(s.tool), s.target ? oneLine(s.target) : ''].filter(Boolean).join(' ') : oneLine(s.message);
+    // Left out of the snapshot (over the size cap, unreadable): said first, so it is never cut off.
+    const left = s.notCapturedCount > 0 ? c.red(`[${s.notCapturedCount} not captured] `) : '';
+    const leftLen = s.notCapturedCount > 0 ? `[${s.notCapturedCount} not captured] `.length : 0;
+    const room = msgWidth - leftLen;
+    const summary = left + (said.length > room ? said.slice(0, Math.max(0, room - 1)) + '…' : said);
     return [
       String(s.step),
       c.yellow(s.id.slice(0, 10)),
@@ -25,7 +30,7 @@ export function renderLog(steps: Step[], width: number, color: boolean, now = Da
       who.length > 16 ? who.slice(0, 15) + '…' : who,
       st ? String(st.files) : '—',
       plusMinus,
-      summary.length > msgWidth ? summary.slice(0, msgWidth - 1) + '…' : summary,
+      summary,
     ];
   });
   return renderTable({ head: ['step', 'id', 'kind', 'age', 'agent/tool', 'files', '+/−', 'summary'], rows, colAligns: ['right', 'left', 'left', 'left', 'left', 'right', 'right', 'left'], compact: true, styled: true }, color);

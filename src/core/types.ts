@@ -16,6 +16,9 @@ export type SnapshotKind = 'before' | 'after' | 'auto' | 'manual' | 'pre-rollbac
 
 export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual', 'pre-rollback', 'rollback', 'base'];
 
+/** At most this many left-out paths are listed in a snapshot's trailers. */
+export const NOT_CAPTURED_LISTED = 100;
+
 /** Metadata a caller attaches to a snapshot. */
 export interface SnapshotInput {
   kind: SnapshotKind;
@@ -35,6 +38,19 @@ export interface SnapshotInput {
   force?: boolean;
   /** Extra trailers (key → value, single line each). */
   extra?: Record<string, string>;
+}
+
+/**
+ * A path a snapshot left out on purpose (snapshot/left-out.ts): an untracked
+ * file above the size cap, a file ckpt could not read, a FIFO, socket or
+ * device. It was left as it is in the worktree.
+ */
+export interface NotCaptured {
+  /** Worktree-relative path. */
+  path: string;
+  reason: 'too-large' | 'unreadable' | 'special';
+  /** Its size in bytes when known (too-large), else null. */
+  size: number | null;
 }
 
 /** One snapshot as read back from the chain. Times are ms since the epoch. */
@@ -61,6 +77,10 @@ export interface Snapshot {
   toolUseId: string | null;
   /** Every tool call's id this snapshot recorded (one `Tool-Use-Id` trailer each; several when parallel hooks shared it); `[]` for none. */
   toolUseIds: string[];
+  /** Paths left out of this snapshot (one `Not-Captured` trailer each; at most {@link NOT_CAPTURED_LISTED} listed, `notCapturedCount` has the total). */
+  notCaptured: NotCaptured[];
+  /** How many paths were left out in all (may exceed `notCaptured.length`). */
+  notCapturedCount: number;
   /** When it was taken (ms since the epoch). */
   time: number;
   /** Absolute path of the worktree. */

@@ -59,7 +59,10 @@ const raceSchema = z
   })
   .strict();
 
-const configSchema = z.object({ agents: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'agent names: letters, digits, . _ -'), agentSchema).optional(), race: raceSchema.optional() }).strict();
+// Read by snapshot/left-out.ts (the snapshot layer reads its own key); declared here so the strict schema accepts it.
+const snapshotSchema = z.object({ maxFileSize: z.string().optional().describe('untracked files above this size are left out of snapshots (e.g. "100MiB", "off")') }).strict();
+
+const configSchema = z.object({ snapshot: snapshotSchema.optional(), agents: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'agent names: letters, digits, . _ -'), agentSchema).optional(), race: raceSchema.optional() }).strict();
 
 /** The parsed config. */
 export type CkptConfig = z.infer<typeof configSchema>;

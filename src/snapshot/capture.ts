@@ -6,10 +6,12 @@
  */
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { isCkptError } from '../core/errors.js';
-import { git, gitText, gitWithPaths, splitNul } from '../git/exec.js';
+import type { NotCaptured } from '../core/types.js';
+import { git, gitText, gitWithPaths, joinNul, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
 import { syncIgnoreRules } from './ignore-sync.js';
+import { findLeftOut, maxFileSize } from './left-out.js';
 import { privateIndexPath, storableAt, unindex, type GitEnv } from './private-index.js';
 import { readState, writeState } from './state.js';
 
@@ -17,8 +19,8 @@ import { readState, writeState } from './state.js';
 export interface Capture {
   /** The tree id of the worktree as read. */
   tree: string;
-  /** Paths left out: a path the index held that is now a FIFO, a socket or a device. */
-  skipped: string[];
+  /** Paths left out: untracked files over the size cap, unreadable files, paths the index held that are now FIFOs, sockets or devices. */
+  notCaptured: NotCaptured[];
   /** Set when the private index named objects missing from the store and was rebuilt: what happened, one line. */
   rebuilt?: string;
 }
@@ -95,31 +97,57 @@ async function captureOnce(repo: Repo, onlyPaths: readonly (string | Buffer)[] |
     // Seed the stat cache from the user's index: most files then need no re-hash.
     copyFileSync(repo.userIndex, index);
   }
-  const skipped: string[] = [];
+  const notCaptured: NotCaptured[] = [];
   let added: string | null = null;
   if (onlyPaths && existsSync(index)) {
-    if (onlyPaths.length === 0) return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
+    if (onlyPaths.length === 0) return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), notCaptured };
     const res = await gitWithPaths(['add', '-A', '--verbose'], onlyPaths, { cwd: repo.worktree, env, okCodes: [0, 1, 128] });
     if (res.exitCode === 0) added = res.stdout.toString('utf8');
   }
+  // Untracked files over the size cap and unreadable files: kept out before git reads them.
+  const leftOut = added === null ? await findLeftOut(repo, env, maxFileSize(repo)) : { paths: [], entries: [] };
+  const exclude = [...leftOut.paths];
+  notCaptured.push(...leftOut.entries);
+  await unindex(repo, env, exclude);
   for (let attempt = 1; added === null; attempt++) {
     try {
-      added = (await git(['add', '-A', '--verbose'], { cwd: repo.worktree, env })).stdout.toString('utf8');
+      added = (await addAll(repo, env, exclude)).stdout.toString('utf8');
     } catch (err) {
       // A seeded index git cannot use here (split index, unknown extension):
       // start from an empty one. A file that vanished mid-scan: scan again.
       // An indexed path that became a FIFO, socket or device: drop it, say so.
-      if (attempt >= 4 || !isCkptError(err, 'GIT_FAILED')) throw err;
+      // A file that became unreadable since it was listed: leave it out, say so.
+      if (attempt >= 6 || !isCkptError(err, 'GIT_FAILED')) throw err;
       const stderr = String(err.data.stderr);
+      const unreadable = /^error: unable to index file '(.+)'$/m.exec(stderr);
       if (/can only add regular files/i.test(stderr)) {
         const special = await dropSpecialFiles(repo, env);
         if (special.length === 0) throw err;
-        skipped.push(...special);
+        notCaptured.push(...special.map((p) => ({ path: p, reason: 'special' as const, size: null })));
+      } else if (unreadable && /Permission denied/.test(stderr)) {
+        const rel = Buffer.from(unreadable[1]!, 'utf8');
+        if (exclude.some((e) => e.equals(rel))) throw err;
+        exclude.push(rel);
+        await unindex(repo, env, [rel]);
+        notCaptured.push({ path: unreadable[1]!, reason: 'unreadable', size: null });
       } else if (attempt === 1 && existsSync(index) && /index|sharedindex|extension/i.test(stderr)) rmSync(index, { force: true });
     }
   }
   await syncIgnoreRules(repo, env, /(^|[/' ])\.gitignore'?$/m.test(added));
-  return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), skipped };
+  return { tree: await gitText(['write-tree'], { cwd: repo.worktree, env }), notCaptured };
+}
+
+/**
+ * `git add -A` of the whole worktree, or, when some paths must be left out,
+ * of the whole worktree but those (`:/` plus one `:(top,exclude,literal)`
+ * pathspec each, on stdin: no name is ever read as a pattern or an option).
+ * git's untracked cache is not used with a pathspec, so this form costs more
+ * and is used only when something is left out.
+ */
+function addAll(repo: Repo, env: GitEnv, exclude: readonly Buffer[]) {
+  if (exclude.length === 0) return git(['add', '-A', '--verbose'], { cwd: repo.worktree, env });
+  const specs = [Buffer.from(':/'), ...exclude.map((p) => Buffer.concat([Buffer.from(':(top,exclude,literal)'), p]))];
+  return git(['add', '-A', '--verbose', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd: repo.worktree, env: { ...env, GIT_LITERAL_PATHSPECS: undefined }, input: joinNul(specs) });
 }
 
 /** Removes from the private index the paths that are now FIFOs, sockets or devices; returns them. */

@@ -32,8 +32,8 @@
  * Worktree: /home/me/app
  * ```
  */
-import type { Snapshot, SnapshotKind } from '../core/types.js';
-import { SNAPSHOT_KINDS } from '../core/types.js';
+import type { NotCaptured, Snapshot, SnapshotKind } from '../core/types.js';
+import { NOT_CAPTURED_LISTED, SNAPSHOT_KINDS } from '../core/types.js';
 
 /** Current format version, written as the `Version:` trailer. */
 export const FORMAT_VERSION = 1;
@@ -49,6 +49,8 @@ export interface SnapshotRecord {
   toolUseId?: string | null;
   /** All tool-use ids, one `Tool-Use-Id` trailer each (default: `[toolUseId]`). */
   toolUseIds?: readonly string[];
+  /** Paths left out (see NotCaptured); listed up to NOT_CAPTURED_LISTED, the count always. */
+  notCaptured?: readonly NotCaptured[];
   head: string | null;
   headRef: string | null;
   indexTree: string | null;
@@ -74,6 +76,10 @@ export const TRAILER = {
   indexTree: 'Index-Tree',
   time: 'Time',
   worktree: 'Worktree',
+  /** One per path left out: `<reason> <size in bytes or -> <path as a JSON string>`. */
+  notCaptured: 'Not-Captured',
+  /** How many paths were left out, when more than are listed. */
+  notCapturedCount: 'Not-Captured-Count',
   /** On `pre-rollback` and `rollback` snapshots: the snapshot (or tree) restored. */
   rollbackTarget: 'Rollback-Target',
   /** On `pre-rollback` snapshots: the JSON list of paths the rollback was limited to, or `null`. */
@@ -88,7 +94,7 @@ export const TRAILER = {
 /** A trailer name ckpt writes. */
 export type TrailerName = (typeof TRAILER)[keyof typeof TRAILER];
 
-const KNOWN = new Set<string>([TRAILER.version, TRAILER.step, TRAILER.kind, TRAILER.agent, TRAILER.tool, TRAILER.target, TRAILER.toolUseId, TRAILER.head, TRAILER.headRef, TRAILER.indexTree, TRAILER.time, TRAILER.worktree]);
+const KNOWN = new Set<string>([TRAILER.version, TRAILER.step, TRAILER.kind, TRAILER.agent, TRAILER.tool, TRAILER.target, TRAILER.toolUseId, TRAILER.head, TRAILER.headRef, TRAILER.indexTree, TRAILER.time, TRAILER.worktree, TRAILER.notCaptured, TRAILER.notCapturedCount]);
 
 /** Makes a value safe for one trailer line: no control characters, at most `max` chars. */
 export function oneLine(value: string, max = 200): string {
@@ -114,6 +120,9 @@ export function encodeMessage(rec: SnapshotRecord): string {
   t.push([TRAILER.indexTree, rec.indexTree ?? 'unmerged']);
   t.push([TRAILER.time, String(rec.time)]);
   t.push([TRAILER.worktree, oneLine(rec.worktree, 4096)]);
+  const left = rec.notCaptured ?? [];
+  for (const n of left.slice(0, NOT_CAPTURED_LISTED)) t.push([TRAILER.notCaptured, `${n.reason} ${n.size ?? '-'} ${JSON.stringify(n.path)}`]);
+  if (left.length > NOT_CAPTURED_LISTED) t.push([TRAILER.notCapturedCount, String(left.length)]);
   for (const [k, v] of Object.entries(rec.extra ?? {})) {
     if (/^[A-Za-z][A-Za-z0-9-]*$/.test(k) && !KNOWN.has(k)) t.push([k, oneLine(v, 4096)]);
   }
@@ -170,6 +179,7 @@ export function decodeSnapshot(commit: RawCommit): Snapshot | null {
   const list = parseTrailerList(commit.message);
   const tr = new Map(list);
   const toolUseIds = list.filter(([k]) => k === TRAILER.toolUseId).map(([, v]) => v);
+  const notCaptured = list.filter(([k]) => k === TRAILER.notCaptured).flatMap(([, v]) => decodeNotCaptured(v));
   const version = Number(tr.get(TRAILER.version));
   const step = Number(tr.get(TRAILER.step));
   const kind = tr.get(TRAILER.kind) as SnapshotKind | undefined;
@@ -195,6 +205,8 @@ export function decodeSnapshot(commit: RawCommit): Snapshot | null {
     target: tr.get(TRAILER.target) ?? null,
     toolUseId: toolUseIds[0] ?? null,
     toolUseIds,
+    notCaptured,
+    notCapturedCount: Math.max(notCaptured.length, Number(tr.get(TRAILER.notCapturedCount)) || 0),
     time: Number(tr.get(TRAILER.time)) || 0,
     worktree: tr.get(TRAILER.worktree) ?? '',
     extra,
@@ -224,6 +236,18 @@ export function rollbackPathsOf(s: Snapshot): string[] | null {
     return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : null;
   } catch {
     return null;
+  }
+}
+
+/** Reads one `Not-Captured` value; [] when it is not in the form ckpt writes. */
+function decodeNotCaptured(value: string): NotCaptured[] {
+  const m = /^(too-large|unreadable|special) (\d+|-) (".*")$/.exec(value);
+  if (!m) return [];
+  try {
+    const p = JSON.parse(m[3]!) as unknown;
+    return typeof p === 'string' ? [{ path: p, reason: m[1] as NotCaptured['reason'], size: m[2] === '-' ? null : Number(m[2]) }] : [];
+  } catch {
+    return [];
   }
 }
 

@@ -35,7 +35,7 @@ export async function takeSnapshotOfChangesLocked(repo: Repo, input: SnapshotInp
         const inc = await treeWithChanges(ctx, tip.tree, changed);
         if (!('unsure' in inc)) {
           read = inc.read;
-          return { tree: inc.tree, skipped: inc.skipped };
+          return { tree: inc.tree, notCaptured: inc.skipped.map((p) => ({ path: p, reason: 'special' as const, size: null })) };
         }
         fullRead = inc.unsure;
       } else fullRead = 'no previous snapshot';

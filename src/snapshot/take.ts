@@ -28,6 +28,7 @@ import { captureTreeReporting, type Capture } from './capture.js';
 import { describeChanges } from './changes.js';
 import { decodeSnapshot, encodeMessage } from './format.js';
 import { indexCommit } from './index-commit.js';
+import { leftOutWarnings, maxFileSize } from './left-out.js';
 import { withWorktreeLock, type LockOptions } from './lock.js';
 import { readTip, updateRef } from './tip.js';
 
@@ -41,7 +42,7 @@ export interface TakeResult {
   snapshot: Snapshot;
   /** False when nothing changed since the last snapshot and none was recorded. */
   created: boolean;
-  /** What was not captured, one line each: nested repositories stored as gitlinks (their own uncommitted changes are not), FIFOs, sockets and devices. */
+  /** What was not captured, one line each: untracked files over the size cap, unreadable files, FIFOs, sockets and devices (all also in `snapshot.notCaptured` when a snapshot was recorded), nested repositories stored as gitlinks (their own uncommitted changes are not). */
   warnings: string[];
   /** Set when ckpt's private index named missing objects and was rebuilt (also in `warnings`). */
   rebuilt?: string;
@@ -71,11 +72,12 @@ export async function takeSnapshot(repo: Repo, input: SnapshotInput, lock: LockO
  */
 export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, internal: { onlyPaths?: readonly (string | Buffer)[]; capture?: (tip: Snapshot | null) => Promise<Capture> } = {}): Promise<TakeResult> {
   const { tip, head, headRef } = await readTip(repo);
-  const { tree, skipped, rebuilt } = internal.capture ? await internal.capture(tip) : await captureTreeReporting(repo, internal.onlyPaths);
+  const { tree, notCaptured, rebuilt } = internal.capture ? await internal.capture(tip) : await captureTreeReporting(repo, internal.onlyPaths);
   const notes = rebuilt ? { rebuilt } : {};
+  const leftOut = notCaptured.length > 0 ? leftOutWarnings(notCaptured, maxFileSize(repo)) : [];
   const idx = await indexCommit(repo, head);
   if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {
-    return { snapshot: tip, created: false, warnings: [...(rebuilt ? [rebuilt] : []), ...skippedWarnings(skipped)], ...notes };
+    return { snapshot: tip, created: false, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut], ...notes };
   }
   // A tool-named snapshot (a hook's) has its message already: no diff needed for a summary.
   const { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] } : await describeChanges(repo, tree, tip?.tree ?? null);
@@ -89,6 +91,7 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
     target: input.target ?? null,
     toolUseId: input.toolUseId ?? null,
     toolUseIds: input.toolUseIds ?? [],
+    notCaptured,
     head,
     headRef,
     indexTree: idx.tree,
@@ -101,11 +104,7 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
   await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
   const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
   if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');
-  return { snapshot, created: true, warnings: [...(rebuilt ? [rebuilt] : []), ...skippedWarnings(skipped), ...warnings], ...notes };
-}
-
-function skippedWarnings(skipped: string[]): string[] {
-  return skipped.map((p) => `${p}: a FIFO, socket or device, which git cannot store: not captured (left as it is)`);
+  return { snapshot, created: true, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut, ...warnings], ...notes };
 }
 
 function defaultMessage(input: SnapshotInput, summary: string): string {

@@ -39,4 +39,11 @@ export async function run(ctx: Ctx, _input: Input): Promise<void> {
     ];
   });
   out.table({ head: ['worktree', 'snapshots', 'last step', 'when', 'kind', 'storage'], rows });
+  // What the last snapshot of each worktree left out (over the size cap, unreadable).
+  for (const c of chains) {
+    if (!c.last || c.last.notCapturedCount === 0) continue;
+    out.line(`not captured in the last snapshot of ${out.q(c.worktree || c.id)} (left as they are):`);
+    for (const n of c.last.notCaptured) out.line(`  ${out.q(n.path)}: ${n.reason === 'too-large' ? `${bytes(n.size ?? 0)}, over the size cap for untracked files` : n.reason === 'unreadable' ? 'cannot be read' : 'a FIFO, socket or device'}`);
+    if (c.last.notCapturedCount > c.last.notCaptured.length) out.line(`  … and ${c.last.notCapturedCount - c.last.notCaptured.length} more`);
+  }
 }

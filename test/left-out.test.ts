@@ -114,6 +114,8 @@ describe('left out of snapshots', () => {
   it.skipIf(!asNobody)('as an unprivileged user: an unreadable file and an unreadable directory are skipped and reported, every snapshot still works, rollback deletes neither', () => {
     // runs as root here, so the repository is handed to `nobody` and ckpt runs as nobody (runuser)
     const dir = tempDir();
+    // nobody must be able to reach it: open the test run's parent directories for traversal only.
+    for (let up = path.dirname(dir); up !== '/'; up = path.dirname(up)) fs.chmodSync(up, fs.statSync(up).mode | 0o111);
     fs.chmodSync(dir, 0o755);
     spawnSync('chown', ['nobody', dir]);
     const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>

@@ -83,6 +83,16 @@ describe('command-line input', () => {
     expect(run(dir, ['rollback', '--to', new Date(Date.now() + 60_000).toISOString(), '--dry-run']).code).toBe(0);
   }, 180_000);
 
+  it('paths after -- are paths whatever global options come first', () => {
+    const dir = makeRepo({ 'a.txt': 'one\n', 'b.txt': 'two\n' });
+    expect(run(dir, ['snap']).code).toBe(0);
+    write(dir, { 'a.txt': 'changed\n', 'b.txt': 'changed\n' });
+    const r = run(dir, ['--color', 'never', '-C', dir, 'diff', '--stat', '--', 'b.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('b.txt');
+    expect(r.stdout).not.toContain('a.txt');
+  });
+
   it('-C names a directory that must exist: a usage error otherwise', () => {
     const dir = makeRepo({ 'a.txt': 'one\n' });
     const missing = path.join(tempDir(), 'nonexistent');

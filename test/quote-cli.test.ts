@@ -113,7 +113,7 @@ describe('quoting', () => {
     expect(r.code, r.text).toBe(0);
     expectSafe(r, 'race run');
     for (const colour of [false, true]) {
-      for (const args of [['show'], ['list'], ['diff', '--stat'], ['diff'], ['diff', 'evil', '--stat'], ['pick', 'evil', '--dry-run']]) {
+      for (const args of [['show'], ['list'], ['diff', '--stat'], ['diff'], ['diff', '--side-by-side'], ['diff', 'evil', '--stat'], ['pick', 'evil', '--dry-run']]) {
         const x = run(dir, colour ? ['--color=always', ...args] : args, RACE);
         expect(x.code, `${args.join(' ')}: ${x.text}`).toBe(0);
         // a patch's content lines are the files' bytes, as git prints them; only its headers are names

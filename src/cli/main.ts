@@ -34,7 +34,7 @@ export async function main(argv: string[], meta: { program: string; bin?: string
   // `ckpt diff A B -- PATHS`, `ckpt rollback 3 -- PATHS`: paths after `--` are
   // taken here, so no path is ever read as an option or a target.
   let paths: string[] = [];
-  const cmdIdx = argv.findIndex((a, i) => !a.startsWith('-') && argv[i - 1] !== '-C');
+  const cmdIdx = argv.findIndex((a, i) => !a.startsWith('-') && argv[i - 1] !== '-C' && !(argv[i - 1] === '--color' && ['auto', 'always', 'never'].includes(a)));
   if (cmdIdx >= 0 && ['diff', 'rollback'].includes(argv[cmdIdx]!)) {
     const dd = argv.indexOf('--', cmdIdx);
     if (dd >= 0) {

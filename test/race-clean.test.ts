@@ -138,6 +138,34 @@ describe('race clean', () => {
     expect((await fileVersions(repo, race, 'written-by-check.txt', { fast: tip!.tree })).attempts.fast!.toString()).toBe('check output');
   }, 60_000);
 
+  it('a process of the attempt still writing (an orphan of a dead race) is ended first; what it wrote is recorded, then the worktree goes', async () => {
+    const { repo, race, worktrees } = await makeFakeRace('orphan', ['claude']);
+    const wt = worktrees.claude!;
+    const env = { ...process.env, CKPT_RACE_ID: 'orphan', CKPT_ATTEMPT: 'claude' };
+    // Not a child of this process (an orphan, reparented), working from outside the worktree
+    // (cwd /): found by its environment alone.
+    const file = path.join(wt, 'orphan.txt');
+    const pidFile = path.join(wt, '..', 'orphan.pid');
+    const script = `process.on('SIGTERM', () => {}); const fs = require('fs'); fs.writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); let i = 0; setInterval(() => fs.appendFileSync(${JSON.stringify(file)}, \`line \${i++}\\n\`), 2)`;
+    spawn('sh', ['-c', '"$0" -e "$1" >/dev/null 2>&1 &', process.execPath, script], { cwd: '/', env, stdio: 'ignore' });
+    for (let t = 0; t < 200 && !(fs.existsSync(file) && fs.existsSync(pidFile)); t++) await new Promise((r) => setTimeout(r, 20));
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    try {
+      const res = await cleanRace(repo, race);
+      expect(res.attempts[0]).toMatchObject({ removed: true, ended: [pid], kept: ['orphan.txt'] });
+      const snap = await attemptSnapshot(repo, resolveRace(repo, 'orphan').attempts[0]!);
+      const bytes = (await fileVersions(repo, race, 'orphan.txt', { claude: snap!.tree })).attempts.claude!.toString().trim().split('\n');
+      expect(bytes.every((l, i) => l === `line ${i}`)).toBe(true);
+      expect(fs.existsSync(wt)).toBe(false);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ended by clean
+      }
+    }
+  });
+
   it('a nested repository in the attempt keeps the worktree: its own uncommitted work is in no snapshot', async () => {
     const { repo, race, worktrees } = await makeFakeRace('nested', ['claude']);
     const inner = path.join(worktrees.claude!, 'vendor/lib');

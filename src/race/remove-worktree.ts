@@ -18,6 +18,7 @@ import { diffTrees } from '../git/tree-diff.js';
 import { privateIndexPath, unindex } from '../snapshot/private-index.js';
 import { takeSnapshotLocked } from '../snapshot/take.js';
 import { attemptSnapshot } from './compare.js';
+import { sweepAttemptProcesses } from '../agents/sweep.js';
 import { freshLiveTree } from './live-tree.js';
 import type { Attempt, RaceRecord } from './types.js';
 import { oneAtATime } from './worktree.js';
@@ -36,6 +37,8 @@ export interface WorktreeRemoval {
   kept: string[];
   /** Why the worktree was kept (null when removed). */
   reason: string | null;
+  /** PIDs of the attempt's processes that were still running and were ended first (found by their environment: agents/sweep.ts). */
+  ended: number[];
 }
 
 /** Options for {@link removeAttemptWorktree}. */
@@ -47,14 +50,15 @@ export interface RemoveOptions {
 }
 
 /**
- * Records attempt `a`'s live state, checks it, then removes its worktree and
+ * Ends the attempt's processes still running (by their environment marker),
+ * records attempt `a`'s live state, checks it, then removes its worktree and
  * branch; sets `a.final` to the snapshot taken (unless `o.adoptAsFinal` is false). Never throws for the attempt:
  * a failure to record (a held lock, a git error), a worktree that is not the
  * attempt's any more, a nested repository or bytes that differ from the
  * snapshot keep the worktree, with the reason.
  */
 export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Attempt, o: RemoveOptions = {}): Promise<WorktreeRemoval> {
-  const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null };
+  const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null, ended: [] };
   if (!existsSync(a.dir)) {
     await oneAtATime(repo, () => forget(repo, a.dir, a.branch));
     return { ...out, removed: true, snapshot: a.final, tree: (await attemptSnapshot(repo, a).catch(() => null))?.tree ?? null };
@@ -66,6 +70,8 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
   } catch (err) {
     return { ...out, reason: `not a git worktree any more (${(err as Error).message}): its files are in no snapshot` };
   }
+  // Processes of the attempt still running (orphans of a race process that died) end first.
+  out.ended = await sweepAttemptProcesses({ dir: a.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt ?? 0, byCwd: false });
   const before = await attemptSnapshot(repo, a).catch(() => null);
   try {
     return await withWorktreeLock(

@@ -42,9 +42,12 @@ const pause = Number(process.env.DEMO_PAUSE_MS || 700);
 })();
 `;
 
+/** Arguments and options of `ckpt demo` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ keep: flag, race: z.boolean().default(true), json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt demo` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('demo')
@@ -55,6 +58,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt demo`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, opts: Input): Promise<number> {
   const c = ctx.out.c;
   const say = (s = ''): void => ctx.out.line(s);

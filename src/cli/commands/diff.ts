@@ -7,9 +7,12 @@ import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
 
+/** Arguments and options of `ckpt diff` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ from: z.string().optional(), to: z.string().optional(), stat: flag, json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt diff` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('diff')
@@ -22,6 +25,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt diff`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const paths = toRepoPaths(repo, ctx.cwd, ctx.paths);

@@ -7,9 +7,12 @@ import { gc } from '../../snapshot/gc.js';
 import { count, flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 
+/** Arguments and options of `ckpt gc` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ keep: count(1).optional(), olderThan: durationText.optional(), dryRun: flag, json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt gc` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('gc')
@@ -21,6 +24,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt gc`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const res = await gc(repo, {

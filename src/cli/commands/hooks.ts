@@ -7,7 +7,9 @@ import { claudeHookCommand, installClaudeHooks, uninstallClaudeHooks } from '../
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 
+/** Arguments and options of `ckpt hooks install|uninstall` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ agent: z.string(), json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
 /** `hooks install AGENT`, `hooks uninstall AGENT`. */

@@ -7,9 +7,12 @@ import { count, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { renderLog } from '../log-table.js';
 
+/** Arguments and options of `ckpt log` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ maxCount: count(1).optional(), json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt log` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('log')
@@ -19,6 +22,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt log`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const steps = await listSteps(repo, input.maxCount !== undefined ? { limit: input.maxCount } : {});

@@ -8,9 +8,12 @@ import { resolveRace } from '../../race/store.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 
+/** Arguments and options of `race clean` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ race: z.string().optional(), json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `race clean` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(race: Command, act: Act): void {
   race
     .command('clean')
@@ -20,6 +23,7 @@ export function register(race: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `race clean`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const out = ctx.out;
   const repo = await openRepo(ctx.cwd);

@@ -9,9 +9,12 @@ import type { Ctx } from '../context.js';
 import { runRaceDemo } from '../demo/race.js';
 import { makeDemoRepo } from '../demo/repo.js';
 
+/** Arguments and options of `race demo` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ keep: flag, json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `race demo` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(race: Command, act: Act): void {
   race
     .command('demo')
@@ -21,6 +24,7 @@ export function register(race: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `race demo`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<number> {
   const c = ctx.out.c;
   const say = (s = ''): void => ctx.out.line(s);

@@ -7,9 +7,12 @@ import { resolveRace } from '../../race/store.js';
 import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 
+/** Arguments and options of `race diff` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ attempts: z.array(z.string()).default([]), race: z.string().optional(), sideBySide: flag, stat: flag, pager: z.boolean().default(true), json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `race diff` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(race: Command, act: Act): void {
   race
     .command('diff')
@@ -23,6 +26,7 @@ export function register(race: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `race diff`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const out = ctx.out;
   const c = out.c;

@@ -8,9 +8,12 @@ import { resolveRace } from '../../race/store.js';
 import { flag, json, text, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 
+/** Arguments and options of `race pick` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ attempt: z.string(), race: z.string().optional(), squash: flag, merge: flag, branch: text.optional(), dryRun: flag, json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `race pick` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(race: Command, act: Act): void {
   race
     .command('pick')
@@ -25,6 +28,7 @@ export function register(race: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `race pick`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const out = ctx.out;
   const c = out.c;

@@ -24,6 +24,7 @@ const models = z.string().superRefine((s, ctx) => {
   }
 });
 
+/** Arguments and options of `race run` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({
   task: z.array(z.string()).min(1),
   models,
@@ -40,8 +41,10 @@ export const schema = z.object({
   dryRun: flag,
   json,
 });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `race run` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(race: Command, act: Act): void {
   race
     .command('run', { isDefault: true })
@@ -63,6 +66,7 @@ export function register(race: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `race run`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<number> {
   const out = ctx.out;
   const task = input.task.join(' ');

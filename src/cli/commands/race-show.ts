@@ -9,9 +9,12 @@ import { describeConfinement } from '../../agents/confine.js';
 import { renderSummary } from '../race-table.js';
 import { age } from '../output.js';
 
+/** Arguments and options of `race show` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ race: z.string().optional(), json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `race show` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(race: Command, act: Act): void {
   race
     .command('show')
@@ -21,6 +24,7 @@ export function register(race: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `race show`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const out = ctx.out;
   const repo = await openRepo(ctx.cwd);

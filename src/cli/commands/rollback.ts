@@ -9,9 +9,12 @@ import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
 
+/** Arguments and options of `ckpt rollback` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ target: z.string().optional(), to: timePointText.optional(), undo: flag, dryRun: flag, json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt rollback` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('rollback')
@@ -24,6 +27,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt rollback`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   if ([input.target, input.to, input.undo].filter((x) => x !== undefined && x !== false).length > 1) {
     throw new CkptError('INVALID_ARGUMENT', 'give one of TARGET, --to TIME or --undo', { hint: 'See `ckpt rollback --help`.' });

@@ -6,9 +6,12 @@ import { takeSnapshot } from '../../snapshot/take.js';
 import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 
+/** Arguments and options of `ckpt snap` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ message: z.string().optional(), agent: z.string().optional(), force: flag, json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt snap` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('snap')
@@ -20,6 +23,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt snap`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const res = await takeSnapshot(repo, {

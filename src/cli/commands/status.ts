@@ -7,9 +7,12 @@ import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { age, bytes } from '../output.js';
 
+/** Arguments and options of `ckpt status` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ json });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt status` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('status')
@@ -18,6 +21,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt status`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, _input: Input): Promise<void> {
   const out = ctx.out;
   const repo = await openRepo(ctx.cwd);

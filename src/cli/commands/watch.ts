@@ -7,6 +7,7 @@ import { durationMs, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { toCkptError } from '../output.js';
 
+/** Arguments and options of `ckpt watch` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({
   dirs: z.array(z.string()).default([]),
   quiet: durationMs.default(300),
@@ -14,8 +15,10 @@ export const schema = z.object({
   agent: z.string().optional(),
   json,
 });
+/** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
 
+/** Declares `ckpt watch` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
   parent
     .command('watch')
@@ -28,6 +31,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(schema, run));
 }
 
+/** Runs `ckpt watch`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
 export async function run(ctx: Ctx, input: Input): Promise<number> {
   const out = ctx.out;
   const c = out.c;

@@ -63,6 +63,12 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 'user',
   /** A request body over the web viewer's limit (HTTP 413). */
   BODY_TOO_LARGE: 'user',
+  /** `ckpt daemon start`: a daemon already runs for this repository. */
+  DAEMON_RUNNING: 'conflict',
+  /** `ckpt daemon stop` or `status`: no daemon runs for this repository. */
+  DAEMON_NOT_RUNNING: 'user',
+  /** The daemon did not start, or does not answer (its log says why). */
+  DAEMON_FAILED: 'environment',
   /** A bug in ckpt. */
   INTERNAL: 'internal',
 } as const satisfies Record<string, ErrorKind>;

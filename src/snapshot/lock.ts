@@ -136,13 +136,24 @@ export function processGone(pid: number, host: string, ns: string): boolean {
   return host === hostname() && ns === currentPidNamespace() && pid !== process.pid && !alive(pid);
 }
 
-/** True unless `pid` certainly names no running process (ESRCH). */
+/**
+ * True unless `pid` certainly names no running process: ESRCH, or (Linux) a
+ * zombie, which `kill(pid, 0)` still finds but which holds nothing any more
+ * (a process killed with SIGKILL whose parent does not reap it, as under a
+ * container's init that never calls wait(2)).
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  try {
+    // proc(5): "pid (comm) S ...", comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

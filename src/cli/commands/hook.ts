@@ -25,8 +25,9 @@ export async function runHook(args: string[]): Promise<number> {
   const agent = args[0];
   let cwd: string | null = null;
   try {
+    const { text, truncated } = await readStdin(5000, STDIN_MAX_BYTES);
+    if (agent === 'claude' && !truncated && (await viaDaemon(text))) return 0;
     const { handleClaudeHook, hookWaitMs, parseClaudeHookInput, HOOK_INPUT_MAX_BYTES } = await import('../../agents/claude.js');
-    const { text, truncated } = await readStdin(5000, HOOK_INPUT_MAX_BYTES);
     if (agent !== 'claude') {
       report(null, `${stamp()} ckpt hook: unknown agent ${JSON.stringify(agent)} (known: claude)`);
       return 0;
@@ -47,6 +48,45 @@ export async function runHook(args: string[]): Promise<number> {
     report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${String(agent)}: INTERNAL ${String((err as Error)?.stack ?? err)}`);
   }
   return 0;
+}
+
+/** Largest hook payload read, in bytes (agents/claude.ts HOOK_INPUT_MAX_BYTES, which is not loaded before the daemon is asked). */
+const STDIN_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Hands the hook to the repository's daemon when it is wanted (`CKPT_DAEMON=1`,
+ * or `ckpt.daemon = true` in the repository's config; `CKPT_NO_DAEMON=1`
+ * wins) and answers: only `node:net` and the daemon's paths are loaded. When
+ * none answers, one is started for the next hooks (detached) and this hook
+ * takes its snapshot itself, as it does whenever the daemon fails, is of
+ * another version, or is killed before it replies.
+ *
+ * @returns true when the daemon recorded the snapshot (or found nothing to record).
+ */
+async function viaDaemon(stdin: string): Promise<boolean> {
+  if (process.env.CKPT_NO_DAEMON === '1') return false;
+  try {
+    const { daemonWanted, findCommonDir } = await import('../../watch/daemon-paths.js');
+    let cwd = process.cwd();
+    try {
+      const c = (JSON.parse(stdin) as { cwd?: unknown }).cwd;
+      if (typeof c === 'string' && path.isAbsolute(c)) cwd = c;
+    } catch {
+      return false; // the direct path logs what is wrong with it
+    }
+    const common = findCommonDir(cwd);
+    if (!common || !daemonWanted(common)) return false;
+    const { daemonRequest } = await import('../../watch/daemon-client.js');
+    const waitMs = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(process.env.CKPT_HOOK_WAIT ?? '');
+    const replyMs = waitMs ? Number(waitMs[1]) * (waitMs[2] === 's' ? 1000 : 1) : 20_000;
+    const reply = await daemonRequest(common, 'hook', { stdin, cwd }, { connectMs: 200, replyMs });
+    if (reply?.ok) return true;
+    if (reply === null && process.env.CKPT_DAEMON_AUTOSTART !== '0') (await import('../../watch/daemon-control.js')).startDaemonDetached(cwd);
+    else if (reply) report(cwd, `${stamp()} ckpt hook claude: the daemon answered ${String(reply.code)} ${String(reply.message ?? '')}: snapshot taken directly`);
+    return false;
+  } catch {
+    return false;
+  }
 }
 
 function stamp(): string {

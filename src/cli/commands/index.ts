@@ -20,6 +20,7 @@ const COMMANDS: [string, () => Promise<CommandModule>][] = [
   ['hooks', () => import('./hooks.js')],
   ['hook', () => import('./hook.js')],
   ['gc', () => import('./gc.js')],
+  ['daemon', () => import('./daemon.js')],
   ['status', () => import('./status.js')],
   ['view', () => import('./view.js')],
   ['demo', () => import('./demo.js')],

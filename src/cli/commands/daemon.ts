@@ -1,0 +1,66 @@
+/** `ckpt daemon start | stop | status | run`: the repository's daemon (watch/daemon.ts). */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { openRepo } from '../../git/repo.js';
+import { runDaemon } from '../../watch/daemon.js';
+import { daemonStatus, startDaemon, stopDaemon } from '../../watch/daemon-control.js';
+import { durationMs, json, type Act } from '../command.js';
+import type { Ctx } from '../context.js';
+import { bytes } from '../output.js';
+
+export const runSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional() });
+export const startSchema = runSchema.extend({ json });
+export const plainSchema = z.object({ json });
+
+export function register(parent: Command, act: Act): void {
+  const d = parent.command('daemon').description("the repository's daemon: watches every worktree, snapshots only what changed");
+  d.command('start')
+    .description('start the daemon of this repository (nothing happens when one runs)')
+    .option('--idle <duration>', 'stop after this long without a request or a change (default 30m)')
+    .option('--verify <duration>', "after this long of quiet, compare git's view with the last snapshot (default 60s)")
+    .option('--json', 'print JSON')
+    .action(act(startSchema, start));
+  d.command('stop').description('stop the daemon of this repository').option('--json', 'print JSON').action(act(plainSchema, stop));
+  d.command('status').description('pid, worktrees watched, memory, events, snapshots, full reads and why').option('--json', 'print JSON').action(act(plainSchema, status));
+  d.command('run', { hidden: true })
+    .description('run the daemon in the foreground (what `start` runs)')
+    .option('--idle <duration>')
+    .option('--verify <duration>')
+    .action(act(runSchema, run));
+}
+
+async function start(ctx: Ctx, input: z.output<typeof startSchema>): Promise<void> {
+  const repo = await openRepo(ctx.cwd);
+  const args = [...(input.idle ? ['--idle', `${input.idle}ms`] : []), ...(input.verify ? ['--verify', `${input.verify}ms`] : [])];
+  const res = await startDaemon(repo, ctx.bin, args);
+  ctx.out.result(res);
+  ctx.out.line(res.started ? `daemon started (pid ${res.pid})` : `a daemon already runs (pid ${res.pid})`);
+}
+
+async function stop(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<void> {
+  const repo = await openRepo(ctx.cwd);
+  const res = await stopDaemon(repo);
+  ctx.out.result({ stopped: true, ...res });
+  ctx.out.line(`daemon stopped (pid ${res.pid})`);
+}
+
+async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<number> {
+  const repo = await openRepo(ctx.cwd);
+  const { status: s, other } = await daemonStatus(repo);
+  ctx.out.result({ running: s !== null, ...(other ? { otherVersion: other } : {}), ...(s ? { status: s } : {}) });
+  if (!s) {
+    ctx.out.line(other ? `a daemon of another ckpt version runs (${ctx.out.q(other)})` : 'no daemon runs for this repository');
+    return 1;
+  }
+  ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${s.requests} request(s)`);
+  for (const w of s.worktrees) {
+    const rescans = Object.entries(w.rescans).map(([why, n]) => `${n}× ${why}`).join('; ') || 'none';
+    ctx.out.line(`  ${ctx.out.q(w.worktree)}: ${w.watches} directories watched, ${w.events} events, ${w.snapshots} snapshots (${w.incremental} in process), full reads: ${rescans}; missed changes found by the idle check: ${w.missed}`);
+  }
+  return 0;
+}
+
+async function run(ctx: Ctx, input: z.output<typeof runSchema>): Promise<void> {
+  const why = await runDaemon(ctx.cwd, { ...(input.idle ? { idleMs: input.idle } : {}), ...(input.verify ? { verifyMs: input.verify } : {}) });
+  ctx.out.line(`daemon stopped: ${why}`);
+}

@@ -1,0 +1,120 @@
+/**
+ * Starting, stopping and asking the daemon (daemon.ts) from another process:
+ * what `ckpt daemon start | stop | status` and the hook's auto-start call.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CkptError } from '../core/errors.js';
+import type { Repo } from '../git/repo.js';
+import { daemonRequest } from './daemon-client.js';
+import { daemonDir } from './daemon-paths.js';
+import type { DaemonStatus } from './daemon.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The running daemon's status, or null when none answers (or it is another version: `other` then says which). */
+export async function daemonStatus(repo: Repo): Promise<{ status: DaemonStatus | null; other?: string }> {
+  const r = await daemonRequest(repo.commonDir, 'status', {}, { connectMs: 1000, replyMs: 5000 });
+  if (!r) return { status: null };
+  if (!r.ok) return { status: null, other: String(r.daemon ?? r.message ?? r.code) };
+  return { status: r.status as DaemonStatus };
+}
+
+/**
+ * Starts the daemon of `repo`'s repository as a detached process
+ * (`node BIN daemon run`), unless one of this version answers already, and
+ * waits until it answers.
+ *
+ * @param bin the ckpt bin script to run.
+ * @param args extra arguments of `daemon run` (`--idle 10m`).
+ * @param waitMs how long to wait for it to answer, in ms.
+ * @returns its pid, and whether this call started it.
+ * @throws CkptError `DAEMON_FAILED` (data: log, the end of its log) when it
+ *   did not answer in time.
+ */
+export async function startDaemon(repo: Repo, bin: string, args: string[] = [], waitMs = 10_000): Promise<{ pid: number; started: boolean }> {
+  const hello = await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 1000, replyMs: 3000 });
+  if (hello?.ok) return { pid: Number(hello.pid), started: false };
+  if (hello && hello.code === 'VERSION') {
+    // Another version's daemon: ask it to stop (it does, whatever its version) and wait for it to go.
+    await stopDaemon(repo).catch(() => undefined);
+    for (const end = Date.now() + waitMs; Date.now() < end && (await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 300, replyMs: 1000 })); ) await sleep(50);
+  }
+  const dir = daemonDir(repo.commonDir);
+  mkdirSync(dir, { recursive: true });
+  const logPath = path.join(dir, 'log');
+  const fd = openSync(logPath, 'a');
+  let exited: number | null = null;
+  try {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const child = spawn(process.execPath, [bin, 'daemon', 'run', ...args], { cwd: repo.worktree, detached: true, stdio: ['ignore', fd, fd], env });
+    child.on('exit', (code) => {
+      exited = code ?? -1;
+    });
+    child.unref();
+  } finally {
+    closeSync(fd);
+  }
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    const r = await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 500, replyMs: 2000 });
+    if (r?.ok) return { pid: Number(r.pid), started: true };
+    if (exited !== null) break;
+    await sleep(50);
+  }
+  const tail = readTail(logPath);
+  throw new CkptError('DAEMON_FAILED', `the ckpt daemon did not start${exited !== null ? ` (it exited with ${exited})` : ` within ${waitMs} ms`}`, {
+    hint: `See ${logPath}.`,
+    data: { log: tail },
+  });
+}
+
+/**
+ * Asks the daemon to stop and waits until its socket is gone.
+ *
+ * @returns the stopped daemon's pid.
+ * @throws CkptError `DAEMON_NOT_RUNNING`; `DAEMON_FAILED` when it does not stop within `waitMs`.
+ */
+export async function stopDaemon(repo: Repo, waitMs = 10_000): Promise<{ pid: number }> {
+  const r = await daemonRequest(repo.commonDir, 'stop', {}, { connectMs: 1000, replyMs: 3000 });
+  if (!r?.ok) {
+    throw new CkptError('DAEMON_NOT_RUNNING', `no ckpt daemon${r ? ' of this version' : ''} answers for ${repo.commonDir}`, {
+      hint: r ? `It is ckpt ${String(r.daemon)}; stop it with that version's \`ckpt daemon stop\`, or end its process.` : 'Start one with `ckpt daemon start`.',
+      data: { commonDir: repo.commonDir },
+    });
+  }
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (!(await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 300, replyMs: 1000 }))) return { pid: Number(r.pid) };
+    await sleep(50);
+  }
+  throw new CkptError('DAEMON_FAILED', `the ckpt daemon (pid ${String(r.pid)}) did not stop within ${waitMs} ms`, { hint: 'End its process (kill PID).', data: { pid: r.pid } });
+}
+
+/**
+ * Starts `node BIN daemon run` in `cwd`, detached, without waiting (a hook
+ * that found no daemon, for the hooks after it; a second daemon exits at once
+ * because of the daemon's lock). Never throws.
+ *
+ * @param bin the ckpt bin script (default: the one running).
+ */
+export function startDaemonDetached(cwd: string, bin: string | undefined = process.argv[1]): void {
+  if (!bin) return;
+  try {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    spawn(process.execPath, [bin, 'daemon', 'run'], { cwd, detached: true, stdio: 'ignore', env }).unref();
+  } catch {
+    // the direct path serves the hook anyway
+  }
+}
+
+function readTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,478 @@
+/**
+ * The ckpt daemon: one process per repository (its common git dir), serving
+ * every worktree of it (the main one, linked ones, race attempts). For each
+ * worktree it keeps a {@link TreeWatch} (fs.watch per directory, the dirty
+ * set) and an {@link IncrementalContext}, and takes snapshots of only the
+ * changed paths (snapshot/take-changes.ts), falling back to the whole
+ * worktree read with git at start, after a burst, whenever unsure.
+ *
+ * Requests arrive as one JSON line each on a unix socket (daemon-paths.ts);
+ * each gets one JSON line back. Hook requests for a worktree that arrive
+ * while a snapshot runs are served together by the next one, one snapshot per
+ * kind naming every tool-use id (as snapshot/queue.ts does between
+ * processes); a request whose client hung up (it gave up and fell back to the
+ * direct path) is dropped, never recorded late.
+ *
+ * Lifetime: a lock (proper-lockfile, refreshed) held from start to stop, so a
+ * second daemon cannot start; a daemon killed with SIGKILL leaves a lock whose
+ * pid is gone, which the next start takes over at once, and a socket that is
+ * removed. It stops after `idleMs` without a request or an event, on SIGTERM
+ * or SIGINT, or on `stop`. Every `verifyMs` of quiet it compares git's own
+ * view of each worktree with the last snapshot's tree and reports what the
+ * events missed (status `missed`), so the next snapshot reads everything.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { parseClaudeHookInput, hookTarget } from '../agents/claude.js';
+import { CkptError, isCkptError } from '../core/errors.js';
+import type { SnapshotInput, SnapshotKind } from '../core/types.js';
+import { openRepo, type Repo } from '../git/repo.js';
+import { captureTree } from '../snapshot/capture.js';
+import { IncrementalContext } from '../snapshot/incremental.js';
+import { currentPidNamespace, processGone, withWorktreeLock } from '../snapshot/lock.js';
+import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
+import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
+import { loadIgnoreRules } from './ignore-rules.js';
+import { TreeWatch } from './tree-watch.js';
+
+/** Options of {@link runDaemon}. */
+export interface DaemonOptions {
+  /** Stop after this many ms without a request or a file event. Default 30 min. */
+  idleMs?: number;
+  /** Compare git's view with the last snapshot after this many ms of quiet. Default 60 s. */
+  verifyMs?: number;
+  /** How long a snapshot waits for the sync cookie, in ms. Default 2000. */
+  syncMs?: number;
+}
+
+/** What `ckpt daemon status` shows of one worktree. */
+export interface WorktreeStatus {
+  worktree: string;
+  watches: number;
+  events: number;
+  dirty: number;
+  snapshots: number;
+  /** Snapshots whose tree was read in process from the changed paths. */
+  incremental: number;
+  /** Full reads with git, by reason. */
+  rescans: Record<string, number>;
+  /** Idle checks that found changes the events had missed. */
+  missed: number;
+  lastMissed: string | null;
+  verifications: number;
+  /** Hook requests waiting or being served now. */
+  busy: number;
+}
+
+/** The daemon's status reply. */
+export interface DaemonStatus {
+  pid: number;
+  version: string;
+  commonDir: string;
+  socket: string;
+  startedAt: number;
+  uptimeMs: number;
+  /** Resident set size, bytes. */
+  rssBytes: number;
+  heapUsedBytes: number;
+  requests: number;
+  worktrees: WorktreeStatus[];
+}
+
+interface HookRequest {
+  input: SnapshotInput;
+  sock: Socket;
+  resolve: (reply: Record<string, unknown>) => void;
+}
+
+interface Slot {
+  repo: Repo;
+  watch: TreeWatch;
+  ctx: IncrementalContext | null;
+  pending: HookRequest[];
+  running: Promise<void> | null;
+  /** Requests taken from `pending` and being served. */
+  inFlight: number;
+  status: WorktreeStatus;
+  lastActivity: number;
+}
+
+/** The record written beside the socket. */
+export interface DaemonRecord {
+  pid: number;
+  host: string;
+  /** PID namespace of `pid`. */
+  ns: string;
+  version: string;
+  socket: string;
+  startedAt: number;
+}
+
+/**
+ * Runs the daemon for the repository containing `dir` until it stops.
+ * Watches `dir`'s worktree from the start; others are added when a request
+ * names them.
+ *
+ * @returns when the daemon stopped, with why.
+ * @throws CkptError `DAEMON_RUNNING` when a daemon already runs for this
+ *   repository; `NOT_A_REPO`, `FS_FAILED`.
+ */
+export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?: (rec: DaemonRecord) => void): Promise<string> {
+  const first = await openRepo(dir);
+  const ddir = daemonDir(first.commonDir);
+  mkdirSync(ddir, { recursive: true });
+  const lockTarget = ddir;
+  const recordFile = path.join(ddir, 'daemon.json');
+  const logFile = path.join(ddir, 'log');
+  const log = (line: string): void => {
+    try {
+      appendFileSync(logFile, `${new Date().toISOString()} [${process.pid}] ${line}\n`);
+    } catch {
+      // nowhere to log
+    }
+  };
+  // A lock left by a daemon that is gone (SIGKILL): age it so it is taken over at once.
+  // Only when the lock was made before the record was written: a new daemon
+  // that holds the lock but has not written its record yet is never judged
+  // by its predecessor's (no birth time to tell: wait out the stale time).
+  const prev = readRecord(first.commonDir);
+  if (prev && processGone(prev.pid, prev.host, prev.ns)) {
+    try {
+      const lockStat = statSync(path.join(ddir, 'lock'));
+      if (lockStat.birthtimeMs > 0 && lockStat.birthtimeMs <= statSync(recordFile).mtimeMs) {
+        const old = new Date(Date.now() - 3_600_000);
+        utimesSync(path.join(ddir, 'lock'), old, old);
+      }
+    } catch {
+      // no lock left
+    }
+  }
+  let stopping: ((why: string) => void) | null = null;
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(lockTarget, {
+      lockfilePath: path.join(ddir, 'lock'),
+      stale: 10_000,
+      update: 3_000,
+      realpath: false,
+      onCompromised: () => stopping?.('the daemon lock was taken over'),
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new CkptError('DAEMON_RUNNING', `a ckpt daemon already runs for ${first.commonDir}${prev ? ` (pid ${prev.pid})` : ''}`, {
+        hint: 'See it with `ckpt daemon status`; stop it with `ckpt daemon stop`.',
+        data: { commonDir: first.commonDir, pid: prev?.pid ?? null },
+      });
+    }
+    throw new CkptError('FS_FAILED', `could not lock ${ddir}: ${(err as Error).message}`, { cause: err });
+  }
+  const sockPath = socketPath(first.commonDir);
+  mkdirSync(path.dirname(sockPath), { recursive: true, mode: 0o700 });
+  rmSync(sockPath, { force: true }); // a socket left by a killed daemon: we hold the lock, it is stale
+  const startedAt = Date.now();
+  const idleMs = opts.idleMs ?? 30 * 60_000;
+  const verifyMs = opts.verifyMs ?? 60_000;
+  const syncMs = opts.syncMs ?? 2000;
+  const slots = new Map<string, Slot>();
+  let requests = 0;
+  let lastActivity = Date.now();
+  const touch = (): void => {
+    lastActivity = Date.now();
+  };
+
+  const attach = async (repo: Repo): Promise<Slot> => {
+    const have = slots.get(repo.worktree);
+    if (have) return have;
+    const ctx = await IncrementalContext.open(repo);
+    const rules = await loadIgnoreRules(repo);
+    const slot: Slot = {
+      repo,
+      ctx,
+      watch: new TreeWatch(repo, rules, (rel) => ctx.tracksIgnoredBelow(rel), touch),
+      pending: [],
+      running: null,
+      inFlight: 0,
+      status: { worktree: repo.worktree, watches: 0, events: 0, dirty: 0, snapshots: 0, incremental: 0, rescans: {}, missed: 0, lastMissed: null, verifications: 0, busy: 0 },
+      lastActivity: Date.now(),
+    };
+    slots.set(repo.worktree, slot);
+    slot.watch.start();
+    log(`watching ${repo.worktree} (${slot.watch.stats().watches} directories)`);
+    return slot;
+  };
+
+  /** Serves the slot's pending requests, one snapshot per kind, until none is left. */
+  const serve = (slot: Slot): Promise<void> => {
+    if (slot.running) return slot.running;
+    slot.running = (async () => {
+      while (slot.pending.length > 0) {
+        const batch = slot.pending.splice(0).filter((r) => !r.sock.destroyed);
+        if (batch.length === 0) continue;
+        slot.inFlight = batch.length;
+        try {
+          await snapshotBatch(slot, batch);
+        } catch (err) {
+          const e = err as CkptError;
+          log(`snapshot of ${slot.repo.worktree} failed: ${e.code ?? 'ERROR'} ${e.message}`);
+          for (const r of batch) r.resolve({ ok: false, code: e.code ?? 'INTERNAL', message: e.message });
+        }
+        slot.inFlight = 0;
+      }
+      slot.running = null;
+    })();
+    return slot.running;
+  };
+
+  const snapshotBatch = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
+    await withWorktreeLock(
+      slot.repo,
+      async () => {
+        const synced = await slot.watch.sync(syncMs);
+        if (slot.watch.rulesChanged) slot.watch.rewatch(await loadIgnoreRules(slot.repo));
+        const taken = slot.watch.take();
+        let full = taken.full ?? (synced ? null : 'the sync cookie did not arrive in time');
+        const stale = slot.ctx ? slot.ctx.stale() : 'no context';
+        if (stale) {
+          full ??= stale;
+        }
+        try {
+          const kinds = [...new Set(batch.map((r) => r.input.kind))];
+          let paths: string[] = taken.paths;
+          for (const kind of kinds) {
+            const group = batch.filter((r) => r.input.kind === kind).filter((r) => !r.sock.destroyed);
+            if (group.length === 0) continue;
+            const first = group[0]!.input;
+            const ids = group.map((r) => r.input.toolUseId).filter((id): id is string => !!id);
+            const input: SnapshotInput = {
+              ...first,
+              force: true,
+              ...(ids.length > 1 ? { toolUseIds: ids, message: `${kind} ${group.length} tool calls: ${group.map((r) => [r.input.tool, r.input.target].filter(Boolean).join(' ') || 'tool').join(', ')}` } : {}),
+            };
+            let res;
+            let how: string;
+            if (full || !slot.ctx) {
+              res = await takeSnapshotLocked(slot.repo, input);
+              how = `full read: ${full}`;
+              count(slot.status.rescans, full ?? 'no context');
+              full = null;
+            } else {
+              res = await takeSnapshotOfChangesLocked(slot.repo, input, slot.ctx, paths);
+              if (res.fullRead) {
+                how = `full read: ${res.fullRead}`;
+                count(slot.status.rescans, res.fullRead);
+              } else {
+                how = `in process, ${res.read} read`;
+                slot.status.incremental++;
+              }
+            }
+            paths = [];
+            slot.status.snapshots++;
+            log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
+            for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, warnings: res.warnings });
+          }
+        } catch (err) {
+          slot.watch.giveBack(taken, 'the last snapshot failed');
+          throw err;
+        }
+        if (stale) {
+          slot.ctx?.close();
+          slot.ctx = await IncrementalContext.open(slot.repo);
+        }
+      },
+      { waitMs: 20_000 },
+    );
+  };
+
+  /** Quiet worktrees: does git see what the last snapshot holds? */
+  const verify = async (): Promise<void> => {
+    for (const slot of slots.values()) {
+      if (slot.running || slot.pending.length > 0) continue;
+      const st = slot.watch.stats();
+      if (st.dirty > 0 || Date.now() - lastActivity < verifyMs) continue;
+      try {
+        await withWorktreeLock(
+          slot.repo,
+          async () => {
+            const { tip } = await readTip(slot.repo);
+            if (!tip || slot.watch.stats().dirty > 0) return;
+            const tree = await captureTree(slot.repo);
+            slot.status.verifications++;
+            if (tree !== tip.tree && slot.watch.stats().dirty === 0) {
+              slot.status.missed++;
+              slot.status.lastMissed = new Date().toISOString();
+              slot.watch.markFull('the idle check found changes the events missed');
+              log(`${slot.repo.worktree}: the idle check found changes no event reported (tree ${tree.slice(0, 10)}, last snapshot ${tip.tree.slice(0, 10)})`);
+            }
+          },
+          { waitMs: 0 },
+        );
+      } catch (err) {
+        if (!isCkptError(err, 'LOCKED')) log(`idle check of ${slot.repo.worktree} failed: ${(err as Error).message}`);
+      }
+    }
+  };
+
+  const statusOf = (): DaemonStatus => {
+    const mem = process.memoryUsage();
+    return {
+      pid: process.pid,
+      version: DAEMON_VERSION,
+      commonDir: first.commonDir,
+      socket: sockPath,
+      startedAt,
+      uptimeMs: Date.now() - startedAt,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      requests,
+      worktrees: [...slots.values()].map((s) => ({ ...s.status, ...s.watch.stats(), busy: s.pending.length + s.inFlight })),
+    };
+  };
+
+  const handle = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown>> => {
+    // hello and stop mean the same in every version (the client checks the reply's version itself).
+    if (msg.cmd === 'hello') return { ok: true, pid: process.pid };
+    if (msg.cmd === 'stop') {
+      setImmediate(() => stopping?.('asked to stop'));
+      return { ok: true, pid: process.pid };
+    }
+    if (msg.v !== DAEMON_PROTOCOL || msg.version !== DAEMON_VERSION) {
+      return { ok: false, code: 'VERSION', message: `this daemon is ckpt ${DAEMON_VERSION}, the client ${String(msg.version)}` };
+    }
+    switch (msg.cmd) {
+      case 'status':
+        return { ok: true, status: statusOf() };
+      case 'watch': {
+        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
+        await attach(repo);
+        return { ok: true, worktree: repo.worktree };
+      }
+      case 'hook': {
+        const { input, problems } = parseClaudeHookInput(String(msg.stdin ?? ''));
+        const event = input.hook_event_name;
+        const kind: SnapshotKind | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
+        if (!kind) return { ok: true, skipped: `event ${JSON.stringify(event ?? null)}`, problems };
+        const repo = await openRepo(input.cwd || String(msg.cwd ?? ''));
+        if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
+        const slot = await attach(repo);
+        const target = hookTarget(input.tool_input ?? {}, repo.worktree);
+        const snapInput: SnapshotInput = { kind, force: true, agent: 'claude', tool: input.tool_name || 'tool', ...(target ? { target } : {}), ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}) };
+        const reply = await new Promise<Record<string, unknown>>((resolve) => {
+          slot.pending.push({ input: snapInput, sock, resolve });
+          void serve(slot);
+        });
+        return { ...reply, problems };
+      }
+      default:
+        return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command ${JSON.stringify(msg.cmd)}` };
+    }
+  };
+
+  const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', () => undefined);
+    sock.on('data', (c: string) => {
+      if (buf === null) return;
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > 64 * 1024 * 1024) sock.destroy();
+        return;
+      }
+      const line = buf.slice(0, nl);
+      buf = '';
+      requests++;
+      touch();
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        sock.end(JSON.stringify({ ok: false, version: DAEMON_VERSION, code: 'BAD_REQUEST', message: 'not JSON' }) + '\n');
+        return;
+      }
+      handle(msg, sock)
+        .catch((err: unknown) => {
+          const e = err as CkptError;
+          return { ok: false, code: e.code ?? 'INTERNAL', message: e.message };
+        })
+        .then((reply) => {
+          if (!sock.destroyed) sock.end(JSON.stringify({ ...reply, version: DAEMON_VERSION }) + '\n');
+        });
+    });
+  });
+
+  const stopped = new Promise<string>((resolve) => {
+    stopping = (why) => {
+      stopping = null;
+      resolve(why);
+    };
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(sockPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const record: DaemonRecord = { pid: process.pid, host: hostname(), ns: currentPidNamespace(), version: DAEMON_VERSION, socket: sockPath, startedAt };
+  writeFileSync(recordFile, JSON.stringify(record) + '\n');
+  log(`started (ckpt ${DAEMON_VERSION}, socket ${sockPath})`);
+  try {
+    await attach(first);
+  } catch (err) {
+    log(`could not watch ${first.worktree}: ${(err as Error).message}`);
+  }
+  const onSignal = (): void => stopping?.('signal');
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const tick = setInterval(() => {
+    if (Date.now() - lastActivity >= idleMs) stopping?.(`idle for ${Math.round(idleMs / 1000)} s`);
+    else void verify();
+  }, Math.max(50, Math.min(verifyMs, idleMs, 5000)));
+  onReady?.(record);
+  const why = await stopped;
+  clearInterval(tick);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  server.close();
+  for (const slot of slots.values()) {
+    try {
+      await slot.running;
+    } catch {
+      // reported to its clients
+    }
+    slot.watch.close();
+    slot.ctx?.close();
+  }
+  rmSync(sockPath, { force: true });
+  try {
+    const cur = readRecord(first.commonDir);
+    if (cur?.pid === process.pid) rmSync(recordFile, { force: true });
+  } catch {
+    // already gone
+  }
+  await release().catch(() => undefined);
+  log(`stopped: ${why}`);
+  return why;
+}
+
+function count(map: Record<string, number>, why: string): void {
+  map[why] = (map[why] ?? 0) + 1;
+}
+
+/** The daemon's record (pid, version, socket), or null when none is readable. */
+export function readRecord(commonDir: string): DaemonRecord | null {
+  const file = path.join(daemonDir(commonDir), 'daemon.json');
+  if (!existsSync(file)) return null;
+  try {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as DaemonRecord;
+    return typeof r.pid === 'number' ? r : null;
+  } catch {
+    return null;
+  }
+}

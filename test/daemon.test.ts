@@ -1,0 +1,287 @@
+/**
+ * The daemon as users run it: real `ckpt daemon` processes and real
+ * `ckpt hook claude` processes talking to it over its socket. Each test
+ * starts its own daemon and stops it (killing it if it will not stop) and
+ * removes its files, even when the test fails.
+ *
+ * What is shown: start / status / stop, a second daemon refused, a daemon
+ * killed with SIGKILL replaced at once, another version refused, idle stop;
+ * every kind of change a watcher can miss or misreport ends in a snapshot
+ * equal to git's own view of the worktree; a daemon killed while a hook waits
+ * for its snapshot makes the hook take it directly (nothing lost); parallel
+ * hooks; two worktrees; the hook starting a daemon for the next hooks.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listSteps, openRepo } from '../src/index.js';
+import { withWorktreeLock } from '../src/snapshot/lock.js';
+import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
+import { CLI, git, makeRepo, tempDir, write } from './support/repo.js';
+
+const started: string[] = [];
+
+/** `ckpt ARGS` in `dir`: exit code and output. */
+function ckpt(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function startDaemon(dir: string, extra: string[] = []): number {
+  started.push(dir);
+  const r = ckpt(dir, ['daemon', 'start', '--json', '--verify', '10m', ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout).pid as number;
+}
+
+function status(dir: string): any {
+  const r = ckpt(dir, ['daemon', 'status', '--json']);
+  return JSON.parse(r.stdout);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+afterEach(() => {
+  // Never leave a daemon running: stop it, kill it if it will not stop, remove its files.
+  for (const dir of started.splice(0)) {
+    const common = git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
+    const rec = path.join(common, 'ckpt', 'daemon', 'daemon.json');
+    let pid: number | null = null;
+    try {
+      pid = JSON.parse(fs.readFileSync(rec, 'utf8')).pid;
+    } catch {
+      pid = null;
+    }
+    ckpt(dir, ['daemon', 'stop']);
+    if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+    fs.rmSync(path.join(common, 'ckpt', 'daemon'), { recursive: true, force: true });
+    fs.rmSync(socketPath(common), { force: true });
+  }
+});
+
+/** Runs `ckpt hook claude` as Claude Code would, through the daemon. */
+function hook(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0', ...env } });
+    p.on('error', reject);
+    p.on('close', (code) => resolve(code ?? -1));
+    p.stdin.end(JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' }));
+  });
+}
+
+/** git's own view of the worktree: `git add -A` into a fresh index, `write-tree`. */
+function gitView(dir: string): string {
+  const idx = path.join(tempDir('ckpt-view-'), 'index');
+  const env = { ...process.env, GIT_INDEX_FILE: idx };
+  execFileSync('git', ['add', '-A'], { cwd: dir, env });
+  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
+}
+
+async function tip(dir: string): Promise<{ tree: string; step: number; toolUseIds: string[]; toolUseId: string | null; kind: string }> {
+  const steps = await listSteps(await openRepo(dir));
+  return steps[0]! as never;
+}
+
+function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) resolve();
+      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+describe('ckpt daemon', () => {
+  it('starts once per repository, reports its status, refuses a second daemon and another version, stops', async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir);
+    expect(alive(pid)).toBe(true);
+    const s = status(dir);
+    expect(s.running).toBe(true);
+    expect(s.status.pid).toBe(pid);
+    expect(s.status.worktrees.map((w: any) => w.worktree)).toEqual([fs.realpathSync(dir)]);
+    expect(s.status.worktrees[0].watches).toBeGreaterThan(0);
+    // A second daemon: `start` finds the first; `run` is refused by the lock.
+    expect(JSON.parse(ckpt(dir, ['daemon', 'start', '--json']).stdout)).toEqual({ pid, started: false });
+    const second = ckpt(dir, ['daemon', 'run']);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr + second.stdout).toMatch(/DAEMON_RUNNING|already runs/);
+    // A client of another version gets no service.
+    const reply = await new Promise<any>((resolve) => {
+      const sock = net.connect(socketPath(path.join(dir, '.git')));
+      sock.on('connect', () => sock.write(JSON.stringify({ v: DAEMON_PROTOCOL, version: '0.0.0-other', cmd: 'status' }) + '\n'));
+      sock.setEncoding('utf8');
+      let buf = '';
+      sock.on('data', (c: string) => (buf += c));
+      sock.on('end', () => resolve(JSON.parse(buf)));
+    });
+    expect(reply).toMatchObject({ ok: false, code: 'VERSION' });
+    expect(ckpt(dir, ['daemon', 'stop']).code).toBe(0);
+    await until(() => !alive(pid), 'the daemon to exit');
+    expect(status(dir).running).toBe(false);
+    expect(fs.existsSync(socketPath(path.join(dir, '.git')))).toBe(false);
+    expect(fs.existsSync(path.join(dir, '.git/ckpt/daemon/daemon.json'))).toBe(false);
+    expect(ckpt(dir, ['daemon', 'stop']).code).not.toBe(0);
+  });
+
+  it('a daemon killed with SIGKILL leaves a stale lock and socket that the next one takes over at once', async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir);
+    process.kill(pid, 'SIGKILL');
+    await until(() => !alive(pid), 'the daemon to die');
+    expect(fs.existsSync(socketPath(path.join(dir, '.git')))).toBe(true);
+    const pid2 = startDaemon(dir);
+    expect(pid2).not.toBe(pid);
+    expect(status(dir).status.pid).toBe(pid2);
+  });
+
+  it('stops by itself after its idle time', async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir, ['--idle', '1s']);
+    await until(() => !alive(pid), 'the idle stop');
+    expect(fs.readFileSync(path.join(dir, '.git/ckpt/daemon/log'), 'utf8')).toMatch(/stopped: idle/);
+  });
+
+  it('every kind of change a watcher can miss or misreport ends in a snapshot equal to git\'s own view', async () => {
+    const dir = makeRepo({ 'README.md': '# p\n', 'a/one.txt': '1\n', 'a/b/two.txt': '2\n', 'run.sh': '#!/bin/sh\n', '.gitignore': 'build/\n*.log\n' });
+    fs.symlinkSync('README.md', path.join(dir, 'link'));
+    startDaemon(dir);
+    const edits: [string, () => void][] = [
+      ['edit a file', () => write(dir, { 'README.md': '# changed\n' })],
+      ['mkdir -p with files', () => write(dir, { 'n/m/o/p.txt': 'p\n', 'n/m/q.txt': 'q\n' })],
+      ['rename a directory', () => fs.renameSync(path.join(dir, 'a'), path.join(dir, 'z'))],
+      ['rename it back', () => fs.renameSync(path.join(dir, 'z'), path.join(dir, 'a'))],
+      ['move a directory into another', () => fs.renameSync(path.join(dir, 'n'), path.join(dir, 'a/b/n'))],
+      ['write into the moved directory', () => write(dir, { 'a/b/n/m/new.txt': 'new\n' })],
+      ['exec bit only', () => fs.chmodSync(path.join(dir, 'run.sh'), 0o755)],
+      ['symlink retargeted', () => {
+        fs.rmSync(path.join(dir, 'link'));
+        fs.symlinkSync('a/one.txt', path.join(dir, 'link'));
+      }],
+      ['temp file + rename', () => {
+        fs.writeFileSync(path.join(dir, 'a/one.txt.tmp'), 'one, atomically\n');
+        fs.renameSync(path.join(dir, 'a/one.txt.tmp'), path.join(dir, 'a/one.txt'));
+      }],
+      ['same-size rewrite, same mtime', () => {
+        const p = path.join(dir, 'a/b/two.txt');
+        const st = fs.statSync(p);
+        fs.writeFileSync(p, '3\n');
+        fs.utimesSync(p, st.atime, st.mtime);
+      }],
+      ['ignored files', () => write(dir, { 'build/out.o': 'x', 'debug.log': 'x' })],
+      ['remove a directory', () => fs.rmSync(path.join(dir, 'a/b'), { recursive: true })],
+      ['file replaced by a directory', () => {
+        fs.rmSync(path.join(dir, 'README.md'));
+        write(dir, { 'README.md/inner.txt': 'inner\n' });
+      }],
+    ];
+    let n = 0;
+    for (const [what, edit] of edits) {
+      n++;
+      expect(await hook(dir, 'PreToolUse', `t${n}`), what).toBe(0);
+      edit();
+      expect(await hook(dir, 'PostToolUse', `t${n}`), what).toBe(0);
+      const t = await tip(dir);
+      expect([t.kind, t.toolUseId, t.step], what).toEqual(['after', `t${n}`, 2 * n]);
+      expect(t.tree, what).toBe(gitView(dir));
+    }
+    const w = status(dir).status.worktrees[0];
+    console.log(`daemon: ${w.incremental} of ${w.snapshots} snapshots in process; full reads: ${JSON.stringify(w.rescans)}`);
+    expect(w.snapshots).toBe(2 * edits.length);
+    // Most were read in process; the first (start) and any the daemon was unsure of were full reads.
+    expect(w.incremental).toBeGreaterThan(edits.length);
+    git(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
+  });
+
+  it('a daemon killed while a hook waits for its snapshot: the hook takes it directly, nothing lost', async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir);
+    expect(await hook(dir, 'PreToolUse', 'k1')).toBe(0);
+    write(dir, { 'work.txt': 'the agent wrote this\n' });
+    const repo = await openRepo(dir);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    // Hold the worktree lock so the daemon's snapshot waits inside it.
+    const holder = withWorktreeLock(repo, async () => {
+      locked();
+      await held;
+    });
+    await isLocked;
+    const post = hook(dir, 'PostToolUse', 'k1', { CKPT_HOOK_WAIT: '30s' });
+    await until(() => status(dir).status?.worktrees[0]?.busy > 0, 'the daemon to be serving the hook');
+    process.kill(pid, 'SIGKILL');
+    await until(() => !alive(pid), 'the daemon to die');
+    release();
+    await holder;
+    expect(await post).toBe(0);
+    const t = await tip(dir);
+    expect([t.kind, t.toolUseId]).toEqual(['after', 'k1']);
+    expect(t.tree).toBe(gitView(dir));
+    const steps = await listSteps(repo);
+    expect(steps.filter((s) => s.toolUseId === 'k1').map((s) => s.kind).sort()).toEqual(['after', 'before']);
+  });
+
+  it('parallel hooks are served by one snapshot per kind naming every tool-use id', async () => {
+    const dir = makeRepo();
+    startDaemon(dir);
+    const ids = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+    expect(await Promise.all(ids.map((id) => hook(dir, 'PreToolUse', id)))).toEqual(ids.map(() => 0));
+    for (const id of ids) write(dir, { [`gen/${id}.txt`]: id });
+    expect(await Promise.all(ids.map((id) => hook(dir, 'PostToolUse', id)))).toEqual(ids.map(() => 0));
+    const steps = await listSteps(await openRepo(dir));
+    for (const kind of ['before', 'after']) {
+      const named = steps.filter((s) => s.kind === kind).flatMap((s) => (s.toolUseIds.length > 0 ? s.toolUseIds : [s.toolUseId]));
+      expect(named.sort(), kind).toEqual(ids);
+    }
+    expect(steps[0]!.tree).toBe(gitView(dir));
+  });
+
+  it('serves two worktrees of one repository', async () => {
+    const dir = makeRepo();
+    const wt2 = path.join(tempDir('ckpt-wt2-'), 'second');
+    git(dir, 'worktree', 'add', '-q', wt2);
+    startDaemon(dir);
+    for (const d of [dir, wt2]) {
+      expect(await hook(d, 'PreToolUse', `w-${path.basename(d)}`)).toBe(0);
+      write(d, { 'mine.txt': d });
+      expect(await hook(d, 'PostToolUse', `w-${path.basename(d)}`)).toBe(0);
+    }
+    const s = status(dir).status;
+    expect(s.worktrees.map((w: any) => w.worktree).sort()).toEqual([fs.realpathSync(dir), fs.realpathSync(wt2)].sort());
+    for (const d of [dir, wt2]) {
+      const t = await tip(d);
+      expect([t.kind, t.toolUseId]).toEqual(['after', `w-${path.basename(d)}`]);
+      expect(t.tree).toBe(gitView(d));
+    }
+  });
+
+  it('a hook with none running takes its snapshot directly and starts one for the next hooks; CKPT_NO_DAEMON=1 does not', async () => {
+    const dir = makeRepo();
+    started.push(dir);
+    expect(await hook(dir, 'PreToolUse', 'n1', { CKPT_NO_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '1' })).toBe(0);
+    expect(status(dir).running).toBe(false);
+    expect(await hook(dir, 'PreToolUse', 'a1', { CKPT_DAEMON_AUTOSTART: '1' })).toBe(0);
+    expect((await tip(dir)).toolUseId).toBe('a1');
+    await until(() => status(dir).running === true, 'the daemon the hook started');
+    write(dir, { 'x.txt': 'x' });
+    expect(await hook(dir, 'PostToolUse', 'a1')).toBe(0);
+    const t = await tip(dir);
+    expect([t.kind, t.toolUseId]).toEqual(['after', 'a1']);
+    expect(t.tree).toBe(gitView(dir));
+    expect(status(dir).status.worktrees[0].snapshots).toBe(1);
+  });
+});

@@ -218,6 +218,36 @@ export function spawnGit(args: readonly string[], options: Pick<GitOptions, 'cwd
   return child;
 }
 
+/**
+ * Runs `git ARGS` with its stdout written straight to the open file `fd`
+ * (no byte passes through ckpt's memory), ending with ckpt like every child.
+ *
+ * @throws CkptError `GIT_FAILED` when git cannot start or exits non-zero (data: stderr).
+ */
+export function gitToFd(args: readonly string[], fd: number, options: Pick<GitOptions, 'cwd' | 'env'>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const wrapper = deathSigWrapper();
+    let child: ChildProcess;
+    try {
+      child = spawn(wrapper ?? 'git', wrapper ? [...PDEATHSIG_ARGS, 'git', ...args] : args, { cwd: options.cwd, env: mergeEnv(options.env), stdio: ['ignore', fd, 'pipe'], windowsHide: true });
+    } catch (err) {
+      reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}`, { cause: err, hint: 'Check that git is installed and on PATH.' }));
+      return;
+    }
+    track(child);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      if (stderr.length < 4000) stderr += c.toString('utf8');
+    });
+    child.on('error', (err) => reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}: ${err.message}`, { cause: err })));
+    child.on('close', (code, signal) => {
+      untrack(child);
+      if (code === 0) resolve();
+      else reject(new CkptError('GIT_FAILED', `git ${args[0] ?? ''} ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${firstLine(stderr)}`, { data: { args: [...args], exitCode: code, stderr } }));
+    });
+  });
+}
+
 /** How many git children of this process are running now (for tests and diagnostics). */
 export function liveGitChildren(): number {
   return live.size;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { CkptError } from '../core/errors.js';
-import { git, spawnGit } from './exec.js';
+import { git, gitToFd, spawnGit } from './exec.js';
 
 /** An object read back: its id, type and raw content bytes. */
 export interface GitObject {
@@ -71,7 +71,7 @@ export class BlobStream {
   private queue: Promise<unknown> = Promise.resolve();
 
   /** @param env environment selecting the repository (see shadow.ts). */
-  constructor(opts: { cwd: string; env: Record<string, string | undefined> }) {
+  constructor(private readonly opts: { cwd: string; env: Record<string, string | undefined> }) {
     this.child = spawnGit(['cat-file', '--batch'], opts);
     const notify = (): void => {
       const w = this.wake;
@@ -125,6 +125,34 @@ export class BlobStream {
     return n === null ? null : Buffer.concat(parts);
   }
 
+  /**
+   * The sizes (bytes) of the given objects, by id, from one `cat-file
+   * --batch-check` (objects git does not have are left out).
+   */
+  async sizes(oids: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const list = [...new Set(oids)];
+    if (list.length === 0) return out;
+    const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objectsize)'], { cwd: this.opts.cwd, env: this.opts.env, input: list.join('\n') + '\n' });
+    for (const line of stdout.toString('utf8').split('\n')) {
+      const [oid, size] = line.split(' ');
+      if (oid && size && /^\d+$/.test(size)) out.set(oid, Number(size));
+    }
+    return out;
+  }
+
+  /**
+   * Writes blob `oid` straight into the open file `fd` with its own `git
+   * cat-file blob` (git streams it; not a byte passes through this process):
+   * for blobs too large to be worth a trip through {@link copy}.
+   *
+   * @throws CkptError `GIT_FAILED` (a missing object, say).
+   */
+  async copyToFd(oid: string, fd: number): Promise<void> {
+    if (!/^[0-9a-f]{40,64}$/.test(oid)) throw new CkptError('INVALID_ARGUMENT', `bad object id ${JSON.stringify(oid)}`);
+    await gitToFd(['cat-file', 'blob', oid], fd, this.opts);
+  }
+
   /** Ends git; waits for it to exit. */
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -143,13 +171,22 @@ export class BlobStream {
     if (parts.length !== 3 || parts[0] !== oid || !/^\d+$/.test(parts[2]!)) throw this.broken(`unexpected header ${JSON.stringify(header.slice(0, 200))}`);
     const size = Number(parts[2]);
     let left = size;
+    // A sink that fails (a full disk) does not end the request: the rest is read and dropped,
+    // so the stream stays in step for the next request (putting back what was changed, say).
+    let failed: { err: unknown } | null = null;
     while (left > 0) {
       const piece = await this.take(Math.min(left, 65536));
       left -= piece.length;
-      sink(piece);
+      if (failed) continue;
+      try {
+        sink(piece);
+      } catch (err) {
+        failed = { err };
+      }
     }
     const lf = await this.take(1);
     if (lf[0] !== 0x0a) throw this.broken('content not followed by a newline');
+    if (failed) throw failed.err;
     return size;
   }
 

@@ -6,7 +6,7 @@ import type { Snapshot } from '../core/types.js';
 import { git, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
-import { diffTrees } from '../git/tree-diff.js';
+import { diffTrees, type TreeChange } from '../git/tree-diff.js';
 import { withWorktreeLock } from './lock.js';
 import { noSnapshots, resolveSnapshot } from './store.js';
 import { captureTree, readTip } from './take.js';
@@ -101,8 +101,42 @@ export async function diffTreesText(
   }
   let patch = '';
   if (!opts.statOnly && files.length > 0) {
-    const args = [...big, 'diff-tree', '-p', '-r', '--no-ext-diff', '--no-textconv', '--no-renames', opts.color ? '--color=always' : '--no-color', fromTree, toTree, ...tail];
-    patch = (await git(args, { cwd: repo.worktree, env })).stdout.toString('utf8');
+    // git reads a big blob whole to print even "Binary files differ" (a deletion, say): big files
+    // are left out of git's patch and get that summary from us, from their ids alone.
+    const bigOnes = await bigChanges(repo, changes.filter((c) => files.some((f) => f.binary && f.path === c.path)));
+    const rest = bigOnes.length === 0 ? tail : ['--', ...changes.filter((c) => !bigOnes.includes(c)).map((c) => c.path)];
+    if (rest.length !== 1) {
+      const args = [...big, 'diff-tree', '-p', '-r', '--no-ext-diff', '--no-textconv', '--no-renames', opts.color ? '--color=always' : '--no-color', fromTree, toTree, ...rest];
+      patch = (await git(args, { cwd: repo.worktree, env })).stdout.toString('utf8');
+    }
+    for (const c of bigOnes) patch += binarySummary(c, repo.zeroOid);
   }
   return { files, patch };
+}
+
+/** The changes among `binary` whose blob on either side is larger than {@link BIG_FILE_BYTES} (one `cat-file --batch-check`). */
+async function bigChanges(repo: Repo, binary: TreeChange[]): Promise<TreeChange[]> {
+  const oids = [...new Set(binary.flatMap((c) => [c.srcOid, c.dstOid]).filter((o) => !/^0+$/.test(o)))];
+  if (oids.length === 0) return [];
+  const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objectsize)'], { cwd: repo.worktree, env: shadowEnv(repo), input: oids.join('\n') + '\n' });
+  const big = new Set<string>();
+  for (const line of stdout.toString('utf8').split('\n')) {
+    const [oid, size] = line.split(' ');
+    if (oid && Number(size) > BIG_FILE_BYTES) big.add(oid);
+  }
+  return binary.filter((c) => big.has(c.srcOid) || big.has(c.dstOid));
+}
+
+/** What `git diff` prints for a binary file, built from the change alone (no blob read). */
+function binarySummary(c: TreeChange, zero: string): string {
+  const short = (o: string): string => (o === zero ? '0000000' : o.slice(0, 7));
+  const a = c.srcMode === '000000' ? '/dev/null' : `a/${c.path}`;
+  const b = c.dstMode === '000000' ? '/dev/null' : `b/${c.path}`;
+  const lines = [`diff --git a/${c.path} b/${c.path}`];
+  if (c.srcMode === '000000') lines.push(`new file mode ${c.dstMode}`, `index ${short(c.srcOid)}..${short(c.dstOid)}`);
+  else if (c.dstMode === '000000') lines.push(`deleted file mode ${c.srcMode}`, `index ${short(c.srcOid)}..${short(c.dstOid)}`);
+  else if (c.srcMode !== c.dstMode) lines.push(`old mode ${c.srcMode}`, `new mode ${c.dstMode}`, `index ${short(c.srcOid)}..${short(c.dstOid)}`);
+  else lines.push(`index ${short(c.srcOid)}..${short(c.dstOid)} ${c.srcMode}`);
+  lines.push(`Binary files ${a} and ${b} differ`);
+  return lines.join('\n') + '\n';
 }

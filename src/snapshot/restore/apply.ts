@@ -48,6 +48,9 @@ export interface ApplyOutcome {
   leftAlone: string[];
 }
 
+/** Blobs larger than this (bytes) are written by git straight into their file, never passing through ckpt. */
+const DIRECT_BYTES = 4 * 1024 * 1024;
+
 /** How many times a path that changed under the restore is recorded and tried again before it is left alone. */
 const ROUNDS = 3;
 
@@ -59,6 +62,8 @@ export class Applier {
   private readonly stagingDev: number | null;
   private readonly devOf = new Map<string, number | null>();
   private seq = 0;
+  /** Blob sizes of the plan's writes (bytes): the large ones bypass this process. */
+  private sizes = new Map<string, number>();
 
   constructor(private readonly repo: Repo) {
     this.blobs = new BlobStream({ cwd: repo.worktree, env: shadowEnv(repo) });
@@ -78,6 +83,7 @@ export class Applier {
    * @throws CkptError `FS_FAILED`, `GIT_FAILED`; `this.done` lists what was changed until then.
    */
   async applyPlan(plan: Plan, recordLive: RecordLive): Promise<ApplyOutcome> {
+    this.sizes = await this.blobs.sizes(plan.writes.filter((e) => e.dstMode !== '120000').map((e) => e.dstOid));
     const removedDirs: string[] = [];
     const leftAlone = new Map<string, string>();
     const writeDirs = new Set<string>(); // latin1 keys: byte-exact
@@ -142,6 +148,8 @@ export class Applier {
    */
   async putBack(): Promise<string[]> {
     const left: string[] = [];
+    const wanted = this.done.flatMap((a) => (a.before && a.before.mode !== '120000' ? [a.before.oid] : []));
+    for (const [oid, size] of await this.blobs.sizes(wanted)) this.sizes.set(oid, size);
     for (const a of [...this.done].reverse()) {
       const dest = abs(this.repo, a.rel);
       const regular = (m: string): boolean => m === '100644' || m === '100755';
@@ -253,11 +261,24 @@ export class Applier {
     try {
       fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
       const f = fd;
-      const n = await this.blobs.copy(side.oid, (piece) => {
-        let off = 0;
-        while (off < piece.length) off += writeSync(f, piece, off, piece.length - off);
-      });
-      if (n === null) throw missing(side.oid, dest.toString('utf8'));
+      if ((this.sizes.get(side.oid) ?? 0) > DIRECT_BYTES) {
+        try {
+          await this.blobs.copyToFd(side.oid, f);
+        } catch (err) {
+          // git's own write failed: report the file-system error it met, as ours would be.
+          const m = /No space left|Permission denied|Read-only file system|File too large/i.exec(String((err as CkptError).data?.stderr ?? ''));
+          if (!m) throw err;
+          const code = { 'no space left': 'ENOSPC', 'permission denied': 'EACCES', 'read-only file system': 'EROFS', 'file too large': 'EFBIG' }[m[0].toLowerCase()];
+          throw Object.assign(new Error(m[0]), { code });
+        }
+      }
+      else {
+        const n = await this.blobs.copy(side.oid, (piece) => {
+          let off = 0;
+          while (off < piece.length) off += writeSync(f, piece, off, piece.length - off);
+        });
+        if (n === null) throw missing(side.oid, dest.toString('utf8'));
+      }
       closeSync(fd);
       fd = null;
       chmodSync(tmp, mode);

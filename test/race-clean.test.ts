@@ -166,6 +166,20 @@ describe('race clean', () => {
     }
   });
 
+  it('a branch holding commits no snapshot of the attempt reaches is kept, though its worktree goes', async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('branch', ['claude', 'codex']);
+    const branch = race.attempts[0]!.branch;
+    const extra = git(dir, 'commit-tree', 'HEAD^{tree}', '-p', branch, '-m', 'a commit only the branch has').trim();
+    git(dir, 'update-ref', `refs/heads/${branch}`, extra);
+    fs.rmSync(worktrees.claude!, { recursive: true, force: true });
+    const res = await cleanRace(repo, race);
+    expect(res.attempts[0]).toMatchObject({ removed: true });
+    expect(res.attempts[0]!.branchKept).toMatch(/in no snapshot of the attempt/);
+    expect(git(dir, 'rev-parse', branch).trim()).toBe(extra);
+    expect(res.attempts[1]).toMatchObject({ removed: true, branchKept: null });
+    expect(branchExists(dir, race.attempts[1]!.branch)).toBe(false);
+  });
+
   it('a nested repository in the attempt keeps the worktree: its own uncommitted work is in no snapshot', async () => {
     const { repo, race, worktrees } = await makeFakeRace('nested', ['claude']);
     const inner = path.join(worktrees.claude!, 'vendor/lib');

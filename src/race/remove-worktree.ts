@@ -4,10 +4,11 @@
  * read again with no stat cache (live-tree.ts) and must equal that snapshot's
  * tree; only then `git worktree remove` runs. Paths where they differ are
  * dropped from the private index (the stat cache that missed them) and a
- * second snapshot reads them afresh; it must then match. Otherwise the worktree and its
- * branch stay, and the reason is returned. The branch may go: the snapshot's
- * index commit has the attempt's HEAD as its parent (docs/snapshot-format.md),
- * so its commits stay reachable.
+ * second snapshot reads them afresh; it must then match. Otherwise the
+ * worktree and its branch stay, and the reason is returned. The branch may
+ * go: the snapshot's index commit has the attempt's HEAD as its parent
+ * (docs/snapshot-format.md), so its commits stay reachable; a branch whose
+ * tip the snapshot does not reach stays.
  */
 import { existsSync, lstatSync, realpathSync, rmSync } from 'node:fs';
 import { git } from '../git/exec.js';
@@ -39,6 +40,8 @@ export interface WorktreeRemoval {
   reason: string | null;
   /** PIDs of the attempt's processes that were still running and were ended first (found by their environment: agents/sweep.ts). */
   ended: number[];
+  /** Why the attempt's branch was kept although its worktree went (commits no snapshot of the attempt reaches), else null. */
+  branchKept: string | null;
 }
 
 /** Options for {@link removeAttemptWorktree}. */
@@ -58,10 +61,11 @@ export interface RemoveOptions {
  * snapshot keep the worktree, with the reason.
  */
 export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Attempt, o: RemoveOptions = {}): Promise<WorktreeRemoval> {
-  const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null, ended: [] };
+  const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null, ended: [], branchKept: null };
   if (!existsSync(a.dir)) {
-    await oneAtATime(repo, () => forget(repo, a.dir, a.branch));
-    return { ...out, removed: true, snapshot: a.final, tree: (await attemptSnapshot(repo, a).catch(() => null))?.tree ?? null };
+    const last = await attemptSnapshot(repo, a).catch(() => null);
+    const branchKept = await oneAtATime(repo, () => forget(repo, a.dir, a.branch, last?.id ?? null));
+    return { ...out, removed: true, snapshot: a.final, tree: last?.tree ?? null, branchKept };
   }
   let r: Repo;
   try {
@@ -98,7 +102,12 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
           const differ = (await diffTrees(repo, taken.tree, live)).map((e) => e.path);
           return { ...out, reason: `its files differ from the snapshot just taken (written meanwhile, or left out of snapshots): ${differ.slice(0, 5).join(', ')}${differ.length > 5 ? ', …' : ''}` };
         }
-        await oneAtATime(repo, () => forget(repo, a.dir, a.branch));
+        try {
+          out.branchKept = await oneAtATime(repo, () => forget(repo, a.dir, a.branch, taken.id));
+        } catch (err) {
+          // Everything in it is in the snapshot; what is left on disk is only not removed.
+          return { ...out, reason: `recorded in snapshot ${taken.id.slice(0, 10)}, but removing it failed: ${(err as Error).message}` };
+        }
         return { ...out, removed: true };
       },
       o.lockWaitMs !== undefined ? { waitMs: o.lockWaitMs } : {},
@@ -118,8 +127,13 @@ async function gitlinks(r: Repo, tree: string): Promise<string[]> {
     .map((rec) => rec.slice(rec.indexOf('\t') + 1));
 }
 
-/** `git worktree remove` of a recorded (or absent) worktree, prune, and its branch deleted. */
-async function forget(repo: Repo, dir: string, branch: string): Promise<void> {
+/**
+ * `git worktree remove` of a recorded (or absent) worktree, prune, and its
+ * branch deleted, unless the branch holds commits that `recorded` (the
+ * attempt's last snapshot) does not reach: then the branch stays and the
+ * reason is returned.
+ */
+async function forget(repo: Repo, dir: string, branch: string, recorded: string | null): Promise<string | null> {
   const env = { ...realEnv(repo), GIT_WORK_TREE: undefined };
   if (existsSync(dir)) {
     await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'remove', '--force', '--force', dir], { cwd: repo.worktree, env, okCodes: [0, 128] });
@@ -127,5 +141,11 @@ async function forget(repo: Repo, dir: string, branch: string): Promise<void> {
     if (existsSync(dir) && lstatSync(dir).isDirectory()) rmSync(dir, { recursive: true, force: true });
   }
   await git(['worktree', 'prune'], { cwd: repo.worktree, env, okCodes: [0, 128] });
+  const tip = await git(['rev-parse', '--verify', '-q', `refs/heads/${branch}`], { cwd: repo.worktree, env, okCodes: [0, 1] });
+  if (tip.exitCode !== 0) return null;
+  const oid = tip.stdout.toString('utf8').trim();
+  const reached = recorded !== null && (await git(['merge-base', '--is-ancestor', oid, recorded], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 1, 128] })).exitCode === 0;
+  if (!reached) return `branch ${branch} kept: its commit ${oid.slice(0, 10)} is in no snapshot of the attempt`;
   await git(['-c', 'core.hooksPath=/dev/null', 'branch', '-D', '--quiet', branch], { cwd: repo.worktree, env, okCodes: [0, 1] });
+  return null;
 }

@@ -34,6 +34,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   const res = await cleanRace(repo, race);
   for (const x of res.attempts) {
     const name = out.q(x.attempt);
+    if (x.branchKept) out.line(`${name}: ${out.t(x.branchKept)}`);
     if (x.ended.length > 0) out.line(`${name}: ended ${x.ended.length} process(es) of the attempt still running: pid ${x.ended.join(', ')}`);
     if (!x.removed) out.line(`${name}: kept ${out.q(x.dir)}: ${out.t(x.reason ?? '')}`);
     else if (x.kept.length > 0) out.line(`${name}: removed; ${x.kept.length} path(s) changed after the race are kept in snapshot ${x.snapshot?.slice(0, 10)} (race pick ${name} takes them): ${x.kept.slice(0, 10).map((p) => out.q(p)).join(', ')}${x.kept.length > 10 ? ', …' : ''}`);

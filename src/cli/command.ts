@@ -15,7 +15,7 @@
  * ```
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import { parseDuration } from '../core/duration.js';
 import { durationText } from '../core/duration-schema.js';
 import { CkptError, type ErrorCode } from '../core/errors.js';

@@ -4,7 +4,7 @@
  * follow {@link parseDuration}'s rule. Apart from core/duration.ts so the hook
  * path, which parses no duration option, does not load zod.
  */
-import { z } from 'zod';
+import * as z from './zod.js';
 import type { CkptError } from './errors.js';
 import { parseDuration, parseTimePoint } from './duration.js';
 

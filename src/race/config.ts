@@ -24,7 +24,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import { CkptError } from '../core/errors.js';
 import { durationText } from '../core/duration-schema.js';
 import { PRESETS, type AgentPreset, type ArgTemplate } from '../agents/presets.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync, existsSync 
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { CkptError } from '../../core/errors.js';
 import { openRepo } from '../../git/repo.js';
 import { startWatching } from '../../watch/watcher.js';

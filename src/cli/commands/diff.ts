@@ -1,6 +1,6 @@
 /** `ckpt diff [FROM] [TO] [-- PATHS]`. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { diff } from '../../snapshot/diff.js';
 import { flag, json, type Act } from '../command.js';

@@ -1,6 +1,6 @@
 /** `ckpt gc --keep N --older-than DURATION`. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { durationText } from '../../core/duration-schema.js';
 import { openRepo } from '../../git/repo.js';
 import { gc } from '../../snapshot/gc.js';

@@ -1,7 +1,7 @@
 /** `ckpt hooks install|uninstall claude`. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { CkptError } from '../../core/errors.js';
 import { claudeHookCommand, installClaudeHooks, uninstallClaudeHooks } from '../../agents/claude.js';
 import { json, type Act } from '../command.js';

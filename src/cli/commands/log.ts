@@ -1,6 +1,6 @@
 /** `ckpt log`: the steps of this worktree as a table. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { listSteps } from '../../snapshot/store.js';
 import { count, json, type Act } from '../command.js';

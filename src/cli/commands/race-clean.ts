@@ -1,6 +1,6 @@
 /** `race clean [--race ID]`: remove a race's worktrees and branches. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { CkptError } from '../../core/errors.js';
 import { openRepo } from '../../git/repo.js';
 import { cleanRace, cleanRefusal } from '../../race/clean.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { runRaceDemo } from '../demo/race.js';

@@ -1,6 +1,6 @@
 /** `race diff [ATTEMPT…] [--side-by-side] [--stat]`. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { attemptDiffs } from '../../race/compare.js';
 import { resolveRace } from '../../race/store.js';

@@ -1,6 +1,6 @@
 /** `race list`: all races of this repository. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { listRaces } from '../../race/store.js';
 import { json, type Act } from '../command.js';

@@ -1,6 +1,6 @@
 /** `race pick ATTEMPT [--squash | --merge | --branch NAME] [--dry-run]`. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { CkptError } from '../../core/errors.js';
 import { openRepo } from '../../git/repo.js';
 import { pickAttempt, type PickMode } from '../../race/pick.js';

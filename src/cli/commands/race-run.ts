@@ -1,7 +1,7 @@
 /** `race "TASK" --models LIST [...]`: run a race, live status, summary table. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { durationText } from '../../core/duration-schema.js';
 import { formatDuration } from '../../core/duration.js';
 import { parseModels } from '../../race/config.js';

@@ -1,6 +1,6 @@
 /** `race show [--race ID]`: the summary of a race. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { resolveRace } from '../../race/store.js';
 import { json, type Act } from '../command.js';

@@ -4,7 +4,7 @@
  * self-contained HTML report with `--out`.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { resolveRace } from '../../race/store.js';
 import { count, json, type Act } from '../command.js';

@@ -1,6 +1,6 @@
 /** `ckpt rollback [TARGET] [--to TIME] [--undo] [-- PATHS]`. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { CkptError } from '../../core/errors.js';
 import { timePointText } from '../../core/duration-schema.js';
 import { openRepo } from '../../git/repo.js';

@@ -1,6 +1,6 @@
 /** `ckpt snap`: record the worktree now. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { takeSnapshot } from '../../snapshot/take.js';
 import { flag, json, type Act } from '../command.js';

@@ -1,6 +1,6 @@
 /** `ckpt status`: worktrees with snapshots, last step, storage. */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { status } from '../../snapshot/gc.js';
 import { json, type Act } from '../command.js';

@@ -4,7 +4,7 @@
  * report with `--out`.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { count, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';

@@ -1,7 +1,7 @@
 /** `ckpt watch [DIR…]`: auto snapshots until Ctrl-C. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { startWatching } from '../../watch/watcher.js';
 import { durationMs, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';

@@ -13,7 +13,9 @@
  * skipped, paths already in the previous tree kept up to date even if a rule
  * now ignores them, new paths added only when git does not ignore them
  * (asked of git itself, ignore-oracle.ts) or the user's index tracks them,
- * skip-worktree paths of a sparse checkout left as they were.
+ * skip-worktree paths of a sparse checkout left as they were, untracked
+ * files over the size cap and unreadable files left out and listed as the
+ * direct path lists them (left-out.ts).
  *
  * Whenever it cannot be sure, it says so instead ({@link Unsure}) and the
  * caller reads the whole worktree with git: a changed `.gitignore`, exclude
@@ -30,6 +32,7 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import type { NotCaptured } from '../core/types.js';
 import { git, splitNul } from '../git/exec.js';
 import { readLooseObject, writeLooseObject } from '../git/loose.js';
 import { readObjects } from '../git/objects.js';
@@ -37,11 +40,20 @@ import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { IgnoreOracle } from './ignore-oracle.js';
 import { userIndexSig } from './index-commit.js';
+import { maxFileSize } from './left-out.js';
 
 /** Largest file read in process, in bytes; a larger one makes the read {@link Unsure} (git streams it). */
 export const MAX_BLOB_BYTES = 32 * 1024 * 1024;
 /** Most directory entries one call reads under new or replaced directories before it gives up ({@link Unsure}). */
 export const MAX_WALK_ENTRIES = 5000;
+
+/** The previous snapshot: its tree and what it left out. */
+export interface IncrementalBase {
+  tree: string;
+  notCaptured: readonly NotCaptured[];
+  /** How many it left out in all (more than `notCaptured` lists: the read is unsure). */
+  notCapturedCount?: number;
+}
 
 /** The in-process read could not be sure: read the whole worktree with git. */
 export interface Unsure {
@@ -51,8 +63,13 @@ export interface Unsure {
 /** What {@link treeWithChanges} returns when it could answer. */
 export interface IncrementalTree {
   tree: string;
-  /** Paths left out: FIFOs, sockets, devices that replaced a stored path. */
-  skipped: string[];
+  /**
+   * Paths left out, as the direct path lists them (capture.ts): untracked
+   * files over the size cap and unreadable files (sorted by path; those of
+   * the previous snapshot that were not read again carried over), then
+   * FIFOs, sockets and devices that replaced a stored path.
+   */
+  notCaptured: NotCaptured[];
   /** Blobs hashed (files and links read). */
   read: number;
 }
@@ -155,6 +172,18 @@ export class IncrementalContext {
     return this.trackedIgnored.has(Buffer.from(rel, 'utf8').toString('latin1'));
   }
 
+  private userTracked: Set<string> | null = null;
+
+  /** @internal true when the user's index tracks `rel` (its listing read once, only when a file over the size cap needs it). */
+  async userTracks(rel: string): Promise<boolean> {
+    if (this.indexSig === null) return false;
+    if (!this.userTracked) {
+      const res = await git(['ls-files', '-z', '--cached'], { cwd: this.repo.worktree, env: realEnv(this.repo) });
+      this.userTracked = new Set(splitNul(res.stdout).map((b) => b.toString('latin1')));
+    }
+    return this.userTracked.has(latin1(rel));
+  }
+
   /** @internal true when the user's index tracks an ignored path below the directory `rel`. */
   tracksIgnoredBelow(rel: string): boolean {
     const key = latin1(rel) + '/';
@@ -222,12 +251,19 @@ const unsure = (why: string): never => {
  *   read can be trusted.
  * @throws CkptError `FS_FAILED` when an object cannot be written.
  */
-export async function treeWithChanges(ctx: IncrementalContext, baseTree: string, changed: Iterable<string>): Promise<IncrementalTree | Unsure> {
+export async function treeWithChanges(ctx: IncrementalContext, base: IncrementalBase, changed: Iterable<string>): Promise<IncrementalTree | Unsure> {
   if (ctx.why) return { unsure: ctx.why };
   const stale = ctx.stale();
   if (stale) return { unsure: stale };
-  const root: Dir = { base: baseTree, entries: null, changed: false };
-  const run = { skipped: [] as string[], read: 0, walked: 0 };
+  if ((base.notCapturedCount ?? base.notCaptured.length) > base.notCaptured.length) return { unsure: 'the previous snapshot left out more paths than it lists' };
+  const root: Dir = { base: base.tree, entries: null, changed: false };
+  let cap: number | null;
+  try {
+    cap = maxFileSize(ctx.repo);
+  } catch (err) {
+    return { unsure: `the size cap cannot be read: ${(err as Error).message}` };
+  }
+  const run: Run = { skipped: [], leftOut: [], read: 0, walked: 0, cap };
   try {
     const targets = new Set<string>();
     for (const raw of changed) {
@@ -241,7 +277,12 @@ export async function treeWithChanges(ctx: IncrementalContext, baseTree: string,
     for (const t of sorted) if (!kept.some((k) => t.startsWith(k + '/'))) kept.push(t);
     for (const t of kept) await refresh(ctx, root, t, run);
     const tree = writeDir(ctx.repo, root) ?? writeLooseObject(ctx.repo, 'tree', Buffer.alloc(0));
-    return { tree, skipped: run.skipped, read: run.read };
+    // What the previous snapshot left out and was not read again is still left out.
+    const reread = (p: string): boolean => kept.some((k) => p === k || p.startsWith(k + '/'));
+    const carried = base.notCaptured.filter((e) => e.reason !== 'special' && !reread(e.path));
+    const leftOut = [...carried, ...run.leftOut].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+    const special = run.skipped.map((p) => ({ path: p, reason: 'special' as const, size: null }));
+    return { tree, notCaptured: [...leftOut, ...special], read: run.read };
   } catch (err) {
     if (err instanceof UnsureError) {
       if (/check-ignore/.test(err.message)) ctx.close();
@@ -320,8 +361,11 @@ async function refresh(ctx: IncrementalContext, root: Dir, rel: string, run: Run
 
 interface Run {
   skipped: string[];
+  leftOut: NotCaptured[];
   read: number;
   walked: number;
+  /** The size cap for untracked files, bytes (null: none). */
+  cap: number | null;
 }
 
 /**
@@ -330,14 +374,29 @@ interface Run {
  * which paths below it are tracked).
  */
 async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir | null, run: Run): Promise<Leaf | Dir | null> {
-  const st = lst(ctx.repo, rel);
-  if (!st) return null;
+  let st: Stats;
+  try {
+    st = lstatSync(abs(ctx.repo, rel));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    return unsure(`${rel} cannot be looked at (${code ?? 'error'})`);
+  }
   const tracked = before !== null && !isDir(before);
   if (st.isFile() || st.isSymbolicLink()) {
     if (!tracked && (await ctx.ignoreOracle().ignored(rel, false)) && !ctx.isTrackedIgnored(rel)) return null;
     if (st.isSymbolicLink()) {
       run.read++;
       return { mode: LINK, oid: writeLooseObject(ctx.repo, 'blob', readlinkSync(abs(ctx.repo, rel), { encoding: 'buffer' })) };
+    }
+    if (run.cap !== null && st.size > run.cap) {
+      // The size cap (left-out.ts): an untracked file over it is left out; one
+      // the last snapshot holds is for git's stat cache to judge.
+      if (before) unsure(`a file over the size cap that the last snapshot holds: ${rel}`);
+      if (!(await ctx.userTracks(rel))) {
+        run.leftOut.push({ path: rel, reason: 'too-large', size: st.size });
+        return null;
+      }
     }
     if (st.size > MAX_BLOB_BYTES) unsure(`a file larger than ${MAX_BLOB_BYTES} bytes: ${rel}`);
     let content: Buffer;
@@ -346,6 +405,10 @@ async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      if (code === 'EACCES') {
+        run.leftOut.push({ path: rel, reason: 'unreadable', size: null });
+        return null;
+      }
       return unsure(`${rel} could not be read (${code ?? 'error'})`);
     }
     run.read++;

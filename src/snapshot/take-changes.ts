@@ -32,10 +32,10 @@ export async function takeSnapshotOfChangesLocked(repo: Repo, input: SnapshotInp
   const res = await takeSnapshotLocked(repo, input, {
     capture: async (tip) => {
       if (tip) {
-        const inc = await treeWithChanges(ctx, tip.tree, changed);
+        const inc = await treeWithChanges(ctx, tip, changed);
         if (!('unsure' in inc)) {
           read = inc.read;
-          return { tree: inc.tree, notCaptured: inc.skipped.map((p) => ({ path: p, reason: 'special' as const, size: null })) };
+          return { tree: inc.tree, notCaptured: inc.notCaptured };
         }
         fullRead = inc.unsure;
       } else fullRead = 'no previous snapshot';

@@ -31,7 +31,7 @@ import {
   runClient,
   type EnsureResult,
 } from './support/clients.js';
-import { CLI, makeRepo, picture, tempDir, write, type Entry } from './support/repo.js';
+import { CLI, makeRepo, picture, storeDir, tempDir, write, type Entry } from './support/repo.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RACE = path.join(path.dirname(CLI), 'race.js');
@@ -147,14 +147,15 @@ function pictureOf(files: Files): Record<string, Entry> {
   return picture(dir);
 }
 
-/** Every file of a snapshot (a commit in the repository's object store), as UTF-8 text. */
+/** Every file of a snapshot (a commit in ckpt's store), as UTF-8 text. */
 async function snapshotFiles(cwd: string, id: string): Promise<Files> {
-  const ls = await execa('git', ['ls-tree', '-r', '-z', id], { cwd });
+  const store = `--git-dir=${storeDir(cwd)}`;
+  const ls = await execa('git', [store, 'ls-tree', '-r', '-z', id], { cwd });
   const out: Files = {};
   for (const rec of ls.stdout.split('\0').filter(Boolean)) {
     const [meta, p] = rec.split('\t') as [string, string];
     const oid = meta.split(' ')[2]!;
-    out[p] = Buffer.from((await execa('git', ['cat-file', 'blob', oid], { cwd, encoding: 'buffer', stripFinalNewline: false })).stdout).toString('utf8');
+    out[p] = Buffer.from((await execa('git', [store, 'cat-file', 'blob', oid], { cwd, encoding: 'buffer', stripFinalNewline: false })).stdout).toString('utf8');
   }
   return out;
 }

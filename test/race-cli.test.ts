@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI, git, indexBytes, picture, write } from './support/repo.js';
+import { CLI, git, indexBytes, picture, storeGit, write } from './support/repo.js';
 import { raceRepo } from './support/race.js';
 import { detectConfinement } from '../src/agents/confine.js';
 import { killProcessesIn, processesIn } from './support/procs.js';
@@ -73,7 +73,7 @@ describe('race CLI', () => {
       expect(fs.existsSync(a.dir)).toBe(false);
       expect(git(dir, 'branch', '--list', a.branch)).toBe('');
     }
-    expect(git(dir, 'cat-file', '-t', editorFinal).trim()).toBe('commit');
+    expect(storeGit(dir, 'cat-file', '-t', editorFinal).trim()).toBe('commit'); // kept in ckpt's store
     expect(run(dir, RACE, ['diff', 'editor', '--stat']).stdout).toContain('src/lib/helper.js');
     expect(run(dir, RACE, ['pick', 'editor', '--dry-run']).code).toBe(0);
   }, 180_000);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, rollback, listSteps, type Repo } from '../src/index.js';
-import { git, indexBytes, makeRepo, picture, tempDir, userRefs, write } from './support/repo.js';
+import { git, indexBytes, makeRepo, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
 
 async function snap(repo: Repo, kind: 'auto' | 'manual' | 'after' = 'auto'): Promise<number> {
   return (await takeSnapshot(repo, { kind, force: true })).snapshot.step;
@@ -235,16 +235,14 @@ describe('rollback', () => {
     const repo = await openRepo(dir);
     await snap(repo);
     // Forge a snapshot whose tree holds ".git/hooks/post-checkout" and "..".
-    const blob = git(dir, 'hash-object', '-w', '--stdin').trim();
-    void blob;
     const evilBlob = execGit(dir, ['hash-object', '-w', '--stdin'], '#!/bin/sh\necho pwned\n');
     const hooks = mktree(dir, `100755 blob ${evilBlob}\tpost-checkout\n`);
     const dotgit = mktree(dir, `040000 tree ${hooks}\thooks\n`);
     const root = mktree(dir, `040000 tree ${dotgit}\t.GIT\n100644 blob ${evilBlob}\tf.txt\n`);
     const tip = (await listSteps(repo))[0]!;
-    const msg = git(dir, 'cat-file', 'commit', tip.id).split('\n\n').slice(1).join('\n\n').replace('Step: 1', 'Step: 2');
-    const forged = execGit(dir, ['commit-tree', root, '-p', tip.id, '-p', git(dir, "rev-parse", `${tip.id}^1`).trim()], msg);
-    git(dir, 'update-ref', repo.ref, forged);
+    const msg = storeGit(dir, 'cat-file', 'commit', tip.id).split('\n\n').slice(1).join('\n\n').replace('Step: 1', 'Step: 2');
+    const forged = execGit(dir, ['commit-tree', root, '-p', tip.id, '-p', storeGit(dir, 'rev-parse', `${tip.id}^1`).trim()], msg);
+    storeGit(dir, 'update-ref', repo.ref, forged);
     const pic = picture(dir);
     await expect(rollback(repo, { target: '2' })).rejects.toMatchObject({ code: 'HOSTILE_TREE' });
     expect(picture(dir)).toEqual(pic);
@@ -280,8 +278,9 @@ describe('rollback', () => {
 });
 
 import { execFileSync } from 'node:child_process';
+/** git on ckpt's store (where snapshots and their chains live), with `input` on stdin. */
 function execGit(cwd: string, args: string[], input: string): string {
-  return execFileSync('git', args, { cwd, input, encoding: 'utf8' }).trim();
+  return execFileSync('git', [`--git-dir=${storeDir(cwd)}`, ...args], { cwd, input, encoding: 'utf8' }).trim();
 }
 function mktree(cwd: string, spec: string): string {
   return execGit(cwd, ['mktree', '--missing'], spec);
@@ -317,8 +316,8 @@ describe('rollback: the check at the point of destruction', () => {
     const steps = await listSteps(repo);
     const pres = steps.filter((s) => s.kind === 'pre-rollback');
     expect(pres.length).toBe(2);
-    expect(git(dir, 'cat-file', 'blob', `${pres[1]!.tree}:a.txt`)).toBe('bbbb\n');
-    expect(git(dir, 'cat-file', 'blob', `${pres[0]!.tree}:a.txt`)).toBe('cccc\n');
+    expect(storeGit(dir, 'cat-file', 'blob', `${pres[1]!.tree}:a.txt`)).toBe('bbbb\n');
+    expect(storeGit(dir, 'cat-file', 'blob', `${pres[0]!.tree}:a.txt`)).toBe('cccc\n');
     expect(userState(dir)).toEqual(user0);
 
     await rollback(repo, { undo: true });
@@ -412,9 +411,9 @@ describe('rollback: smaller ones', () => {
     for (let i = parts.length - 2; i >= 0; i--) entry = `040000 tree ${mktree(dir, entry)}\t${parts[i]}\n`;
     const root = mktree(dir, `${entry}100644 blob ${blob}\tf.txt\n`);
     const tip = (await listSteps(repo))[0]!;
-    const msg = git(dir, 'cat-file', 'commit', tip.id).split('\n\n').slice(1).join('\n\n').replace('Step: 1', 'Step: 2');
-    const forged = execGit(dir, ['commit-tree', root, '-p', tip.id, '-p', git(dir, 'rev-parse', `${tip.id}^1`).trim()], msg);
-    git(dir, 'update-ref', repo.ref, forged);
+    const msg = storeGit(dir, 'cat-file', 'commit', tip.id).split('\n\n').slice(1).join('\n\n').replace('Step: 1', 'Step: 2');
+    const forged = execGit(dir, ['commit-tree', root, '-p', tip.id, '-p', storeGit(dir, 'rev-parse', `${tip.id}^1`).trim()], msg);
+    storeGit(dir, 'update-ref', repo.ref, forged);
     const pic = picture(dir);
     const user0 = userState(dir);
     await expect(rollback(repo, { target: '2' })).rejects.toMatchObject({ code: 'HOSTILE_TREE' });

@@ -8,12 +8,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, listSteps, rollback, isCkptError } from '../src/index.js';
-import { git, gitBuf, indexBytes, makeRepo, picture, tempDir, userRefs, write, CLI } from './support/repo.js';
+import { git, gitBuf, indexBytes, makeRepo, picture, storeGit, storeGitBuf, tempDir, userRefs, write, CLI } from './support/repo.js';
 
 /** Paths and modes of a tree, `mode path` per entry, recursively. */
 function treeEntries(repo: string, tree: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const recs = gitBuf(repo, 'ls-tree', '-r', '-z', tree).toString('latin1').split('\0').filter(Boolean);
+  const recs = storeGitBuf(repo, 'ls-tree', '-r', '-z', tree).toString('latin1').split('\0').filter(Boolean);
   for (const r of recs) {
     const tab = r.indexOf('\t');
     const [mode, , oid] = r.slice(0, tab).split(' ');
@@ -23,7 +23,7 @@ function treeEntries(repo: string, tree: string): Record<string, string> {
 }
 
 function blob(repo: string, tree: string, rel: string): Buffer {
-  return gitBuf(repo, 'cat-file', 'blob', `${tree}:${rel}`);
+  return storeGitBuf(repo, 'cat-file', 'blob', `${tree}:${rel}`);
 }
 
 describe('takeSnapshot', () => {
@@ -52,10 +52,11 @@ describe('takeSnapshot', () => {
     expect(indexBytes(dir).equals(index0)).toBe(true);
     expect(userRefs(dir)).toBe(refs0);
     expect(picture(dir)).toEqual(pic0);
-    // Hidden: not a branch, not in `git log`, but under refs/ckpt/ in the common dir.
+    // Hidden: not a branch, not in `git log`, not a ref of the user's at all: in ckpt's store.
     expect(git(dir, 'branch', '--list')).not.toContain('ckpt');
     expect(git(dir, 'log', '--oneline')).not.toContain('first');
-    expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toContain(snapshot.id);
+    expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toBe(''); // not in the user's ref namespace
+    expect(storeGit(dir, 'for-each-ref', 'refs/ckpt/')).toContain(snapshot.id);
     // Records HEAD and the user's index tree (the staged file is in it).
     expect(snapshot.head).toBe(git(dir, 'rev-parse', 'HEAD').trim());
     expect(snapshot.indexTree).toBe(git(dir, 'write-tree').trim());
@@ -200,12 +201,12 @@ describe('takeSnapshot', () => {
     await takeSnapshot(rMain, { kind: 'manual' });
     const s = await takeSnapshot(rLinked, { kind: 'manual' });
     expect(Object.keys(treeEntries(main, s.snapshot.tree))).toContain('only-in-linked.txt');
-    const refs = git(main, 'for-each-ref', '--format=%(refname)', 'refs/ckpt/').trim().split('\n');
+    const refs = storeGit(main, 'for-each-ref', '--format=%(refname)', 'refs/ckpt/').trim().split('\n');
     expect(refs.sort()).toEqual([rMain.ref, rLinked.ref].sort());
     // survives gc: the refs and everything they point to stay
     git(main, 'gc', '--prune=now', '-q');
-    expect(git(main, 'cat-file', '-t', s.snapshot.id).trim()).toBe('commit');
-    expect(git(main, 'cat-file', '-t', s.snapshot.indexTree!).trim()).toBe('tree');
+    expect(storeGit(main, 'cat-file', '-t', s.snapshot.id).trim()).toBe('commit');
+    expect(storeGit(main, 'cat-file', '-t', s.snapshot.indexTree!).trim()).toBe('tree');
   });
 
   it('refuses a bare repository and a directory outside any repository with a clear code', async () => {
@@ -232,7 +233,7 @@ describe('takeSnapshot', () => {
     const repo = await openRepo(dir);
     const s = await takeSnapshot(repo, { kind: 'manual' });
     expect(s.created).toBe(true);
-    expect(git(dir, 'cat-file', 'commit', s.snapshot.id)).not.toContain('gpgsig');
+    expect(storeGit(dir, 'cat-file', 'commit', s.snapshot.id)).not.toContain('gpgsig');
     write(dir, { 'n.txt': 'n2' });
     await rollback(repo, { target: '1' });
     expect(fs.readFileSync(path.join(dir, 'n.txt'), 'utf8')).toBe('n');

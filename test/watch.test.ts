@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listSteps, openRepo, startWatching } from '../src/index.js';
-import { CLI, makeRepo, write } from './support/repo.js';
+import { CLI, makeRepo, storeGit, write } from './support/repo.js';
 
 /** Runs `ckpt hook claude` as Claude Code would: a new process, the payload on stdin. */
 function hook(dir: string, event: 'PreToolUse' | 'PostToolUse', i: number): Promise<number> {
@@ -51,7 +51,7 @@ describe('watch', () => {
     }
     // The final state is in the chain, byte for byte.
     const tip = steps[0]!;
-    expect(execFileSync('git', ['cat-file', 'blob', `${tip.tree}:gen/more-3.txt`], { cwd: dir }).toString()).toBe('xxxx');
+    expect(storeGit(dir, 'cat-file', 'blob', `${tip.tree}:gen/more-3.txt`)).toBe('xxxx');
   });
 
   it('reports a snapshot that fails and goes on watching', async () => {
@@ -73,7 +73,7 @@ describe('watch', () => {
       for (let t = 0; t < 100 && !found; t++) {
         await sleep(50);
         const steps = await listSteps(repo, { stats: false });
-        found = steps.length > 0 && execFileSync('git', ['ls-tree', '--name-only', steps[0]!.tree], { cwd: dir }).toString().includes('after.txt');
+        found = steps.length > 0 && storeGit(dir, 'ls-tree', '--name-only', steps[0]!.tree).includes('after.txt');
       }
       expect(found).toBe(true);
     } finally {

@@ -12,6 +12,7 @@
  * Every reader returns `undefined` when it cannot answer for sure (a packed
  * object, a reftable repository, a symbolic ref chain, anything unexpected):
  * the caller then asks git. Refs are only ever written by git (update-ref).
+ * ckpt's own refs and objects live in the shadow git dir (git/shadow.ts).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { CkptError } from '../core/errors.js';
 import type { Repo } from './repo.js';
+import { shadowDir, shadowObjectsDir } from './shadow.js';
 
 /** An object read in process: type and raw content bytes. */
 export interface LooseObject {
@@ -31,7 +33,8 @@ function isOid(s: string, repo: Repo): boolean {
 }
 
 /**
- * The object id a ref points at, read from the ref files.
+ * The object id one of the user's refs (or HEAD) points at, read from the
+ * repository's ref files.
  *
  * @param ref a full ref name (`refs/...`) or `HEAD` (the worktree's own).
  * @returns the oid; `null` when the ref does not exist (HEAD: unborn branch);
@@ -50,47 +53,68 @@ export function readRefFast(repo: Repo, ref: string): string | null | undefined 
       if (/^refs\/(worktree|bisect|rewritten)\//.test(target)) return undefined;
       return readRefFast(repo, target);
     }
-    let loose: string | null = null;
-    try {
-      loose = readFileSync(path.join(repo.commonDir, ref), 'utf8').trim();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
-    }
-    if (loose !== null) return isOid(loose, repo) ? loose : undefined;
-    let packed: string;
-    try {
-      packed = readFileSync(path.join(repo.commonDir, 'packed-refs'), 'utf8');
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
-    }
-    for (const line of packed.split('\n')) {
-      if (line.length === repo.zeroOid.length + 1 + ref.length && line.endsWith(' ' + ref)) {
-        const oid = line.slice(0, repo.zeroOid.length);
-        return isOid(oid, repo) ? oid : undefined;
-      }
-    }
-    return null;
+    return readRefIn(repo, repo.commonDir, ref);
   } catch {
     return undefined;
   }
-}
-
-function objectPath(repo: Repo, oid: string): string {
-  return path.join(repo.commonDir, 'objects', oid.slice(0, 2), oid.slice(2));
 }
 
 /**
- * Reads a loose object. Returns `undefined` when it is not stored loose (it
- * may be in a pack or an alternate: ask git) or cannot be read.
+ * The object id a ref of ckpt's own store (`refs/ckpt/...` in the shadow git
+ * dir) points at, read from its files. Same answers as {@link readRefFast}.
  */
-export function readLooseObject(repo: Repo, oid: string): LooseObject | undefined {
-  if (!isOid(oid, repo)) return undefined;
-  let raw: Buffer;
+export function readStoreRefFast(repo: Repo, ref: string): string | null | undefined {
   try {
-    raw = inflateSync(readFileSync(objectPath(repo, oid)));
+    return readRefIn(repo, shadowDir(repo), ref);
   } catch {
     return undefined;
   }
+}
+
+function readRefIn(repo: Repo, dir: string, ref: string): string | null | undefined {
+  let loose: string | null = null;
+  try {
+    loose = readFileSync(path.join(dir, ref), 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+  }
+  if (loose !== null) return isOid(loose, repo) ? loose : undefined;
+  let packed: string;
+  try {
+    packed = readFileSync(path.join(dir, 'packed-refs'), 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+  }
+  for (const line of packed.split('\n')) {
+    if (line.length === repo.zeroOid.length + 1 + ref.length && line.endsWith(' ' + ref)) {
+      const oid = line.slice(0, repo.zeroOid.length);
+      return isOid(oid, repo) ? oid : undefined;
+    }
+  }
+  return null;
+}
+
+function objectPath(objectsDir: string, oid: string): string {
+  return path.join(objectsDir, oid.slice(0, 2), oid.slice(2));
+}
+
+/**
+ * Reads a loose object of ckpt's store, or else of the repository's own
+ * store (which ckpt's borrows from). Returns `undefined` when it is not
+ * stored loose (it may be in a pack: ask git) or cannot be read.
+ */
+export function readLooseObject(repo: Repo, oid: string): LooseObject | undefined {
+  if (!isOid(oid, repo)) return undefined;
+  let raw: Buffer | undefined;
+  for (const dir of [shadowObjectsDir(repo), path.join(repo.commonDir, 'objects')]) {
+    try {
+      raw = inflateSync(readFileSync(objectPath(dir, oid)));
+      break;
+    } catch {
+      // not loose there
+    }
+  }
+  if (!raw) return undefined;
   const nul = raw.indexOf(0);
   if (nul < 0) return undefined;
   const [type, size] = raw.subarray(0, nul).toString('latin1').split(' ');
@@ -100,7 +124,8 @@ export function readLooseObject(repo: Repo, oid: string): LooseObject | undefine
 }
 
 /**
- * Writes an object into the repository's object store as a loose object and
+ * Writes an object into ckpt's store (the shadow git dir's `objects/`, never
+ * the user's) as a loose object and
  * returns its id (SHA-1 or SHA-256, the repository's format). Writing an
  * object that exists changes nothing.
  *
@@ -111,7 +136,8 @@ export function writeLooseObject(repo: Repo, type: LooseObject['type'], content:
   const header = Buffer.from(`${type} ${content.length}\0`, 'latin1');
   const whole = Buffer.concat([header, content]);
   const oid = createHash(repo.objectFormat === 'sha256' ? 'sha256' : 'sha1').update(whole).digest('hex');
-  const file = objectPath(repo, oid);
+  const objects = shadowObjectsDir(repo);
+  const file = objectPath(objects, oid);
   if (existsSync(file)) return oid;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `tmp_obj_ckpt_${process.pid}_${Math.random().toString(36).slice(2)}`);
@@ -131,7 +157,7 @@ export function writeLooseObject(repo: Repo, type: LooseObject['type'], content:
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') renameSync(tmp, file);
     }
   } catch (err) {
-    throw new CkptError('FS_FAILED', `could not write object ${oid.slice(0, 10)} into ${path.join(repo.commonDir, 'objects')}: ${(err as Error).message}`, {
+    throw new CkptError('FS_FAILED', `could not write object ${oid.slice(0, 10)} into ${objects}: ${(err as Error).message}`, {
       cause: err,
       hint: 'Check free space and permissions of the repository. Nothing was recorded.',
       data: { path: file },

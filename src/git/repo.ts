@@ -3,12 +3,14 @@
  * keeps its state for that worktree.
  *
  * Layout under the common git dir (shared by every linked worktree, so refs and
- * state survive `git worktree` and `git gc`):
+ * state survive `git worktree`; the user's `git gc` never looks inside `ckpt/`):
  *
  * ```
  * <common-dir>/
- *   refs/ckpt/wt/<worktree-id>        the snapshot chain of one worktree
- *   ckpt/shadow/                      hermetic GIT_DIR for object and index work
+ *   ckpt/shadow/                      ckpt's store: hermetic GIT_DIR for object and index work
+ *   ckpt/shadow/objects/              ckpt's objects (info/alternates → <common-dir>/objects)
+ *   ckpt/shadow/refs/ckpt/wt/<id>     the snapshot chain of one worktree (reflog in ckpt/shadow/logs/)
+ *   ckpt/tips/<worktree-id>.log       append-only record of each chain's tips (snapshot/chains.ts)
  *   ckpt/wt/<worktree-id>/index       private index (git's stat cache, persistent)
  *   ckpt/wt/<worktree-id>/lock        per-worktree lock (proper-lockfile), with lock-owner beside it
  *   ckpt/wt/<worktree-id>/state.json  cached facts (user index signature, …)
@@ -21,6 +23,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../core/errors.js';
 import { git } from './exec.js';
+import { ensureStore } from './store.js';
 
 /** A worktree of a repository, resolved. All paths are absolute. */
 export interface Repo {
@@ -34,7 +37,7 @@ export interface Repo {
   objectFormat: 'sha1' | 'sha256';
   /** Stable id of this worktree: readable name plus a hash of its path. */
   id: string;
-  /** The hidden ref holding this worktree's snapshot chain. */
+  /** The ref holding this worktree's snapshot chain, in ckpt's store (the shadow git dir), not the user's repository. */
   ref: string;
   /** Directory of ckpt's per-worktree state. */
   stateDir: string;
@@ -44,7 +47,7 @@ export interface Repo {
   zeroOid: string;
 }
 
-/** Prefix of every ref ckpt writes. */
+/** Prefix of every ref ckpt writes (in its own store). */
 export const REF_PREFIX = 'refs/ckpt/';
 /** Prefix of the per-worktree snapshot chains. */
 export const WORKTREE_REF_PREFIX = 'refs/ckpt/wt/';
@@ -60,6 +63,12 @@ export const WORKTREE_REF_PREFIX = 'refs/ckpt/wt/';
  *   `BARE_REPO` for a bare repository or a git dir, `GIT_FAILED`.
  */
 export async function openRepo(dir: string): Promise<Repo> {
+  const repo = await discover(dir);
+  await ensureStore(repo);
+  return repo;
+}
+
+async function discover(dir: string): Promise<Repo> {
   const cwd = path.resolve(dir);
   const fast = discoverFast(cwd);
   if (fast) return fast;

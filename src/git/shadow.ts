@@ -12,15 +12,22 @@
  *   overridden: signing, fsmonitor, split index, hooks (note 21);
  * - `.git/info/exclude` is honoured through a symlink to the real one.
  *
- * Objects go straight into the real object store (`GIT_OBJECT_DIRECTORY`),
- * refs are always written through the real repository (see refs.ts).
+ * It is also ckpt's own store (docs/snapshot-format.md "Where everything
+ * lives"): snapshot objects are written into its `objects/`, whose
+ * `objects/info/alternates` names the repository's object dir, so the user's
+ * blobs are read from there and never copied (gitrepository-layout(5)
+ * "objects/info/alternates"); the chains are refs inside it
+ * (`refs/ckpt/wt/<id>`, with reflogs under its `logs/`). The user's
+ * `git gc`, `git update-ref -d` and prune grace period do not reach it.
+ * The user's repository never points back at it: whatever must reach the
+ * user's store (a picked attempt) is copied there (git/store.ts).
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Repo } from './repo.js';
 
 /** Bump when the shadow layout or config changes; older shadows are rebuilt. */
-const SHADOW_VERSION = '3';
+const SHADOW_VERSION = '4';
 
 const ATTRIBUTES = '* -text -eol -filter -ident -working-tree-encoding\n';
 
@@ -43,7 +50,8 @@ export function shadowEnv(repo: Repo, indexFile?: string): ShadowEnv {
   return {
     GIT_DIR: dir,
     GIT_WORK_TREE: repo.worktree,
-    GIT_OBJECT_DIRECTORY: path.join(repo.commonDir, 'objects'),
+    GIT_OBJECT_DIRECTORY: path.join(dir, 'objects'),
+    GIT_ALTERNATE_OBJECT_DIRECTORIES: undefined,
     GIT_INDEX_FILE: indexFile,
     GIT_COMMON_DIR: undefined,
     GIT_NAMESPACE: undefined,
@@ -67,14 +75,33 @@ export function realEnv(repo: Repo): Record<string, string | undefined> {
     GIT_WORK_TREE: repo.worktree,
     GIT_INDEX_FILE: undefined,
     GIT_OBJECT_DIRECTORY: undefined,
+    GIT_ALTERNATE_OBJECT_DIRECTORIES: undefined,
+    GIT_COMMON_DIR: undefined,
     GIT_NAMESPACE: undefined,
   };
 }
 
+/** The shadow git dir, ckpt's own store: `<common>/ckpt/shadow` (not created). */
+export function shadowDir(repo: Repo): string {
+  return path.join(repo.commonDir, 'ckpt', 'shadow');
+}
+
+/** ckpt's own object dir, `<common>/ckpt/shadow/objects` (created with the shadow). */
+export function shadowObjectsDir(repo: Repo): string {
+  return path.join(ensureShadow(repo), 'objects');
+}
+
+/**
+ * What `objects/info/alternates` holds: the repository's object dir relative
+ * to the shadow's object dir (git resolves a relative entry against the
+ * object dir holding the file), so moving the repository keeps it valid.
+ */
+const ALTERNATES = '../../../objects\n';
+
 const ensured = new Map<string, string>();
 
 function ensureShadow(repo: Repo): string {
-  const dir = path.join(repo.commonDir, 'ckpt', 'shadow');
+  const dir = shadowDir(repo);
   const cached = ensured.get(dir);
   if (cached) return cached;
   let ok = false;
@@ -83,24 +110,22 @@ function ensureShadow(repo: Repo): string {
   } catch {
     ok = false;
   }
-  if (!ok) build(repo, dir);
+  if (!ok) {
+    if (existsSync(path.join(dir, 'HEAD'))) upgrade(repo, dir);
+    else build(repo, dir);
+  }
   ensured.set(dir, dir);
   return dir;
 }
 
-function build(repo: Repo, dir: string): void {
-  const parent = path.dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = path.join(parent, `.shadow-${process.pid}-${Date.now()}`);
-  mkdirSync(path.join(tmp, 'refs'), { recursive: true });
-  mkdirSync(path.join(tmp, 'info'), { recursive: true });
-  writeFileSync(path.join(tmp, 'HEAD'), 'ref: refs/heads/ckpt-shadow\n');
-  writeFileSync(path.join(tmp, 'info', 'attributes'), ATTRIBUTES);
-  symlinkSync(path.join(repo.commonDir, 'info', 'exclude'), path.join(tmp, 'info', 'exclude'));
+/** The files that make the shadow what it is (everything but objects, refs and logs). */
+function layoutFiles(repo: Repo): Record<string, string> {
   const format = repo.objectFormat === 'sha256' ? '\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = sha256\n[core]\n' : '\trepositoryformatversion = 0\n';
-  writeFileSync(
-    path.join(tmp, 'config'),
-    [
+  return {
+    HEAD: 'ref: refs/heads/ckpt-shadow\n',
+    'info/attributes': ATTRIBUTES,
+    'objects/info/alternates': ALTERNATES,
+    config: [
       '[core]',
       format.trimEnd(),
       '[include]',
@@ -121,6 +146,8 @@ function build(repo: Repo, dir: string): void {
       '\tgpgSign = false',
       '[gc]',
       '\tauto = 0',
+      '\treflogExpire = never',
+      '\treflogExpireUnreachable = never',
       '[maintenance]',
       '\tauto = false',
       '[advice]',
@@ -134,15 +161,54 @@ function build(repo: Repo, dir: string): void {
       '\trelative = false',
       '',
     ].join('\n'),
-  );
+  };
+}
+
+function writeLayout(repo: Repo, dir: string, tag: string): void {
+  for (const [rel, text] of Object.entries(layoutFiles(repo))) {
+    const file = path.join(dir, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${tag}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  }
+  for (const sub of ['refs', 'logs', 'objects/pack']) mkdirSync(path.join(dir, sub), { recursive: true });
+}
+
+function build(repo: Repo, dir: string): void {
+  const parent = path.dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const tag = `${process.pid}-${Date.now()}`;
+  const tmp = path.join(parent, `.shadow-${tag}`);
+  mkdirSync(tmp, { recursive: true });
+  writeLayout(repo, tmp, tag);
+  symlinkSync(path.join(repo.commonDir, 'info', 'exclude'), path.join(tmp, 'info', 'exclude'));
   writeFileSync(path.join(tmp, 'ckpt-shadow-version'), SHADOW_VERSION);
   try {
-    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   } catch {
     // Another process built it at the same moment: theirs is as good as ours.
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Brings an older shadow up to this version in place. Never removes
+ * anything: since version 4 the shadow holds ckpt's objects, refs and
+ * reflogs, so it is only ever added to (each file replaced atomically).
+ */
+function upgrade(repo: Repo, dir: string): void {
+  const tag = `${process.pid}-${Date.now()}`;
+  writeLayout(repo, dir, tag);
+  const exclude = path.join(dir, 'info', 'exclude');
+  try {
+    symlinkSync(path.join(repo.commonDir, 'info', 'exclude'), exclude);
+  } catch {
+    // already there
+  }
+  const v = path.join(dir, `ckpt-shadow-version.${tag}.tmp`);
+  writeFileSync(v, SHADOW_VERSION);
+  renameSync(v, path.join(dir, 'ckpt-shadow-version'));
 }
 
 function quoteConfigPath(p: string): string {

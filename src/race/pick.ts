@@ -23,6 +23,7 @@ import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { diffTrees, type TreeChange } from '../git/tree-diff.js';
 import { TRAILER } from '../snapshot/format.js';
+import { copyToRepository } from '../git/store.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
 import { restoreTree, type FileChange } from '../snapshot/restore.js';
 import { recoverInterrupted } from '../snapshot/restore/recover.js';
@@ -153,6 +154,8 @@ async function overlay(repo: Repo, baseTree: string, entries: TreeChange[]): Pro
 /** A commit holding the attempt: HEAD (or none) → the base state (if it differs) → the attempt. */
 async function attemptCommit(repo: Repo, race: RaceRecord, name: string, winner: Snapshot): Promise<string> {
   const env = { ...realEnv(repo), GIT_INDEX_FILE: undefined };
+  // The trees are in ckpt's store; the user's repository has no way to it: copy what it lacks.
+  await copyToRepository(repo, [race.base.tree, winner.tree]);
   const ident = await identity(repo);
   let parent = race.base.head;
   if (parent) {

@@ -13,6 +13,7 @@ import { CkptError } from '../core/errors.js';
 import { git, gitText, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
+import { copyToRepository } from '../git/store.js';
 
 /** Default parent of attempt worktrees: `$XDG_CACHE_HOME/ckpt/worktrees` (or `~/.cache/…`). */
 export function defaultWorktreeRoot(): string {
@@ -69,6 +70,8 @@ export async function createAttemptWorktree(repo: Repo, base: Base, dir: string,
     // No commits yet: the branch starts at a commit of the base tree.
     start = await gitText(['commit-tree', '--no-gpg-sign', base.tree, '-m', 'ckpt race base'], { cwd: repo.worktree, env: shadowEnv(repo) });
   }
+  // The worktree's branch and index live in the user's repository: it gets what they name from ckpt's store.
+  await copyToRepository(repo, [start, ...(base.indexTree ? [base.indexTree] : [])]);
   const from = start;
   await oneAtATime(repo, () => git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, from], { cwd: repo.worktree, env: { ...env, GIT_WORK_TREE: undefined } }));
   // Files: the base tree, raw bytes, through a throwaway index (shadow env: no filters).

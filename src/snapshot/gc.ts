@@ -14,6 +14,7 @@ import { git, gitText } from '../git/exec.js';
 import { readObjects } from '../git/objects.js';
 import { WORKTREE_REF_PREFIX, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
+import { userRefOids } from '../git/store.js';
 import { decodeSnapshot, parseCommit } from './format.js';
 import { withWorktreeLock } from './lock.js';
 import { listSteps } from './store.js';
@@ -69,14 +70,14 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
     if (dropped.length === 0 || opts.dryRun) return result;
     const { tip } = await readTip(repo);
     if (kept.length === 0) {
-      await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '-d', repo.ref, tip!.id], { cwd: repo.worktree, env: realEnv(repo) });
+      await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '-d', repo.ref, tip!.id], { cwd: repo.worktree, env: shadowEnv(repo) });
     } else {
       let prev: string | null = null;
       for (const s of [...kept].reverse()) prev = await recommit(repo, s, prev);
       await updateRef(repo, prev!, tip!.id, `ckpt: gc kept ${kept.length}`);
     }
     // The reflog kept the old chain reachable; let it go.
-    await git(['reflog', 'expire', '--expire=now', repo.ref], { cwd: repo.worktree, env: realEnv(repo), okCodes: [0, 1] });
+    await git(['reflog', 'expire', '--expire=now', repo.ref], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 1] });
     return result;
   });
 }
@@ -112,9 +113,10 @@ export interface ChainStatus {
  * @param withSizes also measure storage (`git rev-list --disk-usage`; slower on big repos).
  */
 export async function status(repo: Repo, withSizes = true): Promise<ChainStatus[]> {
-  const { stdout } = await git(['for-each-ref', '--format=%(refname) %(objectname)', WORKTREE_REF_PREFIX], { cwd: repo.worktree, env: realEnv(repo) });
+  const { stdout } = await git(['for-each-ref', '--format=%(refname) %(objectname)', WORKTREE_REF_PREFIX], { cwd: repo.worktree, env: shadowEnv(repo) });
   const lines = stdout.toString('utf8').split('\n').filter(Boolean);
-  const objs = await readObjects(lines.map((l) => l.split(' ')[1]!), { cwd: repo.worktree, env: realEnv(repo) });
+  const objs = await readObjects(lines.map((l) => l.split(' ')[1]!), { cwd: repo.worktree, env: shadowEnv(repo) });
+  const negatives = withSizes ? await userRefOids(repo) : [];
   const wtList = (await gitText(['worktree', 'list', '--porcelain'], { cwd: repo.worktree, env: realEnv(repo) }))
     .split('\n')
     .filter((l) => l.startsWith('worktree '))
@@ -126,9 +128,10 @@ export async function status(repo: Repo, withSizes = true): Promise<ChainStatus[
     const last = obj ? decodeSnapshot(parseCommit(oid, obj.content)) : null;
     let bytes: number | null = null;
     if (withSizes) {
-      const res = await git(['rev-list', '--objects', '--disk-usage', ref, '--not', '--branches', '--tags', '--remotes', 'HEAD'], {
+      const res = await git(['rev-list', '--objects', '--disk-usage', '--stdin'], {
         cwd: repo.worktree,
-        env: realEnv(repo),
+        env: shadowEnv(repo),
+        input: [ref, ...negatives.map((n) => `^${n}`)].join('\n') + '\n',
         okCodes: [0, 128],
       });
       if (res.exitCode === 0) bytes = Number(res.stdout.toString('utf8').trim());

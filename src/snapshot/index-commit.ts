@@ -9,7 +9,7 @@ import { CkptError } from '../core/errors.js';
 import { git } from '../git/exec.js';
 import { writeCommit } from '../git/loose.js';
 import type { Repo } from '../git/repo.js';
-import { realEnv } from '../git/shadow.js';
+import { realEnv, shadowObjectsDir } from '../git/shadow.js';
 import { encodeIndexMessage } from './format.js';
 import { readState, writeState } from './state.js';
 import { EMPTY_TREE } from '../git/tree-diff.js';
@@ -44,7 +44,10 @@ export async function indexCommit(repo: Repo, head: string | null): Promise<{ co
     const copy = path.join(repo.stateDir, 'user-index.copy');
     copyFileSync(repo.userIndex, copy);
     try {
-      const res = await git(['write-tree'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_INDEX_FILE: copy }, okCodes: [0, 128] });
+      // The user's git dir (a split index names its shared index there), but
+      // objects into ckpt's store: the tree must live as long as the snapshots naming it.
+      const env = { ...realEnv(repo), GIT_INDEX_FILE: copy, GIT_OBJECT_DIRECTORY: shadowObjectsDir(repo) };
+      const res = await git(['write-tree'], { cwd: repo.worktree, env, okCodes: [0, 128] });
       if (res.exitCode === 0) tree = res.stdout.toString('utf8').trim();
       else if (/unmerged|conflict/i.test(res.stderr)) tree = null;
       else throw new CkptError('GIT_FAILED', `git write-tree of the user's index failed: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });

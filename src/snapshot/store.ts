@@ -8,7 +8,7 @@ import type { Snapshot, Step } from '../core/types.js';
 import { git } from '../git/exec.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
-import { realEnv } from '../git/shadow.js';
+import { shadowEnv } from '../git/shadow.js';
 import { decodeSnapshot, snapshotFromObject } from './format.js';
 import { readTip } from './take.js';
 
@@ -37,7 +37,7 @@ export async function listSteps(repo: Repo, opts: ListOptions = {}): Promise<Ste
   const args = ['log', '-z', '--first-parent', `-n${max}`, '--format=%x01%H %T %P%n%B'];
   if (opts.stats !== false) args.push('--diff-merges=first-parent', '--numstat', '--no-renames');
   args.push(tip.id, '--');
-  const { stdout } = await git(args, { cwd: repo.worktree, env: realEnv(repo) });
+  const { stdout } = await git(args, { cwd: repo.worktree, env: shadowEnv(repo) });
   const steps: Step[] = [];
   for (const chunk of stdout.toString('utf8').split('\x01')) {
     if (!chunk) continue;
@@ -98,7 +98,7 @@ export async function resolveSnapshot(repo: Repo, spec: string): Promise<Snapsho
     return found;
   }
   if (/^[0-9a-f]{4,64}$/i.test(s)) {
-    const obj = (await readObjects([`${s}^{commit}`], { cwd: repo.worktree, env: realEnv(repo) })).get(`${s}^{commit}`);
+    const obj = (await readObjects([`${s}^{commit}`], { cwd: repo.worktree, env: shadowEnv(repo) })).get(`${s}^{commit}`);
     const snap = snapshotFromObject(obj);
     if (snap) return snap;
     throw notFound(spec, obj ? `${s} is a commit, but not a ckpt snapshot` : `no object ${s}`);
@@ -128,7 +128,7 @@ export async function resolveTime(repo: Repo, when: string, now = Date.now()): P
  * @throws CkptError `GIT_FAILED`.
  */
 export async function readSnapshot(repo: Repo, name: string): Promise<Snapshot | null> {
-  return snapshotFromObject((await readObjects([name], { cwd: repo.worktree, env: realEnv(repo) })).get(name));
+  return snapshotFromObject((await readObjects([name], { cwd: repo.worktree, env: shadowEnv(repo) })).get(name));
 }
 
 /** The one `NO_SNAPSHOTS` error: `repo`'s worktree has no snapshot yet. */

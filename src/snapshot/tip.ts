@@ -1,16 +1,19 @@
 /**
  * The tip of a worktree's chain: reading it (with HEAD) and moving it. Every
- * read and write of the snapshot ref goes through this module.
+ * read and write of the snapshot ref goes through this module. The ref and
+ * its objects are in ckpt's store (the shadow git dir, git/shadow.ts); HEAD
+ * is the user's.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
-import { git } from '../git/exec.js';
-import { readLooseObject, readRefFast } from '../git/loose.js';
+import { readLooseObject, readRefFast, readStoreRefFast } from '../git/loose.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
-import { realEnv } from '../git/shadow.js';
+import { realEnv, shadowEnv } from '../git/shadow.js';
+import { updateStoreRef } from '../git/store.js';
+import { recordTip } from './chains.js';
 import { snapshotFromObject } from './format.js';
 
 /** The tip of the chain and HEAD, read in one `cat-file --batch`. */
@@ -31,7 +34,7 @@ export interface ChainTip {
 export async function readTip(repo: Repo): Promise<ChainTip> {
   const headRef = readHeadRef(repo);
   const head = readRefFast(repo, 'HEAD');
-  const tipOid = readRefFast(repo, repo.ref);
+  const tipOid = readStoreRefFast(repo, repo.ref);
   let tipRaw: { oid: string; type: string; content: Buffer } | null | undefined;
   if (tipOid === null) tipRaw = null;
   else if (tipOid !== undefined) {
@@ -39,18 +42,19 @@ export async function readTip(repo: Repo): Promise<ChainTip> {
     if (obj) tipRaw = { oid: tipOid, ...obj };
   }
   let headOid = head;
-  if (tipRaw === undefined || headOid === undefined) {
-    const objs = await readObjects(['HEAD', repo.ref], { cwd: repo.worktree, env: realEnv(repo) });
-    const headObj = objs.get('HEAD');
+  if (headOid === undefined) {
+    const headObj = (await readObjects(['HEAD'], { cwd: repo.worktree, env: realEnv(repo) })).get('HEAD');
     headOid = headObj && headObj.type === 'commit' ? headObj.oid : null;
-    tipRaw = objs.get(repo.ref) ?? null;
+  }
+  if (tipRaw === undefined) {
+    tipRaw = (await readObjects([repo.ref], { cwd: repo.worktree, env: shadowEnv(repo) })).get(repo.ref) ?? null;
   }
   let tip: Snapshot | null = null;
   if (tipRaw && tipRaw.type === 'commit') {
     tip = snapshotFromObject(tipRaw);
     if (!tip) {
       throw new CkptError('INTERNAL', `${repo.ref} does not point at a ckpt snapshot`, {
-        hint: 'The ref was written by something else, or by a newer ckpt. Inspect it with `git log ' + repo.ref + '`.',
+        hint: 'The ref was written by something else, or by a newer ckpt. Inspect it with `git --git-dir="$(git rev-parse --git-common-dir)/ckpt/shadow" log ' + repo.ref + '` (ckpt\'s store).',
       });
     }
   }
@@ -67,25 +71,19 @@ function readHeadRef(repo: Repo): string | null {
 }
 
 /**
- * Moves `repo.ref` from `expected` to `next` (git-update-ref(1) with an old
- * value: all or nothing), keeping a reflog so replaced chains stay reachable.
+ * Moves `repo.ref` (in ckpt's store) from `expected` to `next`
+ * (git-update-ref(1) with an old value: all or nothing), keeping a reflog so
+ * replaced chains stay reachable, then appends `next` to the chain's tip
+ * record (snapshot/chains.ts, what `verifyChains` checks the ref against).
  *
- * @throws CkptError `REF_RACE` when the ref no longer holds `expected`.
+ * @throws CkptError `REF_RACE` when the ref no longer holds `expected`; `GIT_FAILED`.
  */
 export async function updateRef(repo: Repo, next: string, expected: string | null, reason: string): Promise<void> {
-  // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (note 21).
-  const res = await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, repo.ref, next, expected ?? repo.zeroOid], {
-    cwd: repo.worktree,
-    env: realEnv(repo),
-    okCodes: [0, 1, 128],
-  });
-  if (res.exitCode !== 0 && !/expected|cannot lock ref|is at .* but/i.test(res.stderr)) {
-    throw new CkptError('GIT_FAILED', `git update-ref ${repo.ref} failed: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });
-  }
-  if (res.exitCode !== 0) {
+  if (!(await updateStoreRef(repo, repo.ref, next, expected, reason))) {
     throw new CkptError('REF_RACE', `${repo.ref} was changed by another process`, {
       hint: 'Run the command again.',
-      data: { ref: repo.ref, expected, stderr: res.stderr.trim() },
+      data: { ref: repo.ref, expected },
     });
   }
+  recordTip(repo, repo.ref, next, reason);
 }

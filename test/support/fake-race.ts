@@ -20,7 +20,7 @@ import { openRepo, type Repo } from '../../src/git/repo.js';
 import { takeSnapshot } from '../../src/snapshot/take.js';
 import { saveRace } from '../../src/race/store.js';
 import type { Attempt, RaceRecord } from '../../src/race/types.js';
-import { git, makeRepo, tempDir, write } from './repo.js';
+import { git, makeRepo, storeGit, tempDir, write } from './repo.js';
 
 /** The files of the base. */
 export const BASE_FILES: Record<string, string> = {
@@ -121,7 +121,7 @@ export async function buildRace(
       write(wt, step.files);
       last = (await takeSnapshot(arepo, { kind: 'after', agent: name, tool: step.tool, target: step.target })).snapshot;
     }
-    const stat = git(wt, 'diff', '--numstat', base.tree, last ? last.tree : base.tree);
+    const stat = storeGit(wt, 'diff', '--numstat', base.tree, last ? last.tree : base.tree);
     let files = 0;
     let ins = 0;
     let del = 0;

@@ -31,6 +31,25 @@ export function gitBuf(cwd: string, ...args: string[]): Buffer {
   return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * Runs git on ckpt's own store (the shadow git dir under the common git dir,
+ * where snapshot objects and the `refs/ckpt/` chains live); returns stdout.
+ */
+export function storeGit(cwd: string, ...args: string[]): string {
+  return execFileSync('git', [`--git-dir=${storeDir(cwd)}`, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** {@link storeGit}, returning stdout as bytes. */
+export function storeGitBuf(cwd: string, ...args: string[]): Buffer {
+  return execFileSync('git', [`--git-dir=${storeDir(cwd)}`, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** ckpt's store of the repository `cwd` belongs to: `<common dir>/ckpt/shadow`. */
+export function storeDir(cwd: string): string {
+  const common = execFileSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd, encoding: 'utf8', env: { ...process.env, GIT_DIR: undefined } }).trim();
+  return path.join(common, 'ckpt', 'shadow');
+}
+
 /** Writes files (creating parents). Content `null` deletes. */
 export function write(root: string, files: Record<string, string | Buffer | null>): void {
   for (const [rel, content] of Object.entries(files)) {

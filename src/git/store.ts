@@ -1,0 +1,323 @@
+/**
+ * ckpt's own store: the shadow git dir (git/shadow.ts) holds ckpt's objects
+ * and its refs (`refs/ckpt/wt/<id>`), borrowing the repository's objects
+ * through `objects/info/alternates`. This module moves objects across the
+ * boundary, in both directions, and migrates chains an older ckpt kept in the
+ * user's ref namespace:
+ *
+ * - {@link migrateLegacyRefs}: `refs/ckpt/*` of the user's repository move
+ *   into the store on first use, their objects copied first;
+ * - {@link adoptBorrowed}: objects the chains reach that no ref of the user
+ *   reaches and that live only in the user's store are copied into ckpt's
+ *   (the user's `git gc` could prune them once unreachable there);
+ * - {@link copyToRepository}: what a commit made in the user's repository
+ *   needs (`race pick --branch/--merge`) is copied into the user's store,
+ *   which has no alternates pointing at ckpt's.
+ *
+ * Objects cross as packs (`git pack-objects` on one side, files or
+ * `git index-pack` on the other); nothing is ever deleted here.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { CkptError } from '../core/errors.js';
+import { git, gitText } from './exec.js';
+import type { Repo } from './repo.js';
+import { realEnv, shadowDir, shadowEnv, shadowObjectsDir } from './shadow.js';
+
+/** Prefix of every ref ckpt writes (inside its store). */
+const CKPT_REFS = 'refs/ckpt/';
+/** Branches of race attempts: ckpt's own, removed by `race clean`, so they never protect what ckpt needs. */
+const ATTEMPT_BRANCHES = 'refs/heads/ckpt/race/';
+/** Marker written once the user's `refs/ckpt/*` have been moved into the store. */
+const MIGRATED = 'ckpt-migrated';
+
+/**
+ * Makes sure ckpt's store is in use for `repo`: migrates chains an older
+ * ckpt kept under `refs/ckpt/` in the user's repository (two `stat`s when
+ * there is nothing to do, so the hook path pays nothing).
+ *
+ * @throws CkptError `LOCKED` (another process migrates for longer than 60 s), `GIT_FAILED`.
+ */
+export async function ensureStore(repo: Repo): Promise<void> {
+  const dir = shadowDir(repo);
+  if (existsSync(path.join(dir, MIGRATED)) && !existsSync(path.join(repo.commonDir, 'refs', 'ckpt'))) return;
+  await migrateLegacyRefs(repo);
+}
+
+/** What {@link migrateLegacyRefs} moved. */
+export interface MigrationResult {
+  /** Refs moved into ckpt's store, with the oid each held. */
+  moved: { ref: string; oid: string }[];
+  /** Refs whose name already existed in the store with another value: kept under `refs/ckpt/legacy/…` in the store. */
+  keptAside: { ref: string; as: string; oid: string }[];
+  /** Objects copied into ckpt's store. */
+  objects: number;
+}
+
+/**
+ * Moves every `refs/ckpt/*` ref of the user's repository into ckpt's store.
+ * Order, so that a kill at any point loses nothing and a re-run finishes the
+ * job: (1) the objects the refs reach and the user's other refs do not are
+ * packed into ckpt's store; (2) each ref is created in the store (with a
+ * reflog entry); (3) only then is the user's ref deleted, with its expected
+ * value (a ref moved meanwhile is left for the next run). Runs under a
+ * repository-wide lock (`<common>/ckpt/migrate.lock`), so concurrent
+ * processes migrate once. The old refs' reflogs (chains `ckpt gc` had
+ * replaced) are not carried over.
+ *
+ * @throws CkptError `LOCKED`, `GIT_FAILED`.
+ */
+export async function migrateLegacyRefs(repo: Repo): Promise<MigrationResult> {
+  return withStoreLock(repo, 'migrate', async () => {
+    const result: MigrationResult = { moved: [], keptAside: [], objects: 0 };
+    const dir = shadowDir(repo);
+    const senv = shadowEnv(repo);
+    const legacy = await refList(repo, realEnv(repo), [CKPT_REFS]);
+    if (legacy.length > 0) {
+      const negatives = await userRefOids(repo);
+      result.objects = await packInto(repo, legacy.map((r) => r.oid), negatives);
+      const inStore = new Map((await refList(repo, senv, [CKPT_REFS])).map((r) => [r.ref, r.oid]));
+      for (const { ref, oid } of legacy) {
+        const have = inStore.get(ref);
+        if (have === undefined) {
+          await updateStoreRef(repo, ref, oid, null, 'ckpt: migrated from the repository');
+          result.moved.push({ ref, oid });
+        } else if (have === oid) {
+          result.moved.push({ ref, oid }); // a run killed after creating it
+        } else {
+          const as = `${CKPT_REFS}legacy/${ref.slice(CKPT_REFS.length)}-${oid.slice(0, 12)}`;
+          if (!(await updateStoreRef(repo, as, oid, null, 'ckpt: migrated (name taken)')) && (await storeRefValue(repo, as)) !== oid) {
+            throw new CkptError('GIT_FAILED', `could not keep ${ref} aside as ${as}`, { data: { ref, as } });
+          }
+          result.keptAside.push({ ref, as, oid });
+        }
+        // The store holds it now: the user's copy goes (only if unchanged since we read it).
+        await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '-d', ref, oid], { cwd: repo.worktree, env: realEnv(repo), okCodes: [0, 1, 128] });
+      }
+    }
+    // Empty leftover directories of loose refs (git leaves them after update-ref -d).
+    removeEmptyDirs(path.join(repo.commonDir, 'refs', 'ckpt'));
+    writeFileSync(path.join(dir, MIGRATED), `${Date.now()}\n`);
+    return result;
+  });
+}
+
+/**
+ * Creates or moves a ref of ckpt's store (`git update-ref REF NEW OLD`, with
+ * a reflog; no hook runs).
+ *
+ * @param expected the value the ref must hold now, `null` for "must not exist".
+ * @returns false when the ref did not hold `expected` (nothing changed).
+ * @throws CkptError `GIT_FAILED` for any other failure.
+ */
+export async function updateStoreRef(repo: Repo, ref: string, next: string, expected: string | null, reason: string): Promise<boolean> {
+  // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (note 21).
+  const res = await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, ref, next, expected ?? repo.zeroOid], {
+    cwd: repo.worktree,
+    env: shadowEnv(repo),
+    okCodes: [0, 1, 128],
+  });
+  if (res.exitCode === 0) return true;
+  if (/expected|cannot lock ref|is at .* but|already exists|unable to resolve reference/i.test(res.stderr)) return false;
+  throw new CkptError('GIT_FAILED', `git update-ref ${ref} failed: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });
+}
+
+/** The value of a ref of ckpt's store, or null. */
+export async function storeRefValue(repo: Repo, ref: string): Promise<string | null> {
+  const res = await git(['rev-parse', '--verify', '-q', `${ref}^{}`], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 1, 128] });
+  return res.exitCode === 0 ? res.stdout.toString('utf8').trim() : null;
+}
+
+/** Every ref of ckpt's store under `prefix` (default `refs/ckpt/`), with its value. */
+export async function listStoreRefs(repo: Repo, prefix = CKPT_REFS): Promise<{ ref: string; oid: string }[]> {
+  return refList(repo, shadowEnv(repo), [prefix]);
+}
+
+async function refList(repo: Repo, env: Record<string, string | undefined>, patterns: string[]): Promise<{ ref: string; oid: string }[]> {
+  const out = await gitText(['for-each-ref', '--format=%(objectname) %(refname)', ...patterns], { cwd: repo.worktree, env });
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => ({ oid: l.slice(0, l.indexOf(' ')), ref: l.slice(l.indexOf(' ') + 1) }));
+}
+
+/**
+ * The objects the user's repository keeps alive by itself: the values of its
+ * refs (but not `refs/ckpt/*`, nor race attempts' branches, which ckpt
+ * removes) and HEAD. Reflogs and the index are not counted: they expire.
+ */
+export async function userRefOids(repo: Repo): Promise<string[]> {
+  const env = realEnv(repo);
+  const refs = await refList(repo, env, []);
+  const set = new Set(refs.filter((r) => !r.ref.startsWith(CKPT_REFS) && !r.ref.startsWith(ATTEMPT_BRANCHES)).map((r) => r.oid));
+  const head = await git(['rev-parse', '--verify', '-q', 'HEAD'], { cwd: repo.worktree, env, okCodes: [0, 1, 128] });
+  if (head.exitCode === 0) set.add(head.stdout.toString('utf8').trim());
+  return [...set];
+}
+
+/**
+ * The objects reachable from `roots` (any object ids) and from none of
+ * `negatives`, read through ckpt's store (so both stores are seen).
+ */
+async function reachableObjects(repo: Repo, roots: readonly string[], negatives: readonly string[], extraArgs: string[] = []): Promise<string[]> {
+  if (roots.length === 0 && extraArgs.length === 0) return [];
+  // `^oid` lines, not `--not`: git before 2.42 refuses options on rev-list's stdin.
+  const input = [...roots, ...negatives.map((n) => `^${n}`)].join('\n') + '\n';
+  const { stdout } = await git(['rev-list', '--objects', '--stdin', ...extraArgs], { cwd: repo.worktree, env: shadowEnv(repo), input, timeoutMs: 600_000 });
+  const oids: string[] = [];
+  for (const line of stdout.toString('utf8').split('\n')) if (line) oids.push(line.slice(0, repo.zeroOid.length));
+  return oids;
+}
+
+/** Packs what `roots` reach beyond `negatives` into ckpt's store; returns the object count. */
+async function packInto(repo: Repo, roots: readonly string[], negatives: readonly string[]): Promise<number> {
+  const oids = await reachableObjects(repo, roots, negatives);
+  return packList(repo, oids);
+}
+
+async function packList(repo: Repo, oids: readonly string[]): Promise<number> {
+  if (oids.length === 0) return 0;
+  const base = path.join(shadowObjectsDir(repo), 'pack', 'pack');
+  mkdirSync(path.dirname(base), { recursive: true });
+  await git(['pack-objects', '-q', '--non-empty', base], { cwd: repo.worktree, env: shadowEnv(repo), input: oids.join('\n') + '\n', timeoutMs: 600_000 });
+  return oids.length;
+}
+
+/**
+ * The objects stored in ckpt's own object dir (loose and packed), not those
+ * it borrows. Read from the files: each fan-out directory, and each pack's
+ * index through `git show-index`.
+ */
+export async function localObjects(repo: Repo): Promise<Set<string>> {
+  const dir = shadowObjectsDir(repo);
+  const out = new Set<string>();
+  for (const fan of readdirSync(dir)) {
+    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
+    for (const rest of readdirSync(path.join(dir, fan))) if (/^[0-9a-f]+$/.test(rest)) out.add(fan + rest);
+  }
+  const packDir = path.join(dir, 'pack');
+  for (const f of existsSync(packDir) ? readdirSync(packDir) : []) {
+    if (!f.endsWith('.idx')) continue;
+    const idx = await git(['show-index', ...(repo.objectFormat === 'sha256' ? ['--object-format=sha256'] : [])], {
+      cwd: repo.worktree,
+      env: shadowEnv(repo),
+      input: readFileSync(path.join(packDir, f)),
+    });
+    for (const line of idx.stdout.toString('utf8').split('\n')) {
+      const oid = line.split(' ')[1];
+      if (oid) out.add(oid);
+    }
+  }
+  return out;
+}
+
+/**
+ * Copies into ckpt's store every object that its refs (and their reflogs)
+ * reach, that no ref of the user reaches, and that ckpt's store does not hold
+ * itself: objects it borrowed from the user's store which the user's
+ * `git gc` could prune once nothing of the user's names them (a blob staged
+ * then unstaged, a commit dropped by a rebase or `reset`, an attempt's
+ * commits after `race clean`). After this, ckpt's chains depend on the user's
+ * store only for what the user's own refs keep.
+ *
+ * @param extraRoots further objects to secure (e.g. private index trees).
+ * @returns the number of objects copied.
+ * @throws CkptError `GIT_FAILED`.
+ */
+export async function adoptBorrowed(repo: Repo, extraRoots: readonly string[] = []): Promise<number> {
+  const negatives = await userRefOids(repo);
+  const needed = await reachableObjects(repo, extraRoots, negatives, ['--all', '--reflog']);
+  if (needed.length === 0) return 0;
+  const local = await localObjects(repo);
+  return packList(
+    repo,
+    needed.filter((o) => !local.has(o)),
+  );
+}
+
+/**
+ * Copies into the user's object store what `roots` (trees or commits of
+ * ckpt's store) reach and the user's store lacks, so that a commit made in
+ * the user's repository from them is complete there (`git fsck` clean, and
+ * safe from `git gc`, once a ref of the user's holds it).
+ *
+ * @returns the number of objects copied.
+ * @throws CkptError `GIT_FAILED`.
+ */
+export async function copyToRepository(repo: Repo, roots: readonly string[]): Promise<number> {
+  const wanted = roots.filter((r): r is string => !!r);
+  if (wanted.length === 0) return 0;
+  const candidates = await reachableObjects(repo, wanted, await userRefOids(repo));
+  if (candidates.length === 0) return 0;
+  // Which of them the user's store lacks (its own objects and its alternates).
+  const check = await git(['cat-file', '--batch-check=%(objectname)'], { cwd: repo.worktree, env: realEnv(repo), input: candidates.join('\n') + '\n' });
+  const missing = check.stdout
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.endsWith(' missing'))
+    .map((l) => l.slice(0, l.indexOf(' ')));
+  if (missing.length === 0) return 0;
+  const pack = await git(['pack-objects', '-q', '--stdout'], { cwd: repo.worktree, env: shadowEnv(repo), input: missing.join('\n') + '\n', timeoutMs: 600_000 });
+  await git(['index-pack', '--stdin'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined }, input: pack.stdout, timeoutMs: 600_000 });
+  return missing.length;
+}
+
+/** Bytes of ckpt's own object dir on disk (loose objects and packs, as allocated). */
+export function storeBytes(repo: Repo): number {
+  let total = 0;
+  const walk = (p: string): void => {
+    for (const e of readdirSync(p, { withFileTypes: true })) {
+      const full = path.join(p, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.isFile()) {
+        const st = statSync(full);
+        total += st.blocks > 0 ? st.blocks * 512 : st.size;
+      }
+    }
+  };
+  walk(shadowObjectsDir(repo));
+  return total;
+}
+
+/**
+ * Runs `fn` holding a repository-wide lock of ckpt's store
+ * (`<common>/ckpt/<name>.lock`, proper-lockfile; a holder that died loses it
+ * after 10 s), waiting up to `waitMs`.
+ *
+ * @throws CkptError `LOCKED`.
+ */
+export async function withStoreLock<T>(repo: Repo, name: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  const dir = path.join(repo.commonDir, 'ckpt');
+  mkdirSync(dir, { recursive: true });
+  const lockPath = path.join(dir, `${name}.lock`);
+  const deadline = Date.now() + waitMs;
+  let release: (() => Promise<void>) | null = null;
+  for (let delay = 20; !release; delay = Math.min(200, delay * 2)) {
+    try {
+      release = await lockfile.lock(dir, { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_000, retries: 0, onCompromised: () => undefined });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ELOCKED' || Date.now() > deadline) {
+        throw new CkptError('LOCKED', `another ckpt process holds ${lockPath}`, { cause: err, hint: 'Wait for it to finish; a lock whose holder died is released after 10 s.', data: { lock: lockPath } });
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+function removeEmptyDirs(dir: string): void {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeEmptyDirs(path.join(dir, e.name));
+    if (readdirSync(dir).length === 0) {
+      // rmdir only: a file inside means a ref appeared meanwhile, and it stays.
+      rmdirSync(dir);
+    }
+  } catch {
+    // gone already
+  }
+}

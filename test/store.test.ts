@@ -1,0 +1,192 @@
+/**
+ * ckpt's own store (the shadow git dir): snapshot objects and chains live
+ * there, out of reach of the user's and the agents' git commands; chains an
+ * older ckpt kept in the user's `refs/ckpt/` move there on first use.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { openRepo, takeSnapshot, listSteps, rollback } from '../src/index.js';
+import { CLI, git, indexBytes, makeRepo, picture, storeDir, storeGit, userRefs, write } from './support/repo.js';
+
+function ckpt(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ckptAsync(cwd: string, ...args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { cwd, stdio: 'ignore' });
+    p.on('close', (code) => resolve(code ?? -1));
+  });
+}
+
+/** Every loose object file and pack of an object dir (not following alternates). */
+function objectFiles(objects: string): string[] {
+  const out: string[] = [];
+  for (const fan of fs.readdirSync(objects)) {
+    if (/^[0-9a-f]{2}$/.test(fan)) for (const f of fs.readdirSync(path.join(objects, fan))) out.push(fan + f);
+  }
+  return out;
+}
+
+/** Turns the repository back into what an older ckpt left: chains as `refs/ckpt/*` in the user's repository, objects in its store, no store of ckpt's. */
+function makeLegacy(dir: string): Record<string, string> {
+  const store = storeDir(dir);
+  const refs = Object.fromEntries(
+    storeGit(dir, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/ckpt/')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]),
+  );
+  const pack = spawnSync('git', [`--git-dir=${store}`, 'pack-objects', '--all', '--stdout', '-q'], { cwd: dir, input: '' });
+  spawnSync('git', ['index-pack', '--stdin'], { cwd: dir, input: pack.stdout });
+  for (const [ref, oid] of Object.entries(refs)) git(dir, 'update-ref', ref, oid);
+  fs.rmSync(store, { recursive: true, force: true });
+  fs.rmSync(path.join(dir, '.git', 'ckpt', 'tips'), { recursive: true, force: true });
+  return refs;
+}
+
+describe("ckpt's store", () => {
+  it("keeps snapshot objects and chains in the shadow git dir, borrowing the user's objects through alternates", async () => {
+    const dir = makeRepo({ 'README.md': '# hi\n', 'big.txt': 'x'.repeat(10_000) });
+    const before = objectFiles(path.join(dir, '.git', 'objects'));
+    const refs0 = userRefs(dir);
+    const index0 = indexBytes(dir);
+    write(dir, { 'new.txt': 'untracked and new\n' });
+    const repo = await openRepo(dir);
+    const s = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    // The user's object store gained nothing; ckpt's store holds the new blob, trees and commits.
+    expect(objectFiles(path.join(dir, '.git', 'objects')).sort()).toEqual(before.sort());
+    const ours = objectFiles(path.join(storeDir(dir), 'objects'));
+    const newBlob = git(dir, 'hash-object', 'new.txt').trim();
+    expect(ours).toContain(newBlob);
+    expect(ours).toContain(s.id);
+    // Borrowed, not copied: the committed blob is only in the user's store.
+    const bigBlob = git(dir, 'rev-parse', 'HEAD:big.txt').trim();
+    expect(ours).not.toContain(bigBlob);
+    expect(fs.readFileSync(path.join(storeDir(dir), 'objects', 'info', 'alternates'), 'utf8')).toBe('../../../objects\n');
+    expect(storeGit(dir, 'cat-file', 'blob', bigBlob)).toBe('x'.repeat(10_000));
+    // No ref of the user's: neither refs/ckpt/ nor anything else changed.
+    expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toBe('');
+    expect(userRefs(dir)).toBe(refs0);
+    expect(indexBytes(dir).equals(index0)).toBe(true);
+    expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(s.id);
+    expect(storeGit(dir, 'reflog', 'show', '--format=%H', repo.ref).trim()).toBe(s.id);
+    storeGit(dir, 'fsck', '--no-dangling', '--connectivity-only');
+  });
+
+  it("survives what the user's and the agents' git commands do: update-ref -d of refs/ckpt, reflog expire, gc --prune=now", async () => {
+    const dir = makeRepo({ 'a.txt': 'one\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    write(dir, { 'a.txt': 'two\n', 'u.txt': 'untracked\n' });
+    await takeSnapshot(repo, { kind: 'manual' });
+    const steps0 = (await listSteps(repo)).map((s) => `${s.step} ${s.id} ${s.tree}`);
+    // What an agent would run to erase every chain, then the user's most aggressive gc.
+    spawnSync('sh', ['-c', 'git for-each-ref --format="%(refname)" refs/ckpt | xargs -r -n1 git update-ref -d'], { cwd: dir });
+    git(dir, 'reflog', 'expire', '--expire=now', '--all');
+    git(dir, 'gc', '--prune=now', '-q');
+    expect((await listSteps(repo)).map((s) => `${s.step} ${s.id} ${s.tree}`)).toEqual(steps0);
+    write(dir, { 'a.txt': 'three\n' });
+    await rollback(repo, { target: '1' });
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('one\n');
+    expect(fs.existsSync(path.join(dir, 'u.txt'))).toBe(false);
+    await rollback(repo, { undo: true });
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('three\n');
+    expect(fs.readFileSync(path.join(dir, 'u.txt'), 'utf8')).toBe('untracked\n');
+  });
+
+  it('upgrades an older shadow in place without losing objects or refs', async () => {
+    const dir = makeRepo();
+    const repo = await openRepo(dir);
+    const s = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    fs.writeFileSync(path.join(storeDir(dir), 'ckpt-shadow-version'), '3');
+    expect(ckpt(dir, 'log').code).toBe(0); // a new process sees an old version and upgrades
+    expect(fs.readFileSync(path.join(storeDir(dir), 'ckpt-shadow-version'), 'utf8')).toBe('4');
+    expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(s.id);
+    expect(storeGit(dir, 'cat-file', '-t', s.id).trim()).toBe('commit');
+  });
+});
+
+describe('migration of refs/ckpt/* from the user repository', () => {
+  it("moves every chain into ckpt's store with its objects, deletes the old refs, and survives the user's gc --prune=now", async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    write(dir, { 'a.txt': 'b\n', 'new.txt': 'new\n' });
+    await takeSnapshot(repo, { kind: 'manual' });
+    git(dir, 'worktree', 'add', '-q', path.join(path.dirname(dir), path.basename(dir) + '-linked'));
+    const linked = path.join(path.dirname(dir), path.basename(dir) + '-linked');
+    try {
+      write(linked, { 'l.txt': 'linked\n' });
+      await takeSnapshot(await openRepo(linked), { kind: 'manual' });
+      const log0 = ckpt(dir, 'log', '--json').stdout;
+      const legacy = makeLegacy(dir);
+      expect(Object.keys(legacy)).toHaveLength(2);
+      expect(git(dir, 'for-each-ref', 'refs/ckpt/')).not.toBe('');
+      const refs0 = userRefs(dir);
+      // First use: a new process migrates.
+      const r = ckpt(dir, 'log', '--json');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(log0);
+      expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toBe('');
+      expect(fs.existsSync(path.join(dir, '.git', 'refs', 'ckpt'))).toBe(false);
+      for (const [ref, oid] of Object.entries(legacy)) expect(storeGit(dir, 'rev-parse', ref).trim()).toBe(oid);
+      expect(userRefs(dir)).toBe(refs0);
+      // The objects are ckpt's now: the user's most thorough gc cannot take them.
+      git(dir, 'reflog', 'expire', '--expire=now', '--all');
+      git(dir, 'gc', '--prune=now', '-q');
+      storeGit(dir, 'fsck', '--no-dangling', '--connectivity-only');
+      expect(ckpt(dir, 'log', '--json').stdout).toBe(log0);
+      const pic = picture(dir);
+      expect(ckpt(dir, 'rollback', '1').code).toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('a\n');
+      expect(ckpt(dir, 'rollback', '--undo').code).toBe(0);
+      expect(picture(dir)).toEqual(pic);
+      // Idempotent: another run has nothing to do and changes nothing.
+      const store0 = storeGit(dir, 'for-each-ref');
+      expect(ckpt(dir, 'log').code).toBe(0);
+      expect(storeGit(dir, 'for-each-ref')).toBe(store0);
+    } finally {
+      fs.rmSync(linked, { recursive: true, force: true });
+    }
+  });
+
+  it('finishes a migration killed half-way (objects copied, ref created, old ref still there) and keeps a conflicting chain aside', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    const s1 = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    const legacy = makeLegacy(dir);
+    // Killed after step 2: the store has the ref, the user's repository still too.
+    expect(ckpt(dir, 'log').code).toBe(0);
+    git(dir, 'update-ref', repo.ref, s1.id);
+    fs.rmSync(path.join(storeDir(dir), 'ckpt-migrated'));
+    expect(ckpt(dir, 'log').code).toBe(0);
+    expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toBe('');
+    expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(legacy[repo.ref]);
+    // An old ckpt wrote a different chain under the same name: both are kept.
+    write(dir, { 'a.txt': 'other\n' });
+    const other = git(dir, 'commit-tree', git(dir, 'write-tree').trim(), '-m', 'not a snapshot').trim();
+    git(dir, 'update-ref', repo.ref, other);
+    expect(ckpt(dir, 'log').code).toBe(0);
+    expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toBe('');
+    expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(s1.id);
+    expect(storeGit(dir, 'for-each-ref', '--format=%(objectname)', 'refs/ckpt/legacy/').trim()).toBe(other);
+  });
+
+  it('concurrent first uses migrate once: one chain, no old ref left, every process succeeds', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    write(dir, { 'a.txt': 'b\n' });
+    await takeSnapshot(repo, { kind: 'manual' });
+    const legacy = makeLegacy(dir);
+    const codes = await Promise.all([1, 2, 3, 4].map(() => ckptAsync(dir, 'log')));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toBe('');
+    expect(storeGit(dir, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/ckpt/').trim()).toBe(`${repo.ref} ${legacy[repo.ref]}`);
+    expect((await listSteps(repo)).map((s) => s.step)).toEqual([2, 1]);
+  });
+});

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureTree, listSteps, openRepo, takeSnapshot } from '../src/index.js';
 import { hashedPicture } from './support/files.js';
-import { CLI, git, indexBytes, makeRepo, picture, userRefs, write } from './support/repo.js';
+import { CLI, git, indexBytes, makeRepo, picture, storeGit, userRefs, write } from './support/repo.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -112,8 +112,8 @@ describe('git children', () => {
     const out = JSON.parse(r.stdout) as { created: boolean; warnings: string[]; snapshot: { tree: string } };
     expect(out.created).toBe(true);
     expect(out.warnings.join('\n')).toMatch(/private index named objects missing .*rebuilt/);
-    expect(git(dir, 'cat-file', 'blob', `${out.snapshot.tree}:orphan.txt`)).toBe('orphan bytes\n');
-    expect(git(dir, 'cat-file', 'blob', `${out.snapshot.tree}:src/a.txt`)).toBe('a2\n');
+    expect(storeGit(dir, 'cat-file', 'blob', `${out.snapshot.tree}:orphan.txt`)).toBe('orphan bytes\n');
+    expect(storeGit(dir, 'cat-file', 'blob', `${out.snapshot.tree}:src/a.txt`)).toBe('a2\n');
     expect(picture(dir)).toEqual(pic);
     // The next one needs no rebuild, and every snapshot's objects are present.
     write(dir, { 'b.txt': 'b\n' });
@@ -121,6 +121,7 @@ describe('git children', () => {
     expect(again.warnings).toEqual([]);
     expect((await listSteps(repo, { stats: false })).map((s) => s.step)).toEqual([3, 2, 1]);
     git(dir, 'fsck', '--no-dangling', '--no-progress');
+    storeGit(dir, 'fsck', '--no-dangling', '--no-progress');
   });
 });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { listSteps, openRepo, startWatching } from '../src/index.js';
-import { CLI, git, indexBytes, makeRepo, picture, write } from './support/repo.js';
+import { CLI, git, indexBytes, makeRepo, picture, storeGit, write } from './support/repo.js';
 
 const run = promisify(execFile);
 
@@ -78,7 +78,7 @@ describe('hook claude', () => {
     expect(new Set(log.steps.flatMap((s) => s.toolUseIds))).toEqual(new Set(ids));
     // Every after snapshot of a round holds that round's files.
     const lastAfter = steps.find((s) => s.kind === 'after' && s.toolUseIds.includes('toolu_4_9'))!;
-    expect(git(dir, 'cat-file', 'blob', `${lastAfter.tree}:gen/toolu_4_9.txt`)).toBe('toolu_4_9\n');
+    expect(storeGit(dir, 'cat-file', 'blob', `${lastAfter.tree}:gen/toolu_4_9.txt`)).toBe('toolu_4_9\n');
     // Nothing left in the queue.
     expect(fs.readdirSync(path.join(repo.stateDir, 'queue'))).toEqual([]);
   }, 240_000);

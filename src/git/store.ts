@@ -41,8 +41,25 @@ const MIGRATED = 'ckpt-migrated';
  */
 export async function ensureStore(repo: Repo): Promise<void> {
   const dir = shadowDir(repo);
-  if (existsSync(path.join(dir, MIGRATED)) && !existsSync(path.join(repo.commonDir, 'refs', 'ckpt'))) return;
+  const looseLegacy = existsSync(path.join(repo.commonDir, 'refs', 'ckpt'));
+  if (!looseLegacy && existsSync(path.join(dir, MIGRATED))) return;
+  if (!looseLegacy && !(await packedLegacy(repo))) {
+    // Nothing to migrate. Creates nothing either (a refused command changes nothing):
+    // the marker is written only once ckpt's store exists.
+    if (existsSync(path.join(dir, 'HEAD'))) writeFileSync(path.join(dir, MIGRATED), `${Date.now()}\n`);
+    return;
+  }
   await migrateLegacyRefs(repo);
+}
+
+/** Whether the user's repository has `refs/ckpt/*` refs that are not loose files (packed, or in a reftable). */
+async function packedLegacy(repo: Repo): Promise<boolean> {
+  if (existsSync(path.join(repo.commonDir, 'reftable'))) return (await refList(repo, realEnv(repo), [CKPT_REFS])).length > 0;
+  try {
+    return readFileSync(path.join(repo.commonDir, 'packed-refs'), 'latin1').includes(` ${CKPT_REFS}`);
+  } catch {
+    return false;
+  }
 }
 
 /** What {@link migrateLegacyRefs} moved. */

@@ -19,7 +19,7 @@ import { openRepo, takeSnapshot } from '../src/index.js';
 import { captureTree, captureTreeReporting } from '../src/snapshot/capture.js';
 import { IncrementalContext, treeWithChanges, type IncrementalBase } from '../src/snapshot/incremental.js';
 import { takeSnapshotOfChangesLocked } from '../src/snapshot/take-changes.js';
-import { git, makeRepo, write } from './support/repo.js';
+import { git, makeRepo, storeGit, write } from './support/repo.js';
 
 const FILES = ['a.txt', 'b.txt', 'sp ace.txt', '-lead.txt', '\u00e9t\u00e9.txt', 'd/c.txt', 'd/e/f.txt', 'x', 'x/y.txt', 'x/z.log', 'build/o.txt', 'keep.log', 'n/m/o/p.txt', 'd/e/g.sh'];
 const DIRS = ['d', 'd/e', 'x', 'n', 'n/m', 'build', 'r', 'r/s'];
@@ -247,7 +247,7 @@ describe('in-process snapshot of known changed paths', () => {
       write(dir, { 'a.txt': 'edited\n' });
       const inc = await treeWithChanges(ctx, base, ['a.txt', 'd/c.txt']);
       expect(inc).toHaveProperty('tree', await captureTree(repo));
-      expect(git(dir, 'ls-tree', '-r', '--name-only', (inc as { tree: string }).tree)).toContain('d/c.txt');
+      expect(storeGit(dir, 'ls-tree', '-r', '--name-only', (inc as { tree: string }).tree)).toContain('d/c.txt');
     } finally {
       ctx.close();
     }
@@ -266,7 +266,7 @@ describe('in-process snapshot of known changed paths', () => {
       expect(res.created).toBe(true);
       expect(res.snapshot.step).toBe(first.snapshot.step + 1);
       expect(res.snapshot.parent).toBe(first.snapshot.id);
-      expect(git(dir, 'rev-parse', repo.ref).trim()).toBe(res.snapshot.id);
+      expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(res.snapshot.id);
       expect(res.snapshot.tree).toBe(await captureTree(repo));
       // Nothing changed since: nothing new recorded.
       const again = await takeSnapshotOfChangesLocked(repo, { kind: 'auto' }, ctx, ['a.txt']);

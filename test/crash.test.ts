@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot } from '../src/index.js';
-import { CLI, git, indexBytes, makeRepo, picture, write, type Entry } from './support/repo.js';
+import { CLI, git, indexBytes, makeRepo, picture, storeGit, write, type Entry } from './support/repo.js';
 
 const FILES = 300;
 
@@ -145,8 +145,8 @@ describe('crash', () => {
       expect(ckpt(dir, ['rollback', s2.id]).code).toBe(0);
     }
     // No snapshot of the chain ever recorded one of ckpt's temporary files.
-    for (const id of git(dir, 'rev-list', '--first-parent', repo.ref).trim().split('\n').slice(0, -1)) {
-      const names = git(dir, 'ls-tree', '-r', '--name-only', id).split('\n');
+    for (const id of storeGit(dir, 'rev-list', '--first-parent', repo.ref).trim().split('\n').slice(0, -1)) {
+      const names = storeGit(dir, 'ls-tree', '-r', '--name-only', id).split('\n');
       expect(names.filter((n) => /\.ckpt-\d+-[0-9a-z]+\.tmp$/.test(n))).toEqual([]);
     }
     git(dir, 'fsck', '--no-dangling', '--no-progress');

@@ -15,7 +15,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isCkptError, openRepo, rollback, takeSnapshot } from '../src/index.js';
-import { git, indexBytes, makeRepo, picture, tempDir, write, type Entry } from './support/repo.js';
+import { git, indexBytes, makeRepo, picture, storeGit, tempDir, write, type Entry } from './support/repo.js';
 
 const PATHS = ['a.txt', 'b.txt', 'sp ace.txt', '-lead.txt', 'd/c.txt', 'd/e/f.txt', 'x', 'x/y.txt', 'x/z.log', 'node_modules/m.js', 'keep.log'];
 const isIgnored = (rel: string): boolean => rel.endsWith('.log') || rel === 'node_modules' || rel.startsWith('node_modules/');
@@ -213,14 +213,14 @@ describe('property: rollback while another process writes', () => {
         }
         const snapshotted = (): Map<string, Set<string>> => {
           const out = new Map<string, Set<string>>();
-          for (const tree of git(dir, 'log', '--format=%T', repo.ref).trim().split('\n')) {
-            for (const rec of git(dir, 'ls-tree', '-r', '-z', tree).split('\0')) {
+          for (const tree of storeGit(dir, 'log', '--format=%T', repo.ref).trim().split('\n')) {
+            for (const rec of storeGit(dir, 'ls-tree', '-r', '-z', tree).split('\0')) {
               const t = rec.indexOf('\t');
               if (t < 0) continue;
               const p = rec.slice(t + 1);
               if (!last.has(p)) continue;
               if (!out.has(p)) out.set(p, new Set());
-              out.get(p)!.add(git(dir, 'cat-file', 'blob', rec.slice(0, t).split(' ')[2]!));
+              out.get(p)!.add(storeGit(dir, 'cat-file', 'blob', rec.slice(0, t).split(' ')[2]!));
             }
           }
           return out;

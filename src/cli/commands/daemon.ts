@@ -1,6 +1,6 @@
 /** `ckpt daemon start | stop | status | run`: the repository's daemon (watch/daemon.ts). */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { runDaemon } from '../../watch/daemon.js';
 import { daemonStatus, startDaemon, stopDaemon } from '../../watch/daemon-control.js';
@@ -8,10 +8,14 @@ import { durationMs, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { bytes } from '../output.js';
 
+/** Options of `ckpt daemon run` (durations with a unit, validated before {@link run}: `INVALID_DURATION`, exit 2). */
 export const runSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional() });
-export const startSchema = runSchema.extend({ json });
+/** Options of `ckpt daemon start`: those of `run`, and `--json`. */
+export const startSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional(), json });
+/** Options of `ckpt daemon stop` and `status`. */
 export const plainSchema = z.object({ json });
 
+/** Declares `ckpt daemon start | stop | status | run` on `parent`; `act` validates each with its schema. */
 export function register(parent: Command, act: Act): void {
   const d = parent.command('daemon').description("the repository's daemon: watches every worktree, snapshots only what changed");
   d.command('start')
@@ -29,6 +33,7 @@ export function register(parent: Command, act: Act): void {
     .action(act(runSchema, run));
 }
 
+/** `ckpt daemon start`: throws `DAEMON_FAILED` when it does not answer in time. */
 async function start(ctx: Ctx, input: z.output<typeof startSchema>): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const args = [...(input.idle ? ['--idle', `${input.idle}ms`] : []), ...(input.verify ? ['--verify', `${input.verify}ms`] : [])];
@@ -37,6 +42,7 @@ async function start(ctx: Ctx, input: z.output<typeof startSchema>): Promise<voi
   ctx.out.line(res.started ? `daemon started (pid ${res.pid})` : `a daemon already runs (pid ${res.pid})`);
 }
 
+/** `ckpt daemon stop`: throws `DAEMON_NOT_RUNNING`, `DAEMON_FAILED`. */
 async function stop(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<void> {
   const repo = await openRepo(ctx.cwd);
   const res = await stopDaemon(repo);
@@ -44,6 +50,7 @@ async function stop(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<voi
   ctx.out.line(`daemon stopped (pid ${res.pid})`);
 }
 
+/** `ckpt daemon status`: exit 1 when none runs. */
 async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<number> {
   const repo = await openRepo(ctx.cwd);
   const { status: s, other } = await daemonStatus(repo);
@@ -60,6 +67,7 @@ async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<n
   return 0;
 }
 
+/** `ckpt daemon run`: the daemon in the foreground until it stops; throws `DAEMON_RUNNING`. */
 async function run(ctx: Ctx, input: z.output<typeof runSchema>): Promise<void> {
   const why = await runDaemon(ctx.cwd, { ...(input.idle ? { idleMs: input.idle } : {}), ...(input.verify ? { verifyMs: input.verify } : {}) });
   ctx.out.line(`daemon stopped: ${why}`);

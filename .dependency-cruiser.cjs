@@ -70,6 +70,13 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/view/client/', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'zod-through-core-zod',
+      comment: "zod is imported by name through src/core/zod.ts: `import { z } from 'zod'` is a namespace holding all of zod, which the bundle then keeps whole (755 KB instead of ~190 KB, loaded by every command).",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/core/zod\\.ts$' },
+      to: { path: 'node_modules/zod/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-cycles',
       comment: 'The import graph of src/ has no cycle (type-only imports included).',
       severity: 'error',

@@ -55,6 +55,26 @@ export async function readObjects(
 }
 
 /**
+ * The sizes in bytes of the named objects, by name, from one `git cat-file
+ * --batch-check`; names that resolve to nothing are left out.
+ *
+ * @throws CkptError `INVALID_ARGUMENT` for a name with a newline; `GIT_FAILED`.
+ */
+export async function objectSizes(names: readonly string[], opts: { cwd: string; env: Record<string, string | undefined> }): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const list = [...new Set(names)];
+  if (list.length === 0) return out;
+  for (const n of list) if (n.includes('\n') || n === '') throw new CkptError('INVALID_ARGUMENT', `bad object name ${JSON.stringify(n)}`);
+  const { stdout } = await git(['cat-file', '--batch-check=%(objectsize)'], { cwd: opts.cwd, env: opts.env, input: list.join('\n') + '\n' });
+  const lines = stdout.toString('utf8').split('\n');
+  list.forEach((n, i) => {
+    const size = lines[i];
+    if (size && /^\d+$/.test(size)) out.set(n, Number(size));
+  });
+  return out;
+}
+
+/**
  * A long-lived `git cat-file --batch` that copies blobs out piece by piece
  * (git-cat-file(1) "BATCH OUTPUT"), so a blob of any size passes through a
  * buffer of at most a few pipe chunks (64 KiB each), never whole. Requests
@@ -125,20 +145,9 @@ export class BlobStream {
     return n === null ? null : Buffer.concat(parts);
   }
 
-  /**
-   * The sizes (bytes) of the given objects, by id, from one `cat-file
-   * --batch-check` (objects git does not have are left out).
-   */
-  async sizes(oids: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    const list = [...new Set(oids)];
-    if (list.length === 0) return out;
-    const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objectsize)'], { cwd: this.opts.cwd, env: this.opts.env, input: list.join('\n') + '\n' });
-    for (const line of stdout.toString('utf8').split('\n')) {
-      const [oid, size] = line.split(' ');
-      if (oid && size && /^\d+$/.test(size)) out.set(oid, Number(size));
-    }
-    return out;
+  /** The sizes (bytes) of the given objects (see {@link objectSizes}). */
+  sizes(oids: readonly string[]): Promise<Map<string, number>> {
+    return objectSizes(oids, this.opts);
   }
 
   /**

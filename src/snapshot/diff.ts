@@ -4,6 +4,7 @@
  */
 import type { Snapshot } from '../core/types.js';
 import { git, splitNul } from '../git/exec.js';
+import { objectSizes } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
 import { diffTrees, type TreeChange } from '../git/tree-diff.js';
@@ -116,14 +117,9 @@ export async function diffTreesText(
 
 /** The changes among `binary` whose blob on either side is larger than {@link BIG_FILE_BYTES} (one `cat-file --batch-check`). */
 async function bigChanges(repo: Repo, binary: TreeChange[]): Promise<TreeChange[]> {
-  const oids = [...new Set(binary.flatMap((c) => [c.srcOid, c.dstOid]).filter((o) => !/^0+$/.test(o)))];
-  if (oids.length === 0) return [];
-  const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objectsize)'], { cwd: repo.worktree, env: shadowEnv(repo), input: oids.join('\n') + '\n' });
-  const big = new Set<string>();
-  for (const line of stdout.toString('utf8').split('\n')) {
-    const [oid, size] = line.split(' ');
-    if (oid && Number(size) > BIG_FILE_BYTES) big.add(oid);
-  }
+  const oids = binary.flatMap((c) => [c.srcOid, c.dstOid]).filter((o) => !/^0+$/.test(o));
+  const sizes = await objectSizes(oids, { cwd: repo.worktree, env: shadowEnv(repo) });
+  const big = new Set([...sizes].filter(([, n]) => n > BIG_FILE_BYTES).map(([o]) => o));
   return binary.filter((c) => big.has(c.srcOid) || big.has(c.dstOid));
 }
 

@@ -10,14 +10,11 @@
  */
 import type { Step } from '../core/types.js';
 import { CkptError } from '../core/errors.js';
-import { git, splitNul } from '../git/exec.js';
-import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
-import { shadowEnv } from '../git/shadow.js';
 import { findAttempt } from '../race/compare.js';
 import type { RaceRecord } from '../race/types.js';
 import { listSteps } from '../snapshot/store.js';
-import { diffTrees } from '../git/tree-diff.js';
+import { diffTrees, listTree, readBlobs } from '../snapshot/tree-read.js';
 import { loadFileInputs, loadRaceComparison, type RaceComparison } from './load.js';
 import { compareFiles, summarizeFile, type NwayComparison, type NwayFile } from './nway.js';
 import { isBinary } from './text.js';
@@ -82,20 +79,14 @@ export function findStep(steps: Step[], id: string): Step {
  * @throws CkptError `GIT_FAILED`.
  */
 export async function stepTree(repo: Repo, steps: Step[], step: Step, limit = 5000): Promise<StepTree> {
-  const { stdout } = await git(['ls-tree', '-r', '-z', '-l', '--full-tree', step.tree], { cwd: repo.worktree, env: shadowEnv(repo) });
+  const listing = await listTree(repo, step.tree);
   const parent = step.parent ? steps.find((s) => s.id === step.parent) ?? null : null;
   const changes = new Map<string, 'A' | 'M' | 'D'>();
   if (parent) {
     for (const c of await diffTrees(repo, parent.tree, step.tree)) changes.set(c.path, c.dstMode === '000000' ? 'D' : c.srcMode === '000000' ? 'A' : 'M');
   }
   const all: TreeEntry[] = [];
-  for (const rec of splitNul(stdout)) {
-    const s = rec.toString('utf8');
-    const tab = s.indexOf('\t');
-    const [mode, , oid, size] = s.slice(0, tab).split(/\s+/);
-    const p = s.slice(tab + 1);
-    all.push({ path: p, mode: mode!, oid: oid!, size: size === '-' ? null : Number(size), change: changes.get(p) ?? null });
-  }
+  for (const e of listing) all.push({ path: e.path, mode: e.mode, oid: e.oid, size: e.size, change: changes.get(e.path) ?? null });
   for (const [p, ch] of changes) if (ch === 'D') all.push({ path: p, mode: '000000', oid: '', size: null, change: 'D' });
   all.sort((a, b) => Number(!a.change) - Number(!b.change) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { step, entries: all.slice(0, limit), truncated: all.length > limit };
@@ -114,19 +105,15 @@ export async function stepFile(repo: Repo, step: Step, filePath: string, maxByte
   if (filePath.includes('\0') || segs.some((s) => s === '' || s === '.' || s === '..')) {
     throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is not a path in step ${step.step}`, { hint: STEP_PATH_HINT, data: { path: filePath } });
   }
-  const { stdout } = await git(['ls-tree', '-z', '-l', '--full-tree', step.tree, '--', filePath], { cwd: repo.worktree, env: { ...shadowEnv(repo), GIT_LITERAL_PATHSPECS: '1' } });
-  const rec = splitNul(stdout)
-    .map((r) => r.toString('utf8'))
-    .find((r) => r.slice(r.indexOf('\t') + 1) === filePath);
-  if (!rec) throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is not in step ${step.step}`, { hint: STEP_PATH_HINT, data: { path: filePath } });
-  const [mode, type, oid, size] = rec.slice(0, rec.indexOf('\t')).split(/\s+/);
-  const bytes = size === '-' ? null : Number(size);
+  const entry = (await listTree(repo, step.tree, filePath))[0];
+  if (!entry) throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is not in step ${step.step}`, { hint: STEP_PATH_HINT, data: { path: filePath } });
+  const { mode, type, oid, size: bytes } = entry;
   if (type === 'tree') throw new CkptError('PATH_NOT_FOUND', `${JSON.stringify(filePath)} is a directory in step ${step.step}`, { hint: STEP_PATH_HINT, data: { path: filePath } });
-  if (type !== 'blob') return { path: filePath, mode: mode!, size: bytes, text: null, binary: false, tooLarge: false };
-  if ((bytes ?? 0) > maxBytes) return { path: filePath, mode: mode!, size: bytes, text: null, binary: false, tooLarge: true };
-  const obj = (await readObjects([oid!], { cwd: repo.worktree, env: shadowEnv(repo) })).get(oid!);
-  const binary = !obj || isBinary(obj.content);
-  return { path: filePath, mode: mode!, size: bytes, text: binary ? null : obj!.content.toString('utf8'), binary, tooLarge: false };
+  if (type !== 'blob') return { path: filePath, mode, size: bytes, text: null, binary: false, tooLarge: false };
+  if ((bytes ?? 0) > maxBytes) return { path: filePath, mode, size: bytes, text: null, binary: false, tooLarge: true };
+  const content = (await readBlobs(repo, [oid])).get(oid);
+  const binary = !content || isBinary(content);
+  return { path: filePath, mode, size: bytes, text: binary ? null : content.toString('utf8'), binary, tooLarge: false };
 }
 
 /**

@@ -4,11 +4,8 @@
  * (one `git cat-file --batch-check` plus one `--batch` for all blobs), by
  * object id, so any path name works. Feeds the pure model in nway.ts.
  */
-import { git } from '../git/exec.js';
-import { diffTrees } from '../git/tree-diff.js';
-import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
-import { shadowEnv } from '../git/shadow.js';
+import { blobSizes, diffTrees, readBlobs } from '../snapshot/tree-read.js';
 import { attemptSnapshot, selectAttempts } from '../race/compare.js';
 import type { RaceRecord } from '../race/types.js';
 import { compareFiles, type CompareOptions, type FileInput, type FileSide, type NwayComparison } from './nway.js';
@@ -27,16 +24,9 @@ export const MAX_BLOB_BYTES = 2 * 1024 * 1024;
 export async function readSides(repo: Repo, wanted: Array<{ oid: string; mode: string }>): Promise<Map<string, FileSide>> {
   const out = new Map<string, FileSide>();
   const blobs = [...new Set(wanted.filter((w) => w.mode !== '160000').map((w) => w.oid))];
-  const sizes = new Map<string, number>();
-  if (blobs.length > 0) {
-    const { stdout } = await git(['cat-file', '--batch-check=%(objectname) %(objectsize)'], { cwd: repo.worktree, env: shadowEnv(repo), input: blobs.join('\n') + '\n' });
-    for (const line of stdout.toString('utf8').split('\n')) {
-      const [oid, size] = line.split(' ');
-      if (oid && size && /^\d+$/.test(size)) sizes.set(oid, Number(size));
-    }
-  }
+  const sizes = await blobSizes(repo, blobs);
   const small = blobs.filter((o) => (sizes.get(o) ?? Infinity) <= MAX_BLOB_BYTES);
-  const objs = await readObjects(small, { cwd: repo.worktree, env: shadowEnv(repo) });
+  const objs = await readBlobs(repo, small);
   for (const w of wanted) {
     const key = `${w.mode} ${w.oid}`;
     if (out.has(key)) continue;
@@ -50,7 +40,7 @@ export async function readSides(repo: Repo, wanted: Array<{ oid: string; mode: s
       out.set(key, { oid: w.oid, mode: w.mode, text: null, size, large: true });
       continue;
     }
-    const text = isBinary(obj.content) ? null : obj.content.toString('utf8');
+    const text = isBinary(obj) ? null : obj.toString('utf8');
     out.set(key, { oid: w.oid, mode: w.mode, text, size });
   }
   return out;

@@ -114,3 +114,18 @@ export class CkptError extends Error {
 export function isCkptError(err: unknown, code?: ErrorCode): err is CkptError {
   return err instanceof CkptError && (code === undefined || err.code === code);
 }
+
+/**
+ * The `FS_FAILED` error for a file-system call that threw (`err`, a Node
+ * errno error): `what` says what ckpt was doing (`write state.json`), `file`
+ * where; data carries the errno (`ENOSPC`, `EACCES`, `EROFS`, …).
+ */
+export function fsFailure(err: unknown, what: string, file: string): CkptError {
+  const errno = (err as NodeJS.ErrnoException)?.code ?? null;
+  const full = errno === 'ENOSPC' || errno === 'EDQUOT';
+  return new CkptError('FS_FAILED', `could not ${what} (${file}): ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+    hint: full ? 'Free some disk space, then run the command again.' : 'Check permissions and free space, then run the command again.',
+    data: { file, errno },
+  });
+}

@@ -73,9 +73,12 @@ export function mergeEnv(extra: Record<string, string | undefined> = {}): NodeJS
 /**
  * Runs `git ARGS` and returns its raw output.
  *
- * @throws CkptError `GIT_NOT_FOUND` when git is not on PATH; `GIT_FAILED`
- *   (data: args, exitCode, signal, stderr) when git exits with a code not in
- *   `okCodes`, is killed by a signal or times out.
+ * @throws CkptError `GIT_NOT_FOUND` when git is not on PATH; `FS_FAILED`
+ *   (data: args, exitCode, errno `ENOSPC` / `EDQUOT` / `EROFS` / `EACCES`,
+ *   stderr) when git failed because the file system refused a write (see
+ *   {@link fileSystemErrno}); `GIT_FAILED` (data: args, exitCode, signal,
+ *   stderr) when git exits with a code not in `okCodes` otherwise, is killed
+ *   by a signal or times out.
  */
 export function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
   const okCodes = options.okCodes ?? [0];
@@ -138,6 +141,16 @@ function runGit(args: readonly string[], options: GitOptions, okCodes: number[],
       const exitCode = code ?? -1;
       if (signal || timedOut || !okCodes.includes(exitCode)) {
         const how = timedOut ? `timed out after ${timeoutMs} ms` : signal ? `was killed by ${signal}` : `exited with ${exitCode}`;
+        const errno = fileSystemErrno(stderr);
+        if (errno && !signal && !timedOut) {
+          reject(
+            new CkptError('FS_FAILED', `git ${args[0] ?? ''} ${how}: ${firstLine(stderr)}`, {
+              data: { args: [...args], exitCode, errno, stderr: stderr.slice(0, 4000) },
+              hint: errno === 'ENOSPC' || errno === 'EDQUOT' ? 'Free some disk space, then run the command again; nothing was recorded.' : 'Check the permissions of the repository and its .git directory; nothing was recorded.',
+            }),
+          );
+          return;
+        }
         reject(
           new CkptError('GIT_FAILED', `git ${args[0] ?? ''} ${how}: ${firstLine(stderr)}`, {
             data: { args: [...args], exitCode, signal: signal ?? null, stderr: stderr.slice(0, 4000) },
@@ -287,6 +300,19 @@ export function splitNul(buf: Buffer): Buffer[] {
   }
   if (start < buf.length) out.push(buf.subarray(start));
   return out;
+}
+
+/**
+ * The errno behind a git failure that is the file system's, not git's: a
+ * full disk or quota, a read-only file system, permission denied writing
+ * the object store or an index (git's messages, C locale). Null otherwise.
+ */
+export function fileSystemErrno(stderr: string): 'ENOSPC' | 'EDQUOT' | 'EROFS' | 'EACCES' | null {
+  if (/No space left on device/i.test(stderr)) return 'ENOSPC';
+  if (/Disk quota exceeded/i.test(stderr)) return 'EDQUOT';
+  if (/Read-only file system/i.test(stderr)) return 'EROFS';
+  if (/insufficient permission for adding an object|unable to (create|write) .*Permission denied|could not write .*Permission denied|Unable to create .*\.lock.*Permission denied/i.test(stderr)) return 'EACCES';
+  return null;
 }
 
 function firstLine(text: string): string {

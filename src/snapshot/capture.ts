@@ -5,7 +5,8 @@
  * `git write-tree`. Records nothing.
  */
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
-import { isCkptError } from '../core/errors.js';
+import path from 'node:path';
+import { fsFailure, isCkptError } from '../core/errors.js';
 import type { NotCaptured } from '../core/types.js';
 import { git, gitText, gitWithPaths, joinNul, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
@@ -14,6 +15,7 @@ import { syncIgnoreRules } from './ignore-sync.js';
 import { findLeftOut, maxFileSize } from './left-out.js';
 import { privateIndexPath, storableAt, unindex, type GitEnv } from './private-index.js';
 import { readState, writeState } from './state.js';
+import { removeTempObjects } from './temp-objects.js';
 
 /** What {@link captureTreeReporting} returns. */
 export interface Capture {
@@ -52,6 +54,21 @@ export async function captureTree(repo: Repo, onlyPaths?: readonly (string | Buf
  * git-children.test.ts).
  */
 export async function captureTreeReporting(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<Capture> {
+  const started = Date.now();
+  try {
+    return await captureRebuilding(repo, onlyPaths);
+  } catch (err) {
+    // A full disk: git left its partial objects behind; they would keep the disk full.
+    if (isCkptError(err, 'FS_FAILED') && (err.data.errno === 'ENOSPC' || err.data.errno === 'EDQUOT')) {
+      const env = shadowEnv(repo);
+      const freed = removeTempObjects(env.GIT_OBJECT_DIRECTORY ?? path.join(env.GIT_DIR, 'objects'), started);
+      err.data.tempBytesRemoved = freed;
+    }
+    throw err;
+  }
+}
+
+async function captureRebuilding(repo: Repo, onlyPaths?: readonly (string | Buffer)[]): Promise<Capture> {
   let missing: string | null;
   try {
     return await captureOnce(repo, onlyPaths, true);
@@ -95,7 +112,12 @@ async function captureOnce(repo: Repo, onlyPaths: readonly (string | Buffer)[] |
   const env = shadowEnv(repo, index);
   if (seed && !existsSync(index) && existsSync(repo.userIndex)) {
     // Seed the stat cache from the user's index: most files then need no re-hash.
-    copyFileSync(repo.userIndex, index);
+    try {
+      copyFileSync(repo.userIndex, index);
+    } catch (err) {
+      rmSync(index, { force: true });
+      throw fsFailure(err, "seed ckpt's private index from the user's index", index);
+    }
   }
   const notCaptured: NotCaptured[] = [];
   let added: string | null = null;
@@ -117,7 +139,7 @@ async function captureOnce(repo: Repo, onlyPaths: readonly (string | Buffer)[] |
       // start from an empty one. A file that vanished mid-scan: scan again.
       // An indexed path that became a FIFO, socket or device: drop it, say so.
       // A file that became unreadable since it was listed: leave it out, say so.
-      if (attempt >= 6 || !isCkptError(err, 'GIT_FAILED')) throw err;
+      if (attempt >= 6 || !isCkptError(err, 'GIT_FAILED')) throw err; // FS_FAILED (a full disk) is never retried
       const stderr = String(err.data.stderr);
       const unreadable = /^error: unable to index file '(.+)'$/m.exec(stderr);
       if (/can only add regular files/i.test(stderr)) {

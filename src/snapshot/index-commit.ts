@@ -5,7 +5,7 @@
  */
 import { copyFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { CkptError } from '../core/errors.js';
+import { CkptError, fsFailure } from '../core/errors.js';
 import { git } from '../git/exec.js';
 import { writeCommit } from '../git/loose.js';
 import type { Repo } from '../git/repo.js';
@@ -42,7 +42,12 @@ export async function indexCommit(repo: Repo, head: string | null): Promise<{ co
   let tree: string | null = EMPTY_TREE[repo.objectFormat];
   if (sig !== null) {
     const copy = path.join(repo.stateDir, 'user-index.copy');
-    copyFileSync(repo.userIndex, copy);
+    try {
+      copyFileSync(repo.userIndex, copy);
+    } catch (err) {
+      rmSync(copy, { force: true });
+      throw fsFailure(err, "copy the user's index", copy);
+    }
     try {
       // The user's git dir (a split index names its shared index there), but
       // objects into ckpt's store: the tree must live as long as the snapshots naming it.

@@ -5,6 +5,7 @@
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { fsFailure } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
 
 /** What state.json holds. */
@@ -39,9 +40,16 @@ export function readState(repo: Repo): WorktreeState {
 /**
  * Replaces the state atomically (temp file + rename, by write-file-atomic,
  * loaded only here: most hook calls change nothing and need not load it).
+ *
+ * @throws CkptError `FS_FAILED` (a full disk, permissions).
  */
 export async function writeState(repo: Repo, state: WorktreeState): Promise<void> {
-  mkdirSync(repo.stateDir, { recursive: true });
+  const file = path.join(repo.stateDir, 'state.json');
   const { default: writeFileAtomic } = await import('write-file-atomic');
-  writeFileAtomic.sync(path.join(repo.stateDir, 'state.json'), JSON.stringify(state, null, 2) + '\n', { fsync: false });
+  try {
+    mkdirSync(repo.stateDir, { recursive: true });
+    writeFileAtomic.sync(file, JSON.stringify(state, null, 2) + '\n', { fsync: false });
+  } catch (err) {
+    throw fsFailure(err, 'write ckpt\'s state file', file);
+  }
 }

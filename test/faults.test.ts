@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashedPicture } from './support/files.js';
-import { CLI, git, indexBytes, makeRepo, tempDir, userRefs, write } from './support/repo.js';
+import { CLI, git, storeGit, indexBytes, makeRepo, tempDir, userRefs, write } from './support/repo.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,7 +90,7 @@ describe('fault matrix', () => {
       const ok = ckpt(dir, ['snap', '--json']);
       expect(ok.status).toBe(0);
       const tip = steps(dir)[0]!;
-      expect(git(dir, 'cat-file', '-s', `${tip.tree}:data.bin`).trim()).toBe(String(MiB));
+      expect(storeGit(dir, 'cat-file', '-s', `${tip.tree}:data.bin`).trim()).toBe(String(MiB));
       git(dir, 'fsck', '--no-dangling', '--no-progress');
     } finally {
       disk.unmount();
@@ -143,8 +143,8 @@ describe('fault matrix', () => {
       const r = ckpt(dir, ['snap', '--json']);
       expect(r.status).toBe(0);
       const tree = (JSON.parse(r.stdout) as { snapshot: { tree: string } }).snapshot.tree;
-      expect(git(dir, 'cat-file', 'blob', `${tree}:ro.txt`)).toBe('read only\n');
-      expect(git(dir, 'cat-file', 'blob', `${tree}:ro-dir/inner.txt`)).toBe('inner\n');
+      expect(storeGit(dir, 'cat-file', 'blob', `${tree}:ro.txt`)).toBe('read only\n');
+      expect(storeGit(dir, 'cat-file', 'blob', `${tree}:ro-dir/inner.txt`)).toBe('inner\n');
       expect(fs.statSync(path.join(dir, 'ro.txt')).mode & 0o777).toBe(0o444);
       expect(fs.statSync(path.join(dir, 'ro-dir')).mode & 0o777).toBe(0o555);
     } finally {
@@ -161,14 +161,14 @@ describe('fault matrix', () => {
     const snap = spawnSync('sh', ['-c', `"$0" "$1" snap 2>&1 | true`, process.execPath, CLI], { cwd: dir, encoding: 'utf8', env: { ...process.env, CKPT_MAX_FILE_SIZE: '' } });
     expect(snap.status).toBe(0);
     const s1 = steps(dir)[0]!;
-    expect(git(dir, 'ls-tree', '-r', '--name-only', s1.tree).split('\n').filter(Boolean)).toHaveLength(201);
+    expect(storeGit(dir, 'ls-tree', '-r', '--name-only', s1.tree).split('\n').filter(Boolean)).toHaveLength(201);
     write(dir, { 'many/f-0.txt': 'changed\n', 'hooked.txt': 'h\n' });
     const payload = JSON.stringify({ hook_event_name: 'PostToolUse', cwd: dir, tool_name: 'Bash', tool_input: { command: 'x' }, tool_use_id: 'toolu_pipe' });
     const hook = spawnSync('sh', ['-c', `printf '%s' "$2" | "$0" "$1" hook claude 2>&1 | true`, process.execPath, CLI, payload], { cwd: dir, encoding: 'utf8' });
     expect(hook.status).toBe(0);
     const s2 = steps(dir)[0]!;
-    expect(git(dir, 'cat-file', 'blob', `${s2.tree}:many/f-0.txt`)).toBe('changed\n');
-    expect(git(dir, 'cat-file', 'blob', `${s2.tree}:hooked.txt`)).toBe('h\n');
-    expect(git(dir, 'ls-tree', '-r', '--name-only', s2.tree).split('\n').filter(Boolean)).toHaveLength(202);
+    expect(storeGit(dir, 'cat-file', 'blob', `${s2.tree}:many/f-0.txt`)).toBe('changed\n');
+    expect(storeGit(dir, 'cat-file', 'blob', `${s2.tree}:hooked.txt`)).toBe('h\n');
+    expect(storeGit(dir, 'ls-tree', '-r', '--name-only', s2.tree).split('\n').filter(Boolean)).toHaveLength(202);
   });
 });

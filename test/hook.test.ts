@@ -170,7 +170,7 @@ describe('hook claude', () => {
     write(dir, { '.claude/other.json': '{}\n' });
     expect(ckpt('snap').status).toBe(0);
     const tip = (await listSteps(repo, { stats: false }))[0]!;
-    const files = git(dir, 'ls-tree', '-r', '--name-only', tip.tree).split('\n');
+    const files = storeGit(dir, 'ls-tree', '-r', '--name-only', tip.tree).split('\n');
     expect(files).toContain('.claude/other.json');
     expect(files).not.toContain('.claude/settings.local.json');
     expect(git(dir, 'status', '--porcelain')).not.toContain('settings.local.json');

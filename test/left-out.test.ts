@@ -5,12 +5,12 @@
  * snapshot's metadata and by snap, log and status; the snapshot is otherwise
  * complete; nothing of the user's changes. Real git, the built CLI.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashedPicture } from './support/files.js';
-import { CLI, git, indexBytes, makeRepo, tempDir, userRefs, write } from './support/repo.js';
+import { CLI, git, storeGit, indexBytes, makeRepo, tempDir, userRefs, write } from './support/repo.js';
 
 interface SnapJson {
   created: boolean;
@@ -23,7 +23,9 @@ function ckpt(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): SpawnSy
 }
 
 function treeFiles(dir: string, tree: string): string[] {
-  return git(dir, '-c', 'safe.directory=*', 'ls-tree', '-r', '-z', '--name-only', tree).split('\0').filter(Boolean).sort();
+  // ckpt's store of a main worktree (support/repo.ts storeDir), read without asking git where it is: the unprivileged test's repository belongs to another user.
+  const store = path.join(dir, '.git', 'ckpt', 'shadow');
+  return execFileSync('git', ['-c', 'safe.directory=*', `--git-dir=${store}`, 'ls-tree', '-r', '-z', '--name-only', tree], { encoding: 'utf8' }).split('\0').filter(Boolean).sort();
 }
 
 /** Bytes under `dir` (a store's objects). */
@@ -69,12 +71,12 @@ describe('left out of snapshots', () => {
     expect(out.warnings.join('\n')).toMatch(/mid\.bin: 150 MiB, over the 100 MiB cap/);
     // Otherwise complete, byte for byte.
     expect(treeFiles(dir, out.snapshot.tree)).toEqual(['README.md', 'small.txt', 'src/a.txt', 'src/new.txt', 'tracked-big.bin']);
-    expect(git(dir, 'cat-file', 'blob', `${out.snapshot.tree}:src/new.txt`)).toBe('new\n');
-    expect(git(dir, 'cat-file', '-s', `${out.snapshot.tree}:tracked-big.bin`).trim()).toBe(String(120 * MiB));
+    expect(storeGit(dir, 'cat-file', 'blob', `${out.snapshot.tree}:src/new.txt`)).toBe('new\n');
+    expect(storeGit(dir, 'cat-file', '-s', `${out.snapshot.tree}:tracked-big.bin`).trim()).toBe(String(120 * MiB));
     // Neither big untracked file went into any store (the tracked one compresses to almost nothing).
     expect(du(path.join(dir, '.git')) - storeBefore).toBeLessThan(5 * MiB);
     // Recorded in the snapshot's metadata, shown by log and status; the user's files, index and refs untouched.
-    const raw = git(dir, 'cat-file', 'commit', out.snapshot.id);
+    const raw = storeGit(dir, 'cat-file', 'commit', out.snapshot.id);
     expect(raw).toContain('Not-Captured: too-large 2147483648 "sparse.bin"');
     const log = JSON.parse(ckpt(dir, ['log', '--json']).stdout) as { steps: { notCaptured: unknown[] }[] };
     expect(log.steps[0]!.notCaptured).toEqual(out.snapshot.notCaptured);
@@ -96,7 +98,7 @@ describe('left out of snapshots', () => {
     write(dir, { '.ckpt/config.json': JSON.stringify({ snapshot: { maxFileSize: '200MiB' } }) });
     const raised = JSON.parse(ckpt(dir, ['snap', '--json']).stdout) as SnapJson;
     expect(raised.snapshot.notCaptured.map((n) => n.path)).toEqual(['sparse.bin']);
-    expect(git(dir, 'cat-file', '-s', `${raised.snapshot.tree}:mid.bin`).trim()).toBe(String(150 * MiB));
+    expect(storeGit(dir, 'cat-file', '-s', `${raised.snapshot.tree}:mid.bin`).trim()).toBe(String(150 * MiB));
     // And the environment wins over the file (for files git reads again: new or changed ones).
     fs.writeFileSync(path.join(dir, 'mid.bin'), Buffer.alloc(150 * MiB, 2));
     const lowered = JSON.parse(ckpt(dir, ['snap', '--json'], { CKPT_MAX_FILE_SIZE: '1MiB' }).stdout) as SnapJson;

@@ -1,9 +1,11 @@
 /**
- * Crash test (reliability note 19): `ckpt rollback` killed with SIGKILL at
+ * Crash test: `ckpt rollback` killed with SIGKILL at
  * random moments. Whenever it dies, the worktree is either untouched, fully
  * rolled back, or half-way with its journal present; the next run takes the
  * lock over at once, finishes, and leaves exactly the target; git fsck is
- * clean; the index and ignored files are never touched.
+ * clean; the index and ignored files are never touched. And `--undo` after
+ * such a kill lands exactly on the state before that rollback, with none of
+ * ckpt's temporary files left in the tree or recorded by any snapshot.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -88,3 +88,27 @@ describe('a 2 GiB file', () => {
     git(dir, 'status', '--short');
   }, 900_000);
 });
+
+describe('ckpt diff with a big file among others', () => {
+  it('prints the other files patches in full and the big one as a summary', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n', 'b*.txt': 'b\n' });
+    const repo = await openRepo(dir);
+    const s1 = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    const fd = fs.openSync(path.join(dir, 'big.bin'), 'w');
+    fs.ftruncateSync(fd, 40 * 1024 * 1024);
+    fs.closeSync(fd);
+    fs.writeFileSync(path.join(dir, 'a.txt'), 'A\n');
+    fs.writeFileSync(path.join(dir, 'b*.txt'), 'B\n');
+    const d = inChild(dir, 'diff', { from: String(s1.step) });
+    expect(d.result.files.map((f: { path: string }) => f.path).sort()).toEqual(['a.txt', 'b*.txt', 'big.bin']);
+    const { diff } = await import('../src/index.js');
+    const r = await diff(repo, { from: String(s1.step) });
+    expect(r.patch).toContain('+A\n');
+    expect(r.patch).toContain('+B\n');
+    expect(r.patch).toContain('Binary files /dev/null and b/big.bin differ');
+    const only = await diff(repo, { from: String(s1.step), paths: ['b*.txt', 'big.bin'] });
+    expect(only.patch).not.toContain('+A\n');
+    expect(only.patch).toContain('+B\n');
+    expect(only.patch).toContain('b/big.bin differ');
+  });
+});

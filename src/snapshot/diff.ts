@@ -105,10 +105,12 @@ export async function diffTreesText(
     // git reads a big blob whole to print even "Binary files differ" (a deletion, say): big files
     // are left out of git's patch and get that summary from us, from their ids alone.
     const bigOnes = await bigChanges(repo, changes.filter((c) => files.some((f) => f.binary && f.path === c.path)));
-    const rest = bigOnes.length === 0 ? tail : ['--', ...changes.filter((c) => !bigOnes.includes(c)).map((c) => c.path)];
-    if (rest.length !== 1) {
+    // Pathspec magic instead of a list of every other path (argv stays short): the user's paths
+    // as `:(literal)`, the big ones as `:(exclude,literal)` (gitglossary(7) "pathspec").
+    const rest = bigOnes.length === 0 ? tail : ['--', ...(paths ?? []).map((p) => `:(literal)${p}`), ...bigOnes.map((c) => `:(exclude,literal)${c.path}`)];
+    if (bigOnes.length < changes.length) {
       const args = [...big, 'diff-tree', '-p', '-r', '--no-ext-diff', '--no-textconv', '--no-renames', opts.color ? '--color=always' : '--no-color', fromTree, toTree, ...rest];
-      patch = (await git(args, { cwd: repo.worktree, env })).stdout.toString('utf8');
+      patch = (await git(args, { cwd: repo.worktree, env: bigOnes.length === 0 ? env : { ...env, GIT_LITERAL_PATHSPECS: undefined } })).stdout.toString('utf8');
     }
     for (const c of bigOnes) patch += binarySummary(c, repo.zeroOid);
   }

@@ -8,6 +8,13 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, listSteps, rollback } from '../src/index.js';
+import { verifyChains, recordedTip } from '../src/snapshot/chains.js';
+import { gc } from '../src/snapshot/gc.js';
+import { storeBytes } from '../src/git/store.js';
+import { pickAttempt } from '../src/race/pick.js';
+import { attemptDiffs, attemptSnapshot } from '../src/race/compare.js';
+import { resolveRace } from '../src/race/store.js';
+import { makeFakeRace } from './support/fake-race.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, storeGit, userRefs, write } from './support/repo.js';
 
 function ckpt(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -188,5 +195,140 @@ describe('migration of refs/ckpt/* from the user repository', () => {
     expect(git(dir, 'for-each-ref', 'refs/ckpt/')).toBe('');
     expect(storeGit(dir, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/ckpt/').trim()).toBe(`${repo.ref} ${legacy[repo.ref]}`);
     expect((await listSteps(repo)).map((s) => s.step)).toEqual([2, 1]);
+  });
+});
+
+describe('chains verified against the record of tips', () => {
+  it('puts back a chain deleted or rewound inside ckpt\'s store, reports it, and `ckpt status` does it too', async () => {
+    const dir = makeRepo({ 'a.txt': '1\n' });
+    const repo = await openRepo(dir);
+    for (const v of ['2', '3', '4']) {
+      write(dir, { 'a.txt': `${v}\n` });
+      await takeSnapshot(repo, { kind: 'manual' });
+    }
+    const steps0 = (await listSteps(repo)).map((s) => s.id);
+    expect(recordedTip(repo, repo.id)?.oid).toBe(steps0[0]);
+    expect(await verifyChains(repo)).toMatchObject({ checked: 1, repaired: [], problems: [] });
+    // What an agent's git commands do in an attempt: harmless, the refs are not there.
+    spawnSync('sh', ['-c', 'git for-each-ref --format="%(refname)" refs/ckpt | xargs -r -n1 git update-ref -d'], { cwd: dir });
+    expect((await listSteps(repo)).map((s) => s.id)).toEqual(steps0);
+    // Deleted inside the store itself.
+    storeGit(dir, 'update-ref', '-d', repo.ref);
+    expect(await listSteps(repo)).toEqual([]);
+    const v1 = await verifyChains(repo);
+    expect(v1.repaired).toEqual([{ ref: repo.ref, why: 'deleted', found: null, restored: steps0[0] }]);
+    expect((await listSteps(repo)).map((s) => s.id)).toEqual(steps0);
+    // Rewound two steps, inside the store.
+    storeGit(dir, 'update-ref', repo.ref, steps0[2]!);
+    const r = ckpt(dir, 'status', '--json');
+    expect(r.code).toBe(0);
+    const st = JSON.parse(r.stdout) as { store: { repairs: string[]; bytes: number } };
+    expect(st.store.repairs).toHaveLength(1);
+    expect(st.store.repairs[0]).toMatch(/was rewound .*restored to its recorded tip/);
+    expect(st.store.bytes).toBe(storeBytes(repo));
+    expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(steps0[0]);
+    // Moved forward by a ckpt killed before it recorded the move: accepted and recorded, not undone.
+    write(dir, { 'a.txt': '5\n' });
+    const s5 = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    const log = path.join(repo.commonDir, 'ckpt', 'tips', `${repo.id}.log`);
+    fs.writeFileSync(log, fs.readFileSync(log, 'utf8').split('\n').filter((l) => !l.includes(s5.id)).join('\n'));
+    expect((await verifyChains(repo)).repaired).toEqual([]);
+    expect(recordedTip(repo, repo.id)?.oid).toBe(s5.id);
+  });
+});
+
+describe('ckpt gc in its own store', () => {
+  it('refuses a cutoff that would leave no tip, and bad numbers, changing nothing', async () => {
+    const dir = makeRepo({ 'a.txt': '1\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    const refs0 = storeGit(dir, 'for-each-ref');
+    const later = Date.now() + 3_600_000;
+    await expect(gc(repo, { olderThanMs: 60_000, now: later })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', hint: expect.stringMatching(/--keep 1/) });
+    for (const bad of [0, -5, Number.NaN, Infinity]) await expect(gc(repo, { olderThanMs: bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(gc(repo, { olderThan: '180' })).rejects.toMatchObject({ code: 'INVALID_DURATION', hint: expect.stringMatching(/180s, 180m/) });
+    await expect(gc(repo, { keep: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(storeGit(dir, 'for-each-ref')).toBe(refs0);
+    // --keep 1 says it: only the tip stays.
+    expect((await gc(repo, { keep: 1, olderThanMs: 60_000, now: later })).kept).toBe(1);
+  });
+
+  it('frees the disk at once and reports what it measured; keeps the tip and what rollback --undo needs', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    const big = (n: number): string => Array.from({ length: 20_000 }, (_, i) => `${n} ${i} ${Math.sin(n * i)}`).join('\n');
+    for (let n = 1; n <= 5; n++) {
+      write(dir, { 'big.txt': big(n) });
+      await takeSnapshot(repo, { kind: 'manual' });
+    }
+    write(dir, { 'a.txt': 'edited\n' });
+    await rollback(repo, { target: '3' }); // steps 6 (pre-rollback) and 7 (rollback)
+    const pic = picture(dir);
+    const before = storeBytes(repo);
+    const res = await gc(repo, { keep: 1 });
+    expect(res.kept).toBe(2); // the tip, and the pre-rollback snapshot --undo restores
+    expect(res.keptBecause.join()).toMatch(/rollback --undo/);
+    expect(res.storeBytesBefore).toBe(before);
+    expect(res.storeBytesAfter).toBe(storeBytes(repo));
+    expect(res.freedBytes).toBe(before - storeBytes(repo));
+    expect(res.freedBytes).toBeGreaterThan(200_000); // the dropped versions of big.txt are gone from disk now
+    expect(storeGit(dir, 'count-objects', '-v')).toMatch(/^count: 0$/m);
+    storeGit(dir, 'fsck', '--no-dangling', '--no-progress');
+    expect((await listSteps(repo)).map((s) => s.step)).toEqual([7, 6]);
+    await rollback(repo, { undo: true });
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('edited\n');
+    expect(fs.readFileSync(path.join(dir, 'big.txt'), 'utf8')).toBe(big(5));
+    void pic;
+  });
+
+  it("copies into ckpt's store what a chain borrowed and the user's refs no longer keep (a staged blob later unstaged)", async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    write(dir, { 'staged.txt': 'staged, never committed\n' });
+    git(dir, 'add', 'staged.txt'); // the blob is written into the user's store by the user's git
+    const repo = await openRepo(dir);
+    const s = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    const blob = git(dir, 'rev-parse', ':staged.txt').trim();
+    expect(fs.existsSync(path.join(storeDir(dir), 'objects', blob.slice(0, 2), blob.slice(2)))).toBe(false); // borrowed
+    await gc(repo, { keep: 10 });
+    git(dir, 'rm', '-q', '--cached', 'staged.txt');
+    fs.rmSync(path.join(dir, 'staged.txt'));
+    git(dir, 'gc', '--prune=now', '-q');
+    expect(spawnSync('git', ['cat-file', '-e', blob], { cwd: dir }).status).not.toBe(0); // gone from the user's store
+    expect(storeGit(dir, 'cat-file', 'blob', `${s.tree}:staged.txt`)).toBe('staged, never committed\n');
+    storeGit(dir, 'fsck', '--no-dangling', '--no-progress');
+  });
+});
+
+describe('races and the two stores', () => {
+  it("an attempt's chain pruned by ckpt gc, then the user's git gc --prune=now: race diff and race pick still have the attempt", async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('gcrace', ['claude', 'codex']);
+    const diffs0 = await attemptDiffs(repo, race);
+    const arepo = await openRepo(worktrees.claude!);
+    await gc(arepo, { keep: 1 });
+    git(dir, 'reflog', 'expire', '--expire=now', '--all');
+    git(dir, 'gc', '--prune=now', '-q');
+    const again = resolveRace(repo, race.id);
+    expect((await attemptSnapshot(repo, again.attempts[0]!))?.id).toBe(race.attempts[0]!.final);
+    expect(await attemptDiffs(repo, again)).toEqual(diffs0);
+    const pick = await pickAttempt(again, 'claude');
+    expect(pick.changes.length).toBeGreaterThan(0);
+    expect(fs.readFileSync(path.join(dir, 'src/extra.ts'), 'utf8')).toBe(fs.readFileSync(path.join(worktrees.claude!, 'src/extra.ts'), 'utf8'));
+  });
+
+  it("race pick --merge and --branch copy the winner's objects into the user's repository: git fsck is clean, also after git gc --prune=now", async () => {
+    const { dir, repo, race } = await makeFakeRace('merge', ['claude', 'codex']);
+    const userObjects0 = Number(/^count: (\d+)$/m.exec(git(dir, 'count-objects', '-v'))![1]);
+    const b = await pickAttempt(resolveRace(repo, race.id), 'codex', { mode: 'branch', branch: 'try-codex' });
+    expect(git(dir, 'show', 'try-codex:src/util.ts')).toContain('twice');
+    const m = await pickAttempt(resolveRace(repo, race.id), 'claude', { mode: 'merge' });
+    expect(m.commit).toBeTruthy();
+    git(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
+    expect(Number(/^count: (\d+)$/m.exec(git(dir, 'count-objects', '-v'))![1])).toBeGreaterThan(userObjects0);
+    // Nothing of ckpt's store is needed any more by the user's refs.
+    git(dir, 'reflog', 'expire', '--expire=now', '--all');
+    git(dir, 'gc', '--prune=now', '-q');
+    git(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
+    expect(spawnSync('git', ['cat-file', '-e', `${b.commit}^{tree}`], { cwd: dir }).status).toBe(0);
+    expect(git(dir, 'show', 'HEAD:src/extra.ts')).toBe(fs.readFileSync(path.join(dir, 'src/extra.ts'), 'utf8'));
   });
 });

@@ -280,7 +280,7 @@ export async function copyToRepository(repo: Repo, roots: readonly string[]): Pr
   return missing.length;
 }
 
-/** Bytes of ckpt's own object dir on disk (loose objects and packs, as allocated). */
+/** Bytes of ckpt's own object dir on disk (loose objects and packs, as allocated: `st_blocks` × 512); 0 when there is no store yet. */
 export function storeBytes(repo: Repo): number {
   let total = 0;
   const walk = (p: string): void => {
@@ -293,7 +293,8 @@ export function storeBytes(repo: Repo): number {
       }
     }
   };
-  walk(shadowObjectsDir(repo));
+  const dir = path.join(shadowDir(repo), 'objects');
+  if (existsSync(dir)) walk(dir);
   return total;
 }
 

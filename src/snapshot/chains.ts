@@ -20,7 +20,7 @@ import { isCkptError } from '../core/errors.js';
 import { git } from '../git/exec.js';
 import { readObjects } from '../git/objects.js';
 import { WORKTREE_REF_PREFIX, type Repo } from '../git/repo.js';
-import { shadowEnv } from '../git/shadow.js';
+import { shadowDir, shadowEnv } from '../git/shadow.js';
 import { listStoreRefs, updateStoreRef } from '../git/store.js';
 import { decodeSnapshot, parseCommit } from './format.js';
 import { withWorktreeLock } from './lock.js';
@@ -104,6 +104,7 @@ export interface VerifyResult {
  */
 export async function verifyChains(repo: Repo, lockWaitMs = 5_000): Promise<VerifyResult> {
   const result: VerifyResult = { checked: 0, repaired: [], problems: [] };
+  if (!existsSync(path.join(shadowDir(repo), 'HEAD'))) return result; // no store, no chain
   const ids = new Set<string>();
   if (existsSync(tipsDir(repo))) for (const f of readdirSync(tipsDir(repo))) if (f.endsWith('.log')) ids.add(f.slice(0, -4));
   const unrecorded = (await listStoreRefs(repo, WORKTREE_REF_PREFIX)).filter((r) => !ids.has(r.ref.slice(WORKTREE_REF_PREFIX.length)));
@@ -154,4 +155,21 @@ async function isAncestor(repo: Repo, a: string, b: string): Promise<boolean> {
   if (a === b) return true;
   const res = await git(['rev-list', '--first-parent', b], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 128] });
   return res.exitCode === 0 && res.stdout.toString('utf8').split('\n').includes(a);
+}
+
+/**
+ * {@link verifyChains}, as lines for a report (nothing when all is well):
+ * what was restored and what could not be checked. Never throws: a failure
+ * to verify is itself a line.
+ */
+export async function verifyChainsReport(repo: Repo): Promise<string[]> {
+  try {
+    const v = await verifyChains(repo);
+    return [
+      ...v.repaired.map((r) => `${r.ref} was ${r.why}${r.found ? ` (it held ${r.found.slice(0, 12)})` : ''}; restored to its recorded tip ${r.restored.slice(0, 12)}`),
+      ...v.problems,
+    ];
+  } catch (err) {
+    return [`could not verify the snapshot chains: ${(err as Error).message}`];
+  }
 }

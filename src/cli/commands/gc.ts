@@ -6,6 +6,7 @@ import { openRepo } from '../../git/repo.js';
 import { gc } from '../../snapshot/gc.js';
 import { count, flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
+import { bytes } from '../output.js';
 
 /** Arguments and options of `ckpt gc` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ keep: count(1).optional(), olderThan: durationText.optional(), dryRun: flag, json });
@@ -34,5 +35,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   });
   ctx.out.result(res);
   if (res.dropped === 0) ctx.out.line(`nothing to prune (${res.kept} snapshot(s) kept)`);
-  else ctx.out.line(`${res.dryRun ? 'would drop' : 'dropped'} ${res.dropped} snapshot(s) (steps ${Math.min(...res.droppedSteps)}–${Math.max(...res.droppedSteps)}), kept ${res.kept}; git frees their objects at its next gc`);
+  else ctx.out.line(`${res.dryRun ? 'would drop' : 'dropped'} ${res.dropped} snapshot(s) (steps ${Math.min(...res.droppedSteps)}–${Math.max(...res.droppedSteps)}), kept ${res.kept}`);
+  for (const why of res.keptBecause) ctx.out.line(`kept ${why}`);
+  if (!res.dryRun) ctx.out.line(`freed ${bytes(Math.max(0, res.freedBytes))} on disk (ckpt's store: ${bytes(res.storeBytesBefore)} → ${bytes(res.storeBytesAfter)})`);
 }

@@ -2,6 +2,9 @@
 import type { Command } from 'commander';
 import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
+import { shadowDir } from '../../git/shadow.js';
+import { storeBytes } from '../../git/store.js';
+import { verifyChainsReport } from '../../snapshot/chains.js';
 import { status } from '../../snapshot/gc.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
@@ -25,8 +28,12 @@ export function register(parent: Command, act: Act): void {
 export async function run(ctx: Ctx, _input: Input): Promise<void> {
   const out = ctx.out;
   const repo = await openRepo(ctx.cwd);
+  // Chains checked against their record first: a deleted or rewound one is put back and reported.
+  const repairs = await verifyChainsReport(repo);
   const chains = await status(repo);
-  out.result({ current: repo.id, worktrees: chains });
+  const store = { path: shadowDir(repo), bytes: storeBytes(repo), repairs };
+  out.result({ current: repo.id, worktrees: chains, store });
+  for (const r of repairs) out.line(out.q(r));
   if (chains.length === 0) {
     out.line('no snapshots in this repository yet');
     return;
@@ -43,6 +50,7 @@ export async function run(ctx: Ctx, _input: Input): Promise<void> {
     ];
   });
   out.table({ head: ['worktree', 'snapshots', 'last step', 'when', 'kind', 'storage'], rows });
+  out.line(`ckpt's store: ${bytes(store.bytes)} on disk (${store.bytes} bytes, ${out.q(store.path)}); "storage" is what each chain alone holds beyond your branches`);
   // What the last snapshot of each worktree left out (over the size cap, unreadable).
   for (const c of chains) {
     if (!c.last || c.last.notCapturedCount === 0) continue;

@@ -105,6 +105,10 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   const config = loadConfig(repo.worktree);
   const rc = config.race ?? {};
   const specs = parseModels(o.models);
+  if (o.maxParallel != null && (!Number.isInteger(o.maxParallel) || o.maxParallel < 1)) {
+    // The CLI's schema refuses these too; a library caller gets the same answer.
+    throw new CkptError('INVALID_ARGUMENT', `maxParallel must be a whole number of at least 1, not ${String(o.maxParallel)}`, { hint: 'race … --max-parallel 2', data: { maxParallel: o.maxParallel } });
+  }
   const id = raceId();
   const root = path.resolve(expandHome(o.worktreeDir ?? rc.worktreeDir ?? defaultWorktreeRoot()));
   if (root === repo.worktree || root.startsWith(repo.worktree + path.sep)) {
@@ -164,7 +168,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     check: o.check ?? rc.check ?? null,
     checkTimeoutMs: parseDuration(o.checkTimeout ?? rc.checkTimeout ?? '15m'),
     idleTimeoutMs: parseDuration(o.idleTimeout ?? rc.idleTimeout ?? '10m'),
-    maxParallel: Math.max(1, o.maxParallel ?? specs.length),
+    maxParallel: o.maxParallel ?? specs.length,
     setup: o.setup ?? rc.setup ?? null,
     attempts,
     claudeSettings,

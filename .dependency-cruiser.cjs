@@ -26,11 +26,33 @@ const upward = (name, from, to, comment) => ({
 });
 
 /**
- * Known import cycles, reported as warnings instead of errors: none since
- * `Ctx` moved to cli/context.ts and each command file owns its registration.
- * Any cycle is an error.
+ * A known import cycle through files of src/ (paths relative to it, in import
+ * order; the last imports the first). dependency-cruiser reports a known
+ * violation as a warning instead of an error; any other cycle is an error.
  */
-const KNOWN_CYCLES = [];
+const knownCycle = (...files) => {
+  const names = files.map((f) => `src/${f}`);
+  return {
+    type: 'cycle',
+    from: names[0],
+    to: names[1],
+    rule: { severity: 'error', name: 'no-cycles' },
+    cycle: [...names.slice(1), names[0]].map((name) => ({ name, dependencyTypes: ['local', 'import'] })),
+  };
+};
+
+/**
+ * KNOWN EXCEPTIONS, to be removed (the list emptied) once fixed. The CLI's
+ * cycles through cli/main.ts went with cli/context.ts. Left: git/repo.ts calls
+ * ensureStore (git/store.ts) from openRepo, and store.ts and shadow.ts import
+ * the `Repo` type back from repo.ts. Type-only, so nothing runs in a circle,
+ * but the modules cannot be understood apart; the fix is the `Repo` type in a
+ * module of its own (git/types.ts) or openRepo's store check one level up.
+ */
+const KNOWN_CYCLES = [
+  knownCycle('git/repo.ts', 'git/store.ts'),
+  knownCycle('git/shadow.ts', 'git/repo.ts', 'git/store.ts'),
+];
 
 module.exports = {
   forbidden: [

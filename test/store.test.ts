@@ -332,3 +332,32 @@ describe('races and the two stores', () => {
     expect(git(dir, 'show', 'HEAD:src/extra.ts')).toBe(fs.readFileSync(path.join(dir, 'src/extra.ts'), 'utf8'));
   });
 });
+
+describe('GIT_DIR and GIT_WORK_TREE from the environment', () => {
+  it('resolve as git does, also from a directory outside the worktree: the snapshot is of that worktree', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    write(dir, { 'u.txt': 'untracked\n' });
+    const elsewhere = path.join(path.dirname(dir), path.basename(dir) + '-elsewhere');
+    fs.mkdirSync(elsewhere);
+    try {
+      const env = { ...process.env, GIT_DIR: path.join(dir, '.git'), GIT_WORK_TREE: dir };
+      const index0 = indexBytes(dir);
+      const r = spawnSync(process.execPath, [CLI, 'snap', '--json'], { cwd: elsewhere, encoding: 'utf8', env });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const out = JSON.parse(r.stdout) as { snapshot: { tree: string; worktree: string } };
+      expect(out.snapshot.worktree).toBe(dir);
+      expect(storeGit(dir, 'ls-tree', '--name-only', out.snapshot.tree).split('\n').filter(Boolean).sort()).toEqual(['a.txt', 'u.txt']);
+      expect(fs.readdirSync(elsewhere)).toEqual([]);
+      expect(indexBytes(dir).equals(index0)).toBe(true);
+      // A bare repository stays refused, GIT_DIR or not.
+      const bare = path.join(elsewhere, 'bare.git');
+      git(elsewhere, 'init', '-q', '--bare', bare);
+      const b = spawnSync(process.execPath, [CLI, 'snap'], { cwd: elsewhere, encoding: 'utf8', env: { ...process.env, GIT_DIR: bare } });
+      expect(b.status).not.toBe(0);
+      expect(b.stderr).toMatch(/BARE_REPO|no worktree/);
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+});

@@ -16,6 +16,11 @@ export type { Repo } from './git/repo.js';
 export { takeSnapshot, captureTree } from './snapshot/take.js';
 export type { TakeResult } from './snapshot/take.js';
 export { listSteps, resolveSnapshot, resolveTime } from './snapshot/store.js';
+// The daemon's snapshot of known changed paths, for other long-lived processes.
+export { IncrementalContext, treeWithChanges } from './snapshot/incremental.js';
+export type { IncrementalBase, IncrementalTree, Unsure } from './snapshot/incremental.js';
+export { takeSnapshotOfChanges } from './snapshot/take-changes.js';
+export type { ChangesResult } from './snapshot/take-changes.js';
 export { rollback } from './snapshot/rollback.js';
 export type { RollbackOptions, RollbackResult, FileChange } from './snapshot/rollback.js';
 export { diff } from './snapshot/diff.js';

@@ -34,13 +34,14 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { NotCaptured } from '../core/types.js';
 import { git, splitNul } from '../git/exec.js';
-import { readLooseObject, writeLooseObject } from '../git/loose.js';
-import { readObjects } from '../git/objects.js';
+import { readLooseObject } from '../git/loose.js';
+import { ObjectBatch } from './object-batch.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { IgnoreOracle } from './ignore-oracle.js';
 import { userIndexSig } from './index-commit.js';
 import { maxFileSize } from './left-out.js';
+import { ObjectWriter } from './object-writer.js';
 
 /** Largest file read in process, in bytes; a larger one makes the read {@link Unsure} (git streams it). */
 export const MAX_BLOB_BYTES = 32 * 1024 * 1024;
@@ -102,6 +103,8 @@ const isDir = (e: Leaf | Dir): e is Dir => 'entries' in e;
  */
 export class IncrementalContext {
   private oracle: IgnoreOracle | null = null;
+  /** One long-lived `cat-file --batch` for trees that are not loose (packed by gc, or the user's). */
+  private objects: ObjectBatch | null = null;
   private readonly trees = new Map<string, Map<string, Leaf | { tree: string }>>();
   private constructor(
     readonly repo: Repo,
@@ -150,10 +153,12 @@ export class IncrementalContext {
     return null;
   }
 
-  /** Ends the ignore oracle's git. */
+  /** Ends its git processes (the ignore oracle, the object reader). */
   close(): void {
     this.oracle?.close();
     this.oracle = null;
+    this.objects?.close();
+    this.objects = null;
   }
 
   /** @internal */
@@ -204,16 +209,52 @@ export class IncrementalContext {
   async readTree(oid: string): Promise<Map<string, Leaf | { tree: string }>> {
     const hit = this.trees.get(oid);
     if (hit) return hit;
-    let content = readLooseObject(this.repo, oid)?.content;
-    if (!content) {
-      const obj = (await readObjects([oid], { cwd: this.repo.worktree, env: shadowEnv(this.repo) })).get(oid);
-      if (!obj || obj.type !== 'tree') throw new Error(`tree ${oid} not found`);
-      content = obj.content;
+    await this.readTrees([oid]);
+    const got = this.trees.get(oid);
+    if (!got) throw new Error(`tree ${oid} not found`);
+    return got;
+  }
+
+  /**
+   * @internal Reads the trees not cached yet: loose ones in process, the rest
+   * in one pipelined request to `cat-file --batch` (one round trip for all,
+   * which matters on a loaded machine: each round trip to another process
+   * can cost a scheduler slice).
+   */
+  async readTrees(oids: readonly string[]): Promise<void> {
+    const oidLen = this.repo.objectFormat === 'sha256' ? 32 : 20;
+    const rest: string[] = [];
+    for (const oid of new Set(oids)) {
+      if (this.trees.has(oid)) continue;
+      const loose = readLooseObject(this.repo, oid);
+      if (loose && loose.type === 'tree') this.put(oid, parseTree(loose.content, oidLen));
+      else rest.push(oid);
     }
-    const map = parseTree(content, this.repo.objectFormat === 'sha256' ? 32 : 20);
+    if (rest.length === 0) return;
+    this.objects ??= new ObjectBatch({ cwd: this.repo.worktree, env: shadowEnv(this.repo) });
+    let got: Map<string, { type: string; content: Buffer } | null>;
+    try {
+      got = await this.objects.read(rest);
+    } catch (err) {
+      this.objects.close();
+      this.objects = null;
+      throw err;
+    }
+    for (const oid of rest) {
+      const o = got.get(oid);
+      if (!o || o.type !== 'tree') throw new Error(`tree ${oid} not found`);
+      this.put(oid, parseTree(o.content, oidLen));
+    }
+  }
+
+  /** @internal whether a tree is parsed already. */
+  hasTree(oid: string): boolean {
+    return this.trees.has(oid);
+  }
+
+  private put(oid: string, map: Map<string, Leaf | { tree: string }>): void {
     if (this.trees.size > 20_000) this.trees.clear();
     this.trees.set(oid, map);
-    return map;
   }
 }
 
@@ -263,20 +304,23 @@ export async function treeWithChanges(ctx: IncrementalContext, base: Incremental
   } catch (err) {
     return { unsure: `the size cap cannot be read: ${(err as Error).message}` };
   }
-  const run: Run = { skipped: [], leftOut: [], read: 0, walked: 0, cap };
+  const run: Run = { skipped: [], leftOut: [], read: 0, walked: 0, cap, out: new ObjectWriter(ctx.repo) };
   try {
-    const targets = new Set<string>();
+    const rels: string[] = [];
     for (const raw of changed) {
       const rel = normalise(raw);
-      if (rel === null) continue;
-      targets.add(await target(ctx, root, rel));
+      if (rel !== null) rels.push(rel);
     }
+    await prefetch(ctx, root, rels);
+    const targets = new Set<string>();
+    for (const rel of rels) targets.add(await target(ctx, root, rel));
     // A directory that is itself a target covers everything below it.
     const sorted = [...targets].sort();
     const kept: string[] = [];
     for (const t of sorted) if (!kept.some((k) => t.startsWith(k + '/'))) kept.push(t);
     for (const t of kept) await refresh(ctx, root, t, run);
-    const tree = writeDir(ctx.repo, root) ?? writeLooseObject(ctx.repo, 'tree', Buffer.alloc(0));
+    const tree = writeDir(run.out, root) ?? run.out.add('tree', Buffer.alloc(0));
+    await run.out.flush();
     // What the previous snapshot left out and was not read again is still left out.
     const reread = (p: string): boolean => kept.some((k) => p === k || p.startsWith(k + '/'));
     const carried = base.notCaptured.filter((e) => e.reason !== 'special' && !reread(e.path));
@@ -293,6 +337,22 @@ export async function treeWithChanges(ctx: IncrementalContext, base: Incremental
       return { unsure: err.message };
     }
     throw err;
+  }
+}
+
+/** Loads the trees on every path's way down, one level at a time, each level in one request. */
+async function prefetch(ctx: IncrementalContext, root: Dir, rels: readonly string[]): Promise<void> {
+  let frontier = rels.map((rel) => ({ dir: root, rest: rel.split('/') }));
+  while (frontier.length > 0) {
+    await ctx.readTrees(frontier.filter((f) => !f.dir.entries && f.dir.base && !ctx.hasTree(f.dir.base)).map((f) => f.dir.base!));
+    const next: typeof frontier = [];
+    for (const f of frontier) {
+      const entries = await load(ctx, f.dir);
+      if (f.rest.length <= 1) continue;
+      const e = entries.get(latin1(f.rest[0]!));
+      if (e && isDir(e)) next.push({ dir: e, rest: f.rest.slice(1) });
+    }
+    frontier = next;
   }
 }
 
@@ -366,6 +426,8 @@ interface Run {
   walked: number;
   /** The size cap for untracked files, bytes (null: none). */
   cap: number | null;
+  /** The new blobs and trees, written together at the end. */
+  out: ObjectWriter;
 }
 
 /**
@@ -387,7 +449,7 @@ async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir
     if (!tracked && (await ctx.ignoreOracle().ignored(rel, false)) && !ctx.isTrackedIgnored(rel)) return null;
     if (st.isSymbolicLink()) {
       run.read++;
-      return { mode: LINK, oid: writeLooseObject(ctx.repo, 'blob', readlinkSync(abs(ctx.repo, rel), { encoding: 'buffer' })) };
+      return { mode: LINK, oid: run.out.add('blob', readlinkSync(abs(ctx.repo, rel), { encoding: 'buffer' })) };
     }
     if (run.cap !== null && st.size > run.cap) {
       // The size cap (left-out.ts): an untracked file over it is left out; one
@@ -412,7 +474,7 @@ async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir
       return unsure(`${rel} could not be read (${code ?? 'error'})`);
     }
     run.read++;
-    return { mode: st.mode & 0o100 ? '100755' : '100644', oid: writeLooseObject(ctx.repo, 'blob', content) };
+    return { mode: st.mode & 0o100 ? '100755' : '100644', oid: run.out.add('blob', content) };
   }
   if (!st.isDirectory()) {
     if (before) run.skipped.push(rel);
@@ -460,7 +522,7 @@ async function load(ctx: IncrementalContext, dir: Dir): Promise<Map<string, Leaf
 }
 
 /** Writes the changed trees bottom up; returns the directory's tree id, or null when it is empty. */
-function writeDir(repo: Repo, dir: Dir): string | null {
+function writeDir(out: ObjectWriter, dir: Dir): string | null {
   if (!dir.changed) return dir.base;
   const rows: { key: Buffer; entry: Buffer }[] = [];
   for (const [name, e] of dir.entries!) {
@@ -469,7 +531,7 @@ function writeDir(repo: Repo, dir: Dir): string | null {
     let oid: string | null;
     if (isDir(e)) {
       mode = TREE;
-      oid = writeDir(repo, e);
+      oid = writeDir(out, e);
       if (oid === null) continue;
     } else {
       mode = e.mode;
@@ -480,7 +542,7 @@ function writeDir(repo: Repo, dir: Dir): string | null {
   }
   if (rows.length === 0) return null;
   rows.sort((a, b) => Buffer.compare(a.key, b.key));
-  return writeLooseObject(repo, 'tree', Buffer.concat(rows.map((r) => r.entry)));
+  return out.add('tree', Buffer.concat(rows.map((r) => r.entry)));
 }
 
 function latin1(utf8Name: string): string {

@@ -9,6 +9,7 @@ import type { SnapshotInput } from '../core/types.js';
 import type { Repo } from '../git/repo.js';
 import { captureTreeReporting } from './capture.js';
 import { treeWithChanges, type IncrementalContext } from './incremental.js';
+import { withWorktreeLock, type LockOptions } from './lock.js';
 import { takeSnapshotLocked, type TakeResult } from './take.js';
 
 /** What {@link takeSnapshotOfChangesLocked} returns. */
@@ -43,4 +44,15 @@ export async function takeSnapshotOfChangesLocked(repo: Repo, input: SnapshotInp
     },
   });
   return { ...res, fullRead, read };
+}
+
+/**
+ * {@link takeSnapshotOfChangesLocked} under the worktree lock: for a
+ * long-lived process that keeps `ctx` and the changed paths itself (the
+ * daemon, a benchmark).
+ *
+ * @throws CkptError `LOCKED`, and as {@link takeSnapshotLocked}.
+ */
+export async function takeSnapshotOfChanges(repo: Repo, input: SnapshotInput, ctx: IncrementalContext, changed: Iterable<string>, lock: LockOptions = {}): Promise<ChangesResult> {
+  return withWorktreeLock(repo, () => takeSnapshotOfChangesLocked(repo, input, ctx, changed), lock);
 }

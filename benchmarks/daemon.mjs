@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// The daemon's benchmarks (issue 11), beside the direct path in the same run:
+//
+//   node benchmarks/daemon.mjs [--sizes 1k,10k,100k] [--quick] [--out benchmarks/results.md]
+//
+// dist/ must be built. Writes its section of results.md between the
+// `<!-- daemon -->` markers (the rest of the file is run.mjs's).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freezeUnderTest, isBuilt } from './lib/ckpt.mjs';
+import { DAEMON_TARGETS, benchDaemon } from './lib/daemon.mjs';
+import { ROOT, WORK, log, useHermeticGit } from './lib/env.mjs';
+import { fmt } from './lib/measure.mjs';
+import { machineInfo } from './lib/report.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const sizes = arg('--sizes', '1k,10k').split(',');
+const quick = argv.includes('--quick');
+const out = path.resolve(arg('--out', path.join(ROOT, 'benchmarks', 'results.md')));
+
+useHermeticGit();
+fs.mkdirSync(path.join(WORK, 'tmp'), { recursive: true });
+if (!isBuilt()) {
+  console.error('dist/ is missing: run `node scripts/build.mjs --no-types` first');
+  process.exit(1);
+}
+await freezeUnderTest();
+const machine = machineInfo();
+const startedAt = new Date();
+const results = [];
+for (const s of sizes) results.push(await benchDaemon(s, { quick }));
+
+const met = (t, lower = true) => (Number.isFinite(t.value) ? (lower ? t.value <= t.target : t.value >= t.target) ? 'met' : '**not met**' : '—');
+const lines = [];
+lines.push('<!-- daemon -->');
+lines.push('## The daemon (issue 11)');
+lines.push('');
+lines.push(`\`node benchmarks/daemon.mjs --sizes ${sizes.join(',')}${quick ? ' --quick' : ''}\`, ${startedAt.toISOString()}; ${machine.cpu}, ${machine.cores} cores, ${machine.ramGiB} GiB, Node ${machine.node}, git ${machine.git}, ${machine.fs}; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (the machine is shared with other developers' builds and tests). Medians (p90) in ms.`);
+lines.push('');
+lines.push('| case | method | median | p90 | n |');
+lines.push('|---|---|---:|---:|---:|');
+for (const r of results) for (const row of r.rows) lines.push(`| ${row.case} | ${row.method} | ${fmt(row.median)} | ${fmt(row.p90)} | ${row.n} |`);
+lines.push('');
+lines.push('| size | target | value | |');
+lines.push('|---|---|---:|---|');
+for (const r of results) {
+  lines.push(`| ${r.label} | snapshot of 10 changed files in the daemon ≤ ${DAEMON_TARGETS.snapshot10Ms} ms | ${fmt(r.targets.snapshot10.value)} | ${met(r.targets.snapshot10)} |`);
+  lines.push(`| ${r.label} | hook as installed ≤ \`node -e 0\` (same environment) + ${DAEMON_TARGETS.hookOverNodeMs} ms | +${fmt(r.targets.hook.value)} | ${met(r.targets.hook)} |`);
+  lines.push(`| ${r.label} | daemon memory (RSS after the hooks) ≤ ${DAEMON_TARGETS.memoryMB} MB | ${r.targets.memory.value.toFixed(1)} MB (${r.rssMB.toFixed(1)} MB when ready; ${r.watches} directories watched) | ${met(r.targets.memory)} |`);
+  lines.push(`| ${r.label} | daemon ready ≤ ${DAEMON_TARGETS.readyMs} ms (spawn to watching, Node start included) | ${fmt(r.targets.ready.value)} | ${met(r.targets.ready)} |`);
+}
+lines.push('');
+lines.push('Where the time goes: ' + results.map((r) => {
+  const m = (k) => r.rows.find((x) => x.key === k).median;
+  return `${r.label}: the tree read in process ${fmt(m('daemon-tree'))} against ${fmt(m('direct-snapshot'))} for the whole direct snapshot; the commit, the index commit and the ref update add ${fmt(m('daemon-snapshot') - m('daemon-tree'))}`;
+}).join('; ') + '. The ref update is a git process (storage); the hook adds Node start-up, the client and the daemon\'s sync cookie and lock on top of the snapshot.');
+lines.push('');
+lines.push('Snapshots served by the daemon in these runs: ' + results.map((r) => `${r.label}: ${r.served.incremental} of ${r.served.snapshots} in process (full reads: ${JSON.stringify(r.served.rescans)})`).join('; ') + '.');
+lines.push('<!-- /daemon -->');
+const section = lines.join('\n') + '\n';
+let text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+const re = /<!-- daemon -->[\s\S]*?<!-- \/daemon -->\n?/;
+text = re.test(text) ? text.replace(re, section) : text.replace(/\n*$/, '\n\n') + section;
+fs.writeFileSync(out, text);
+log(`\nwrote the daemon section of ${path.relative(process.cwd(), out)}`);

@@ -1,0 +1,168 @@
+// Method family "daemon" (issue 11): a snapshot of 10 changed files taken the
+// way the daemon takes it (in process, from the known changed paths) beside
+// the direct path (`git add -A` into the private index) in the same loop;
+// then the daemon as a process: its ready time and memory, and the installed
+// hook command served by it against bare Node with the same environment.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { UNDER_TEST, chainTip, ckpt } from './ckpt.mjs';
+import { assert, log, spawnTimed, step, timed } from './env.mjs';
+import { median, mkRow, printRow } from './measure.mjs';
+import { ensureRepo, Mutator, resetRepo } from './repo-gen.mjs';
+import { hookPayload } from './hook.mjs';
+
+/** Targets of issue 11 (medians). */
+export const DAEMON_TARGETS = { snapshot10Ms: 10, hookOverNodeMs: 20, memoryMB: 40, readyMs: 500 };
+
+/** One JSON-line request to the daemon of `commonDir` (protocol of src/watch/daemon-paths.ts). */
+function ask(sockPath, msg, timeoutMs = 5000) {
+  return new Promise((resolve) => {
+    const sock = net.connect(sockPath);
+    let buf = '';
+    const timer = setTimeout(() => done(null), timeoutMs);
+    const done = (v) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    sock.on('connect', () => sock.write(JSON.stringify(msg) + '\n'));
+    sock.setEncoding('utf8');
+    sock.on('data', (c) => {
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          done(JSON.parse(buf.slice(0, nl)));
+        } catch {
+          done(null);
+        }
+      }
+    });
+    sock.on('error', () => done(null));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The daemon family for one size: rows, plus the daemon's ready time and memory. */
+export async function benchDaemon(label, { quick }) {
+  const iters = quick ? 5 : label === '100k' ? 9 : 15;
+  log(`\n== daemon, ${label} files ==`);
+  const { dir, manifest } = ensureRepo(label);
+  resetRepo(dir, manifest);
+  const mut = new Mutator(dir, manifest);
+  const repo = await ckpt.openRepo(dir);
+  const first = await timed(() => ckpt.takeSnapshot(repo, { kind: 'manual', force: true }));
+  step(`first snapshot (direct path, private index seeded): ${first.ms.toFixed(0)} ms`);
+  const rows = [];
+  const kase = `snapshot, 10 files changed (${label})`;
+
+  // 1. In process, from the changed paths, beside the direct path, interleaved.
+  const ctxOpen = await timed(() => ckpt.IncrementalContext.open(repo));
+  const ctx = ctxOpen.value;
+  const inProcess = [];
+  const treeOnly = [];
+  const direct = [];
+  try {
+    for (let i = 0; i < iters; i++) {
+      let idx = mut.mutate(10);
+      let paths = idx.map((k) => manifest.files[k]);
+      const r = await timed(() => ckpt.takeSnapshotOfChanges(repo, { kind: 'auto', force: true }, ctx, paths));
+      assert(r.value.fullRead === null, `the in-process read fell back: ${r.value.fullRead}`);
+      inProcess.push(r.ms);
+      idx = mut.mutate(10);
+      paths = idx.map((k) => manifest.files[k]);
+      const [tip] = await ckpt.listSteps(repo, { limit: 1, stats: false });
+      const t = await timed(() => ckpt.treeWithChanges(ctx, tip, paths));
+      assert(!('unsure' in t.value), 'the tree-only read fell back');
+      treeOnly.push(t.ms);
+      direct.push((await timed(() => ckpt.takeSnapshot(repo, { kind: 'auto', force: true }))).ms);
+    }
+    // The last in-process tree equals git's own (the direct snapshot just read the same worktree).
+    const [tip] = await ckpt.listSteps(repo, { limit: 1, stats: false });
+    const again = await ckpt.treeWithChanges(ctx, tip, manifest.files.slice(0, 50));
+    assert(again.tree === tip.tree, 'the in-process tree differs from git add -A');
+  } finally {
+    ctx.close();
+  }
+  rows.push(mkRow(kase, 'daemon path: in process from the changed paths (blobs, trees, commit, update-ref)', 'daemon-snapshot', inProcess));
+  rows.push(mkRow(kase, 'daemon path: the tree only (blobs and trees written, no commit, no ref)', 'daemon-tree', treeOnly));
+  rows.push(mkRow(kase, 'direct path: takeSnapshot (git add -A + write-tree into the private index)', 'direct-snapshot', direct, `context opened once in ${ctxOpen.ms.toFixed(0)} ms`));
+
+  // 2. The daemon process: ready time, memory.
+  const bin = path.join(UNDER_TEST, 'bin', 'ckpt.js');
+  const sockPath = path.join(repo.commonDir, 'ckpt', 'daemon', 'sock');
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'daemon', 'run', '--verify', '1h', '--idle', '30m'], { cwd: dir, stdio: 'ignore', env });
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  let version = null;
+  let readyMs = null;
+  let status = null;
+  const out = { label, rows, readyMs: null, rssMB: null, rssAfterMB: null, watches: null };
+  try {
+    while (performance.now() - t0 < 120_000 && !exited) {
+      const hello = await ask(sockPath, { cmd: 'hello' }, 1000);
+      if (hello?.ok) version = hello.version;
+      if (version) {
+        const s = await ask(sockPath, { v: 1, version, cmd: 'status' }, 5000);
+        if (s?.ok && s.status.worktrees[0]?.watches > 0) {
+          readyMs = performance.now() - t0;
+          status = s.status;
+          break;
+        }
+      }
+      await sleep(5);
+    }
+    assert(readyMs !== null, 'the daemon did not become ready');
+    out.readyMs = readyMs;
+    out.rssMB = status.rssBytes / 1e6;
+    out.watches = status.worktrees[0].watches;
+    step(`daemon ready (Node start, lock, socket, ${out.watches} directories watched) in ${readyMs.toFixed(0)} ms; RSS ${out.rssMB.toFixed(1)} MB`);
+
+    // 3. The installed hook command, served by the daemon, vs bare Node (same environment: the command clears NODE_EXTRA_CA_CERTS).
+    const installed = ckpt.claudeHookCommand(bin, process.execPath);
+    const hookEnv = { CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' };
+    const hookKase = `hook via the daemon, 10 files changed (${label})`;
+    const hook = [];
+    const floor = [];
+    // One hook first: the daemon's first snapshot is a full read (it has just started).
+    mut.mutate(10);
+    spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[0], 'warm'), env: hookEnv });
+    for (let i = 0; i < iters; i++) {
+      const idx = mut.mutate(10);
+      const before = await chainTip(repo);
+      hook.push(spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[idx[0]], `d-${i}`), env: hookEnv }).ms);
+      assert((await chainTip(repo)) !== before, 'the hook recorded no snapshot');
+      floor.push(spawnTimed(['-e', '0'], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
+    }
+    const after = await ask(sockPath, { v: 1, version, cmd: 'status' }, 5000);
+    const w = after.status.worktrees[0];
+    out.rssAfterMB = after.status.rssBytes / 1e6;
+    out.served = { snapshots: w.snapshots, incremental: w.incremental, rescans: w.rescans };
+    assert(w.incremental >= iters, `the daemon read only ${w.incremental} of ${w.snapshots} snapshots in process: ${JSON.stringify(w.rescans)}`);
+    rows.push(mkRow(hookKase, 'the installed hook command via sh -c, CKPT_DAEMON=1, served by the daemon', 'daemon-hook', hook));
+    rows.push(mkRow(hookKase, 'node -e 0 with NODE_EXTRA_CA_CERTS unset (the same environment)', 'node-floor-noca', floor));
+    step(`daemon after the hooks: RSS ${out.rssAfterMB.toFixed(1)} MB, ${w.incremental} of ${w.snapshots} snapshots in process`);
+  } finally {
+    if (version) await ask(sockPath, { cmd: 'stop' }, 3000);
+    for (let i = 0; i < 200 && !exited; i++) await sleep(25);
+    if (!exited) child.kill('SIGKILL');
+  }
+  for (const r of rows) printRow(r);
+  const med = (key) => median(rows.find((r) => r.key === key).samples);
+  out.targets = {
+    snapshot10: { value: med('daemon-snapshot'), target: DAEMON_TARGETS.snapshot10Ms },
+    hook: { value: med('daemon-hook') - med('node-floor-noca'), target: DAEMON_TARGETS.hookOverNodeMs },
+    memory: { value: out.rssAfterMB, target: DAEMON_TARGETS.memoryMB },
+    ready: { value: out.readyMs, target: DAEMON_TARGETS.readyMs },
+  };
+  resetRepo(dir, manifest);
+  fs.rmSync(path.join(repo.commonDir, 'ckpt'), { recursive: true, force: true });
+  return out;
+}

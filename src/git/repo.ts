@@ -87,11 +87,12 @@ async function discover(dir: string): Promise<Repo> {
   }
   const lines = res.stdout.toString('utf8').split('\n');
   const [bare, inside, format, gitDir, common, top] = lines;
-  // Outside the worktree but with GIT_WORK_TREE (or core.worktree) naming one, git
-  // works on that worktree (git(1) "--work-tree"); so does ckpt: `inside` is
-  // false then, and the top level is the one named.
-  void inside;
-  if (bare === 'true' || !top) {
+  // Outside the worktree but with GIT_WORK_TREE naming one, git works on that
+  // worktree (git(1) "--work-tree"); so does ckpt: `inside` is false then, and
+  // the top level is the one named. (A core.worktree seen from outside it
+  // stays refused, as before.)
+  const named = process.env.GIT_WORK_TREE !== undefined && process.env.GIT_WORK_TREE !== '';
+  if (bare === 'true' || !top || (inside !== 'true' && !named)) {
     throw new CkptError('BARE_REPO', `no worktree here: ${cwd}`, { hint: 'ckpt snapshots a worktree; run it in a checkout, not in a bare repository or a .git directory.', data: { dir: cwd } });
   }
   return makeRepo(realpathSync(top), realpathSync(gitDir!), realpathSync(path.resolve(cwd, common!)), format === 'sha256' ? 'sha256' : 'sha1', cwd);

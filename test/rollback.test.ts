@@ -433,3 +433,33 @@ describe('rollback: smaller ones', () => {
     expect(picture(dir)).toEqual(pic);
   });
 });
+
+describe('rollback: a journal left by a failure that could not put everything back', () => {
+  it('the next command puts back first (not finishing it), then does what it was asked; --undo after it is exact', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n' });
+    const repo = await openRepo(dir);
+    const s1 = await snap(repo);
+    write(dir, { 'a.txt': 'A\n', 'b.txt': 'B\n', 'c.txt': 'C\n' });
+    await snap(repo);
+    const before = picture(dir);
+    const user0 = userState(dir);
+    // As a failed rollback to step 1 leaves it: pre-rollback recorded, a.txt and b.txt written, the put-back failed.
+    const pre = (await takeSnapshot(repo, { kind: 'pre-rollback', force: true, extra: { 'Rollback-Target': 'x', 'Rollback-Paths': 'null' } })).snapshot;
+    const target = (await listSteps(repo)).find((s) => s.step === s1)!;
+    fs.writeFileSync(
+      path.join(repo.stateDir, 'journal.json'),
+      JSON.stringify({ version: 2, label: 'rollback to step 1', tree: target.tree, target: target.id, preRollback: pre.id, undoTo: { tree: pre.tree, snapshot: pre.id }, paths: null, writes: [], failed: true, startedAt: Date.now() }),
+    );
+    write(dir, { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    // A single-path rollback: the failed one is put back first, then only c.txt is restored.
+    const res = await rollback(repo, { target: String(s1), paths: ['c.txt'] });
+    expect(res.recovered).toBe(true);
+    expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('A\n');
+    expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('B\n');
+    expect(fs.readFileSync(path.join(dir, 'c.txt'), 'utf8')).toBe('c\n');
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(before);
+    expect(userState(dir)).toEqual(user0);
+  });
+});

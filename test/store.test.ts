@@ -361,3 +361,26 @@ describe('GIT_DIR and GIT_WORK_TREE from the environment', () => {
     }
   });
 });
+
+describe('race clean and borrowed objects', () => {
+  it("an agent's own commit in its attempt, then race clean and the user's git gc --prune=now: the attempt's snapshot stays whole", async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('borrow', ['claude']);
+    const wt = worktrees.claude!;
+    write(wt, { 'agent.txt': 'committed by the agent\n' });
+    git(wt, 'add', 'agent.txt');
+    git(wt, 'commit', '-q', '-m', 'agent commit'); // blob, tree and commit go to the user's store
+    const arepo = await openRepo(wt);
+    const s = (await takeSnapshot(arepo, { kind: 'after', agent: 'claude' })).snapshot;
+    const r = resolveRace(repo, race.id);
+    r.attempts[0]!.final = s.id;
+    const { cleanRace } = await import('../src/race/clean.js');
+    const res = await cleanRace(repo, r);
+    expect(res.attempts[0]!.removed).toBe(true);
+    git(dir, 'reflog', 'expire', '--expire=now', '--all');
+    git(dir, 'gc', '--prune=now', '-q');
+    expect(spawnSync('git', ['cat-file', '-e', s.head!], { cwd: dir }).status).not.toBe(0); // the agent's commit left the user's store
+    storeGit(dir, 'fsck', '--no-dangling', '--no-progress');
+    expect(storeGit(dir, 'cat-file', 'blob', `${s.tree}:agent.txt`)).toBe('committed by the agent\n');
+    expect(storeGit(dir, 'cat-file', '-t', s.head!).trim()).toBe('commit');
+  });
+});

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { claudeHookCommand, claudeHookSettings } from '../agents/claude.js';
 import { runAttempt } from './attempt.js';
 import { snapshotBase } from './base.js';
-import { verifyChainsReport } from '../snapshot/chains.js';
+import { adoptBorrowedReport, verifyChainsReport } from '../snapshot/chains.js';
 import { mainCheckoutChanges } from './checkout-changes.js';
 import type { RaceOptions, RacePlan } from './plan.js';
 import { refreshLive } from './progress.js';
@@ -70,7 +70,7 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
   scoreAttempts(race);
   if (!plan.base.resolved) race.warnings.push(...(await mainCheckoutChanges(repo, base.tree)));
   // An agent may have deleted or rewound chains (reliability note 27): put them back, say so.
-  race.warnings.push(...(await verifyChainsReport(repo)));
+  race.warnings.push(...(await verifyChainsReport(repo)), ...(await adoptBorrowedReport(repo)));
   if (o.clean) {
     const removals = [];
     for (const a of race.attempts) removals.push(await removeAttemptWorktree(repo, race, a, { adoptAsFinal: false }));

@@ -21,7 +21,7 @@ import { git } from '../git/exec.js';
 import { readObjects } from '../git/objects.js';
 import { WORKTREE_REF_PREFIX, type Repo } from '../git/repo.js';
 import { shadowDir, shadowEnv } from '../git/shadow.js';
-import { listStoreRefs, updateStoreRef } from '../git/store.js';
+import { adoptBorrowed, listStoreRefs, updateStoreRef } from '../git/store.js';
 import { decodeSnapshot, parseCommit } from './format.js';
 import { withWorktreeLock } from './lock.js';
 
@@ -171,5 +171,19 @@ export async function verifyChainsReport(repo: Repo): Promise<string[]> {
     ];
   } catch (err) {
     return [`could not verify the snapshot chains: ${(err as Error).message}`];
+  }
+}
+
+/**
+ * {@link adoptBorrowed} as lines for a report: copies into ckpt's store what
+ * its chains reach only through the user's store and no ref of the user
+ * keeps alive (an attempt's commits once its branch is gone). Never throws.
+ */
+export async function adoptBorrowedReport(repo: Repo): Promise<string[]> {
+  try {
+    await adoptBorrowed(repo);
+    return [];
+  } catch (err) {
+    return [`could not copy into ckpt's store the objects its snapshots borrow from the repository: ${(err as Error).message}`];
   }
 }

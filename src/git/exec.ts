@@ -1,7 +1,8 @@
 /**
  * Runs native git. Every git call of ckpt goes through {@link git}: output is
  * piped (never inherited, so ckpt's own closed stdout cannot SIGPIPE a git step
- * into a partial result — reliability note 29), any non-zero exit or signal is
+ * into a partial result; test: snapshot.test.ts "never records a partial tree
+ * when its own stdout is a closed pipe"), any non-zero exit or signal is
  * an error, prompts and optional locks are off, and messages are in the C
  * locale so they can be matched.
  *
@@ -276,7 +277,8 @@ export async function gitText(args: readonly string[], options: GitOptions): Pro
  * Runs `git ARGS --pathspec-from-file=- --pathspec-file-nul` with `paths`
  * (worktree-relative, raw bytes or text) on stdin, taken literally
  * (`GIT_LITERAL_PATHSPECS=1`): no path ever reaches argv or is read as a
- * pattern or an option (reliability notes 1 and 23). Options as {@link git}.
+ * pattern or an option (test: snapshot.test.ts "keeps hostile and odd file
+ * names byte-exact"). Options as {@link git}.
  */
 export function gitWithPaths(args: readonly string[], paths: readonly (string | Buffer)[], options: GitOptions): Promise<GitResult> {
   return git([...args, '--pathspec-from-file=-', '--pathspec-file-nul'], { ...options, env: { ...options.env, GIT_LITERAL_PATHSPECS: '1' }, input: joinNul(paths) });

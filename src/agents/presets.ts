@@ -7,8 +7,11 @@
  * An argv template is a list of strings and optional groups: a group (an
  * inner array) is kept only when every placeholder in it has a value, so
  * `['--model', '{model}']` disappears when no model is given. Placeholders:
- * `{task}`, `{model}`, `{dir}` (the attempt's worktree). Each placeholder
- * becomes part of one argv element: no shell ever sees the task.
+ * `{task}`, `{model}`, `{dir}` (the attempt's worktree), and for rounds
+ * (race `--rounds`) `{round}` (1-based), `{feedback}` (the failed check's
+ * output tail; absent in round 1) and, in a `resume` template, `{session}`
+ * (the agent's own session id from its output). Each placeholder becomes part
+ * of one argv element: no shell ever sees the task.
  */
 /** Token counts as the agent reported them (its own JSON output). */
 export interface Tokens {
@@ -39,9 +42,16 @@ export interface AgentPreset {
   output: 'claude-json' | 'codex-jsonl' | 'gemini-jsonl' | 'none';
   /** Hooks ckpt can pass on the command line (Claude Code's `--settings`). */
   hooks: 'claude' | null;
+  /**
+   * How a later round continues the agent's own session: an argv template with
+   * `{session}` (the id its output reported, see {@link ParsedOutput.sessionId})
+   * and `{task}` (the follow-up prompt). Null: a later round runs `command`
+   * again with the follow-up prompt as its task.
+   */
+  resume: ArgTemplate[] | null;
 }
 
-const base = { stdin: false, env: {}, timeout: null, hooks: null } as const;
+const base = { stdin: false, env: {}, timeout: null, hooks: null, resume: null } as const;
 
 /**
  * The presets. The task goes after `--` (end of options) or as `--flag=TASK`
@@ -54,6 +64,8 @@ export const PRESETS: Record<string, AgentPreset> = {
     // -p prints and exits; acceptEdits + allowedTools let it write without
     // prompts (--dangerously-skip-permissions is refused when run as root).
     command: ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--allowedTools', 'Bash Write Edit MultiEdit', ['--model', '{model}'], '--', '{task}'],
+    // `--resume <session_id>` (the `session_id` of its JSON result) continues that conversation.
+    resume: ['claude', '-p', '--output-format', 'json', '--permission-mode', 'acceptEdits', '--allowedTools', 'Bash Write Edit MultiEdit', ['--model', '{model}'], '--resume', '{session}', '--', '{task}'],
     install: 'npm install -g @anthropic-ai/claude-code',
     output: 'claude-json',
     hooks: 'claude',
@@ -62,6 +74,9 @@ export const PRESETS: Record<string, AgentPreset> = {
     ...base,
     name: 'codex',
     command: ['codex', 'exec', '--json', '--sandbox', 'workspace-write', ['-m', '{model}'], '-C', '{dir}', '--skip-git-repo-check', '--', '{task}'],
+    // `codex exec resume [OPTIONS] SESSION_ID PROMPT` (the `thread_id` of its `thread.started`
+    // event). It has no --sandbox nor -C: the sandbox is set through -c, and it runs in its cwd.
+    resume: ['codex', 'exec', 'resume', '--json', '-c', 'sandbox_mode="workspace-write"', ['-m', '{model}'], '--skip-git-repo-check', '--', '{session}', '{task}'],
     install: 'npm install -g @openai/codex',
     output: 'codex-jsonl',
   },
@@ -100,14 +115,18 @@ export const PRESETS: Record<string, AgentPreset> = {
   },
 };
 
+/** The placeholders of an argv template. */
+export type Placeholder = 'task' | 'model' | 'dir' | 'round' | 'feedback' | 'session';
+const PLACEHOLDER = /\{(task|model|dir|round|feedback|session)\}/g;
+
 /**
  * Expands a template: placeholders replaced inside single elements, optional
  * groups dropped when a placeholder in them has no value.
  */
-export function expandArgv(template: ArgTemplate[], values: { task?: string | null; model?: string | null; dir?: string | null }): string[] {
+export function expandArgv(template: ArgTemplate[], values: Partial<Record<Placeholder, string | null>>): string[] {
   const fill = (s: string): string | null => {
     let missing = false;
-    const out = s.replace(/\{(task|model|dir)\}/g, (_, k: 'task' | 'model' | 'dir') => {
+    const out = s.replace(PLACEHOLDER, (_, k: Placeholder) => {
       const v = values[k];
       if (v === null || v === undefined) {
         missing = true;
@@ -125,7 +144,7 @@ export function expandArgv(template: ArgTemplate[], values: { task?: string | nu
     } else {
       const f = fill(el);
       if (f !== null) argv.push(f);
-      else if (!/\{model\}/.test(el)) argv.push(el.replace(/\{(task|model|dir)\}/g, ''));
+      else if (!/\{(model|feedback|session)\}/.test(el)) argv.push(el.replace(PLACEHOLDER, ''));
     }
   }
   return argv;
@@ -138,6 +157,8 @@ export interface ParsedOutput {
   resultText: string | null;
   /** The agent reported an error in its JSON (e.g. Claude's `is_error`). */
   isError: boolean;
+  /** Its own session id, for resuming it (Claude's `session_id`, Codex's `thread_id`), or null. */
+  sessionId: string | null;
 }
 
 /**
@@ -152,7 +173,7 @@ export interface ParsedOutput {
  *   and `status: "error"` with `error.message` when the run failed.
  */
 export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): ParsedOutput {
-  const empty: ParsedOutput = { tokens: null, costUsd: null, resultText: null, isError: false };
+  const empty: ParsedOutput = { tokens: null, costUsd: null, resultText: null, isError: false, sessionId: null };
   if (kind === 'none') return empty;
   const objects: Record<string, unknown>[] = [];
   for (const line of stdoutTail.split('\n')) {
@@ -184,6 +205,7 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
       costUsd: typeof r.total_cost_usd === 'number' ? r.total_cost_usd : null,
       resultText: typeof r.result === 'string' ? r.result : null,
       isError: r.is_error === true,
+      sessionId: typeof r.session_id === 'string' && r.session_id ? r.session_id : null,
     };
   }
   if (kind === 'codex-jsonl') {
@@ -193,7 +215,9 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
     let seen = false;
     let text: string | null = null;
     let isError = false;
+    let sessionId: string | null = null;
     for (const o of objects) {
+      if (o.type === 'thread.started' && typeof o.thread_id === 'string' && o.thread_id) sessionId = o.thread_id;
       if (o.type === 'turn.completed' && o.usage) {
         const u = o.usage as Record<string, unknown>;
         input += num(u.input_tokens);
@@ -209,7 +233,7 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
         if (item && (item.type === 'agent_message' || item.item_type === 'assistant_message') && typeof item.text === 'string') text = item.text;
       }
     }
-    return { tokens: seen ? { input, output, ...(cached ? { cached } : {}) } : null, costUsd: null, resultText: text, isError };
+    return { tokens: seen ? { input, output, ...(cached ? { cached } : {}) } : null, costUsd: null, resultText: text, isError, sessionId };
   }
   // gemini stream-json
   let tokens: Tokens | null = null;
@@ -229,5 +253,5 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
     }
     if (o.type === 'message' && typeof o.content === 'string' && o.role === 'assistant') text = (text ?? '') + o.content;
   }
-  return { tokens, costUsd: null, resultText: text, isError };
+  return { tokens, costUsd: null, resultText: text, isError, sessionId: null };
 }

@@ -37,9 +37,21 @@ export function tokensText(a: Attempt): string {
   return parts.join(' ') || '—';
 }
 
-/** The summary table: one row per attempt, the best marked with ★. */
+/**
+ * An attempt's rounds and the check of each, oldest first: `2: fail pass`
+ * (`—`: no check ran in that round).
+ */
+export function roundsText(a: Attempt, c: typeof pc = plain): string {
+  const rounds = a.rounds ?? [];
+  if (rounds.length === 0) return '—';
+  const each = rounds.map((r) => (r.check ? (r.check.passed ? c.green('pass') : c.red(r.check.timedOut ? 'timeout' : 'fail')) : c.dim('—')));
+  return `${rounds.length}: ${each.join(' ')}`;
+}
+
+/** The summary table: one row per attempt, the best marked with ★; a `rounds` column when the race allowed more than one. */
 export function renderSummary(race: RaceRecord, color: boolean, now = Date.now()): string {
   const c = color ? pc : plain;
+  const withRounds = (race.rounds ?? 1) > 1;
   const rows = race.attempts.map((a) => {
     const time = a.durationMs ?? (a.startedAt ? now - a.startedAt : null);
     const check = a.check ? (a.check.passed ? c.green(`pass ${duration(a.check.durationMs)}`) : c.red(a.check.timedOut ? 'timeout' : `fail (${a.check.exitCode})`)) : race.check ? c.dim('—') : '';
@@ -54,11 +66,13 @@ export function renderSummary(race: RaceRecord, color: boolean, now = Date.now()
       String(a.files),
       `${c.green(`+${a.insertions}`)} ${c.red(`−${a.deletions}`)}`,
       check,
+      ...(withRounds ? [roundsText(a, c)] : []),
       tokensText(a),
     ];
   });
-  const head = ['', 'attempt', 'agent/model', 'state', 'exit', 'time', 'steps', 'files', '+/−', 'check', 'tokens/cost'];
-  return renderTable({ head, rows, colAligns: ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'right'], compact: true, styled: true }, color);
+  const head = ['', 'attempt', 'agent/model', 'state', 'exit', 'time', 'steps', 'files', '+/−', 'check', ...(withRounds ? ['rounds'] : []), 'tokens/cost'];
+  const colAligns: ('left' | 'right')[] = ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', ...(withRounds ? (['left'] as const) : []), 'right'];
+  return renderTable({ head, rows, colAligns: [...colAligns], compact: true, styled: true }, color);
 }
 
 /** One status line per attempt, for the live view. */

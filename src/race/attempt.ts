@@ -3,22 +3,27 @@
  * command) → `running` (base snapshot, watcher, the agent) → its outcome
  * (`done`, `failed`, `timeout`, `interrupted`), set only once the final
  * snapshot and its counts are in → `checking` (the `--check` command) → back
- * to the outcome. Every change is passed to `changed()`, which saves the
+ * to the outcome. With `--rounds N`, a failed check after a `done` agent
+ * starts the next round (`running` again, the follow-up of feedback.ts), up
+ * to N rounds; every snapshot of a round carries its `Round` trailer. Every change is passed to `changed()`, which saves the
  * record.
  */
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../core/duration.js';
-import { openRepo } from '../git/repo.js';
+import { openRepo, type Repo } from '../git/repo.js';
+import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
 import { startWatching } from '../watch/watcher.js';
-import { runProcess } from '../agents/process.js';
+import { runProcess, type ProcessOptions } from '../agents/process.js';
 import type { ResolvedBase } from './base.js';
 import { attemptOutcome } from './outcome.js';
 import type { RacePlan } from './plan.js';
-import { parseOutput } from '../agents/presets.js';
+import { parseOutput, type Tokens } from '../agents/presets.js';
+import { followUpPrompt, logTail, roundCommand, type RoundCommand } from './feedback.js';
 import { countChanges } from './progress.js';
 import { raceDir } from './store.js';
-import type { RaceRecord } from './types.js';
+import type { AttemptState, RaceRecord, RoundRecord } from './types.js';
 import { copyIgnoredFiles, createAttemptWorktree } from './worktree.js';
 
 /** How long the final snapshot waits for the attempt's worktree lock, ms (a lock is stale after 10 s). */
@@ -64,10 +69,60 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
   }
   const attemptRepo = await openRepo(p.dir);
   a.ref = attemptRepo.ref;
-  await takeSnapshot(attemptRepo, { kind: 'base', force: true, agent: p.agent, message: `base of race ${race.id}`, extra: { Race: race.id, Attempt: a.name } });
+  const trailers = (round: number): Record<string, string> => ({ [TRAILER.race]: race.id, [TRAILER.attempt]: a.name, [TRAILER.round]: String(round) });
+  await takeSnapshot(attemptRepo, { kind: 'base', force: true, agent: p.agent, message: `base of race ${race.id}`, extra: trailers(1) });
+  a.rounds = [];
+  let followUp: string | null = null;
+  let feedback: string | null = null;
+  let session: string | null = null;
+  for (let round = 1; round <= plan.rounds; round++) {
+    const cmd = roundCommand(plan, p, { round, feedback, followUp, session });
+    if (round > 1) {
+      // The round's first step: where it starts (the previous round's end, check output aside).
+      await takeSnapshot(attemptRepo, { kind: 'auto', force: true, agent: p.agent, message: `round ${round} of ${a.name} (${cmd.how})`, extra: trailers(round) }, { waitMs: FINAL_LOCK_WAIT_MS });
+      appendFileSync(a.log, `\n[ckpt: round ${round} of ${plan.rounds} (${cmd.how === 'resume' ? `resuming session ${cmd.session}` : 'run again with the follow-up as its task'}); the check's output tail: ${Buffer.byteLength(feedback ?? '')} bytes]\n`);
+    }
+    const r: RoundRecord = { round, how: cmd.how, command: cmd.argv, session: null, feedbackBytes: Buffer.byteLength(feedback ?? ''), startedAt: Date.now(), durationMs: null, exitCode: null, state: 'running', final: null, check: null, tokens: null, costUsd: null };
+    a.rounds.push(r);
+    const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env, confine, signal, changed, stragglers, extra: trailers(round) });
+    if (!ended.checkFailed || round === plan.rounds || (a.state as AttemptState) !== 'done') break;
+    feedback = logTail(ended.checkLog);
+    followUp = followUpPrompt({ task: plan.task, round: round + 1, rounds: plan.rounds, check: a.check!, feedback });
+    session = r.session ?? session;
+  }
+}
+
+/** What one round needs besides the plan and the record. */
+interface RoundContext {
+  attemptRepo: Repo;
+  cmd: RoundCommand;
+  round: RoundRecord;
+  env: Record<string, string | undefined>;
+  confine: NonNullable<ProcessOptions['confine']>;
+  signal: AbortSignal | undefined;
+  changed: () => void;
+  stragglers: (what: string, pids: number[]) => void;
+  /** Trailers of the round's snapshots. */
+  extra: Record<string, string>;
+}
+
+/**
+ * One round of attempt `i`: its agent (watched), the final snapshot, the
+ * check. Sets the attempt's state, counts, sums and check, and `round`'s own
+ * fields.
+ *
+ * @returns whether the check ran and failed, and its log file.
+ */
+async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundContext): Promise<{ checkFailed: boolean; checkLog: string }> {
+  const p = plan.attempts[i]!;
+  const a = race.attempts[i]!;
+  const { repo } = plan;
+  const r = c.round;
+  const { changed, signal } = c;
   let proc: ReturnType<typeof runProcess> | null = null;
   const watching = await startWatching([p.dir], {
     agent: p.agent,
+    extra: c.extra,
     initialSnapshot: false,
     onSnapshot: (_r, res) => {
       proc?.touch();
@@ -78,24 +133,26 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     },
   });
   a.state = 'running';
-  a.startedAt = Date.now();
+  if (r.round === 1) a.startedAt = Date.now();
   changed();
+  const checkLog = path.join(raceDir(repo, race.id), 'checks', r.round === 1 ? `${a.name}.log` : `${a.name}.round${r.round}.log`);
   if (signal?.aborted) {
     await watching.close();
     a.state = 'interrupted';
+    r.state = 'interrupted';
     a.endedAt = Date.now();
     changed();
-    return;
+    return { checkFailed: false, checkLog };
   }
   proc = runProcess({
-    argv: p.argv,
+    argv: c.cmd.argv,
     cwd: p.dir,
-    env,
-    ...(p.stdin ? { stdin: plan.task } : {}),
+    env: c.env,
+    ...(c.cmd.stdin !== undefined ? { stdin: c.cmd.stdin } : {}),
     logFile: a.log,
     timeoutMs: p.timeoutMs,
     idleTimeoutMs: plan.idleTimeoutMs,
-    confine,
+    confine: c.confine,
     ...(signal ? { signal } : {}),
     onLine: (line) => {
       const t = line.trim();
@@ -103,16 +160,21 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     },
   });
   const res = await proc.done;
-  stragglers('agent', res.stragglers);
+  c.stragglers('agent', res.stragglers);
   await watching.close();
   a.endedAt = Date.now();
-  a.durationMs = res.durationMs;
+  r.durationMs = res.durationMs;
+  r.exitCode = res.exitCode;
+  a.durationMs = r.round === 1 ? res.durationMs : (a.durationMs ?? 0) + res.durationMs;
   a.exitCode = res.exitCode;
   a.signal = res.signal;
-  a.outputBytes = res.outputBytes;
+  a.outputBytes += res.outputBytes;
   const parsed = parseOutput(p.preset.output, res.stdoutTail);
-  a.tokens = parsed.tokens;
-  a.costUsd = parsed.costUsd;
+  r.tokens = parsed.tokens;
+  r.costUsd = parsed.costUsd;
+  r.session = parsed.sessionId;
+  a.tokens = sumTokens(a.rounds ?? [r]);
+  a.costUsd = sumCost(a.rounds ?? [r]);
   a.resultText = parsed.resultText ? parsed.resultText.slice(0, 2000) : null;
   // The outcome is assigned only once the final snapshot and its counts are in,
   // so a live view never shows an ended attempt with stale files and steps.
@@ -122,8 +184,9 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
   // held by a process ckpt cannot judge from outside that namespace: wait until it is stale.
   let finalError: string | null = null;
   try {
-    const fin = await takeSnapshot(attemptRepo, { kind: 'auto', agent: p.agent, message: `end of ${a.name} (${state})` }, { waitMs: FINAL_LOCK_WAIT_MS });
+    const fin = await takeSnapshot(c.attemptRepo, { kind: 'auto', agent: p.agent, message: `end of ${a.name}${plan.rounds > 1 ? ` round ${r.round}` : ''} (${state})`, extra: c.extra }, { waitMs: FINAL_LOCK_WAIT_MS });
     a.final = fin.snapshot.id;
+    r.final = fin.snapshot.id;
     a.steps = fin.snapshot.step - 1;
     await countChanges(repo, race, a, fin.snapshot.tree);
   } catch (err) {
@@ -131,26 +194,41 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     finalError = `its final snapshot failed (the worktree is kept as it is): ${(err as Error).message}`;
   }
   a.state = state;
-  if (error !== null || finalError !== null) a.error = [error, finalError].filter(Boolean).join('; ');
+  r.state = state;
+  a.error = error !== null || finalError !== null ? [error, finalError].filter(Boolean).join('; ') : null;
   changed();
-  if (plan.check && a.state !== 'interrupted') {
-    const finalState = a.state;
-    a.state = 'checking';
-    changed();
-    const checkLog = path.join(raceDir(repo, race.id), 'checks', `${a.name}.log`);
-    const c = await runProcess({ argv: [plan.check], shell: true, cwd: p.dir, env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine, ...(signal ? { signal } : {}) }).done;
-    stragglers('check', c.stragglers);
-    a.check = {
-      command: plan.check,
-      exitCode: c.exitCode,
-      passed: c.exitCode === 0 && !c.stoppedBy,
-      durationMs: c.durationMs,
-      tail: c.outputTail,
-      timedOut: c.stoppedBy === 'timeout',
-    };
-    a.state = c.stoppedBy === 'abort' ? 'interrupted' : finalState;
-    // A check that wrote files (build output is usually ignored) is not the agent's work:
-    // the attempt's final snapshot stays the one taken before the check.
-    changed();
-  }
+  if (!plan.check || a.state === 'interrupted') return { checkFailed: false, checkLog };
+  const finalState = a.state;
+  a.state = 'checking';
+  changed();
+  const ch = await runProcess({ argv: [plan.check], shell: true, cwd: p.dir, env: c.env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine: c.confine, ...(signal ? { signal } : {}) }).done;
+  c.stragglers('check', ch.stragglers);
+  a.check = {
+    command: plan.check,
+    exitCode: ch.exitCode,
+    passed: ch.exitCode === 0 && !ch.stoppedBy,
+    durationMs: ch.durationMs,
+    tail: ch.outputTail,
+    timedOut: ch.stoppedBy === 'timeout',
+  };
+  r.check = a.check;
+  a.state = ch.stoppedBy === 'abort' ? 'interrupted' : finalState;
+  // A check that wrote files (build output is usually ignored) is not the agent's work:
+  // the attempt's final snapshot stays the one taken before the check.
+  changed();
+  return { checkFailed: !a.check.passed && ch.stoppedBy !== 'abort', checkLog };
+}
+
+/** Tokens of all rounds added up (null when no round reported any). */
+function sumTokens(rounds: RoundRecord[]): Tokens | null {
+  const seen = rounds.filter((x) => x.tokens);
+  if (seen.length === 0) return null;
+  const cached = seen.reduce((s, x) => s + (x.tokens!.cached ?? 0), 0);
+  return { input: seen.reduce((s, x) => s + x.tokens!.input, 0), output: seen.reduce((s, x) => s + x.tokens!.output, 0), ...(cached ? { cached } : {}) };
+}
+
+/** Cost of all rounds added up, USD (null when no round reported one). */
+function sumCost(rounds: RoundRecord[]): number | null {
+  const seen = rounds.filter((x) => x.costUsd !== null);
+  return seen.length === 0 ? null : seen.reduce((s, x) => s + x.costUsd!, 0);
 }

@@ -17,7 +17,8 @@
  *     "ports": { "base": 41000, "perAttempt": 10 },
  *     "timeout": "30m",
  *     "idleTimeout": "10m",
- *     "check": "npm test"
+ *     "check": "npm test",
+ *     "rounds": 3
  *   }
  * }
  * ```
@@ -29,6 +30,9 @@ import { CkptError } from '../core/errors.js';
 import { durationText } from '../core/duration-schema.js';
 import { PRESETS, type AgentPreset, type ArgTemplate } from '../agents/presets.js';
 
+/** The most rounds an attempt may have (`--rounds`, `race.rounds`). */
+export const MAX_ROUNDS = 20;
+
 // The command line's rule: a unit is required ("90s", "20m", "2h"), zero is refused.
 const duration = durationText;
 
@@ -36,7 +40,8 @@ const argTemplate = z.union([z.string(), z.array(z.string()).min(1)]);
 
 const agentSchema = z
   .object({
-    command: z.array(argTemplate).min(1).optional().describe('argv template; {task}, {model}, {dir} placeholders; inner arrays are optional groups'),
+    command: z.array(argTemplate).min(1).optional().describe('argv template; {task}, {model}, {dir}, {round}, {feedback} placeholders; inner arrays are optional groups'),
+    resume: z.array(argTemplate).min(1).optional().describe('argv template continuing its own session in a later round: {session} and {task} (the follow-up)'),
     env: z.record(z.string(), z.string()).optional().describe('extra environment for the agent'),
     timeout: duration.optional().describe('wall-clock limit for this agent'),
     stdin: z.boolean().optional().describe('send the task on stdin instead of argv'),
@@ -55,6 +60,7 @@ const raceSchema = z
     timeout: duration.optional(),
     idleTimeout: duration.optional(),
     check: z.string().optional().describe('default --check command'),
+    rounds: z.number().int().min(1).max(MAX_ROUNDS).optional().describe('rounds per attempt: a failed check goes back to the agent, up to this many runs in all (default 1)'),
     checkTimeout: duration.optional(),
   })
   .strict();
@@ -122,6 +128,7 @@ export function resolveAgent(name: string, config: CkptConfig): AgentPreset {
       install: custom!.install ?? `install ${String(custom!.command[0])} and make sure it is on PATH`,
       output: custom!.output ?? 'none',
       hooks: null,
+      resume: (custom!.resume as ArgTemplate[] | undefined) ?? null,
     };
   }
   if (!custom) return preset;
@@ -133,6 +140,8 @@ export function resolveAgent(name: string, config: CkptConfig): AgentPreset {
     timeout: custom.timeout ?? preset.timeout,
     install: custom.install ?? preset.install,
     output: custom.output ?? preset.output,
+    // A preset's resume goes with its command: a replaced command without its own resume runs afresh.
+    resume: (custom.resume as ArgTemplate[] | undefined) ?? (custom.command ? null : preset.resume),
   };
 }
 

@@ -11,10 +11,10 @@ import { CkptError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { resolveBase, type ResolvedBase } from './base.js';
-import { loadConfig, parseModels, resolveAgent, type CkptConfig } from './config.js';
+import { loadConfig, MAX_ROUNDS, parseModels, resolveAgent, type CkptConfig } from './config.js';
 import { CONFINEMENTS, confinementWorks, detectConfinement, type Confinement } from '../agents/confine.js';
 import { raceId } from './ids.js';
-import { expandArgv, type AgentPreset } from '../agents/presets.js';
+import { expandArgv, type AgentPreset, type ArgTemplate, type Placeholder } from '../agents/presets.js';
 import { raceDir } from './store.js';
 import type { RaceRecord } from './types.js';
 import { defaultWorktreeRoot, expandHome } from './worktree.js';
@@ -35,6 +35,8 @@ export interface RaceOptions {
   /** Kill an agent silent (no output, no file change) this long (`10m`). */
   idleTimeout?: string | null;
   checkTimeout?: string | null;
+  /** Runs of the agent per attempt in all: a failed check goes back to it until it passes (default `race.rounds`, else 1). */
+  rounds?: number | null;
   maxParallel?: number | null;
   /** Command run in each attempt before the agent (`npm ci`). */
   setup?: string | null;
@@ -80,6 +82,8 @@ export interface RacePlan {
   checkTimeoutMs: number;
   /** ms */
   idleTimeoutMs: number;
+  /** Runs of the agent per attempt, at most (1: no follow-up round). */
+  rounds: number;
   maxParallel: number;
   setup: string | null;
   attempts: PlannedAttempt[];
@@ -94,7 +98,7 @@ export interface RacePlan {
  * branch, port and environment. Creates nothing.
  *
  * @throws CkptError `INVALID_ARGUMENT` (bad --models, empty task, unknown
- *   agent, worktree directory inside the checkout, a `confine` mechanism
+ *   agent, rounds out of 1–20 or above 1 without a check, worktree directory inside the checkout, a `confine` mechanism
  *   that does not work here), `CONFIG_INVALID`,
  *   `AGENT_NOT_INSTALLED` (names the package), `SNAPSHOT_NOT_FOUND` (bad
  *   --base), `NOT_A_REPO`.
@@ -122,8 +126,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   for (const [i, spec] of specs.entries()) {
     const preset = resolveAgent(spec.agent, config);
     const dir = path.join(root, repo.id, id, spec.name);
-    let argv = expandArgv(preset.command, { task: preset.stdin ? null : o.task, model: spec.model, dir });
-    if (preset.hooks === 'claude') argv = [argv[0]!, '--settings', claudeSettings, ...argv.slice(1)];
+    const argv = agentArgv(preset.command, preset, { task: preset.stdin ? null : o.task, model: spec.model, dir, round: '1', feedback: null, session: null }, claudeSettings);
     if (!isInstalled(argv[0]!, repo.worktree)) missing.push(`${spec.agent} (${argv[0]}): ${preset.install}`);
     const port = ports.base + i * ports.perAttempt;
     attempts.push({
@@ -157,6 +160,10 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   if (!confinementWorks(confinement)) {
     throw new CkptError('INVALID_ARGUMENT', `${confinement} cannot run processes in a PID namespace here`, { hint: `Available: ${CONFINEMENTS.filter(confinementWorks).join(', ')}.` });
   }
+  const rounds = o.rounds ?? rc.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new CkptError('INVALID_ARGUMENT', `rounds must be a whole number from 1 to ${MAX_ROUNDS}, not ${rounds}`, { hint: '--rounds 3: the agent gets up to two more runs when its check fails.' });
+  const check = o.check ?? rc.check ?? null;
+  if (rounds > 1 && !check) throw new CkptError('INVALID_ARGUMENT', `--rounds ${rounds} needs a check: a round follows a failed check`, { hint: 'Add --check "npm test" (or race.check in .ckpt/config.json).' });
   let resolved: RacePlan['base']['resolved'] = null;
   if (o.base) resolved = await resolveBase(repo, o.base);
   return {
@@ -165,15 +172,25 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     config,
     task: o.task,
     base: { spec: o.base ?? null, resolved },
-    check: o.check ?? rc.check ?? null,
+    check,
     checkTimeoutMs: parseDuration(o.checkTimeout ?? rc.checkTimeout ?? '15m'),
     idleTimeoutMs: parseDuration(o.idleTimeout ?? rc.idleTimeout ?? '10m'),
+    rounds,
     maxParallel: o.maxParallel ?? specs.length,
     setup: o.setup ?? rc.setup ?? null,
     attempts,
     claudeSettings,
     confinement,
   };
+}
+
+/**
+ * An agent's argv from one of its templates (`command`, or `resume` in a
+ * later round), with ckpt's hook settings passed to Claude Code.
+ */
+export function agentArgv(template: ArgTemplate[], preset: AgentPreset, values: Partial<Record<Placeholder, string | null>>, claudeSettings: string): string[] {
+  const argv = expandArgv(template, values);
+  return preset.hooks === 'claude' ? [argv[0]!, '--settings', claudeSettings, ...argv.slice(1)] : argv;
 }
 
 /** Whether `program` can be run: a path (relative to `cwd`) to an executable file, or found on PATH. */

@@ -1,16 +1,21 @@
 /**
  * Ranking attempts. The score (higher is better) adds up, in this order of
- * weight: the check passed (1000), the agent finished cleanly (100), it
- * changed something (10); ties go to the faster attempt. The best attempt is
+ * weight: the check passed (1000, less 40 for each round after the first it
+ * took, so passing in fewer rounds ranks higher; at most 20 rounds keep it
+ * above everything else), the agent finished cleanly (100), it changed
+ * something (10); ties go to the faster attempt. The best attempt is
  * marked in the summary; it is a suggestion, the user picks.
  */
 import type { RaceRecord } from './types.js';
+
+/** What each round after the first costs a passing attempt's score. */
+const ROUND_PENALTY = 40;
 
 /** Sets each attempt's `score` and the race's `best`. */
 export function scoreAttempts(race: RaceRecord): void {
   for (const a of race.attempts) {
     let s = 0;
-    if (a.check?.passed) s += 1000;
+    if (a.check?.passed) s += 1000 - ROUND_PENALTY * (Math.max(1, a.rounds?.length ?? 1) - 1);
     if (a.state === 'done') s += 100;
     if (a.files > 0) s += 10;
     a.score = s;

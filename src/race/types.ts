@@ -30,6 +30,35 @@ export interface CheckResult {
   timedOut: boolean;
 }
 
+/**
+ * One run of an attempt's agent and the check after it (race `--rounds`):
+ * round 1 runs the task; each later round follows a failed check, with the
+ * task and the tail of that check's output.
+ */
+export interface RoundRecord {
+  /** 1-based. */
+  round: number;
+  /** `start` (round 1), `resume` (the agent's own session continued), `fresh` (run again with the follow-up as its task). */
+  how: 'start' | 'resume' | 'fresh';
+  /** The argv run. */
+  command: string[];
+  /** The agent's own session id, as its output reported it (null: none seen). */
+  session: string | null;
+  /** Bytes of the failed check's output given to this round (0 in round 1). */
+  feedbackBytes: number;
+  startedAt: number;
+  /** The agent's run, ms. */
+  durationMs: number | null;
+  exitCode: number | null;
+  /** How the agent's run ended. */
+  state: AttemptState;
+  /** The snapshot at the end of this round's agent run (id). */
+  final: string | null;
+  check: CheckResult | null;
+  tokens: Tokens | null;
+  costUsd: number | null;
+}
+
 /** One attempt of a race. */
 export interface Attempt {
   /** `claude`, `claude-2`, `codex`… */
@@ -75,7 +104,14 @@ export interface Attempt {
   log: string;
   /** Bytes the agent wrote to stdout/stderr, including what the cap dropped. */
   outputBytes: number;
+  /** The check of the last round. */
   check: CheckResult | null;
+  /**
+   * Every round run so far, oldest first (`--rounds`); tokens and cost of the
+   * attempt are their sums, `durationMs` the sum of the agents' runs. Absent
+   * in records of older versions (one round).
+   */
+  rounds?: RoundRecord[];
   /** Why it failed, when ckpt knows (setup error, timeout, not installed…). */
   error: string | null;
   /** Score used to rank attempts (higher is better); see score.ts. */
@@ -102,6 +138,8 @@ export interface RaceRecord {
     spec: string | null;
   };
   check: string | null;
+  /** Rounds allowed per attempt (`--rounds`); absent in records of older versions (1). */
+  rounds?: number;
   createdAt: number;
   endedAt: number | null;
   state: 'running' | 'finished' | 'interrupted';

@@ -87,6 +87,8 @@ export const TRAILER = {
   /** On race snapshots: the race id and the attempt's name. */
   race: 'Race',
   attempt: 'Attempt',
+  /** On race snapshots: the round of the attempt (1-based; race `--rounds`) the step belongs to. */
+  round: 'Round',
   /** On the index commit ending a chain: the worktree it belongs to. */
   indexOf: 'Index-Of',
 } as const;

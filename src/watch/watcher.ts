@@ -19,6 +19,8 @@ export interface WatchOptions {
   maxWaitMs?: number;
   /** Agent name recorded on the snapshots. */
   agent?: string;
+  /** Further trailers recorded on the snapshots (a race's `Race`, `Attempt`, `Round`). */
+  extra?: Record<string, string>;
   /** Called after each snapshot attempt that recorded something (or found nothing new). */
   onSnapshot?: (repo: Repo, result: TakeResult) => void;
   /** Called when a snapshot or the watcher fails; watching goes on. */
@@ -74,7 +76,7 @@ export async function startWatching(dirs: string[], opts: WatchOptions = {}): Pr
     slot.dirty = false;
     slot.running = (async () => {
       try {
-        const res = await takeSnapshot(slot.repo, { kind: 'auto', ...(opts.agent ? { agent: opts.agent } : {}) });
+        const res = await takeSnapshot(slot.repo, { kind: 'auto', ...(opts.agent ? { agent: opts.agent } : {}), ...(opts.extra ? { extra: opts.extra } : {}) });
         opts.onSnapshot?.(slot.repo, res);
       } catch (err) {
         opts.onError?.(slot.repo, err);

@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import * as z from '../../core/zod.js';
 import { durationText } from '../../core/duration-schema.js';
 import { formatDuration } from '../../core/duration.js';
-import { parseModels } from '../../race/config.js';
+import { MAX_ROUNDS, parseModels } from '../../race/config.js';
 import { planRace } from '../../race/plan.js';
 import { runRace } from '../../race/run.js';
 import { describeConfinement } from '../../agents/confine.js';
@@ -34,6 +34,7 @@ export const schema = z.object({
   idleTimeout: durationText.optional(),
   checkTimeout: durationText.optional(),
   maxParallel: count(1).optional(),
+  rounds: count(1, MAX_ROUNDS).optional(),
   setup: z.string().optional(),
   worktreeDir: z.string().optional(),
   clean: flag,
@@ -57,6 +58,7 @@ export function register(race: Command, act: Act): void {
     .option('--idle-timeout <duration>', 'kill an agent silent this long (default 10m)')
     .option('--check-timeout <duration>', 'limit for --check (default 15m)')
     .option('--max-parallel <n>', 'run at most N agents at once (N ≥ 1)')
+    .option('--rounds <n>', `with --check: when it fails, give the agent its output and run it again, up to N runs in all (1–${MAX_ROUNDS}, default race.rounds or 1)`)
     .option('--setup <cmd>', 'run in each attempt before its agent (e.g. "npm ci")')
     .option('--worktree-dir <dir>', 'where attempt worktrees go (default ~/.cache/ckpt/worktrees)')
     .addOption(new Option('--clean', 'remove the worktrees when the race ends (snapshots stay)').conflicts('keep'))
@@ -80,25 +82,27 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     idleTimeout: input.idleTimeout ?? null,
     checkTimeout: input.checkTimeout ?? null,
     maxParallel: input.maxParallel ?? null,
+    rounds: input.rounds ?? null,
     setup: input.setup ?? null,
     worktreeDir: input.worktreeDir ?? null,
     ckptBin: ctx.bin,
   });
   if (input.dryRun) {
-    const attempts = plan.attempts.map((a) => ({ name: a.name, agent: a.agent, model: a.model, command: a.argv, taskViaStdin: a.stdin, dir: a.dir, branch: a.branch, port: a.port, env: a.env, timeoutMs: a.timeoutMs }));
-    out.result({ id: plan.id, task, check: plan.check, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
+    const attempts = plan.attempts.map((a) => ({ name: a.name, agent: a.agent, model: a.model, command: a.argv, taskViaStdin: a.stdin, laterRounds: a.preset.resume ? 'resume' : 'fresh', dir: a.dir, branch: a.branch, port: a.port, env: a.env, timeoutMs: a.timeoutMs }));
+    out.result({ id: plan.id, task, check: plan.check, rounds: plan.rounds, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
     out.line(`race ${out.q(plan.id)} (dry run: nothing created, nothing run)`);
     out.line(`task: ${out.t(JSON.stringify(task))}`);
     out.line(`limits: ${plan.maxParallel} at once, idle timeout ${formatDuration(plan.idleTimeoutMs)}${plan.check ? `, check timeout ${formatDuration(plan.checkTimeoutMs)}` : ''}`);
     for (const a of attempts) {
       out.line(`\n${out.q(a.name)}  (${out.q(a.agent + (a.model ? `@${a.model}` : ''))})`);
       out.line(`  command: ${out.t(JSON.stringify(a.command))}${a.taskViaStdin ? '  (task on stdin)' : ''}`);
+      if (plan.rounds > 1) out.line(`  rounds:  ${a.laterRounds === 'resume' ? 'later rounds resume its own session' : 'later rounds run it again with the follow-up as its task'}`);
       out.line(`  dir:     ${out.q(a.dir)}`);
       out.line(`  branch:  ${out.q(a.branch)}`);
       out.line(`  timeout: ${formatDuration(a.timeoutMs)}`);
       out.line(`  env:     ${Object.entries(a.env).map(([k, v]) => `${out.q(k)}=${out.q(v)}`).join(' ')}`);
     }
-    if (plan.check) out.line(`\ncheck: ${out.t(plan.check)}`);
+    if (plan.check) out.line(`\ncheck: ${out.t(plan.check)}${plan.rounds > 1 ? ` (up to ${plan.rounds} rounds: a failed check goes back to the agent)` : ''}`);
     out.line(`\nprocesses: ${describeConfinement(plan.confinement)}`);
     return EXIT.ok;
   }

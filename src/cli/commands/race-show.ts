@@ -37,6 +37,14 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   for (const a of race.attempts) {
     if (a.error) out.line(`${out.q(a.name)}: ${out.t(a.error)}`);
   }
+  if ((race.rounds ?? 1) > 1) {
+    for (const a of race.attempts) {
+      for (const r of a.rounds ?? []) {
+        const check = r.check ? (r.check.passed ? 'check passed' : `check ${r.check.timedOut ? 'timed out' : `failed (${r.check.exitCode})`}`) : 'no check';
+        out.line(`${out.q(a.name)} round ${r.round} (${r.how === 'resume' ? `resumed session ${out.q(r.session ?? '')}` : r.how === 'fresh' ? 'run again' : 'the task'}): ${r.state}, ${check}${r.feedbackBytes ? `, given ${r.feedbackBytes} bytes of check output` : ''}`);
+      }
+    }
+  }
   for (const a of race.attempts) {
     if (a.check && !a.check.passed && a.check.tail) {
       out.line(`\n${out.q(a.name)} check (${out.t(a.check.command)}) output, last lines:`);

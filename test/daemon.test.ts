@@ -284,4 +284,40 @@ describe('ckpt daemon', () => {
     expect(t.tree).toBe(gitView(dir));
     expect(status(dir).status.worktrees[0].snapshots).toBe(1);
   });
+
+  it('ckpt watch goes through a running daemon, and goes on by itself when the daemon is killed', async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir);
+    const w = spawn(process.execPath, [CLI, 'watch', '--json', '--quiet', '100ms'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const events: any[] = [];
+    let buf = '';
+    w.stdout.setEncoding('utf8');
+    w.stdout.on('data', (c: string) => {
+      buf += c;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        events.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+    });
+    const exited = new Promise<number>((resolve) => w.on('close', (code) => resolve(code ?? -1)));
+    try {
+      await until(() => events.some((e) => e.event === 'ready'), 'the watch to be ready');
+      expect(events.find((e) => e.event === 'ready').daemon).toBe(true);
+      await until(() => events.some((e) => e.event === 'snapshot'), 'the initial snapshot');
+      const initial = events.filter((e) => e.event === 'snapshot' && e.created).length;
+      write(dir, { 'watched.txt': 'one\n' });
+      await until(() => events.filter((e) => e.event === 'snapshot' && e.created).length > initial, 'a snapshot of the burst');
+      expect(events.filter((e) => e.event === 'snapshot' && e.created).at(-1).snapshot.tree).toBe(gitView(dir));
+      expect(status(dir).status.worktrees[0].snapshots).toBeGreaterThanOrEqual(2);
+      process.kill(pid, 'SIGKILL');
+      await until(() => events.some((e) => e.event === 'error' && e.error.code === 'DAEMON_FAILED'), 'the watch to notice');
+      const before = events.filter((e) => e.event === 'snapshot' && e.created).length;
+      write(dir, { 'watched.txt': 'two\n', 'more/file.txt': 'x' });
+      await until(() => events.filter((e) => e.event === 'snapshot' && e.created).length > before, 'a snapshot taken by the watch itself');
+      expect((await tip(dir)).tree).toBe(gitView(dir));
+    } finally {
+      w.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  });
 });

@@ -85,9 +85,23 @@ export interface DaemonStatus {
 
 interface HookRequest {
   input: SnapshotInput;
-  sock: Socket;
+  /** The client waiting (its request is dropped if it hangs up); null for the daemon's own `auto` snapshots. */
+  sock: Socket | null;
   resolve: (reply: Record<string, unknown>) => void;
 }
+
+/** A `ckpt watch` attached to a worktree: gets one JSON line per snapshot. */
+interface Subscriber {
+  sock: Socket;
+  quietMs: number;
+  maxWaitMs: number;
+  agent?: string;
+}
+
+const live = (r: HookRequest): boolean => !r.sock || !r.sock.destroyed;
+
+/** Returned by a command that keeps its connection open (subscribe). */
+const KEEP_OPEN = Symbol('keep open');
 
 interface Slot {
   repo: Repo;
@@ -99,6 +113,10 @@ interface Slot {
   inFlight: number;
   status: WorktreeStatus;
   lastActivity: number;
+  subscribers: Set<Subscriber>;
+  /** The settle timer of the current burst (only while someone watches). */
+  settle: NodeJS.Timeout | null;
+  burstStart: number | null;
 }
 
 /** The record written beside the socket. */
@@ -192,7 +210,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     const slot: Slot = {
       repo,
       ctx,
-      watch: new TreeWatch(repo, rules, (rel) => ctx.tracksIgnoredBelow(rel), touch),
+      watch: new TreeWatch(repo, rules, (rel) => ctx.tracksIgnoredBelow(rel), () => {
+        touch();
+        burst(slot);
+      }),
+      subscribers: new Set(),
+      settle: null,
+      burstStart: null,
       pending: [],
       running: null,
       inFlight: 0,
@@ -205,12 +229,39 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     return slot;
   };
 
+  /** A file event in a watched worktree: (re)arm the settle timer, as `ckpt watch` does (quiet time, at most maxWait). */
+  const burst = (slot: Slot): void => {
+    if (slot.subscribers.size === 0) return;
+    const now = Date.now();
+    slot.burstStart ??= now;
+    const quiet = Math.min(...[...slot.subscribers].map((x) => x.quietMs));
+    const maxWait = Math.min(...[...slot.subscribers].map((x) => x.maxWaitMs));
+    if (slot.settle) clearTimeout(slot.settle);
+    slot.settle = setTimeout(() => autoSnapshot(slot), Math.max(0, Math.min(quiet, slot.burstStart + maxWait - now)));
+  };
+
+  /** A settled burst: an `auto` snapshot, its result sent to every watcher of the worktree. */
+  const autoSnapshot = (slot: Slot): void => {
+    slot.settle = null;
+    slot.burstStart = null;
+    const agent = [...slot.subscribers].find((x) => x.agent)?.agent;
+    slot.pending.push({
+      input: { kind: 'auto', force: false, ...(agent ? { agent } : {}) },
+      sock: null,
+      resolve: (reply) => {
+        const line = JSON.stringify({ ...(reply.ok ? { event: 'snapshot' } : { event: 'error' }), ...reply, version: DAEMON_VERSION }) + '\n';
+        for (const x of slot.subscribers) if (!x.sock.destroyed) x.sock.write(line);
+      },
+    });
+    void serve(slot);
+  };
+
   /** Serves the slot's pending requests, one snapshot per kind, until none is left. */
   const serve = (slot: Slot): Promise<void> => {
     if (slot.running) return slot.running;
     slot.running = (async () => {
       while (slot.pending.length > 0) {
-        const batch = slot.pending.splice(0).filter((r) => !r.sock.destroyed);
+        const batch = slot.pending.splice(0).filter(live);
         if (batch.length === 0) continue;
         slot.inFlight = batch.length;
         try {
@@ -243,13 +294,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           const kinds = [...new Set(batch.map((r) => r.input.kind))];
           let paths: string[] = taken.paths;
           for (const kind of kinds) {
-            const group = batch.filter((r) => r.input.kind === kind).filter((r) => !r.sock.destroyed);
+            const group = batch.filter((r) => r.input.kind === kind).filter(live);
             if (group.length === 0) continue;
             const first = group[0]!.input;
             const ids = group.map((r) => r.input.toolUseId).filter((id): id is string => !!id);
             const input: SnapshotInput = {
               ...first,
-              force: true,
+              force: first.force !== false,
               ...(ids.length > 1 ? { toolUseIds: ids, message: `${kind} ${group.length} tool calls: ${group.map((r) => [r.input.tool, r.input.target].filter(Boolean).join(' ') || 'tool').join(', ')}` } : {}),
             };
             let res;
@@ -272,7 +323,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
             paths = [];
             slot.status.snapshots++;
             log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
-            for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, warnings: res.warnings });
+            for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings });
           }
         } catch (err) {
           slot.watch.giveBack(taken, 'the last snapshot failed');
@@ -332,7 +383,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     };
   };
 
-  const handle = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown>> => {
+  const handle = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown> | typeof KEEP_OPEN> => {
     // hello and stop mean the same in every version (the client checks the reply's version itself).
     if (msg.cmd === 'hello') return { ok: true, pid: process.pid };
     if (msg.cmd === 'stop') {
@@ -350,6 +401,27 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         await attach(repo);
         return { ok: true, worktree: repo.worktree };
+      }
+      case 'subscribe': {
+        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
+        const slot = await attach(repo);
+        const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : d);
+        const sub: Subscriber = { sock, quietMs: num(msg.quietMs, 300), maxWaitMs: num(msg.maxWaitMs, 5000), ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}) };
+        slot.subscribers.add(sub);
+        const drop = (): void => {
+          slot.subscribers.delete(sub);
+          if (slot.subscribers.size === 0 && slot.settle) {
+            clearTimeout(slot.settle);
+            slot.settle = null;
+            slot.burstStart = null;
+          }
+        };
+        sock.on('close', drop);
+        sock.on('end', () => sock.end());
+        sock.write(JSON.stringify({ ok: true, event: 'ready', worktree: repo.worktree, version: DAEMON_VERSION }) + '\n');
+        if (msg.initialSnapshot !== false) autoSnapshot(slot);
+        return KEEP_OPEN;
       }
       case 'hook': {
         const { input, problems } = parseClaudeHookInput(String(msg.stdin ?? ''));
@@ -401,6 +473,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           return { ok: false, code: e.code ?? 'INTERNAL', message: e.message };
         })
         .then((reply) => {
+          if (reply === KEEP_OPEN) return;
           if (!sock.destroyed) sock.end(JSON.stringify({ ...reply, version: DAEMON_VERSION }) + '\n');
         });
     });
@@ -431,6 +504,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const tick = setInterval(() => {
+    if ([...slots.values()].some((x) => x.subscribers.size > 0)) touch(); // someone watches: not idle
     if (Date.now() - lastActivity >= idleMs) stopping?.(`idle for ${Math.round(idleMs / 1000)} s`);
     else void verify();
   }, Math.max(50, Math.min(verifyMs, idleMs, 5000)));
@@ -441,6 +515,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   process.off('SIGINT', onSignal);
   server.close();
   for (const slot of slots.values()) {
+    if (slot.settle) clearTimeout(slot.settle);
+    for (const x of slot.subscribers) x.sock.end(JSON.stringify({ ok: true, event: 'stopped', why, version: DAEMON_VERSION }) + '\n');
     try {
       await slot.running;
     } catch {

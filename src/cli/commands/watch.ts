@@ -2,7 +2,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import * as z from '../../core/zod.js';
-import { startWatching } from '../../watch/watcher.js';
+import { watchThroughDaemon } from '../../watch/daemon-watch.js';
+import { startWatching, type WatchOptions } from '../../watch/watcher.js';
 import { durationMs, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { toCkptError } from '../output.js';
@@ -36,7 +37,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
   const out = ctx.out;
   const c = out.c;
   const targets = input.dirs.length > 0 ? input.dirs.map((d) => path.resolve(ctx.cwd, d)) : [ctx.cwd];
-  const watching = await startWatching(targets, {
+  const watchOpts: WatchOptions = {
     quietMs: input.quiet,
     maxWaitMs: input.maxWait,
     ...(input.agent ? { agent: input.agent } : {}),
@@ -53,8 +54,11 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
       out.event({ event: 'error', worktree: repo?.worktree ?? null, error: e.toJSON() });
       if (!out.json) out.warn(`${repo ? out.q(repo.worktree) + ': ' : ''}${e.message}${e.hint ? ` (${e.hint})` : ''}`);
     },
-  });
-  out.event({ event: 'ready', worktrees: watching.repos.map((r) => r.worktree) });
+  };
+  // Through the repository's daemon when one runs (it snapshots from its dirty set), else in this process.
+  const viaDaemon = await watchThroughDaemon(targets, watchOpts);
+  const watching = viaDaemon ?? (await startWatching(targets, watchOpts));
+  out.event({ event: 'ready', worktrees: watching.repos.map((r) => r.worktree), ...(viaDaemon ? { daemon: true } : {}) });
   out.line(`watching ${watching.repos.map((r) => out.q(r.worktree)).join(', ')} (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

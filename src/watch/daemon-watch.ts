@@ -1,0 +1,110 @@
+/**
+ * `ckpt watch` through the repository's daemon, when one runs: the daemon
+ * watches the worktree (it may already, for the hooks), takes an `auto`
+ * snapshot whenever a burst settles, from its dirty set, and sends each to
+ * this process over its socket. When the daemon stops or dies while
+ * watching, this process goes on watching by itself (watcher.ts), so no
+ * burst goes unrecorded for long: the first local snapshot reads the whole
+ * worktree.
+ */
+import { connect, type Socket } from 'node:net';
+import { CkptError, type ErrorCode } from '../core/errors.js';
+import type { Snapshot } from '../core/types.js';
+import { openRepo, type Repo } from '../git/repo.js';
+import type { TakeResult } from '../snapshot/take.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, socketPath } from './daemon-paths.js';
+import { startWatching, type WatchOptions, type Watching } from './watcher.js';
+
+/**
+ * Watches `dirs` through the daemon: only when they are one worktree whose
+ * repository has a daemon of this version answering, and `CKPT_NO_DAEMON`
+ * is not `1`.
+ *
+ * @returns the watch (its `flush` waits for nothing while the daemon
+ *   serves it: the daemon snapshots each burst when it settles), or null
+ *   when there is no daemon to use (the caller watches by itself).
+ */
+export async function watchThroughDaemon(dirs: string[], opts: WatchOptions = {}): Promise<Watching | null> {
+  if (process.env.CKPT_NO_DAEMON === '1' || dirs.length !== 1) return null;
+  const repo = await openRepo(dirs[0]!);
+  let local: Watching | null = null;
+  let closing = false;
+  const fallBack = (why: string): void => {
+    if (closing || local) return;
+    opts.onError?.(repo, new CkptError('DAEMON_FAILED', `the daemon stopped serving this watch (${why}); watching in this process`, { hint: 'Nothing to do: the next burst is recorded here.' }));
+    startWatching(dirs, opts).then(
+      (w) => {
+        if (closing) void w.close();
+        else local = w;
+      },
+      (err: unknown) => opts.onError?.(repo, err),
+    );
+  };
+  const sock = await subscribe(repo, opts, (line) => {
+    if (line.event === 'snapshot') opts.onSnapshot?.(repo, { snapshot: line.snapshot as Snapshot, created: line.created === true, warnings: (line.warnings as string[] | undefined) ?? [] } as TakeResult);
+    else if (line.event === 'error') opts.onError?.(repo, new CkptError(((line.code as ErrorCode | undefined) ?? 'INTERNAL'), String(line.message ?? 'the daemon could not take a snapshot')));
+    else if (line.event === 'stopped') fallBack(String(line.why ?? 'stopped'));
+  }, () => fallBack('its connection closed'));
+  if (!sock) return null;
+  return {
+    repos: [repo],
+    async flush() {
+      await (local as Watching | null)?.flush();
+    },
+    async close() {
+      closing = true;
+      sock.end();
+      await (local as Watching | null)?.close();
+    },
+  };
+}
+
+/** Connects and subscribes; resolves with the socket once the daemon said ready, else null. */
+function subscribe(repo: Repo, opts: WatchOptions, onLine: (line: Record<string, unknown>) => void, onClose: () => void): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    let ready = false;
+    let buf = '';
+    const sock = connect(socketPath(repo.commonDir));
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(null);
+    }, 3000);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => {
+      sock.write(
+        JSON.stringify({ v: DAEMON_PROTOCOL, version: DAEMON_VERSION, cmd: 'subscribe', cwd: repo.worktree, quietMs: opts.quietMs ?? 300, maxWaitMs: opts.maxWaitMs ?? 5000, initialSnapshot: opts.initialSnapshot !== false, ...(opts.agent ? { agent: opts.agent } : {}) }) + '\n',
+      );
+    });
+    sock.on('data', (c: string) => {
+      buf += c;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        if (!ready) {
+          clearTimeout(timer);
+          if (line.ok === true && line.event === 'ready' && line.version === DAEMON_VERSION) {
+            ready = true;
+            resolve(sock);
+          } else {
+            sock.destroy();
+            resolve(null);
+          }
+          continue;
+        }
+        onLine(line);
+      }
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      if (ready) onClose();
+      else resolve(null);
+    });
+  });
+}

@@ -4,6 +4,7 @@
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -187,5 +188,23 @@ describe('hook claude', () => {
     expect(spawnSync(process.execPath, [CLI, 'hooks', 'uninstall', 'claude'], { cwd: other }).status).toBe(0);
     expect(fs.readFileSync(path.join(other, '.git', 'info', 'exclude')).equals(ex1)).toBe(true);
     expect(fs.readFileSync(path.join(other, '.gitignore'), 'utf8')).toBe('.claude/settings.local.json\n');
+  });
+
+  it('a request left by a hook that was killed while waiting is dropped, never recorded late; a live one is served', async () => {
+    const dir = makeRepo({ 'README.md': '# q\n' });
+    const repo = await openRepo(dir);
+    expect((await hook(dir, payload(dir, 'PreToolUse', 'toolu_first'))).code).toBe(0);
+    // What a hook killed by the agent's timeout leaves in the queue: its request, naming a pid that is gone.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const queue = path.join(repo.stateDir, 'queue');
+    const ns = fs.readlinkSync('/proc/self/ns/pid');
+    fs.writeFileSync(path.join(queue, '000000000000001-1-dead.req'), JSON.stringify({ kind: 'after', tool: 'Bash', toolUseId: 'toolu_killed', pid: gone, host: os.hostname(), ns, time: 1 }));
+    expect((await hook(dir, payload(dir, 'PostToolUse', 'toolu_first'))).code).toBe(0);
+    const steps = await listSteps(repo, { stats: false });
+    expect(steps.map((s) => [s.kind, s.toolUseIds])).toEqual([
+      ['after', ['toolu_first']],
+      ['before', ['toolu_first']],
+    ]);
+    expect(fs.readdirSync(queue)).toEqual([]);
   });
 });

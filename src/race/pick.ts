@@ -166,7 +166,7 @@ async function attemptCommit(repo: Repo, race: RaceRecord, name: string, winner:
   } else {
     parent = await gitText(['-c', 'commit.gpgSign=false', 'commit-tree', race.base.tree, '-m', `race ${race.id}: base`], { cwd: repo.worktree, env: { ...env, ...ident } });
   }
-  const msg = `${oneLineTask(race.task)}\n\nRace: ${race.id}\nAttempt: ${name}\n`;
+  const msg = `${oneLineTask(race.task)}\n\n${TRAILER.race}: ${race.id}\n${TRAILER.attempt}: ${name}\n`;
   return gitText(['-c', 'commit.gpgSign=false', 'commit-tree', winner.tree, '-p', parent, '-F', '-'], { cwd: repo.worktree, env: { ...env, ...ident }, input: msg });
 }
 
@@ -188,7 +188,7 @@ async function viaCommit(repo: Repo, race: RaceRecord, name: string, winner: Sna
     await git(['merge', '--no-ff', '--no-edit', '-m', `Merge ${name} of race ${race.id}: ${oneLineTask(race.task)}`, commit], { cwd: repo.worktree, env: { ...env, ...ident } });
   } else {
     await git(['merge', '--squash', commit], { cwd: repo.worktree, env: { ...env, ...ident } });
-    await git(['commit', '-q', '--no-edit', '-m', `${oneLineTask(race.task)}\n\nRace: ${race.id}\nAttempt: ${name}`], { cwd: repo.worktree, env: { ...env, ...ident } });
+    await git(['commit', '-q', '--no-edit', '-m', `${oneLineTask(race.task)}\n\n${TRAILER.race}: ${race.id}\n${TRAILER.attempt}: ${name}`], { cwd: repo.worktree, env: { ...env, ...ident } });
   }
   return { race: race.id, attempt: name, mode: how.mode, changes: [], preSnapshot: pre.snapshot.id, commit, branch: null };
 }

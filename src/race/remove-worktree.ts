@@ -23,6 +23,7 @@ import { sweepAttemptProcesses } from '../agents/sweep.js';
 import { freshLiveTree } from './live-tree.js';
 import type { Attempt, RaceRecord } from './types.js';
 import { oneAtATime } from './worktree.js';
+import { TRAILER } from '../snapshot/format.js';
 
 /** What became of one attempt's worktree. */
 export interface WorktreeRemoval {
@@ -81,7 +82,7 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
     return await withWorktreeLock(
       r,
       async () => {
-        const input = { kind: 'auto' as const, agent: a.agent, message: 'before race clean', extra: { Race: race.id, Attempt: a.name } };
+        const input = { kind: 'auto' as const, agent: a.agent, message: 'before race clean', extra: { [TRAILER.race]: race.id, [TRAILER.attempt]: a.name } };
         let taken = (await takeSnapshotLocked(r, input)).snapshot;
         const nested = await gitlinks(r, taken.tree);
         // At the point of destruction: the bytes on disk are the bytes recorded.

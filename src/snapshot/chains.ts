@@ -22,7 +22,7 @@ import { readObjects } from '../git/objects.js';
 import { WORKTREE_REF_PREFIX, type Repo } from '../git/repo.js';
 import { shadowDir, shadowEnv } from '../git/shadow.js';
 import { adoptBorrowed, listStoreRefs, updateStoreRef } from '../git/store.js';
-import { decodeSnapshot, parseCommit } from './format.js';
+import { snapshotFromObject } from './format.js';
 import { withWorktreeLock } from './lock.js';
 
 /** The directory of the tip records. */
@@ -127,7 +127,7 @@ export async function verifyChains(repo: Repo, lockWaitMs = 5_000): Promise<Veri
         if (current?.oid === recorded.oid) return;
         let why: ChainRepair['why'] = 'deleted';
         if (current) {
-          const isSnapshot = current.type === 'commit' && decodeSnapshot(parseCommit(current.oid, current.content)) !== null;
+          const isSnapshot = current.type === 'commit' && snapshotFromObject(current) !== null;
           if (isSnapshot && (await isAncestor(repo, recorded.oid, current.oid))) {
             // Moved forward by a ckpt killed before it recorded the move: record it now.
             recordTip(repo, ref, current.oid, 'ckpt: recorded by verify');

@@ -16,7 +16,7 @@ import { readObjects } from '../git/objects.js';
 import { WORKTREE_REF_PREFIX, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { storeBytes, userRefOids } from '../git/store.js';
-import { decodeSnapshot, parseCommit } from './format.js';
+import { parseCommit, snapshotFromObject } from './format.js';
 import { compactStore } from './compact.js';
 import { withWorktreeLock } from './lock.js';
 import { listSteps } from './store.js';
@@ -163,7 +163,7 @@ export async function status(repo: Repo, withSizes = true): Promise<ChainStatus[
   for (const line of lines) {
     const [ref, oid] = line.split(' ') as [string, string];
     const obj = objs.get(oid);
-    const last = obj ? decodeSnapshot(parseCommit(oid, obj.content)) : null;
+    const last = snapshotFromObject(obj);
     let bytes: number | null = null;
     if (withSizes) {
       const res = await git(['rev-list', '--objects', '--disk-usage', '--stdin'], {

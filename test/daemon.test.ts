@@ -9,7 +9,10 @@
  * every kind of change a watcher can miss or misreport ends in a snapshot
  * equal to git's own view of the worktree; a daemon killed while a hook waits
  * for its snapshot makes the hook take it directly (nothing lost); parallel
- * hooks; two worktrees; the hook starting a daemon for the next hooks.
+ * hooks; two worktrees; the hook starting a daemon for the next hooks;
+ * `ckpt watch` through the daemon and on by itself when it dies; a 30k-write
+ * burst the kernel's queue cannot hold; a change no event reports (a write
+ * through a hard link elsewhere) found by the idle check.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -319,5 +322,47 @@ describe('ckpt daemon', () => {
       w.kill('SIGINT');
     }
     expect(await exited).toBe(0);
+  });
+
+  it('a burst of 30k writes while the daemon cannot read its events: the next snapshot reads everything and equals git\'s view', { timeout: 300_000 }, async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir);
+    expect(await hook(dir, 'PreToolUse', 'b1')).toBe(0);
+    // Stopped, the daemon reads no events: the kernel's queue (16384 by default) overflows and drops the rest.
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // Into a directory the daemon watches (src/): ~33k events.
+      for (let i = 0; i < 10_000; i++) fs.writeFileSync(path.join(dir, 'src', `f${i}.txt`), `${i}\n`);
+      for (let i = 0; i < 10_000; i += 2) fs.writeFileSync(path.join(dir, 'src', `f${i}.txt`), `${i} again\n`);
+      for (let i = 0; i < 10_000; i += 3) fs.rmSync(path.join(dir, 'src', `f${i}.txt`));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(await hook(dir, 'PostToolUse', 'b1', { CKPT_HOOK_WAIT: '60s' })).toBe(0);
+    const t = await tip(dir);
+    expect([t.kind, t.toolUseId]).toEqual(['after', 'b1']);
+    expect(t.tree).toBe(gitView(dir));
+    const w = status(dir).status.worktrees[0];
+    expect(Object.keys(w.rescans).join('; ')).toMatch(/a burst of \d+ events/);
+  });
+
+  it('the idle check finds a change no event reported (a write through a hard link outside the worktree), and the next snapshot reads everything', async () => {
+    const dir = makeRepo({ 'README.md': '# p\n', 'linked.txt': 'before\n' });
+    const outside = path.join(tempDir('ckpt-link-'), 'same-inode.txt');
+    fs.linkSync(path.join(dir, 'linked.txt'), outside);
+    startDaemon(dir, ['--verify', '1s']);
+    expect(await hook(dir, 'PreToolUse', 'h1')).toBe(0);
+    // inotify reports a write to the directory it happens through: this one, in no watched directory.
+    fs.writeFileSync(outside, 'changed behind the watcher\n');
+    const logFile = path.join(dir, '.git/ckpt/daemon/log');
+    // Wait without asking the daemon anything (a request counts as activity and defers the idle check).
+    await until(() => /the idle check found changes no event reported/.test(fs.readFileSync(logFile, 'utf8')), 'the idle check', 30_000);
+    const w = status(dir).status.worktrees[0];
+    expect(w.missed).toBeGreaterThanOrEqual(1);
+    expect(await hook(dir, 'PostToolUse', 'h1')).toBe(0);
+    const t = await tip(dir);
+    expect([t.kind, t.toolUseId]).toEqual(['after', 'h1']);
+    expect(t.tree).toBe(gitView(dir));
+    expect(Object.keys(status(dir).status.worktrees[0].rescans)).toContain('the idle check found changes the events missed');
   });
 });

@@ -379,6 +379,12 @@ describe('rollback: smaller ones', () => {
     expect(String((err as Error).message)).not.toMatch(/not in any snapshot/);
     expect(picture(dir)).toEqual(pic);
     expect(fs.readdirSync(outside)).toEqual([]);
+    // Named against a step that lacks it: the step that holds it is found and named.
+    write(dir, { 'a.txt': 'later\n' });
+    const s3 = await snap(repo);
+    const miss = await rollback(repo, { target: String(s3), paths: ['d/f.txt'] }).catch((e: unknown) => e);
+    expect(miss).toMatchObject({ code: 'PATH_NOT_FOUND', data: { steps: { 'd/f.txt': s1 } } });
+    expect((miss as { hint: string }).hint).toContain(`ckpt rollback ${s1} -- d/f.txt`);
     await rollback(repo, { target: String(s1), paths: ['d'] });
     expect(fs.lstatSync(path.join(dir, 'd')).isDirectory()).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'd/f.txt'), 'utf8')).toBe('f\n');

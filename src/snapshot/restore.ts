@@ -31,6 +31,7 @@ import { withPutBack } from './restore/fs.js';
 import { removeJournal, writeJournal, type Journal } from './restore/journal.js';
 import { planChanges, type FileChange } from './restore/plan.js';
 import { privateIndexPath } from './private-index.js';
+import { listSteps } from './store.js';
 import { captureTree, takeSnapshotLocked } from './take.js';
 
 export type { FileChange } from './restore/plan.js';
@@ -235,9 +236,21 @@ async function checkPathsExist(repo: Repo, paths: string[], trees: string[]): Pr
   }
   const missing = paths.filter((p) => !seen.has(p));
   if (missing.length > 0) {
+    // Where the path is: the newest step whose tree holds it (a symlink in its place now, say).
+    const holders: Record<string, number> = {};
+    for (const step of (await listSteps(repo, { stats: false, limit: 500 })).filter((st) => !trees.includes(st.tree))) {
+      const left = missing.filter((p) => holders[p] === undefined);
+      if (left.length === 0) break;
+      const { stdout } = await git(['ls-tree', '-r', '-z', '--name-only', '--full-tree', step.tree, '--', ...left], { cwd: repo.worktree, env: { ...shadowEnv(repo), GIT_LITERAL_PATHSPECS: '1' } });
+      for (const rec of splitNul(stdout)) {
+        const name = rec.toString('utf8');
+        for (const p of left) if (holders[p] === undefined && (name === p || name.startsWith(p + '/'))) holders[p] = step.step;
+      }
+    }
+    const found = Object.entries(holders).map(([p, n]) => `${p} is in step ${n} (\`ckpt rollback ${n} -- ${p}\`)`);
     throw new CkptError('PATH_NOT_FOUND', `not in the current state nor in the target: ${missing.join(', ')}`, {
-      hint: 'Paths are relative to the worktree root; check the names with `ckpt diff --stat`.',
-      data: { paths: missing },
+      hint: found.length > 0 ? `${found.join('; ')}.` : 'Paths are relative to the worktree root; check the names with `ckpt diff --stat`.',
+      data: { paths: missing, steps: holders },
     });
   }
 }

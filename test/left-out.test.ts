@@ -15,7 +15,7 @@ import { CLI, git, storeGit, indexBytes, makeRepo, tempDir, userRefs, write } fr
 interface SnapJson {
   created: boolean;
   warnings: string[];
-  snapshot: { id: string; step: number; tree: string; notCaptured: { path: string; reason: string; size: number | null }[]; notCapturedCount: number };
+  snapshot: { id: string; step: number; tree: string; message: string; notCaptured: { path: string; reason: string; size: number | null }[]; notCapturedCount: number };
 }
 
 function ckpt(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
@@ -109,6 +109,7 @@ describe('left out of snapshots', () => {
     const lowered = JSON.parse(ckpt(dir, ['snap', '--json'], { CKPT_MAX_FILE_SIZE: '1MiB' }).stdout) as SnapJson;
     expect(lowered.snapshot.notCaptured.map((n) => n.path)).toEqual(['mid.bin', 'sparse.bin']);
     expect(treeFiles(dir, lowered.snapshot.tree)).not.toContain('mid.bin');
+    expect(lowered.snapshot.message).toContain('mid.bin not captured'); // left the tree, but not the worktree: never summarised as deleted
 
     // A rollback to the step that held mid.bin never overwrites today's uncaptured bytes.
     const before = hashedPicture(dir, ['sparse.bin']);

@@ -5,16 +5,19 @@ import { diffTrees, EMPTY_TREE } from '../git/tree-diff.js';
 /**
  * A tree's changes against the previous snapshot's tree: a short summary
  * (`M a.txt, A b.txt`, `first snapshot`) and one warning per nested
- * repository stored as a gitlink.
+ * repository stored as a gitlink. A path that left the tree because the
+ * snapshot left it out (`leftOut`: over the size cap, unreadable) is
+ * summarised as `not captured`, not as deleted: it is still in the worktree.
  *
+ * @param leftOut worktree-relative paths this snapshot left out.
  * @throws CkptError `GIT_FAILED`.
  */
-export async function describeChanges(repo: Repo, tree: string, prevTree: string | null): Promise<{ summary: string; warnings: string[] }> {
+export async function describeChanges(repo: Repo, tree: string, prevTree: string | null, leftOut: ReadonlySet<string> = new Set()): Promise<{ summary: string; warnings: string[] }> {
   if (tree === prevTree) return { summary: 'no changes', warnings: [] };
   // One diff against the previous tree (or against the empty tree the first time).
   const changes = await diffTrees(repo, prevTree ?? EMPTY_TREE[repo.objectFormat], tree);
   const gitlinks = changes.filter((c) => c.dstMode === '160000').map((c) => c.path);
-  const lines = changes.map((c) => `${c.status} ${c.path}`);
+  const lines = changes.map((c) => (c.status === 'D' && leftOut.has(c.path) ? `${c.path} not captured` : `${c.status} ${c.path}`));
   let summary: string;
   if (!prevTree) summary = 'first snapshot';
   else if (lines.length <= 3) summary = lines.join(', ');

@@ -80,7 +80,7 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
     return { snapshot: tip, created: false, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut], ...notes };
   }
   // A tool-named snapshot (a hook's) has its message already: no diff needed for a summary.
-  const { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] } : await describeChanges(repo, tree, tip?.tree ?? null);
+  const { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] } : await describeChanges(repo, tree, tip?.tree ?? null, new Set(notCaptured.map((n) => n.path)));
   const time = Date.now();
   const record = {
     step: (tip?.step ?? 0) + 1,

@@ -365,4 +365,16 @@ describe('ckpt daemon', () => {
     expect(t.tree).toBe(gitView(dir));
     expect(Object.keys(status(dir).status.worktrees[0].rescans)).toContain('the idle check found changes the events missed');
   });
+
+  it('a hook served by the daemon logs what it could not use of its stdin, as the direct path does', async () => {
+    const dir = makeRepo();
+    startDaemon(dir);
+    const stdin = JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 5, tool_use_id: 'bad1' });
+    const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, input: stdin, encoding: 'utf8', env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' } });
+    expect([r.status, r.stdout]).toEqual([0, '']);
+    expect(fs.readFileSync(path.join(dir, '.git/ckpt/hook.log'), 'utf8')).toMatch(/tool_name is number, not a string: ignored/);
+    const t = await tip(dir);
+    expect([t.kind, t.toolUseId]).toEqual(['before', 'bad1']);
+    expect(status(dir).status.worktrees[0].snapshots).toBe(1);
+  });
 });

@@ -80,7 +80,12 @@ async function viaDaemon(stdin: string): Promise<boolean> {
     const waitMs = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(process.env.CKPT_HOOK_WAIT ?? '');
     const replyMs = waitMs ? Number(waitMs[1]) * (waitMs[2] === 's' ? 1000 : 1) : 20_000;
     const reply = await daemonRequest(common, 'hook', { stdin, cwd }, { connectMs: 200, replyMs });
-    if (reply?.ok) return true;
+    if (reply?.ok) {
+      // What the daemon could not use of the payload is logged here, as the direct path logs it.
+      const problems = Array.isArray(reply.problems) ? reply.problems : [];
+      for (const p of problems) report(cwd, `${stamp()} ckpt hook claude: ${String(p)}`);
+      return true;
+    }
     if (reply === null && process.env.CKPT_DAEMON_AUTOSTART !== '0') (await import('../../watch/daemon-control.js')).startDaemonDetached(cwd);
     else if (reply) report(cwd, `${stamp()} ckpt hook claude: the daemon answered ${String(reply.code)} ${String(reply.message ?? '')}: snapshot taken directly`);
     return false;

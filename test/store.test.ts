@@ -384,3 +384,38 @@ describe('race clean and borrowed objects', () => {
     expect(storeGit(dir, 'cat-file', '-t', s.head!).trim()).toBe('commit');
   });
 });
+
+describe('a race agent erasing chains', () => {
+  it('through the repository: harmless; inside ckpt\'s store: every chain put back at the end of the race, and said', async () => {
+    const { raceRepo, agentConfig } = await import('./support/race.js');
+    const { planRace } = await import('../src/race/plan.js');
+    const { runRace } = await import('../src/race/run.js');
+    const { dir, worktrees } = raceRepo();
+    const eraseRepo = 'git for-each-ref --format="%(refname)" refs/ckpt | xargs -r -n1 git update-ref -d; echo one > one.txt';
+    const eraseStore = 'S="$(git rev-parse --path-format=absolute --git-common-dir)/ckpt/shadow"; git --git-dir="$S" for-each-ref --format="%(refname)" refs/ckpt | xargs -r -n1 git --git-dir="$S" update-ref -d; echo two > two.txt';
+    const cfg = agentConfig({ race: { worktreeDir: worktrees } }) as { agents: Record<string, unknown> };
+    cfg.agents['erase-repo'] = { command: ['sh', '-c', eraseRepo] };
+    cfg.agents['erase-store'] = { command: ['sh', '-c', eraseStore] };
+    write(dir, { '.ckpt/config.json': JSON.stringify(cfg) });
+    // The user's own chain, with history.
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    write(dir, { 'README.md': '# app, edited\n' });
+    await takeSnapshot(repo, { kind: 'manual' });
+    const plan = await planRace({ cwd: dir, task: 'erase', models: 'erase-repo', ckptBin: CLI });
+    const race1 = await runRace(plan, { ckptBin: CLI });
+    expect(race1.attempts[0]!.state).toBe('done');
+    expect(race1.warnings.filter((w) => /restored/.test(w))).toEqual([]); // nothing to repair: the refs were never there
+    const mine0 = (await listSteps(repo)).map((s) => s.id);
+    const plan2 = await planRace({ cwd: dir, task: 'erase', models: 'erase-store', ckptBin: CLI });
+    const race2 = await runRace(plan2, { ckptBin: CLI });
+    expect(race2.attempts[0]!.state).toBe('done');
+    // The user's chain (and the attempts') are back, and the race said so.
+    expect(race2.warnings.join('\n')).toMatch(new RegExp(`${repo.ref.replace(/[/]/g, '\\/')} was deleted.*restored`));
+    expect((await listSteps(repo)).map((s) => s.id)).toEqual(mine0);
+    // The attempt's own chain kept its base: its final snapshot was not a new chain over the deleted one.
+    const a2 = await openRepo(race2.attempts[0]!.dir);
+    expect((await listSteps(a2)).map((s) => s.kind).at(-1)).toBe('base');
+    expect(storeGit(dir, 'rev-parse', a2.ref).trim()).toBe(recordedTip(repo, a2.id)!.oid);
+  }, 120_000);
+});

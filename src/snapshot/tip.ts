@@ -13,7 +13,7 @@ import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { updateStoreRef } from '../git/store.js';
-import { recordTip } from './chains.js';
+import { recordedTip, recordTip } from './chains.js';
 import { snapshotFromObject } from './format.js';
 
 /** The tip of the chain and HEAD, read in one `cat-file --batch`. */
@@ -49,6 +49,7 @@ export async function readTip(repo: Repo): Promise<ChainTip> {
   if (tipRaw === undefined) {
     tipRaw = (await readObjects([repo.ref], { cwd: repo.worktree, env: shadowEnv(repo) })).get(repo.ref) ?? null;
   }
+  if (tipRaw === null) tipRaw = await restoreDeleted(repo);
   let tip: Snapshot | null = null;
   if (tipRaw && tipRaw.type === 'commit') {
     tip = snapshotFromObject(tipRaw);
@@ -59,6 +60,22 @@ export async function readTip(repo: Repo): Promise<ChainTip> {
     }
   }
   return { tip, head: headOid, headRef };
+}
+
+/**
+ * A chain whose ref is gone although its record names a tip (deleted by
+ * something else than ckpt): the ref is put back to the recorded tip before
+ * anything builds on it, so a snapshot never starts a new chain over a
+ * deleted one. Costs one small file read, only when the ref is missing.
+ */
+async function restoreDeleted(repo: Repo): Promise<{ oid: string; type: string; content: Buffer } | null> {
+  const recorded = recordedTip(repo, repo.id);
+  if (!recorded) return null;
+  const obj = (await readObjects([recorded.oid], { cwd: repo.worktree, env: shadowEnv(repo) })).get(recorded.oid);
+  if (!obj || obj.type !== 'commit') return null;
+  if (!(await updateStoreRef(repo, repo.ref, recorded.oid, null, 'ckpt: restored (deleted)'))) return null;
+  recordTip(repo, repo.ref, recorded.oid, 'ckpt: restored (deleted), before the next snapshot');
+  return obj;
 }
 
 function readHeadRef(repo: Repo): string | null {

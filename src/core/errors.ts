@@ -121,7 +121,9 @@ export function isCkptError(err: unknown, code?: ErrorCode): err is CkptError {
  * where; data carries the errno (`ENOSPC`, `EACCES`, `EROFS`, …).
  */
 export function fsFailure(err: unknown, what: string, file: string): CkptError {
-  const errno = (err as NodeJS.ErrnoException)?.code ?? null;
+  // Not NodeJS.ErrnoException: this module is also type-checked with the browser client (no Node types).
+  const code = (err as { code?: unknown } | null)?.code;
+  const errno = typeof code === 'string' ? code : null;
   const full = errno === 'ENOSPC' || errno === 'EDQUOT';
   return new CkptError('FS_FAILED', `could not ${what} (${file}): ${(err as Error)?.message ?? String(err)}`, {
     cause: err,

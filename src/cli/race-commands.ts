@@ -11,11 +11,12 @@ import * as demo from './commands/race-demo.js';
 import * as diff from './commands/race-diff.js';
 import * as list from './commands/race-list.js';
 import * as pick from './commands/race-pick.js';
+import * as review from './commands/race-review.js';
 import * as run from './commands/race-run.js';
 import * as show from './commands/race-show.js';
 import * as view from './commands/race-view.js';
 
 export function registerRace(program: Command, act: Act): void {
   const race = program.command('race').description('run several agents on one task, each in its own worktree; compare; pick the winner');
-  for (const cmd of [run, show, list, diff, pick, clean, view, demo]) cmd.register(race, act);
+  for (const cmd of [run, show, list, diff, pick, review, clean, view, demo]) cmd.register(race, act);
 }

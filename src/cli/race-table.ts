@@ -1,6 +1,7 @@
 /** Rendering a race for the terminal: the summary table and live status lines. */
 import pc from 'picocolors';
 import { quote } from '../core/quote.js';
+import { rankAttempts } from '../race/score.js';
 import type { Attempt, RaceRecord } from '../race/types.js';
 import { duration, renderTable } from './output.js';
 
@@ -90,4 +91,26 @@ export function renderLive(race: RaceRecord, color: boolean, width: number, now 
       return head + c.dim(rest.length > room ? rest.slice(0, Math.max(0, room - 1)) + '…' : rest);
     })
     .join('\n');
+}
+
+/**
+ * The reviews and the judge's ranking of a race, one line each, beside
+ * ckpt's own ranking (names quoted by `out.q`, free text by `out.t`).
+ */
+export function reviewLines(race: RaceRecord, out: { q(s: string): string; t(s: string): string }): string[] {
+  const lines: string[] = [];
+  for (const r of race.reviews ?? []) {
+    const who = r.by + (r.model ? `@${r.model}` : '');
+    const what = r.verdict ?? (r.error ? `no verdict (${r.error.slice(0, 120)})` : 'no verdict');
+    lines.push(`review of ${out.q(r.attempt)} (round ${r.round}) by ${out.q(who)}: ${what}${r.notes ? ` — ${out.t(r.notes.replace(/\s+/g, ' ').slice(0, 200))}` : ''}`);
+  }
+  const j = race.judge;
+  if (j) {
+    const ours = rankAttempts(race).filter((a) => a.score !== null).map((a) => `${out.q(a.name)} (${a.score})`);
+    lines.push(`ranking by ckpt's score: ${ours.join(', ') || '—'}`);
+    const who = j.by + (j.model ? `@${j.model}` : '');
+    lines.push(`ranking by the judge ${out.q(who)}: ${j.ranking.length ? j.ranking.map((e) => out.q(e.attempt)).join(', ') : `none${j.error ? ` (${out.t(j.error.slice(0, 120))})` : ''}`}`);
+    for (const [i, e] of j.ranking.entries()) lines.push(`  ${i + 1}. ${out.q(e.attempt)}: ${out.t(e.reason.replace(/\s+/g, ' ').slice(0, 200))}`);
+  }
+  return lines;
 }

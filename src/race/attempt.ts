@@ -20,7 +20,8 @@ import type { ResolvedBase } from './base.js';
 import { attemptOutcome } from './outcome.js';
 import type { RacePlan } from './plan.js';
 import { parseOutput, type Tokens } from '../agents/presets.js';
-import { followUpPrompt, logTail, roundCommand, type RoundCommand } from './feedback.js';
+import { followUpPrompt, logTail, reviewFollowUp, roundCommand, type RoundCommand } from './feedback.js';
+import { reviewAttempt } from './review.js';
 import { countChanges } from './progress.js';
 import { raceDir } from './store.js';
 import type { AttemptState, RaceRecord, RoundRecord } from './types.js';
@@ -85,10 +86,31 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     const r: RoundRecord = { round, how: cmd.how, command: cmd.argv, session: null, feedbackBytes: Buffer.byteLength(feedback ?? ''), startedAt: Date.now(), durationMs: null, exitCode: null, state: 'running', final: null, check: null, tokens: null, costUsd: null };
     a.rounds.push(r);
     const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env, confine, signal, changed, stragglers, extra: trailers(round) });
-    if (!ended.checkFailed || round === plan.rounds || (a.state as AttemptState) !== 'done') break;
-    feedback = logTail(ended.checkLog);
-    followUp = followUpPrompt({ task: plan.task, round: round + 1, rounds: plan.rounds, check: a.check!, feedback });
+    const more = round < plan.rounds && (a.state as AttemptState) === 'done';
     session = r.session ?? session;
+    if (ended.checkFailed && more) {
+      feedback = logTail(ended.checkLog);
+      followUp = followUpPrompt({ task: plan.task, round: round + 1, rounds: plan.rounds, check: a.check!, feedback });
+      continue;
+    }
+    if (!plan.reviewBy || (a.state as AttemptState) !== 'done') break;
+    // The attempt finished: its reviewer; "request changes" with rounds left is one more round.
+    let verdict: string | null = null;
+    try {
+      const review = await reviewAttempt({ repo, ckptBin: plan.ckptBin, ...(signal ? { signal } : {}) }, race, a.name, plan.reviewBy);
+      verdict = review.verdict;
+      if (review.kept) race.warnings.push(`kept the scratch worktree of ${a.name}'s review: ${review.kept}`);
+      changed();
+      if (verdict === 'request-changes' && more) {
+        feedback = review.notes;
+        followUp = reviewFollowUp({ task: plan.task, round: round + 1, rounds: plan.rounds, by: plan.reviewBy, notes: review.notes });
+        continue;
+      }
+    } catch (err) {
+      race.warnings.push(`${a.name}: its review by ${plan.reviewBy} failed: ${(err as Error).message}`);
+      changed();
+    }
+    break;
   }
 }
 

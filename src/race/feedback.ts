@@ -61,6 +61,24 @@ export function followUpPrompt(o: { task: string; round: number; rounds: number;
   ].join('\n');
 }
 
+/**
+ * The follow-up prompt of a round that follows a review asking for changes
+ * (`--rounds N --review-by AGENT`): the reviewer's notes and the task.
+ */
+export function reviewFollowUp(o: { task: string; round: number; rounds: number; by: string; notes: string }): string {
+  return [
+    `Round ${o.round} of ${o.rounds} of this task. A reviewer (${o.by}) asked for changes to your work:`,
+    '<review>',
+    o.notes.trimEnd(),
+    '</review>',
+    '',
+    'The task:',
+    o.task,
+    '',
+    'Your changes so far are in this worktree. Make the changes the review asks for.',
+  ].join('\n');
+}
+
 /** How round `round` runs the agent: its argv, what goes on stdin, and whether it resumes a session. */
 export interface RoundCommand {
   argv: string[];

@@ -37,6 +37,10 @@ export interface RaceOptions {
   checkTimeout?: string | null;
   /** Runs of the agent per attempt in all: a failed check goes back to it until it passes (default `race.rounds`, else 1). */
   rounds?: number | null;
+  /** `AGENT[@MODEL]` reviewing every attempt that finished; with rounds left, "request changes" is one more round. */
+  reviewBy?: string | null;
+  /** `AGENT[@MODEL]` ranking the finished attempts at the end (shown beside ckpt's score). */
+  judge?: string | null;
   maxParallel?: number | null;
   /** Command run in each attempt before the agent (`npm ci`). */
   setup?: string | null;
@@ -84,6 +88,12 @@ export interface RacePlan {
   idleTimeoutMs: number;
   /** Runs of the agent per attempt, at most (1: no follow-up round). */
   rounds: number;
+  /** The reviewer of every finished attempt (`AGENT[@MODEL]`), or null. */
+  reviewBy: string | null;
+  /** The judge of the finished attempts, or null. */
+  judge: string | null;
+  /** Path of ckpt's bin script (hooks for reviewers too). */
+  ckptBin: string;
   maxParallel: number;
   setup: string | null;
   attempts: PlannedAttempt[];
@@ -163,7 +173,20 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   const rounds = o.rounds ?? rc.rounds ?? 1;
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new CkptError('INVALID_ARGUMENT', `rounds must be a whole number from 1 to ${MAX_ROUNDS}, not ${rounds}`, { hint: '--rounds 3: the agent gets up to two more runs when its check fails.' });
   const check = o.check ?? rc.check ?? null;
-  if (rounds > 1 && !check) throw new CkptError('INVALID_ARGUMENT', `--rounds ${rounds} needs a check: a round follows a failed check`, { hint: 'Add --check "npm test" (or race.check in .ckpt/config.json).' });
+  const reviewBy = o.reviewBy ?? null;
+  const judge = o.judge ?? null;
+  if (rounds > 1 && !check && !reviewBy) throw new CkptError('INVALID_ARGUMENT', `--rounds ${rounds} needs a check or a reviewer: a round follows a failed check or a review asking for changes`, { hint: 'Add --check "npm test" (or race.check in .ckpt/config.json), or --review-by AGENT.' });
+  for (const [flag, who] of [['--review-by', reviewBy], ['--judge', judge]] as const) {
+    if (who === null) continue;
+    const s = parseModels(who);
+    if (s.length !== 1) throw new CkptError('INVALID_ARGUMENT', `${flag} takes one agent, not ${JSON.stringify(who)}`, { hint: `e.g. ${flag} codex or ${flag} claude@opus` });
+    const pr = resolveAgent(s[0]!.agent, config);
+    const prog = expandArgv(pr.command, { task: 't', model: s[0]!.model, dir: repo.worktree })[0]!;
+    if (!isInstalled(prog, repo.worktree)) missing.push(`${s[0]!.agent} (${prog}): ${pr.install}`);
+  }
+  if (missing.length > 0) {
+    throw new CkptError('AGENT_NOT_INSTALLED', `not installed: ${missing.map((m) => m.split(':')[0]).join(', ')}`, { hint: `Install first (nothing was created):\n  ${missing.join('\n  ')}`, data: { missing } });
+  }
   let resolved: RacePlan['base']['resolved'] = null;
   if (o.base) resolved = await resolveBase(repo, o.base);
   return {
@@ -176,6 +199,9 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     checkTimeoutMs: parseDuration(o.checkTimeout ?? rc.checkTimeout ?? '15m'),
     idleTimeoutMs: parseDuration(o.idleTimeout ?? rc.idleTimeout ?? '10m'),
     rounds,
+    reviewBy,
+    judge,
+    ckptBin: o.ckptBin,
     maxParallel: o.maxParallel ?? specs.length,
     setup: o.setup ?? rc.setup ?? null,
     attempts,

@@ -19,6 +19,7 @@ import { mainCheckoutChanges } from './checkout-changes.js';
 import type { RaceOptions, RacePlan } from './plan.js';
 import { refreshLive } from './progress.js';
 import { newRaceRecord } from './record.js';
+import { judgeAttempts } from './review.js';
 import { scoreAttempts } from './score.js';
 import { raceDir, saveRace } from './store.js';
 import type { RaceRecord } from './types.js';
@@ -68,6 +69,15 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
     clearInterval(live);
   }
   scoreAttempts(race);
+  if (plan.judge && !o.signal?.aborted) {
+    try {
+      const j = await judgeAttempts({ repo, ckptBin: plan.ckptBin, ...(o.signal ? { signal: o.signal } : {}) }, race, plan.judge);
+      if (j.kept) race.warnings.push(`kept the scratch worktree of the judge: ${j.kept}`);
+    } catch (err) {
+      race.warnings.push(`the judge ${plan.judge} could not rank the attempts: ${(err as Error).message}`);
+    }
+    changed();
+  }
   if (!plan.base.resolved) race.warnings.push(...(await mainCheckoutChanges(repo, base.tree)));
   // An agent may have deleted or rewound chains (reliability note 27): put them back, say so.
   race.warnings.push(...(await verifyChainsReport(repo)), ...(await adoptBorrowedReport(repo)));

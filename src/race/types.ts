@@ -59,6 +59,50 @@ export interface RoundRecord {
   costUsd: number | null;
 }
 
+/** A reviewer's verdict. */
+export type Verdict = 'approve' | 'request-changes';
+
+/** What a reviewer or judge run left behind: common to both records. */
+export interface ScratchRun {
+  /** The agent (`codex`) and model it ran with. */
+  by: string;
+  model: string | null;
+  /** How its process ended: `done` (exit 0, no error reported), `failed`, `timeout`, `interrupted`. */
+  state: 'done' | 'failed' | 'timeout' | 'interrupted';
+  error: string | null;
+  startedAt: number;
+  /** ms */
+  durationMs: number;
+  exitCode: number | null;
+  tokens: Tokens | null;
+  costUsd: number | null;
+  /** Its output log. */
+  log: string;
+  /** The snapshot of its scratch worktree at its end (what it changed there, never applied), null when none was taken. */
+  snapshot: string | null;
+  /** Paths it changed in its scratch worktree. */
+  changed: string[];
+  /** Why its scratch worktree was kept (null: removed). */
+  kept: string | null;
+}
+
+/** A review of one attempt, as stored in the race record (`reviews`). */
+export interface ReviewRecord extends ScratchRun {
+  attempt: string;
+  /** The attempt's round reviewed (its last at the time). */
+  round: number;
+  /** Null when the answer named none (see docs/race.md for the contract). */
+  verdict: Verdict | null;
+  notes: string;
+}
+
+/** A judge's ranking of the finished attempts, as stored in the race record (`judge`). */
+export interface JudgeRecord extends ScratchRun {
+  /** Best first; only names of attempts it was shown. */
+  ranking: { attempt: string; reason: string }[];
+  notes: string;
+}
+
 /** One attempt of a race. */
 export interface Attempt {
   /** `claude`, `claude-2`, `codex`… */
@@ -150,6 +194,10 @@ export interface RaceRecord {
   best: string | null;
   /** The attempt picked, once picked. */
   picked: { attempt: string; mode: 'apply' | 'squash' | 'merge' | 'branch'; at: number; preSnapshot: string | null; branch: string | null } | null;
+  /** Reviews of attempts (`race review`, `--review-by`), oldest first; absent in records of older versions. */
+  reviews?: ReviewRecord[];
+  /** The judge's ranking (`--judge`), shown beside ckpt's score; absent when none was asked. */
+  judge?: JudgeRecord | null;
   /** Worktrees removed by `race clean` or `--clean`. */
   cleaned: boolean;
   /** Things noticed that are not any attempt's state (e.g. the main checkout changed during the race). */

@@ -6,7 +6,7 @@ import { resolveRace } from '../../race/store.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { describeConfinement } from '../../agents/confine.js';
-import { renderSummary } from '../race-table.js';
+import { renderSummary, reviewLines } from '../race-table.js';
 import { age } from '../output.js';
 
 /** Arguments and options of `race show` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
@@ -51,6 +51,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
       out.line(a.check.tail.split('\n').slice(-10).map((l) => `  ${out.t(l)}`).join('\n'));
     }
   }
+  for (const line of reviewLines(race, out)) out.line(line);
   out.line(`\nworktrees: ${race.cleaned ? 'removed (race clean)' : race.attempts.map((a) => out.q(a.dir)).join('  ')}`);
   out.line(`logs: ${race.attempts.map((a) => out.q(a.log)).join('  ')}`);
   if (race.confinement) out.line(`processes: ${describeConfinement(race.confinement)}`);

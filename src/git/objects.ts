@@ -263,6 +263,9 @@ export function hashBlob(bytes: Buffer, format: 'sha1' | 'sha256'): string {
   return createHash(format).update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 }
 
+/** One read buffer for {@link hashPath} (synchronous, so never shared by two reads at once). */
+const hashBuffer = Buffer.allocUnsafe(1024 * 1024);
+
 /**
  * The blob id of what is at `file` now, as `git hash-object --no-filters`
  * would compute it, read in 1 MiB pieces (bounded memory whatever the size):
@@ -290,7 +293,7 @@ export function hashPath(file: Buffer | string, format: 'sha1' | 'sha256'): stri
     const fst = fstatSync(fd);
     if (!fst.isFile()) return 'special';
     const h = createHash(format).update(`blob ${fst.size}\0`);
-    const buf = Buffer.allocUnsafe(1024 * 1024);
+    const buf = hashBuffer;
     let total = 0;
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);

@@ -12,7 +12,7 @@
 import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../../core/errors.js';
-import { BlobStream, hashPath } from '../../git/objects.js';
+import { BlobStream, hashPath, readObjects, type GitObject } from '../../git/objects.js';
 import type { Repo } from '../../git/repo.js';
 import { shadowEnv } from '../../git/shadow.js';
 import type { TreeChange } from '../../git/tree-diff.js';
@@ -51,6 +51,9 @@ export interface ApplyOutcome {
 /** Blobs larger than this (bytes) are written by git straight into their file, never passing through ckpt. */
 const DIRECT_BYTES = 4 * 1024 * 1024;
 
+/** At most this many bytes of small blobs are read ahead at once. */
+const BATCH_BYTES = 16 * 1024 * 1024;
+
 /** How many times a path that changed under the restore is recorded and tried again before it is left alone. */
 const ROUNDS = 3;
 
@@ -64,6 +67,8 @@ export class Applier {
   private seq = 0;
   /** Blob sizes of the plan's writes (bytes): the large ones bypass this process. */
   private sizes = new Map<string, number>();
+  /** Small blobs of the current batch of writes, read ahead. */
+  private ahead = new Map<string, GitObject | null>();
 
   constructor(private readonly repo: Repo) {
     this.blobs = new BlobStream({ cwd: repo.worktree, env: shadowEnv(repo) });
@@ -122,7 +127,25 @@ export class Applier {
       if (under || blocked.has(e.rel.toString('latin1'))) leftAlone.set(e.path, `not restored: ${(under ?? e.rel).toString('utf8')} is in the way`);
       else writes.push(e);
     }
-    await this.withRetries(writes, (e, before) => this.replace(e, before, { mode: e.dstMode, oid: e.dstOid }), recordLive, leftAlone);
+    // In batches of at most BATCH_BYTES of small blobs read ahead with one `cat-file --batch`
+    // each (no round trip per file); larger blobs stream on their own.
+    for (let start = 0; start < writes.length; ) {
+      let bytes = 0;
+      let end = start;
+      while (end < writes.length && (end === start || bytes + (this.sizes.get(writes[end]!.dstOid) ?? 0) <= BATCH_BYTES)) {
+        const size = this.sizes.get(writes[end]!.dstOid) ?? 0;
+        if (size <= DIRECT_BYTES) bytes += size;
+        end++;
+      }
+      const batch = writes.slice(start, end);
+      this.ahead = await readObjects([...new Set(batch.filter((e) => (this.sizes.get(e.dstOid) ?? Infinity) <= DIRECT_BYTES).map((e) => e.dstOid))], { cwd: this.repo.worktree, env: shadowEnv(this.repo) });
+      try {
+        await this.withRetries(batch, (e, before) => this.replace(e, before, { mode: e.dstMode, oid: e.dstOid }), recordLive, leftAlone);
+      } finally {
+        this.ahead = new Map();
+      }
+      start = end;
+    }
     // 3. Executable bits (no bytes destroyed).
     for (const e of plan.modes) {
       const dest = abs(this.repo, e.rel);
@@ -261,7 +284,11 @@ export class Applier {
     try {
       fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
       const f = fd;
-      if ((this.sizes.get(side.oid) ?? 0) > DIRECT_BYTES) {
+      const ready = this.ahead.get(side.oid);
+      if (ready) {
+        let off = 0;
+        while (off < ready.content.length) off += writeSync(f, ready.content, off, ready.content.length - off);
+      } else if ((this.sizes.get(side.oid) ?? 0) > DIRECT_BYTES) {
         try {
           await this.blobs.copyToFd(side.oid, f);
         } catch (err) {

@@ -169,4 +169,24 @@ describe('left out of snapshots', () => {
     expect(fs.readFileSync(path.join(dir, 'secret.txt'), 'utf8')).toBe('secret\n');
     expect(fs.readFileSync(path.join(dir, 'locked', 'inner.txt'), 'utf8')).toBe('inner\n');
   }, 60_000);
+  it('a new file over the cap is itself a change: recorded as not captured, shown by log and status, once', () => {
+    const dir = makeRepo({ 'README.md': '# cap\n' });
+    const first = JSON.parse(ckpt(dir, ['snap', '--json']).stdout) as SnapJson;
+    expect(first.created).toBe(true);
+    spawnSync('truncate', ['-s', '300M', path.join(dir, 'big2.bin')]);
+    const r = ckpt(dir, ['snap', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const second = JSON.parse(r.stdout) as SnapJson;
+    expect(second.created).toBe(true); // the tree is the same; what was left out is not
+    expect(second.snapshot.tree).toBe(first.snapshot.tree);
+    expect(second.snapshot.notCaptured).toEqual([{ path: 'big2.bin', reason: 'too-large', size: 300 * MiB }]);
+    expect(second.snapshot.message).toContain('not captured: big2.bin');
+    expect(ckpt(dir, ['log']).stdout).toContain('[1 not captured]');
+    expect(ckpt(dir, ['status']).stdout).toContain('big2.bin');
+    // Nothing new since: no further snapshot, even though the file grew.
+    spawnSync('truncate', ['-s', '301M', path.join(dir, 'big2.bin')]);
+    const third = JSON.parse(ckpt(dir, ['snap', '--json']).stdout) as SnapJson;
+    expect(third.created).toBe(false);
+    expect(third.snapshot.id).toBe(second.snapshot.id);
+  }, 60_000);
 });

@@ -21,7 +21,7 @@
  *    lost update).
  */
 import { CkptError } from '../core/errors.js';
-import type { Snapshot, SnapshotInput } from '../core/types.js';
+import type { NotCaptured, Snapshot, SnapshotInput } from '../core/types.js';
 import { writeCommit } from '../git/loose.js';
 import type { Repo } from '../git/repo.js';
 import { captureTreeReporting, type Capture } from './capture.js';
@@ -76,11 +76,18 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
   const notes = rebuilt ? { rebuilt } : {};
   const leftOut = notCaptured.length > 0 ? leftOutWarnings(notCaptured, maxFileSize(repo)) : [];
   const idx = await indexCommit(repo, head);
-  if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree) {
+  const newlyLeftOut = tip ? leftOutSince(tip, notCaptured) : [];
+  const leftOutSame = tip !== null && newlyLeftOut.length === 0 && tip.notCapturedCount === notCaptured.length;
+  if (tip && !input.force && tip.tree === tree && tip.head === head && tip.indexTree === idx.tree && leftOutSame) {
     return { snapshot: tip, created: false, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut], ...notes };
   }
   // A tool-named snapshot (a hook's) has its message already: no diff needed for a summary.
-  const { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] } : await describeChanges(repo, tree, tip?.tree ?? null, new Set(notCaptured.map((n) => n.path)));
+  let { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] as string[] } : await describeChanges(repo, tree, tip?.tree ?? null, new Set(notCaptured.map((n) => n.path)));
+  // The tree is the same but a file appeared that was left out (an untracked
+  // file over the size cap, say): that is a change to record and to show.
+  if (tip && tip.tree === tree && newlyLeftOut.length > 0 && summary === 'no changes') {
+    summary = `not captured: ${newlyLeftOut.slice(0, 3).join(', ')}${newlyLeftOut.length > 3 ? ', …' : ''}`;
+  }
   const time = Date.now();
   const record = {
     step: (tip?.step ?? 0) + 1,
@@ -105,6 +112,18 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
   const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
   if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');
   return { snapshot, created: true, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut, ...warnings], ...notes };
+}
+
+/**
+ * The paths left out now that `tip` did not leave out (by path and reason;
+ * a left-out file that only changed size is not news). When `tip` lists only
+ * some of its left-out paths (over NOT_CAPTURED_LISTED), only the count can
+ * be compared, and the caller does that.
+ */
+function leftOutSince(tip: Snapshot, now: readonly NotCaptured[]): string[] {
+  if (tip.notCaptured.length < tip.notCapturedCount) return [];
+  const before = new Set(tip.notCaptured.map((n) => `${n.reason}\0${n.path}`));
+  return now.filter((n) => !before.has(`${n.reason}\0${n.path}`)).map((n) => n.path);
 }
 
 function defaultMessage(input: SnapshotInput, summary: string): string {

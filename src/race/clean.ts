@@ -21,7 +21,8 @@ export interface CleanResult {
 }
 
 /**
- * Removes a race's worktrees and branches, each only after recording and
+ * Runs the race's teardown in each attempt (a failing one keeps that
+ * worktree), then removes its worktrees and branches, each only after recording and
  * checking its live state; keeps (and says why) those it could not record.
  * Paths changed after the race are reported and the attempt's `final`
  * becomes the snapshot holding them. The record is saved; `race.cleaned` is
@@ -33,7 +34,7 @@ export interface CleanResult {
 export async function cleanRace(repo: Repo, race: RaceRecord, o: RemoveOptions = {}): Promise<CleanResult> {
   const attempts: WorktreeRemoval[] = [];
   for (const a of race.attempts) {
-    const res = await removeAttemptWorktree(repo, race, a, o);
+    const res = await removeAttemptWorktree(repo, race, a, { teardown: true, ...o });
     attempts.push(res);
     if (res.kept.length > 0 && res.snapshot && res.tree) {
       await countChanges(repo, race, a, res.tree);

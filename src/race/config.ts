@@ -18,7 +18,9 @@
  *     "timeout": "30m",
  *     "idleTimeout": "10m",
  *     "check": "npm test",
- *     "rounds": 3
+ *     "rounds": 3,
+ *     "env": { "DATABASE_URL": "postgres://localhost/app_{index}" },
+ *     "teardown": "dropdb --if-exists app_$CKPT_ATTEMPT_INDEX"
  *   }
  * }
  * ```
@@ -60,6 +62,8 @@ const raceSchema = z
     timeout: duration.optional(),
     idleTimeout: duration.optional(),
     check: z.string().optional().describe('default --check command'),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names: letters, digits, _'), z.string()).optional().describe('environment of each attempt (setup, agent, check, teardown); {attempt}, {index}, {port}, {raceId}, {dir} placeholders'),
+    teardown: z.string().optional().describe('command run in each attempt by race clean and --clean before its worktree goes (e.g. "dropdb --if-exists $PGDATABASE")'),
     rounds: z.number().int().min(1).max(MAX_ROUNDS).optional().describe('rounds per attempt: a failed check goes back to the agent, up to this many runs in all (default 1)'),
     checkTimeout: duration.optional(),
   })

@@ -37,6 +37,10 @@ export interface RaceOptions {
   checkTimeout?: string | null;
   /** Runs of the agent per attempt in all: a failed check goes back to it until it passes (default `race.rounds`, else 1). */
   rounds?: number | null;
+  /** `--env K=V`: templates added to (and overriding) `race.env`; see {@link expandEnvTemplates}. */
+  env?: Record<string, string> | null;
+  /** Command run in each attempt by `race clean` and `--clean` before its worktree goes (default `race.teardown`). */
+  teardown?: string | null;
   /** `AGENT[@MODEL]` reviewing every attempt that finished; with rounds left, "request changes" is one more round. */
   reviewBy?: string | null;
   /** `AGENT[@MODEL]` ranking the finished attempts at the end (shown beside ckpt's score). */
@@ -88,6 +92,8 @@ export interface RacePlan {
   idleTimeoutMs: number;
   /** Runs of the agent per attempt, at most (1: no follow-up round). */
   rounds: number;
+  /** Run in each attempt before its worktree is removed, or null. */
+  teardown: string | null;
   /** The reviewer of every finished attempt (`AGENT[@MODEL]`), or null. */
   reviewBy: string | null;
   /** The judge of the finished attempts, or null. */
@@ -131,6 +137,11 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   const ports = rc.ports ?? { base: 41000, perAttempt: 10 };
   const timeoutDefault = parseDuration(o.timeout ?? rc.timeout ?? '30m');
   const claudeSettings = path.join(raceDir(repo, id), 'claude-settings.json');
+  const templates = { ...(rc.env ?? {}), ...(o.env ?? {}) };
+  for (const k of Object.keys(templates)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new CkptError('INVALID_ARGUMENT', `bad environment variable name ${JSON.stringify(k)}`, { hint: '--env NAME=VALUE, NAME of letters, digits and _' });
+    if (k.startsWith('CKPT_') || k === 'PORT') throw new CkptError('INVALID_ARGUMENT', `${k} is set by ckpt for each attempt`, { hint: 'Use another name; {port}, {attempt}, {index} give its values.' });
+  }
   const attempts: PlannedAttempt[] = [];
   const missing: string[] = [];
   for (const [i, spec] of specs.entries()) {
@@ -150,6 +161,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
       port,
       env: {
         ...preset.env,
+        ...expandEnvTemplates(templates, { attempt: spec.name, index: String(i + 1), port: String(port), raceId: id, dir }),
         CKPT_RACE_ID: id,
         CKPT_ATTEMPT: spec.name,
         CKPT_ATTEMPT_INDEX: String(i + 1),
@@ -199,6 +211,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     checkTimeoutMs: parseDuration(o.checkTimeout ?? rc.checkTimeout ?? '15m'),
     idleTimeoutMs: parseDuration(o.idleTimeout ?? rc.idleTimeout ?? '10m'),
     rounds,
+    teardown: o.teardown ?? rc.teardown ?? null,
     reviewBy,
     judge,
     ckptBin: o.ckptBin,
@@ -208,6 +221,27 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     claudeSettings,
     confinement,
   };
+}
+
+/** The placeholders of `race.env` / `--env` values. */
+export type EnvPlaceholder = 'attempt' | 'index' | 'port' | 'raceId' | 'dir';
+
+/**
+ * Expands environment templates for one attempt: `{attempt}` (its name),
+ * `{index}` (1-based), `{port}` (its first port), `{raceId}`, `{dir}` (its
+ * worktree). Any other `{name}` is refused (`${name}` is left alone).
+ *
+ * @throws CkptError `INVALID_ARGUMENT` naming the variable and the placeholder.
+ */
+export function expandEnvTemplates(templates: Record<string, string>, values: Record<EnvPlaceholder, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(templates)) {
+    out[k] = v.replace(/(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string) => {
+      if (!(name in values)) throw new CkptError('INVALID_ARGUMENT', `${k}=${v}: unknown placeholder ${m}`, { hint: 'Known: {attempt}, {index}, {port}, {raceId}, {dir}.' });
+      return values[name as EnvPlaceholder];
+    });
+  }
+  return out;
 }
 
 /**

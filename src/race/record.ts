@@ -16,6 +16,7 @@ export function newRaceRecord(plan: RacePlan, base: ResolvedBase): RaceRecord {
     base: { snapshot: base.snapshot, tree: base.tree, head: base.head, indexTree: base.indexTree, spec: plan.base.spec },
     check: plan.check,
     rounds: plan.rounds,
+    teardown: plan.teardown,
     createdAt: Date.now(),
     endedAt: null,
     state: 'running',
@@ -31,6 +32,8 @@ export function newRaceRecord(plan: RacePlan, base: ResolvedBase): RaceRecord {
       branch: p.branch,
       ref: '',
       port: p.port,
+      // The agent's own env (its preset or config entry, keys maybe) stays in the config, not in the record.
+      env: Object.fromEntries(Object.entries(p.env).filter(([k]) => !(k in p.preset.env) || k.startsWith('CKPT_') || k === 'PORT')),
       state: 'pending',
       exitCode: null,
       signal: null,

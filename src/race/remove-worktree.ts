@@ -8,9 +8,13 @@
  * worktree and its branch stay, and the reason is returned. The branch may
  * go: the snapshot's index commit has the attempt's HEAD as its parent
  * (docs/snapshot-format.md), so its commits stay reachable; a branch whose
- * tip the snapshot does not reach stays.
+ * tip the snapshot does not reach stays. With `teardown`, the race's
+ * teardown command runs in the worktree first; a failing one keeps it.
  */
-import { existsSync, lstatSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { detectConfinement } from '../agents/confine.js';
+import { runProcess } from '../agents/process.js';
 import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
@@ -21,6 +25,7 @@ import { takeSnapshotLocked } from '../snapshot/take.js';
 import { attemptSnapshot } from './compare.js';
 import { sweepAttemptProcesses } from '../agents/sweep.js';
 import { freshLiveTree } from './live-tree.js';
+import { raceDir } from './store.js';
 import type { Attempt, RaceRecord } from './types.js';
 import { oneAtATime } from './worktree.js';
 import { TRAILER } from '../snapshot/format.js';
@@ -49,6 +54,12 @@ export interface WorktreeRemoval {
 export interface RemoveOptions {
   /** How long to wait for the attempt's worktree lock, ms (default 10000). */
   lockWaitMs?: number;
+  /**
+   * Run the race's `teardown` command in the worktree first (`race clean`,
+   * `--clean`); when it fails, the worktree is kept and the reason says so.
+   * Default false (a review's scratch worktree has none).
+   */
+  teardown?: boolean;
   /** Make the snapshot taken the attempt's `final` (what `race pick` takes). Default true; a race removing its own worktrees at its end keeps the final taken before the check. */
   adoptAsFinal?: boolean;
 }
@@ -77,6 +88,10 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
   }
   // Processes of the attempt still running (orphans of a race process that died) end first.
   out.ended = await sweepAttemptProcesses({ dir: a.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt ?? 0, byCwd: false });
+  if (o.teardown && race.teardown) {
+    const failed = await runTeardown(repo, race, a, race.teardown);
+    if (failed) return { ...out, reason: failed };
+  }
   const before = await attemptSnapshot(repo, a).catch(() => null);
   try {
     return await withWorktreeLock(
@@ -116,6 +131,27 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
   } catch (err) {
     return { ...out, reason: `could not record its live state: ${(err as Error).message}` };
   }
+}
+
+/** Limit of a teardown command, ms. */
+const TEARDOWN_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * Runs `command` (the race's teardown) through the shell in attempt `a`'s
+ * worktree with the attempt's environment, confined like its agent; its
+ * output goes to `logs/<attempt>.teardown.log`. Returns null when it exited
+ * 0, else why it failed.
+ */
+async function runTeardown(repo: Repo, race: RaceRecord, a: Attempt, command: string): Promise<string | null> {
+  const logs = path.join(raceDir(repo, race.id), 'logs');
+  mkdirSync(logs, { recursive: true });
+  const logFile = path.join(logs, `${a.name}.teardown.log`);
+  const marker = { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name };
+  const env = { ...process.env, ...(a.env ?? {}), ...marker, GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
+  const r = await runProcess({ argv: [command], shell: true, cwd: a.dir, env, logFile, timeoutMs: TEARDOWN_TIMEOUT_MS, confine: { mechanism: detectConfinement(), sweep: { dir: a.dir, marker, sinceMs: Date.now() } } }).done;
+  if (r.exitCode === 0 && !r.stoppedBy) return null;
+  const how = r.spawnError ?? (r.stoppedBy ? `stopped (${r.stoppedBy})` : `exit ${r.exitCode ?? r.signal}`);
+  return `its teardown failed (${how}; log ${logFile}): ${r.outputTail.trim().split('\n').slice(-3).join(' ').slice(0, 300)}`;
 }
 
 /** Paths of the gitlinks (nested repositories) in `tree`. */

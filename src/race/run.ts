@@ -83,7 +83,7 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
   race.warnings.push(...(await verifyChainsReport(repo)), ...(await adoptBorrowedReport(repo)));
   if (o.clean) {
     const removals = [];
-    for (const a of race.attempts) removals.push(await removeAttemptWorktree(repo, race, a, { adoptAsFinal: false }));
+    for (const a of race.attempts) removals.push(await removeAttemptWorktree(repo, race, a, { adoptAsFinal: false, teardown: true }));
     for (const x of removals) if (!x.removed) race.warnings.push(`kept the worktree ${x.dir} of ${x.attempt}: ${x.reason}`);
     race.cleaned = removals.every((x) => x.removed);
   }

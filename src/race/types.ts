@@ -124,6 +124,8 @@ export interface Attempt {
   ref: string;
   /** First port of its range (`PORT`). */
   port: number;
+  /** The variables ckpt set for it (`race.env`/`--env` expanded, `CKPT_*`, `PORT`), which its teardown gets too; absent in older records. */
+  env?: Record<string, string>;
   state: AttemptState;
   exitCode: number | null;
   signal: string | null;
@@ -182,6 +184,8 @@ export interface RaceRecord {
     spec: string | null;
   };
   check: string | null;
+  /** Run in each attempt by `race clean` and `--clean` before its worktree goes (`race.teardown`), or null. */
+  teardown?: string | null;
   /** Rounds allowed per attempt (`--rounds`); absent in records of older versions (1). */
   rounds?: number;
   createdAt: number;

@@ -281,6 +281,39 @@ describe('ckpt gc in its own store', () => {
     void pic;
   });
 
+  it('prunes the chain but leaves the store whole, and says so, while another worktree stays locked', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    for (const v of ['1', '2', '3']) {
+      write(dir, { 'a.txt': `${v}\n` });
+      await takeSnapshot(repo, { kind: 'manual' });
+    }
+    const linked = path.join(path.dirname(dir), path.basename(dir) + '-busy');
+    git(dir, 'worktree', 'add', '-q', linked);
+    try {
+      const other = await openRepo(linked);
+      await takeSnapshot(other, { kind: 'manual' });
+      const { withWorktreeLock } = await import('../src/snapshot/lock.js');
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const holding = withWorktreeLock(other, () => held);
+      const before = storeBytes(repo);
+      const res = await gc(repo, { keep: 1, lockWaitMs: 300 });
+      release();
+      await holding;
+      expect(res.dropped).toBe(2);
+      expect(res.warnings.join()).toMatch(/not compacted.*Run `ckpt gc` again/);
+      expect(res.storeBytesAfter).toBeGreaterThanOrEqual(before); // nothing removed
+      storeGit(dir, 'fsck', '--no-dangling', '--no-progress');
+      expect((await listSteps(other)).length).toBe(1);
+      const again = await gc(repo, { keep: 1 });
+      expect(again.warnings).toEqual([]);
+      expect(again.freedBytes).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(linked, { recursive: true, force: true });
+    }
+  });
+
   it("copies into ckpt's store what a chain borrowed and the user's refs no longer keep (a staged blob later unstaged)", async () => {
     const dir = makeRepo({ 'a.txt': 'a\n' });
     write(dir, { 'staged.txt': 'staged, never committed\n' });

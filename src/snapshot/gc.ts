@@ -8,7 +8,7 @@
  * (snapshot/compact.ts); ckpt never runs `git gc` or `git prune` on the
  * user's repository.
  */
-import { CkptError } from '../core/errors.js';
+import { CkptError, isCkptError } from '../core/errors.js';
 import { DURATION_HINT, parseDuration } from '../core/duration.js';
 import type { Snapshot } from '../core/types.js';
 import { git, gitText } from '../git/exec.js';
@@ -34,6 +34,8 @@ export interface GcOptions {
   dryRun?: boolean;
   /** Reference time, ms since the epoch (tests). */
   now?: number;
+  /** How long compacting the store waits for each worktree's lock, in ms (default 30000). */
+  lockWaitMs?: number;
 }
 
 /** What {@link gc} did. */
@@ -50,6 +52,8 @@ export interface GcResult {
   storeBytesAfter: number;
   /** `storeBytesBefore - storeBytesAfter`: what gc really freed, at once. */
   freedBytes: number;
+  /** What did not happen, e.g. the store not compacted because a worktree stayed locked (the chain was pruned all the same; run gc again). */
+  warnings: string[];
 }
 
 /**
@@ -115,9 +119,16 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
     }
     return { kept: kept.length, dropped: dropped.length, droppedSteps: dropped.map((s) => s.step), dryRun: !!opts.dryRun, keptBecause };
   });
-  if (opts.dryRun) return { ...pruned, storeBytesBefore: 0, storeBytesAfter: 0, freedBytes: 0 };
-  const c = await compactStore(repo);
-  return { ...pruned, storeBytesBefore: bytesBefore, storeBytesAfter: c.bytesAfter, freedBytes: bytesBefore - c.bytesAfter };
+  if (opts.dryRun) return { ...pruned, storeBytesBefore: 0, storeBytesAfter: 0, freedBytes: 0, warnings: [] };
+  const warnings: string[] = [];
+  try {
+    await compactStore(repo, opts.lockWaitMs);
+  } catch (err) {
+    if (!isCkptError(err, 'LOCKED')) throw err;
+    warnings.push(`ckpt's store was not compacted: ${err.message}; nothing was removed from it. Run \`ckpt gc\` again to free the space.`);
+  }
+  const after = storeBytes(repo);
+  return { ...pruned, storeBytesBefore: bytesBefore, storeBytesAfter: after, freedBytes: bytesBefore - after, warnings };
 }
 
 async function recommit(repo: Repo, s: Snapshot, prev: string | null): Promise<string> {

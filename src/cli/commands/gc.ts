@@ -37,5 +37,6 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   if (res.dropped === 0) ctx.out.line(`nothing to prune (${res.kept} snapshot(s) kept)`);
   else ctx.out.line(`${res.dryRun ? 'would drop' : 'dropped'} ${res.dropped} snapshot(s) (steps ${Math.min(...res.droppedSteps)}–${Math.max(...res.droppedSteps)}), kept ${res.kept}`);
   for (const why of res.keptBecause) ctx.out.line(`kept ${why}`);
+  for (const w of res.warnings) ctx.out.line(`warning: ${w}`);
   if (!res.dryRun) ctx.out.line(`freed ${bytes(Math.max(0, res.freedBytes))} on disk (ckpt's store: ${bytes(res.storeBytesBefore)} → ${bytes(res.storeBytesAfter)})`);
 }

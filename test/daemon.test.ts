@@ -248,7 +248,8 @@ describe('ckpt daemon', () => {
     const steps = await listSteps(await openRepo(dir));
     for (const kind of ['before', 'after']) {
       const named = steps.filter((s) => s.kind === kind).flatMap((s) => (s.toolUseIds.length > 0 ? s.toolUseIds : [s.toolUseId]));
-      expect(named.sort(), kind).toEqual(ids);
+      // The whole chain in the message: a failure here must say which hook was recorded twice or not at all.
+      expect(named.sort(), `${kind}: ${JSON.stringify(steps.map((x) => [x.step, x.kind, x.toolUseId, x.toolUseIds]))}; daemon log: ${fs.readFileSync(path.join(dir, '.git/ckpt/daemon/log'), 'utf8')}`).toEqual(ids);
     }
     expect(steps[0]!.tree).toBe(gitView(dir));
   });

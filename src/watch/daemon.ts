@@ -202,9 +202,19 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     lastActivity = Date.now();
   };
 
-  const attach = async (repo: Repo): Promise<Slot> => {
+  // One attach per worktree even when requests for it arrive while it is being attached.
+  const attaching = new Map<string, Promise<Slot>>();
+  const attach = (repo: Repo): Promise<Slot> => {
     const have = slots.get(repo.worktree);
-    if (have) return have;
+    if (have) return Promise.resolve(have);
+    let p = attaching.get(repo.worktree);
+    if (!p) {
+      p = attachNow(repo).finally(() => attaching.delete(repo.worktree));
+      attaching.set(repo.worktree, p);
+    }
+    return p;
+  };
+  const attachNow = async (repo: Repo): Promise<Slot> => {
     const ctx = await IncrementalContext.open(repo);
     const rules = await loadIgnoreRules(repo);
     const slot: Slot = {

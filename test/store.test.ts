@@ -15,7 +15,7 @@ import { pickAttempt } from '../src/race/pick.js';
 import { attemptDiffs, attemptSnapshot } from '../src/race/compare.js';
 import { resolveRace } from '../src/race/store.js';
 import { makeFakeRace } from './support/fake-race.js';
-import { CLI, git, indexBytes, makeRepo, picture, storeDir, storeGit, userRefs, write } from './support/repo.js';
+import { CLI, git, indexBytes, makeRepo, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
 
 function ckpt(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -329,6 +329,47 @@ describe('ckpt gc in its own store', () => {
     expect(spawnSync('git', ['cat-file', '-e', blob], { cwd: dir }).status).not.toBe(0); // gone from the user's store
     expect(storeGit(dir, 'cat-file', 'blob', `${s.tree}:staged.txt`)).toBe('staged, never committed\n');
     storeGit(dir, 'fsck', '--no-dangling', '--no-progress');
+  });
+});
+
+describe('ckpt gc beside another worktree', () => {
+  it("keeps the index commit a worktree cached but no snapshot names yet; a pruned one is never trusted", async () => {
+    const dir = makeRepo({ 'readme.md': 'r\n' });
+    expect(ckpt(dir, 'snap').code).toBe(0);
+    write(dir, { 'readme.md': 'r\nx\n' });
+    expect(ckpt(dir, 'snap').code).toBe(0);
+    // The user's index changes (same content, new stat data): the next snap
+    // records nothing but caches a new index commit that no ref holds yet.
+    git(dir, 'add', 'readme.md');
+    git(dir, 'reset', '-q', 'readme.md');
+    expect(ckpt(dir, 'snap').stdout).toMatch(/nothing changed/);
+    const wt = path.join(tempDir(), 'wt');
+    git(dir, 'worktree', 'add', '-q', wt);
+    try {
+      write(wt, { a: 'a\n' });
+      expect(ckpt(wt, 'snap').code).toBe(0);
+      write(wt, { b: 'b\n' });
+      expect(ckpt(wt, 'snap').code).toBe(0);
+      expect(ckpt(wt, 'gc', '--keep', '1').code).toBe(0); // compacts the whole store
+      write(dir, { 'readme.md': 'r\nx\ny\n' });
+      const r = ckpt(dir, 'snap');
+      expect(r.code, r.stderr).toBe(0);
+      storeGit(dir, 'fsck', '--connectivity-only', '--no-dangling', '--no-progress');
+      // The same with the cached commit gone by other means (a prune ckpt did not make): rebuilt, not trusted.
+      git(dir, 'add', 'readme.md');
+      git(dir, 'reset', '-q', 'readme.md');
+      expect(ckpt(dir, 'snap').stdout).toMatch(/nothing changed/);
+      const state = JSON.parse(fs.readFileSync(path.join((await openRepo(dir)).stateDir, 'state.json'), 'utf8')) as { indexCommit: string };
+      fs.rmSync(path.join(storeDir(dir), 'objects', state.indexCommit.slice(0, 2), state.indexCommit.slice(2)));
+      write(dir, { 'readme.md': 'r\nx\ny\nz\n' });
+      expect(ckpt(dir, 'snap').code).toBe(0);
+      storeGit(dir, 'fsck', '--connectivity-only', '--no-dangling', '--no-progress');
+      expect(ckpt(dir, 'gc', '--keep', '2').code).toBe(0);
+      expect(ckpt(dir, 'rollback', '--', 'readme.md').code).toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'readme.md'), 'utf8')).toBe('r\nx\ny\n');
+    } finally {
+      git(dir, 'worktree', 'remove', '--force', wt);
+    }
   });
 });
 

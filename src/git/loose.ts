@@ -99,6 +99,14 @@ function objectPath(objectsDir: string, oid: string): string {
 }
 
 /**
+ * Whether `oid` is stored loose in ckpt's own store (not the user's). False
+ * says only "not loose here": it may be packed, after `ckpt gc`.
+ */
+export function isLooseInStore(repo: Repo, oid: string): boolean {
+  return isOid(oid, repo) && existsSync(objectPath(shadowObjectsDir(repo), oid));
+}
+
+/**
  * Reads a loose object of ckpt's store, or else of the repository's own
  * store (which ckpt's borrows from). Returns `undefined` when it is not
  * stored loose (it may be in a pack: ask git) or cannot be read.

@@ -4,7 +4,8 @@
  * nothing but ckpt writes there and ckpt holds every worktree's lock while it
  * runs (so no snapshot is half-written meanwhile).
  *
- * Kept, besides every chain and its reflog: each private index's objects
+ * Kept, besides every chain and its reflog: the index commit each worktree
+ * has cached for its next snapshot (state.json); each private index's objects
  * (as a tree written from it: its blobs and cache-tree trees, which a later
  * `git write-tree` trusts) and every object a race record names
  * (`<common>/ckpt/races/<id>/race.json`: bases, attempts' final snapshots,
@@ -23,6 +24,8 @@ import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
 import { adoptBorrowed, listStoreRefs, storeBytes } from '../git/store.js';
 import { withWorktreeLock } from './lock.js';
+import { readState } from './state.js';
+import { isLooseInStore } from '../git/loose.js';
 
 const KEEP = 'refs/ckpt/gc-keep/';
 
@@ -55,6 +58,13 @@ export async function compactStore(repo: Repo, lockWaitMs = 30_000): Promise<Com
       if (!existsSync(index)) continue;
       const res = await git(['write-tree', '--missing-ok'], { cwd: repo.worktree, env: shadowEnv(repo, index), okCodes: [0, 128] });
       if (res.exitCode === 0) roots.push(res.stdout.toString('utf8').trim());
+    }
+    // The index commit each worktree caches for its next snapshot: no ref
+    // names it until that snapshot is taken (issue 9 walk: pruned here, it
+    // broke the next snapshot of another worktree's chain).
+    for (const id of ids) {
+      const cached = readState({ ...repo, id, stateDir: path.join(wtDir, id) }).indexCommit;
+      if (cached && isLooseInStore(repo, cached)) roots.push(cached);
     }
     roots.push(...(await raceObjects(repo)));
     const lines = [...new Set(roots)].map((oid, i) => `update ${KEEP}${i} ${oid}\n`).join('');

@@ -7,7 +7,7 @@ import { copyFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError, fsFailure } from '../core/errors.js';
 import { git } from '../git/exec.js';
-import { writeCommit } from '../git/loose.js';
+import { isLooseInStore, writeCommit } from '../git/loose.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowObjectsDir } from '../git/shadow.js';
 import { encodeIndexMessage } from './format.js';
@@ -26,7 +26,8 @@ export function userIndexSig(repo: Repo): string | null {
 
 /**
  * The index commit for the user's index and HEAD as they are now (reused from
- * state.json when neither changed). The user's index is read through a copy
+ * state.json when neither changed and the commit is still stored loose in
+ * ckpt's store). The user's index is read through a copy
  * (`git write-tree` may refresh the file it reads).
  *
  * @param head HEAD's commit id, or null (no commits yet).
@@ -36,7 +37,10 @@ export function userIndexSig(repo: Repo): string | null {
 export async function indexCommit(repo: Repo, head: string | null): Promise<{ commit: string; tree: string | null }> {
   const sig = userIndexSig(repo);
   const state = readState(repo);
-  if (state.indexCommit && state.userIndexSig === sig && state.head === head && sig !== null) {
+  // The cache is a hint: the commit it names must still be in ckpt's store
+  // (a gc in another worktree may have pruned it before any snapshot named
+  // it; packed by a gc, it is simply written again, once).
+  if (state.indexCommit && state.userIndexSig === sig && state.head === head && sig !== null && isLooseInStore(repo, state.indexCommit)) {
     return { commit: state.indexCommit, tree: state.indexTree ?? null };
   }
   let tree: string | null = EMPTY_TREE[repo.objectFormat];

@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   AGENT_SETTINGS_INVALID: 'user',
   /** An agent program is not installed. */
   AGENT_NOT_INSTALLED: 'environment',
+  /** `race --sandbox`: bubblewrap is missing or not permitted here; nothing was run. */
+  SANDBOX_UNAVAILABLE: 'environment',
   /** Race bookkeeping: unknown race or attempt. */
   RACE_NOT_FOUND: 'user',
   ATTEMPT_NOT_FOUND: 'user',

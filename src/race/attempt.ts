@@ -16,6 +16,8 @@ import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
 import { startWatching } from '../watch/watcher.js';
 import { runProcess, type ProcessOptions } from '../agents/process.js';
+import { agentStateDirs, isReadOnlyRefusal, sandboxArgv } from '../agents/sandbox.js';
+import { gitText } from '../git/exec.js';
 import type { ResolvedBase } from './base.js';
 import { attemptOutcome } from './outcome.js';
 import type { RacePlan } from './plan.js';
@@ -166,23 +168,28 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
     changed();
     return { checkFailed: false, checkLog };
   }
+  const sandboxed = plan.sandbox ? await sandboxFor(plan, p.dir, c.env) : null;
+  let refused = 0;
   proc = runProcess({
-    argv: c.cmd.argv,
+    argv: sandboxed ? sandboxed.argv(c.cmd.argv) : c.cmd.argv,
     cwd: p.dir,
-    env: c.env,
+    env: sandboxed ? { ...c.env, TMPDIR: '/tmp' } : c.env,
     ...(c.cmd.stdin !== undefined ? { stdin: c.cmd.stdin } : {}),
     logFile: a.log,
     timeoutMs: p.timeoutMs,
     idleTimeoutMs: plan.idleTimeoutMs,
-    confine: c.confine,
+    // The sandbox is its own PID namespace (dying with ckpt); the sweep stays as a second line.
+    confine: sandboxed ? { ...c.confine, mechanism: 'sweep' } : c.confine,
     ...(signal ? { signal } : {}),
     onLine: (line) => {
+      if (sandboxed && isReadOnlyRefusal(line)) refused++;
       const t = line.trim();
       if (t) a.lastLine = t.length > 200 ? t.slice(0, 199) + '…' : t;
     },
   });
   const res = await proc.done;
   c.stragglers('agent', res.stragglers);
+  if (refused > 0) race.warnings.push(`${a.name}: the sandbox refused ${refused} write(s) outside its worktree (read-only file system; see its log ${a.log})`);
   await watching.close();
   a.endedAt = Date.now();
   r.durationMs = res.durationMs;
@@ -239,6 +246,18 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   // the attempt's final snapshot stays the one taken before the check.
   changed();
   return { checkFailed: !a.check.passed && ch.stoppedBy !== 'abort', checkLog };
+}
+
+/**
+ * The sandbox of attempt worktree `dir`: writable are the worktree, its git
+ * dir (`.git/worktrees/<name>`), the repository's objects and the directory
+ * of the race's branches (so git commits in it work), and the agents' state.
+ */
+async function sandboxFor(plan: RacePlan, dir: string, env: Record<string, string | undefined>): Promise<{ argv: (argv: string[]) => string[] }> {
+  const gitDir = (await gitText(['rev-parse', '--absolute-git-dir'], { cwd: dir, env: { GIT_DIR: undefined, GIT_WORK_TREE: undefined } })).trim();
+  const common = plan.repo.commonDir;
+  const writable = [dir, gitDir, path.join(common, 'objects'), path.join(common, 'refs', 'heads', 'ckpt', 'race', plan.id), path.join(common, 'logs', 'refs', 'heads', 'ckpt', 'race', plan.id), ...agentStateDirs(env)];
+  return { argv: (argv) => sandboxArgv(argv, { readonly: [plan.repo.worktree, common], writable, network: plan.sandbox!.network }) };
 }
 
 /** Tokens of all rounds added up (null when no round reported any). */

@@ -63,6 +63,7 @@ const raceSchema = z
     idleTimeout: duration.optional(),
     check: z.string().optional().describe('default --check command'),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names: letters, digits, _'), z.string()).optional().describe('environment of each attempt (setup, agent, check, teardown); {attempt}, {index}, {port}, {raceId}, {dir} placeholders'),
+    sandbox: z.boolean().optional().describe('run each agent under bubblewrap: only its worktree, its git dirs, its state and a private /tmp are writable'),
     teardown: z.string().optional().describe('command run in each attempt by race clean and --clean before its worktree goes (e.g. "dropdb --if-exists $PGDATABASE")'),
     rounds: z.number().int().min(1).max(MAX_ROUNDS).optional().describe('rounds per attempt: a failed check goes back to the agent, up to this many runs in all (default 1)'),
     checkTimeout: duration.optional(),

@@ -14,6 +14,7 @@ import { resolveBase, type ResolvedBase } from './base.js';
 import { loadConfig, MAX_ROUNDS, parseModels, resolveAgent, type CkptConfig } from './config.js';
 import { CONFINEMENTS, confinementWorks, detectConfinement, type Confinement } from '../agents/confine.js';
 import { raceId } from './ids.js';
+import { sandboxWorks } from '../agents/sandbox.js';
 import { expandArgv, type AgentPreset, type ArgTemplate, type Placeholder } from '../agents/presets.js';
 import { raceDir } from './store.js';
 import type { RaceRecord } from './types.js';
@@ -41,6 +42,10 @@ export interface RaceOptions {
   env?: Record<string, string> | null;
   /** Command run in each attempt by `race clean` and `--clean` before its worktree goes (default `race.teardown`). */
   teardown?: string | null;
+  /** Run each agent under bubblewrap, read-only but for its worktree, its git dirs, its state and a private /tmp (default `race.sandbox`). */
+  sandbox?: boolean | null;
+  /** With `sandbox`: keep the network (default true). */
+  network?: boolean | null;
   /** `AGENT[@MODEL]` reviewing every attempt that finished; with rounds left, "request changes" is one more round. */
   reviewBy?: string | null;
   /** `AGENT[@MODEL]` ranking the finished attempts at the end (shown beside ckpt's score). */
@@ -92,6 +97,8 @@ export interface RacePlan {
   idleTimeoutMs: number;
   /** Runs of the agent per attempt, at most (1: no follow-up round). */
   rounds: number;
+  /** Each agent under bubblewrap (agents/sandbox.ts), or null. */
+  sandbox: { network: boolean } | null;
   /** Run in each attempt before its worktree is removed, or null. */
   teardown: string | null;
   /** The reviewer of every finished attempt (`AGENT[@MODEL]`), or null. */
@@ -117,7 +124,7 @@ export interface RacePlan {
  *   agent, rounds out of 1–20 or above 1 without a check, worktree directory inside the checkout, a `confine` mechanism
  *   that does not work here), `CONFIG_INVALID`,
  *   `AGENT_NOT_INSTALLED` (names the package), `SNAPSHOT_NOT_FOUND` (bad
- *   --base), `NOT_A_REPO`.
+ *   --base), `NOT_A_REPO`, `SANDBOX_UNAVAILABLE` (`sandbox` without a working bubblewrap).
  */
 export async function planRace(o: RaceOptions): Promise<RacePlan> {
   if (!o.task || !o.task.trim()) throw new CkptError('INVALID_ARGUMENT', 'the task is empty', { hint: 'race "describe the task" --models claude,codex' });
@@ -185,6 +192,10 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   const rounds = o.rounds ?? rc.rounds ?? 1;
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new CkptError('INVALID_ARGUMENT', `rounds must be a whole number from 1 to ${MAX_ROUNDS}, not ${rounds}`, { hint: '--rounds 3: the agent gets up to two more runs when its check fails.' });
   const check = o.check ?? rc.check ?? null;
+  const sandbox = (o.sandbox ?? rc.sandbox ?? false) ? { network: o.network ?? true } : null;
+  if (sandbox && !sandboxWorks()) {
+    throw new CkptError('SANDBOX_UNAVAILABLE', 'bubblewrap cannot run a sandbox here (not installed, or not permitted)', { hint: 'Install it (Debian: apt-get install bubblewrap) or run without --sandbox; nothing was created and nothing runs unfenced.' });
+  }
   const reviewBy = o.reviewBy ?? null;
   const judge = o.judge ?? null;
   if (rounds > 1 && !check && !reviewBy) throw new CkptError('INVALID_ARGUMENT', `--rounds ${rounds} needs a check or a reviewer: a round follows a failed check or a review asking for changes`, { hint: 'Add --check "npm test" (or race.check in .ckpt/config.json), or --review-by AGENT.' });
@@ -212,6 +223,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     idleTimeoutMs: parseDuration(o.idleTimeout ?? rc.idleTimeout ?? '10m'),
     rounds,
     teardown: o.teardown ?? rc.teardown ?? null,
+    sandbox,
     reviewBy,
     judge,
     ckptBin: o.ckptBin,

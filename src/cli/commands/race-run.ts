@@ -37,6 +37,8 @@ export const schema = z.object({
   rounds: count(1, MAX_ROUNDS).optional(),
   env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, 'NAME=VALUE (NAME: letters, digits, _)')).optional(),
   teardown: z.string().optional(),
+  sandbox: flag,
+  network: z.boolean().default(true),
   reviewBy: z.string().min(1).optional(),
   judge: z.string().min(1).optional(),
   setup: z.string().optional(),
@@ -65,6 +67,8 @@ export function register(race: Command, act: Act): void {
     .option('--rounds <n>', `with --check: when it fails, give the agent its output and run it again, up to N runs in all (1–${MAX_ROUNDS}, default race.rounds or 1)`)
     .option('--env <NAME=VALUE>', 'set in each attempt (repeatable; over race.env): {attempt}, {index}, {port}, {raceId}, {dir} are replaced', (v: string, prev: string[] = []) => [...prev, v])
     .option('--teardown <cmd>', 'run in each attempt by race clean / --clean before its worktree goes (default race.teardown)')
+    .option('--sandbox', 'run each agent under bubblewrap: only its worktree, its git dirs, its own state and a private /tmp are writable (default race.sandbox)')
+    .option('--no-network', 'with --sandbox: no network for the agents')
     .option('--review-by <agent>', 'AGENT[@MODEL] reviews every attempt that finished (approve / request changes); with --rounds, "request changes" is one more round')
     .option('--judge <agent>', 'AGENT[@MODEL] ranks the finished attempts with reasons (shown beside ckpt\'s score)')
     .option('--setup <cmd>', 'run in each attempt before its agent (e.g. "npm ci")')
@@ -95,13 +99,15 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     judge: input.judge ?? null,
     env: input.env ? Object.fromEntries(input.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) : null,
     teardown: input.teardown ?? null,
+    ...(input.sandbox ? { sandbox: true } : {}),
+    network: input.network,
     setup: input.setup ?? null,
     worktreeDir: input.worktreeDir ?? null,
     ckptBin: ctx.bin,
   });
   if (input.dryRun) {
     const attempts = plan.attempts.map((a) => ({ name: a.name, agent: a.agent, model: a.model, command: a.argv, taskViaStdin: a.stdin, laterRounds: a.preset.resume ? 'resume' : 'fresh', dir: a.dir, branch: a.branch, port: a.port, env: a.env, timeoutMs: a.timeoutMs }));
-    out.result({ id: plan.id, task, check: plan.check, rounds: plan.rounds, teardown: plan.teardown, reviewBy: plan.reviewBy, judge: plan.judge, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
+    out.result({ id: plan.id, task, check: plan.check, rounds: plan.rounds, teardown: plan.teardown, sandbox: plan.sandbox, reviewBy: plan.reviewBy, judge: plan.judge, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
     out.line(`race ${out.q(plan.id)} (dry run: nothing created, nothing run)`);
     out.line(`task: ${out.t(JSON.stringify(task))}`);
     out.line(`limits: ${plan.maxParallel} at once, idle timeout ${formatDuration(plan.idleTimeoutMs)}${plan.check ? `, check timeout ${formatDuration(plan.checkTimeoutMs)}` : ''}`);
@@ -117,6 +123,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     if (plan.check) out.line(`\ncheck: ${out.t(plan.check)}${plan.rounds > 1 ? ` (up to ${plan.rounds} rounds: a failed check goes back to the agent)` : ''}`);
     if (plan.setup) out.line(`setup: ${out.t(plan.setup)}`);
     if (plan.teardown) out.line(`teardown (race clean, --clean): ${out.t(plan.teardown)}`);
+    if (plan.sandbox) out.line(`sandbox: bubblewrap; writable: the attempt's worktree, its git dirs, the agent's own state, a private /tmp; network ${plan.sandbox.network ? 'on' : 'off'}`);
     if (plan.reviewBy) out.line(`review: ${out.q(plan.reviewBy)} reviews each attempt that finishes${plan.rounds > 1 ? ' ("request changes" with rounds left: one more round)' : ''}`);
     if (plan.judge) out.line(`judge: ${out.q(plan.judge)} ranks the finished attempts`);
     out.line(`\nprocesses: ${describeConfinement(plan.confinement)}`);

@@ -1,0 +1,68 @@
+/**
+ * `race --sandbox`: an agent under bubblewrap (Debian package `bubblewrap`)
+ * where the whole file system is read-only (`--ro-bind / /`) except what is
+ * bound writable: its worktree, the git directories that worktree needs, its
+ * own agent state (`~/.claude`, `~/.codex`…, `CLAUDE_CONFIG_DIR`,
+ * `CODEX_HOME`), and a private `/tmp` (`--tmpfs /tmp`). It runs in its own
+ * PID namespace and dies with ckpt (`--unshare-pid --die-with-parent`); the
+ * network stays on unless asked (`--unshare-net`). A write anywhere else gets
+ * EROFS ("Read-only file system"). See docs/race.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import which from 'which';
+
+/** What a sandboxed agent may write, and whether it has a network. */
+export interface SandboxSpec {
+  /** Paths bound read-only over the private /tmp (the user's checkout may live under /tmp: it stays visible, read-only). */
+  readonly: string[];
+  /** Paths bound writable, over those (those that do not exist are skipped). */
+  writable: string[];
+  network: boolean;
+}
+
+let probed: boolean | null = null;
+
+/** Whether bubblewrap is installed and allowed to make a read-only sandbox here (probed once, cached). */
+export function sandboxWorks(): boolean {
+  if (probed !== null) return probed;
+  const bwrap = which.sync('bwrap', { nothrow: true });
+  probed = !!bwrap && spawnSync(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--', 'sh', '-c', 'exit 0'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+  return probed;
+}
+
+/** The agents' own state directories under the home directory and in their env (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`). */
+export function agentStateDirs(env: Record<string, string | undefined>): string[] {
+  const home = env.HOME || os.homedir();
+  // Not ~/.cache: the attempts' worktrees live there by default, and one attempt must not write into another's.
+  const dirs = ['.claude', '.claude.json', '.codex', '.gemini', '.config/opencode', '.local/share/opencode', '.npm', '.aider', '.cursor'].map((p) => path.join(home, p));
+  for (const k of ['CLAUDE_CONFIG_DIR', 'CODEX_HOME', 'GEMINI_CLI_HOME']) if (env[k]) dirs.push(env[k]!);
+  return dirs;
+}
+
+/** The argv running `argv` in the sandbox `spec` (bwrap must be installed: see {@link sandboxWorks}). */
+export function sandboxArgv(argv: readonly string[], spec: SandboxSpec): string[] {
+  const bwrap = which.sync('bwrap', { nothrow: true }) ?? 'bwrap';
+  const binds: string[] = [];
+  const add = (flag: string, paths: string[]): void => {
+    const seen = new Set<string>();
+    for (const p of paths) {
+      if (!existsSync(p)) continue;
+      for (const x of new Set([p, realpathSync(p)])) {
+        if (seen.has(x)) continue;
+        seen.add(x);
+        binds.push(flag, x, x);
+      }
+    }
+  };
+  add('--ro-bind', spec.readonly);
+  add('--bind', spec.writable);
+  return [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', ...binds, '--unshare-pid', '--die-with-parent', ...(spec.network ? [] : ['--unshare-net']), '--', ...argv];
+}
+
+/** Whether an output line reports a write the sandbox refused. */
+export function isReadOnlyRefusal(line: string): boolean {
+  return /Read-only file system|EROFS/.test(line);
+}

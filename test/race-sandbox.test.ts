@@ -1,0 +1,44 @@
+/**
+ * `race --sandbox`: each agent under bubblewrap, the file system read-only but for its
+ * worktree, its git dirs, its own state and a private /tmp. Scripted agents, real processes.
+ * Skipped (with the reason) only where bubblewrap is missing or not permitted.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sandboxWorks } from '../src/agents/sandbox.js';
+import { planRace } from '../src/race/plan.js';
+import { runRace } from '../src/race/run.js';
+import { agentConfig, raceRepo } from './support/race.js';
+import { CLI, git, picture, write } from './support/repo.js';
+
+describe('race --sandbox', () => {
+  it('a write into the user\'s checkout is refused (read-only), logged and warned; work inside the worktree, git commits and a private /tmp work', async (ctx) => {
+    if (!sandboxWorks()) return ctx.skip('bubblewrap is not installed or not permitted here (apt-get install bubblewrap)');
+    const { dir, worktrees } = raceRepo();
+    const gitter = { command: ['sh', '-c', 'echo hi > g.txt && git add g.txt && git -c user.name=t -c user.email=t@t commit -qm g && echo private > "/tmp/ckpt-sbx-$CKPT_RACE_ID" && cat "/tmp/ckpt-sbx-$CKPT_RACE_ID"', '{task}'] };
+    write(dir, { '.ckpt/config.json': JSON.stringify({ agents: { ...(agentConfig().agents as object), gitter }, race: { worktreeDir: worktrees } }) });
+    const before = picture(dir);
+    const head = git(dir, 'rev-parse', 'HEAD');
+    const plan = await planRace({ cwd: dir, task: 'make f() return 2', models: 'escape,editor,gitter', sandbox: true, ckptBin: CLI });
+    expect(plan.sandbox).toEqual({ network: true });
+    const race = await runRace(plan, { ckptBin: CLI });
+    const by = Object.fromEntries(race.attempts.map((a) => [a.name, a]));
+    // The escape was refused: nothing reached the user's checkout.
+    expect(fs.existsSync(path.join(dir, 'ESCAPED.txt'))).toBe(false);
+    expect(picture(dir)).toEqual(before);
+    expect(git(dir, 'rev-parse', 'HEAD')).toBe(head);
+    expect(by.escape!.state).toBe('failed');
+    expect(fs.readFileSync(by.escape!.log, 'utf8')).toMatch(/EROFS|Read-only file system/);
+    expect(race.warnings.some((w) => w.startsWith('escape: the sandbox refused') && w.includes(by.escape!.log))).toBe(true);
+    // Work inside the worktree is untouched by the fence.
+    expect(by.editor).toMatchObject({ state: 'done', files: 3 });
+    expect(fs.readFileSync(path.join(by.editor!.dir, 'src/app.js'), 'utf8')).toContain('return 2;');
+    // git in the attempt works (its index, the objects, its branch), /tmp is its own.
+    expect(by.gitter!.state, by.gitter!.error ?? '').toBe('done');
+    expect(git(by.gitter!.dir, 'log', '-1', '--format=%s')).toBe('g\n');
+    expect(fs.existsSync(`/tmp/ckpt-sbx-${race.id}`)).toBe(false);
+    expect(fs.readFileSync(by.gitter!.log, 'utf8')).toContain('private');
+    expect(race.warnings.filter((w) => !w.startsWith('escape:'))).toEqual([]);
+  }, 180_000);
+});

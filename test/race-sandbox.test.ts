@@ -3,6 +3,7 @@
  * worktree, its git dirs, its own state and a private /tmp. Scripted agents, real processes.
  * Skipped (with the reason) only where bubblewrap is missing or not permitted.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { sandboxWorks } from '../src/agents/sandbox.js';
 import { planRace } from '../src/race/plan.js';
 import { runRace } from '../src/race/run.js';
 import { agentConfig, raceRepo } from './support/race.js';
-import { CLI, git, picture, write } from './support/repo.js';
+import { CLI, git, picture, tempDir, write } from './support/repo.js';
 
 describe('race --sandbox', () => {
   it('a write into the user\'s checkout is refused (read-only), logged and warned; work inside the worktree, git commits and a private /tmp work', async (ctx) => {
@@ -41,4 +42,19 @@ describe('race --sandbox', () => {
     expect(fs.readFileSync(by.gitter!.log, 'utf8')).toContain('private');
     expect(race.warnings.filter((w) => !w.startsWith('escape:'))).toEqual([]);
   }, 180_000);
+
+  it('without a working bubblewrap, --sandbox is an error naming the package, and nothing is created or run', () => {
+    const { dir, worktrees } = raceRepo();
+    // A PATH with git and sh but no bwrap.
+    const bin = tempDir('ckpt-nobwrap-');
+    for (const p of ['git', 'sh']) fs.symlinkSync(execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).trim(), path.join(bin, p));
+    const before = picture(dir);
+    const r = spawnSync(process.execPath, [path.join(path.dirname(CLI), 'race.js'), 'make f() return 2', '--models', 'editor', '--sandbox'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PATH: bin, NO_COLOR: '1' }, timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(4);
+    expect(r.stderr).toContain('bubblewrap cannot run a sandbox here');
+    expect(r.stderr).toContain('apt-get install bubblewrap');
+    expect(fs.readdirSync(worktrees)).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'src/app.js')) && fs.readFileSync(path.join(dir, 'src/app.js'), 'utf8')).toContain('return 1;');
+    expect(picture(dir)).toEqual(before);
+  }, 120_000);
 });

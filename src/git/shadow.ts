@@ -5,11 +5,11 @@
  * - content is taken and restored as raw bytes: its `info/attributes` (which
  *   outranks every `.gitattributes`, see gitattributes(5) "precedence") unsets
  *   `text`, `eol`, `filter`, `ident` and `working-tree-encoding`, so no EOL
- *   conversion, LFS or other clean/smudge filter runs (reliability note 12);
+ *   conversion, LFS or other clean/smudge filter runs (docs/reliability.md R3);
  * - the user's repository config still applies where it should (it is
  *   `[include]`d: `core.excludesFile`, `core.ignoreCase`, `core.fileMode`,
  *   `core.symlinks`), and afterwards the settings that must not apply are
- *   overridden: signing, fsmonitor, split index, hooks (note 21);
+ *   overridden: signing, fsmonitor, split index, hooks (docs/reliability.md R16);
  * - `.git/info/exclude` is honoured through a symlink to the real one.
  *
  * It is also ckpt's own store (docs/snapshot-format.md "Where everything

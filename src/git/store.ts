@@ -129,7 +129,7 @@ export async function migrateLegacyRefs(repo: Repo): Promise<MigrationResult> {
  * @throws CkptError `GIT_FAILED` for any other failure.
  */
 export async function updateStoreRef(repo: Repo, ref: string, next: string, expected: string | null, reason: string): Promise<boolean> {
-  // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (note 21).
+  // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (docs/reliability.md R16).
   const res = await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, ref, next, expected ?? repo.zeroOid], {
     cwd: repo.worktree,
     env: shadowEnv(repo),

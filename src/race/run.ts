@@ -79,7 +79,7 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
     changed();
   }
   if (!plan.base.resolved) race.warnings.push(...(await mainCheckoutChanges(repo, base.tree)));
-  // An agent may have deleted or rewound chains (reliability note 27): put them back, say so.
+  // An agent may have deleted or rewound chains (docs/reliability.md R43): put them back, say so.
   race.warnings.push(...(await verifyChainsReport(repo)), ...(await adoptBorrowedReport(repo)));
   if (o.clean) {
     const removals = [];

@@ -1,5 +1,5 @@
 /**
- * The record of tips, and chains checked against it (reliability note 27).
+ * The record of tips, and chains checked against it (docs/reliability.md R43).
  *
  * Every time ckpt moves a chain's ref it appends one line to that chain's
  * record, `<common>/ckpt/tips/<worktree-id>.log`:

@@ -391,6 +391,33 @@ describe('rollback: smaller ones', () => {
     expect(fs.readdirSync(outside)).toEqual([]);
   });
 
+  it('`-- d` where d is now a symlink to a directory holding f: the link (in the current snapshot) is replaced by the directory, nothing outside is touched; --undo puts the link back', async () => {
+    const dir = makeRepo({ 'd/f': 'f in the worktree\n', 'a.txt': 'a\n' });
+    const outside = tempDir();
+    try {
+      fs.writeFileSync(path.join(outside, 'f'), 'f outside the worktree\n');
+      const repo = await openRepo(dir);
+      const s1 = await snap(repo);
+      const before = picture(dir);
+      fs.rmSync(path.join(dir, 'd'), { recursive: true });
+      fs.symlinkSync(outside, path.join(dir, 'd'));
+      await snap(repo);
+      const linked = picture(dir);
+      const outside0 = picture(outside);
+      const res = await rollback(repo, { target: String(s1), paths: ['d'] });
+      expect(res.changes.map((c) => `${c.action} ${c.path}`)).toEqual(['delete d', 'write d/f']);
+      expect(fs.lstatSync(path.join(dir, 'd')).isDirectory()).toBe(true);
+      expect(picture(dir)).toEqual(before);
+      expect(picture(outside)).toEqual(outside0);
+      await rollback(repo, { undo: true });
+      expect(fs.lstatSync(path.join(dir, 'd')).isSymbolicLink()).toBe(true);
+      expect(picture(dir)).toEqual(linked);
+      expect(picture(outside)).toEqual(outside0);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it.each([
     ['.git', '100644'],
     ['sub/.GIT/config', '100644'],

@@ -16,7 +16,7 @@ import { BlobStream, hashPath, readObjects, type GitObject } from '../../git/obj
 import type { Repo } from '../../git/repo.js';
 import { shadowEnv } from '../../git/shadow.js';
 import type { TreeChange } from '../../git/tree-diff.js';
-import { abs, ancestors, depth, fsError, kindOf } from './fs.js';
+import { abs, ancestors, depth, fsError, kindInWorktree, kindOf } from './fs.js';
 import { inTreeTempName, stagingDir } from './journal.js';
 import type { Plan } from './plan.js';
 
@@ -237,7 +237,7 @@ export class Applier {
       }
     }
     try {
-      if (!this.holds(dest, before)) return false;
+      if (!this.holds(e.rel, dest, before)) return false;
       // The point of destruction: `before` is in a snapshot, and it is what is there.
       if (staged) {
         renameSync(staged, dest);
@@ -261,9 +261,9 @@ export class Applier {
     return true;
   }
 
-  /** Whether `dest` holds exactly `side` now (type and bytes), hashed without trusting any cache. */
-  private holds(dest: Buffer, side: Side): boolean {
-    const kind = kindOf(dest);
+  /** Whether `rel` (at `dest`) holds exactly `side` now (type and bytes), hashed without trusting any cache; a path under a symlink holds nothing (never looked through). */
+  private holds(rel: Buffer, dest: Buffer, side: Side): boolean {
+    const kind = kindInWorktree(this.repo, rel);
     if (!side) return kind === 'missing';
     if (side.mode === '120000' ? kind !== 'link' : kind !== 'file') return false;
     return hashPath(dest, this.repo.objectFormat) === side.oid;

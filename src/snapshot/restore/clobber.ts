@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { CkptError } from '../../core/errors.js';
 import type { Repo } from '../../git/repo.js';
-import { abs, ancestors, fsError, kindOf } from './fs.js';
+import { abs, ancestors, fsError, kindInWorktree, kindOf } from './fs.js';
 import type { Plan } from './plan.js';
 
 /**
@@ -38,7 +38,7 @@ export function checkAgainstWorktree(repo: Repo, plan: Plan): void {
       else problems.push(`${parent} is in the way of ${e.path} and is not in any snapshot (${k === 'file' ? 'an ignored file' : 'a FIFO, socket or device'})`);
       break;
     }
-    const here = kindOf(abs(repo, e.rel));
+    const here = kindInWorktree(repo, e.rel);
     if (here === 'dir') {
       // A directory becoming a file: everything in it must be something this rollback deletes.
       const leftovers = leftoversIn(abs(repo, e.rel), e.path, deleting);
@@ -52,7 +52,7 @@ export function checkAgainstWorktree(repo: Repo, plan: Plan): void {
     }
   }
   for (const e of plan.deletes) {
-    const k = kindOf(abs(repo, e.rel));
+    const k = kindInWorktree(repo, e.rel);
     if (k === 'dir') problems.push(`${e.path} became a directory since the snapshot`);
   }
   if (problems.length > 0) {

@@ -33,6 +33,20 @@ export function kindOf(p: Buffer): Kind {
   }
 }
 
+/**
+ * What is at worktree-relative `rel` in the worktree's own tree: each
+ * ancestor is lstat'ed in turn, shallowest first, and when one is not a real
+ * directory (a symlink, a file, nothing) there is nothing at `rel`
+ * (`missing`), whatever a path lookup through that symlink would find
+ * outside the worktree. Never follows a symlink.
+ *
+ * @throws CkptError `FS_FAILED` for anything but "not there".
+ */
+export function kindInWorktree(repo: Repo, rel: Buffer): Kind {
+  for (const a of ancestors(rel).reverse()) if (kindOf(abs(repo, a)) !== 'dir') return 'missing';
+  return kindOf(abs(repo, rel));
+}
+
 /** The proper ancestors of a relative path, deepest first (`a/b/c` → `a/b`, `a`). */
 export function ancestors(rel: Buffer): Buffer[] {
   const out: Buffer[] = [];

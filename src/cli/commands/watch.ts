@@ -60,16 +60,19 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
   const watching = viaDaemon ?? (await startWatching(targets, watchOpts));
   out.event({ event: 'ready', worktrees: watching.repos.map((r) => r.worktree), ...(viaDaemon ? { daemon: true } : {}) });
   out.line(`watching ${watching.repos.map((r) => out.q(r.worktree)).join(', ')} (Ctrl-C to stop)`);
+  // The handlers stay until the watch is closed: while one is installed, a
+  // signal that arrives during a snapshot's git child is ours to handle
+  // (git/exec.ts then leaves the process alone), so the last snapshot ends
+  // instead of the process dying of the signal mid-close.
+  let stop = (): void => undefined;
   await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
+    stop = () => resolve();
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
   await watching.close();
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
   out.event({ event: 'stopped' });
   out.line('stopped');
   return 0;

@@ -28,6 +28,11 @@ function treeFiles(dir: string, tree: string): string[] {
   return execFileSync('git', ['-c', 'safe.directory=*', `--git-dir=${store}`, 'ls-tree', '-r', '-z', '--name-only', tree], { encoding: 'utf8' }).split('\0').filter(Boolean).sort();
 }
 
+/** The blob at `rel` in `tree`, read like {@link treeFiles}. */
+function blobAt(dir: string, tree: string, rel: string): string {
+  return execFileSync('git', ['-c', 'safe.directory=*', `--git-dir=${path.join(dir, '.git', 'ckpt', 'shadow')}`, 'cat-file', 'blob', `${tree}:${rel}`], { encoding: 'utf8' });
+}
+
 /** Bytes under `dir` (a store's objects). */
 function du(dir: string): number {
   let n = 0;
@@ -154,12 +159,14 @@ describe('left out of snapshots', () => {
       ['secret.txt', 'unreadable'],
     ]);
     expect(s2.warnings.join('\n')).toMatch(/secret\.txt: cannot be read/);
-    expect(treeFiles(dir, s2.snapshot.tree)).toEqual(['a.txt', 'b.txt']);
+    // Not read is unknown, not deleted: they keep the entries step 1 gave them.
+    expect(treeFiles(dir, s2.snapshot.tree)).toEqual(['a.txt', 'b.txt', 'locked/inner.txt', 'secret.txt']);
+    expect(blobAt(dir, s2.snapshot.tree, 'secret.txt')).toBe('secret\n');
     // And the next ones too: one unreadable file no longer stops snapshotting.
     write(dir, { 'c.txt': 'c\n' });
     spawnSync('chown', ['nobody', path.join(dir, 'c.txt')]);
     const s3 = snap();
-    expect(treeFiles(dir, s3.snapshot.tree)).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    expect(treeFiles(dir, s3.snapshot.tree)).toEqual(['a.txt', 'b.txt', 'c.txt', 'locked/inner.txt', 'secret.txt']);
     // Rolling back to a step without them deletes neither unreadable path.
     const rb = run(process.execPath, [CLI, 'rollback', String(s2.snapshot.step), '--json']);
     expect(rb.status, rb.stderr).toBe(0);
@@ -168,6 +175,62 @@ describe('left out of snapshots', () => {
     fs.chmodSync(path.join(dir, 'locked'), 0o755);
     expect(fs.readFileSync(path.join(dir, 'secret.txt'), 'utf8')).toBe('secret\n');
     expect(fs.readFileSync(path.join(dir, 'locked', 'inner.txt'), 'utf8')).toBe('inner\n');
+  }, 60_000);
+  it.skipIf(!asNobody)('as an unprivileged user: an unreadable tracked file keeps its last entry (never recorded as deleted) and no rollback deletes or replaces an unreadable file', () => {
+    const dir = tempDir();
+    for (let up = path.dirname(dir); up !== '/'; up = path.dirname(up)) fs.chmodSync(up, fs.statSync(up).mode | 0o111);
+    fs.chmodSync(dir, 0o755);
+    spawnSync('chown', ['nobody', dir]);
+    const run = (cmd: string, args: string[]) =>
+      spawnSync('runuser', ['-u', 'nobody', '--', 'env', ...Object.entries({ HOME: dir, CKPT_MAX_FILE_SIZE: '', GIT_CONFIG_NOSYSTEM: '1' }).map(([k, v]) => `${k}=${v}`), cmd, ...args], { cwd: dir, encoding: 'utf8' });
+    const ok = (cmd: string, ...args: string[]): string => {
+      const r = run(cmd, args);
+      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+      return r.stdout;
+    };
+    const own = (): void => void spawnSync('chown', ['-R', 'nobody', dir]);
+    const read = (rel: string): string => fs.readFileSync(path.join(dir, rel), 'utf8'); // as root: permissions do not stop it
+    ok('git', 'init', '-q');
+    write(dir, { 'readme.md': 'v1\n', 'other.txt': 'o\n' });
+    own();
+    ok('git', 'add', '-A');
+    ok('git', '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'init');
+    const snap = (): SnapJson => JSON.parse(ok(process.execPath, CLI, 'snap', '--force', '--json')) as SnapJson;
+    const s1 = snap();
+    write(dir, { 'readme.md': 'v2\n' });
+    own();
+    const s2 = snap();
+    fs.chmodSync(path.join(dir, 'readme.md'), 0o000);
+    write(dir, { 'new.txt': 'untracked, unreadable\n' });
+    own();
+    fs.chmodSync(path.join(dir, 'new.txt'), 0o000);
+    const s3 = snap();
+    expect(s3.snapshot.notCaptured.map((n) => [n.path, n.reason])).toEqual([
+      ['new.txt', 'unreadable'],
+      ['readme.md', 'unreadable'],
+    ]);
+    // Unknown, not deleted: readme.md keeps step 2's entry, new.txt (never read) stays absent.
+    expect(treeFiles(dir, s3.snapshot.tree)).toEqual(['other.txt', 'readme.md']);
+    expect(blobAt(dir, s3.snapshot.tree, 'readme.md')).toBe('v2\n');
+    expect(ok(process.execPath, CLI, 'diff', String(s2.snapshot.step), String(s3.snapshot.step), '--stat')).not.toMatch(/readme/);
+
+    // A rollback while they are unreadable replaces neither and deletes neither: left alone, said.
+    const rb = run(process.execPath, [CLI, 'rollback', String(s1.snapshot.step), '--json']);
+    expect(rb.status, rb.stderr).toBe(0);
+    expect(rb.stdout + rb.stderr).toMatch(/readme\.md: cannot be read \(permission denied\)/);
+    expect(read('readme.md')).toBe('v2\n');
+    expect(read('new.txt')).toBe('untracked, unreadable\n');
+    expect(fs.statSync(path.join(dir, 'readme.md')).mode & 0o777).toBe(0o000);
+
+    // Readable again and edited: rolling back to the step that could not read it restores its last known bytes.
+    fs.chmodSync(path.join(dir, 'readme.md'), 0o644);
+    write(dir, { 'readme.md': 'v3\n' });
+    own();
+    ok(process.execPath, CLI, 'rollback', String(s3.snapshot.step));
+    expect(read('readme.md')).toBe('v2\n');
+    expect(read('new.txt')).toBe('untracked, unreadable\n');
+    ok(process.execPath, CLI, 'rollback', '--undo');
+    expect(read('readme.md')).toBe('v3\n');
   }, 60_000);
   it('a new file over the cap is itself a change: recorded as not captured, shown by log and status, once', () => {
     const dir = makeRepo({ 'README.md': '# cap\n' });

@@ -21,7 +21,7 @@ import { removeTempObjects } from './temp-objects.js';
 export interface Capture {
   /** The tree id of the worktree as read. */
   tree: string;
-  /** Paths left out: untracked files over the size cap, unreadable files, paths the index held that are now FIFOs, sockets or devices. */
+  /** Paths not read: untracked files over the size cap (left out), unreadable paths (their previous entry kept, absent if they had none), paths the index held that are now FIFOs, sockets or devices (left out). */
   notCaptured: NotCaptured[];
   /** Set when the private index named objects missing from the store and was rebuilt: what happened, one line. */
   rebuilt?: string;
@@ -130,7 +130,10 @@ async function captureOnce(repo: Repo, onlyPaths: readonly (string | Buffer)[] |
   const leftOut = added === null ? await findLeftOut(repo, env, maxFileSize(repo)) : { paths: [], entries: [] };
   const exclude = [...leftOut.paths];
   notCaptured.push(...leftOut.entries);
-  await unindex(repo, env, exclude);
+  // An untracked file over the cap leaves the index. An unreadable path keeps
+  // the entry it had (the previous snapshot's, or the user's index's the
+  // private index was seeded from): not read means unknown, never deleted.
+  await unindex(repo, env, leftOut.paths.filter((_, i) => leftOut.entries[i]!.reason === 'too-large'));
   for (let attempt = 1; added === null; attempt++) {
     try {
       added = (await addAll(repo, env, exclude)).stdout.toString('utf8');
@@ -138,7 +141,7 @@ async function captureOnce(repo: Repo, onlyPaths: readonly (string | Buffer)[] |
       // A seeded index git cannot use here (split index, unknown extension):
       // start from an empty one. A file that vanished mid-scan: scan again.
       // An indexed path that became a FIFO, socket or device: drop it, say so.
-      // A file that became unreadable since it was listed: leave it out, say so.
+      // A file that became unreadable since it was listed: leave it unread, say so.
       if (attempt >= 6 || !isCkptError(err, 'GIT_FAILED')) throw err; // FS_FAILED (a full disk) is never retried
       const stderr = String(err.data.stderr);
       const unreadable = /^error: unable to index file '(.+)'$/m.exec(stderr);
@@ -149,8 +152,7 @@ async function captureOnce(repo: Repo, onlyPaths: readonly (string | Buffer)[] |
       } else if (unreadable && /Permission denied/.test(stderr)) {
         const rel = Buffer.from(unreadable[1]!, 'utf8');
         if (exclude.some((e) => e.equals(rel))) throw err;
-        exclude.push(rel);
-        await unindex(repo, env, [rel]);
+        exclude.push(rel); // its index entry, if any, is kept (see above)
         notCaptured.push({ path: unreadable[1]!, reason: 'unreadable', size: null });
       } else if (attempt === 1 && existsSync(index) && /index|sharedindex|extension/i.test(stderr)) rmSync(index, { force: true });
     }

@@ -14,8 +14,8 @@
  * now ignores them, new paths added only when git does not ignore them
  * (asked of git itself, ignore-oracle.ts) or the user's index tracks them,
  * skip-worktree paths of a sparse checkout left as they were, untracked
- * files over the size cap and unreadable files left out and listed as the
- * direct path lists them (left-out.ts).
+ * files over the size cap left out and unreadable paths kept as the previous
+ * tree held them, both listed as the direct path lists them (left-out.ts).
  *
  * Whenever it cannot be sure, it says so instead ({@link Unsure}) and the
  * caller reads the whole worktree with git: a changed `.gitignore`, exclude
@@ -468,8 +468,9 @@ async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       if (code === 'EACCES') {
+        // Not read is unknown, never deleted: the previous entry stays (as the full read keeps its index entry).
         run.leftOut.push({ path: rel, reason: 'unreadable', size: null });
-        return null;
+        return before;
       }
       return unsure(`${rel} could not be read (${code ?? 'error'})`);
     }

@@ -9,8 +9,10 @@
  * 2. diff C's tree against the target (git/tree-diff.ts) and plan every path
  *    to delete, write, re-link or re-mode; refuse names git's verify_path
  *    refuses (restore/plan.ts);
- * 3. check the plan against the live worktree: anything in the way that C
- *    does not hold stops the restore before any change (restore/clobber.ts);
+ * 3. check the plan against the live worktree: a path whose bytes cannot be
+ *    read is left alone and reported (C could not hold them); anything in
+ *    the way that C does not hold stops the restore before any change
+ *    (restore/clobber.ts);
  * 4. write a journal (restore/journal.ts), apply with the check at the point
  *    of destruction, contents streamed (restore/apply.ts), drop the journal;
  *    a failure part-way puts back what was already changed;
@@ -26,7 +28,7 @@ import { shadowEnv } from '../git/shadow.js';
 import { diffTrees, type TreeChange } from '../git/tree-diff.js';
 import { TRAILER } from './format.js';
 import { Applier, type Side } from './restore/apply.js';
-import { checkAgainstWorktree } from './restore/clobber.js';
+import { checkAgainstWorktree, setAsideUnreadable } from './restore/clobber.js';
 import { withPutBack } from './restore/fs.js';
 import { removeJournal, writeJournal, type Journal } from './restore/journal.js';
 import { planChanges, type FileChange } from './restore/plan.js';
@@ -71,7 +73,7 @@ export interface RestoreResult {
   removedDirs: string[];
   /** Gitlinks (nested repositories) left alone. */
   skipped: string[];
-  /** Paths found changed at the point of destruction that kept changing (or could not be recorded): left as they are, with why. */
+  /** Paths left as they are, with why: unreadable ones (their bytes are in no snapshot), and those found changed at the point of destruction that kept changing (or could not be recorded). */
   leftAlone: string[];
   /** Paths found changed at the point of destruction and recorded in a further pre-rollback snapshot before being replaced. */
   recordedDuring: string[];
@@ -112,6 +114,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
   if (paths) await checkPathsExist(repo, paths, [currentTree, tree]);
   const entries = await diffTrees(repo, currentTree, tree, paths);
   const plan = await planChanges(repo, entries, tree);
+  const unreadable = setAsideUnreadable(repo, plan);
   checkAgainstWorktree(repo, plan);
   const result: RestoreResult = {
     preRollback: opts.dryRun ? null : pre,
@@ -120,7 +123,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     kept: plan.kept.map((e) => e.path),
     removedDirs: [],
     skipped: plan.skipped,
-    leftAlone: [],
+    leftAlone: unreadable,
     recordedDuring: [],
     dryRun: !!opts.dryRun,
     paths,
@@ -155,7 +158,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     };
     const outcome = await applier.applyPlan(plan, recordLive);
     result.removedDirs = outcome.removedDirs;
-    result.leftAlone = outcome.leftAlone;
+    result.leftAlone = [...unreadable, ...outcome.leftAlone];
   } catch (err) {
     // Part-way: put back what was changed, from what was verified before it was destroyed.
     let left: string[] | null;

@@ -4,10 +4,11 @@
  * inside a directory that must become a file, a symlinked parent, a FIFO)
  * stops the restore with `ROLLBACK_WOULD_CLOBBER`.
  */
-import { readdirSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readdirSync } from 'node:fs';
 import { CkptError } from '../../core/errors.js';
 import type { Repo } from '../../git/repo.js';
 import { abs, ancestors, fsError, kindInWorktree, kindOf } from './fs.js';
+import type { TreeChange } from '../../git/tree-diff.js';
 import type { Plan } from './plan.js';
 
 /**
@@ -79,4 +80,46 @@ function leftoversIn(dir: Buffer, rel: string, deleting: Set<string>): string[] 
     else if (!deleting.has(childRel)) out.push(childRel);
   }
   return out;
+}
+
+/**
+ * Takes out of `plan` every path whose current bytes ckpt cannot read (a file
+ * without read permission, or anything inside a directory it cannot enter):
+ * its snapshot entry is only the last one known (snapshot/capture.ts keeps
+ * it), so deleting or replacing it could destroy bytes no snapshot holds.
+ * Asked of the file system itself, not of the snapshot's `Not-Captured`
+ * list. Returns one line per path left alone (`path: why`).
+ *
+ * @throws CkptError `FS_FAILED` for a failure other than permission denied.
+ */
+export function setAsideUnreadable(repo: Repo, plan: Plan): string[] {
+  const out: string[] = [];
+  const unread = new Set<string>();
+  const keep = (e: TreeChange): boolean => {
+    if (!unreadable(repo, e.rel)) return true;
+    unread.add(e.path);
+    out.push(`${e.path}: cannot be read (permission denied), so its current bytes are in no snapshot; not ${e.dstMode === '000000' ? 'deleted' : 'replaced'}`);
+    return false;
+  };
+  plan.deletes = plan.deletes.filter(keep);
+  plan.writes = plan.writes.filter(keep);
+  plan.modes = plan.modes.filter(keep);
+  plan.changes = plan.changes.filter((c) => !unread.has(c.path));
+  return out;
+}
+
+/** True when what is at `rel` exists but cannot be read: no read permission on a file, or a parent that cannot be searched. */
+function unreadable(repo: Repo, rel: Buffer): boolean {
+  const p = abs(repo, rel);
+  try {
+    const st = lstatSync(p);
+    if (!st.isFile()) return false; // a symlink is read without its target's permission; a directory is checked through its files
+    accessSync(p, constants.R_OK);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') return true;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw fsError(err, p);
+  }
 }

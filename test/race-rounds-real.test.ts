@@ -13,6 +13,7 @@ import { loadScript, startModelServer, type ModelServer } from './support/model-
 import { TEST_MODELS, claudeEnv, codexEnv, ensureClient, type EnsureResult } from './support/clients.js';
 import { CLI, makeRepo, picture, tempDir } from './support/repo.js';
 import fs from 'node:fs';
+import { listSteps, openRepo } from '../src/index.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
 const INSTALL_TIMEOUT = 15 * 60_000;
@@ -101,6 +102,11 @@ describe('race --rounds with the real Claude Code and Codex clients (offline)', 
         expect(JSON.stringify(opening.body), api).toContain('CHECK FAILED: value is 3, expected 2');
         expect(JSON.stringify(mine.find((t) => t.turn === 1)!.body), api).not.toContain('CHECK FAILED');
       }
+      // Claude Code's hook snapshots carry the race, the attempt and the round (from CKPT_ROUND).
+      const hooked = (await listSteps(await openRepo(cl.dir))).filter((s) => s.kind === 'before' || s.kind === 'after');
+      expect(hooked.length).toBeGreaterThanOrEqual(4);
+      expect(hooked.every((s) => s.extra.Race === race.id && s.extra.Attempt === 'claude')).toBe(true);
+      expect([...new Set(hooked.map((s) => s.extra.Round))].sort()).toEqual(['1', '2']);
       expect(r.stdout).toMatch(/2: fail pass/);
       expect(picture(repo)).toEqual(before);
     },

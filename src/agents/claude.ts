@@ -17,6 +17,7 @@ import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
 import { takeSnapshotQueued, type QueuedResult } from '../snapshot/queue.js';
+import { TRAILER } from '../snapshot/format.js';
 
 /** The tools whose calls can change files: only these are hooked. */
 export const CLAUDE_HOOK_MATCHER = 'Bash|Write|Edit|MultiEdit|NotebookEdit';
@@ -124,7 +125,22 @@ export async function handleClaudeHook(input: ClaudeHookInput, fallbackCwd: stri
     tool,
     ...(target ? { target } : {}),
     ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}),
+    extra: raceTrailers(process.env),
   }, { waitMs: opts.waitMs ?? HOOK_WAIT_MS });
+}
+
+/**
+ * The race trailers of a hook run inside a race attempt: `Race`, `Attempt`
+ * and `Round` from the environment the race gives its agent (`CKPT_RACE_ID`,
+ * `CKPT_ATTEMPT`, `CKPT_ROUND`); none outside a race.
+ */
+export function raceTrailers(env: NodeJS.ProcessEnv): Record<string, string> {
+  const race = env.CKPT_RACE_ID;
+  const attempt = env.CKPT_ATTEMPT;
+  if (!race || !attempt) return {};
+  const out: Record<string, string> = { [TRAILER.race]: race, [TRAILER.attempt]: attempt };
+  if (env.CKPT_ROUND && /^[1-9][0-9]?$/.test(env.CKPT_ROUND)) out[TRAILER.round] = env.CKPT_ROUND;
+  return out;
 }
 
 /** The short "what" of a tool call: its file (relative to the worktree) or its command. */

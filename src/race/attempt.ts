@@ -87,7 +87,7 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     }
     const r: RoundRecord = { round, how: cmd.how, command: cmd.argv, session: null, feedbackBytes: Buffer.byteLength(feedback ?? ''), startedAt: Date.now(), durationMs: null, exitCode: null, state: 'running', final: null, check: null, tokens: null, costUsd: null };
     a.rounds.push(r);
-    const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env, confine, signal, changed, stragglers, extra: trailers(round) });
+    const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env: { ...env, CKPT_ROUND: String(round) }, confine, signal, changed, stragglers, extra: trailers(round) });
     const more = round < plan.rounds && (a.state as AttemptState) === 'done';
     session = r.session ?? session;
     if (ended.checkFailed && more) {

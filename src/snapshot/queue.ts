@@ -34,6 +34,8 @@ interface Request {
   tool?: string;
   target?: string;
   toolUseId?: string;
+  /** Further trailers (a race attempt's `Race`, `Attempt`, `Round`). */
+  extra?: Record<string, string>;
   pid: number;
   host: string;
   /** PID namespace of `pid`. */
@@ -91,6 +93,7 @@ export async function takeSnapshotQueued(repo: Repo, input: SnapshotInput, opts:
     ...(input.tool ? { tool: input.tool } : {}),
     ...(input.target ? { target: input.target } : {}),
     ...(input.toolUseId ? { toolUseId: input.toolUseId } : {}),
+    ...(input.extra && Object.keys(input.extra).length > 0 ? { extra: input.extra } : {}),
     pid: process.pid,
     host: hostname(),
     ns: currentPidNamespace(),
@@ -185,6 +188,7 @@ async function serveQueue(repo: Repo, dir: string, own: string): Promise<QueuedR
       ...(first.req.tool ? { tool: first.req.tool } : {}),
       ...(first.req.target ? { target: first.req.target } : {}),
       ...(first.req.toolUseId ? { toolUseId: first.req.toolUseId } : {}),
+      ...(first.req.extra ? { extra: first.req.extra } : {}),
       ...(ids.length > 1 ? { toolUseIds: ids, message: groupMessage(kind, group.map((p) => p.req)) } : {}),
     });
     const done: Done = { id: res.snapshot.id, step: res.snapshot.step, served: group.length };

@@ -418,6 +418,53 @@ describe('rollback: smaller ones', () => {
     }
   });
 
+  it('records no empty step: a no-op rollback, a refused one (ROLLBACK_WOULD_CLOBBER, HOSTILE_TREE) and a dry run leave the chain\'s tip as it was; --undo then undoes the last real rollback', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n', 'd/f': 'f\n' });
+    const repo = await openRepo(dir);
+    const s1 = await snap(repo);
+    write(dir, { 'a.txt': 'A\n' });
+    await snap(repo);
+    const edited = picture(dir);
+    await rollback(repo, { target: String(s1) });
+    const rolled = picture(dir);
+    const tip = async (): Promise<string> => (await listSteps(repo))[0]!.id;
+    const tip0 = await tip();
+    // No-op: the worktree already matches step 1.
+    const noop = await rollback(repo, { target: String(s1) });
+    expect(noop.changes).toEqual([]);
+    expect(noop.preRollback).toBeNull();
+    expect(await tip()).toBe(tip0);
+    // Refused: d is a symlink now, d/f would be written through it.
+    const outside = tempDir();
+    fs.rmSync(path.join(dir, 'd'), { recursive: true });
+    fs.symlinkSync(outside, path.join(dir, 'd'));
+    const s3 = await snap(repo);
+    const tip1 = await tip();
+    const err = await rollback(repo, { target: String(s1), paths: ['d/f'] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ROLLBACK_WOULD_CLOBBER' });
+    expect((err as { hint: string }).hint).toMatch(/^Nothing was changed/);
+    expect(await tip()).toBe(tip1);
+    // Refused: a hostile tree.
+    const evil = execGit(dir, ['hash-object', '-w', '--stdin'], 'evil\n');
+    const root = mktree(dir, `040000 tree ${mktree(dir, `100644 blob ${evil}\tconfig\n`)}\t.GIT\n`);
+    const last = (await listSteps(repo))[0]!;
+    const msg = storeGit(dir, 'cat-file', 'commit', last.id).split('\n\n').slice(1).join('\n\n').replace(`Step: ${s3}`, `Step: ${s3 + 1}`);
+    storeGit(dir, 'update-ref', repo.ref, execGit(dir, ['commit-tree', root, '-p', last.id, '-p', storeGit(dir, 'rev-parse', `${last.id}^1`).trim()], msg));
+    const tip2 = await tip();
+    await expect(rollback(repo, { target: String(s3 + 1) })).rejects.toMatchObject({ code: 'HOSTILE_TREE' });
+    expect(await tip()).toBe(tip2);
+    // A dry run records nothing either.
+    await rollback(repo, { target: String(s3), dryRun: true });
+    expect(await tip()).toBe(tip2);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    // --undo undoes the one rollback that changed something.
+    fs.rmSync(path.join(dir, 'd'));
+    write(dir, { 'd/f': 'f\n' });
+    expect(picture(dir)).toEqual(rolled);
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(edited);
+  });
+
   it.each([
     ['.git', '100644'],
     ['sub/.GIT/config', '100644'],

@@ -5,15 +5,18 @@
  * first what it replaces so the restore can be undone.
  *
  * Order of work, under the worktree lock (held by the caller):
- * 1. record a `pre-rollback` snapshot of the worktree as it is (C);
- * 2. diff C's tree against the target (git/tree-diff.ts) and plan every path
+ * 1. capture the worktree's tree as it is (C), recording nothing yet;
+ * 2. diff C against the target (git/tree-diff.ts) and plan every path
  *    to delete, write, re-link or re-mode; refuse names git's verify_path
  *    refuses (restore/plan.ts);
  * 3. check the plan against the live worktree: a path whose bytes cannot be
  *    read is left alone and reported (C could not hold them); anything in
  *    the way that C does not hold stops the restore before any change
- *    (restore/clobber.ts);
- * 4. write a journal (restore/journal.ts), apply with the check at the point
+ *    (restore/clobber.ts); a refused or empty plan ends here, having
+ *    recorded nothing;
+ * 4. record C as a `pre-rollback` snapshot (the commit is written from C
+ *    itself, so it holds exactly what the plan was made from); write a
+ *    journal (restore/journal.ts), apply with the check at the point
  *    of destruction, contents streamed (restore/apply.ts), drop the journal;
  *    a failure part-way puts back what was already changed;
  * 5. record the state produced as a `rollback` snapshot.
@@ -34,7 +37,8 @@ import { removeJournal, writeJournal, type Journal } from './restore/journal.js'
 import { planChanges, type FileChange } from './restore/plan.js';
 import { privateIndexPath } from './private-index.js';
 import { listSteps } from './store.js';
-import { captureTree, takeSnapshotLocked } from './take.js';
+import { captureTreeReporting, type Capture } from './capture.js';
+import { takeSnapshotLocked } from './take.js';
 
 export type { FileChange } from './restore/plan.js';
 
@@ -62,7 +66,7 @@ export interface RestoreOptions {
 
 /** What {@link restoreTree} did (or would do, with `dryRun`). */
 export interface RestoreResult {
-  /** The snapshot recording the state before the restore (null on a dry run). When edits were found at the point of destruction, the further one recording them. */
+  /** The snapshot recording the state before the restore (null on a dry run, and when nothing changed unless the caller gave it: a no-op or refused restore records nothing). When edits were found at the point of destruction, the further one recording them. */
   preRollback: Snapshot | null;
   /** The snapshot of the state the restore produced (null on a dry run or when nothing changed). */
   result: Snapshot | null;
@@ -105,17 +109,22 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     extra: { [TRAILER.rollbackTarget]: targetName, [TRAILER.rollbackPaths]: JSON.stringify(paths), ...(opts.preExtra ?? {}) },
   });
   let pre: Snapshot | null = opts.preRollback ?? null;
-  let currentTree: string;
-  if (opts.dryRun) currentTree = pre ? pre.tree : await captureTree(repo);
-  else {
-    if (!pre) pre = (await takeSnapshotLocked(repo, preInput(`before ${opts.label}${scope}`))).snapshot;
-    currentTree = pre.tree;
-  }
+  // The plan is made from the worktree as captured; the pre-rollback snapshot
+  // is recorded from that same capture, and only once something will change
+  // (a no-op or refused restore records nothing).
+  const captured: Capture | null = pre ? null : await captureTreeReporting(repo);
+  const currentTree = pre ? pre.tree : captured!.tree;
   if (paths) await checkPathsExist(repo, paths, [currentTree, tree]);
   const entries = await diffTrees(repo, currentTree, tree, paths);
   const plan = await planChanges(repo, entries, tree);
   const unreadable = setAsideUnreadable(repo, plan);
   checkAgainstWorktree(repo, plan);
+  if (!opts.dryRun && plan.changes.length > 0 && !pre) {
+    // Before the first byte changes. What changed since the capture is found
+    // at the point of destruction (it differs from the plan's side) and
+    // recorded then, in a further pre-rollback snapshot.
+    pre = (await takeSnapshotLocked(repo, preInput(`before ${opts.label}${scope}`), { capture: async () => captured! })).snapshot;
+  }
   const result: RestoreResult = {
     preRollback: opts.dryRun ? null : pre,
     result: null,

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { confinedArgv, type Confinement } from './confine.js';
 import { sweepAttemptProcesses, type SweepTarget } from './sweep.js';
+import { setLongTimeout, type LongTimer } from '../core/timer.js';
 
 /** Options for {@link runProcess}. */
 export interface ProcessOptions {
@@ -100,13 +101,13 @@ export function runProcess(o: ProcessOptions): RunningProcess {
   });
   let stoppedBy: ProcessResult['stoppedBy'] = null;
   let spawnError: string | null = null;
-  let killTimer: NodeJS.Timeout | null = null;
+  let killTimer: LongTimer | null = null;
   let exited = false;
   const killGroup = (why: NonNullable<ProcessResult['stoppedBy']>): void => {
     if (stoppedBy || exited) return;
     stoppedBy = why;
     signalGroup('SIGTERM');
-    killTimer = setTimeout(() => signalGroup('SIGKILL'), o.graceMs ?? 5000);
+    killTimer = setLongTimeout(() => signalGroup('SIGKILL'), o.graceMs ?? 5000);
   };
   const signalGroup = (sig: NodeJS.Signals): void => {
     if (child.pid === undefined) return;
@@ -120,14 +121,14 @@ export function runProcess(o: ProcessOptions): RunningProcess {
       }
     }
   };
-  let idleTimer: NodeJS.Timeout | null = null;
+  let idleTimer: LongTimer | null = null;
   const touch = (): void => {
     if (!o.idleTimeoutMs || exited) return;
-    if (idleTimer) clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => killGroup('idle'), o.idleTimeoutMs);
+    idleTimer?.clear();
+    idleTimer = setLongTimeout(() => killGroup('idle'), o.idleTimeoutMs);
   };
   touch();
-  const wallTimer = o.timeoutMs ? setTimeout(() => killGroup('timeout'), o.timeoutMs) : null;
+  const wallTimer = o.timeoutMs ? setLongTimeout(() => killGroup('timeout'), o.timeoutMs) : null;
   const onAbort = (): void => killGroup('abort');
   o.signal?.addEventListener('abort', onAbort);
   if (o.signal?.aborted) onAbort();
@@ -155,12 +156,12 @@ export function runProcess(o: ProcessOptions): RunningProcess {
     const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
       if (exited) return;
       exited = true;
-      if (idleTimer) clearTimeout(idleTimer);
-      if (wallTimer) clearTimeout(wallTimer);
+      idleTimer?.clear();
+      wallTimer?.clear();
       o.signal?.removeEventListener('abort', onAbort);
       // The leader is gone; make sure no straggler of its group survives.
       if (stoppedBy) signalGroup('SIGKILL');
-      if (killTimer) clearTimeout(killTimer);
+      killTimer?.clear();
       for (const s of ['stdout', 'stderr'] as const) if (partial[s]) o.onLine?.(partial[s], s);
       try {
         closeSync(fd);

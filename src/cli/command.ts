@@ -39,15 +39,18 @@ export const json = flag;
  * refused. `what` names it in the message (`port number`).
  */
 export function count(min: number, max = Number.MAX_SAFE_INTEGER, what = 'whole number'): z.ZodType<number, string> {
+  const open = max === Number.MAX_SAFE_INTEGER;
+  const hint = `Give a whole number ${open ? `≥ ${min}` : `from ${min} to ${max}`}.`;
   return z.string().transform((s, ctx) => {
     const t = s.trim();
     const n = Number(t);
-    if (!/^[+]?\d+$/.test(t) || !Number.isSafeInteger(n)) {
-      ctx.addIssue({ code: 'custom', message: `not a ${what}: ${JSON.stringify(s)}`, params: { hint: `Give a whole number ≥ ${min}.` } });
+    // `-1` is a whole number, out of range: said so, not "not a whole number".
+    if (!/^[+-]?\d+$/.test(t) || !Number.isSafeInteger(n)) {
+      ctx.addIssue({ code: 'custom', message: `not a ${what}: ${JSON.stringify(s)}`, params: { hint } });
       return z.NEVER;
     }
     if (n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `${n} is out of range (${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `${min}–${max}`})`, params: { hint: `Give a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}.` } });
+      ctx.addIssue({ code: 'custom', message: `${n} is out of range (${open ? `≥ ${min}` : `${min}–${max}`})`, params: { hint } });
       return z.NEVER;
     }
     return n;

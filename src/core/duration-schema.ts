@@ -6,7 +6,7 @@
  */
 import * as z from './zod.js';
 import type { CkptError } from './errors.js';
-import { parseDuration, parseTimePoint } from './duration.js';
+import { DURATION_HINT, parseDuration, parseTimePoint } from './duration.js';
 
 function issueFor(check: (s: string) => void): (s: string, ctx: z.RefinementCtx) => void {
   return (s, ctx) => {
@@ -22,9 +22,18 @@ function issueFor(check: (s: string) => void): (s: string, ctx: z.RefinementCtx)
 /**
  * A duration as text, checked by {@link parseDuration} (the command-line
  * options and the race config file share it). The text is kept: the
- * library parses it again with the same function.
+ * library parses it again with the same function. A JSON number (config
+ * `"timeout": 180`) is refused with the units hint, as a bare number on the
+ * command line is.
  */
-export const durationText = z.string().superRefine(issueFor(parseDuration));
+export const durationText = z.union([z.string(), z.number()]).transform((v, ctx): string => {
+  if (typeof v === 'number') {
+    ctx.addIssue({ code: 'custom', message: `${v} is a number without a unit, not a duration`, params: { hint: DURATION_HINT, code: 'INVALID_DURATION' } });
+    return z.NEVER;
+  }
+  issueFor(parseDuration)(v, ctx);
+  return v;
+});
 
 /** A point in time as text, checked by {@link parseTimePoint}. */
 export const timePointText = z.string().superRefine(issueFor((s) => parseTimePoint(s, Date.now())));

@@ -13,8 +13,11 @@
 import ms from 'ms';
 import { CkptError } from './errors.js';
 
-/** The hint every refused duration carries: the units. */
+/** The hint every duration refused for its form carries: the units. */
 export const DURATION_HINT = 'Give a unit: 180s, 180m, 2h, 7d (units: ms, s, m, h, d, w; also "10 minutes").';
+
+/** The hint of a duration of zero or less (it has a unit: the amount is wrong). */
+export const DURATION_POSITIVE_HINT = 'Give an amount longer than zero: 30s, 20m, 2h, 7d.';
 
 /**
  * Parses a duration into milliseconds.
@@ -34,7 +37,7 @@ export function parseDuration(text: string): number {
     throw new CkptError('INVALID_DURATION', `not a duration: ${JSON.stringify(text)}`, { hint: DURATION_HINT, data: { value: text } });
   }
   if (value <= 0) {
-    throw new CkptError('INVALID_DURATION', `a duration must be longer than zero: ${JSON.stringify(text)}`, { hint: DURATION_HINT, data: { value: text } });
+    throw new CkptError('INVALID_DURATION', `a duration must be longer than zero: ${JSON.stringify(text)}`, { hint: DURATION_POSITIVE_HINT, data: { value: text } });
   }
   return value;
 }

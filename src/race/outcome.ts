@@ -1,4 +1,5 @@
 /** An attempt's outcome from how its agent process ended and what its output said. */
+import { formatDuration } from '../core/duration.js';
 import type { ProcessResult } from '../agents/process.js';
 import type { ParsedOutput } from '../agents/presets.js';
 import type { AttemptState } from './types.js';
@@ -21,7 +22,7 @@ export function attemptOutcome(res: ProcessResult, parsed: Pick<ParsedOutput, 'i
   if (res.spawnError) return { state: 'failed', error: res.spawnError };
   if (res.stoppedBy === 'abort') return { state: 'interrupted', error: null };
   if (res.stoppedBy === 'timeout' || res.stoppedBy === 'idle') {
-    const error = res.stoppedBy === 'idle' ? `no output or file change for ${Math.round(limits.idleTimeoutMs / 1000)} s: killed` : `ran longer than ${Math.round(limits.timeoutMs / 1000)} s: killed`;
+    const error = res.stoppedBy === 'idle' ? `no output or file change for ${formatDuration(limits.idleTimeoutMs)}: killed` : `ran longer than ${formatDuration(limits.timeoutMs)}: killed`;
     return { state: 'timeout', error };
   }
   if (res.exitCode === 0 && !parsed.isError) return { state: 'done', error: null };

@@ -78,6 +78,30 @@ describe('race CLI', () => {
     expect(run(dir, RACE, ['pick', 'editor', '--dry-run']).code).toBe(0);
   }, 180_000);
 
+  it('help names the race bin once (race run, not race race run); pick --merge prints the merge commit it made', () => {
+    const { dir } = raceRepo();
+    const help = run(dir, RACE, ['--help']);
+    expect(help.stdout).toMatch(/^Usage: race \[options\] \[command\]$/m);
+    expect(run(dir, RACE, ['run', '--help']).stdout).toMatch(/^Usage: race run \[options\] <task\.\.\.>$/m);
+    expect(run(dir, RACE, ['pick', '--help']).stdout).toMatch(/^Usage: race pick /m);
+    expect(run(dir, CLI, ['race', 'run', '--help']).stdout).toMatch(/^Usage: ckpt race run /m);
+    for (const r of [help, run(dir, RACE, ['run', '--help'])]) expect(r.stdout).not.toMatch(/race race/);
+    expect(run(dir, RACE, ['make f() return 2', '--models', 'editor', '--rounds', 'abc']).stderr).toMatch(/hint: .*See `race run --help`|hint: Give a whole number from 1 to 20/);
+
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', 'everything committed: a merge needs no untracked file in its way');
+    expect(run(dir, RACE, ['make f() return 2', '--models', 'editor']).code).toBe(0);
+    const head0 = git(dir, 'rev-parse', 'HEAD').trim();
+    const pick = run(dir, RACE, ['pick', 'editor', '--merge']);
+    expect(pick.code, pick.stderr).toBe(0);
+    const head = git(dir, 'rev-parse', 'HEAD').trim();
+    expect(git(dir, 'rev-parse', 'HEAD^1').trim()).toBe(head0); // a merge commit on the current branch
+    const attemptCommit = git(dir, 'rev-parse', 'HEAD^2').trim();
+    expect(pick.stdout).toContain(`commit ${head.slice(0, 10)}`);
+    expect(pick.stdout).toContain(`the attempt's commit: ${attemptCommit.slice(0, 10)}`);
+    expect(pick.stdout).not.toMatch(new RegExp(`\\(${attemptCommit.slice(0, 10)}\\)`));
+  }, 180_000);
+
   it('--dry-run prints commands, directories and environment, and creates nothing', () => {
     const { dir, worktrees } = raceRepo();
     const r = run(dir, RACE, ['--models', 'editor,editor', '--dry-run', '--json', '--', '--leading-dash task']);

@@ -109,6 +109,8 @@ export function parseInput<S extends z.ZodType>(schema: S, cmd: Command): z.outp
 function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  // The race bin's root is named race too (cli/main.ts): `race run`, not `race race run`.
+  if (names[0] === 'race' && names[1] === 'race') names.shift();
   return names.join(' ');
 }
 

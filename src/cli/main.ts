@@ -21,7 +21,7 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     process.exitCode = await runHook(argv.slice(1));
     return;
   }
-  const [{ Command, CommanderError, InvalidArgumentError }, { EXIT, Output }, { parseInput }, { registerCommands }, { CkptError }, { quote }, { statSync }, path] = await Promise.all([
+  const [{ Command, CommanderError, Help, InvalidArgumentError }, { EXIT, Output }, { parseInput }, { registerCommands }, { CkptError }, { quote }, { statSync }, path] = await Promise.all([
     import('commander'),
     import('./output.js'),
     import('./command.js'),
@@ -58,6 +58,12 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     .exitOverride()
     // commander's own messages echo what was typed (`unknown option '--x…'`): control characters escaped.
     .configureOutput({ writeErr: (s) => process.stderr.write(quote(s, 'text')), writeOut: (s) => process.stdout.write(s) });
+  if (meta.program === 'race') {
+    // The race bin is `ckpt race` under the name race: its commands are the
+    // `race` subcommand of a root named race, whose usage would read
+    // `race race run`. Inherited by every subcommand (registered below).
+    program.configureHelp({ commandUsage: (cmd) => Help.prototype.commandUsage.call(new Help(), cmd).replace(/^race race\b/, 'race') });
+  }
 
   // Watches stdout and stderr for write errors from the first byte on (help text included).
   let last: OutputType = new Output({ json: false, color: 'never' });

@@ -46,6 +46,8 @@ export interface PickResult {
   preSnapshot: string | null;
   /** The commit holding the attempt (branch, merge, squash). */
   commit: string | null;
+  /** The commit the merge or squash made on the current branch (HEAD after it); null for apply and branch. */
+  merged: string | null;
   branch: string | null;
 }
 
@@ -79,7 +81,7 @@ async function apply(repo: Repo, race: RaceRecord, name: string, winner: Snapsho
     if (!dryRun) await recoverInterrupted(repo, 'finish');
     const changes = await diffTrees(repo, race.base.tree, winner.tree);
     if (changes.length === 0) {
-      return { race: race.id, attempt: name, mode: 'apply' as const, changes: [], preSnapshot: null, commit: null, branch: null };
+      return { race: race.id, attempt: name, mode: 'apply' as const, changes: [], preSnapshot: null, commit: null, merged: null, branch: null };
     }
     // The user's state now: recorded first (kind pre-rollback: `ckpt rollback --undo` restores it).
     const label = `pick ${name} of race ${race.id}`;
@@ -124,7 +126,7 @@ async function apply(repo: Repo, race: RaceRecord, name: string, winner: Snapsho
         preExtra,
         ...(pre ? { preRollback: pre } : {}),
       });
-      return { race: race.id, attempt: name, mode: 'apply' as const, changes: res.changes, preSnapshot: res.preRollback?.id ?? pre?.id ?? null, commit: null, branch: null };
+      return { race: race.id, attempt: name, mode: 'apply' as const, changes: res.changes, preSnapshot: res.preRollback?.id ?? pre?.id ?? null, commit: null, merged: null, branch: null };
     } catch (err) {
       if (isCkptError(err, 'ROLLBACK_WOULD_CLOBBER')) {
         throw new CkptError('PICK_WOULD_CLOBBER', err.message.replace('rollback refused', `picking ${name} refused`), { hint: err.hint ?? '', data: err.data, cause: err });
@@ -180,7 +182,7 @@ async function viaCommit(repo: Repo, race: RaceRecord, name: string, winner: Sna
     }
     const res = await git(['update-ref', `refs/heads/${how.branch}`, commit, repo.zeroOid], { cwd: repo.worktree, env, okCodes: [0, 1, 128] });
     if (res.exitCode !== 0) throw new CkptError('INVALID_ARGUMENT', `branch ${how.branch} already exists`, { hint: 'Choose another name.' });
-    return { race: race.id, attempt: name, mode: 'branch', changes: [], preSnapshot: null, commit, branch: how.branch };
+    return { race: race.id, attempt: name, mode: 'branch', changes: [], preSnapshot: null, commit, merged: null, branch: how.branch };
   }
   const pre = await withWorktreeLock(repo, () => takeSnapshotLocked(repo, { kind: 'manual', force: true, agent: 'race', message: `before ${how.mode} of ${name} (race ${race.id})` }));
   const ident = await identity(repo);
@@ -190,7 +192,8 @@ async function viaCommit(repo: Repo, race: RaceRecord, name: string, winner: Sna
     await git(['merge', '--squash', commit], { cwd: repo.worktree, env: { ...env, ...ident } });
     await git(['commit', '-q', '--no-edit', '-m', `${oneLineTask(race.task)}\n\n${TRAILER.race}: ${race.id}\n${TRAILER.attempt}: ${name}`], { cwd: repo.worktree, env: { ...env, ...ident } });
   }
-  return { race: race.id, attempt: name, mode: how.mode, changes: [], preSnapshot: pre.snapshot.id, commit, branch: null };
+  const merged = await gitText(['rev-parse', '--verify', 'HEAD'], { cwd: repo.worktree, env });
+  return { race: race.id, attempt: name, mode: how.mode, changes: [], preSnapshot: pre.snapshot.id, commit, merged, branch: null };
 }
 
 /** The user's identity if configured, else ckpt's (so commit-tree never fails for want of one). */

@@ -56,6 +56,6 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
       out.line(`created branch ${out.q(res.branch ?? '')} at ${res.commit!.slice(0, 10)} holding ${name}; your worktree is untouched`);
       return;
     default:
-      out.line(`${res.mode === 'merge' ? 'merged' : 'squashed'} ${name} into the current branch (${res.commit!.slice(0, 10)}); checkpoint before it: ${res.preSnapshot!.slice(0, 10)}`);
+      out.line(`${res.mode === 'merge' ? 'merged' : 'squashed'} ${name} into the current branch: commit ${res.merged!.slice(0, 10)} (the attempt's commit: ${res.commit!.slice(0, 10)}); checkpoint before it: ${res.preSnapshot!.slice(0, 10)}`);
   }
 }

@@ -386,4 +386,27 @@ describe('takeSnapshot', () => {
     for (const k of Object.keys(many)) expect(entries[k]).toBeDefined();
     expect(isCkptError(new Error('x'))).toBe(false);
   });
+  it('an untracked file over the size cap where a captured directory was: left out, the directory gone from the snapshot, and snapshots go on', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    write(dir, { 'r/s/t/1.txt': '1\n', 'r/2.txt': '2\n' });
+    const repo = await openRepo(dir);
+    const saved = process.env.CKPT_MAX_FILE_SIZE;
+    process.env.CKPT_MAX_FILE_SIZE = '64B';
+    try {
+      const first = await takeSnapshot(repo, { kind: 'manual' });
+      expect(Object.keys(treeEntries(dir, first.snapshot.tree))).toContain('r/s/t/1.txt');
+      fs.rmSync(path.join(dir, 'r'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'r'), 'x'.repeat(100)); // a file, over the cap, where the directory was
+      const second = await takeSnapshot(repo, { kind: 'manual' });
+      expect(second.created).toBe(true);
+      expect(second.snapshot.notCaptured).toEqual([{ path: 'r', reason: 'too-large', size: 100 }]);
+      expect(Object.keys(treeEntries(dir, second.snapshot.tree)).sort()).toEqual(['a.txt']);
+      write(dir, { 'b.txt': 'b\n' });
+      const third = await takeSnapshot(repo, { kind: 'manual' });
+      expect(Object.keys(treeEntries(dir, third.snapshot.tree)).sort()).toEqual(['a.txt', 'b.txt']);
+    } finally {
+      if (saved === undefined) delete process.env.CKPT_MAX_FILE_SIZE;
+      else process.env.CKPT_MAX_FILE_SIZE = saved;
+    }
+  });
 });

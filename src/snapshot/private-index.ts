@@ -30,10 +30,14 @@ export function storableAt(repo: Repo, rel: Buffer): boolean | null {
 }
 
 /**
- * Drops `paths` from the private index, leaving the files alone. Forced: git
- * otherwise refuses an entry whose content differs from both the file and
- * the shadow dir's HEAD, which for the private index means nothing.
+ * Drops `paths` from the private index, with every entry under them, leaving
+ * the files alone: a path given here is one whose entries must go, and a
+ * file that took a directory's place (an untracked file over the size cap
+ * where a captured directory was) has them under it (`-r`; without it git
+ * refuses, and every later snapshot failed). Forced: git otherwise refuses an
+ * entry whose content differs from both the file and the shadow dir's HEAD,
+ * which for the private index means nothing.
  */
 export async function unindex(repo: Repo, env: GitEnv, paths: readonly Buffer[]): Promise<void> {
-  if (paths.length > 0) await gitWithPaths(['rm', '--cached', '-f', '-q', '--ignore-unmatch'], paths, { cwd: repo.worktree, env });
+  if (paths.length > 0) await gitWithPaths(['rm', '--cached', '-r', '-f', '-q', '--ignore-unmatch'], paths, { cwd: repo.worktree, env });
 }

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, rollback, listSteps, type Repo } from '../src/index.js';
-import { git, indexBytes, makeRepo, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, git, indexBytes, makeRepo, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
 
 async function snap(repo: Repo, kind: 'auto' | 'manual' | 'after' = 'auto'): Promise<number> {
   return (await takeSnapshot(repo, { kind, force: true })).snapshot.step;
@@ -264,7 +265,15 @@ describe('rollback', () => {
     // After the crash, before anyone notices, b.txt is edited again: that edit is in no snapshot.
     write(dir, { 'b.txt': 'edited after the crash' });
     const afterCrash = picture(dir);
-    const res = await rollback(repo, { target: '1', dryRun: true });
+    // A dry run ends nothing: it says what the real command would do first, and changes no byte.
+    const tip0 = (await listSteps(repo))[0]!.id;
+    const dry = await rollback(repo, { target: '1', dryRun: true });
+    expect(dry.recovered).toBe(false);
+    expect(dry.interrupted).toMatchObject({ label: 'rollback to step 1', action: 'finish', changes: [{ path: 'b.txt', action: 'write' }] });
+    expect(picture(dir)).toEqual(afterCrash);
+    expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(true);
+    expect((await listSteps(repo))[0]!.id).toBe(tip0);
+    const res = await rollback(repo, { target: '1' });
     expect(res.recovered).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('b');
     expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(false);
@@ -274,6 +283,54 @@ describe('rollback', () => {
     // …and what the interrupted rollback replaced is still there to go back to.
     await rollback(repo, { target: String(pre.step) });
     expect(picture(dir)).toEqual(before);
+  });
+
+  it('--undo --dry-run of an interrupted rollback changes nothing and says it would put back; the real --undo then returns to the state before it, byte for byte; status and the CLI say it is pending', async () => {
+    const dir = makeRepo({ 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
+    const repo = await openRepo(dir);
+    await snap(repo);
+    write(dir, { 'a.txt': 'A', 'b.txt': 'B', 'c.txt': null });
+    await snap(repo);
+    const before = picture(dir);
+    const user0 = userState(dir);
+    // A crash half-way: pre-rollback recorded, journal written, a.txt restored only.
+    const pre = (await takeSnapshot(repo, { kind: 'pre-rollback', force: true })).snapshot;
+    const target = (await listSteps(repo)).find((s) => s.step === 1)!;
+    fs.writeFileSync(path.join(repo.stateDir, 'journal.json'), JSON.stringify({ version: 2, label: 'rollback to step 1', tree: target.tree, target: target.id, preRollback: pre.id, undoTo: { tree: pre.tree, snapshot: pre.id }, paths: null, writes: [], startedAt: Date.now() }));
+    write(dir, { 'a.txt': 'a' });
+    const half = picture(dir);
+    const tip0 = (await listSteps(repo))[0]!.id;
+    const dry = await rollback(repo, { undo: true, dryRun: true });
+    expect(dry.interrupted).toMatchObject({ action: 'undo', label: 'rollback to step 1' });
+    expect(dry.changes).toEqual([{ path: 'a.txt', action: 'write', from: '100644', to: '100644' }]);
+    expect(dry.target.id).toBe(pre.id);
+    expect(picture(dir)).toEqual(half);
+    expect((await listSteps(repo))[0]!.id).toBe(tip0);
+    // The CLI: the dry runs say so and change nothing; status mentions it.
+    const run = (args: string[]): { code: number | null; out: string } => {
+      const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      return { code: r.status, out: r.stdout + r.stderr };
+    };
+    const cliDry = run(['rollback', '1', '--dry-run']);
+    expect(cliDry.code, cliDry.out).toBe(0);
+    expect(cliDry.out).toMatch(/an interrupted rollback to step 1 is pending \(left as it is\): the real command would first finish it/);
+    expect(cliDry.out).toContain('(dry run: nothing changed)');
+    expect(cliDry.out).not.toContain('was ended first');
+    const cliUndo = run(['rollback', '--undo', '--dry-run']);
+    expect(cliUndo.code, cliUndo.out).toBe(0);
+    expect(cliUndo.out).toMatch(/would first put back the state before it/);
+    const st = run(['status']);
+    expect(st.out).toMatch(/an interrupted rollback to step 1 is pending/);
+    expect(picture(dir)).toEqual(half);
+    expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(true);
+    expect((await listSteps(repo))[0]!.id).toBe(tip0);
+    // The real --undo acts on the interrupted rollback: back to the state before it.
+    const undo = await rollback(repo, { undo: true });
+    expect(undo.recovered).toBe(true);
+    expect(picture(dir)).toEqual(before);
+    expect(userState(dir)).toEqual(user0);
+    expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(false);
+    expect(run(['status']).out).not.toMatch(/interrupted/);
   });
 });
 

@@ -3,7 +3,8 @@
  * `--undo`, or by default the state before the last agent step) and restore
  * it (snapshot/restore.ts does the work, recording first what it replaces,
  * so the rollback itself can be undone). An interrupted rollback is ended
- * first (snapshot/restore/recover.ts). When the target was taken on another
+ * first (snapshot/restore/recover.ts), except by a dry run, which only says
+ * what ending it would change. When the target was taken on another
  * branch or HEAD, the result says so.
  */
 import path from 'node:path';
@@ -12,8 +13,8 @@ import type { Snapshot } from '../core/types.js';
 import type { Repo } from '../git/repo.js';
 import { rollbackPathsOf } from './format.js';
 import { withWorktreeLock } from './lock.js';
-import { restoreTree, type RestoreResult } from './restore.js';
-import { recoverInterrupted } from './restore/recover.js';
+import { restoreTree, type FileChange, type RestoreResult } from './restore.js';
+import { pendingInterrupted, recoverInterrupted } from './restore/recover.js';
 import { listSteps, noSnapshots, readSnapshot, resolveSnapshot, resolveTime } from './store.js';
 import { readTip } from './take.js';
 
@@ -35,6 +36,16 @@ export interface RollbackOptions {
   reason?: string;
 }
 
+/** An interrupted rollback a dry run found pending (see {@link RollbackResult.interrupted}). */
+export interface PendingInterrupted {
+  /** What it was (`rollback to step 3`). */
+  label: string;
+  /** What the real command does first: `finish` it, or `undo` it (put back the state before it). */
+  action: 'finish' | 'undo';
+  /** What that would change. */
+  changes: FileChange[];
+}
+
 /** HEAD and branch when the target was taken, against now (see {@link RollbackResult.otherHead}). */
 export interface HeadDifference {
   /** HEAD commit id when the target was taken (null: no commit yet). */
@@ -53,6 +64,13 @@ export interface RollbackResult extends RestoreResult {
   target: Snapshot;
   /** True when an interrupted rollback was ended first (finished, or with `--undo` put back). */
   recovered: boolean;
+  /**
+   * Dry run only: the interrupted rollback (its journal is there) that the
+   * real command would end first, left as it is; null when none or not a dry
+   * run. With `--undo`, ending it is the whole command: `changes` is then
+   * this result's own `changes`.
+   */
+  interrupted: PendingInterrupted | null;
   /** Set when the target was taken on another branch or another HEAD commit than the current one: its files now sit on this HEAD. */
   otherHead: HeadDifference | null;
   /** Lines the CLI prints as warnings (the other branch, paths left alone). */
@@ -71,11 +89,23 @@ export interface RollbackResult extends RestoreResult {
  */
 export async function rollback(repo: Repo, opts: RollbackOptions = {}): Promise<RollbackResult> {
   return withWorktreeLock(repo, async () => {
-    const rec = await recoverInterrupted(repo, opts.undo ? 'undo' : 'finish');
-    if (rec && rec.undone && opts.undo) {
-      // `--undo` of a rollback that was interrupted: putting back its pre-rollback state was the undo.
-      const target = (await readSnapshot(repo, rec.undoSnapshot))!;
-      return finish(repo, target, rec.result, true);
+    let interrupted: PendingInterrupted | null = null;
+    let rec: Awaited<ReturnType<typeof recoverInterrupted>> = null;
+    if (opts.dryRun) {
+      // A dry run never ends an interrupted rollback: it says what the real command would do first.
+      const pending = await pendingInterrupted(repo, opts.undo ? 'undo' : 'finish');
+      if (pending) interrupted = { label: pending.label, action: pending.action, changes: pending.result.changes };
+      if (pending && opts.undo) {
+        const target = (await readSnapshot(repo, pending.undoSnapshot))!;
+        return finish(repo, target, pending.result, false, interrupted);
+      }
+    } else {
+      rec = await recoverInterrupted(repo, opts.undo ? 'undo' : 'finish');
+      if (rec && rec.undone && opts.undo) {
+        // `--undo` of a rollback that was interrupted: putting back its pre-rollback state was the undo.
+        const target = (await readSnapshot(repo, rec.undoSnapshot))!;
+        return finish(repo, target, rec.result, true);
+      }
     }
     const { target, paths } = await chooseTarget(repo, opts);
     const scope = paths ? paths : null;
@@ -87,11 +117,11 @@ export async function rollback(repo: Repo, opts: RollbackOptions = {}): Promise<
       agent: opts.reason ?? 'ckpt',
       target: target.id,
     });
-    return finish(repo, target, res, !!rec);
+    return finish(repo, target, res, !!rec, interrupted);
   });
 }
 
-async function finish(repo: Repo, target: Snapshot, res: RestoreResult, recovered: boolean): Promise<RollbackResult> {
+async function finish(repo: Repo, target: Snapshot, res: RestoreResult, recovered: boolean, interrupted: PendingInterrupted | null = null): Promise<RollbackResult> {
   const { head, headRef } = await readTip(repo);
   const warnings: string[] = [];
   let otherHead: HeadDifference | null = null;
@@ -103,7 +133,7 @@ async function finish(repo: Repo, target: Snapshot, res: RestoreResult, recovere
   }
   for (const l of res.leftAlone) warnings.push(`left as it is: ${l}`);
   if (res.recordedDuring.length > 0) warnings.push(`changed while the rollback ran, recorded first (step ${res.preRollback?.step}, \`ckpt rollback --undo\` brings them back): ${res.recordedDuring.join(', ')}`);
-  return { ...res, target, recovered, otherHead, warnings };
+  return { ...res, target, recovered, interrupted, otherHead, warnings };
 }
 
 async function chooseTarget(repo: Repo, opts: RollbackOptions): Promise<{ target: Snapshot; paths: string[] | null }> {

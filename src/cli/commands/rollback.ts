@@ -4,7 +4,7 @@ import * as z from '../../core/zod.js';
 import { CkptError } from '../../core/errors.js';
 import { timePointText } from '../../core/duration-schema.js';
 import { openRepo } from '../../git/repo.js';
-import { rollback } from '../../snapshot/rollback.js';
+import { rollback, type FileChange } from '../../snapshot/rollback.js';
 import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
@@ -44,6 +44,16 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
     dryRun: !!input.dryRun,
   });
   out.result(res);
+  if (res.interrupted) {
+    const it = res.interrupted;
+    const first = it.action === 'undo' ? 'put back the state before it' : 'finish it';
+    out.warn(`an interrupted ${it.label} is pending (left as it is): the real command would first ${first}${input.undo ? ', and that is the whole undo' : ''}`);
+    if (!input.undo) {
+      out.line(`it would first ${it.action === 'undo' ? 'put back' : 'finish'}:`);
+      printChanges(out, it.changes);
+      if (it.changes.length === 0) out.line(`  ${c.dim('(nothing to change)')}`);
+    }
+  }
   if (res.recovered) out.warn(input.undo ? 'an interrupted rollback was undone: its files were put back from its pre-rollback snapshot' : 'an interrupted rollback was ended first');
   for (const w of res.warnings) out.warn(w);
   const what = input.undo ? `undid the rollback recorded in step ${res.target.step}` : `step ${res.target.step} (${res.target.id.slice(0, 10)}, ${res.target.kind}${res.target.tool ? ` ${out.q(res.target.tool)}` : ''})`;
@@ -53,13 +63,18 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   }
   const verb = res.dryRun ? 'would restore' : 'restored';
   out.line(`${verb} ${input.undo ? 'the state before the last rollback' : what}:`);
-  for (const ch of res.changes) {
-    const sign = ch.action === 'delete' ? c.red('D') : ch.from === null ? c.green('A') : ch.action === 'mode' ? c.cyan('X') : c.yellow('M');
-    const note = ch.action === 'mode' ? ` (mode ${ch.from} → ${ch.to})` : ch.action === 'link' ? ' (symlink)' : '';
-    out.line(`  ${sign} ${out.q(ch.path)}${note}`);
-  }
+  printChanges(out, res.changes);
   for (const k of res.kept) out.line(`  ${c.dim('=')} ${out.q(k)} ${c.dim('(kept: ignored in that state)')}`);
   for (const s of res.skipped) out.warn(s);
   if (!res.dryRun) out.line(`\nundo this with: ${c.bold('ckpt rollback --undo')}`);
   else out.line('\n(dry run: nothing changed)');
+}
+
+function printChanges(out: Ctx['out'], changes: FileChange[]): void {
+  const c = out.c;
+  for (const ch of changes) {
+    const sign = ch.action === 'delete' ? c.red('D') : ch.from === null ? c.green('A') : ch.action === 'mode' ? c.cyan('X') : c.yellow('M');
+    const note = ch.action === 'mode' ? ` (mode ${ch.from} → ${ch.to})` : ch.action === 'link' ? ' (symlink)' : '';
+    out.line(`  ${sign} ${out.q(ch.path)}${note}`);
+  }
 }

@@ -6,6 +6,7 @@ import { shadowDir } from '../../git/shadow.js';
 import { storeBytes } from '../../git/store.js';
 import { verifyChainsReport } from '../../snapshot/chains.js';
 import { status } from '../../snapshot/gc.js';
+import { peekJournal } from '../../snapshot/restore/journal.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { age, bytes } from '../output.js';
@@ -32,8 +33,13 @@ export async function run(ctx: Ctx, _input: Input): Promise<void> {
   const repairs = await verifyChainsReport(repo);
   const chains = await status(repo);
   const store = { path: shadowDir(repo), bytes: storeBytes(repo), repairs };
-  out.result({ current: repo.id, worktrees: chains, store });
+  const interrupted = peekJournal(repo);
+  out.result({ current: repo.id, worktrees: chains, store, interrupted });
   for (const r of repairs) out.line(out.q(r));
+  if (interrupted) {
+    const first = interrupted.next === 'undo' ? 'puts back the state before it' : 'finishes it (`ckpt rollback --undo` puts back the state before it instead)';
+    out.warn(`an interrupted ${interrupted.label} is pending in this worktree${interrupted.startedAt ? ` (started ${age(interrupted.startedAt)})` : ''}: the next \`ckpt rollback\` ${first}; \`ckpt rollback --dry-run\` shows what it would change`);
+  }
   if (chains.length === 0) {
     out.line('no snapshots in this repository yet');
     return;

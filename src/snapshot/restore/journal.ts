@@ -69,6 +69,29 @@ export function readJournal(repo: Repo): Journal | JournalV1 | null {
   return null;
 }
 
+/** An interrupted restore as `ckpt status` shows it (see {@link peekJournal}). */
+export interface InterruptedRestore {
+  /** What it was doing (`rollback to step 3`). */
+  label: string;
+  /** What the next real rollback does first: `finish` it, or `undo` it (after a failure; `--undo` always undoes). */
+  next: 'finish' | 'undo';
+  /** ms since the epoch; null when the journal does not say (first version). */
+  startedAt: number | null;
+}
+
+/** The interrupted restore whose journal is there, read only (nothing is removed, even an unreadable journal); null when none. */
+export function peekJournal(repo: Repo): InterruptedRestore | null {
+  let j: Journal | JournalV1;
+  try {
+    j = JSON.parse(readFileSync(journalPath(repo), 'utf8')) as Journal | JournalV1;
+  } catch {
+    return null;
+  }
+  if (!j || (j.version !== 1 && j.version !== 2)) return null;
+  if (j.version === 1) return { label: 'rollback', next: 'finish', startedAt: null };
+  return { label: j.label, next: j.failed ? 'undo' : 'finish', startedAt: j.startedAt || null };
+}
+
 export function removeJournal(repo: Repo): void {
   rmSync(journalPath(repo), { force: true });
 }

@@ -33,6 +33,56 @@ export interface Recovery {
  * @throws as {@link restoreTree}; `SNAPSHOT_NOT_FOUND` when a first-version journal names a snapshot that is gone.
  */
 export async function recoverInterrupted(repo: Repo, want: 'finish' | 'undo'): Promise<Recovery | null> {
+  const j = await readInterrupted(repo);
+  if (!j) return null;
+  // ckpt's temporary files go first: they must never be recorded.
+  removeLeftovers(repo, j.writes);
+  const undo = want === 'undo' || !!j.failed;
+  const result = await restoreTree(repo, undo ? j.undoTo.tree : j.tree, recoveryOptions(j, undo));
+  removeJournal(repo);
+  return { undone: undo, undoSnapshot: j.undoTo.snapshot, label: j.label, result };
+}
+
+/** What {@link pendingInterrupted} finds. */
+export interface PendingRecovery {
+  /** What the interrupted restore was (`rollback to step 3`). */
+  label: string;
+  /** What the next real command does first: `finish` it, or `undo` it (put back the state before it; also after a failure). */
+  action: 'finish' | 'undo';
+  /** The snapshot holding the state before the interrupted restore. */
+  undoSnapshot: string;
+  /** What that first part would change (planned only: nothing was changed). */
+  result: RestoreResult;
+}
+
+/**
+ * For a dry run: the interrupted restore that a real run would end first, and
+ * what ending it would change, without changing anything (no leftover is
+ * removed, nothing is recorded). The caller holds the worktree lock.
+ *
+ * @returns null when no journal is there.
+ * @throws as {@link recoverInterrupted}.
+ */
+export async function pendingInterrupted(repo: Repo, want: 'finish' | 'undo'): Promise<PendingRecovery | null> {
+  const j = await readInterrupted(repo);
+  if (!j) return null;
+  const undo = want === 'undo' || !!j.failed;
+  const result = await restoreTree(repo, undo ? j.undoTo.tree : j.tree, { ...recoveryOptions(j, undo), dryRun: true });
+  return { label: j.label, action: undo ? 'undo' : 'finish', undoSnapshot: j.undoTo.snapshot, result };
+}
+
+function recoveryOptions(j: Journal, undo: boolean): Parameters<typeof restoreTree>[2] {
+  return {
+    label: undo ? `undo of the interrupted ${j.label}` : `the interrupted ${j.label}`,
+    resultMessage: undo ? `put back the state before the interrupted ${j.label}` : `finished the interrupted ${j.label}`,
+    paths: j.paths,
+    target: undo ? j.undoTo.snapshot : j.target,
+    undoTo: j.undoTo,
+  };
+}
+
+/** The journal of an interrupted restore, a first-version one converted; null when none. */
+async function readInterrupted(repo: Repo): Promise<Journal | null> {
   const raw = readJournal(repo);
   if (!raw) return null;
   let j: Journal;
@@ -45,16 +95,5 @@ export async function recoverInterrupted(repo: Repo, want: 'finish' | 'undo'): P
     }
     j = { version: 2, label: `rollback to step ${target.step}`, tree: target.tree, target: target.id, preRollback: pre.id, undoTo: { tree: pre.tree, snapshot: pre.id }, paths: raw.paths, writes: [], startedAt: 0 };
   } else j = raw;
-  // ckpt's temporary files go first: they must never be recorded.
-  removeLeftovers(repo, j.writes);
-  const undo = want === 'undo' || !!j.failed;
-  const result = await restoreTree(repo, undo ? j.undoTo.tree : j.tree, {
-    label: undo ? `undo of the interrupted ${j.label}` : `the interrupted ${j.label}`,
-    resultMessage: undo ? `put back the state before the interrupted ${j.label}` : `finished the interrupted ${j.label}`,
-    paths: j.paths,
-    target: undo ? j.undoTo.snapshot : j.target,
-    undoTo: j.undoTo,
-  });
-  removeJournal(repo);
-  return { undone: undo, undoSnapshot: j.undoTo.snapshot, label: j.label, result };
+  return j;
 }

@@ -19,7 +19,7 @@ import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFi
 import path from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { CkptError } from '../core/errors.js';
-import type { Repo } from './repo.js';
+import type { Repo } from './repo-type.js';
 import { shadowDir, shadowObjectsDir } from './shadow.js';
 
 /** An object read in process: type and raw content bytes. */

@@ -24,7 +24,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Repo } from './repo.js';
+import type { Repo } from './repo-type.js';
 
 /** Bump when the shadow layout or config changes; older shadows are rebuilt. */
 const SHADOW_VERSION = '4';

@@ -22,7 +22,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { CkptError } from '../core/errors.js';
 import { git, gitText } from './exec.js';
-import type { Repo } from './repo.js';
+import type { Repo } from './repo-type.js';
 import { realEnv, shadowDir, shadowEnv, shadowObjectsDir } from './shadow.js';
 
 /** Prefix of every ref ckpt writes (inside its store). */

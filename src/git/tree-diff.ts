@@ -5,7 +5,7 @@
  * `ckpt diff`, the snapshot summaries and the viewer all read changes here.
  */
 import { git, splitNul } from './exec.js';
-import type { Repo } from './repo.js';
+import type { Repo } from './repo-type.js';
 import { shadowEnv } from './shadow.js';
 
 /** git's status letter of a raw diff entry: Added, Deleted, Modified, Type changed (file ↔ symlink ↔ gitlink). */

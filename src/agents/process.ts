@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { confinedArgv, type Confinement } from './confine.js';
-import { sweepAttemptProcesses, type SweepTarget } from './sweep.js';
+import { sweepAttemptProcesses, type SweepResult, type SweepTarget } from './sweep.js';
 import { setLongTimeout, type LongTimer } from '../core/timer.js';
 
 /** Options for {@link runProcess}. */
@@ -56,6 +56,8 @@ export interface ProcessResult {
   spawnError: string | null;
   /** PIDs of the processes it left running that the sweep ended (see `confine`). */
   stragglers: number[];
+  /** Those of `stragglers` that ran outside its PID namespace (all of them under `sweep`, which has none). */
+  stragglersOutside: number[];
 }
 
 /** A started process: `touch()` resets the idle timer, `done` resolves at exit. */
@@ -171,8 +173,10 @@ export function runProcess(o: ProcessOptions): RunningProcess {
       const lines = outputTail.split('\n');
       const durationMs = Date.now() - started;
       // Whatever it left running ends now, before anyone reads the worktree as final.
-      const swept = o.confine ? sweepAttemptProcesses({ ...o.confine.sweep, byCwd: o.confine.mechanism === 'sweep' }, Math.min(o.graceMs ?? 5000, 2000)).catch(() => []) : Promise.resolve([]);
-      void swept.then((stragglers) =>
+      // In a PID namespace, what is left in it is the kernel's to end: given up to 2 s first.
+      const none: SweepResult = { ended: [], outside: [] };
+      const swept = o.confine ? sweepAttemptProcesses({ ...o.confine.sweep, byCwd: o.confine.mechanism === 'sweep' }, Math.min(o.graceMs ?? 5000, 2000), o.confine.mechanism === 'sweep' ? 0 : 2000).catch(() => none) : Promise.resolve(none);
+      void swept.then(({ ended: stragglers, outside: stragglersOutside }) =>
         resolve({
           exitCode: code,
           signal: sig,
@@ -183,6 +187,7 @@ export function runProcess(o: ProcessOptions): RunningProcess {
           outputBytes: total,
           spawnError,
           stragglers,
+          stragglersOutside,
         }),
       );
     };

@@ -80,18 +80,43 @@ export function findAttemptProcesses(t: SweepTarget): number[] {
   return out;
 }
 
+/** What {@link sweepAttemptProcesses} did. */
+export interface SweepResult {
+  /** PIDs it signalled. */
+  ended: number[];
+  /** Those of `ended` that ran in ckpt's own PID namespace (outside any the attempt had); the rest were inside one, still running after it ended. */
+  outside: number[];
+}
+
 /**
  * Ends every process of `t`: SIGTERM, then SIGKILL to those still there after
  * `graceMs`; repeated (at most 5 rounds) while new ones appear (a loop that
- * keeps starting children). Returns the PIDs it signalled.
+ * keeps starting children).
+ *
+ * @param namespaceWaitMs where the attempt ran in a PID namespace: how long,
+ *   in ms, to let the processes found inside one (`/proc/<pid>/ns/pid` not
+ *   ckpt's) end first. When the namespace's first process exits the kernel
+ *   kills the rest (pid_namespaces(7)), but not always before the sweep
+ *   looks: they are its own, not stragglers, unless they outlive the wait.
  */
-export async function sweepAttemptProcesses(t: SweepTarget, graceMs = 2000): Promise<number[]> {
+export async function sweepAttemptProcesses(t: SweepTarget, graceMs = 2000, namespaceWaitMs = 0): Promise<SweepResult> {
   const signalled = new Set<number>();
+  const outside = new Set<number>();
+  const own = pidNamespace('self');
+  const inside = (pid: number): boolean => {
+    const ns = pidNamespace(String(pid));
+    return own !== null && ns !== null && ns !== own;
+  };
+  if (namespaceWaitMs > 0) {
+    const until = Date.now() + namespaceWaitMs;
+    while (Date.now() < until && findAttemptProcesses(t).some((pid) => alive(pid) && inside(pid))) await new Promise((r) => setTimeout(r, 20));
+  }
   for (let round = 0; round < 5; round++) {
     const found = findAttemptProcesses(t);
     if (found.length === 0) break;
     for (const pid of found) {
       signalled.add(pid);
+      if (!inside(pid)) outside.add(pid);
       signal(pid, 'SIGTERM');
     }
     const deadline = Date.now() + graceMs;
@@ -100,7 +125,12 @@ export async function sweepAttemptProcesses(t: SweepTarget, graceMs = 2000): Pro
     const gone = Date.now() + 1000;
     while (Date.now() < gone && found.some(alive)) await new Promise((r) => setTimeout(r, 20));
   }
-  return [...signalled];
+  return { ended: [...signalled], outside: [...outside] };
+}
+
+/** The PID namespace of `/proc/<pid>` (`pid:[4026531836]`), null when it cannot be read. */
+function pidNamespace(pid: string): string | null {
+  return safeLink(`/proc/${pid}/ns/pid`);
 }
 
 /** `dir` as `/proc/<pid>/cwd` shows it (symlinks resolved), without a trailing slash. */

@@ -15,7 +15,7 @@ import { openRepo, type Repo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
 import { startWatching } from '../watch/watcher.js';
-import { runProcess, type ProcessOptions } from '../agents/process.js';
+import { runProcess, type ProcessOptions, type ProcessResult } from '../agents/process.js';
 import { agentStateDirs, isReadOnlyRefusal, sandboxArgv } from '../agents/sandbox.js';
 import { gitText } from '../git/exec.js';
 import type { ResolvedBase } from './base.js';
@@ -50,8 +50,16 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
   for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) env[k] = undefined;
   // Every process the agent, its setup or its check starts ends with it.
   const confine = { mechanism: plan.confinement, sweep: { dir: p.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt } };
-  const stragglers = (what: string, pids: number[]): void => {
-    if (pids.length > 0) race.warnings.push(`${a.name}: ended ${pids.length} process(es) its ${what} left running (${plan.confinement === 'sweep' ? 'sweep' : `outside its ${plan.confinement} PID namespace`}): pid ${pids.join(', ')}`);
+  const stragglers = (what: string, res: Pick<ProcessResult, 'stragglers' | 'stragglersOutside'>): void => {
+    if (plan.confinement === 'sweep') {
+      if (res.stragglers.length > 0) race.warnings.push(`${a.name}: ended ${res.stragglers.length} process(es) its ${what} left running (sweep): pid ${res.stragglers.join(', ')}`);
+      return;
+    }
+    // Only what ran outside the namespace escaped it (checked in /proc/<pid>/ns/pid, sweep.ts).
+    const out = res.stragglersOutside;
+    const inside = res.stragglers.filter((p) => !out.includes(p));
+    if (out.length > 0) race.warnings.push(`${a.name}: ended ${out.length} process(es) its ${what} left running outside its ${plan.confinement} PID namespace: pid ${out.join(', ')}`);
+    if (inside.length > 0) race.warnings.push(`${a.name}: ended ${inside.length} process(es) of its ${what}'s ${plan.confinement} PID namespace still running 2 s after it ended: pid ${inside.join(', ')}`);
   };
   try {
     await createAttemptWorktree(repo, base, p.dir, p.branch);
@@ -59,7 +67,7 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     await copyIgnoredFiles(repo, p.dir, { copy: rc.copy ?? [], symlink: rc.symlink ?? [] });
     if (plan.setup) {
       const s = await runProcess({ argv: [plan.setup], shell: true, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }).done;
-      stragglers('setup command', s.stragglers);
+      stragglers('setup command', s);
       if (s.exitCode !== 0) throw new Error(`setup command failed (${s.stoppedBy ?? `exit ${s.exitCode}`}): ${s.outputTail.split('\n').slice(-3).join(' ').trim()}`);
     }
   } catch (err) {
@@ -125,7 +133,7 @@ interface RoundContext {
   confine: NonNullable<ProcessOptions['confine']>;
   signal: AbortSignal | undefined;
   changed: () => void;
-  stragglers: (what: string, pids: number[]) => void;
+  stragglers: (what: string, res: Pick<ProcessResult, 'stragglers' | 'stragglersOutside'>) => void;
   /** Trailers of the round's snapshots. */
   extra: Record<string, string>;
 }
@@ -188,7 +196,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
     },
   });
   const res = await proc.done;
-  c.stragglers('agent', res.stragglers);
+  c.stragglers('agent', res);
   if (refused > 0) race.warnings.push(`${a.name}: the sandbox refused ${refused} write(s) outside its worktree (read-only file system; see its log ${a.log})`);
   await watching.close();
   a.endedAt = Date.now();
@@ -231,7 +239,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   a.state = 'checking';
   changed();
   const ch = await runProcess({ argv: [plan.check], shell: true, cwd: p.dir, env: c.env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine: c.confine, ...(signal ? { signal } : {}) }).done;
-  c.stragglers('check', ch.stragglers);
+  c.stragglers('check', ch);
   a.check = {
     command: plan.check,
     exitCode: ch.exitCode,

@@ -87,7 +87,7 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
     return { ...out, reason: `not a git worktree any more (${(err as Error).message}): its files are in no snapshot` };
   }
   // Processes of the attempt still running (orphans of a race process that died) end first.
-  out.ended = await sweepAttemptProcesses({ dir: a.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt ?? 0, byCwd: false });
+  out.ended = (await sweepAttemptProcesses({ dir: a.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt ?? 0, byCwd: false })).ended;
   if (o.teardown && race.teardown) {
     const failed = await runTeardown(repo, race, a, race.teardown);
     if (failed) return { ...out, reason: failed };

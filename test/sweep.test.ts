@@ -1,0 +1,73 @@
+/**
+ * agents/sweep.ts: a process left inside the attempt's PID namespace is not
+ * called "outside" it; only one in ckpt's own namespace is. Real processes,
+ * a real namespace (util-linux unshare, or bwrap through runProcess).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { confinementWorks } from '../src/agents/confine.js';
+import { runProcess } from '../src/agents/process.js';
+import { findAttemptProcesses, sweepAttemptProcesses, type SweepTarget } from '../src/agents/sweep.js';
+
+const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
+const marker = (): Record<string, string> => ({ CKPT_RACE_ID: `sweep-test-${process.pid}-${Math.random().toString(36).slice(2)}`, CKPT_ATTEMPT: 'a' });
+const childrenOf = (pid: number): number[] => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+
+describe('sweep', () => {
+  it.skipIf(!canUnshare)('tells a process inside a PID namespace from one outside it, and ends both', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-sweep-'));
+    const m = marker();
+    const env = { ...process.env, ...m };
+    const procs: ChildProcess[] = [];
+    try {
+      // Each leader is this process's child (never swept); what each started is.
+      procs.push(spawn('unshare', ['--pid', '--fork', 'sleep', '60'], { env, stdio: 'ignore' }));
+      procs.push(spawn('sh', ['-c', 'sleep 60 & wait'], { env, stdio: 'ignore' }));
+      const t: SweepTarget = { dir, marker: m, sinceMs: 0, byCwd: false };
+      for (let i = 0; i < 500 && findAttemptProcesses(t).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const inside = childrenOf(procs[0]!.pid!);
+      const outside = childrenOf(procs[1]!.pid!);
+      expect(inside).toHaveLength(1);
+      expect(outside).toHaveLength(1);
+      const res = await sweepAttemptProcesses(t, 2000, 100);
+      expect(res.ended.sort()).toEqual([...inside, ...outside].sort());
+      expect(res.outside).toEqual(outside);
+      expect(findAttemptProcesses(t)).toEqual([]);
+    } finally {
+      for (const p of procs) p.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  for (const mechanism of ['bwrap', 'unshare'] as const) {
+    it.skipIf(!confinementWorks(mechanism))(`${mechanism}: what the agent left in its namespace is not reported as outside it`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-sweep-'));
+      const m = marker();
+      try {
+        for (let run = 0; run < 3; run++) {
+          const res = await runProcess({
+            argv: ['sh', '-c', 'sleep 60 & sleep 60 & echo started'],
+            cwd: dir,
+            env: { ...process.env, ...m },
+            logFile: path.join(dir, 'log'),
+            confine: { mechanism, sweep: { dir, marker: m, sinceMs: Date.now() } },
+          }).done;
+          expect(res.exitCode).toBe(0);
+          expect(res.stragglersOutside).toEqual([]);
+          expect(findAttemptProcesses({ dir, marker: m, sinceMs: 0, byCwd: false })).toEqual([]);
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 60_000);
+  }
+});

@@ -332,6 +332,34 @@ describe('rollback', () => {
     expect(fs.existsSync(path.join(repo.stateDir, 'journal.json'))).toBe(false);
     expect(run(['status']).out).not.toMatch(/interrupted/);
   });
+
+  it('--undo after a rollback killed before it recorded anything refuses (naming it) instead of undoing the older rollback; the next --undo undoes that one', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    const s1 = await snap(repo);
+    write(dir, { 'a.txt': 'A\n', 'new.txt': 'n\n' });
+    const s2 = await snap(repo);
+    const edited = picture(dir);
+    await rollback(repo, { target: String(s1) });
+    const rolled = picture(dir);
+    const journal = path.join(repo.stateDir, 'journal.json');
+    await rollback(repo, { target: String(s2) });
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(rolled);
+    // A rollback to step 2 killed before its pre-rollback snapshot: its journal (written first) says nothing is recorded.
+    const target = (await listSteps(repo)).find((s) => s.step === s2)!;
+    fs.writeFileSync(journal, JSON.stringify({ version: 2, label: `rollback to step ${s2}`, tree: target.tree, target: target.id, preRollback: '', undoTo: { tree: '', snapshot: '' }, paths: null, writes: [], startedAt: Date.now(), recorded: false }));
+    const tip0 = (await listSteps(repo))[0]!.id;
+    await expect(rollback(repo, { undo: true, dryRun: true })).rejects.toMatchObject({ code: 'NOTHING_TO_UNDO', message: expect.stringContaining(`rollback to step ${s2} was stopped before it changed anything`) });
+    expect(fs.existsSync(journal)).toBe(true);
+    await expect(rollback(repo, { undo: true })).rejects.toMatchObject({ code: 'NOTHING_TO_UNDO' });
+    expect(picture(dir)).toEqual(rolled);
+    expect((await listSteps(repo))[0]!.id).toBe(tip0);
+    expect(fs.existsSync(journal)).toBe(false);
+    // Now --undo undoes the last rollback that changed something (the undo, back to step 1's state).
+    await rollback(repo, { undo: true });
+    expect(picture(dir)).toEqual(edited);
+  });
 });
 
 import { execFileSync } from 'node:child_process';

@@ -109,22 +109,36 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     extra: { [TRAILER.rollbackTarget]: targetName, [TRAILER.rollbackPaths]: JSON.stringify(paths), ...(opts.preExtra ?? {}) },
   });
   let pre: Snapshot | null = opts.preRollback ?? null;
-  // The plan is made from the worktree as captured; the pre-rollback snapshot
-  // is recorded from that same capture, and only once something will change
-  // (a no-op or refused restore records nothing).
-  const captured: Capture | null = pre ? null : await captureTreeReporting(repo);
-  const currentTree = pre ? pre.tree : captured!.tree;
-  if (paths) await checkPathsExist(repo, paths, [currentTree, tree]);
-  const entries = await diffTrees(repo, currentTree, tree, paths);
-  const plan = await planChanges(repo, entries, tree);
-  const unreadable = setAsideUnreadable(repo, plan);
-  checkAgainstWorktree(repo, plan);
-  if (!opts.dryRun && plan.changes.length > 0 && !pre) {
-    // Before the first byte changes. What changed since the capture is found
-    // at the point of destruction (it differs from the plan's side) and
-    // recorded then, in a further pre-rollback snapshot.
-    pre = (await takeSnapshotLocked(repo, preInput(`before ${opts.label}${scope}`), { capture: async () => captured! })).snapshot;
+  // A journal saying "started, nothing recorded yet", so a kill before the
+  // pre-rollback snapshot is known: `--undo` then acts on this restore (it
+  // changed nothing), never on an older one. Recovery (opts.undoTo) keeps
+  // the journal it is ending until its own replaces it.
+  const intent = !opts.dryRun && !opts.undoTo;
+  if (intent) writeJournal(repo, { version: 2, label: opts.label, tree, target: opts.target ?? null, preRollback: '', undoTo: { tree: '', snapshot: '' }, paths, writes: [], startedAt: Date.now(), recorded: false });
+  let plan: Awaited<ReturnType<typeof planChanges>>;
+  let unreadable: string[];
+  try {
+    // The plan is made from the worktree as captured; the pre-rollback snapshot
+    // is recorded from that same capture, and only once something will change
+    // (a no-op or refused restore records nothing).
+    const captured: Capture | null = pre ? null : await captureTreeReporting(repo);
+    const currentTree = pre ? pre.tree : captured!.tree;
+    if (paths) await checkPathsExist(repo, paths, [currentTree, tree]);
+    const entries = await diffTrees(repo, currentTree, tree, paths);
+    plan = await planChanges(repo, entries, tree);
+    unreadable = setAsideUnreadable(repo, plan);
+    checkAgainstWorktree(repo, plan);
+    if (!opts.dryRun && plan.changes.length > 0 && !pre) {
+      // Before the first byte changes. What changed since the capture is found
+      // at the point of destruction (it differs from the plan's side) and
+      // recorded then, in a further pre-rollback snapshot.
+      pre = (await takeSnapshotLocked(repo, preInput(`before ${opts.label}${scope}`), { capture: async () => captured! })).snapshot;
+    }
+  } catch (err) {
+    if (intent) removeJournal(repo);
+    throw err;
   }
+  if (intent && plan.changes.length === 0) removeJournal(repo);
   const result: RestoreResult = {
     preRollback: opts.dryRun ? null : pre,
     result: null,

@@ -36,7 +36,9 @@ export async function run(ctx: Ctx, _input: Input): Promise<void> {
   const interrupted = peekJournal(repo);
   out.result({ current: repo.id, worktrees: chains, store, interrupted });
   for (const r of repairs) out.line(out.q(r));
-  if (interrupted) {
+  if (interrupted?.changedNothing) {
+    out.warn(`an interrupted ${interrupted.label} is pending in this worktree: it was stopped before it changed anything; the next \`ckpt rollback\` removes its journal (\`--undo\` refuses once, never undoing an older rollback in its place)`);
+  } else if (interrupted) {
     const first = interrupted.next === 'undo' ? 'puts back the state before it' : 'finishes it (`ckpt rollback --undo` puts back the state before it instead)';
     out.warn(`an interrupted ${interrupted.label} is pending in this worktree${interrupted.startedAt ? ` (started ${age(interrupted.startedAt)})` : ''}: the next \`ckpt rollback\` ${first}; \`ckpt rollback --dry-run\` shows what it would change`);
   }

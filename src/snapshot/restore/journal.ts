@@ -28,6 +28,8 @@ export interface Journal {
   failed?: boolean;
   /** ms since the epoch. */
   startedAt: number;
+  /** False while the restore has recorded nothing (no pre-rollback snapshot yet, so no byte changed): `preRollback` and `undoTo` are empty then. */
+  recorded?: false;
 }
 
 /** The journal left by the first version of rollback. */
@@ -77,6 +79,8 @@ export interface InterruptedRestore {
   next: 'finish' | 'undo';
   /** ms since the epoch; null when the journal does not say (first version). */
   startedAt: number | null;
+  /** Set when it was stopped before it recorded (and so changed) anything. */
+  changedNothing?: true;
 }
 
 /** The interrupted restore whose journal is there, read only (nothing is removed, even an unreadable journal); null when none. */
@@ -89,7 +93,7 @@ export function peekJournal(repo: Repo): InterruptedRestore | null {
   }
   if (!j || (j.version !== 1 && j.version !== 2)) return null;
   if (j.version === 1) return { label: 'rollback', next: 'finish', startedAt: null };
-  return { label: j.label, next: j.failed ? 'undo' : 'finish', startedAt: j.startedAt || null };
+  return { label: j.label, next: j.failed ? 'undo' : 'finish', startedAt: j.startedAt || null, ...(j.recorded === false ? { changedNothing: true } : {}) };
 }
 
 export function removeJournal(repo: Repo): void {

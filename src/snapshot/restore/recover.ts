@@ -29,12 +29,21 @@ export interface Recovery {
  * @param want `finish`: bring the worktree to the interrupted restore's
  *   target (unless it had failed: then put back); `undo`: put back the state
  *   before it, byte for byte.
- * @returns null when there was nothing to recover.
- * @throws as {@link restoreTree}; `SNAPSHOT_NOT_FOUND` when a first-version journal names a snapshot that is gone.
+ * @returns null when there was nothing to recover (also when the journal
+ *   says the restore was stopped before it recorded, so changed, anything:
+ *   the journal is then removed).
+ * @throws as {@link restoreTree}; `NOTHING_TO_UNDO` for `undo` of a restore
+ *   stopped before it changed anything (its journal removed); `SNAPSHOT_NOT_FOUND` when a first-version journal names a snapshot that is gone.
  */
 export async function recoverInterrupted(repo: Repo, want: 'finish' | 'undo'): Promise<Recovery | null> {
   const j = await readInterrupted(repo);
   if (!j) return null;
+  if (j.recorded === false) {
+    // Stopped before it recorded anything, so before it changed any byte.
+    removeJournal(repo);
+    if (want === 'undo') throw stoppedBeforeChange(j, true);
+    return null;
+  }
   // ckpt's temporary files go first: they must never be recorded.
   removeLeftovers(repo, j.writes);
   const undo = want === 'undo' || !!j.failed;
@@ -66,9 +75,20 @@ export interface PendingRecovery {
 export async function pendingInterrupted(repo: Repo, want: 'finish' | 'undo'): Promise<PendingRecovery | null> {
   const j = await readInterrupted(repo);
   if (!j) return null;
+  if (j.recorded === false) {
+    if (want === 'undo') throw stoppedBeforeChange(j, false);
+    return null;
+  }
   const undo = want === 'undo' || !!j.failed;
   const result = await restoreTree(repo, undo ? j.undoTo.tree : j.tree, { ...recoveryOptions(j, undo), dryRun: true });
   return { label: j.label, action: undo ? 'undo' : 'finish', undoSnapshot: j.undoTo.snapshot, result };
+}
+
+/** `--undo` of a restore stopped before it changed anything: refused, naming it, so an older rollback is never undone instead. */
+function stoppedBeforeChange(j: Journal, dropped: boolean): CkptError {
+  return new CkptError('NOTHING_TO_UNDO', `the last ${j.label} was stopped before it changed anything: nothing to undo`, {
+    hint: `Nothing was changed.${dropped ? ' Its journal is removed: `ckpt rollback --undo` again undoes the rollback before it.' : ' The real `ckpt rollback --undo` says so too and removes its journal.'}`,
+  });
 }
 
 function recoveryOptions(j: Journal, undo: boolean): Parameters<typeof restoreTree>[2] {

@@ -370,7 +370,7 @@ describe('ckpt gc beside another worktree', () => {
     } finally {
       git(dir, 'worktree', 'remove', '--force', wt);
     }
-  });
+  }, 180_000);
 });
 
 describe('races and the two stores', () => {

@@ -3,13 +3,14 @@
  * where the whole file system is read-only (`--ro-bind / /`) except what is
  * bound writable: its worktree, the git directories that worktree needs, its
  * own agent state (`~/.claude`, `~/.codex`…, `CLAUDE_CONFIG_DIR`,
- * `CODEX_HOME`), and a private `/tmp` (`--tmpfs /tmp`). It runs in its own
+ * `CODEX_HOME`), and a private `/tmp` (`--tmpfs /tmp`; the agent's program
+ * and scripts, when they lie under /tmp, are bound back read-only). It runs in its own
  * PID namespace and dies with ckpt (`--unshare-pid --die-with-parent`); the
  * network stays on unless asked (`--unshare-net`). A write anywhere else gets
  * EROFS ("Read-only file system"). See docs/race.md.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import which from 'which';
@@ -57,9 +58,25 @@ export function sandboxArgv(argv: readonly string[], spec: SandboxSpec): string[
       }
     }
   };
-  add('--ro-bind', spec.readonly);
+  add('--ro-bind', [...spec.readonly, ...programDirsUnderTmp(argv)]);
   add('--bind', spec.writable);
   return [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', ...binds, '--unshare-pid', '--die-with-parent', ...(spec.network ? [] : ['--unshare-net']), '--', ...argv];
+}
+
+/**
+ * The directories of the program and scripts an agent's argv names that lie
+ * under `/tmp`, which the sandbox replaces with a private one: bound back
+ * read-only, or the agent could not even start (`node /tmp/…/agent.mjs`).
+ */
+function programDirsUnderTmp(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    if (!path.isAbsolute(arg) || !existsSync(arg)) continue;
+    const real = realpathSync(arg);
+    if (real === '/tmp' || !real.startsWith('/tmp/')) continue;
+    out.push(statSync(real).isDirectory() ? real : path.dirname(real));
+  }
+  return out;
 }
 
 /** Whether an output line reports a write the sandbox refused. */

@@ -332,6 +332,37 @@ describe('ckpt gc in its own store', () => {
   });
 });
 
+describe("a ref's lock file in ckpt's store", () => {
+  it('left by a git killed mid-update is removed and the snapshot recorded; one held by a live update is waited for, never taken', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    const lock = path.join(storeDir(dir), `${repo.ref}.lock`);
+    // Stale: what `git update-ref` killed with SIGKILL leaves behind.
+    fs.writeFileSync(lock, '');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock, old, old);
+    write(dir, { 'a.txt': 'b\n' });
+    const second = await takeSnapshot(repo, { kind: 'manual' });
+    expect(second.created).toBe(true);
+    expect(fs.existsSync(lock)).toBe(false);
+    expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(second.snapshot.id);
+    // Fresh and kept fresh: a live holder. The update waits, then says the ref was busy; the lock stays.
+    fs.writeFileSync(lock, '');
+    const keepFresh = setInterval(() => fs.utimesSync(lock, new Date(), new Date()), 200);
+    try {
+      write(dir, { 'a.txt': 'c\n' });
+      await expect(takeSnapshot(repo, { kind: 'manual' })).rejects.toMatchObject({ code: 'REF_RACE' });
+      expect(fs.existsSync(lock)).toBe(true);
+      expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(second.snapshot.id);
+    } finally {
+      clearInterval(keepFresh);
+      fs.rmSync(lock, { force: true });
+    }
+    expect((await takeSnapshot(repo, { kind: 'manual' })).created).toBe(true);
+  }, 60_000);
+});
+
 describe('ckpt gc beside another worktree', () => {
   it("keeps the index commit a worktree cached but no snapshot names yet; a pruned one is never trusted", async () => {
     const dir = makeRepo({ 'readme.md': 'r\n' });

@@ -38,6 +38,13 @@ export interface GitOptions {
   okCodes?: number[];
   /** Kill git after this many ms. Default 120000. */
   timeoutMs?: number;
+  /**
+   * A short command that must run to its end even if ckpt is killed: no
+   * parent-death signal, not killed by ckpt's signal handlers. For ref
+   * updates: killed half-way, git leaves `<ref>.lock`, which then blocks
+   * every later update of that ref.
+   */
+  finishAlone?: boolean;
 }
 
 /** What {@link git} returns: raw stdout bytes, stderr text and the exit code. */
@@ -84,7 +91,7 @@ export function mergeEnv(extra: Record<string, string | undefined> = {}): NodeJS
 export function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
   const okCodes = options.okCodes ?? [0];
   const timeoutMs = options.timeoutMs ?? 120_000;
-  return runGit(args, options, okCodes, timeoutMs, deathSigWrapper());
+  return runGit(args, options, okCodes, timeoutMs, options.finishAlone ? null : deathSigWrapper());
 }
 
 function runGit(args: readonly string[], options: GitOptions, okCodes: number[], timeoutMs: number, wrapper: string | null): Promise<GitResult> {
@@ -101,7 +108,7 @@ function runGit(args: readonly string[], options: GitOptions, okCodes: number[],
       reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}`, { cause: err, hint: 'Check that git is installed and on PATH.' }));
       return;
     }
-    track(child);
+    if (!options.finishAlone) track(child);
     const out: Buffer[] = [];
     const errs: Buffer[] = [];
     let timedOut = false;

@@ -17,7 +17,7 @@
  * Objects cross as packs (`git pack-objects` on one side, files or
  * `git index-pack` on the other); nothing is ever deleted here.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { CkptError } from '../core/errors.js';
@@ -122,23 +122,61 @@ export async function migrateLegacyRefs(repo: Repo): Promise<MigrationResult> {
 
 /**
  * Creates or moves a ref of ckpt's store (`git update-ref REF NEW OLD`, with
- * a reflog; no hook runs).
+ * a reflog; no hook runs). The ref's lock file held by another git is waited
+ * for (up to 3000 ms); one still there and older than 2000 ms was left by a
+ * git killed mid-update and is removed (only ckpt writes in its store).
  *
  * @param expected the value the ref must hold now, `null` for "must not exist".
  * @returns false when the ref did not hold `expected` (nothing changed).
  * @throws CkptError `GIT_FAILED` for any other failure.
  */
 export async function updateStoreRef(repo: Repo, ref: string, next: string, expected: string | null, reason: string): Promise<boolean> {
-  // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (docs/reliability.md R16).
-  const res = await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, ref, next, expected ?? repo.zeroOid], {
-    cwd: repo.worktree,
-    env: shadowEnv(repo),
-    okCodes: [0, 1, 128],
-  });
-  if (res.exitCode === 0) return true;
-  if (/expected|cannot lock ref|is at .* but|already exists|unable to resolve reference/i.test(res.stderr)) return false;
-  throw new CkptError('GIT_FAILED', `git update-ref ${ref} failed: ${res.stderr.trim()}`, { data: { stderr: res.stderr } });
+  const lockFile = path.join(shadowDir(repo), `${ref}.lock`);
+  const deadline = Date.now() + REF_LOCK_WAIT_MS;
+  let cleared = false;
+  for (;;) {
+    // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (docs/reliability.md R16).
+    // finishAlone: a ckpt killed now must not take git with it half-way (a stale <ref>.lock).
+    const res = await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, ref, next, expected ?? repo.zeroOid], {
+      cwd: repo.worktree,
+      env: shadowEnv(repo),
+      okCodes: [0, 1, 128],
+      finishAlone: true,
+    });
+    if (res.exitCode === 0) return true;
+    if (!/cannot lock ref.*File exists/is.test(res.stderr)) return refusedOrThrow(ref, res.stderr);
+    // Another git holds the ref's lock file for a moment (only ckpt writes
+    // here, and an update takes milliseconds), or a git killed mid-update
+    // (SIGKILL, the OOM killer) left it: git never removes it by itself.
+    if (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, REF_LOCK_POLL_MS));
+      continue;
+    }
+    if (cleared || !staleLock(lockFile)) return refusedOrThrow(ref, res.stderr);
+    rmSync(lockFile, { force: true });
+    cleared = true;
+  }
 }
+
+/** How long a ref's lock file is waited for before it is judged (ms). */
+const REF_LOCK_WAIT_MS = 3_000;
+const REF_LOCK_POLL_MS = 50;
+/** A ref lock file this old (ms) is left by a killed git: an update holds it for milliseconds. */
+const REF_LOCK_STALE_MS = 2_000;
+
+function staleLock(file: string): boolean {
+  try {
+    return Date.now() - statSync(file).mtimeMs > REF_LOCK_STALE_MS;
+  } catch {
+    return true; // gone meanwhile: try again
+  }
+}
+
+function refusedOrThrow(ref: string, stderr: string): false {
+  if (/expected|cannot lock ref|is at .* but|already exists|unable to resolve reference/i.test(stderr)) return false;
+  throw new CkptError('GIT_FAILED', `git update-ref ${ref} failed: ${stderr.trim()}`, { data: { stderr } });
+}
+
 
 /** The value of a ref of ckpt's store, or null. */
 export async function storeRefValue(repo: Repo, ref: string): Promise<string | null> {

@@ -31,27 +31,37 @@ function sha256File(p: Buffer): string {
 }
 
 /**
+ * Calls `visit` for every path under `root` except the top-level `.git`,
+ * parents before children, never following a symlink: `rel` is the
+ * worktree-relative path as raw bytes read as latin1, `abs` the path bytes.
+ */
+export function walkWorktree(root: string, visit: (rel: string, abs: Buffer, st: fs.Stats) => void): void {
+  const walk = (dir: Buffer, rel: string): void => {
+    for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) {
+      const n = name.toString('latin1');
+      if (rel === '' && n === '.git') continue;
+      const abs = Buffer.concat([dir, Buffer.from('/'), name]);
+      const r = rel ? `${rel}/${n}` : n;
+      const st = fs.lstatSync(abs);
+      visit(r, abs, st);
+      if (st.isDirectory()) walk(abs, r);
+    }
+  };
+  walk(Buffer.from(root), '');
+}
+
+/**
  * Every path under `root` (except `.git`), keyed by its raw bytes (latin1):
  * type, executable bit, size and sha256. Files whose name is in `sizeOnly`
  * (worktree-relative) get their size only: a 64 GiB sparse file is not read.
  */
 export function hashedPicture(root: string, sizeOnly: readonly string[] = []): Record<string, HashedEntry> {
   const out: Record<string, HashedEntry> = {};
-  const walk = (dir: Buffer, rel: string): void => {
-    for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) {
-      const n = name.toString('latin1');
-      if (rel === '' && n === '.git') continue;
-      const p = Buffer.concat([dir, Buffer.from('/'), name]);
-      const r = rel ? `${rel}/${n}` : n;
-      const st = fs.lstatSync(p);
-      if (st.isSymbolicLink()) out[r] = { type: 'link', sha256: createHash('sha256').update(fs.readlinkSync(p, { encoding: 'buffer' })).digest('hex') };
-      else if (st.isDirectory()) {
-        out[r] = { type: 'dir' };
-        walk(p, r);
-      } else if (!st.isFile()) out[r] = { type: 'special' };
-      else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size, ...(sizeOnly.includes(r) ? {} : { sha256: sha256File(p) }) };
-    }
-  };
-  walk(Buffer.from(root), '');
+  walkWorktree(root, (r, p, st) => {
+    if (st.isSymbolicLink()) out[r] = { type: 'link', sha256: createHash('sha256').update(fs.readlinkSync(p, { encoding: 'buffer' })).digest('hex') };
+    else if (st.isDirectory()) out[r] = { type: 'dir' };
+    else if (!st.isFile()) out[r] = { type: 'special' };
+    else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size, ...(sizeOnly.includes(r) ? {} : { sha256: sha256File(p) }) };
+  });
   return out;
 }

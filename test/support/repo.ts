@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll } from 'vitest';
+import { walkWorktree } from './files.js';
 
 const made: string[] = [];
 afterAll(() => {
@@ -92,22 +93,12 @@ export interface Entry {
  */
 export function picture(root: string): Record<string, Entry> {
   const out: Record<string, Entry> = {};
-  const walk = (dir: Buffer, rel: string): void => {
-    for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) {
-      const n = name.toString('latin1');
-      if (rel === '' && n === '.git') continue;
-      const p = Buffer.concat([dir, Buffer.from('/'), name]);
-      const r = rel ? `${rel}/${n}` : n;
-      const st = fs.lstatSync(p);
-      if (st.isSymbolicLink()) out[r] = { type: 'link', content: fs.readlinkSync(p, { encoding: 'buffer' }).toString('base64') };
-      else if (st.isDirectory()) {
-        out[r] = { type: 'dir' };
-        walk(p, r);
-      } else if (!st.isFile()) out[r] = { type: 'special' }; // FIFO, socket, device: never opened
-      else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, content: fs.readFileSync(p).toString('base64') };
-    }
-  };
-  walk(Buffer.from(root), '');
+  walkWorktree(root, (r, p, st) => {
+    if (st.isSymbolicLink()) out[r] = { type: 'link', content: fs.readlinkSync(p, { encoding: 'buffer' }).toString('base64') };
+    else if (st.isDirectory()) out[r] = { type: 'dir' };
+    else if (!st.isFile()) out[r] = { type: 'special' }; // FIFO, socket, device: never opened
+    else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, content: fs.readFileSync(p).toString('base64') };
+  });
   return out;
 }
 

@@ -172,7 +172,11 @@ for (const { rel, at } of JSON.parse(spec)) {
   const text = 'writer ' + process.pid + ' at ' + at + '\\n';
   try {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
+    // Its own path, never through a symlink there (O_NOFOLLOW): a write
+    // through a link would land on another path than the one it names.
+    const fd = fs.openSync(path.join(root, rel), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
+    fs.writeSync(fd, text);
+    fs.closeSync(fd);
     fs.appendFileSync(log, rel + '\\t' + text);
   } catch {}
 }

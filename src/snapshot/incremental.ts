@@ -444,6 +444,9 @@ async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     return unsure(`${rel} cannot be looked at (${code ?? 'error'})`);
   }
+  // git decides by the index entry at this very path: only a leaf of the
+  // previous tree is one. A directory there means entries below it, which
+  // git reads as deleted, and the path itself as new (untracked).
   const tracked = before !== null && !isDir(before);
   if (st.isFile() || st.isSymbolicLink()) {
     if (!tracked && (await ctx.ignoreOracle().ignored(rel, false)) && !ctx.isTrackedIgnored(rel)) return null;
@@ -454,7 +457,7 @@ async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir
     if (run.cap !== null && st.size > run.cap) {
       // The size cap (left-out.ts): an untracked file over it is left out; one
       // the last snapshot holds is for git's stat cache to judge.
-      if (before) unsure(`a file over the size cap that the last snapshot holds: ${rel}`);
+      if (tracked) unsure(`a file over the size cap that the last snapshot holds: ${rel}`);
       if (!(await ctx.userTracks(rel))) {
         run.leftOut.push({ path: rel, reason: 'too-large', size: st.size });
         return null;
@@ -478,7 +481,10 @@ async function readPath(ctx: IncrementalContext, rel: string, before: Leaf | Dir
     return { mode: st.mode & 0o100 ? '100755' : '100644', oid: run.out.add('blob', content) };
   }
   if (!st.isDirectory()) {
-    if (before) run.skipped.push(rel);
+    // A FIFO, socket or device: reported only where git had a file or link
+    // (its add refuses those); one that replaced a directory is untracked,
+    // and git skips untracked ones silently (capture.ts, dropSpecialFiles).
+    if (tracked) run.skipped.push(rel);
     return null;
   }
   const baseDir = before && isDir(before) ? before : null;

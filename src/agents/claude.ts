@@ -12,26 +12,16 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../core/errors.js';
-import type { SnapshotKind } from '../core/types.js';
 import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
-import { takeSnapshotQueued, type QueuedResult } from '../snapshot/queue.js';
-import { TRAILER } from '../snapshot/format.js';
+import type { QueuedResult } from '../snapshot/queue.js';
+import { hookCommandLine, isCkptHookCommand, objectField, parsePayload, recordHookStep, stringFields, toolTarget, type AgentHooks, type HookState, type HookStep, type ParsedHook } from './hooks.js';
+
+export { HOOK_WAIT_MS, HOOK_INPUT_MAX_BYTES, hookWaitMs, raceTrailers } from './hooks.js';
 
 /** The tools whose calls can change files: only these are hooked. */
 export const CLAUDE_HOOK_MATCHER = 'Bash|Write|Edit|MultiEdit|NotebookEdit';
-
-/**
- * How long a hook waits to be served (group commit, snapshot/queue.ts) before
- * giving up, in ms: well inside the 30 s timeout `hooks install` gives each
- * hook, so the agent never kills the hook first. `CKPT_HOOK_WAIT` (a duration:
- * `5s`, `20s`) overrides it.
- */
-export const HOOK_WAIT_MS = 20_000;
-
-/** Largest hook payload read, in bytes; a larger one is drained and not used (logged). */
-export const HOOK_INPUT_MAX_BYTES = 256 * 1024 * 1024;
 
 /** The payload Claude Code writes to a PreToolUse/PostToolUse hook's stdin (fields ckpt uses). */
 export interface ClaudeHookInput {
@@ -59,45 +49,44 @@ const STRING_FIELDS = ['hook_event_name', 'cwd', 'tool_name', 'tool_use_id', 'se
  * @param text the payload as read.
  */
 export function parseClaudeHookInput(text: string): ParsedHookInput {
-  const problems: string[] = [];
-  if (text.trim() === '') return { input: {}, problems: ['stdin was empty'] };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    return { input: {}, problems: [`stdin is not JSON (${(err as Error).message}); ${text.length} chars starting ${JSON.stringify(text.slice(0, 40))}`] };
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    const what = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
-    return { input: {}, problems: [`stdin is ${what}, not a JSON object`] };
-  }
-  const raw = parsed as Record<string, unknown>;
-  const input: ClaudeHookInput = {};
-  for (const key of STRING_FIELDS) {
-    const v = raw[key];
-    if (v === undefined) continue;
-    if (typeof v === 'string') input[key] = v;
-    else problems.push(`${key} is ${v === null ? 'null' : typeof v}, not a string: ignored`);
-  }
-  if (input.cwd !== undefined && !path.isAbsolute(input.cwd)) {
-    problems.push(`cwd ${JSON.stringify(input.cwd)} is not an absolute path: ignored`);
-    delete input.cwd;
-  }
-  const ti = raw.tool_input;
-  if (ti !== undefined) {
-    if (ti !== null && typeof ti === 'object' && !Array.isArray(ti)) input.tool_input = ti as Record<string, unknown>;
-    else problems.push(`tool_input is ${ti === null ? 'null' : Array.isArray(ti) ? 'an array' : typeof ti}, not an object: ignored`);
-  }
+  const { raw, problems } = parsePayload(text);
+  if (!raw) return { input: {}, problems };
+  const input: ClaudeHookInput = stringFields(raw, STRING_FIELDS, problems);
+  const ti = objectField(raw, 'tool_input', problems);
+  if (ti) input.tool_input = ti;
   return { input, problems };
 }
 
-/** The hook's wait budget in ms: {@link HOOK_WAIT_MS}, or `CKPT_HOOK_WAIT` when it is a valid duration. */
-export function hookWaitMs(env: NodeJS.ProcessEnv = process.env): { waitMs: number; problem: string | null } {
-  const text = env.CKPT_HOOK_WAIT;
-  if (!text) return { waitMs: HOOK_WAIT_MS, problem: null };
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(text);
-  if (!m) return { waitMs: HOOK_WAIT_MS, problem: `CKPT_HOOK_WAIT=${JSON.stringify(text)} is not a duration like 5s or 500ms: using ${HOOK_WAIT_MS / 1000}s` };
-  return { waitMs: Number(m[1]) * (m[2] === 's' ? 1000 : 1), problem: null };
+/**
+ * A Claude Code hook payload read as a step and a state: PreToolUse →
+ * `before`, PostToolUse → `after`; Notification (a permission or input
+ * request) → waiting; UserPromptSubmit → prompt; Stop → turn-end;
+ * SessionStart / SessionEnd (Claude Code's hooks reference).
+ */
+export function parseClaudeHook(text: string): ParsedHook {
+  const { input, problems } = parseClaudeHookInput(text);
+  const event = input.hook_event_name ?? null;
+  const tool = input.tool_name || 'tool';
+  const kind: HookStep['kind'] | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
+  const step = kind ? { kind, tool, target: toolTarget(input.tool_input ?? {}, null), toolUseId: input.tool_use_id ?? null } : null;
+  const message = (() => {
+    try {
+      const m = (JSON.parse(text) as { message?: unknown }).message;
+      return typeof m === 'string' ? m : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  const state: HookState | null =
+    event === 'PreToolUse' ? { state: 'tool', tool }
+    : event === 'PostToolUse' ? { state: 'tool-done', tool }
+    : event === 'Notification' ? { state: 'waiting', ...(message ? { detail: message } : {}) }
+    : event === 'UserPromptSubmit' ? { state: 'prompt' }
+    : event === 'Stop' ? { state: 'turn-end' }
+    : event === 'SessionStart' ? { state: 'session-start' }
+    : event === 'SessionEnd' ? { state: 'session-end' }
+    : null;
+  return { event, step, state, cwd: input.cwd ?? null, sessionId: input.session_id ?? null, problems };
 }
 
 /**
@@ -112,49 +101,12 @@ export function hookWaitMs(env: NodeJS.ProcessEnv = process.env): { waitMs: numb
  * @throws CkptError `NOT_A_REPO`, `LOCKED` (not served within `waitMs`), `GIT_FAILED`, `FS_FAILED`.
  */
 export async function handleClaudeHook(input: ClaudeHookInput, fallbackCwd: string, opts: { waitMs?: number } = {}): Promise<QueuedResult | null> {
-  const event = input.hook_event_name;
-  const kind: SnapshotKind | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
-  if (!kind) return null;
-  const repo = await openRepo(input.cwd || fallbackCwd);
-  const tool = input.tool_name || 'tool';
-  const target = hookTarget(input.tool_input ?? {}, repo.worktree);
-  return takeSnapshotQueued(repo, {
-    kind,
-    force: true,
-    agent: 'claude',
-    tool,
-    ...(target ? { target } : {}),
-    ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}),
-    extra: raceTrailers(process.env),
-  }, { waitMs: opts.waitMs ?? HOOK_WAIT_MS });
-}
-
-/**
- * The race trailers of a hook run inside a race attempt: `Race`, `Attempt`
- * and `Round` from the environment the race gives its agent (`CKPT_RACE_ID`,
- * `CKPT_ATTEMPT`, `CKPT_ROUND`); none outside a race.
- */
-export function raceTrailers(env: NodeJS.ProcessEnv): Record<string, string> {
-  const race = env.CKPT_RACE_ID;
-  const attempt = env.CKPT_ATTEMPT;
-  if (!race || !attempt) return {};
-  const out: Record<string, string> = { [TRAILER.race]: race, [TRAILER.attempt]: attempt };
-  if (env.CKPT_ROUND && /^[1-9][0-9]?$/.test(env.CKPT_ROUND)) out[TRAILER.round] = env.CKPT_ROUND;
-  return out;
+  return recordHookStep('claude', parseClaudeHook(JSON.stringify(input)), fallbackCwd, opts);
 }
 
 /** The short "what" of a tool call: its file (relative to the worktree) or its command. */
 export function hookTarget(toolInput: Record<string, unknown>, worktree: string): string | null {
-  for (const key of ['file_path', 'notebook_path', 'path']) {
-    const v = toolInput[key];
-    if (typeof v === 'string' && v) {
-      const rel = path.isAbsolute(v) ? path.relative(worktree, v) : v;
-      return rel.startsWith('..') ? v : rel;
-    }
-  }
-  const cmd = toolInput.command;
-  if (typeof cmd === 'string' && cmd) return cmd.length > 80 ? `${cmd.slice(0, 79)}…` : cmd;
-  return null;
+  return toolTarget(toolInput, worktree);
 }
 
 interface HookEntry {
@@ -167,15 +119,9 @@ interface MatcherEntry {
   hooks?: HookEntry[];
 }
 
-/**
- * The command line Claude Code runs for the hook (through a shell, see Claude
- * Code's hooks reference). `NODE_EXTRA_CA_CERTS` is cleared for it: Node
- * parses every certificate of that file at start-up (45 ms of a 150 ms budget
- * with Debian's bundle, benchmarks/results.md) and the hook makes no TLS
- * connection.
- */
+/** The command line Claude Code runs for the hook (through a shell, see Claude Code's hooks reference; agents/hooks.ts {@link hookCommandLine}). */
 export function claudeHookCommand(ckptBin: string, nodeBin = process.execPath): string {
-  return `NODE_EXTRA_CA_CERTS= ${shellQuote(nodeBin)} ${shellQuote(ckptBin)} hook claude`;
+  return hookCommandLine('claude', ckptBin, nodeBin);
 }
 
 /**
@@ -192,10 +138,8 @@ export function claudeSettingsPath(worktree: string): string {
   return path.join(worktree, '.claude', 'settings.local.json');
 }
 
-const OUR_COMMAND = /(^|[\s/'"])(ckpt|ckpt\.js)['"]? hook claude$/;
-
 function isOurs(h: HookEntry): boolean {
-  return typeof h.command === 'string' && OUR_COMMAND.test(h.command);
+  return isCkptHookCommand(h.command, 'claude');
 }
 
 /**
@@ -385,6 +329,19 @@ async function writeSettings(file: string, settings: Record<string, unknown>): P
   writeFileAtomic.sync(file, JSON.stringify(settings, null, 2) + '\n');
 }
 
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** Claude Code's hooks behind the one interface (agents/hooks.ts). */
+export const claudeHooks: AgentHooks = {
+  agent: 'claude',
+  events: ['PreToolUse', 'PostToolUse'],
+  parse: parseClaudeHook,
+  reply: () => '',
+  command: claudeHookCommand,
+  install: async (dir, command, opts) => {
+    if (opts?.global) throw new CkptError('INVALID_ARGUMENT', 'hooks install claude has no --global: it writes the worktree\'s .claude/settings.local.json', { hint: 'Run it in each worktree, or pass the hooks with `claude --settings FILE`.' });
+    return installClaudeHooks(dir, command);
+  },
+  uninstall: async (dir, opts) => {
+    if (opts?.global) throw new CkptError('INVALID_ARGUMENT', 'hooks uninstall claude has no --global: it edits the worktree\'s .claude/settings.local.json', { hint: 'Run it in the worktree where the hooks were installed.' });
+    return { ...(await uninstallClaudeHooks(dir)), excluded: false };
+  },
+};

@@ -1,8 +1,9 @@
 /**
- * `ckpt hook claude`, run by Claude Code before and after each tool call. It
- * must be fast and must never block or fail the agent: it always exits 0,
- * prints nothing on stdout (Claude Code would read it), and appends its own
- * errors to `<git-common-dir>/ckpt/hook.log` (or stderr when there is no repo).
+ * `ckpt hook AGENT`, run by an agent before and after each tool call (and on
+ * its other hook events). It must be fast and must never block or fail the
+ * agent: it always exits 0, prints on stdout only what the agent expects from
+ * a hook (agents/hooks.ts `reply`: nothing for Claude Code), and appends its
+ * own errors to `<git-common-dir>/ckpt/hook.log` (or stderr when there is no repo).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -27,27 +28,40 @@ export async function runHook(args: string[]): Promise<number> {
   try {
     const { text, truncated } = await readStdin(5000, STDIN_MAX_BYTES);
     if (agent === 'claude' && !truncated && (await viaDaemon(text))) return 0;
-    const { handleClaudeHook, hookWaitMs, parseClaudeHookInput, HOOK_INPUT_MAX_BYTES } = await import('../../agents/claude.js');
-    if (agent !== 'claude') {
-      report(null, `${stamp()} ckpt hook: unknown agent ${JSON.stringify(agent)} (known: claude)`);
+    const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }] = await Promise.all([import('../../agents/hooks.js'), import('../../agents/hook-registry.js')]);
+    const hooks = agent ? await loadAgentHooks(agent) : null;
+    if (!hooks) {
+      report(null, `${stamp()} ckpt hook: unknown agent ${JSON.stringify(agent)} (known: ${HOOK_AGENT_NAMES.join(', ')})`);
       return 0;
     }
-    const { input, problems } = truncated ? { input: {}, problems: [`stdin is larger than ${HOOK_INPUT_MAX_BYTES} bytes: not used`] } : parseClaudeHookInput(text);
-    cwd = input.cwd ?? null;
+    const parsed = truncated ? { event: null, step: null, state: null, cwd: null, sessionId: null, problems: [`stdin is larger than ${HOOK_INPUT_MAX_BYTES} bytes: not used`] } : hooks.parse(text);
+    cwd = parsed.cwd;
+    const problems = [...parsed.problems];
     const wait = hookWaitMs();
     if (wait.problem) problems.push(wait.problem);
     for (const p of problems) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: ${p}`);
     try {
-      const res = await handleClaudeHook(input, process.cwd(), { waitMs: wait.waitMs });
+      const res = await recordHookStep(hooks.agent, parsed, process.cwd(), { waitMs: wait.waitMs });
       if (res?.rebuilt) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: warning: ${res.rebuilt}`);
     } catch (err) {
       const e = err as { message?: string; code?: string };
-      report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(input.hook_event_name)} ${String(input.tool_name)} ${String(input.tool_use_id)}: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);
+      report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(parsed.event)} ${String(parsed.step?.tool)} ${String(parsed.step?.toolUseId)}: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);
     }
+    writeReply(hooks.reply(parsed));
   } catch (err) {
     report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${String(agent)}: INTERNAL ${String((err as Error)?.stack ?? err)}`);
   }
   return 0;
+}
+
+/** Writes what the agent reads back from its hook on stdout (nothing for most agents); never throws. */
+function writeReply(text: string): void {
+  if (!text) return;
+  try {
+    process.stdout.write(text);
+  } catch {
+    // the agent stopped reading: nothing to tell it
+  }
 }
 
 /** Largest hook payload read, in bytes (agents/claude.ts HOOK_INPUT_MAX_BYTES, which is not loaded before the daemon is asked). */

@@ -1,0 +1,21 @@
+/**
+ * Which module holds each agent's hooks (agents/hooks.ts {@link AgentHooks}).
+ * A module of its own so that no agent module imports the others: adding an
+ * agent is one case here and one name in `HOOK_AGENT_NAMES`.
+ */
+import type { AgentHooks } from './hooks.js';
+
+/**
+ * Loads one agent's hooks module (only that one: the hook must start fast).
+ *
+ * @returns null for an agent ckpt has no hooks for.
+ */
+export async function loadAgentHooks(agent: string): Promise<AgentHooks | null> {
+  switch (agent) {
+    case 'claude':
+      return (await import('./claude.js')).claudeHooks;
+    default:
+      return null;
+  }
+}
+

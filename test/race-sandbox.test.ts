@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { sandboxWorks } from '../src/agents/sandbox.js';
 import { planRace } from '../src/race/plan.js';
 import { runRace } from '../src/race/run.js';
-import { agentConfig, raceRepo } from './support/race.js';
+import { AGENTS_DIR, agentConfig, raceRepo } from './support/race.js';
 import { CLI, git, picture, tempDir, write } from './support/repo.js';
 
 describe('race --sandbox', () => {
@@ -62,6 +62,58 @@ describe('race --sandbox', () => {
       fs.rmSync(scripts, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('setup, check, teardown and the reviewer are fenced too: their writes into the user\'s checkout are refused, logged and warned; the check has no network under --no-network', async (ctx) => {
+    if (!sandboxWorks()) return ctx.skip('bubblewrap is not installed or not permitted here (apt-get install bubblewrap)');
+    const { dir, worktrees } = raceRepo();
+    // Each command tries a write into the user's checkout ($USER_DIR), then does its real job.
+    const intruder = { command: ['sh', '-c', 'echo review > "$USER_DIR/REVIEW.txt"; exec "$0" "$1" "$2"', process.execPath, path.join(AGENTS_DIR, 'reviewer.mjs'), '{task}'], env: { USER_DIR: dir } };
+    write(dir, {
+      '.ckpt/config.json': JSON.stringify({
+        agents: { ...(agentConfig().agents as object), intruder },
+        race: {
+          worktreeDir: worktrees,
+          env: { USER_DIR: dir },
+          setup: 'echo setup > "$USER_DIR/SETUP.txt"; echo setup went on',
+          check: 'echo check > "$USER_DIR/CHECK.txt"; echo "interfaces: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \' \' | tr \'\\n\' \' \')"; node check.mjs',
+          teardown: 'echo teardown > "$USER_DIR/TEARDOWN.txt"; echo teardown went on',
+        },
+      }),
+    });
+    const before = picture(dir);
+    const head = git(dir, 'rev-parse', 'HEAD');
+    const plan = await planRace({ cwd: dir, task: 'make f() return 2', models: 'editor', sandbox: true, network: false, reviewBy: 'intruder', ckptBin: CLI });
+    const race = await runRace(plan, { ckptBin: CLI, clean: true });
+    const a = race.attempts[0]!;
+    expect(race.sandbox).toEqual({ network: false });
+    // Every command ran, and went on after its refused write.
+    expect(a.state, a.error ?? '').toBe('done');
+    expect(a.check?.passed, a.check?.tail).toBe(true);
+    expect(race.reviews?.[0]).toMatchObject({ verdict: 'approve', state: 'done' });
+    expect(race.cleaned).toBe(true);
+    // Nothing reached the user's checkout: bytes, index and HEAD as before.
+    for (const f of ['SETUP.txt', 'CHECK.txt', 'TEARDOWN.txt', 'REVIEW.txt']) expect(fs.existsSync(path.join(dir, f)), f).toBe(false);
+    expect(picture(dir)).toEqual(before);
+    expect(git(dir, 'rev-parse', 'HEAD')).toBe(head);
+    // Each refusal is in its log and in the race's warnings, naming that log.
+    const logs = path.join(path.dirname(path.dirname(a.log)));
+    const checkLog = path.join(logs, 'checks', 'editor.log');
+    const teardownLog = path.join(logs, 'logs', 'editor.teardown.log');
+    const reviewLog = race.reviews![0]!.log;
+    expect(fs.readFileSync(a.log, 'utf8')).toMatch(/SETUP\.txt.*(Read-only file system|EROFS)[\s\S]*setup went on/);
+    expect(fs.readFileSync(checkLog, 'utf8')).toMatch(/CHECK\.txt.*(Read-only file system|EROFS)/);
+    expect(fs.readFileSync(teardownLog, 'utf8')).toMatch(/TEARDOWN\.txt.*(Read-only file system|EROFS)[\s\S]*teardown went on/);
+    expect(fs.readFileSync(reviewLog, 'utf8')).toMatch(/REVIEW\.txt.*(Read-only file system|EROFS)/);
+    const refusals = race.warnings.filter((w) => w.includes('the sandbox refused'));
+    expect(refusals).toEqual([
+      `editor's setup: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${a.log})`,
+      `editor's check: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${checkLog})`,
+      `review-editor-1: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${reviewLog})`,
+      `editor's teardown: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${teardownLog})`,
+    ]);
+    // --no-network: the check saw only the loopback interface.
+    expect(fs.readFileSync(checkLog, 'utf8')).toContain('interfaces: lo \n');
+  }, 240_000);
 
   it('without a working bubblewrap, --sandbox is an error naming the package, and nothing is created or run', () => {
     const { dir, worktrees } = raceRepo();

@@ -79,6 +79,25 @@ function programDirsUnderTmp(argv: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * The existing paths under `/tmp` that the values of `vars` name (a value
+ * that is an absolute path, or a `:`-separated list of them; `PGHOST=/tmp/pg`
+ * say): the private /tmp would hide them, so they are bound back read-only
+ * (a unix socket there can still be connected to: connect(2) needs no write
+ * access to the file system).
+ */
+export function tmpPathsNamedBy(vars: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const v of Object.values(vars)) {
+    for (const p of v.split(':')) {
+      if (!path.isAbsolute(p) || !existsSync(p)) continue;
+      const real = realpathSync(p);
+      if (real !== '/tmp' && real.startsWith('/tmp/')) out.push(real);
+    }
+  }
+  return out;
+}
+
 /** Whether an output line reports a write the sandbox refused. */
 export function isReadOnlyRefusal(line: string): boolean {
   return /Read-only file system|EROFS/.test(line);

@@ -16,9 +16,8 @@ import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
 import { startWatching } from '../watch/watcher.js';
 import { runProcess, type ProcessOptions, type ProcessResult } from '../agents/process.js';
-import { agentStateDirs, isReadOnlyRefusal, sandboxArgv } from '../agents/sandbox.js';
-import { gitText } from '../git/exec.js';
 import type { ResolvedBase } from './base.js';
+import { fenced, refusalWarning, worktreeFence, type Fence } from './fence.js';
 import { attemptOutcome } from './outcome.js';
 import type { RacePlan } from './plan.js';
 import { parseOutput, type Tokens } from '../agents/presets.js';
@@ -61,13 +60,19 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     if (out.length > 0) race.warnings.push(`${a.name}: ended ${out.length} process(es) its ${what} left running outside its ${plan.confinement} PID namespace: pid ${out.join(', ')}`);
     if (inside.length > 0) race.warnings.push(`${a.name}: ended ${inside.length} process(es) of its ${what}'s ${plan.confinement} PID namespace still running 2 s after it ended: pid ${inside.join(', ')}`);
   };
+  let fence: Fence | null = null;
   try {
     await createAttemptWorktree(repo, base, p.dir, p.branch);
     const rc = plan.config.race ?? {};
     await copyIgnoredFiles(repo, p.dir, { copy: rc.copy ?? [], symlink: rc.symlink ?? [] });
+    // Under --sandbox, everything run in the attempt is fenced alike: setup, agent, check (teardown: remove-worktree.ts).
+    fence = plan.sandbox ? await worktreeFence(repo, race.id, p.dir, p.env, env) : null;
     if (plan.setup) {
-      const s = await runProcess({ argv: [plan.setup], shell: true, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }).done;
+      // The setup keeps the network (it installs dependencies, creates databases); its files are fenced.
+      const run = fenced({ argv: [plan.setup], shell: true, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }, fence, true);
+      const s = await runProcess(run.options).done;
       stragglers('setup command', s);
+      if (run.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s setup`, run.refused(), a.log));
       if (s.exitCode !== 0) throw new Error(`setup command failed (${s.stoppedBy ?? `exit ${s.exitCode}`}): ${s.outputTail.split('\n').slice(-3).join(' ').trim()}`);
     }
   } catch (err) {
@@ -95,7 +100,7 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     }
     const r: RoundRecord = { round, how: cmd.how, command: cmd.argv, session: null, feedbackBytes: Buffer.byteLength(feedback ?? ''), startedAt: Date.now(), durationMs: null, exitCode: null, state: 'running', final: null, check: null, tokens: null, costUsd: null };
     a.rounds.push(r);
-    const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env: { ...env, CKPT_ROUND: String(round) }, confine, signal, changed, stragglers, extra: trailers(round) });
+    const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env: { ...env, CKPT_ROUND: String(round) }, confine, fence, signal, changed, stragglers, extra: trailers(round) });
     const more = round < plan.rounds && (a.state as AttemptState) === 'done';
     session = r.session ?? session;
     if (ended.checkFailed && more) {
@@ -131,6 +136,8 @@ interface RoundContext {
   round: RoundRecord;
   env: Record<string, string | undefined>;
   confine: NonNullable<ProcessOptions['confine']>;
+  /** The attempt's sandbox (`--sandbox`), or null. */
+  fence: Fence | null;
   signal: AbortSignal | undefined;
   changed: () => void;
   stragglers: (what: string, res: Pick<ProcessResult, 'stragglers' | 'stragglersOutside'>) => void;
@@ -176,28 +183,30 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
     changed();
     return { checkFailed: false, checkLog };
   }
-  const sandboxed = plan.sandbox ? await sandboxFor(plan, p.dir, c.env) : null;
-  let refused = 0;
-  proc = runProcess({
-    argv: sandboxed ? sandboxed.argv(c.cmd.argv) : c.cmd.argv,
-    cwd: p.dir,
-    env: sandboxed ? { ...c.env, TMPDIR: '/tmp' } : c.env,
-    ...(c.cmd.stdin !== undefined ? { stdin: c.cmd.stdin } : {}),
-    logFile: a.log,
-    timeoutMs: p.timeoutMs,
-    idleTimeoutMs: plan.idleTimeoutMs,
-    // The sandbox is its own PID namespace (dying with ckpt); the sweep stays as a second line.
-    confine: sandboxed ? { ...c.confine, mechanism: 'sweep' } : c.confine,
-    ...(signal ? { signal } : {}),
-    onLine: (line) => {
-      if (sandboxed && isReadOnlyRefusal(line)) refused++;
-      const t = line.trim();
-      if (t) a.lastLine = t.length > 200 ? t.slice(0, 199) + '…' : t;
+  const network = plan.sandbox?.network ?? true;
+  const run = fenced(
+    {
+      argv: c.cmd.argv,
+      cwd: p.dir,
+      env: c.env,
+      ...(c.cmd.stdin !== undefined ? { stdin: c.cmd.stdin } : {}),
+      logFile: a.log,
+      timeoutMs: p.timeoutMs,
+      idleTimeoutMs: plan.idleTimeoutMs,
+      confine: c.confine,
+      ...(signal ? { signal } : {}),
+      onLine: (line) => {
+        const t = line.trim();
+        if (t) a.lastLine = t.length > 200 ? t.slice(0, 199) + '…' : t;
+      },
     },
-  });
+    c.fence,
+    network,
+  );
+  proc = runProcess(run.options);
   const res = await proc.done;
   c.stragglers('agent', res);
-  if (refused > 0) race.warnings.push(`${a.name}: the sandbox refused ${refused} write(s) outside its worktree (read-only file system; see its log ${a.log})`);
+  if (run.refused() > 0) race.warnings.push(refusalWarning(a.name, run.refused(), a.log));
   await watching.close();
   a.endedAt = Date.now();
   r.durationMs = res.durationMs;
@@ -238,8 +247,10 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   const finalState = a.state;
   a.state = 'checking';
   changed();
-  const ch = await runProcess({ argv: [plan.check], shell: true, cwd: p.dir, env: c.env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine: c.confine, ...(signal ? { signal } : {}) }).done;
+  const checkRun = fenced({ argv: [plan.check], shell: true, cwd: p.dir, env: c.env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine: c.confine, ...(signal ? { signal } : {}) }, c.fence, network);
+  const ch = await runProcess(checkRun.options).done;
   c.stragglers('check', ch);
+  if (checkRun.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s check`, checkRun.refused(), checkLog));
   a.check = {
     command: plan.check,
     exitCode: ch.exitCode,
@@ -254,18 +265,6 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   // the attempt's final snapshot stays the one taken before the check.
   changed();
   return { checkFailed: !a.check.passed && ch.stoppedBy !== 'abort', checkLog };
-}
-
-/**
- * The sandbox of attempt worktree `dir`: writable are the worktree, its git
- * dir (`.git/worktrees/<name>`), the repository's objects and the directory
- * of the race's branches (so git commits in it work), and the agents' state.
- */
-async function sandboxFor(plan: RacePlan, dir: string, env: Record<string, string | undefined>): Promise<{ argv: (argv: string[]) => string[] }> {
-  const gitDir = (await gitText(['rev-parse', '--absolute-git-dir'], { cwd: dir, env: { GIT_DIR: undefined, GIT_WORK_TREE: undefined } })).trim();
-  const common = plan.repo.commonDir;
-  const writable = [dir, gitDir, path.join(common, 'objects'), path.join(common, 'refs', 'heads', 'ckpt', 'race', plan.id), path.join(common, 'logs', 'refs', 'heads', 'ckpt', 'race', plan.id), ...agentStateDirs(env)];
-  return { argv: (argv) => sandboxArgv(argv, { readonly: [plan.repo.worktree, common], writable, network: plan.sandbox!.network }) };
 }
 
 /** Tokens of all rounds added up (null when no round reported any). */

@@ -61,5 +61,6 @@ export function newRaceRecord(plan: RacePlan, base: ResolvedBase): RaceRecord {
     cleaned: false,
     warnings: [],
     confinement: plan.confinement,
+    sandbox: plan.sandbox,
   };
 }

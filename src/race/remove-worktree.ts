@@ -24,6 +24,7 @@ import { privateIndexPath, unindex } from '../snapshot/private-index.js';
 import { takeSnapshotLocked } from '../snapshot/take.js';
 import { attemptSnapshot } from './compare.js';
 import { sweepAttemptProcesses } from '../agents/sweep.js';
+import { fenced, refusalWarning, requireSandbox, worktreeFence, type Fence } from './fence.js';
 import { freshLiveTree } from './live-tree.js';
 import { raceDir } from './store.js';
 import type { Attempt, RaceRecord } from './types.js';
@@ -148,7 +149,17 @@ async function runTeardown(repo: Repo, race: RaceRecord, a: Attempt, command: st
   const logFile = path.join(logs, `${a.name}.teardown.log`);
   const marker = { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name };
   const env = { ...process.env, ...(a.env ?? {}), ...marker, GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
-  const r = await runProcess({ argv: [command], shell: true, cwd: a.dir, env, logFile, timeoutMs: TEARDOWN_TIMEOUT_MS, confine: { mechanism: detectConfinement(), sweep: { dir: a.dir, marker, sinceMs: Date.now() } } }).done;
+  let fence: Fence | null = null;
+  try {
+    // A fenced race's teardown is fenced too (network on: it may drop a database on another host).
+    requireSandbox(race.sandbox);
+    fence = race.sandbox ? await worktreeFence(repo, race.id, a.dir, a.env ?? {}, env) : null;
+  } catch (err) {
+    return `its teardown did not run: ${(err as Error).message}`;
+  }
+  const run = fenced({ argv: [command], shell: true, cwd: a.dir, env, logFile, timeoutMs: TEARDOWN_TIMEOUT_MS, confine: { mechanism: detectConfinement(), sweep: { dir: a.dir, marker, sinceMs: Date.now() } } }, fence, true);
+  const r = await runProcess(run.options).done;
+  if (run.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s teardown`, run.refused(), logFile));
   if (r.exitCode === 0 && !r.stoppedBy) return null;
   const how = r.spawnError ?? (r.stoppedBy ? `stopped (${r.stoppedBy})` : `exit ${r.exitCode ?? r.signal}`);
   return `its teardown failed (${how}; log ${logFile}): ${r.outputTail.trim().split('\n').slice(-3).join(' ').slice(0, 300)}`;

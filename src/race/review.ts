@@ -24,6 +24,7 @@ import { diffTrees } from '../git/tree-diff.js';
 import { attemptDiffs, attemptSnapshot, findAttempt } from './compare.js';
 import { loadConfig, parseModels, resolveAgent } from './config.js';
 import { agentArgv } from './plan.js';
+import { fenced, refusalWarning, requireSandbox, worktreeFence } from './fence.js';
 import { removeAttemptWorktree } from './remove-worktree.js';
 import { raceDir } from './store.js';
 import type { Attempt, JudgeRecord, RaceRecord, ReviewRecord, ScratchRun, Verdict } from './types.js';
@@ -145,6 +146,7 @@ interface ScratchResult {
  * `o.tree`, records the worktree's end state in a snapshot, then removes it.
  */
 async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string; tree: string; prompt: string; label: string }): Promise<ScratchResult> {
+  requireSandbox(race.sandbox);
   const specs = parseModels(o.by);
   if (specs.length !== 1) throw new CkptError('INVALID_ARGUMENT', `give one reviewer, not ${JSON.stringify(o.by)}`, { hint: 'e.g. --by codex or --by claude@opus' });
   const spec = specs[0]!;
@@ -166,16 +168,24 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
   const extra = { [TRAILER.race]: race.id, [TRAILER.attempt]: o.label };
   const first = await takeSnapshot(scratch, { kind: 'base', force: true, agent: spec.agent, message: `${o.label} of race ${race.id}`, extra });
   const env: Record<string, string | undefined> = { ...process.env, ...preset.env, ...marker, GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
-  const res: ProcessResult = await runProcess({
-    argv,
-    cwd: dir,
-    env,
-    ...(preset.stdin ? { stdin: o.prompt } : {}),
-    logFile: log,
-    timeoutMs: ctx.timeoutMs ?? (preset.timeout ? parseDuration(preset.timeout) : parseDuration('20m')),
-    confine: { mechanism: detectConfinement(), sweep: { dir, marker, sinceMs: startedAt } },
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  }).done;
+  // A fenced race's reviewers and judge are fenced as its agents are.
+  const fence = race.sandbox ? await worktreeFence(repo, race.id, dir, preset.env, env) : null;
+  const run = fenced(
+    {
+      argv,
+      cwd: dir,
+      env,
+      ...(preset.stdin ? { stdin: o.prompt } : {}),
+      logFile: log,
+      timeoutMs: ctx.timeoutMs ?? (preset.timeout ? parseDuration(preset.timeout) : parseDuration('20m')),
+      confine: { mechanism: detectConfinement(), sweep: { dir, marker, sinceMs: startedAt } },
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    },
+    fence,
+    race.sandbox?.network ?? true,
+  );
+  const res: ProcessResult = await runProcess(run.options).done;
+  if (run.refused() > 0) race.warnings.push(refusalWarning(o.label, run.refused(), log));
   const parsed: ParsedOutput = parseOutput(preset.output, res.stdoutTail);
   const state: ScratchRun['state'] = res.stoppedBy === 'abort' ? 'interrupted' : res.stoppedBy ? 'timeout' : res.spawnError || res.exitCode !== 0 || parsed.isError ? 'failed' : 'done';
   const error = state === 'done' ? null : (res.spawnError ?? parsed.resultText ?? (res.outputTail.trim().split('\n').at(-1) || `exited with ${res.exitCode ?? res.signal}`));

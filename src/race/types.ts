@@ -212,4 +212,10 @@ export interface RaceRecord {
    * and ended); see docs/race.md. Absent in records of older versions.
    */
   confinement?: 'bwrap' | 'unshare' | 'sweep';
+  /**
+   * `--sandbox`: everything the race runs in a worktree (setup, agent, check,
+   * teardown, reviewers, the judge) under bubblewrap (race/fence.ts), and
+   * whether the agents, checks and reviewers keep the network; null or absent: not fenced.
+   */
+  sandbox?: { network: boolean } | null;
 }

@@ -72,7 +72,9 @@ describe('race', () => {
     const editorDir = by.editor!.dir;
     expect(fs.readFileSync(path.join(editorDir, 'README.md'), 'utf8')).toBe('# app\nuncommitted work of the user\nFixed by editor.\n');
     expect(fs.readFileSync(path.join(editorDir, '.env'), 'utf8')).toBe('API_KEY=secret\n');
-    expect(fs.existsSync(path.join(editorDir, 'node_modules'))).toBe(false);
+    // node_modules: the default deps strategy (auto: a clone, else a copy): the same bytes, its own inodes.
+    expect(fs.readFileSync(path.join(editorDir, 'node_modules/dep/index.js'), 'utf8')).toBe('module.exports = 1;\n');
+    expect(fs.statSync(path.join(editorDir, 'node_modules/dep/index.js')).ino).not.toBe(fs.statSync(path.join(dir, 'node_modules/dep/index.js')).ino);
     expect(git(editorDir, 'diff', '--cached', '--name-only').trim()).toBe('staged.txt'); // the user's index mirrored
     const received = JSON.parse(fs.readFileSync(path.join(editorDir, 'agent-received.log'), 'utf8'));
     expect(received.argv).toEqual(['make f() return 2']);

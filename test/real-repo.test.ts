@@ -112,7 +112,8 @@ describe('on a clone of a real repository', () => {
     write(dir, {
       '.ckpt/config.json': JSON.stringify({
         agents: { good: { command: [process.execPath, good] }, other: { command: [process.execPath, other] }, bad: { command: [process.execPath, bad] } },
-        race: { symlink: ['node_modules'], worktreeDir: tempDir('ckpt-real-wt-') },
+        // This checkout's own 128 MB node_modules, linked (the checks only read it): accepted as unsafe.
+        race: { deps: 'symlink', unsafeDeps: true, worktreeDir: tempDir('ckpt-real-wt-') },
       }),
     });
     git(dir, 'add', '.ckpt/config.json');

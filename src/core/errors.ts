@@ -43,6 +43,12 @@ export const ERROR_CODES = {
   AGENT_NOT_INSTALLED: 'environment',
   /** `race --sandbox`: bubblewrap is missing or not permitted here; nothing was run. */
   SANDBOX_UNAVAILABLE: 'environment',
+  /** `race --deps hardlink|symlink` (or `race.symlink`) without `--unsafe-deps`: an attempt could change the user's own bytes; nothing was created. */
+  DEPS_UNSAFE: 'user',
+  /** `race --deps reflink` where the file system cannot clone, or `--deps install` without a lockfile or its package manager; nothing was created. */
+  DEPS_UNAVAILABLE: 'environment',
+  /** A peer tool's config file (`conductor.json`, `.superset/config.json`, `.cursor/worktrees.json`) is not JSON or not the shape that tool documents; nothing was run. */
+  PEER_CONFIG_INVALID: 'user',
   /** Race bookkeeping: unknown race or attempt. */
   RACE_NOT_FOUND: 'user',
   ATTEMPT_NOT_FOUND: 'user',

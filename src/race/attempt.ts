@@ -1,5 +1,5 @@
 /**
- * One attempt, start to end: `setup` (worktree, copied files, the setup
+ * One attempt, start to end: `setup` (worktree, dependencies, copied files, the setup
  * command) → `running` (base snapshot, watcher, the agent) → its outcome
  * (`done`, `failed`, `timeout`, `interrupted`), set only once the final
  * snapshot and its counts are in → `checking` (the `--check` command) → back
@@ -27,6 +27,7 @@ import { countChanges } from './progress.js';
 import { raceDir } from './store.js';
 import type { AttemptState, RaceRecord, RoundRecord } from './types.js';
 import { copyIgnoredFiles, createAttemptWorktree } from './worktree.js';
+import { provideDeps } from './deps.js';
 
 /** How long the final snapshot waits for the attempt's worktree lock, ms (a lock is stale after 10 s). */
 const FINAL_LOCK_WAIT_MS = 30_000;
@@ -64,9 +65,19 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
   try {
     await createAttemptWorktree(repo, base, p.dir, p.branch);
     const rc = plan.config.race ?? {};
-    await copyIgnoredFiles(repo, p.dir, { copy: rc.copy ?? [], symlink: rc.symlink ?? [] });
+    // Dependencies first (deps.ts): their directories are the strategy's, whatever the copy patterns say.
+    await provideDeps(repo, p.dir, plan.deps);
+    await copyIgnoredFiles(repo, p.dir, { copy: rc.copy ?? [], symlink: rc.symlink ?? [], skip: plan.deps.dirs });
     // Under --sandbox, everything run in the attempt is fenced alike: setup, agent, check (teardown: remove-worktree.ts).
     fence = plan.sandbox ? await worktreeFence(repo, race.id, p.dir, p.env, env) : null;
+    if (plan.deps.install) {
+      // Like the setup: the network kept (the package manager may fetch), the files fenced.
+      const run = fenced({ argv: plan.deps.install.argv, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }, fence, true);
+      const s = await runProcess(run.options).done;
+      stragglers('dependency install', s);
+      if (run.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s dependency install`, run.refused(), a.log));
+      if (s.exitCode !== 0) throw new Error(`--deps install (${plan.deps.install.argv.join(' ')}) failed (${s.stoppedBy ?? `exit ${s.exitCode}`}): ${s.outputTail.split('\n').slice(-3).join(' ').trim()}`);
+    }
     if (plan.setup) {
       // The setup keeps the network (it installs dependencies, creates databases); its files are fenced.
       const run = fenced({ argv: [plan.setup], shell: true, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }, fence, true);

@@ -13,7 +13,7 @@
  *     "worktreeDir": "~/.cache/ckpt/worktrees",
  *     "setup": "npm ci",
  *     "copy": [".env*", "config/local.json"],
- *     "symlink": ["node_modules"],
+ *     "deps": "auto",
  *     "ports": { "base": 41000, "perAttempt": 10 },
  *     "timeout": "30m",
  *     "idleTimeout": "10m",
@@ -31,6 +31,7 @@ import * as z from '../core/zod.js';
 import { CkptError } from '../core/errors.js';
 import { durationText } from '../core/duration-schema.js';
 import { PRESETS, type AgentPreset, type ArgTemplate } from '../agents/presets.js';
+import { DEPS_STRATEGIES } from './deps.js';
 
 /** The most rounds an attempt may have (`--rounds`, `race.rounds`). */
 export const MAX_ROUNDS = 20;
@@ -57,7 +58,10 @@ const raceSchema = z
     worktreeDir: z.string().optional().describe('where attempt worktrees go (default ~/.cache/ckpt/worktrees)'),
     setup: z.string().optional().describe('command run in each attempt before the agent (e.g. "npm ci")'),
     copy: z.array(z.string()).optional().describe('gitignore-style patterns of ignored files copied into each attempt (besides .env* and .worktreeinclude)'),
-    symlink: z.array(z.string()).optional().describe('patterns of ignored files or directories linked instead of copied'),
+    symlink: z.array(z.string()).optional().describe('patterns of ignored files or directories linked instead of copied (an attempt then writes into your files: needs unsafeDeps)'),
+    deps: z.enum(DEPS_STRATEGIES).optional().describe('how each attempt gets the dependency directories: auto (default: reflink where the file system clones, else copy), reflink, copy, install, hardlink, symlink (both need unsafeDeps), none'),
+    depsPaths: z.array(z.string()).optional().describe('gitignore-style patterns of the dependency directories (default ["node_modules"])'),
+    unsafeDeps: z.boolean().optional().describe('accept deps strategies (hardlink, symlink) and race.symlink through which an attempt can change your own files'),
     ports: z.object({ base: z.number().int().min(1024).max(65000), perAttempt: z.number().int().min(1).max(1000) }).strict().optional(),
     timeout: duration.optional(),
     idleTimeout: duration.optional(),

@@ -14,6 +14,7 @@ import { resolveBase, type ResolvedBase } from './base.js';
 import { loadConfig, MAX_ROUNDS, parseModels, resolveAgent, type CkptConfig } from './config.js';
 import { CONFINEMENTS, confinementWorks, detectConfinement, type Confinement } from '../agents/confine.js';
 import { raceId } from './ids.js';
+import { DEFAULT_DEPS_PATHS, planDeps, type DepsPlan, type DepsStrategy } from './deps.js';
 import { sandboxWorks } from '../agents/sandbox.js';
 import { expandArgv, type AgentPreset, type ArgTemplate, type Placeholder } from '../agents/presets.js';
 import { raceDir } from './store.js';
@@ -53,6 +54,10 @@ export interface RaceOptions {
   maxParallel?: number | null;
   /** Command run in each attempt before the agent (`npm ci`). */
   setup?: string | null;
+  /** How each attempt gets the dependency directories (default `race.deps`, else `auto`); see deps.ts. */
+  deps?: DepsStrategy | null;
+  /** Accept a deps strategy (or `race.symlink`) through which an attempt can change the user's files (default `race.unsafeDeps`). */
+  unsafeDeps?: boolean | null;
   /** Parent directory of the attempt worktrees. */
   worktreeDir?: string | null;
   /** Remove the worktrees when the race ends (snapshots stay). */
@@ -109,6 +114,8 @@ export interface RacePlan {
   ckptBin: string;
   maxParallel: number;
   setup: string | null;
+  /** The attempts' dependency directories: strategy, directories, install command (deps.ts). */
+  deps: DepsPlan;
   attempts: PlannedAttempt[];
   /** Where the Claude Code hook settings are written (in the race's directory). */
   claudeSettings: string;
@@ -124,7 +131,9 @@ export interface RacePlan {
  *   agent, rounds out of 1–20 or above 1 without a check, worktree directory inside the checkout, a `confine` mechanism
  *   that does not work here), `CONFIG_INVALID`,
  *   `AGENT_NOT_INSTALLED` (names the package), `SNAPSHOT_NOT_FOUND` (bad
- *   --base), `NOT_A_REPO`, `SANDBOX_UNAVAILABLE` (`sandbox` without a working bubblewrap).
+ *   --base), `NOT_A_REPO`, `SANDBOX_UNAVAILABLE` (`sandbox` without a working bubblewrap),
+ *   `DEPS_UNSAFE` (`hardlink`, `symlink` or `race.symlink` without `unsafeDeps`),
+ *   `DEPS_UNAVAILABLE` (`reflink` where the file system cannot clone, `install` without a lockfile or its tool).
  */
 export async function planRace(o: RaceOptions): Promise<RacePlan> {
   if (!o.task || !o.task.trim()) throw new CkptError('INVALID_ARGUMENT', 'the task is empty', { hint: 'race "describe the task" --models claude,codex' });
@@ -210,6 +219,15 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   if (missing.length > 0) {
     throw new CkptError('AGENT_NOT_INSTALLED', `not installed: ${missing.map((m) => m.split(':')[0]).join(', ')}`, { hint: `Install first (nothing was created):\n  ${missing.join('\n  ')}`, data: { missing } });
   }
+  const unsafeDeps = o.unsafeDeps ?? rc.unsafeDeps ?? false;
+  if ((rc.symlink ?? []).length > 0 && !unsafeDeps) {
+    throw new CkptError('DEPS_UNSAFE', `race.symlink (${rc.symlink!.join(', ')}) links your own files into every attempt: whatever an attempt writes, deletes or adds there happens in yours`, {
+      hint: 'Drop race.symlink (node_modules is cloned or copied by default: race.deps), or accept the danger with race.unsafeDeps: true (--unsafe-deps). Nothing was created.',
+      data: { symlink: rc.symlink },
+    });
+  }
+  const deps = await planDeps(repo, { strategy: o.deps ?? rc.deps ?? 'auto', paths: rc.depsPaths ?? DEFAULT_DEPS_PATHS, unsafe: unsafeDeps, worktreeRoot: path.join(root, repo.id) });
+  if ((rc.symlink ?? []).length > 0) deps.warnings.push(`race.symlink (accepted with unsafeDeps): ${rc.symlink!.join(', ')} are links to your own files in every attempt; what an attempt writes, deletes or adds there happens in yours`);
   let resolved: RacePlan['base']['resolved'] = null;
   if (o.base) resolved = await resolveBase(repo, o.base);
   return {
@@ -229,6 +247,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     ckptBin: o.ckptBin,
     maxParallel: o.maxParallel ?? specs.length,
     setup: o.setup ?? rc.setup ?? null,
+    deps,
     attempts,
     claudeSettings,
     confinement,

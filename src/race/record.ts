@@ -59,8 +59,9 @@ export function newRaceRecord(plan: RacePlan, base: ResolvedBase): RaceRecord {
     best: null,
     picked: null,
     cleaned: false,
-    warnings: [],
+    warnings: [...plan.deps.warnings],
     confinement: plan.confinement,
     sandbox: plan.sandbox,
+    deps: { requested: plan.deps.requested, strategy: plan.deps.strategy, reason: plan.deps.reason, dirs: plan.deps.dirs, install: plan.deps.install?.argv ?? null },
   };
 }

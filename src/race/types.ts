@@ -202,6 +202,12 @@ export interface RaceRecord {
   reviews?: ReviewRecord[];
   /** The judge's ranking (`--judge`), shown beside ckpt's score; absent when none was asked. */
   judge?: JudgeRecord | null;
+  /**
+   * How the attempts got their dependency directories (docs/race.md): the
+   * strategy asked and the one run, why, the directories, the install
+   * command. Absent in records of older versions.
+   */
+  deps?: { requested: string; strategy: string; reason: string; dirs: string[]; install: string[] | null };
   /** Worktrees removed by `race clean` or `--clean`. */
   cleaned: boolean;
   /** Things noticed that are not any attempt's state (e.g. the main checkout changed during the race). */

@@ -93,8 +93,10 @@ export async function createAttemptWorktree(repo: Repo, base: Base, dir: string,
 export interface CopySpec {
   /** gitignore-style patterns of ignored paths to copy (`.env*` always included). */
   copy: string[];
-  /** Patterns of ignored paths to symlink instead (e.g. `node_modules`). */
+  /** Patterns of ignored paths to symlink instead (unsafe: the attempt writes into the user's files). */
   symlink: string[];
+  /** Repository-relative paths left alone (the dependency directories, provided by deps.ts). */
+  skip?: string[];
 }
 
 /**
@@ -109,6 +111,7 @@ export async function copyIgnoredFiles(repo: Repo, dir: string, spec: CopySpec):
   const wti = path.join(repo.worktree, '.worktreeinclude');
   if (existsSync(wti)) include.add(readFileSync(wti, 'utf8'));
   const link = ignore().add(spec.symlink);
+  const skip = new Set(spec.skip ?? []);
   // Every ignored path, directories collapsed (node_modules/ is one entry).
   const { stdout } = await git(['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'], { cwd: repo.worktree, env: realEnv(repo) });
   const copied: string[] = [];
@@ -120,7 +123,7 @@ export async function copyIgnoredFiles(repo: Repo, dir: string, spec: CopySpec):
     const test = (ig: ReturnType<typeof ignore>): boolean => ig.ignores(rel) || ig.ignores(clean) || (isDir && ig.ignores(clean + '/'));
     const src = path.join(repo.worktree, clean);
     const dest = path.join(dir, clean);
-    if (existsSync(dest) || !existsSync(src)) continue;
+    if (skip.has(clean) || existsSync(dest) || !existsSync(src)) continue;
     if (spec.symlink.length > 0 && test(link)) {
       mkdirSync(path.dirname(dest), { recursive: true });
       symlinkSync(src, dest);

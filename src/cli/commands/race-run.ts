@@ -5,7 +5,8 @@ import * as z from '../../core/zod.js';
 import { durationText } from '../../core/duration-schema.js';
 import { formatDuration } from '../../core/duration.js';
 import { MAX_ROUNDS, parseModels } from '../../race/config.js';
-import { planRace } from '../../race/plan.js';
+import { planRace, type RacePlan } from '../../race/plan.js';
+import { DEPS_STRATEGIES } from '../../race/deps.js';
 import { runRace } from '../../race/run.js';
 import { describeConfinement } from '../../agents/confine.js';
 import type { RaceRecord } from '../../race/types.js';
@@ -42,6 +43,8 @@ export const schema = z.object({
   reviewBy: z.string().min(1).optional(),
   judge: z.string().min(1).optional(),
   setup: z.string().optional(),
+  deps: z.enum(DEPS_STRATEGIES).optional(),
+  unsafeDeps: flag,
   worktreeDir: z.string().optional(),
   clean: flag,
   keep: flag,
@@ -72,6 +75,8 @@ export function register(race: Command, act: Act): void {
     .option('--review-by <agent>', 'AGENT[@MODEL] reviews every attempt that finished (approve / request changes); with --rounds, "request changes" is one more round')
     .option('--judge <agent>', 'AGENT[@MODEL] ranks the finished attempts with reasons (shown beside ckpt\'s score)')
     .option('--setup <cmd>', 'run in each attempt before its agent (e.g. "npm ci")')
+    .option('--deps <strategy>', `how each attempt gets node_modules: ${DEPS_STRATEGIES.join(', ')} (default race.deps, else auto: a copy-on-write clone where the file system has them, else a copy)`)
+    .option('--unsafe-deps', 'accept --deps hardlink or symlink (and race.symlink): an attempt can then change your own node_modules')
     .option('--worktree-dir <dir>', 'where attempt worktrees go (default ~/.cache/ckpt/worktrees)')
     .addOption(new Option('--clean', 'remove the worktrees when the race ends (snapshots stay)').conflicts('keep'))
     .addOption(new Option('--keep', 'keep the worktrees (the default)'))
@@ -102,12 +107,14 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     ...(input.sandbox ? { sandbox: true } : {}),
     network: input.network,
     setup: input.setup ?? null,
+    deps: input.deps ?? null,
+    ...(input.unsafeDeps ? { unsafeDeps: true } : {}),
     worktreeDir: input.worktreeDir ?? null,
     ckptBin: ctx.bin,
   });
   if (input.dryRun) {
     const attempts = plan.attempts.map((a) => ({ name: a.name, agent: a.agent, model: a.model, command: a.argv, taskViaStdin: a.stdin, laterRounds: a.preset.resume ? 'resume' : 'fresh', dir: a.dir, branch: a.branch, port: a.port, env: a.env, timeoutMs: a.timeoutMs }));
-    out.result({ id: plan.id, task, check: plan.check, rounds: plan.rounds, teardown: plan.teardown, sandbox: plan.sandbox, reviewBy: plan.reviewBy, judge: plan.judge, setup: plan.setup, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
+    out.result({ id: plan.id, task, check: plan.check, rounds: plan.rounds, teardown: plan.teardown, sandbox: plan.sandbox, reviewBy: plan.reviewBy, judge: plan.judge, setup: plan.setup, deps: { requested: plan.deps.requested, strategy: plan.deps.strategy, reason: plan.deps.reason, dirs: plan.deps.dirs, install: plan.deps.install?.argv ?? null }, warnings: plan.deps.warnings, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
     out.line(`race ${out.q(plan.id)} (dry run: nothing created, nothing run)`);
     out.line(`task: ${out.t(JSON.stringify(task))}`);
     out.line(`limits: ${plan.maxParallel} at once, idle timeout ${formatDuration(plan.idleTimeoutMs)}${plan.check ? `, check timeout ${formatDuration(plan.checkTimeoutMs)}` : ''}`);
@@ -121,12 +128,14 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
       out.line(`  env:     ${Object.entries(a.env).map(([k, v]) => `${out.q(k)}=${out.q(v)}`).join(' ')}`);
     }
     if (plan.check) out.line(`\ncheck: ${out.t(plan.check)}${plan.rounds > 1 ? ` (up to ${plan.rounds} rounds: a failed check goes back to the agent)` : ''}`);
+    out.line(`deps: ${depsLine(plan.deps, out)}`);
     if (plan.setup) out.line(`setup: ${out.t(plan.setup)}`);
     if (plan.teardown) out.line(`teardown (race clean, --clean): ${out.t(plan.teardown)}`);
     if (plan.sandbox) out.line(`sandbox: bubblewrap; writable: the attempt's worktree, its git dirs, the agent's own state, a private /tmp; network ${plan.sandbox.network ? 'on' : 'off'}`);
     if (plan.reviewBy) out.line(`review: ${out.q(plan.reviewBy)} reviews each attempt that finishes${plan.rounds > 1 ? ' ("request changes" with rounds left: one more round)' : ''}`);
     if (plan.judge) out.line(`judge: ${out.q(plan.judge)} ranks the finished attempts`);
     out.line(`\nprocesses: ${describeConfinement(plan.confinement)}`);
+    for (const w of plan.deps.warnings) out.warn(w);
     return EXIT.ok;
   }
   const color = out.color;
@@ -178,4 +187,11 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
   if (race.best) out.line(`\nbest: ${out.c.bold(out.q(race.best))}   take it: race pick ${out.q(race.best)}   compare: race diff --side-by-side / race view`);
   else out.line('\nno attempt finished cleanly with changes; compare: race diff, logs: race show');
   return EXIT.ok;
+}
+
+/** The dry run's line for the dependencies: strategy (and what `auto` chose), why, which directories. */
+function depsLine(d: RacePlan['deps'], out: Ctx['out']): string {
+  const what = d.requested === d.strategy ? d.strategy : `${d.requested} → ${d.strategy}`;
+  const dirs = d.dirs.length > 0 ? d.dirs.map((x) => out.q(x)).join(', ') : 'none found';
+  return `${what} (${out.t(d.reason)}); directories: ${dirs}`;
 }

@@ -55,6 +55,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   out.line(`\nworktrees: ${race.cleaned ? 'removed (race clean)' : race.attempts.map((a) => out.q(a.dir)).join('  ')}`);
   out.line(`logs: ${race.attempts.map((a) => out.q(a.log)).join('  ')}`);
   if (race.confinement) out.line(`processes: ${describeConfinement(race.confinement)}`);
+  if (race.deps) out.line(`deps: ${race.deps.requested === race.deps.strategy ? race.deps.strategy : `${race.deps.requested} → ${race.deps.strategy}`} (${out.t(race.deps.reason)})${race.deps.dirs.length ? `: ${race.deps.dirs.map((d) => out.q(d)).join(', ')}` : ''}`);
   if (race.picked) out.line(`picked: ${out.q(race.picked.attempt)} (${race.picked.mode}) ${age(race.picked.at)}${race.picked.mode === 'apply' ? ' — undo: ckpt rollback --undo' : ''}`);
   for (const w of race.warnings) out.warn(w);
 }

@@ -25,6 +25,7 @@ import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_p
 import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { CkptError } from '../core/errors.js';
+import { releaseHeldLocks } from '../core/owned-lock.js';
 
 /** Options for {@link git}. */
 export interface GitOptions {
@@ -197,8 +198,8 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 function onSignal(signal: NodeJS.Signals): void {
   // The program handles this signal itself (`ckpt watch` stops after a last
   // snapshot, a race cleans up): it ends its own work, git included.
-  // signal-exit's listeners (proper-lockfile's, removing a held lock) do not
-  // count: they act only when no other listener is left, as after ours.
+  // signal-exit's listeners (write-file-atomic's, removing its temporary file)
+  // do not count: they act only when no other listener is left, as after ours.
   const signalExit = (process as unknown as { __signal_exit_emitter__?: { count?: number } }).__signal_exit_emitter__;
   if (process.listenerCount(signal) - 1 - (signalExit?.count ?? 0) > 0) return;
   for (const c of live) {
@@ -210,6 +211,8 @@ function onSignal(signal: NodeJS.Signals): void {
   }
   live.clear();
   for (const s of SIGNALS) process.removeListener(s, onSignal);
+  // The locks this process holds go with it (one left would be taken over at once anyway: it names a gone process).
+  releaseHeldLocks();
   // End as the signal would have, now that no git child is left behind.
   process.kill(process.pid, signal);
 }

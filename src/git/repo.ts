@@ -12,7 +12,7 @@
  *   ckpt/shadow/refs/ckpt/wt/<id>     the snapshot chain of one worktree (reflog in ckpt/shadow/logs/)
  *   ckpt/tips/<worktree-id>.log       append-only record of each chain's tips (snapshot/chains.ts)
  *   ckpt/wt/<worktree-id>/index       private index (git's stat cache, persistent)
- *   ckpt/wt/<worktree-id>/lock        per-worktree lock (proper-lockfile), with lock-owner beside it
+ *   ckpt/wt/<worktree-id>/lock        per-worktree lock (core/owned-lock.ts: a file naming its holder)
  *   ckpt/wt/<worktree-id>/state.json  cached facts (user index signature, …)
  *   ckpt/wt/<worktree-id>/journal.json  present only while a rollback runs
  *   ckpt/races/…                      race records (JSON and logs)

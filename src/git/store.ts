@@ -19,8 +19,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
-import { CkptError } from '../core/errors.js';
+import { CkptError, fsFailure } from '../core/errors.js';
+import { acquireOwnedLock, isHeld } from '../core/owned-lock.js';
 import { git, gitText } from './exec.js';
 import type { Repo } from './repo-type.js';
 import { realEnv, shadowDir, shadowEnv, shadowObjectsDir } from './shadow.js';
@@ -338,31 +338,32 @@ export function storeBytes(repo: Repo): number {
 
 /**
  * Runs `fn` holding a repository-wide lock of ckpt's store
- * (`<common>/ckpt/<name>.lock`, proper-lockfile; a holder that died loses it
- * after 10 s), waiting up to `waitMs`.
+ * (`<common>/ckpt/<name>.lock`, a core/owned-lock.ts lock file naming its
+ * holder: taken over at once when that process is gone, after 10 s without
+ * refresh otherwise), waiting up to `waitMs`.
  *
- * @throws CkptError `LOCKED`.
+ * @throws CkptError `LOCKED`; `FS_FAILED` when the lock cannot be written.
  */
 export async function withStoreLock<T>(repo: Repo, name: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
   const dir = path.join(repo.commonDir, 'ckpt');
   mkdirSync(dir, { recursive: true });
   const lockPath = path.join(dir, `${name}.lock`);
-  const deadline = Date.now() + waitMs;
-  let release: (() => Promise<void>) | null = null;
-  for (let delay = 20; !release; delay = Math.min(200, delay * 2)) {
-    try {
-      release = await lockfile.lock(dir, { lockfilePath: lockPath, realpath: false, stale: 10_000, update: 2_000, retries: 0, onCompromised: () => undefined });
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ELOCKED' || Date.now() > deadline) {
-        throw new CkptError('LOCKED', `another ckpt process holds ${lockPath}`, { cause: err, hint: 'Wait for it to finish; a lock whose holder died is released after 10 s.', data: { lock: lockPath } });
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
+  let lock;
+  try {
+    lock = await acquireOwnedLock(lockPath, { waitMs, staleMs: 10_000 });
+  } catch (err) {
+    throw fsFailure(err, 'take the store lock', lockPath);
+  }
+  if (!isHeld(lock)) {
+    throw new CkptError('LOCKED', `another ckpt process${lock.holder ? ` (pid ${lock.holder.pid})` : ''} holds ${lockPath}`, {
+      hint: 'Wait for it to finish; a lock whose holder died is taken over at once on this machine, else after 10 s.',
+      data: { lock: lockPath, pid: lock.holder?.pid ?? null },
+    });
   }
   try {
     return await fn();
   } finally {
-    await release().catch(() => undefined);
+    lock.release();
   }
 }
 

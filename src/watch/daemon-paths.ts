@@ -7,7 +7,7 @@
  * ```
  * <common-dir>/ckpt/daemon/sock        the unix socket (or a hashed name in the temp dir when that path is too long)
  * <common-dir>/ckpt/daemon/daemon.json pid, version, socket, start time (written once listening)
- * <common-dir>/ckpt/daemon/lock        held for the daemon's life (proper-lockfile): a second daemon cannot start
+ * <common-dir>/ckpt/daemon/lock        held for the daemon's life (core/owned-lock.ts: a file naming it): a second daemon cannot start
  * <common-dir>/ckpt/daemon/log         what the daemon did (appended)
  * ```
  */

@@ -13,7 +13,7 @@
  * processes); a request whose client hung up (it gave up and fell back to the
  * direct path) is dropped, never recorded late.
  *
- * Lifetime: a lock (proper-lockfile, refreshed) held from start to stop, so a
+ * Lifetime: a lock (core/owned-lock.ts, refreshed) held from start to stop, so a
  * second daemon cannot start; a daemon killed with SIGKILL leaves a lock whose
  * pid is gone, which the next start takes over at once, and a socket that is
  * removed. It stops after `idleMs` without a request or an event, on SIGTERM
@@ -21,18 +21,18 @@
  * view of each worktree with the last snapshot's tree and reports what the
  * events missed (status `missed`), so the next snapshot reads everything.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import { parseClaudeHookInput, hookTarget } from '../agents/claude.js';
 import { CkptError, isCkptError } from '../core/errors.js';
+import { acquireOwnedLock, currentPidNamespace, isHeld } from '../core/owned-lock.js';
 import type { SnapshotInput, SnapshotKind } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { captureTree } from '../snapshot/capture.js';
 import { IncrementalContext } from '../snapshot/incremental.js';
-import { currentPidNamespace, processGone, withWorktreeLock } from '../snapshot/lock.js';
+import { withWorktreeLock } from '../snapshot/lock.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
@@ -143,7 +143,6 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const first = await openRepo(dir);
   const ddir = daemonDir(first.commonDir);
   mkdirSync(ddir, { recursive: true });
-  const lockTarget = ddir;
   const recordFile = path.join(ddir, 'daemon.json');
   const logFile = path.join(ddir, 'log');
   const log = (line: string): void => {
@@ -153,41 +152,24 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       // nowhere to log
     }
   };
-  // A lock left by a daemon that is gone (SIGKILL): age it so it is taken over at once.
-  // Only when the lock was made before the record was written: a new daemon
-  // that holds the lock but has not written its record yet is never judged
-  // by its predecessor's (no birth time to tell: wait out the stale time).
-  const prev = readRecord(first.commonDir);
-  if (prev && processGone(prev.pid, prev.host, prev.ns)) {
-    try {
-      const lockStat = statSync(path.join(ddir, 'lock'));
-      if (lockStat.birthtimeMs > 0 && lockStat.birthtimeMs <= statSync(recordFile).mtimeMs) {
-        const old = new Date(Date.now() - 3_600_000);
-        utimesSync(path.join(ddir, 'lock'), old, old);
-      }
-    } catch {
-      // no lock left
-    }
-  }
+  // The lock names its holder from the moment it exists: one left by a daemon
+  // killed with SIGKILL, even while starting, is taken over at once.
   let stopping: ((why: string) => void) | null = null;
-  let release: () => Promise<void>;
+  let lock;
   try {
-    release = await lockfile.lock(lockTarget, {
-      lockfilePath: path.join(ddir, 'lock'),
-      stale: 10_000,
-      update: 3_000,
-      realpath: false,
-      onCompromised: () => stopping?.('the daemon lock was taken over'),
-    });
+    lock = await acquireOwnedLock(path.join(ddir, 'lock'), { waitMs: 0, staleMs: 10_000, onCompromised: () => stopping?.('the daemon lock was taken over') });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new CkptError('DAEMON_RUNNING', `a ckpt daemon already runs for ${first.commonDir}${prev ? ` (pid ${prev.pid})` : ''}`, {
-        hint: 'See it with `ckpt daemon status`; stop it with `ckpt daemon stop`.',
-        data: { commonDir: first.commonDir, pid: prev?.pid ?? null },
-      });
-    }
     throw new CkptError('FS_FAILED', `could not lock ${ddir}: ${(err as Error).message}`, { cause: err });
   }
+  if (!isHeld(lock)) {
+    const pid = lock.holder?.pid ?? readRecord(first.commonDir)?.pid ?? null;
+    throw new CkptError('DAEMON_RUNNING', `a ckpt daemon already runs for ${first.commonDir}${pid !== null ? ` (pid ${pid})` : ''}`, {
+      hint: 'See it with `ckpt daemon status`; stop it with `ckpt daemon stop`.',
+      data: { commonDir: first.commonDir, pid },
+    });
+  }
+  const held = lock;
+  const release = async (): Promise<void> => held.release();
   const sockPath = socketPath(first.commonDir);
   mkdirSync(path.dirname(sockPath), { recursive: true, mode: 0o700 });
   rmSync(sockPath, { force: true }); // a socket left by a killed daemon: we hold the lock, it is stale

@@ -78,7 +78,8 @@ describe('race', () => {
     expect(git(editorDir, 'diff', '--cached', '--name-only').trim()).toBe('staged.txt'); // the user's index mirrored
     const received = JSON.parse(fs.readFileSync(path.join(editorDir, 'agent-received.log'), 'utf8'));
     expect(received.argv).toEqual(['make f() return 2']);
-    expect(received.env).toMatchObject({ CKPT_RACE_ID: race.id, CKPT_ATTEMPT: 'editor', CKPT_ATTEMPT_INDEX: '1', PORT: String(by.editor!.port) });
+    // PWD is the attempt's worktree (an agent that trusts PWD, like OpenCode, works there and not in the user's checkout).
+    expect(received.env).toMatchObject({ CKPT_RACE_ID: race.id, CKPT_ATTEMPT: 'editor', CKPT_ATTEMPT_INDEX: '1', PORT: String(by.editor!.port), PWD: editorDir });
     expect(new Set(race.attempts.map((a) => a.port)).size).toBe(3);
     // checkpoints all the way: the watcher saw the editor's steps; ckpt log works inside the attempt
     const steps = await listSteps(await openRepo(editorDir));

@@ -97,7 +97,10 @@ export function runProcess(o: ProcessOptions): RunningProcess {
   const [cmd, ...args] = o.confine ? confinedArgv(o.confine.mechanism, plain) : plain;
   const child = spawn(cmd!, args, {
     cwd: o.cwd,
-    env: o.env as NodeJS.ProcessEnv,
+    // PWD names the directory the child starts in, as a shell sets it: programs that trust
+    // PWD over getcwd() (OpenCode 1.18: `process.env.PWD ?? process.cwd()` is its project)
+    // would otherwise work in the directory ckpt was started from, the user's checkout.
+    env: { ...o.env, PWD: o.cwd } as NodeJS.ProcessEnv,
     detached: true,
     stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 /**
- * The REAL agent clients (Claude Code, Codex CLI, Gemini CLI) for tests, installed into a
+ * The REAL agent clients (Claude Code, Codex CLI, Gemini CLI, OpenCode) for tests, installed into a
  * cache directory (never as project dependencies) and pointed at the local scripted
  * model server (./model-server.ts).
  *
@@ -11,7 +11,7 @@
  * Cache: `${CKPT_TEST_CACHE:-$HOME/.cache/ckpt-test}/clients/<pkg>@<version>`, made by
  * `npm install --prefix <tmp> <pkg>@<version>` then an atomic rename; a lock directory
  * keeps concurrent test files (and processes) from installing the same client twice.
- * Versions are pinned below; `CKPT_TEST_<CLAUDE|CODEX|GEMINI>_VERSION` overrides one.
+ * Versions are pinned below; `CKPT_TEST_<CLAUDE|CODEX|GEMINI|OPENCODE>_VERSION` overrides one.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -19,12 +19,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 
-export type ClientName = 'claude' | 'codex' | 'gemini';
+export type ClientName = 'claude' | 'codex' | 'gemini' | 'opencode';
 
 export const CLIENTS: Record<ClientName, { pkg: string; version: string; bin: string }> = {
   claude: { pkg: '@anthropic-ai/claude-code', version: '2.1.330', bin: 'claude' },
   codex: { pkg: '@openai/codex', version: '0.169.0', bin: 'codex' },
   gemini: { pkg: '@google/gemini-cli', version: '0.61.0', bin: 'gemini' },
+  // bin/opencode.exe: the native (Bun-compiled) binary, from optional dep opencode-linux-x64.
+  opencode: { pkg: 'opencode-ai', version: '1.18.33', bin: 'opencode' },
 };
 
 /** Model names that work with the pinned clients against the scripted server. */
@@ -35,6 +37,8 @@ export const TEST_MODELS: Record<ClientName, string> = {
   // model gets a "Model metadata not found" warning and only exec_command).
   codex: 'gpt-5.5',
   gemini: 'gemini-2.5-flash',
+  // `<provider>/<model>` of the provider opencodeEnv defines (any name: the server ignores it).
+  opencode: 'ckpttest/test-model',
 };
 
 export type EnsureResult = { bin: string; version: string; dir: string } | { skip: string };
@@ -149,7 +153,7 @@ function tail(s: string, n = 800): string {
 export function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(ANTHROPIC_|CLAUDE|OPENAI_|CODEX_|GEMINI_|GOOGLE_|AWS_BEARER|VERTEX|NPM_CONFIG_)/i.test(k)) continue;
+    if (/^(ANTHROPIC_|CLAUDE|OPENAI_|CODEX_|GEMINI_|GOOGLE_|AWS_BEARER|VERTEX|NPM_CONFIG_|OPENCODE)/i.test(k)) continue;
     if (/^(http_proxy|https_proxy|all_proxy)$/i.test(k)) continue;
     env[k] = v;
   }
@@ -280,6 +284,78 @@ export async function codexEnv(opts: CodexEnvOptions): Promise<CodexEnv> {
   return { env, home, codexHome, configPath, cleanup: () => fsp.rm(root, { recursive: true, force: true }) };
 }
 
+export interface OpenCodeEnvOptions {
+  /** Model server base URL (no /v1). */
+  url: string;
+  /** More config merged into OPENCODE_CONFIG_CONTENT (e.g. `plugin`). */
+  config?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface OpenCodeEnv extends ClientEnv {
+  /** The config given in OPENCODE_CONFIG_CONTENT. */
+  config: Record<string, unknown>;
+}
+
+/** The `.gitignore` OpenCode writes into each of its config directories (1.18.33). */
+export const OPENCODE_DIR_GITIGNORE = ['node_modules', 'package.json', 'package-lock.json', 'bun.lock', '.gitignore'].join('\n');
+
+/**
+ * Makes `dir` (an OpenCode config directory: `~/.config/opencode`, a project's
+ * `.opencode`) look as if OpenCode had already installed its plugin SDK there. At
+ * start-up OpenCode 1.18.33 runs `npm install @opencode-ai/plugin` in the background
+ * into every config directory whose `node_modules` is missing or whose
+ * `package-lock.json` does not list it (network; not needed by ckpt's plugin, which
+ * imports nothing of it). Also writes the `.gitignore` it would write.
+ */
+export async function seedOpenCodeDir(dir: string, version = clientVersion('opencode')): Promise<void> {
+  await fsp.mkdir(path.join(dir, 'node_modules'), { recursive: true });
+  const deps = { '@opencode-ai/plugin': version };
+  await fsp.writeFile(path.join(dir, 'package.json'), JSON.stringify({ dependencies: deps }, null, 2));
+  await fsp.writeFile(path.join(dir, 'package-lock.json'), JSON.stringify({ lockfileVersion: 3, packages: { '': { dependencies: deps } } }, null, 2));
+  await fsp.writeFile(path.join(dir, '.gitignore'), OPENCODE_DIR_GITIGNORE);
+}
+
+/**
+ * Environment for `opencode run` against the scripted server: temp HOME and XDG dirs
+ * (no user config, auth, sessions or plugins are read), the global config dir seeded
+ * (seedOpenCodeDir: no npm install at start-up), and OPENCODE_CONFIG_CONTENT defining
+ * provider `ckpttest` (`@ai-sdk/openai-compatible`, bundled in the binary: Chat
+ * Completions at `${url}/v1`, API key `test`) and its model `test-model`. No models.dev
+ * fetch, no auto-update, no sharing.
+ */
+export async function opencodeEnv(opts: OpenCodeEnvOptions): Promise<OpenCodeEnv> {
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckpt-opencode-home-'));
+  const xdg = { XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local', 'share'), XDG_CACHE_HOME: path.join(home, '.cache'), XDG_STATE_HOME: path.join(home, '.local', 'state') };
+  await seedOpenCodeDir(path.join(xdg.XDG_CONFIG_HOME, 'opencode'));
+  const config: Record<string, unknown> = {
+    $schema: 'https://opencode.ai/config.json',
+    provider: {
+      ckpttest: {
+        npm: '@ai-sdk/openai-compatible',
+        name: 'ckpt test',
+        options: { baseURL: `${opts.url.replace(/\/$/, '')}/v1`, apiKey: 'test' },
+        models: { 'test-model': { name: 'ckpt test model', tool_call: true } },
+      },
+    },
+    model: TEST_MODELS.opencode,
+    autoupdate: false,
+    share: 'disabled',
+    ...opts.config,
+  };
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    HOME: home,
+    ...xdg,
+    OPENCODE_CONFIG_CONTENT: JSON.stringify(config),
+    OPENCODE_DISABLE_AUTOUPDATE: '1',
+    OPENCODE_DISABLE_MODELS_FETCH: '1',
+    OPENCODE_DISABLE_LSP_DOWNLOAD: '1',
+    ...opts.env,
+  };
+  return { env, home, config, cleanup: () => fsp.rm(home, { recursive: true, force: true }) };
+}
+
 // ------------------------------------------------------------------ preset argv
 
 export function claudeArgv(o: { task: string; settings?: string; model?: string; outputFormat?: 'json' | 'stream-json' | 'text' }): string[] {
@@ -300,6 +376,11 @@ export function geminiArgv(o: { task: string; model: string }): string[] {
   return ['-p', o.task, '--approval-mode=yolo', '--output-format', 'stream-json', '-m', o.model];
 }
 
+/** `opencode run` as the preset runs it (prompt after `--`). */
+export function opencodeArgv(o: { task: string; model?: string; session?: string }): string[] {
+  return ['run', ...(o.model ? ['--model', o.model] : []), ...(o.session ? ['--session', o.session] : []), '--format', 'json', '--', o.task];
+}
+
 // ------------------------------------------------------------------ running
 
 export interface RunResult {
@@ -315,7 +396,8 @@ export async function runClient(bin: string, argv: string[], o: { cwd: string; e
   const t0 = Date.now();
   const r = await execa(bin, argv, {
     cwd: o.cwd,
-    env: o.env,
+    // As a shell sets it: OpenCode takes PWD (not its cwd) as the project directory.
+    env: { ...o.env, PWD: o.cwd },
     extendEnv: false,
     stdin: 'ignore',
     reject: false,

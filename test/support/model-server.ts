@@ -2,16 +2,18 @@
  * A scripted, offline model server for driving the REAL agent clients
  * (Claude Code, Codex CLI) in tests.
  *
- * It speaks just enough of two wire protocols:
+ * It speaks just enough of three wire protocols:
  *  - Anthropic Messages API (Claude Code): `HEAD /api/hello`, `POST /v1/messages?beta=true`
  *    (SSE streaming and plain JSON), `POST /v1/messages/count_tokens`.
  *  - OpenAI Responses API (Codex): `POST /v1/responses` (SSE streaming).
+ *  - OpenAI Chat Completions (OpenCode's OpenAI-compatible provider):
+ *    `POST /v1/chat/completions` (SSE streaming with `tool_calls` deltas, and plain JSON).
  *
  * A script is a list of turns (see `Turn`); each *main* model request consumes the
  * next turn. Client side requests (title generation, quota checks, haiku summaries,
  * count_tokens, ...) are recognised and answered with a short harmless text without
  * consuming a turn. A request is "main" when it declares the client's agent tools
- * (Bash/Write/Edit for Claude, exec_command for Codex).
+ * (Bash/Write/Edit for Claude, exec_command for Codex, bash/write/edit for OpenCode).
  *
  * Client-neutral steps are translated for whichever API asks:
  *
@@ -23,9 +25,14 @@
  * | delete "path"              | Bash {command: "rm 'path'"}            | apply_patch "*** Delete File", else exec_command rm     |
  * | read "path"                | Read {file_path: ABS}                  | exec_command cat path                                   |
  *
+ * Chat Completions (OpenCode): write → `write {filePath: ABS, content}`, edit → `edit
+ * {filePath: ABS, oldString, newString, replaceAll?}`, bash → `bash {command, description}`,
+ * delete → `bash rm`, read → `read {filePath: ABS}`.
+ *
  * Paths: write paths relative to the agent's working directory. The server learns that
  * directory from each request (Claude: "Primary working directory: X" in the system
- * prompt / system messages; Codex: `<cwd>X</cwd>` in the environment context), falling
+ * prompt / system messages; Codex: `<cwd>X</cwd>` in the environment context; OpenCode:
+ * "Working directory: X" in its system prompt), falling
  * back to `opts.cwd`. Relative paths are made absolute for Claude's Write/Edit (they
  * require absolute paths) and left relative for Codex (its tools run in the cwd).
  * Any string in a step may also contain the literal placeholder `{cwd}`, replaced by
@@ -105,7 +112,7 @@ export interface Script {
 
 // ---------------------------------------------------------------- server types
 
-export type Api = 'anthropic' | 'openai' | 'other';
+export type Api = 'anthropic' | 'openai' | 'chat' | 'other';
 export interface RecordedRequest {
   api: Api;
   method: string;
@@ -168,6 +175,7 @@ export function loadScript(nameOrPath: string): Script {
 }
 
 const CLAUDE_AGENT_TOOLS = ['Bash', 'Write', 'Edit', 'Read'];
+const OPENCODE_AGENT_TOOLS = ['bash', 'write', 'edit'];
 const DEFAULT_USAGE = { input_tokens: 120, output_tokens: 30 };
 
 function errorType(status: number): string {
@@ -236,6 +244,21 @@ function claudeCall(step: Step, cwd: string | undefined): { name: string; input:
   if (step.delete !== undefined) return { name: 'Bash', input: { command: `rm ${shq(step.delete)}`, description: `Delete ${step.delete}` } };
   if (step.read !== undefined) return { name: 'Read', input: { file_path: absPath(step.read, cwd) } };
   if (step.bash !== undefined) return { name: 'Bash', input: { command: step.bash, description: 'Run a scripted command' } };
+  throw new Error(`model-server: empty step ${JSON.stringify(step)}`);
+}
+
+// ------------------------------------------------ translation: Chat Completions (OpenCode)
+
+function openCodeCall(step: Step, cwd: string | undefined): { name: string; input: Record<string, unknown> } {
+  if (step.write) return { name: 'write', input: { filePath: absPath(step.write.path, cwd), content: step.write.content } };
+  if (step.edit) {
+    const input: Record<string, unknown> = { filePath: absPath(step.edit.path, cwd), oldString: step.edit.old, newString: step.edit.new };
+    if (step.edit.replaceAll) input.replaceAll = true;
+    return { name: 'edit', input };
+  }
+  if (step.delete !== undefined) return { name: 'bash', input: { command: `rm ${shq(step.delete)}`, description: `Delete ${step.delete}` } };
+  if (step.read !== undefined) return { name: 'read', input: { filePath: absPath(step.read, cwd) } };
+  if (step.bash !== undefined) return { name: 'bash', input: { command: step.bash, description: 'Run a scripted command' } };
   throw new Error(`model-server: empty step ${JSON.stringify(step)}`);
 }
 
@@ -383,8 +406,14 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
         body = raw;
       }
     }
-    const api: Api = pathname.startsWith('/v1/messages') ? 'anthropic' : pathname.startsWith('/v1/responses') ? 'openai' : 'other';
-    const session = String(req.headers['x-claude-code-session-id'] ?? req.headers['session-id'] ?? 'default');
+    const api: Api = pathname.startsWith('/v1/messages')
+      ? 'anthropic'
+      : pathname.startsWith('/v1/responses')
+        ? 'openai'
+        : pathname.startsWith('/v1/chat/completions')
+          ? 'chat'
+          : 'other';
+    const session = String(req.headers['x-claude-code-session-id'] ?? req.headers['session-id'] ?? req.headers['x-session-id'] ?? 'default');
     const rec: RecordedRequest = {
       api,
       method,
@@ -427,7 +456,12 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
     }
 
     // --- model requests
-    const main = api === 'anthropic' ? rec.tools.some((t) => CLAUDE_AGENT_TOOLS.includes(t)) : rec.tools.includes('exec_command');
+    const main =
+      api === 'anthropic'
+        ? rec.tools.some((t) => CLAUDE_AGENT_TOOLS.includes(t))
+        : api === 'chat'
+          ? rec.tools.some((t) => OPENCODE_AGENT_TOOLS.includes(t))
+          : rec.tools.includes('exec_command');
     const id = `${++seq}`;
     let turn: Turn;
     if (!main) {
@@ -460,6 +494,7 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
     const steps = subst(stepsOf(turn), cwd);
     const text = subst(turn.final ?? turn.text, cwd);
     if (api === 'anthropic') answerAnthropic(res, body, id, rec, text, steps, usage, cwd);
+    else if (api === 'chat') answerChat(res, body, id, rec, text, steps, usage, cwd);
     else answerResponses(res, body, id, rec, text, steps, usage, cwd);
     return done();
   }
@@ -489,6 +524,7 @@ function toolNames(body: any): string[] {
     for (const t of tools) {
       if (t && typeof t === 'object') {
         if (typeof t.name === 'string') out.push(t.name);
+        else if (t.type === 'function' && typeof t.function?.name === 'string') out.push(t.function.name); // Chat Completions
         if (Array.isArray(t.tools)) visit(t.tools);
       }
     }
@@ -508,6 +544,13 @@ function toolResults(api: Api, body: any): RecordedRequest['toolResults'] {
           out.push({ id: c.tool_use_id, output, isError: !!c.is_error });
         }
       }
+    }
+  } else if (api === 'chat' && Array.isArray(body?.messages)) {
+    for (const m of body.messages) {
+      if (m?.role !== 'tool') continue;
+      const c = m.content;
+      const output = typeof c === 'string' ? c : Array.isArray(c) ? c.map((x: any) => x?.text ?? '').join('') : '';
+      out.push({ id: m.tool_call_id, output });
     }
   } else if (api === 'openai' && Array.isArray(body?.input)) {
     for (const it of body.input) {
@@ -640,5 +683,58 @@ function answerResponses(
     ev('response.output_item.done', { output_index, item });
   });
   ev('response.completed', { response: { ...base, status: 'completed', output, usage: u } });
+  res.end();
+}
+
+// ------------------------------------------------------------ Chat Completions answer
+
+function answerChat(
+  res: http.ServerResponse,
+  body: any,
+  id: string,
+  rec: RecordedRequest,
+  text: string | undefined,
+  steps: Step[],
+  usage: Usage,
+  cwd: string | undefined,
+): void {
+  const chatId = `chatcmpl-ckpt${id}`;
+  const model = typeof body?.model === 'string' ? body.model : 'chat-test';
+  const created = Math.floor(Date.now() / 1000);
+  const calls = steps.map((step, i) => {
+    const call = openCodeCall(step, cwd);
+    const callId = `call_ckpt${id}_${i}`;
+    rec.calls.push({ id: callId, name: call.name, input: call.input });
+    return { id: callId, type: 'function' as const, function: { name: call.name, arguments: JSON.stringify(call.input) } };
+  });
+  const content = text !== undefined && text !== '' ? text : calls.length === 0 ? 'OK' : null;
+  const finish = calls.length > 0 ? 'tool_calls' : 'stop';
+  const inTok = usage.input_tokens ?? 0;
+  const outTok = usage.output_tokens ?? 0;
+  const u = { prompt_tokens: inTok, completion_tokens: outTok, total_tokens: inTok + outTok, prompt_tokens_details: { cached_tokens: usage.cache_read_input_tokens ?? 0 } };
+  if (!body?.stream) {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': `req_ckpt${id}` });
+    const message: Record<string, unknown> = { role: 'assistant', content };
+    if (calls.length > 0) message.tool_calls = calls;
+    res.end(JSON.stringify({ id: chatId, object: 'chat.completion', created, model, choices: [{ index: 0, message, finish_reason: finish }], usage: u }));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': `req_ckpt${id}` });
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): void => {
+    res.write(`data: ${JSON.stringify({ id: chatId, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`);
+  };
+  chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+  if (content !== null) chunk([{ index: 0, delta: { content }, finish_reason: null }]);
+  calls.forEach((c, index) => {
+    // The name first with empty arguments, then the arguments in two pieces, as OpenAI streams them.
+    chunk([{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }] }, finish_reason: null }]);
+    const args = c.function.arguments;
+    const cut = Math.floor(args.length / 2);
+    chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: args.slice(0, cut) } }] }, finish_reason: null }]);
+    chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: args.slice(cut) } }] }, finish_reason: null }]);
+  });
+  chunk([{ index: 0, delta: {}, finish_reason: finish }]);
+  if (body?.stream_options?.include_usage) chunk([], { usage: u });
+  res.write('data: [DONE]\n\n');
   res.end();
 }

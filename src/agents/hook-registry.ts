@@ -14,6 +14,8 @@ export async function loadAgentHooks(agent: string): Promise<AgentHooks | null> 
   switch (agent) {
     case 'claude':
       return (await import('./claude.js')).claudeHooks;
+    case 'opencode':
+      return (await import('./opencode.js')).openCodeHooks;
     default:
       return null;
   }

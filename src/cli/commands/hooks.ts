@@ -18,14 +18,14 @@ export function register(parent: Command, act: Act): void {
   const hooks = parent.command('hooks').description("install or remove agents' hooks that snapshot around each tool call");
   hooks
     .command('install')
-    .argument('<agent>', 'claude, codex or gemini')
+    .argument('<agent>', 'claude, codex, gemini, opencode or cursor')
     .description("add ckpt's before/after tool hooks to the agent's project settings (untracked, the user's own), or its global ones")
-    .option('--global', "the agent's settings in your home directory (~/.gemini, ~/.codex) instead of the project's")
+    .option('--global', "the agent's settings in your home directory (~/.gemini, ~/.codex, ~/.config/opencode, ~/.cursor) instead of the project's")
     .option('--json', 'print JSON')
     .action(act(schema, (ctx, input) => install(ctx, input)));
   hooks
     .command('uninstall')
-    .argument('<agent>', 'claude, codex or gemini')
+    .argument('<agent>', 'claude, codex, gemini, opencode or cursor')
     .description("remove exactly ckpt's hooks")
     .option('--global', "the agent's settings in your home directory")
     .option('--json', 'print JSON')

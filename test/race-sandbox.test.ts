@@ -5,13 +5,15 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sandboxWorks } from '../src/agents/sandbox.js';
+import { listSteps, openRepo } from '../src/index.js';
 import { planRace } from '../src/race/plan.js';
 import { runRace } from '../src/race/run.js';
 import { AGENTS_DIR, agentConfig, raceRepo } from './support/race.js';
-import { CLI, git, picture, tempDir, write } from './support/repo.js';
+import { CLI, git, picture, storeGit, tempDir, write } from './support/repo.js';
 
 describe('race --sandbox', () => {
   it('a write into the user\'s checkout is refused (read-only), logged and warned; work inside the worktree, git commits and a private /tmp work', async (ctx) => {
@@ -114,6 +116,40 @@ describe('race --sandbox', () => {
     // --no-network: the check saw only the loopback interface.
     expect(fs.readFileSync(checkLog, 'utf8')).toContain('interfaces: lo \n');
   }, 240_000);
+
+  it('a fenced Claude Code attempt\'s hooks record every tool call\'s before/after pair through the race\'s relay, and the agent still cannot write the store', async (ctx) => {
+    if (!sandboxWorks()) return ctx.skip('bubblewrap is not installed or not permitted here (apt-get install bubblewrap)');
+    const { dir, worktrees } = raceRepo();
+    // The scripted client under the claude preset's name: ckpt passes it its hook settings.
+    const claude = { command: [path.join(AGENTS_DIR, 'hooked.mjs'), '{task}'], output: 'none' };
+    write(dir, { '.ckpt/config.json': JSON.stringify({ agents: { ...(agentConfig().agents as object), claude }, race: { worktreeDir: worktrees } }) });
+    const common = path.join(dir, '.git');
+    const plan = await planRace({ cwd: dir, task: 'write a.txt and b.txt', models: 'claude', sandbox: true, ckptBin: CLI });
+    const race = await runRace(plan, { ckptBin: CLI });
+    const a = race.attempts[0]!;
+    const log = fs.readFileSync(a.log, 'utf8');
+    expect(a.state, log).toBe('done');
+    // The agent itself is refused by the store; its hooks were not (each exited 0, silently).
+    expect(log).toContain('store: EROFS');
+    expect(fs.existsSync(path.join(common, 'ckpt', 'INTRUDER'))).toBe(false);
+    expect(log.match(/^hook (PreToolUse|PostToolUse) \S+: exit 0$/gm)?.length, log).toBe(6);
+    const steps = (await listSteps(await openRepo(a.dir))).reverse();
+    const hooked = steps.filter((s) => s.kind === 'before' || s.kind === 'after');
+    const ids = [1, 2, 3].map((k) => `toolu_claude_${k}`);
+    expect(hooked.map((s) => [s.kind, s.tool, s.toolUseIds.join(',')])).toEqual(ids.flatMap((id, k) => [['before', ['Write', 'Bash', 'Edit'][k], id], ['after', ['Write', 'Bash', 'Edit'][k], id]]));
+    expect(hooked.map((s) => s.target)).toEqual(['a.txt', 'a.txt', 'echo b > b.txt', 'echo b > b.txt', 'a.txt', 'a.txt']);
+    for (const s of hooked) expect(s.extra).toMatchObject({ Race: race.id, Attempt: 'claude', Round: '1' });
+    // Each pair holds the worktree as it was around its call.
+    const files = (s: (typeof hooked)[number]): string[] => storeGit(dir, 'ls-tree', '-r', '--name-only', s.tree).split('\n');
+    expect(files(hooked[0]!)).not.toContain('a.txt');
+    expect(files(hooked[1]!)).toContain('a.txt');
+    expect(files(hooked[2]!)).not.toContain('b.txt');
+    expect(files(hooked[3]!)).toContain('b.txt');
+    // The one refusal is the agent's own write into the store.
+    expect(race.warnings).toEqual([`claude: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${a.log})`]);
+    // The relay's socket directory is gone with the attempt.
+    expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('ckpt-hook-'))).toEqual([]);
+  }, 180_000);
 
   it('without a working bubblewrap, --sandbox is an error naming the package, and nothing is created or run', () => {
     const { dir, worktrees } = raceRepo();

@@ -18,6 +18,7 @@ import { startWatching } from '../watch/watcher.js';
 import { runProcess, type ProcessOptions, type ProcessResult } from '../agents/process.js';
 import type { ResolvedBase } from './base.js';
 import { fenced, refusalWarning, worktreeFence, type Fence } from './fence.js';
+import { HOOK_SOCKET_ENV, startHookRelay, type HookRelay } from './hook-relay.js';
 import { attemptOutcome } from './outcome.js';
 import type { RacePlan } from './plan.js';
 import { parseOutput, type Tokens } from '../agents/presets.js';
@@ -40,6 +41,16 @@ const SETUP_TIMEOUT_MS = parseDuration('20m');
  * failure (setup, agent, check): that is recorded in `race.attempts[i]`.
  */
 export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, base: ResolvedBase, signal: AbortSignal | undefined, changed: () => void): Promise<void> {
+  const relays: HookRelay[] = [];
+  try {
+    await attemptCourse(plan, race, i, base, signal, changed, relays);
+  } finally {
+    for (const r of relays) await r.close().catch(() => undefined);
+  }
+}
+
+/** {@link runAttempt}'s course; a hook relay it starts is pushed to `relays` (closed by the caller). */
+async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: ResolvedBase, signal: AbortSignal | undefined, changed: () => void, relays: HookRelay[]): Promise<void> {
   const p = plan.attempts[i]!;
   const a = race.attempts[i]!;
   const { repo } = plan;
@@ -62,14 +73,22 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     if (inside.length > 0) race.warnings.push(`${a.name}: ended ${inside.length} process(es) of its ${what}'s ${plan.confinement} PID namespace still running 2 s after it ended: pid ${inside.join(', ')}`);
   };
   let fence: Fence | null = null;
+  let currentRound = 1;
+  /** The agent's process while it runs (a relayed hook step counts as activity for its idle timeout). */
+  let current: { touch(): void } | null = null;
   try {
     await createAttemptWorktree(repo, base, p.dir, p.branch);
     const rc = plan.config.race ?? {};
     // Dependencies first (deps.ts): their directories are the strategy's, whatever the copy patterns say.
     await provideDeps(repo, p.dir, plan.deps);
     await copyIgnoredFiles(repo, p.dir, { copy: rc.copy ?? [], symlink: rc.symlink ?? [], skip: plan.deps.dirs });
+    if (plan.sandbox && p.preset.hooks) {
+      // The agent's hooks cannot write ckpt's store from inside the sandbox: the race records their steps.
+      const relay = await startHookRelay(await openRepo(p.dir), { agent: p.preset.hooks, env: () => ({ CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name, CKPT_ROUND: String(currentRound) }), onStep: () => current?.touch() });
+      relays.push(relay);
+    }
     // Under --sandbox, everything run in the attempt is fenced alike: setup, agent, check (teardown: remove-worktree.ts).
-    fence = plan.sandbox ? await worktreeFence(repo, race.id, p.dir, p.env, env) : null;
+    fence = plan.sandbox ? await worktreeFence(repo, race.id, p.dir, p.env, env, relays.map((r) => r.dir)) : null;
     if (plan.deps.install) {
       // Like the setup: the network kept (the package manager may fetch), the files fenced.
       const run = fenced({ argv: plan.deps.install.argv, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }, fence, true);
@@ -111,7 +130,9 @@ export async function runAttempt(plan: RacePlan, race: RaceRecord, i: number, ba
     }
     const r: RoundRecord = { round, how: cmd.how, command: cmd.argv, session: null, feedbackBytes: Buffer.byteLength(feedback ?? ''), startedAt: Date.now(), durationMs: null, exitCode: null, state: 'running', final: null, check: null, tokens: null, costUsd: null };
     a.rounds.push(r);
-    const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env: { ...env, CKPT_ROUND: String(round) }, confine, fence, signal, changed, stragglers, extra: trailers(round) });
+    currentRound = round;
+    const relay = relays[0];
+    const ended = await runRound(plan, race, i, { attemptRepo, cmd, round: r, env: { ...env, CKPT_ROUND: String(round) }, agentEnv: relay ? { [HOOK_SOCKET_ENV]: relay.socket } : {}, confine, fence, signal, changed, stragglers, extra: trailers(round), started: (proc) => (current = proc) });
     const more = round < plan.rounds && (a.state as AttemptState) === 'done';
     session = r.session ?? session;
     if (ended.checkFailed && more) {
@@ -149,6 +170,10 @@ interface RoundContext {
   confine: NonNullable<ProcessOptions['confine']>;
   /** The attempt's sandbox (`--sandbox`), or null. */
   fence: Fence | null;
+  /** Variables for the agent alone (not its check): the hook relay's socket. */
+  agentEnv: Record<string, string>;
+  /** Told the agent's process once it started. */
+  started: (proc: { touch(): void }) => void;
   signal: AbortSignal | undefined;
   changed: () => void;
   stragglers: (what: string, res: Pick<ProcessResult, 'stragglers' | 'stragglersOutside'>) => void;
@@ -199,7 +224,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
     {
       argv: c.cmd.argv,
       cwd: p.dir,
-      env: c.env,
+      env: { ...c.env, ...c.agentEnv },
       ...(c.cmd.stdin !== undefined ? { stdin: c.cmd.stdin } : {}),
       logFile: a.log,
       timeoutMs: p.timeoutMs,
@@ -215,6 +240,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
     network,
   );
   proc = runProcess(run.options);
+  c.started(proc);
   const res = await proc.done;
   c.stragglers('agent', res);
   if (run.refused() > 0) race.warnings.push(refusalWarning(a.name, run.refused(), a.log));

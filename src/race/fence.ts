@@ -36,13 +36,14 @@ export interface Fence {
  *   over the private `/tmp`, so it stays reachable.
  * @param env the environment it runs with (for the agents' state directories:
  *   `HOME`, `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `GEMINI_CLI_HOME`).
+ * @param visible more paths bound read-only (the hook relay's socket directory, race/hook-relay.ts).
  * @throws CkptError `GIT_FAILED` when `dir` is not a git worktree.
  */
-export async function worktreeFence(repo: Repo, raceId: string, dir: string, vars: Record<string, string>, env: Record<string, string | undefined>): Promise<Fence> {
+export async function worktreeFence(repo: Repo, raceId: string, dir: string, vars: Record<string, string>, env: Record<string, string | undefined>, visible: string[] = []): Promise<Fence> {
   const gitDir = (await gitText(['rev-parse', '--absolute-git-dir'], { cwd: dir, env: { GIT_DIR: undefined, GIT_WORK_TREE: undefined } })).trim();
   const common = repo.commonDir;
   const writable = [dir, gitDir, path.join(common, 'objects'), path.join(common, 'refs', 'heads', 'ckpt', 'race', raceId), path.join(common, 'logs', 'refs', 'heads', 'ckpt', 'race', raceId), ...agentStateDirs(env)];
-  const readonly = [repo.worktree, common, ...tmpPathsNamedBy(vars)];
+  const readonly = [repo.worktree, common, ...tmpPathsNamedBy(vars), ...visible];
   return { wrap: (argv, o) => sandboxArgv(argv, { readonly, writable, network: o.network }) };
 }
 

@@ -25,6 +25,7 @@ import { attemptDiffs, attemptSnapshot, findAttempt } from './compare.js';
 import { loadConfig, parseModels, resolveAgent } from './config.js';
 import { agentArgv } from './plan.js';
 import { fenced, refusalWarning, requireSandbox, worktreeFence } from './fence.js';
+import { HOOK_SOCKET_ENV, startHookRelay } from './hook-relay.js';
 import { removeAttemptWorktree } from './remove-worktree.js';
 import { raceDir } from './store.js';
 import type { Attempt, JudgeRecord, RaceRecord, ReviewRecord, ScratchRun, Verdict } from './types.js';
@@ -169,12 +170,14 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
   const first = await takeSnapshot(scratch, { kind: 'base', force: true, agent: spec.agent, message: `${o.label} of race ${race.id}`, extra });
   const env: Record<string, string | undefined> = { ...process.env, ...preset.env, ...marker, GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
   // A fenced race's reviewers and judge are fenced as its agents are.
-  const fence = race.sandbox ? await worktreeFence(repo, race.id, dir, preset.env, env) : null;
+  // Its hooks record through a relay (the store is read-only in the sandbox): race/hook-relay.ts.
+  const relay = race.sandbox && preset.hooks ? await startHookRelay(scratch, { agent: preset.hooks, env: () => marker }) : null;
+  const fence = race.sandbox ? await worktreeFence(repo, race.id, dir, preset.env, env, relay ? [relay.dir] : []) : null;
   const run = fenced(
     {
       argv,
       cwd: dir,
-      env,
+      env: relay ? { ...env, [HOOK_SOCKET_ENV]: relay.socket } : env,
       ...(preset.stdin ? { stdin: o.prompt } : {}),
       logFile: log,
       timeoutMs: ctx.timeoutMs ?? (preset.timeout ? parseDuration(preset.timeout) : parseDuration('20m')),
@@ -184,7 +187,12 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
     fence,
     race.sandbox?.network ?? true,
   );
-  const res: ProcessResult = await runProcess(run.options).done;
+  let res: ProcessResult;
+  try {
+    res = await runProcess(run.options).done;
+  } finally {
+    await relay?.close();
+  }
   if (run.refused() > 0) race.warnings.push(refusalWarning(o.label, run.refused(), log));
   const parsed: ParsedOutput = parseOutput(preset.output, res.stdoutTail);
   const state: ScratchRun['state'] = res.stoppedBy === 'abort' ? 'interrupted' : res.stoppedBy ? 'timeout' : res.spawnError || res.exitCode !== 0 || parsed.isError ? 'failed' : 'done';

@@ -23,7 +23,21 @@ export interface DaemonReply {
  * @returns the reply, or null when there is none to trust (never throws).
  *   A reply with `ok: false` is returned as is (`code` says why).
  */
-export function daemonRequest(commonDir: string, cmd: string, body: Record<string, unknown>, opts: { connectMs: number; replyMs: number }): Promise<DaemonReply | null> {
+export async function daemonRequest(commonDir: string, cmd: string, body: Record<string, unknown>, opts: { connectMs: number; replyMs: number }): Promise<DaemonReply | null> {
+  return socketRequest(socketPath(commonDir), cmd, body, opts);
+}
+
+/**
+ * Sends `{v, version, cmd, ...body}` as one JSON line to the unix socket at
+ * `socket` (the repository's daemon, or a race's hook relay) and reads one
+ * JSON line back.
+ *
+ * @param connectMs how long to wait for the connection, in ms.
+ * @param replyMs how long to wait for the reply once connected, in ms.
+ * @returns the reply; `{ok: false, code: 'VERSION'}` from a server of another
+ *   version; null when there is none to trust (never throws).
+ */
+export function socketRequest(socket: string, cmd: string, body: Record<string, unknown>, opts: { connectMs: number; replyMs: number }): Promise<DaemonReply | null> {
   return new Promise((resolve) => {
     let done = false;
     let buf = '';
@@ -34,7 +48,7 @@ export function daemonRequest(commonDir: string, cmd: string, body: Record<strin
       sock.destroy();
       resolve(v);
     };
-    const sock = connect(socketPath(commonDir));
+    const sock = connect(socket);
     let timer = setTimeout(() => finish(null), opts.connectMs);
     sock.on('connect', () => {
       clearTimeout(timer);

@@ -27,7 +27,8 @@ export async function runHook(args: string[]): Promise<number> {
   let cwd: string | null = null;
   try {
     const { text, truncated } = await readStdin(5000, STDIN_MAX_BYTES);
-    if (agent === 'claude' && !truncated && (await viaDaemon(text))) return 0;
+    if (agent && !truncated && process.env.CKPT_HOOK_SOCKET && (await viaRelay(agent, text, process.env.CKPT_HOOK_SOCKET))) return 0;
+    if (agent === 'claude' && !truncated && !process.env.CKPT_HOOK_SOCKET && (await viaDaemon(text))) return 0;
     const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }] = await Promise.all([import('../../agents/hooks.js'), import('../../agents/hook-registry.js')]);
     const hooks = agent ? await loadAgentHooks(agent) : null;
     if (!hooks) {
@@ -102,6 +103,41 @@ async function viaDaemon(stdin: string): Promise<boolean> {
     }
     if (reply === null && process.env.CKPT_DAEMON_AUTOSTART !== '0') (await import('../../watch/daemon-control.js')).startDaemonDetached(cwd);
     else if (reply) report(cwd, `${stamp()} ckpt hook claude: the daemon answered ${String(reply.code)} ${String(reply.message ?? '')}: snapshot taken directly`);
+    return false;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Hands the hook to the race's hook relay named by `CKPT_HOOK_SOCKET` (a
+ * fenced race attempt, whose store is read-only to it: race/hook-relay.ts),
+ * which records the step outside the sandbox, and writes its reply for the
+ * agent. Only `node:net` and the daemon's paths are loaded.
+ *
+ * @returns true when the relay answered ok; otherwise the hook goes on by
+ *   itself (and logs why), as it does without a relay.
+ */
+async function viaRelay(agent: string, stdin: string, socket: string): Promise<boolean> {
+  let cwd = process.cwd();
+  try {
+    const c = (JSON.parse(stdin) as { cwd?: unknown }).cwd;
+    if (typeof c === 'string' && path.isAbsolute(c)) cwd = c;
+  } catch {
+    // the relay reports what is wrong with it
+  }
+  try {
+    const { socketRequest } = await import('../../watch/daemon-client.js');
+    const waitMs = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(process.env.CKPT_HOOK_WAIT ?? '');
+    const replyMs = (waitMs ? Number(waitMs[1]) * (waitMs[2] === 's' ? 1000 : 1) : 20_000) + 5000;
+    const reply = await socketRequest(socket, 'hook', { agent, stdin }, { connectMs: 5000, replyMs });
+    if (reply?.ok) {
+      const problems = Array.isArray(reply.problems) ? reply.problems : [];
+      for (const p of problems) report(cwd, `${stamp()} ckpt hook ${agent}: ${String(p)}`);
+      writeReply(typeof reply.reply === 'string' ? reply.reply : '');
+      return true;
+    }
+    report(cwd, `${stamp()} ckpt hook ${agent}: the race's hook relay (${socket}) ${reply ? `answered ${String(reply.code)} ${String(reply.message ?? '')}` : 'did not answer'}: recording directly`);
     return false;
   } catch {
     return false;

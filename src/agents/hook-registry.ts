@@ -16,6 +16,8 @@ export async function loadAgentHooks(agent: string): Promise<AgentHooks | null> 
       return (await import('./claude.js')).claudeHooks;
     case 'opencode':
       return (await import('./opencode.js')).openCodeHooks;
+    case 'cursor':
+      return (await import('./cursor.js')).cursorHooks;
     default:
       return null;
   }

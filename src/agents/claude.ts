@@ -23,6 +23,18 @@ export { HOOK_WAIT_MS, HOOK_INPUT_MAX_BYTES, hookWaitMs, raceTrailers } from './
 /** The tools whose calls can change files: only these are hooked. */
 export const CLAUDE_HOOK_MATCHER = 'Bash|Write|Edit|MultiEdit|NotebookEdit';
 
+/** The events hooked for snapshots (with {@link CLAUDE_HOOK_MATCHER}): each also reports the agent's state. */
+export const CLAUDE_SNAPSHOT_EVENTS = ['PreToolUse', 'PostToolUse'] as const;
+
+/**
+ * The events hooked only for the agent's state (agents/state.ts), every one
+ * (no matcher): a prompt submitted, a permission dialog shown (Claude Code
+ * 2.1.330 fires `PermissionRequest` for it, headless or not; `Notification`
+ * is its older signal, also sent for an idle prompt), a reply ended, the
+ * session ended. Claude Code's hooks reference.
+ */
+export const CLAUDE_STATE_EVENTS = ['UserPromptSubmit', 'PermissionRequest', 'Notification', 'Stop', 'SessionEnd'] as const;
+
 /** The payload Claude Code writes to a PreToolUse/PostToolUse hook's stdin (fields ckpt uses). */
 export interface ClaudeHookInput {
   hook_event_name?: string;
@@ -31,6 +43,10 @@ export interface ClaudeHookInput {
   tool_input?: Record<string, unknown>;
   tool_use_id?: string;
   session_id?: string;
+  /** Notification: `permission_prompt`, `idle_prompt`, `elicitation_dialog`, `auth_success`. */
+  notification_type?: string;
+  /** Notification: the text shown (`Claude needs your permission to use Bash`). */
+  message?: string;
 }
 
 /** A hook's stdin, checked: the fields ckpt can use, and one line per thing it could not. */
@@ -39,7 +55,7 @@ export interface ParsedHookInput {
   problems: string[];
 }
 
-const STRING_FIELDS = ['hook_event_name', 'cwd', 'tool_name', 'tool_use_id', 'session_id'] as const;
+const STRING_FIELDS = ['hook_event_name', 'cwd', 'tool_name', 'tool_use_id', 'session_id', 'notification_type', 'message'] as const;
 
 /**
  * Parses whatever arrived on a hook's stdin, never throwing: empty input,
@@ -58,35 +74,55 @@ export function parseClaudeHookInput(text: string): ParsedHookInput {
 }
 
 /**
- * A Claude Code hook payload read as a step and a state: PreToolUse →
- * `before`, PostToolUse → `after`; Notification (a permission or input
- * request) → waiting; UserPromptSubmit → prompt; Stop → turn-end;
- * SessionStart / SessionEnd (Claude Code's hooks reference).
+ * A Claude Code hook payload read as a step and a state (Claude Code's hooks
+ * reference, and the payloads of 2.1.330, docs/agents.md "Who is waiting for
+ * you"): PreToolUse → `before` and `tool`, PostToolUse → `after` and
+ * `tool-done` (PostToolUseFailure: `tool-done` only); PermissionRequest →
+ * `waiting` (permission); Notification `permission_prompt` → `waiting`
+ * (permission), `idle_prompt` and `elicitation_dialog` → `waiting` (input),
+ * any other type (`auth_success`) → no state; UserPromptSubmit → `prompt`;
+ * Stop → `turn-end`; SessionStart / SessionEnd.
  */
 export function parseClaudeHook(text: string): ParsedHook {
   const { input, problems } = parseClaudeHookInput(text);
   const event = input.hook_event_name ?? null;
   const tool = input.tool_name || 'tool';
   const kind: HookStep['kind'] | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
-  const step = kind ? { kind, tool, target: toolTarget(input.tool_input ?? {}, null), toolUseId: input.tool_use_id ?? null } : null;
-  const message = (() => {
-    try {
-      const m = (JSON.parse(text) as { message?: unknown }).message;
-      return typeof m === 'string' ? m : undefined;
-    } catch {
-      return undefined;
+  const target = toolTarget(input.tool_input ?? {}, null);
+  const step = kind ? { kind, tool, target, toolUseId: input.tool_use_id ?? null } : null;
+  return { event, step, state: claudeState(input), cwd: input.cwd ?? null, sessionId: input.session_id ?? null, problems };
+}
+
+/** What a Claude Code event says about the agent's state (see {@link parseClaudeHook}), or null. */
+function claudeState(input: ClaudeHookInput): HookState | null {
+  const tool = input.tool_name || 'tool';
+  const message = input.message;
+  switch (input.hook_event_name) {
+    case 'PreToolUse':
+      return { state: 'tool', tool };
+    case 'PostToolUse':
+    case 'PostToolUseFailure':
+      return { state: 'tool-done', tool };
+    case 'PermissionRequest':
+      return { state: 'waiting', reason: 'permission', tool, detail: `permission to use ${tool}` };
+    case 'Notification': {
+      const type = input.notification_type;
+      const detail = message ? { detail: message } : {};
+      if (type === 'permission_prompt' || (type === undefined && /permission/i.test(message ?? ''))) return { state: 'waiting', reason: 'permission', ...detail };
+      if (type === 'idle_prompt' || type === 'elicitation_dialog' || type === undefined) return { state: 'waiting', reason: 'input', ...detail };
+      return null;
     }
-  })();
-  const state: HookState | null =
-    event === 'PreToolUse' ? { state: 'tool', tool }
-    : event === 'PostToolUse' ? { state: 'tool-done', tool }
-    : event === 'Notification' ? { state: 'waiting', ...(message ? { detail: message } : {}) }
-    : event === 'UserPromptSubmit' ? { state: 'prompt' }
-    : event === 'Stop' ? { state: 'turn-end' }
-    : event === 'SessionStart' ? { state: 'session-start' }
-    : event === 'SessionEnd' ? { state: 'session-end' }
-    : null;
-  return { event, step, state, cwd: input.cwd ?? null, sessionId: input.session_id ?? null, problems };
+    case 'UserPromptSubmit':
+      return { state: 'prompt' };
+    case 'Stop':
+      return { state: 'turn-end' };
+    case 'SessionStart':
+      return { state: 'session-start' };
+    case 'SessionEnd':
+      return { state: 'session-end' };
+    default:
+      return null;
+  }
 }
 
 /**
@@ -129,8 +165,15 @@ export function claudeHookCommand(ckptBin: string, nodeBin = process.execPath): 
  * any settings file (used by race).
  */
 export function claudeHookSettings(command: string): { hooks: Record<string, MatcherEntry[]> } {
-  const entry: MatcherEntry = { matcher: CLAUDE_HOOK_MATCHER, hooks: [{ type: 'command', command, timeout: 30 }] };
-  return { hooks: { PreToolUse: [entry], PostToolUse: [structuredClone(entry)] } };
+  const hooks: Record<string, MatcherEntry[]> = {};
+  for (const event of [...CLAUDE_SNAPSHOT_EVENTS, ...CLAUDE_STATE_EVENTS]) hooks[event] = [ourEntry(event, command)];
+  return { hooks };
+}
+
+/** ckpt's entry for `event`: the snapshot events with {@link CLAUDE_HOOK_MATCHER} (timeout 30 s), the state events with no matcher (every one) and 10 s (they take no snapshot). */
+function ourEntry(event: string, command: string): MatcherEntry {
+  const snapshot = (CLAUDE_SNAPSHOT_EVENTS as readonly string[]).includes(event);
+  return snapshot ? { matcher: CLAUDE_HOOK_MATCHER, hooks: [{ type: 'command', command, timeout: 30 }] } : { hooks: [{ type: 'command', command, timeout: 10 }] };
 }
 
 /** Where `hooks install claude` writes. */
@@ -143,7 +186,9 @@ function isOurs(h: HookEntry): boolean {
 }
 
 /**
- * Adds ckpt's PreToolUse and PostToolUse hooks to `.claude/settings.local.json`
+ * Adds ckpt's hooks to `.claude/settings.local.json`: PreToolUse and
+ * PostToolUse (snapshots and state) and the state events
+ * ({@link CLAUDE_STATE_EVENTS})
  * of the worktree containing `dir`, keeping everything else in the file.
  * Installing twice changes nothing. The settings file is kept out of
  * snapshots: unless git already ignores it, a rule for it is added to
@@ -161,14 +206,14 @@ export async function installClaudeHooks(dir: string, command: string): Promise<
   const settings = readSettings(file);
   const hooks = (settings.hooks ??= {}) as Record<string, MatcherEntry[]>;
   let changed = false;
-  for (const event of ['PreToolUse', 'PostToolUse']) {
+  for (const event of [...CLAUDE_SNAPSHOT_EVENTS, ...CLAUDE_STATE_EVENTS]) {
     const list = (hooks[event] ??= []);
     const present = list.some((m) => m.hooks?.some((h) => h.command === command));
     if (present) continue;
     // Replace an older ckpt entry (e.g. another install path) rather than adding a second.
     for (const m of list) if (m.hooks) m.hooks = m.hooks.filter((h) => !isOurs(h));
     hooks[event] = list.filter((m) => !m.hooks || m.hooks.length > 0);
-    hooks[event]!.push({ matcher: CLAUDE_HOOK_MATCHER, hooks: [{ type: 'command', command, timeout: 30 }] });
+    hooks[event]!.push(ourEntry(event, command));
     changed = true;
   }
   const excluded = await excludeSettingsFile(repo);
@@ -332,7 +377,7 @@ async function writeSettings(file: string, settings: Record<string, unknown>): P
 /** Claude Code's hooks behind the one interface (agents/hooks.ts). */
 export const claudeHooks: AgentHooks = {
   agent: 'claude',
-  events: ['PreToolUse', 'PostToolUse'],
+  events: [...CLAUDE_SNAPSHOT_EVENTS, ...CLAUDE_STATE_EVENTS],
   parse: parseClaudeHook,
   reply: () => '',
   command: claudeHookCommand,

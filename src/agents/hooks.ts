@@ -10,7 +10,9 @@
  * (agents/hook-registry.ts `loadAgentHooks`), parses stdin with {@link AgentHooks.parse}, records
  * the step with {@link recordHookStep}, and writes {@link AgentHooks.reply} on
  * stdout. `ckpt hooks install|uninstall AGENT` calls `install` / `uninstall`.
- * The agents' states (`ckpt agents`) are read from {@link ParsedHook.state}.
+ * The agents' states (`ckpt agents`) are recorded from {@link ParsedHook.state}
+ * for every event, by agents/state.ts `recordHookState` (the hook command
+ * does it for every agent: a parser only fills `state`).
  */
 import path from 'node:path';
 import type { SnapshotKind } from '../core/types.js';
@@ -50,6 +52,8 @@ export interface HookState {
   tool?: string;
   /** What the agent waits for or why, as it said it (state `waiting`). */
   detail?: string;
+  /** Why it waits (state `waiting`): `permission` (a tool call needs approval) or `input` (a question, an idle prompt); `input` when not given. */
+  reason?: 'permission' | 'input';
 }
 
 /** A hook payload, read. Never thrown: what could not be used is in `problems`. */
@@ -164,7 +168,7 @@ export async function recordHookStep(agent: string, parsed: ParsedHook, fallback
 }
 
 /** An absolute target inside the worktree, relative to it; anything else as it is. */
-function relativeTarget(target: string, worktree: string): string {
+export function relativeTarget(target: string, worktree: string): string {
   if (!path.isAbsolute(target)) return target;
   const rel = path.relative(worktree, target);
   return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? target : rel;

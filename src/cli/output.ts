@@ -168,6 +168,11 @@ export class Output {
     return { update: (s) => lu(s), done: () => lu.done() };
   }
 
+  /** Rings the terminal bell (BEL on stdout; human mode only): `ckpt agents --watch` when an agent starts waiting. */
+  bell(): void {
+    if (!this.json) this.write(this.stdout, '\x07');
+  }
+
   /** Prints a table (human mode only); see {@link renderTable}. */
   table(spec: TableSpec): void {
     if (!this.json) this.line(renderTable(spec, this.color));

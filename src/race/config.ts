@@ -77,7 +77,15 @@ const raceSchema = z
 // Read by snapshot/left-out.ts (the snapshot layer reads its own key); declared here so the strict schema accepts it.
 const snapshotSchema = z.object({ maxFileSize: z.string().optional().describe('untracked files above this size are left out of snapshots (e.g. "100MiB", "off")') }).strict();
 
-const configSchema = z.object({ snapshot: snapshotSchema.optional(), agents: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'agent names: letters, digits, . _ -'), agentSchema).optional(), race: raceSchema.optional() }).strict();
+// Read by `ckpt agents --watch` (cli/commands/agents.ts).
+const notifySchema = z
+  .object({
+    bell: z.boolean().optional().describe('ring the terminal bell when an agent starts waiting for input (default true)'),
+    desktop: z.boolean().optional().describe('send a desktop notification (notify-send) when an agent starts waiting for input (default true)'),
+  })
+  .strict();
+
+const configSchema = z.object({ snapshot: snapshotSchema.optional(), notify: notifySchema.optional(), agents: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'agent names: letters, digits, . _ -'), agentSchema).optional(), race: raceSchema.optional() }).strict();
 
 /** The parsed config. */
 export type CkptConfig = z.infer<typeof configSchema>;

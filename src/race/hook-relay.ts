@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadAgentHooks } from '../agents/hook-registry.js';
 import { HOOK_WAIT_MS, recordHookStep } from '../agents/hooks.js';
+import { recordHookState } from '../agents/state.js';
 import type { Repo } from '../git/repo.js';
 import { DAEMON_VERSION } from '../watch/daemon-paths.js';
 
@@ -82,6 +83,9 @@ export async function startHookRelay(repo: Repo, o: HookRelayOptions): Promise<H
     if (!hooks || msg.agent !== o.agent) return { ok: false, code: 'OTHER_AGENT', message: `this relay serves ${o.agent}'s hooks, not ${JSON.stringify(msg.agent)}'s` };
     const parsed = hooks.parse(String(msg.stdin ?? ''));
     try {
+      // The agent's state too (its state dir is not writable inside the fence): the race is the
+      // process it names, so the state goes stale if the race dies (agents/state.ts).
+      await recordHookState(hooks.agent, { ...parsed, cwd: repo.worktree }, repo.worktree, { pid: process.pid, env: o.env() }).catch(() => null);
       // Always this worktree, whatever the payload's cwd says.
       const res = await recordHookStep(hooks.agent, { ...parsed, cwd: repo.worktree }, repo.worktree, { waitMs: HOOK_WAIT_MS, env: o.env() });
       if (res) {

@@ -1,6 +1,8 @@
 /**
- * `ckpt hook AGENT`, run by an agent before and after each tool call (and on
- * its other hook events). It must be fast and must never block or fail the
+ * `ckpt hook AGENT`, run by an agent before and after each tool call (a
+ * snapshot each) and on its other hook events (the agent's state only: a
+ * prompt, a permission request, a reply's end, the session's end;
+ * agents/state.ts). It must be fast and must never block or fail the
  * agent: it always exits 0, prints on stdout only what the agent expects from
  * a hook (agents/hooks.ts `reply`: nothing for Claude Code), and appends its
  * own errors to `<git-common-dir>/ckpt/hook.log` (or stderr when there is no repo).
@@ -28,8 +30,11 @@ export async function runHook(args: string[]): Promise<number> {
   try {
     const { text, truncated } = await readStdin(5000, STDIN_MAX_BYTES);
     if (agent && !truncated && process.env.CKPT_HOOK_SOCKET && (await viaRelay(agent, text, process.env.CKPT_HOOK_SOCKET))) return 0;
-    if (agent === 'claude' && !truncated && !process.env.CKPT_HOOK_SOCKET && (await viaDaemon(text))) return 0;
-    const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }] = await Promise.all([import('../../agents/hooks.js'), import('../../agents/hook-registry.js')]);
+    const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }, { recordHookState }] = await Promise.all([
+      import('../../agents/hooks.js'),
+      import('../../agents/hook-registry.js'),
+      import('../../agents/state.js'),
+    ]);
     const hooks = agent ? await loadAgentHooks(agent) : null;
     if (!hooks) {
       report(null, `${stamp()} ckpt hook: unknown agent ${JSON.stringify(agent)} (known: ${HOOK_AGENT_NAMES.join(', ')})`);
@@ -37,6 +42,19 @@ export async function runHook(args: string[]): Promise<number> {
     }
     const parsed = truncated ? { event: null, step: null, state: null, cwd: null, sessionId: null, problems: [`stdin is larger than ${HOOK_INPUT_MAX_BYTES} bytes: not used`] } : hooks.parse(text);
     cwd = parsed.cwd;
+    // The agent's state first, for every event that reports one: a small file, no snapshot (agents/state.ts).
+    // (Behind a race's relay, CKPT_HOOK_SOCKET, the relay records it: the state dir is not writable here.)
+    try {
+      if (!process.env.CKPT_HOOK_SOCKET) await recordHookState(hooks.agent, parsed, process.cwd());
+    } catch (err) {
+      const e = err as { message?: string; code?: string };
+      report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(parsed.event)}: state not recorded: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);
+    }
+    // A call that asks for a snapshot goes to the daemon when one is wanted (it logs the payload's problems itself).
+    if (agent === 'claude' && parsed.step && !truncated && !process.env.CKPT_HOOK_SOCKET && (await viaDaemon(text))) {
+      writeReply(hooks.reply(parsed));
+      return 0;
+    }
     const problems = [...parsed.problems];
     const wait = hookWaitMs();
     if (wait.problem) problems.push(wait.problem);

@@ -22,6 +22,7 @@ const COMMANDS: [string, () => Promise<CommandModule>][] = [
   ['gc', () => import('./gc.js')],
   ['daemon', () => import('./daemon.js')],
   ['status', () => import('./status.js')],
+  ['agents', () => import('./agents.js')],
   ['view', () => import('./view.js')],
   ['demo', () => import('./demo.js')],
   ['race', () => import('../race-commands.js').then((m) => ({ register: m.registerRace }))],

@@ -81,7 +81,7 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
     const rc = plan.config.race ?? {};
     // Dependencies first (deps.ts): their directories are the strategy's, whatever the copy patterns say.
     await provideDeps(repo, p.dir, plan.deps);
-    await copyIgnoredFiles(repo, p.dir, { copy: rc.copy ?? [], symlink: rc.symlink ?? [], skip: plan.deps.dirs });
+    await copyIgnoredFiles(repo, p.dir, { copy: plan.copy, symlink: rc.symlink ?? [], skip: plan.deps.dirs });
     if (plan.sandbox && p.preset.hooks) {
       // The agent's hooks cannot write ckpt's store from inside the sandbox: the race records their steps.
       const relay = await startHookRelay(await openRepo(p.dir), { agent: p.preset.hooks, env: () => ({ CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name, CKPT_ROUND: String(currentRound) }), onStep: () => current?.touch() });

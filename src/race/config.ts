@@ -61,6 +61,7 @@ const raceSchema = z
     symlink: z.array(z.string()).optional().describe('patterns of ignored files or directories linked instead of copied (an attempt then writes into your files: needs unsafeDeps)'),
     deps: z.enum(DEPS_STRATEGIES).optional().describe('how each attempt gets the dependency directories: auto (default: reflink where the file system clones, else copy), reflink, copy, install, hardlink, symlink (both need unsafeDeps), none'),
     depsPaths: z.array(z.string()).optional().describe('gitignore-style patterns of the dependency directories (default ["node_modules"])'),
+    peerConfigs: z.boolean().optional().describe('read peers\' worktree configs (.worktreeinclude, conductor.json, .superset/config.json, .cursor/worktrees.json) for setup, teardown, env and copies (default true; ckpt\'s own settings win)'),
     unsafeDeps: z.boolean().optional().describe('accept deps strategies (hardlink, symlink) and race.symlink through which an attempt can change your own files'),
     ports: z.object({ base: z.number().int().min(1024).max(65000), perAttempt: z.number().int().min(1).max(1000) }).strict().optional(),
     timeout: duration.optional(),

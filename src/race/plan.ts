@@ -15,6 +15,7 @@ import { loadConfig, MAX_ROUNDS, parseModels, resolveAgent, type CkptConfig } fr
 import { CONFINEMENTS, confinementWorks, detectConfinement, type Confinement } from '../agents/confine.js';
 import { raceId } from './ids.js';
 import { DEFAULT_DEPS_PATHS, planDeps, type DepsPlan, type DepsStrategy } from './deps.js';
+import { noPeerConfigs, readPeerConfigs } from './peers.js';
 import { sandboxWorks } from '../agents/sandbox.js';
 import { expandArgv, type AgentPreset, type ArgTemplate, type Placeholder } from '../agents/presets.js';
 import { raceDir } from './store.js';
@@ -116,6 +117,15 @@ export interface RacePlan {
   setup: string | null;
   /** The attempts' dependency directories: strategy, directories, install command (deps.ts). */
   deps: DepsPlan;
+  /** gitignore patterns of ignored files copied into each attempt besides `.env*`: `.worktreeinclude`'s, then `race.copy`. */
+  copy: string[];
+  /**
+   * Where each setting came from (`--setup`, `.ckpt/config.json race.setup`,
+   * `conductor.json scripts.setup`, …): setup, teardown, each variable ckpt
+   * sets besides its own, each copy pattern; the peers' files read and what
+   * of them was not used (peers.ts).
+   */
+  sources: { setup: string | null; teardown: string | null; env: Record<string, string>; copy: Record<string, string>; peerFiles: string[]; unused: string[] };
   attempts: PlannedAttempt[];
   /** Where the Claude Code hook settings are written (in the race's directory). */
   claudeSettings: string;
@@ -133,7 +143,8 @@ export interface RacePlan {
  *   `AGENT_NOT_INSTALLED` (names the package), `SNAPSHOT_NOT_FOUND` (bad
  *   --base), `NOT_A_REPO`, `SANDBOX_UNAVAILABLE` (`sandbox` without a working bubblewrap),
  *   `DEPS_UNSAFE` (`hardlink`, `symlink` or `race.symlink` without `unsafeDeps`),
- *   `DEPS_UNAVAILABLE` (`reflink` where the file system cannot clone, `install` without a lockfile or its tool).
+ *   `DEPS_UNAVAILABLE` (`reflink` where the file system cannot clone, `install` without a lockfile or its tool),
+ *   `PEER_CONFIG_INVALID` (a peer's config file, named, is not JSON or not its tool's shape).
  */
 export async function planRace(o: RaceOptions): Promise<RacePlan> {
   if (!o.task || !o.task.trim()) throw new CkptError('INVALID_ARGUMENT', 'the task is empty', { hint: 'race "describe the task" --models claude,codex' });
@@ -153,7 +164,25 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   const ports = rc.ports ?? { base: 41000, perAttempt: 10 };
   const timeoutDefault = parseDuration(o.timeout ?? rc.timeout ?? '30m');
   const claudeSettings = path.join(raceDir(repo, id), 'claude-settings.json');
-  const templates = { ...(rc.env ?? {}), ...(o.env ?? {}) };
+  // Peers' files (peers.ts): ckpt's own settings win over them.
+  const peers = rc.peerConfigs === false ? noPeerConfigs() : readPeerConfigs(repo.worktree);
+  const own = { ...(rc.env ?? {}), ...(o.env ?? {}) };
+  const peerEnv = Object.entries(peers.env).filter(([k]) => !(k in own));
+  const templates = { ...Object.fromEntries(peerEnv.filter(([, v]) => !v.literal).map(([k, v]) => [k, v.value])), ...own };
+  const literals = Object.fromEntries(peerEnv.filter(([, v]) => v.literal).map(([k, v]) => [k, v.value]));
+  const ownSetup = o.setup != null ? '--setup' : rc.setup != null ? '.ckpt/config.json race.setup' : null;
+  const ownTeardown = o.teardown != null ? '--teardown' : rc.teardown != null ? '.ckpt/config.json race.teardown' : null;
+  const unused = [...peers.unused];
+  if (ownSetup && peers.setup) unused.push(`${peers.setup.from}: not used, ckpt's own ${ownSetup} wins`);
+  if (ownTeardown && peers.teardown) unused.push(`${peers.teardown.from}: not used, ckpt's own ${ownTeardown} wins`);
+  const sources: RacePlan['sources'] = {
+    setup: ownSetup ?? peers.setup?.from ?? null,
+    teardown: ownTeardown ?? peers.teardown?.from ?? null,
+    env: { ...Object.fromEntries(peerEnv.map(([k, v]) => [k, v.from])), ...Object.fromEntries(Object.keys(rc.env ?? {}).map((k) => [k, '.ckpt/config.json race.env'])), ...Object.fromEntries(Object.keys(o.env ?? {}).map((k) => [k, '--env'])) },
+    copy: { '.env*': 'ckpt (always)', ...Object.fromEntries(peers.include.map((x) => [x, '.worktreeinclude'])), ...Object.fromEntries((rc.copy ?? []).map((x) => [x, '.ckpt/config.json race.copy'])) },
+    peerFiles: peers.files,
+    unused,
+  };
   for (const k of Object.keys(templates)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new CkptError('INVALID_ARGUMENT', `bad environment variable name ${JSON.stringify(k)}`, { hint: '--env NAME=VALUE, NAME of letters, digits and _' });
     if (k.startsWith('CKPT_') || k === 'PORT') throw new CkptError('INVALID_ARGUMENT', `${k} is set by ckpt for each attempt`, { hint: 'Use another name; {port}, {attempt}, {index} give its values.' });
@@ -178,6 +207,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
       env: {
         ...preset.env,
         ...expandEnvTemplates(templates, { attempt: spec.name, index: String(i + 1), port: String(port), raceId: id, dir }),
+        ...literals,
         CKPT_RACE_ID: id,
         CKPT_ATTEMPT: spec.name,
         CKPT_ATTEMPT_INDEX: String(i + 1),
@@ -240,13 +270,15 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     checkTimeoutMs: parseDuration(o.checkTimeout ?? rc.checkTimeout ?? '15m'),
     idleTimeoutMs: parseDuration(o.idleTimeout ?? rc.idleTimeout ?? '10m'),
     rounds,
-    teardown: o.teardown ?? rc.teardown ?? null,
+    teardown: o.teardown ?? rc.teardown ?? peers.teardown?.command ?? null,
     sandbox,
     reviewBy,
     judge,
     ckptBin: o.ckptBin,
     maxParallel: o.maxParallel ?? specs.length,
-    setup: o.setup ?? rc.setup ?? null,
+    setup: o.setup ?? rc.setup ?? peers.setup?.command ?? null,
+    copy: [...peers.include, ...(rc.copy ?? [])],
+    sources,
     deps,
     attempts,
     claudeSettings,

@@ -5,7 +5,7 @@
  * the attempt needs (`.env*`, `.worktreeinclude` and configured patterns)
  * copied or linked in. Removing it: remove-worktree.ts.
  */
-import { constants as fsc, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { constants as fsc, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ignore from 'ignore';
@@ -91,7 +91,7 @@ export async function createAttemptWorktree(repo: Repo, base: Base, dir: string,
 
 /** Options for {@link copyIgnoredFiles}. */
 export interface CopySpec {
-  /** gitignore-style patterns of ignored paths to copy (`.env*` always included). */
+  /** gitignore-style patterns of ignored paths to copy (`.env*` always included; the plan adds `.worktreeinclude`'s, peers.ts). */
   copy: string[];
   /** Patterns of ignored paths to symlink instead (unsafe: the attempt writes into the user's files). */
   symlink: string[];
@@ -101,15 +101,13 @@ export interface CopySpec {
 
 /**
  * Copies into `dir` the ignored files of the user's worktree that match
- * `.env*`, the patterns in `.worktreeinclude` (Claude Code's convention:
- * gitignore syntax, only ignored files are taken) and `spec.copy`; links those
+ * `.env*` and `spec.copy` (which holds `.worktreeinclude`'s patterns: Claude Code's convention,
+ * gitignore syntax, only ignored files are taken); links those
  * matching `spec.symlink`. Copies are copy-on-write where the file system
  * allows. Returns the repository-relative paths copied and linked.
  */
 export async function copyIgnoredFiles(repo: Repo, dir: string, spec: CopySpec): Promise<{ copied: string[]; linked: string[] }> {
   const include = ignore().add(['.env*', ...spec.copy]);
-  const wti = path.join(repo.worktree, '.worktreeinclude');
-  if (existsSync(wti)) include.add(readFileSync(wti, 'utf8'));
   const link = ignore().add(spec.symlink);
   const skip = new Set(spec.skip ?? []);
   // Every ignored path, directories collapsed (node_modules/ is one entry).

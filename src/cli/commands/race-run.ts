@@ -114,7 +114,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
   });
   if (input.dryRun) {
     const attempts = plan.attempts.map((a) => ({ name: a.name, agent: a.agent, model: a.model, command: a.argv, taskViaStdin: a.stdin, laterRounds: a.preset.resume ? 'resume' : 'fresh', dir: a.dir, branch: a.branch, port: a.port, env: a.env, timeoutMs: a.timeoutMs }));
-    out.result({ id: plan.id, task, check: plan.check, rounds: plan.rounds, teardown: plan.teardown, sandbox: plan.sandbox, reviewBy: plan.reviewBy, judge: plan.judge, setup: plan.setup, deps: { requested: plan.deps.requested, strategy: plan.deps.strategy, reason: plan.deps.reason, dirs: plan.deps.dirs, install: plan.deps.install?.argv ?? null }, warnings: plan.deps.warnings, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
+    out.result({ id: plan.id, task, check: plan.check, rounds: plan.rounds, teardown: plan.teardown, sandbox: plan.sandbox, reviewBy: plan.reviewBy, judge: plan.judge, setup: plan.setup, deps: { requested: plan.deps.requested, strategy: plan.deps.strategy, reason: plan.deps.reason, dirs: plan.deps.dirs, install: plan.deps.install?.argv ?? null }, warnings: plan.deps.warnings, sources: plan.sources, copy: plan.copy, base: plan.base.spec ?? 'the worktree as it is now', maxParallel: plan.maxParallel, idleTimeoutMs: plan.idleTimeoutMs, checkTimeoutMs: plan.checkTimeoutMs, confinement: plan.confinement, attempts });
     out.line(`race ${out.q(plan.id)} (dry run: nothing created, nothing run)`);
     out.line(`task: ${out.t(JSON.stringify(task))}`);
     out.line(`limits: ${plan.maxParallel} at once, idle timeout ${formatDuration(plan.idleTimeoutMs)}${plan.check ? `, check timeout ${formatDuration(plan.checkTimeoutMs)}` : ''}`);
@@ -129,8 +129,14 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     }
     if (plan.check) out.line(`\ncheck: ${out.t(plan.check)}${plan.rounds > 1 ? ` (up to ${plan.rounds} rounds: a failed check goes back to the agent)` : ''}`);
     out.line(`deps: ${depsLine(plan.deps, out)}`);
-    if (plan.setup) out.line(`setup: ${out.t(plan.setup)}`);
-    if (plan.teardown) out.line(`teardown (race clean, --clean): ${out.t(plan.teardown)}`);
+    const from = (x: string | null): string => (x ? `  (from ${x})` : '');
+    if (plan.setup) out.line(`setup: ${out.t(plan.setup)}${from(plan.sources.setup)}`);
+    if (plan.teardown) out.line(`teardown (race clean, --clean): ${out.t(plan.teardown)}${from(plan.sources.teardown)}`);
+    const envFrom = Object.entries(plan.sources.env);
+    if (envFrom.length > 0) out.line(`variables: ${envFrom.map(([k, f]) => `${out.q(k)} (${f})`).join(', ')}`);
+    out.line(`copied (ignored files): ${Object.entries(plan.sources.copy).map(([pat, f]) => `${out.q(pat)} (${f})`).join(', ')}`);
+    if (plan.sources.peerFiles.length > 0) out.line(`peers' files read: ${plan.sources.peerFiles.join(', ')}`);
+    for (const u of plan.sources.unused) out.line(`  ${out.t(u)}`);
     if (plan.sandbox) out.line(`sandbox: bubblewrap; writable: the attempt's worktree, its git dirs, the agent's own state, a private /tmp; network ${plan.sandbox.network ? 'on' : 'off'}`);
     if (plan.reviewBy) out.line(`review: ${out.q(plan.reviewBy)} reviews each attempt that finishes${plan.rounds > 1 ? ' ("request changes" with rounds left: one more round)' : ''}`);
     if (plan.judge) out.line(`judge: ${out.q(plan.judge)} ranks the finished attempts`);

@@ -101,6 +101,8 @@ export interface Turn extends Step {
   usage?: Usage;
   /** Wait this long before answering (e.g. to let a race interleave). */
   delayMs?: number;
+  /** In-process scripts only: answer once this settles (a test holds the model back until it has seen a state). */
+  hold?: Promise<unknown>;
 }
 export interface Script {
   name?: string;
@@ -474,6 +476,7 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
       turn = taken.turn ?? { final: opts.exhausted ?? '(script exhausted)' };
     }
     if (turn.delayMs) await new Promise((r) => setTimeout(r, turn.delayMs));
+    if (turn.hold) await turn.hold;
 
     if (turn.error) {
       rec.status = turn.error.status;

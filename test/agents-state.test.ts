@@ -247,3 +247,24 @@ describe('ckpt agents', () => {
     expect(w.out().indexOf('running')).toBeLessThan(w.out().indexOf('waiting for input'));
   });
 });
+
+describe('agent states in the race progress lines', () => {
+  it('refreshLive reads each running attempt\'s state (not one older than the attempt); renderLive shows it before the last line', async () => {
+    const { refreshLive } = await import('../src/race/progress.js');
+    const { renderLive } = await import('../src/cli/race-table.js');
+    const dir = makeRepo();
+    const repo = await openRepo(dir);
+    expect(hookViaShell(dir, { hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'make' } })).toBe(0);
+    const attempt = { name: 'claude', state: 'running', startedAt: Date.now() - 60_000, endedAt: null, steps: 0, files: 0, error: null, lastLine: 'Bash make', agentState: undefined } as any;
+    const race = { attempts: [attempt], base: { tree: '' } } as any;
+    await refreshLive(repo, race, { attempts: [{ dir }] } as any);
+    expect(attempt.agentState).toMatchObject({ status: 'waiting', waitingSince: expect.any(Number) });
+    const line = renderLive(race, false, 200);
+    expect(line).toMatch(/^claude\s+running .* waiting for input \(permission: Bash\) since \d\d:\d\d:\d\d · Bash make$/);
+    // A state from before the attempt started (a previous run's) is not shown.
+    attempt.startedAt = Date.now() + 60_000;
+    await refreshLive(repo, race, { attempts: [{ dir }] } as any);
+    expect(attempt.agentState).toBeNull();
+    expect(renderLive(race, false, 200)).not.toContain('waiting');
+  });
+});

@@ -85,10 +85,21 @@ export function renderLive(race: RaceRecord, color: boolean, width: number, now 
       const t = a.startedAt ? duration((a.endedAt ?? now) - a.startedAt) : '';
       const head = `${quote(a.name).padEnd(nameW)}  ${stateText(a, c).padEnd(color ? 20 : 11)} ${t.padStart(7)}  ${String(a.steps).padStart(3)} steps  ${String(a.files).padStart(3)} files  `;
       const visible = head.replace(/\x1b\[[0-9;]*m/g, '').length;
-      // An agent's last output line: its control bytes escaped, so it cannot move the cursor or clear lines.
+      // The agent's state from its hooks while it runs (waiting for input stands out), then its last output line:
+      // control bytes escaped, so neither can move the cursor or clear lines.
+      const live = a.state === 'running' && a.agentState && !a.error ? quote(a.agentState.text, 'text') : '';
       const rest = quote((a.error ?? a.lastLine ?? '').replace(/\s+/g, ' '), 'text');
-      const room = Math.max(0, width - visible - 1);
-      return head + c.dim(rest.length > room ? rest.slice(0, Math.max(0, room - 1)) + '…' : rest);
+      let room = Math.max(0, width - visible - 1);
+      const cut = (s: string): string => (s.length > room ? s.slice(0, Math.max(0, room - 1)) + '…' : s);
+      let shown = '';
+      if (live) {
+        const l = cut(live);
+        room = Math.max(0, room - l.length - 3);
+        shown = a.agentState!.status === 'waiting' ? c.yellow(c.bold(l)) : a.agentState!.status === 'stale' ? c.red(l) : c.cyan(l);
+        if (rest && room > 0) shown += c.dim(` · ${cut(rest)}`);
+        return head + shown;
+      }
+      return head + c.dim(cut(rest));
     })
     .join('\n');
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { openRepo, type Repo } from '../git/repo.js';
 import { diffTreesText } from '../snapshot/diff.js';
 import { readTip } from '../snapshot/tip.js';
+import { agentStatus, agentStatusText, readAgentState } from '../agents/state.js';
 import type { RacePlan } from './plan.js';
 import type { Attempt, RaceRecord } from './types.js';
 
@@ -18,11 +19,17 @@ export async function countChanges(repo: Repo, race: RaceRecord, a: Attempt, tre
   a.deletions = d.files.reduce((s, f) => s + f.deletions, 0);
 }
 
-/** Steps, last tool and counts of every running attempt, from its chain tip. */
+/** Steps, last tool, counts and the agent's state (from its hooks, agents/state.ts) of every running attempt, from its chain tip. */
 export async function refreshLive(repo: Repo, race: RaceRecord, plan: RacePlan): Promise<void> {
   for (const [i, a] of race.attempts.entries()) {
     if (a.state !== 'running' || !existsSync(plan.attempts[i]!.dir)) continue;
     const r = await openRepo(plan.attempts[i]!.dir);
+    const st = readAgentState(r);
+    // Only this run's state: one older than the attempt's start is a previous round's or a leftover.
+    if (st && (a.startedAt === null || st.at >= a.startedAt)) {
+      const status = agentStatus(st);
+      a.agentState = { status, text: agentStatusText(st, status), waitingSince: st.waitingSince };
+    } else a.agentState = null;
     const { tip } = await readTip(r);
     if (!tip) continue;
     a.steps = tip.step - 1;

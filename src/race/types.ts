@@ -16,6 +16,7 @@ export type AttemptState =
   | 'interrupted'; // Ctrl-C, or the race process died
 
 import type { Tokens } from '../agents/presets.js';
+import type { AgentStatus } from '../agents/state.js';
 
 export type { Tokens };
 
@@ -146,6 +147,12 @@ export interface Attempt {
   resultText: string | null;
   /** Last tool used (from hooks) or last output line. */
   lastLine: string | null;
+  /**
+   * The agent's state from its hooks while it runs (agents/state.ts:
+   * `running`, `waiting` for input since when, `idle`, `stale`), read with the
+   * live progress; absent when its hooks report none (and in older records).
+   */
+  agentState?: { status: AgentStatus; text: string; waitingSince: number | null } | null;
   /** Output log file (capped). */
   log: string;
   /** Bytes the agent wrote to stdout/stderr, including what the cap dropped. */

@@ -18,6 +18,16 @@
  *   command ends, the processes it left behind are found and ended
  *   (sweep.ts). ckpt sweeps in every mode, as a second line.
  *
+ * Under `bwrap` and `unshare` the command runs under {@link withLifeline}: a
+ * small `sh` that ends (and with it the namespace) when ckpt is gone, read
+ * from a pipe only ckpt holds open (fd 3, see process.ts). The parent-death
+ * signals alone (`--die-with-parent`, `setpriv --pdeathsig`) were not
+ * certain: each is set by the child after fork(2), and a ckpt killed before
+ * that moment left the whole namespace running for good (the CI failure of
+ * race-cli.test.ts: bwrap and the agent still alive after the race process
+ * was SIGKILLed just after starting them). The end of the pipe is certain:
+ * the kernel closes ckpt's end however ckpt dies.
+ *
  * Which one works is probed once per process, by running `sh -c 'echo $$'`
  * through it (it must print a PID of a fresh namespace), and cached.
  */
@@ -46,24 +56,55 @@ export function describeConfinement(c: Confinement): string {
 /** The argv that runs `argv` under a namespace mechanism (for the probe and for agents). */
 type Wrapper = (argv: readonly string[]) => string[];
 
-const SH_INIT = 'exec 3<&0; "$@" <&3 3<&- & wait $!';
+/** The file descriptor of the lifeline in a command run under {@link withLifeline}. */
+export const LIFELINE_FD = 3;
+
+/**
+ * The lifeline's `sh`: runs `"$@"` (its stdin kept: a background job's would
+ * be /dev/null) and waits for it, ending with its status. When fd 3 is open
+ * (tested with `true`: a redirection error on `:`, a special built-in, would
+ * end the shell), a reader waits for its end of file, that is for every
+ * process holding its other end, ckpt alone, to be gone; then it kills every
+ * process of the namespace (`kill -KILL -1`, only when this shell is PID 1
+ * or 2, so in a namespace of its own: `unshare` makes it the init, bubblewrap
+ * its init's only child) and ends the shell (SIGUSR1, trapped: never
+ * SIGTERM, which ckpt sends the whole group to give the agent its grace
+ * period). bubblewrap's init waits for every child, not only the first, so
+ * ending this shell alone would not end an init whose own parent-death signal
+ * came too late; with nothing left in it, it ends, and the namespace with it.
+ */
+const LIFELINE_INIT = [
+  "trap 'exit 129' USR1",
+  'exec 4<&0',
+  '"$@" <&4 4<&- 3<&- &',
+  'a=$!',
+  'exec 4<&-',
+  'if { true <&3; } 2>/dev/null; then { read -r _ <&3; [ "$$" -le 2 ] && kill -KILL -1 2>/dev/null; kill -USR1 $$; } </dev/null & fi',
+  'exec 3<&-',
+  'wait "$a"',
+].join('\n');
+
+/** `argv` under the lifeline's `sh` ({@link LIFELINE_INIT}); give it a pipe at {@link LIFELINE_FD} that only ckpt holds. */
+export function withLifeline(argv: readonly string[]): string[] {
+  const sh = which.sync('sh', { nothrow: true }) ?? '/bin/sh';
+  return [sh, '-c', LIFELINE_INIT, 'sh', ...argv];
+}
 
 function bwrapWrapper(): Wrapper | null {
   const bwrap = which.sync('bwrap', { nothrow: true });
   if (!bwrap) return null;
-  return (argv) => [bwrap, '--unshare-pid', '--die-with-parent', '--bind', '/', '/', '--dev-bind', '/dev', '/dev', '--proc', '/proc', '--', ...argv];
+  return (argv) => [bwrap, '--unshare-pid', '--die-with-parent', '--bind', '/', '/', '--dev-bind', '/dev', '/dev', '--proc', '/proc', '--', ...withLifeline(argv)];
 }
 
 function unshareWrappers(): Wrapper[] {
   const unshare = which.sync('unshare', { nothrow: true });
   if (!unshare) return [];
   const setpriv = which.sync('setpriv', { nothrow: true });
-  const sh = which.sync('sh', { nothrow: true }) ?? '/bin/sh';
   const lead = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : [];
   const flags = ['--pid', '--fork', '--kill-child', '--mount-proc'];
   return [
-    (argv) => [...lead, unshare, ...flags, '--', sh, '-c', SH_INIT, 'sh', ...argv],
-    (argv) => [...lead, unshare, '--user', '--map-current-user', ...flags, '--', sh, '-c', SH_INIT, 'sh', ...argv],
+    (argv) => [...lead, unshare, ...flags, '--', ...withLifeline(argv)],
+    (argv) => [...lead, unshare, '--user', '--map-current-user', ...flags, '--', ...withLifeline(argv)],
   ];
 }
 
@@ -103,7 +144,8 @@ export function detectConfinement(): Confinement {
 
 /**
  * `argv` as run under `c`: the agent (or check, or setup command) becomes the
- * namespace's only real process. For `sweep`, `argv` itself.
+ * namespace's only real process, under {@link withLifeline} (the caller gives
+ * it the pipe at fd 3: process.ts does). For `sweep`, `argv` itself.
  *
  * @throws CkptError `INVALID_ARGUMENT` when `c` does not work here.
  */

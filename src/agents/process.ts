@@ -8,7 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { confinedArgv, type Confinement } from './confine.js';
+import type { Readable } from 'node:stream';
+import { confinedArgv, LIFELINE_FD, type Confinement } from './confine.js';
 import { sweepAttemptProcesses, type SweepResult, type SweepTarget } from './sweep.js';
 import { setLongTimeout, type LongTimer } from '../core/timer.js';
 
@@ -38,6 +39,13 @@ export interface ProcessOptions {
   shell?: boolean;
   /** Make every process it starts end with it: the mechanism, and which processes the sweep takes. */
   confine?: { mechanism: Confinement; sweep: Omit<SweepTarget, 'byCwd'> };
+  /**
+   * `argv` is run under confine.ts's `withLifeline` (a sandbox's is): give it
+   * a pipe at fd 3 whose other end only this process holds, so it ends when
+   * ckpt does, SIGKILL included. Default: true when `confine` names a PID
+   * namespace (`bwrap`, `unshare`), whose argv {@link runProcess} wraps so.
+   */
+  lifeline?: boolean;
 }
 
 /** How a process ended. */
@@ -95,6 +103,8 @@ export function runProcess(o: ProcessOptions): RunningProcess {
   };
   const plain = o.shell ? ['sh', '-c', o.argv.join(' ')] : o.argv;
   const [cmd, ...args] = o.confine ? confinedArgv(o.confine.mechanism, plain) : plain;
+  const lifeline = o.lifeline ?? (o.confine !== undefined && o.confine.mechanism !== 'sweep');
+  const stdin = o.stdin !== undefined ? 'pipe' : 'ignore';
   const child = spawn(cmd!, args, {
     cwd: o.cwd,
     // PWD names the directory the child starts in, as a shell sets it: programs that trust
@@ -102,8 +112,15 @@ export function runProcess(o: ProcessOptions): RunningProcess {
     // would otherwise work in the directory ckpt was started from, the user's checkout.
     env: { ...o.env, PWD: o.cwd } as NodeJS.ProcessEnv,
     detached: true,
-    stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: lifeline ? [stdin, 'pipe', 'pipe', 'pipe'] : [stdin, 'pipe', 'pipe'],
   });
+  if (lifeline) {
+    // Never written: its end of file, when this process is gone, is what ends the child.
+    // Read (and discarded) so that its close is seen and 'close' below can fire.
+    const line = child.stdio[LIFELINE_FD] as Readable | null;
+    line?.on('error', () => undefined);
+    line?.resume();
+  }
   let stoppedBy: ProcessResult['stoppedBy'] = null;
   let spawnError: string | null = null;
   let killTimer: LongTimer | null = null;

@@ -5,7 +5,9 @@
  * own agent state (`~/.claude`, `~/.codex`…, `CLAUDE_CONFIG_DIR`,
  * `CODEX_HOME`), and a private `/tmp` (`--tmpfs /tmp`; the agent's program
  * and scripts, when they lie under /tmp, are bound back read-only). It runs in its own
- * PID namespace and dies with ckpt (`--unshare-pid --die-with-parent`); the
+ * PID namespace and dies with ckpt (`--unshare-pid --die-with-parent`, and
+ * confine.ts's lifeline, certain even when ckpt is killed just after
+ * starting it: the caller gives it the pipe at fd 3); the
  * network stays on unless asked (`--unshare-net`). A write anywhere else gets
  * EROFS ("Read-only file system"). See docs/race.md.
  */
@@ -14,6 +16,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import which from 'which';
+import { withLifeline } from './confine.js';
 
 /** What a sandboxed agent may write, and whether it has a network. */
 export interface SandboxSpec {
@@ -60,7 +63,7 @@ export function sandboxArgv(argv: readonly string[], spec: SandboxSpec): string[
   };
   add('--ro-bind', [...spec.readonly, ...programDirsUnderTmp(argv)]);
   add('--bind', spec.writable);
-  return [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', ...binds, '--unshare-pid', '--die-with-parent', ...(spec.network ? [] : ['--unshare-net']), '--', ...argv];
+  return [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', ...binds, '--unshare-pid', '--die-with-parent', ...(spec.network ? [] : ['--unshare-net']), '--', ...withLifeline(argv)];
 }
 
 /**

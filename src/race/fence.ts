@@ -65,6 +65,8 @@ export function fenced(o: ProcessOptions, fence: Fence | null, network: boolean)
     shell: false,
     env: { ...o.env, TMPDIR: '/tmp' },
     ...(o.confine ? { confine: { ...o.confine, mechanism: 'sweep' } } : {}),
+    // The sandbox's argv ends with ckpt through its lifeline (agents/sandbox.ts).
+    lifeline: true,
     onLine: (line, stream) => {
       if (isReadOnlyRefusal(line)) refused++;
       o.onLine?.(line, stream);

@@ -5,68 +5,33 @@
  * listening only on a unix socket in a temp dir, removed at the end. Skipped, with the reason,
  * only when PostgreSQL is not installed and cannot be (Debian's `postgresql`; .ci/run installs it).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRace } from '../src/race/plan.js';
 import { agentConfig, raceRepo } from './support/race.js';
+import { startPostgres, type Postgres } from './support/postgres.js';
 import { CLI, picture, write } from './support/repo.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
 
-/** The bin directory of the newest installed PostgreSQL, or null. */
-function pgBin(): string | null {
-  const root = '/usr/lib/postgresql';
-  if (!fs.existsSync(root)) return null;
-  const versions = fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? path.join(root, versions[0], 'bin') : null;
-}
-
-function ensurePostgres(): string | { skip: string } {
-  let bin = pgBin();
-  if (!bin && spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0) {
-    spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null'], { stdio: 'ignore', timeout: 10 * 60_000 });
-    bin = pgBin();
-  }
-  if (!bin) return { skip: 'PostgreSQL is not installed and could not be installed (apt-get install postgresql)' };
-  if (spawnSync('id', ['postgres']).status !== 0) return { skip: 'PostgreSQL is installed but there is no postgres user to run the server as' };
-  return bin;
-}
-
-const asPostgres = (argv: string[]): string[] => (process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...argv] : argv);
-
+let pg: Postgres | { skip: string } = { skip: 'not set up' };
 let bin: string | { skip: string } = { skip: 'not set up' };
-let cluster: string | null = null;
 let sock = '';
 
 beforeAll(() => {
-  bin = ensurePostgres();
-  if (typeof bin !== 'string') return;
-  // Not under the test run's temp dir: the server runs as postgres, which must reach its
-  // files, and a unix socket path must stay short (107 bytes).
-  cluster = fs.mkdtempSync(path.join(process.getuid?.() === 0 ? '/tmp' : os.tmpdir(), 'ckpt-pg-'));
-  sock = path.join(cluster, 'sock');
-  fs.mkdirSync(sock);
-  fs.mkdirSync(path.join(cluster, 'data'));
-  if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', cluster]);
-  const [cmd, ...args] = asPostgres([path.join(bin, 'initdb'), '-D', path.join(cluster, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  execFileSync(cmd!, args, { stdio: 'ignore', cwd: cluster });
-  const [c2, ...a2] = asPostgres([path.join(bin, 'pg_ctl'), '-D', path.join(cluster, 'data'), '-l', path.join(cluster, 'log'), '-w', '-o', `-k ${sock} -c listen_addresses='' -c fsync=off`, 'start']);
-  execFileSync(c2!, a2, { stdio: 'ignore', cwd: cluster, timeout: 120_000 });
+  pg = startPostgres();
+  if ('skip' in pg) bin = pg;
+  else ({ bin, sock } = pg);
 }, 15 * 60_000);
 
 afterAll(() => {
-  if (typeof bin === 'string' && cluster) {
-    const [cmd, ...args] = asPostgres([path.join(bin, 'pg_ctl'), '-D', path.join(cluster, 'data'), '-m', 'immediate', '-w', 'stop']);
-    spawnSync(cmd!, args, { stdio: 'ignore', cwd: cluster, timeout: 60_000 });
-  }
-  if (cluster) fs.rmSync(cluster, { recursive: true, force: true });
+  if (!('skip' in pg)) pg.stop();
 });
 
 function psql(sql: string, db = 'postgres'): string {
-  return execFileSync(path.join(bin as string, 'psql'), ['-h', sock, '-U', 'postgres', '-d', db, '-Atc', sql], { encoding: 'utf8' }).trim();
+  return (pg as Postgres).psql(sql, db);
 }
 
 function cli(cwd: string, args: string[], env: NodeJS.ProcessEnv): { code: number; stdout: string; stderr: string } {

@@ -31,6 +31,7 @@
  * 409 for refusals (`PICK_WOULD_CLOBBER`, `LOCKED`); 500 otherwise
  * (`INTERNAL` for anything that is not a CkptError).
  */
+import { agentsOverview, type OverviewCache } from '../agents/overview.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,7 +43,7 @@ import { loadRace } from '../race/store.js';
 import type { RaceRecord } from '../race/types.js';
 import { ComparisonCache, fileOf, findStep, indexOf, stepChanges, stepFile, stepsOf, stepTree } from './data.js';
 import { contentSecurityPolicy, renderPage } from './page.js';
-import type { Boot, ErrorAnswer, PickAnswer } from './wire.js';
+import type { AgentsAnswer, Boot, ErrorAnswer, PickAnswer } from './wire.js';
 
 /** Options of {@link startViewer}. */
 export interface ViewerOptions {
@@ -77,6 +78,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const token = randomBytes(24).toString('base64url');
   const tokenBuf = Buffer.from(token);
   const cache = new ComparisonCache();
+  const agentsCache: OverviewCache = new Map();
   let port = 0;
   let picking: Promise<unknown> = Promise.resolve();
 
@@ -126,6 +128,9 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
         findAttempt(race, name);
         return send(res, 200, (await attemptDiffs(repo, race, [name]))[0]);
       }
+      case '/api/agents':
+        // Every worktree's agent and state (`ckpt agents`), for the page's "who is waiting" panel.
+        return send(res, 200, { agents: await agentsOverview(repo, { cache: agentsCache }) } satisfies AgentsAnswer);
       case '/api/steps': {
         const a = attemptParam();
         return send(res, 200, await stepsOf(repo, timelineRace(a), a));

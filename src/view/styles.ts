@@ -46,6 +46,10 @@ table.summary tr.hidden-attempt{opacity:.45}
 .badge.best{color:var(--accent);border-color:var(--accent)}
 .st{font-family:ui-monospace,monospace;font-weight:600;font-size:11px}
 .st.A{color:var(--ok)}.st.D{color:var(--bad)}.st.M{color:var(--warn)}.st.T{color:var(--same)}.st.none{color:var(--muted)}
+.agents{padding:4px 16px;border-bottom:1px solid var(--border);display:flex;gap:14px;flex-wrap:wrap;align-items:baseline;font-size:12px}
+.agents .agent.waiting{background:var(--warn-bg);color:var(--warn);border-radius:4px;padding:0 6px;font-weight:600}
+.agents .agent.stale .state{color:var(--bad)}
+.agents .agent.running .state{color:var(--accent)}
 .notice{border:1px solid var(--border);border-radius:6px;padding:8px 12px;margin:8px 0;background:var(--panel)}
 .notice.ok{border-color:var(--ok)}.notice.bad{border-color:var(--bad)}
 .notice pre{margin:4px 0 0;white-space:pre-wrap}

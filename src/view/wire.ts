@@ -7,6 +7,7 @@
  */
 import type { ErrorCode } from '../core/errors.js';
 import type { Step } from '../core/types.js';
+import type { AgentRow } from '../agents/overview.js';
 import type { RaceRecord } from '../race/types.js';
 import type { NwayComparison, NwayFile, NwayFileSummary } from './nway.js';
 
@@ -98,4 +99,9 @@ export interface ErrorInfo {
 /** The body of every non-2xx answer. */
 export interface ErrorAnswer {
   error: ErrorInfo;
+}
+
+/** `GET /api/agents`: every worktree of the repository with its agent and state (`ckpt agents --json`), newest activity first. */
+export interface AgentsAnswer {
+  agents: AgentRow[];
 }

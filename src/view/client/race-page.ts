@@ -4,6 +4,7 @@
  * running race's record is refreshed every 5 s (live server only).
  */
 import type { RaceRecord } from '../../race/types.js';
+import { agentsStrip } from './agents.js';
 import { append, h, note } from './dom.js';
 import { buildFiles, setVisible } from './files.js';
 import type { KeyMap } from './keys.js';
@@ -72,7 +73,7 @@ export function renderRace(view: RaceView, app: HTMLElement): KeyMap {
   );
   const nav = h('nav', { class: 'files', id: 'filelist' });
   const main = h('main', { id: 'main' });
-  app.append(header, h('div', { class: 'layout' }, nav, main));
+  app.append(header, agentsStrip(view.ctx, race.id) ?? '', h('div', { class: 'layout' }, nav, main));
   append(main, [
     h('div', { class: 'task', id: 'task', text: race.task }),
     h('div', { class: 'meta', text: 'base ' + race.base.snapshot.slice(0, 10) + (race.base.head ? ' (HEAD ' + race.base.head.slice(0, 10) + ')' : '') + ' · ' + race.state + (race.check ? ' · check: ' + race.check : '') + ' · worktree ' + race.worktree }),

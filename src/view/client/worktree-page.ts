@@ -4,6 +4,7 @@
  * step and the files at that step.
  */
 import type { Step } from '../../core/types.js';
+import { agentsStrip } from './agents.js';
 import { errorNotice } from './api.js';
 import { h, note } from './dom.js';
 import { stepLabel } from './format.js';
@@ -84,7 +85,7 @@ export function renderWorktree(ctx: Ctx, app: HTMLElement): KeyMap {
   );
   const nav = h('nav', { class: 'files', id: 'steplist' });
   const main = h('main', { id: 'main' });
-  app.append(header, h('div', { class: 'worktree-layout' }, nav, main));
+  app.append(header, agentsStrip(ctx, null) ?? '', h('div', { class: 'worktree-layout' }, nav, main));
   const view: StepsView = { steps: [], links: [], main: null, current: -1 };
   void load(ctx, view, nav, main);
   const next = (): void => goStep(ctx, view, view.current + 1);

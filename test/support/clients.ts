@@ -356,6 +356,43 @@ export async function opencodeEnv(opts: OpenCodeEnvOptions): Promise<OpenCodeEnv
   return { env, home, config, cleanup: () => fsp.rm(home, { recursive: true, force: true }) };
 }
 
+export interface GeminiEnvOptions {
+  /** Model server base URL (no /v1beta). */
+  url: string;
+  /** Extra settings merged into the temp ~/.gemini/settings.json (e.g. `hooks`). */
+  settings?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Environment for `gemini` against the scripted server: temp HOME (and TMPDIR inside it:
+ * Gemini CLI keeps its project temp dirs there) with a ~/.gemini/settings.json choosing
+ * API-key auth and turning off auto-update and usage statistics; GEMINI_API_KEY,
+ * GOOGLE_GEMINI_BASE_URL, and the workspace trusted (as the race preset does).
+ */
+export async function geminiEnv(opts: GeminiEnvOptions): Promise<ClientEnv & { settingsPath: string }> {
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckpt-gemini-home-'));
+  const settingsPath = path.join(home, '.gemini', 'settings.json');
+  await fsp.mkdir(path.dirname(settingsPath), { recursive: true });
+  const settings = {
+    security: { auth: { selectedType: 'gemini-api-key' } },
+    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
+    privacy: { usageStatisticsEnabled: false },
+    ...opts.settings,
+  };
+  await fsp.writeFile(settingsPath, JSON.stringify(settings, null, 2));
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    HOME: home,
+    TMPDIR: home,
+    GEMINI_API_KEY: 'test',
+    GOOGLE_GEMINI_BASE_URL: opts.url,
+    GEMINI_CLI_TRUST_WORKSPACE: 'true',
+    ...opts.env,
+  };
+  return { env, home, settingsPath, cleanup: () => fsp.rm(home, { recursive: true, force: true }) };
+}
+
 // ------------------------------------------------------------------ preset argv
 
 export function claudeArgv(o: { task: string; settings?: string; model?: string; outputFormat?: 'json' | 'stream-json' | 'text' }): string[] {

@@ -8,12 +8,15 @@
  *  - OpenAI Responses API (Codex): `POST /v1/responses` (SSE streaming).
  *  - OpenAI Chat Completions (OpenCode's OpenAI-compatible provider):
  *    `POST /v1/chat/completions` (SSE streaming with `tool_calls` deltas, and plain JSON).
+ *  - Gemini API (Gemini CLI, `GOOGLE_GEMINI_BASE_URL`): `POST /v1beta/models/M:generateContent`
+ *    (JSON), `:streamGenerateContent?alt=sse` (SSE), `:countTokens`.
  *
  * A script is a list of turns (see `Turn`); each *main* model request consumes the
  * next turn. Client side requests (title generation, quota checks, haiku summaries,
  * count_tokens, ...) are recognised and answered with a short harmless text without
  * consuming a turn. A request is "main" when it declares the client's agent tools
- * (Bash/Write/Edit for Claude, exec_command for Codex, bash/write/edit for OpenCode).
+ * (Bash/Write/Edit for Claude, exec_command for Codex, bash/write/edit for OpenCode,
+ * write_file/replace/run_shell_command for Gemini).
  *
  * Client-neutral steps are translated for whichever API asks:
  *
@@ -28,6 +31,11 @@
  * Chat Completions (OpenCode): write → `write {filePath: ABS, content}`, edit → `edit
  * {filePath: ABS, oldString, newString, replaceAll?}`, bash → `bash {command, description}`,
  * delete → `bash rm`, read → `read {filePath: ABS}`.
+ *
+ * Gemini CLI: write → write_file {file_path: ABS, content}; edit → replace {file_path: ABS,
+ * old_string, new_string, instruction}; bash → run_shell_command {command, description};
+ * delete → run_shell_command rm; read → read_file {file_path: ABS}. Its working directory is
+ * the first of the "Workspace Directories" in its session context.
  *
  * Paths: write paths relative to the agent's working directory. The server learns that
  * directory from each request (Claude: "Primary working directory: X" in the system
@@ -114,7 +122,7 @@ export interface Script {
 
 // ---------------------------------------------------------------- server types
 
-export type Api = 'anthropic' | 'openai' | 'chat' | 'other';
+export type Api = 'anthropic' | 'openai' | 'chat' | 'gemini' | 'other';
 export interface RecordedRequest {
   api: Api;
   method: string;
@@ -178,6 +186,7 @@ export function loadScript(nameOrPath: string): Script {
 
 const CLAUDE_AGENT_TOOLS = ['Bash', 'Write', 'Edit', 'Read'];
 const OPENCODE_AGENT_TOOLS = ['bash', 'write', 'edit'];
+const GEMINI_AGENT_TOOLS = ['write_file', 'replace', 'run_shell_command'];
 const DEFAULT_USAGE = { input_tokens: 120, output_tokens: 30 };
 
 function errorType(status: number): string {
@@ -217,6 +226,7 @@ export function findCwd(body: unknown): string | undefined {
   const m =
     /Primary working directory: ([^\\"]+?)(?:\\n|")/.exec(s) ??
     /<cwd>([^<]+)<\/cwd>/.exec(s) ??
+    /Workspace Directories:\*\*\\n\s*- ([^\\"]+?)\\n/.exec(s) ??
     /Working directory: ([^\\"]+?)(?:\\n|")/.exec(s);
   return m?.[1]?.trim();
 }
@@ -414,7 +424,9 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
         ? 'openai'
         : pathname.startsWith('/v1/chat/completions')
           ? 'chat'
-          : 'other';
+          : /^\/v1(beta|alpha)?\/models\/[^/]+:(generateContent|streamGenerateContent|countTokens)$/.test(pathname)
+            ? 'gemini'
+            : 'other';
     const session = String(req.headers['x-claude-code-session-id'] ?? req.headers['session-id'] ?? req.headers['x-session-id'] ?? 'default');
     const rec: RecordedRequest = {
       api,
@@ -451,6 +463,12 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
       }
       return done();
     }
+    if (api === 'gemini' && pathname.endsWith(':countTokens')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ totalTokens: Math.max(1, Math.round(raw.length / 4)) }));
+      return done();
+    }
+    if (api === 'gemini' && !rec.model) rec.model = /\/models\/([^/:]+):/.exec(pathname)?.[1];
     if (api === 'anthropic' && pathname.includes('count_tokens')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ input_tokens: Math.max(1, Math.round(raw.length / 4)) }));
@@ -463,7 +481,9 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
         ? rec.tools.some((t) => CLAUDE_AGENT_TOOLS.includes(t))
         : api === 'chat'
           ? rec.tools.some((t) => OPENCODE_AGENT_TOOLS.includes(t))
-          : rec.tools.includes('exec_command');
+          : api === 'gemini'
+            ? rec.tools.some((t) => GEMINI_AGENT_TOOLS.includes(t))
+            : rec.tools.includes('exec_command');
     const id = `${++seq}`;
     let turn: Turn;
     if (!main) {
@@ -486,7 +506,9 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
         JSON.stringify(
           api === 'anthropic'
             ? { type: 'error', error: { type, message: turn.error.message } }
-            : { error: { message: turn.error.message, type, code: type, param: null } },
+            : api === 'gemini'
+              ? { error: { code: turn.error.status, message: turn.error.message, status: type.toUpperCase() } }
+              : { error: { message: turn.error.message, type, code: type, param: null } },
         ),
       );
       return done();
@@ -498,6 +520,7 @@ export async function startModelServer(script: Script, opts: ModelServerOptions 
     const text = subst(turn.final ?? turn.text, cwd);
     if (api === 'anthropic') answerAnthropic(res, body, id, rec, text, steps, usage, cwd);
     else if (api === 'chat') answerChat(res, body, id, rec, text, steps, usage, cwd);
+    else if (api === 'gemini') answerGemini(res, pathname, id, rec, text, steps, usage, cwd);
     else answerResponses(res, body, id, rec, text, steps, usage, cwd);
     return done();
   }
@@ -529,6 +552,7 @@ function toolNames(body: any): string[] {
         if (typeof t.name === 'string') out.push(t.name);
         else if (t.type === 'function' && typeof t.function?.name === 'string') out.push(t.function.name); // Chat Completions
         if (Array.isArray(t.tools)) visit(t.tools);
+        if (Array.isArray(t.functionDeclarations)) visit(t.functionDeclarations);
       }
     }
   };
@@ -546,6 +570,14 @@ function toolResults(api: Api, body: any): RecordedRequest['toolResults'] {
           const output = typeof c.content === 'string' ? c.content : Array.isArray(c.content) ? c.content.map((x: any) => x?.text ?? '').join('') : '';
           out.push({ id: c.tool_use_id, output, isError: !!c.is_error });
         }
+      }
+    }
+  } else if (api === 'gemini' && Array.isArray(body?.contents)) {
+    for (const c of body.contents) {
+      if (!Array.isArray(c?.parts)) continue;
+      for (const p of c.parts) {
+        const fr = p?.functionResponse;
+        if (fr) out.push({ id: String(fr.id ?? fr.name), output: JSON.stringify(fr.response ?? null), isError: !!fr.response?.error });
       }
     }
   } else if (api === 'chat' && Array.isArray(body?.messages)) {
@@ -739,5 +771,65 @@ function answerChat(
   chunk([{ index: 0, delta: {}, finish_reason: finish }]);
   if (body?.stream_options?.include_usage) chunk([], { usage: u });
   res.write('data: [DONE]\n\n');
+  res.end();
+}
+
+// ------------------------------------------------------------ Gemini answer
+
+function geminiCall(step: Step, cwd: string | undefined): { name: string; input: Record<string, unknown> } {
+  if (step.write) return { name: 'write_file', input: { file_path: absPath(step.write.path, cwd), content: step.write.content } };
+  if (step.edit) {
+    const input: Record<string, unknown> = { file_path: absPath(step.edit.path, cwd), instruction: 'Apply the scripted edit.', old_string: step.edit.old, new_string: step.edit.new };
+    if (step.edit.replaceAll) input.allow_multiple = true;
+    return { name: 'replace', input };
+  }
+  if (step.delete !== undefined) return { name: 'run_shell_command', input: { command: `rm ${shq(step.delete)}`, description: `Delete ${step.delete}` } };
+  if (step.read !== undefined) return { name: 'read_file', input: { file_path: absPath(step.read, cwd) } };
+  if (step.bash !== undefined) return { name: 'run_shell_command', input: { command: step.bash, description: 'Run a scripted command' } };
+  throw new Error(`model-server: empty step ${JSON.stringify(step)}`);
+}
+
+function answerGemini(
+  res: http.ServerResponse,
+  pathname: string,
+  id: string,
+  rec: RecordedRequest,
+  text: string | undefined,
+  steps: Step[],
+  usage: Usage,
+  cwd: string | undefined,
+): void {
+  const parts: any[] = [];
+  if (text !== undefined && text !== '') parts.push({ text });
+  steps.forEach((step, i) => {
+    const call = geminiCall(step, cwd);
+    const callId = `gem_ckpt${id}_${i}`;
+    rec.calls.push({ id: callId, name: call.name, input: call.input });
+    parts.push({ functionCall: { id: callId, name: call.name, args: call.input } });
+  });
+  if (parts.length === 0) parts.push({ text: 'OK' });
+  const inTok = usage.input_tokens ?? 0;
+  const outTok = usage.output_tokens ?? 0;
+  const response = {
+    candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
+    usageMetadata: { promptTokenCount: inTok, candidatesTokenCount: outTok, totalTokenCount: inTok + outTok, cachedContentTokenCount: usage.cache_read_input_tokens ?? 0 },
+    modelVersion: rec.model ?? 'gemini-test',
+    responseId: `gem_resp_ckpt${id}`,
+  };
+  if (!pathname.endsWith(':streamGenerateContent')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(response));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  // Text first, then the calls with the finish reason and usage, as the real API streams them.
+  const textParts = parts.filter((p) => 'text' in p);
+  const callParts = parts.filter((p) => !('text' in p));
+  if (textParts.length > 0 && callParts.length > 0) {
+    res.write(`data: ${JSON.stringify({ candidates: [{ content: { role: 'model', parts: textParts }, index: 0 }], modelVersion: response.modelVersion, responseId: response.responseId })}\r\n\r\n`);
+    res.write(`data: ${JSON.stringify({ ...response, candidates: [{ ...response.candidates[0], content: { role: 'model', parts: callParts } }] })}\r\n\r\n`);
+  } else {
+    res.write(`data: ${JSON.stringify(response)}\r\n\r\n`);
+  }
   res.end();
 }

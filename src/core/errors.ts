@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: 'user',
   /** An agent's settings file (`.claude/settings.local.json`) is not JSON or not the shape the agent reads; nothing was changed. */
   AGENT_SETTINGS_INVALID: 'user',
+  /** `hooks install` was asked to write a project settings file git tracks (the project's, not the user's own); nothing was changed. */
+  AGENT_SETTINGS_TRACKED: 'user',
   /** An agent program is not installed. */
   AGENT_NOT_INSTALLED: 'environment',
   /** `race --sandbox`: bubblewrap is missing or not permitted here; nothing was run. */

@@ -27,6 +27,7 @@ export function register(parent: Command, _act?: unknown): void {
 export async function runHook(args: string[]): Promise<number> {
   const agent = args[0];
   let cwd: string | null = null;
+  let reply = '';
   try {
     const { text, truncated } = await readStdin(5000, STDIN_MAX_BYTES);
     if (agent && !truncated && process.env.CKPT_HOOK_SOCKET && (await viaRelay(agent, text, process.env.CKPT_HOOK_SOCKET))) return 0;
@@ -36,6 +37,7 @@ export async function runHook(args: string[]): Promise<number> {
       import('../../agents/state.js'),
     ]);
     const hooks = agent ? await loadAgentHooks(agent) : null;
+    reply = hooks?.reply({ event: null, step: null, state: null, cwd: null, sessionId: null, problems: [] }) ?? '';
     if (!hooks) {
       report(null, `${stamp()} ckpt hook: unknown agent ${JSON.stringify(agent)} (known: ${HOOK_AGENT_NAMES.join(', ')})`);
       return 0;
@@ -66,10 +68,11 @@ export async function runHook(args: string[]): Promise<number> {
       const e = err as { message?: string; code?: string };
       report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(parsed.event)} ${String(parsed.step?.tool)} ${String(parsed.step?.toolUseId)}: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);
     }
-    writeReply(hooks.reply(parsed));
+    reply = hooks.reply(parsed);
   } catch (err) {
     report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${String(agent)}: INTERNAL ${String((err as Error)?.stack ?? err)}`);
   }
+  writeReply(reply);
   return 0;
 }
 

@@ -1,0 +1,245 @@
+/**
+ * Gemini CLI's hooks (checked against @google/gemini-cli 0.61.0's bundled
+ * source, packages/core hooks/*): `settings.json` `"hooks": {"BeforeTool":
+ * [{"matcher": REGEX, "hooks": [{"type": "command", "command": …, "timeout":
+ * MS}]}], "AfterTool": […]}`. Hooks are on by default (`hooksConfig.enabled`)
+ * but run only in a trusted folder; every scope's lists are concatenated
+ * (system defaults, user, project, system). A hook runs through the shell with
+ * the payload on stdin: `session_id`, `transcript_path`, `cwd`,
+ * `hook_event_name`, `timestamp`, and for tools `tool_name`, `tool_input`
+ * (AfterTool adds `tool_response`); there is no tool-call id. Its stdout (or,
+ * when empty, its stderr) is read as JSON or as a message, so ckpt's hook
+ * answers `{}`.
+ *
+ * `hooks install gemini` writes the worktree's `.gemini/settings.json` when it
+ * is not tracked by git (kept out of snapshots through `info/exclude`), or
+ * `~/.gemini/settings.json` with `--global`; uninstall gives the file back
+ * byte for byte (agents/settings-file.ts). In a race the hooks come from a
+ * system-defaults file named by `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, so no
+ * file of the user's is touched ({@link geminiRaceSettings}).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openRepo } from '../git/repo.js';
+import { hookCommandLine, isCkptHookCommand, objectField, parsePayload, stringFields, toolTarget, type AgentHooks, type HookInstallOptions, type HookInstallResult, type HookState, type HookStep, type ParsedHook } from './hooks.js';
+import { excludeFromSnapshots, isObject, kindOf, readSettingsFile, recordsDir, refuseTracked, removeExclude, writeInstall, writeUninstall } from './settings-file.js';
+
+/** The tools whose calls can change files (Gemini CLI's names; the matcher is a regular expression on the tool's name). */
+export const GEMINI_HOOK_MATCHER = '^(write_file|replace|run_shell_command)$';
+
+/** The hook's timeout as Gemini CLI reads it, in ms (its default is 60 000): above ckpt's 20 s wait (agents/hooks.ts HOOK_WAIT_MS). */
+export const GEMINI_HOOK_TIMEOUT_MS = 30_000;
+
+/** The project settings file, relative to the worktree. */
+const PROJECT_SETTINGS = path.join('.gemini', 'settings.json');
+
+const FIELDS = ['hook_event_name', 'cwd', 'tool_name', 'session_id', 'notification_type', 'message'] as const;
+
+/**
+ * A Gemini CLI hook payload read as a step and a state: BeforeTool →
+ * `before`, AfterTool → `after` (the tool-use id is made from the session,
+ * the tool and its input, which both halves carry: `gemini-<16 hex>`);
+ * BeforeAgent → prompt; AfterAgent → turn-end; Notification (a tool
+ * permission request) → waiting; SessionStart / SessionEnd. Never throws.
+ */
+export function parseGeminiHook(text: string): ParsedHook {
+  const { raw, problems } = parsePayload(text);
+  const empty: ParsedHook = { event: null, step: null, state: null, cwd: null, sessionId: null, problems };
+  if (!raw) return empty;
+  const f = stringFields(raw, FIELDS, problems);
+  const input = objectField(raw, 'tool_input', problems) ?? {};
+  const event = f.hook_event_name ?? null;
+  const tool = f.tool_name || 'tool';
+  const kind: HookStep['kind'] | null = event === 'BeforeTool' ? 'before' : event === 'AfterTool' ? 'after' : null;
+  const step: HookStep | null = kind
+    ? { kind, tool, target: toolTarget(input, null, ['file_path', 'absolute_path', 'path', 'dir_path']), toolUseId: `gemini-${createHash('sha256').update(JSON.stringify([f.session_id ?? '', tool, input])).digest('hex').slice(0, 16)}` }
+    : null;
+  const state: HookState | null =
+    event === 'BeforeTool' ? { state: 'tool', tool }
+    : event === 'AfterTool' ? { state: 'tool-done', tool }
+    : event === 'Notification' ? { state: 'waiting', ...(f.message ? { detail: f.message } : f.notification_type ? { detail: f.notification_type } : {}) }
+    : event === 'BeforeAgent' ? { state: 'prompt' }
+    : event === 'AfterAgent' ? { state: 'turn-end' }
+    : event === 'SessionStart' ? { state: 'session-start' }
+    : event === 'SessionEnd' ? { state: 'session-end' }
+    : null;
+  return { event, step, state, cwd: f.cwd ?? null, sessionId: f.session_id ?? null, problems };
+}
+
+interface HookEntry {
+  type?: string;
+  command?: string;
+  name?: string;
+  timeout?: number;
+}
+interface MatcherEntry {
+  matcher?: string;
+  hooks?: HookEntry[];
+}
+
+/** ckpt's BeforeTool and AfterTool entries for `command`. */
+function entries(command: string): Record<'BeforeTool' | 'AfterTool', MatcherEntry[]> {
+  const one = (): MatcherEntry => ({ matcher: GEMINI_HOOK_MATCHER, hooks: [{ name: 'ckpt', type: 'command', command, timeout: GEMINI_HOOK_TIMEOUT_MS }] });
+  return { BeforeTool: [one()], AfterTool: [one()] };
+}
+
+/**
+ * The settings document a race gives Gemini CLI through
+ * `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`: the system defaults the client would
+ * have read (`base`, the file that variable or `/etc/gemini-cli/system-defaults.json`
+ * names), with ckpt's hooks added to its own.
+ *
+ * @returns null when `base` is not a JSON object of the shape Gemini CLI reads
+ *   (the race then keeps the watcher only for that attempt).
+ */
+export function geminiRaceSettings(command: string, base: string | null): Record<string, unknown> | null {
+  let doc: Record<string, unknown> = {};
+  if (base !== null) {
+    try {
+      const parsed: unknown = JSON.parse(base);
+      if (settingsProblem(parsed)) return null;
+      doc = parsed as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  }
+  addOurs(doc, command);
+  return doc;
+}
+
+/** The system-defaults file Gemini CLI reads (its getSystemDefaultsPath), for {@link geminiRaceSettings}. */
+export function geminiSystemDefaultsPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH) return env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH;
+  const system = env.GEMINI_CLI_SYSTEM_SETTINGS_PATH || '/etc/gemini-cli/settings.json';
+  return path.join(path.dirname(system), 'system-defaults.json');
+}
+
+/** Reads a file, or null when it cannot be read. */
+export function readIfThere(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Adds ckpt's entries (replacing older ckpt entries); true when the document changed. */
+function addOurs(doc: Record<string, unknown>, command: string): boolean {
+  const hooks = (doc.hooks ??= {}) as Record<string, MatcherEntry[]>;
+  let changed = false;
+  for (const [event, ours] of Object.entries(entries(command))) {
+    const list = (hooks[event] ??= []);
+    if (list.some((m) => m.hooks?.some((h) => h.command === command))) continue;
+    for (const m of list) if (m.hooks) m.hooks = m.hooks.filter((h) => !isCkptHookCommand(h.command, 'gemini'));
+    hooks[event] = [...list.filter((m) => !m.hooks || m.hooks.length > 0), ...ours];
+    changed = true;
+  }
+  return changed;
+}
+
+/** Removes ckpt's entries (and lists and `hooks` left empty by that); true when any was removed. */
+function removeOurs(doc: Record<string, unknown>): boolean {
+  const hooks = doc.hooks as Record<string, MatcherEntry[]> | undefined;
+  if (!isObject(hooks)) return false;
+  let changed = false;
+  for (const event of Object.keys(hooks)) {
+    const list = hooks[event];
+    if (!Array.isArray(list)) continue;
+    let removed = false;
+    for (const m of list) {
+      if (!m.hooks) continue;
+      const n = m.hooks.length;
+      m.hooks = m.hooks.filter((h) => !isCkptHookCommand(h.command, 'gemini'));
+      if (m.hooks.length !== n) removed = true;
+    }
+    if (!removed) continue;
+    changed = true;
+    hooks[event] = list.filter((m) => !m.hooks || m.hooks.length > 0);
+    if (hooks[event]!.length === 0) delete hooks[event];
+  }
+  if (changed && Object.keys(hooks).length === 0) delete doc.hooks;
+  return changed;
+}
+
+function hasOurs(doc: Record<string, unknown>): boolean {
+  const hooks = doc.hooks;
+  if (!isObject(hooks)) return false;
+  return Object.values(hooks).some((list) => Array.isArray(list) && list.some((m: MatcherEntry) => m?.hooks?.some((h) => isCkptHookCommand(h?.command, 'gemini'))));
+}
+
+/** What is wrong with a Gemini CLI settings document where ckpt edits it (`hooks`), or null. */
+function settingsProblem(doc: unknown): string | null {
+  if (!isObject(doc)) return `the file holds ${kindOf(doc)}, not a JSON object`;
+  if (doc.hooks === undefined) return null;
+  if (!isObject(doc.hooks)) return `"hooks" is ${kindOf(doc.hooks)}, not an object of events`;
+  for (const [event, list] of Object.entries(doc.hooks)) {
+    if (['enabled', 'disabled', 'notifications'].includes(event)) continue;
+    if (!Array.isArray(list)) return `hooks.${event} is ${kindOf(list)}, not an array of matchers`;
+    for (const [i, m] of list.entries()) {
+      if (!isObject(m)) return `hooks.${event}[${i}] is ${kindOf(m)}, not a matcher object`;
+      if (m.matcher !== undefined && typeof m.matcher !== 'string') return `hooks.${event}[${i}].matcher is ${kindOf(m.matcher)}, not a string`;
+      if (m.hooks === undefined) continue;
+      if (!Array.isArray(m.hooks)) return `hooks.${event}[${i}].hooks is ${kindOf(m.hooks)}, not an array`;
+      for (const [j, h] of m.hooks.entries()) if (!isObject(h)) return `hooks.${event}[${i}].hooks[${j}] is ${kindOf(h)}, not a hook object`;
+    }
+  }
+  return null;
+}
+
+/** Where an install writes: the worktree's `.gemini/settings.json`, or `~/.gemini/settings.json`. */
+async function target(dir: string, opts: HookInstallOptions | undefined): Promise<{ file: string; records: string; repo: Awaited<ReturnType<typeof openRepo>> | null }> {
+  if (opts?.global) {
+    const home = opts.home ?? os.homedir();
+    return { file: path.join(home, '.gemini', 'settings.json'), records: recordsDir({ home: opts.home }), repo: null };
+  }
+  const repo = await openRepo(dir);
+  return { file: path.join(repo.worktree, PROJECT_SETTINGS), records: recordsDir({ repo }), repo };
+}
+
+/**
+ * Adds ckpt's BeforeTool/AfterTool hooks to Gemini CLI's settings, keeping
+ * everything else. Installing twice changes nothing.
+ *
+ * @throws CkptError `AGENT_SETTINGS_TRACKED` (the project file is tracked by
+ *   git), `AGENT_SETTINGS_INVALID` (not JSON, or not the shape Gemini CLI
+ *   reads), `NOT_A_REPO`, `FS_FAILED`; nothing is changed then.
+ */
+export async function installGeminiHooks(dir: string, command: string, opts?: HookInstallOptions): Promise<HookInstallResult> {
+  const t = await target(dir, opts);
+  if (t.repo) await refuseTracked(t.repo, 'gemini', PROJECT_SETTINGS);
+  const read = readSettingsFile(t.file, settingsProblem);
+  const doc = structuredClone(read.doc);
+  const hadOurs = hasOurs(doc);
+  const changed = addOurs(doc, command);
+  const excluded = t.repo ? await excludeFromSnapshots(t.repo, 'gemini', PROJECT_SETTINGS) : false;
+  if (changed) writeInstall('gemini', t.file, read, doc, t.records, hadOurs);
+  return { file: t.file, changed, excluded };
+}
+
+/**
+ * Removes exactly what {@link installGeminiHooks} added: the file as it was
+ * (byte for byte, or gone when it did not exist) when nothing else changed
+ * it since, else only ckpt's entries; and the `info/exclude` rule.
+ *
+ * @throws CkptError `AGENT_SETTINGS_INVALID`, `NOT_A_REPO`, `FS_FAILED`.
+ */
+export async function uninstallGeminiHooks(dir: string, opts?: HookInstallOptions): Promise<HookInstallResult> {
+  const t = await target(dir, opts);
+  const changed = writeUninstall('gemini', t.file, t.records, () => readSettingsFile(t.file, settingsProblem), removeOurs);
+  const excluded = t.repo ? removeExclude(t.repo, 'gemini', PROJECT_SETTINGS) : false;
+  return { file: t.file, changed, excluded };
+}
+
+/** Gemini CLI's hooks behind the one interface (agents/hooks.ts). */
+export const geminiHooks: AgentHooks = {
+  agent: 'gemini',
+  events: ['BeforeTool', 'AfterTool'],
+  parse: parseGeminiHook,
+  // Gemini CLI reads the hook's stdout as JSON (or, when it is empty, its stderr as a message): `{}` allows the call and says nothing.
+  reply: () => '{}',
+  command: (ckptBin, nodeBin) => hookCommandLine('gemini', ckptBin, nodeBin),
+  install: installGeminiHooks,
+  uninstall: uninstallGeminiHooks,
+};

@@ -17,11 +17,12 @@
  * Objects cross as packs (`git pack-objects` on one side, files or
  * `git index-pack` on the other); nothing is ever deleted here.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { CkptError, fsFailure } from '../core/errors.js';
+import { CkptError, fsFailure, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, isHeld } from '../core/owned-lock.js';
 import { git, gitText } from './exec.js';
+import { readStoreRefFast } from './loose.js';
 import type { Repo } from './repo-type.js';
 import { realEnv, shadowDir, shadowEnv, shadowObjectsDir } from './shadow.js';
 
@@ -121,42 +122,187 @@ export async function migrateLegacyRefs(repo: Repo): Promise<MigrationResult> {
 }
 
 /**
- * Creates or moves a ref of ckpt's store (`git update-ref REF NEW OLD`, with
- * a reflog; no hook runs). The ref's lock file held by another git is waited
- * for (up to 3000 ms); one still there and older than 2000 ms was left by a
- * git killed mid-update and is removed (only ckpt writes in its store).
+ * Creates or moves a ref of ckpt's store, compare-and-swap, with a reflog
+ * entry; no hook runs. Written in process with git's own lockfile protocol
+ * (refs/files-backend.c, gitrepository-layout(5)), so it interoperates with
+ * any git updating the same ref: `<ref>.lock` is created with `O_EXCL` (the
+ * ref's lock), the ref's value is read under it (loose file, else
+ * `packed-refs`) and compared with `expected`, the new value is written into
+ * the lock file and fsynced, the reflog line is appended
+ * (`logs/<ref>`, created when missing, as `--create-reflog`), and the lock is
+ * renamed over the ref. A killed ckpt leaves at most the lock file, which
+ * the stale-lock rule below clears; the ref itself is never half-written.
+ *
+ * fsync, as git's `core.fsync=committed` (objects and refs): every object a
+ * ref names was fsynced before the ref is written (object-writer.ts,
+ * loose.ts), and the ref's new value is fsynced before the rename, so after
+ * a power loss the ref holds either its old value or the new one, and never
+ * names bytes that are not on disk. The reflog and the tip record
+ * (snapshot/chains.ts) are not fsynced: they are the ref's history, and git
+ * does not fsync its reflogs either. The directory is not fsynced after the
+ * rename (git does not): on ext4 (data=ordered) the rename is committed in
+ * the journal no later than any later change to the file system, so a power
+ * loss cannot keep a later rollback's writes and lose the ref that records
+ * what they replaced.
+ *
+ * The ref's lock file held by another git is waited for (up to 3000 ms);
+ * one still there and older than 2000 ms was left by a process killed
+ * mid-update and is removed (only ckpt writes in its store). Where the
+ * store's refs are not plain files (a reftable store), or the ref name is
+ * not one ckpt writes, `git update-ref` does it instead.
  *
  * @param expected the value the ref must hold now, `null` for "must not exist".
  * @returns false when the ref did not hold `expected` (nothing changed).
- * @throws CkptError `GIT_FAILED` for any other failure.
+ * @throws CkptError `GIT_FAILED` for any other failure (`FS_FAILED` when a
+ *   file of the store cannot be written).
  */
-export async function updateStoreRef(repo: Repo, ref: string, next: string, expected: string | null, reason: string): Promise<boolean> {
+export async function updateStoreRef(repo: Repo, ref: string, next: string, expected: string | null, reason: string, opts: RefUpdateOptions = {}): Promise<boolean> {
   const lockFile = path.join(shadowDir(repo), `${ref}.lock`);
+  const inProcess = SAFE_REF.test(ref) && !ref.split('/').some((c) => c.startsWith('.') || c.endsWith('.lock')) && !existsSync(path.join(shadowDir(repo), 'reftable'));
   const deadline = Date.now() + REF_LOCK_WAIT_MS;
   let cleared = false;
   for (;;) {
-    // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (docs/reliability.md R16).
-    // finishAlone: a ckpt killed now must not take git with it half-way (a stale <ref>.lock).
-    const res = await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, ref, next, expected ?? repo.zeroOid], {
-      cwd: repo.worktree,
-      env: shadowEnv(repo),
-      okCodes: [0, 1, 128],
-      finishAlone: true,
-    });
-    if (res.exitCode === 0) return true;
-    if (!/cannot lock ref.*File exists/is.test(res.stderr)) return refusedOrThrow(ref, res.stderr);
+    let outcome: 'ok' | 'mismatch' | 'locked' | 'unknown';
+    let stderr = '';
+    if (inProcess) {
+      outcome = await writeRefFile(repo, ref, next, expected, reason, opts.objects);
+      if (outcome === 'unknown') {
+        await opts.objects?.();
+        return updateStoreRefWithGit(repo, ref, next, expected, reason);
+      }
+    } else {
+      if (opts.objects) {
+        await opts.objects();
+        opts = {};
+      }
+      const res = await gitUpdateRef(repo, ref, next, expected, reason);
+      stderr = res.stderr;
+      outcome = res.exitCode === 0 ? 'ok' : /cannot lock ref.*File exists/is.test(res.stderr) ? 'locked' : 'mismatch';
+      if (outcome === 'mismatch') return refusedOrThrow(ref, res.stderr);
+    }
+    if (outcome === 'ok') return true;
+    if (outcome === 'mismatch') return false;
     // Another git holds the ref's lock file for a moment (only ckpt writes
-    // here, and an update takes milliseconds), or a git killed mid-update
-    // (SIGKILL, the OOM killer) left it: git never removes it by itself.
+    // here, and an update takes milliseconds), or a process killed
+    // mid-update (SIGKILL, the OOM killer) left it: git never removes it by itself.
     if (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, REF_LOCK_POLL_MS));
       continue;
     }
-    if (cleared || !staleLock(lockFile)) return refusedOrThrow(ref, res.stderr);
+    if (cleared || !staleLock(lockFile)) return inProcess ? false : refusedOrThrow(ref, stderr);
     rmSync(lockFile, { force: true });
     cleared = true;
   }
 }
+
+/** Options of {@link updateStoreRef}. */
+export interface RefUpdateOptions {
+  /**
+   * Writes (and fsyncs) the objects the new value names, run once the ref is
+   * locked and found to hold `expected`, at the same time as the ref's own
+   * fsync, so a step costs one fsync round; the ref is renamed into place
+   * only after both. Not run when the ref did not hold `expected`.
+   */
+  objects?: () => Promise<void>;
+}
+
+/** Ref names written in process: ASCII path components under refs/ (git-check-ref-format(1) is stricter; anything else goes to git). */
+const SAFE_REF = /^refs\/(?:[A-Za-z0-9._+-]+\/)*[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/;
+
+/** The same update through `git update-ref` (a store whose refs are not plain files). */
+async function updateStoreRefWithGit(repo: Repo, ref: string, next: string, expected: string | null, reason: string): Promise<boolean> {
+  const res = await gitUpdateRef(repo, ref, next, expected, reason);
+  return res.exitCode === 0 ? true : refusedOrThrow(ref, res.stderr);
+}
+
+function gitUpdateRef(repo: Repo, ref: string, next: string, expected: string | null, reason: string): ReturnType<typeof git> {
+  // core.hooksPath=/dev/null: update-ref runs the reference-transaction hook, and no hook may run (docs/reliability.md R16).
+  // finishAlone: a ckpt killed now must not take git with it half-way (a stale <ref>.lock).
+  return git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--create-reflog', '-m', reason, ref, next, expected ?? repo.zeroOid], {
+    cwd: repo.worktree,
+    env: shadowEnv(repo),
+    okCodes: [0, 1, 128],
+    finishAlone: true,
+  });
+}
+
+/**
+ * One attempt of {@link updateStoreRef} in process. Synchronous from the
+ * lock's creation to its rename (no signal handler of ckpt's runs in
+ * between) unless `objects` is given; then a ckpt ending meanwhile on a
+ * signal removes the lock on its way out (a SIGKILL leaves it, as it would
+ * leave git's). `unknown`: the ref's current value cannot be read from the
+ * files (git must do it).
+ */
+async function writeRefFile(repo: Repo, ref: string, next: string, expected: string | null, reason: string, objects?: () => Promise<void>): Promise<'ok' | 'mismatch' | 'locked' | 'unknown'> {
+  const dir = shadowDir(repo);
+  const file = path.join(dir, ref);
+  const lock = `${file}.lock`;
+  let fd = -1;
+  let ours = false;
+  try {
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      fd = openSync(lock, 'wx', 0o666);
+      ours = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'locked';
+      throw err;
+    }
+    const current = readStoreRefFast(repo, ref);
+    if (current === undefined) return 'unknown';
+    if (current !== (expected === repo.zeroOid ? null : expected)) return 'mismatch';
+    writeSync(fd, `${next}\n`);
+    if (objects) {
+      heldLocks.add(lock);
+      const lockFd = fd;
+      await Promise.all([objects(), new Promise<void>((resolve, reject) => fsync(lockFd, (err) => (err ? reject(err) : resolve())))]);
+    } else fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    const log = path.join(dir, 'logs', ref);
+    mkdirSync(path.dirname(log), { recursive: true });
+    appendFileSync(log, `${current ?? repo.zeroOid} ${next} ckpt <ckpt@localhost> ${Math.floor(Date.now() / 1000)} +0000\t${reason.replace(/[\x00-\x1f\x7f]+/g, ' ')}\n`);
+    renameSync(lock, file);
+    ours = false;
+    return 'ok';
+  } catch (err) {
+    if (isCkptError(err)) throw err; // the objects' own failure (FS_FAILED, with its path)
+    throw new CkptError('FS_FAILED', `could not update ${ref} in ckpt's store: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'Check free space and permissions of the repository. The ref was not changed.',
+      data: { path: file },
+    });
+  } finally {
+    if (fd >= 0) {
+      try {
+        closeSync(fd);
+      } catch {
+        // closed already
+      }
+    }
+    if (ours) {
+      try {
+        unlinkSync(lock); // our own lock, never another's
+      } catch {
+        // gone
+      }
+    }
+    heldLocks.delete(lock);
+  }
+}
+
+/** Ref locks held across an await (removed if ckpt exits meanwhile). */
+const heldLocks = new Set<string>();
+process.on('exit', () => {
+  for (const l of heldLocks) {
+    try {
+      unlinkSync(l);
+    } catch {
+      // gone
+    }
+  }
+});
 
 /** How long a ref's lock file is waited for before it is judged (ms). */
 const REF_LOCK_WAIT_MS = 3_000;

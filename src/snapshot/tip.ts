@@ -12,7 +12,7 @@ import { readLooseObject, readRefFast, readStoreRefFast } from '../git/loose.js'
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
-import { updateStoreRef } from '../git/store.js';
+import { updateStoreRef, type RefUpdateOptions } from '../git/store.js';
 import { recordedTip, recordTip } from './chains.js';
 import { snapshotFromObject } from './format.js';
 
@@ -93,10 +93,13 @@ function readHeadRef(repo: Repo): string | null {
  * replaced chains stay reachable, then appends `next` to the chain's tip
  * record (snapshot/chains.ts, what `verifyChains` checks the ref against).
  *
- * @throws CkptError `REF_RACE` when the ref no longer holds `expected`; `GIT_FAILED`.
+ * @param opts `objects`: writes the objects `next` names, under the ref's
+ *   lock and in one fsync round with it (git/store.ts).
+ * @throws CkptError `REF_RACE` when the ref no longer holds `expected`
+ *   (then `objects` did not run); `GIT_FAILED`, `FS_FAILED`.
  */
-export async function updateRef(repo: Repo, next: string, expected: string | null, reason: string): Promise<void> {
-  if (!(await updateStoreRef(repo, repo.ref, next, expected, reason))) {
+export async function updateRef(repo: Repo, next: string, expected: string | null, reason: string, opts: RefUpdateOptions = {}): Promise<void> {
+  if (!(await updateStoreRef(repo, repo.ref, next, expected, reason, opts))) {
     throw new CkptError('REF_RACE', `${repo.ref} was changed by another process`, {
       hint: 'Run the command again.',
       data: { ref: repo.ref, expected },

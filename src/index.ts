@@ -20,6 +20,7 @@ export { listSteps, resolveSnapshot, resolveTime } from './snapshot/store.js';
 export { IncrementalContext, treeWithChanges } from './snapshot/incremental.js';
 export type { IncrementalBase, IncrementalTree, Unsure } from './snapshot/incremental.js';
 export { takeSnapshotOfChanges } from './snapshot/take-changes.js';
+export { TempPool } from './git/temp-pool.js';
 export type { ChangesResult } from './snapshot/take-changes.js';
 export { rollback } from './snapshot/rollback.js';
 export type { RollbackOptions, RollbackResult, FileChange } from './snapshot/rollback.js';

@@ -20,6 +20,7 @@ import { captureTree, captureTreeReporting } from '../src/snapshot/capture.js';
 import { IncrementalContext, treeWithChanges, type IncrementalBase } from '../src/snapshot/incremental.js';
 import { takeSnapshotOfChangesLocked } from '../src/snapshot/take-changes.js';
 import { privateIndexPath } from '../src/snapshot/private-index.js';
+import { diffTrees } from '../src/git/tree-diff.js';
 import { git, makeRepo, storeGit, write } from './support/repo.js';
 
 const FILES = ['a.txt', 'b.txt', 'sp ace.txt', '-lead.txt', '\u00e9t\u00e9.txt', 'd/c.txt', 'd/e/f.txt', 'x', 'x/y.txt', 'x/z.log', 'build/o.txt', 'keep.log', 'n/m/o/p.txt', 'd/e/g.sh'];
@@ -194,6 +195,9 @@ describe('in-process snapshot of known changed paths', () => {
             } else {
               expect(inc.tree).toBe(direct.tree);
               expect(inc.notCaptured).toEqual(direct.notCaptured);
+              // The change list computed in process is git's diff-tree of the two trees.
+              const viaGit = await diffTrees(repo, base.tree, inc.tree);
+              expect(inc.changes.map((c) => `${c.status} ${c.srcMode} ${c.dstMode} ${c.dstOid} ${c.path}`)).toEqual(viaGit.map((c) => `${c.status} ${c.srcMode} ${c.dstMode} ${c.dstOid} ${c.path}`));
               compared++;
             }
             base = direct;

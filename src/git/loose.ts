@@ -21,6 +21,7 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { CkptError } from '../core/errors.js';
 import type { Repo } from './repo-type.js';
 import { shadowDir, shadowObjectsDir } from './shadow.js';
+import { takePooledTemp } from './temp-pool.js';
 
 /** An object read in process: type and raw content bytes. */
 export interface LooseObject {
@@ -148,21 +149,32 @@ export function writeLooseObject(repo: Repo, type: LooseObject['type'], content:
   const file = objectPath(objects, oid);
   if (existsSync(file)) return oid;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `tmp_obj_ckpt_${process.pid}_${Math.random().toString(36).slice(2)}`);
+  const pooled = takePooledTemp(objects);
+  const tmp = pooled?.path ?? path.join(dir, `tmp_obj_ckpt_${process.pid}_${Math.random().toString(36).slice(2)}`);
   try {
     mkdirSync(dir, { recursive: true });
-    const fd = openSync(tmp, 'wx', 0o444);
+    const fd = pooled?.fd ?? openSync(tmp, 'wx', 0o444);
     try {
       writeSync(fd, deflateSync(whole, { level: 1 }));
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    // As git does (object-file.c finalize_object_file): link, falling back to rename.
-    try {
-      linkSync(tmp, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') renameSync(tmp, file);
+    // As git does (object-file.c finalize_object_file): link, falling back to
+    // rename; a pooled file (temp-pool.ts) is renamed (identical bytes if the object appeared meanwhile).
+    if (pooled) {
+      try {
+        renameSync(tmp, file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync(tmp)) throw err;
+        writeObjectFile(file, deflateSync(whole, { level: 1 })); // the pooled file was removed under us
+      }
+    } else {
+      try {
+        linkSync(tmp, file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') renameSync(tmp, file);
+      }
     }
   } catch (err) {
     throw new CkptError('FS_FAILED', `could not write object ${oid.slice(0, 10)} into ${objects}: ${(err as Error).message}`, {
@@ -180,6 +192,36 @@ export function writeLooseObject(repo: Repo, type: LooseObject['type'], content:
   return oid;
 }
 
+/**
+ * Writes one loose object file (its deflated bytes) the plain way: a
+ * temporary file beside it, fsynced, linked under its name (renamed where
+ * links fail), the temporary file removed.
+ */
+export function writeObjectFile(file: string, deflated: Buffer): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `tmp_obj_ckpt_${process.pid}_${Math.random().toString(36).slice(2)}`);
+  try {
+    const fd = openSync(tmp, 'wx', 0o444);
+    try {
+      writeSync(fd, deflated);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') renameSync(tmp, file);
+    }
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // renamed away
+    }
+  }
+}
+
 /** The identity line ckpt's commits carry: `ckpt <ckpt@localhost> SECONDS +0000`. */
 function ident(timeMs: number): string {
   return `ckpt <ckpt@localhost> ${Math.floor(timeMs / 1000)} +0000`;
@@ -193,6 +235,11 @@ function ident(timeMs: number): string {
  * @returns the commit's object id.
  */
 export function writeCommit(repo: Repo, tree: string, parents: readonly string[], message: string, timeMs = Date.now()): string {
+  return writeLooseObject(repo, 'commit', commitContent(tree, parents, message, timeMs));
+}
+
+/** The content of the commit {@link writeCommit} writes (for a caller that writes it with other objects). */
+export function commitContent(tree: string, parents: readonly string[], message: string, timeMs: number): Buffer {
   const lines = [`tree ${tree}`, ...parents.map((p) => `parent ${p}`), `author ${ident(timeMs)}`, `committer ${ident(timeMs)}`];
-  return writeLooseObject(repo, 'commit', Buffer.from(`${lines.join('\n')}\n\n${message}`, 'utf8'));
+  return Buffer.from(`${lines.join('\n')}\n\n${message}`, 'utf8');
 }

@@ -11,6 +11,8 @@ import type { NotCaptured } from '../core/types.js';
 import { git, gitText, gitWithPaths, joinNul, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
+import type { TreeChange } from '../git/tree-diff.js';
+import type { ObjectWriter } from './object-writer.js';
 import { syncIgnoreRules } from './ignore-sync.js';
 import { findLeftOut, maxFileSize } from './left-out.js';
 import { privateIndexPath, storableAt, unindex, type GitEnv } from './private-index.js';
@@ -25,6 +27,10 @@ export interface Capture {
   notCaptured: NotCaptured[];
   /** Set when the private index named objects missing from the store and was rebuilt: what happened, one line. */
   rebuilt?: string;
+  /** The paths that differ from the previous snapshot's tree, when the reader knows them already (the daemon's): no diff is run for the summary. */
+  changes?: TreeChange[];
+  /** The tree's new objects, queued and not written yet (the daemon's read): the snapshot writes them with its commit, before the ref names them. */
+  writer?: ObjectWriter;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The change summary of a new snapshot against the previous one, and the warnings it implies. */
 import type { Repo } from '../git/repo.js';
-import { diffTrees, EMPTY_TREE } from '../git/tree-diff.js';
+import { diffTrees, EMPTY_TREE, type TreeChange } from '../git/tree-diff.js';
 
 /**
  * A tree's changes against the previous snapshot's tree: a short summary
@@ -15,11 +15,21 @@ import { diffTrees, EMPTY_TREE } from '../git/tree-diff.js';
 export async function describeChanges(repo: Repo, tree: string, prevTree: string | null, leftOut: ReadonlySet<string> = new Set()): Promise<{ summary: string; warnings: string[] }> {
   if (tree === prevTree) return { summary: 'no changes', warnings: [] };
   // One diff against the previous tree (or against the empty tree the first time).
-  const changes = await diffTrees(repo, prevTree ?? EMPTY_TREE[repo.objectFormat], tree);
+  return summariseChanges(await diffTrees(repo, prevTree ?? EMPTY_TREE[repo.objectFormat], tree), prevTree, leftOut);
+}
+
+/**
+ * {@link describeChanges} from changes already known (the daemon's in-process
+ * read lists them, snapshot/incremental.ts): no git process.
+ *
+ * @param changes the paths that differ from `prevTree`, in git's order (diff-tree's).
+ */
+export function summariseChanges(changes: readonly TreeChange[], prevTree: string | null, leftOut: ReadonlySet<string> = new Set()): { summary: string; warnings: string[] } {
   const gitlinks = changes.filter((c) => c.dstMode === '160000').map((c) => c.path);
   const lines = changes.map((c) => (c.status === 'D' && leftOut.has(c.path) ? `${c.path} not captured` : `${c.status} ${c.path}`));
   let summary: string;
   if (!prevTree) summary = 'first snapshot';
+  else if (lines.length === 0) summary = 'no changes';
   else if (lines.length <= 3) summary = lines.join(', ');
   else summary = `${lines.length} files: ${lines.slice(0, 2).join(', ')}, …`;
   return { summary, warnings: gitlinks.map((p) => `${p}: nested repository stored as a gitlink; its own uncommitted changes are not captured`) };

@@ -38,6 +38,7 @@ import { readLooseObject } from '../git/loose.js';
 import { ObjectBatch } from './object-batch.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
+import type { TreeChange } from '../git/tree-diff.js';
 import { IgnoreOracle } from './ignore-oracle.js';
 import { userIndexSig } from './index-commit.js';
 import { maxFileSize } from './left-out.js';
@@ -73,6 +74,8 @@ export interface IncrementalTree {
   notCaptured: NotCaptured[];
   /** Blobs hashed (files and links read). */
   read: number;
+  /** Every path that differs from the base tree, in git's order (`git diff-tree -r` of the two trees, computed in process). */
+  changes: TreeChange[];
 }
 
 const TREE = '40000';
@@ -90,6 +93,8 @@ interface Dir {
   base: string | null;
   entries: Map<string, Leaf | Dir> | null;
   changed: boolean;
+  /** The tree written for it (null: empty, left out), once {@link writeDir} ran. */
+  written?: string | null;
 }
 
 const isDir = (e: Leaf | Dir): e is Dir => 'entries' in e;
@@ -105,7 +110,11 @@ export class IncrementalContext {
   private oracle: IgnoreOracle | null = null;
   /** One long-lived `cat-file --batch` for trees that are not loose (packed by gc, or the user's). */
   private objects: ObjectBatch | null = null;
-  private readonly trees = new Map<string, Map<string, Leaf | { tree: string }>>();
+  /** Trees by id, as raw content (compact: ~40 bytes an entry), parsed on use. */
+  private readonly trees = new Map<string, Buffer>();
+  private treeBytes = 0;
+  /** The most recently used trees, parsed. */
+  private readonly parsed = new Map<string, Map<string, Leaf | { tree: string }>>();
   private constructor(
     readonly repo: Repo,
     private readonly indexSig: string | null,
@@ -207,12 +216,19 @@ export class IncrementalContext {
 
   /** @internal A tree's entries (cached: trees never change). */
   async readTree(oid: string): Promise<Map<string, Leaf | { tree: string }>> {
-    const hit = this.trees.get(oid);
+    const hit = this.parsed.get(oid);
     if (hit) return hit;
-    await this.readTrees([oid]);
-    const got = this.trees.get(oid);
-    if (!got) throw new Error(`tree ${oid} not found`);
-    return got;
+    if (!this.trees.has(oid)) await this.readTrees([oid]);
+    const raw = this.trees.get(oid);
+    if (!raw) throw new Error(`tree ${oid} not found`);
+    const map = parseTree(raw, this.oidLen);
+    if (this.parsed.size >= PARSED_TREES) this.parsed.delete(this.parsed.keys().next().value!);
+    this.parsed.set(oid, map);
+    return map;
+  }
+
+  private get oidLen(): number {
+    return this.repo.objectFormat === 'sha256' ? 32 : 20;
   }
 
   /**
@@ -222,12 +238,11 @@ export class IncrementalContext {
    * can cost a scheduler slice).
    */
   async readTrees(oids: readonly string[]): Promise<void> {
-    const oidLen = this.repo.objectFormat === 'sha256' ? 32 : 20;
     const rest: string[] = [];
     for (const oid of new Set(oids)) {
       if (this.trees.has(oid)) continue;
       const loose = readLooseObject(this.repo, oid);
-      if (loose && loose.type === 'tree') this.put(oid, parseTree(loose.content, oidLen));
+      if (loose && loose.type === 'tree') this.put(oid, loose.content);
       else rest.push(oid);
     }
     if (rest.length === 0) return;
@@ -243,20 +258,63 @@ export class IncrementalContext {
     for (const oid of rest) {
       const o = got.get(oid);
       if (!o || o.type !== 'tree') throw new Error(`tree ${oid} not found`);
-      this.put(oid, parseTree(o.content, oidLen));
+      this.put(oid, Buffer.from(o.content)); // a copy: the reply's buffer is not kept alive
     }
   }
 
-  /** @internal whether a tree is parsed already. */
+  /**
+   * Reads every tree of `tree` into the cache, one level per request, so a
+   * step never waits for a tree to be read (run after the daemon is ready).
+   * Bounded by the cache's size ({@link MAX_TREE_BYTES}).
+   *
+   * @returns how many trees were read.
+   */
+  async preload(tree: string): Promise<number> {
+    let level = [tree];
+    let n = 0;
+    while (level.length > 0 && this.treeBytes < MAX_TREE_BYTES / 2) {
+      await this.readTrees(level);
+      n += level.length;
+      const next: string[] = [];
+      for (const oid of level) {
+        const raw = this.trees.get(oid);
+        if (!raw) continue;
+        for (const e of parseTree(raw, this.oidLen).values()) if ('tree' in e && !this.trees.has(e.tree)) next.push(e.tree);
+      }
+      level = [...new Set(next)];
+    }
+    return n;
+  }
+
+  /** @internal A tree just written: its content, so it is never read back. */
+  remember(oid: string, content: Buffer): void {
+    if (!this.trees.has(oid)) this.put(oid, content);
+  }
+
+  /** @internal whether a tree is cached already. */
   hasTree(oid: string): boolean {
     return this.trees.has(oid);
   }
 
-  private put(oid: string, map: Map<string, Leaf | { tree: string }>): void {
-    if (this.trees.size > 20_000) this.trees.clear();
-    this.trees.set(oid, map);
+  /** Trees cached, and their bytes. */
+  cacheStats(): { trees: number; bytes: number } {
+    return { trees: this.trees.size, bytes: this.treeBytes };
+  }
+
+  private put(oid: string, content: Buffer): void {
+    if (this.treeBytes + content.length > MAX_TREE_BYTES) {
+      this.trees.clear();
+      this.treeBytes = 0;
+    }
+    this.trees.set(oid, content);
+    this.treeBytes += content.length;
   }
 }
+
+/** Bytes of raw trees cached before the cache starts over (100k files in 6.7k directories take ~4 MB). */
+const MAX_TREE_BYTES = 32 * 1024 * 1024;
+/** Parsed trees kept (the most recently used). */
+const PARSED_TREES = 512;
 
 /** Raw tree entries: `<mode> <name>\0<oid bytes>` (gitformat-tree). */
 function parseTree(content: Buffer, oidLen: number): Map<string, Leaf | { tree: string }> {
@@ -288,11 +346,14 @@ const unsure = (why: string): never => {
  * @param baseTree the previous snapshot's tree.
  * @param changed worktree-relative `/`-separated paths (files or directories,
  *   existing or gone); a directory is read entirely.
+ * @param opts `writer`: the new objects are queued there and written when
+ *   the caller flushes it (with the commit that names them: one fsync round
+ *   for a step, take.ts); without it they are written before this returns.
  * @returns the new tree, or {@link Unsure} with the reason when only a full
  *   read can be trusted.
  * @throws CkptError `FS_FAILED` when an object cannot be written.
  */
-export async function treeWithChanges(ctx: IncrementalContext, base: IncrementalBase, changed: Iterable<string>): Promise<IncrementalTree | Unsure> {
+export async function treeWithChanges(ctx: IncrementalContext, base: IncrementalBase, changed: Iterable<string>, opts: { writer?: ObjectWriter } = {}): Promise<IncrementalTree | Unsure> {
   if (ctx.why) return { unsure: ctx.why };
   const stale = ctx.stale();
   if (stale) return { unsure: stale };
@@ -304,7 +365,7 @@ export async function treeWithChanges(ctx: IncrementalContext, base: Incremental
   } catch (err) {
     return { unsure: `the size cap cannot be read: ${(err as Error).message}` };
   }
-  const run: Run = { skipped: [], leftOut: [], read: 0, walked: 0, cap, out: new ObjectWriter(ctx.repo) };
+  const run: Run = { skipped: [], leftOut: [], read: 0, walked: 0, cap, out: opts.writer ?? new ObjectWriter(ctx.repo) };
   try {
     const rels: string[] = [];
     for (const raw of changed) {
@@ -319,14 +380,16 @@ export async function treeWithChanges(ctx: IncrementalContext, base: Incremental
     const kept: string[] = [];
     for (const t of sorted) if (!kept.some((k) => t.startsWith(k + '/'))) kept.push(t);
     for (const t of kept) await refresh(ctx, root, t, run);
-    const tree = writeDir(run.out, root) ?? run.out.add('tree', Buffer.alloc(0));
-    await run.out.flush();
+    const tree = writeDir(ctx, run.out, root) ?? run.out.add('tree', Buffer.alloc(0));
+    if (!opts.writer) await run.out.flush();
+    const changes: TreeChange[] = [];
+    await diffDir(ctx, '', base.tree, root, changes);
     // What the previous snapshot left out and was not read again is still left out.
     const reread = (p: string): boolean => kept.some((k) => p === k || p.startsWith(k + '/'));
     const carried = base.notCaptured.filter((e) => e.reason !== 'special' && !reread(e.path));
     const leftOut = [...carried, ...run.leftOut].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
     const special = run.skipped.map((p) => ({ path: p, reason: 'special' as const, size: null }));
-    return { tree, notCaptured: [...leftOut, ...special], read: run.read };
+    return { tree, notCaptured: [...leftOut, ...special], read: run.read, changes };
   } catch (err) {
     if (err instanceof UnsureError) {
       if (/check-ignore/.test(err.message)) ctx.close();
@@ -529,8 +592,13 @@ async function load(ctx: IncrementalContext, dir: Dir): Promise<Map<string, Leaf
 }
 
 /** Writes the changed trees bottom up; returns the directory's tree id, or null when it is empty. */
-function writeDir(out: ObjectWriter, dir: Dir): string | null {
+function writeDir(ctx: IncrementalContext, out: ObjectWriter, dir: Dir): string | null {
   if (!dir.changed) return dir.base;
+  dir.written = writeDirNow(ctx, out, dir);
+  return dir.written;
+}
+
+function writeDirNow(ctx: IncrementalContext, out: ObjectWriter, dir: Dir): string | null {
   const rows: { key: Buffer; entry: Buffer }[] = [];
   for (const [name, e] of dir.entries!) {
     const nameBuf = Buffer.from(name, 'latin1');
@@ -538,7 +606,7 @@ function writeDir(out: ObjectWriter, dir: Dir): string | null {
     let oid: string | null;
     if (isDir(e)) {
       mode = TREE;
-      oid = writeDir(out, e);
+      oid = writeDir(ctx, out, e);
       if (oid === null) continue;
     } else {
       mode = e.mode;
@@ -549,7 +617,61 @@ function writeDir(out: ObjectWriter, dir: Dir): string | null {
   }
   if (rows.length === 0) return null;
   rows.sort((a, b) => Buffer.compare(a.key, b.key));
-  return out.add('tree', Buffer.concat(rows.map((r) => r.entry)));
+  const content = Buffer.concat(rows.map((r) => r.entry));
+  const oid = out.add('tree', content);
+  // The next step starts from this tree: it need not be read back.
+  ctx.remember(oid, content);
+  return oid;
+}
+
+/** A side of a directory entry for the diff: a leaf, a tree in the store, or a directory of the new tree. */
+type Side = { leaf: Leaf } | { tree: string } | { dir: Dir };
+
+/**
+ * Appends the paths that differ between the tree `oldTree` (null: absent)
+ * and the directory `dir` of the new tree (null: absent) at `rel`, as
+ * `git diff-tree -r --raw` lists them: in tree order, a blob↔tree swap as a
+ * deletion and additions, file↔symlink as `T`.
+ */
+async function diffDir(ctx: IncrementalContext, rel: string, oldTree: string | null, dir: Dir | null, out: TreeChange[]): Promise<void> {
+  if (dir && !dir.changed && dir.base === oldTree) return;
+  const zero = ctx.repo.zeroOid;
+  const items = new Map<string, { name: string; old?: Side; now?: Side }>();
+  const put = (name: string, side: Side, which: 'old' | 'now'): void => {
+    const key = name + ('leaf' in side ? '' : '/');
+    const it = items.get(key) ?? { name };
+    it[which] = side;
+    items.set(key, it);
+  };
+  if (oldTree) for (const [name, e] of await ctx.readTree(oldTree)) put(name, 'tree' in e ? { tree: e.tree } : { leaf: e }, 'old');
+  if (dir) {
+    for (const [name, e] of await load(ctx, dir)) {
+      if (!isDir(e)) put(name, { leaf: e }, 'now');
+      else if ((e.changed ? e.written : e.base) != null) put(name, { dir: e }, 'now');
+    }
+  }
+  const kind = (mode: string): string => (mode === LINK ? 'l' : mode === GITLINK ? 'g' : 'f');
+  for (const key of [...items.keys()].sort()) {
+    const { name, old, now } = items.get(key)!;
+    const childRel = rel ? `${rel}/${name}` : name;
+    if ((old && !('leaf' in old)) || (now && !('leaf' in now))) {
+      await diffDir(ctx, childRel, old && 'tree' in old ? old.tree : null, now && 'dir' in now ? now.dir : null, out);
+      continue;
+    }
+    const a = old && 'leaf' in old ? old.leaf : null;
+    const b = now && 'leaf' in now ? now.leaf : null;
+    if (a && b && a.mode === b.mode && a.oid === b.oid) continue;
+    const relBuf = Buffer.from(childRel, 'latin1');
+    out.push({
+      rel: relBuf,
+      path: relBuf.toString('utf8'),
+      srcMode: a?.mode ?? '000000',
+      dstMode: b?.mode ?? '000000',
+      srcOid: a?.oid ?? zero,
+      dstOid: b?.oid ?? zero,
+      status: !a ? 'A' : !b ? 'D' : kind(a.mode) !== kind(b.mode) ? 'T' : 'M',
+    });
+  }
 }
 
 function latin1(utf8Name: string): string {

@@ -9,6 +9,7 @@ import type { SnapshotInput } from '../core/types.js';
 import type { Repo } from '../git/repo.js';
 import { captureTreeReporting } from './capture.js';
 import { treeWithChanges, type IncrementalContext } from './incremental.js';
+import { ObjectWriter } from './object-writer.js';
 import { withWorktreeLock, type LockOptions } from './lock.js';
 import { takeSnapshotLocked, type TakeResult } from './take.js';
 
@@ -33,10 +34,11 @@ export async function takeSnapshotOfChangesLocked(repo: Repo, input: SnapshotInp
   const res = await takeSnapshotLocked(repo, input, {
     capture: async (tip) => {
       if (tip) {
-        const inc = await treeWithChanges(ctx, tip, changed);
+        const writer = new ObjectWriter(repo);
+        const inc = await treeWithChanges(ctx, tip, changed, { writer });
         if (!('unsure' in inc)) {
           read = inc.read;
-          return { tree: inc.tree, notCaptured: inc.notCaptured };
+          return { tree: inc.tree, notCaptured: inc.notCaptured, changes: inc.changes, writer };
         }
         fullRead = inc.unsure;
       } else fullRead = 'no previous snapshot';

@@ -22,10 +22,10 @@
  */
 import { CkptError } from '../core/errors.js';
 import type { NotCaptured, Snapshot, SnapshotInput } from '../core/types.js';
-import { writeCommit } from '../git/loose.js';
+import { commitContent, writeCommit } from '../git/loose.js';
 import type { Repo } from '../git/repo.js';
 import { captureTreeReporting, type Capture } from './capture.js';
-import { describeChanges } from './changes.js';
+import { describeChanges, summariseChanges } from './changes.js';
 import { decodeSnapshot, encodeMessage } from './format.js';
 import { indexCommit } from './index-commit.js';
 import { leftOutWarnings, maxFileSize } from './left-out.js';
@@ -72,7 +72,7 @@ export async function takeSnapshot(repo: Repo, input: SnapshotInput, lock: LockO
  */
 export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, internal: { onlyPaths?: readonly (string | Buffer)[]; capture?: (tip: Snapshot | null) => Promise<Capture> } = {}): Promise<TakeResult> {
   const { tip, head, headRef } = await readTip(repo);
-  const { tree, notCaptured, rebuilt } = internal.capture ? await internal.capture(tip) : await captureTreeReporting(repo, internal.onlyPaths);
+  const { tree, notCaptured, rebuilt, changes, writer } = internal.capture ? await internal.capture(tip) : await captureTreeReporting(repo, internal.onlyPaths);
   const notes = rebuilt ? { rebuilt } : {};
   const leftOut = notCaptured.length > 0 ? leftOutWarnings(notCaptured, maxFileSize(repo)) : [];
   const idx = await indexCommit(repo, head);
@@ -82,7 +82,13 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
     return { snapshot: tip, created: false, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut], ...notes };
   }
   // A tool-named snapshot (a hook's) has its message already: no diff needed for a summary.
-  let { summary, warnings } = (input.tool && !input.message) || internal.onlyPaths ? { summary: '', warnings: [] as string[] } : await describeChanges(repo, tree, tip?.tree ?? null, new Set(notCaptured.map((n) => n.path)));
+  const leftOutPaths = (): Set<string> => new Set(notCaptured.map((n) => n.path));
+  let { summary, warnings } =
+    (input.tool && !input.message) || internal.onlyPaths
+      ? { summary: '', warnings: [] as string[] }
+      : changes && tip
+        ? summariseChanges(changes, tip.tree, leftOutPaths())
+        : await describeChanges(repo, tree, tip?.tree ?? null, leftOutPaths());
   // The tree is the same but a file appeared that was left out (an untracked
   // file over the size cap, say): that is a change to record and to show.
   if (tip && tip.tree === tree && newlyLeftOut.length > 0 && summary === 'no changes') {
@@ -107,8 +113,16 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
     extra: input.extra ?? {},
   };
   const message = encodeMessage(record);
-  const id = writeCommit(repo, tree, tip ? [tip.id, idx.commit] : [idx.commit], message, time);
-  await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
+  const parents = tip ? [tip.id, idx.commit] : [idx.commit];
+  let id: string;
+  if (writer) {
+    // The tree's objects and the commit written together, under the ref's lock and in one fsync round with it.
+    id = writer.add('commit', commitContent(tree, parents, message, time));
+    await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`, { objects: () => writer.flush() });
+  } else {
+    id = writeCommit(repo, tree, parents, message, time);
+    await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
+  }
   const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
   if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');
   return { snapshot, created: true, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut, ...warnings], ...notes };

@@ -30,6 +30,7 @@ import { CkptError, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, currentPidNamespace, isHeld } from '../core/owned-lock.js';
 import type { SnapshotInput, SnapshotKind } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
+import { TempPool } from '../git/temp-pool.js';
 import { captureTree } from '../snapshot/capture.js';
 import { IncrementalContext } from '../snapshot/incremental.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
@@ -178,6 +179,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const verifyMs = opts.verifyMs ?? 60_000;
   const syncMs = opts.syncMs ?? 2000;
   const slots = new Map<string, Slot>();
+  const pools = new Set<TempPool>();
   let requests = 0;
   let lastActivity = Date.now();
   const touch = (): void => {
@@ -198,6 +200,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   };
   const attachNow = async (repo: Repo): Promise<Slot> => {
     const ctx = await IncrementalContext.open(repo);
+    // Temporary object files created ahead of time: no file creation on a step's path (git/temp-pool.ts).
+    pools.add(TempPool.open(repo));
     const rules = await loadIgnoreRules(repo);
     const slot: Slot = {
       repo,
@@ -217,8 +221,19 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     };
     slots.set(repo.worktree, slot);
     slot.watch.start();
+    preload(slot);
     log(`watching ${repo.worktree} (${slot.watch.stats().watches} directories)`);
     return slot;
+  };
+
+  /** Reads the last snapshot's trees into the slot's context, after the daemon is ready: a step then waits for no tree read. */
+  const preload = (slot: Slot): void => {
+    const ctx = slot.ctx;
+    if (!ctx) return;
+    void (async () => {
+      const { tip } = await readTip(slot.repo);
+      if (tip && slot.ctx === ctx) await ctx.preload(tip.tree);
+    })().catch((err: unknown) => log(`could not read the trees of ${slot.repo.worktree} ahead: ${(err as Error).message}`));
   };
 
   /** A file event in a watched worktree: (re)arm the settle timer, as `ckpt watch` does (quiet time, at most maxWait). */
@@ -324,6 +339,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         if (stale) {
           slot.ctx?.close();
           slot.ctx = await IncrementalContext.open(slot.repo);
+          preload(slot);
         }
       },
       { waitMs: 20_000 },
@@ -517,6 +533,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     slot.watch.close();
     slot.ctx?.close();
   }
+  for (const p of pools) p.close();
   rmSync(sockPath, { force: true });
   try {
     const cur = readRecord(first.commonDir);

@@ -263,7 +263,8 @@ describe('in-process snapshot of known changed paths', () => {
       execFileSync('mkfifo', [path.join(dir, 'a.txt')]);
       const inc = await treeWithChanges(ctx, base, ['d', 'a.txt', 'a.txt.new']);
       const direct = await captureTreeReporting(repo);
-      expect(inc).toEqual({ tree: direct.tree, notCaptured: direct.notCaptured, read: 0 });
+      expect(inc).toEqual({ tree: direct.tree, notCaptured: direct.notCaptured, read: 0, changes: expect.any(Array) });
+      if (!('unsure' in inc)) expect(inc.changes.map((c) => `${c.status} ${c.path}`)).toEqual((await diffTrees(repo, base.tree, inc.tree)).map((c) => `${c.status} ${c.path}`));
       expect(direct.notCaptured).toEqual([{ path: 'a.txt', reason: 'special', size: null }]);
     } finally {
       ctx.close();

@@ -84,6 +84,12 @@ td.acell{position:relative}
 .panel header h2{margin:0;font-size:15px;flex:1}
 .panel .pbody{overflow:auto;padding:8px 12px;flex:1}
 ol.steps{list-style:none;margin:0;padding:0}
+section.round{margin:0 0 8px}
+.roundhead{padding:6px 6px 4px;border-bottom:2px solid var(--border);background:var(--panel);position:sticky;top:0}
+.badge.warn{color:var(--warn);border-color:var(--warn)}
+td.rounds,td.reviews{white-space:nowrap;font-size:12px}
+.judge{margin:6px 0;font-size:13px}
+.judge .judged{font-family:ui-monospace,monospace}
 ol.steps li{padding:4px 6px;border-bottom:1px solid var(--border);cursor:pointer;display:flex;gap:8px;align-items:baseline}
 ol.steps li:hover,ol.steps li.sel{background:var(--sel)}
 ol.steps .sn{font-variant-numeric:tabular-nums;color:var(--muted);min-width:2.5em;text-align:right}

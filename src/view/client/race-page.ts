@@ -35,7 +35,7 @@ export function renderRace(view: RaceView, app: HTMLElement): KeyMap {
     }
   };
   const actions: SummaryActions = {
-    timeline: (name) => void openTimeline(view.ctx, name),
+    timeline: (name) => void openTimeline(view.ctx, name, view.race),
     pick: (name) => confirmPick(view, name, refresh),
   };
 

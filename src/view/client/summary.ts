@@ -2,6 +2,7 @@
 import type { Attempt } from '../../race/types.js';
 import { byId, h, note } from './dom.js';
 import { fmtDuration, fmtTokens } from './format.js';
+import { judgeLine, reviewsCell, roundsCell } from './rounds.js';
 import type { RaceView } from './state.js';
 
 /** What the summary's buttons do. */
@@ -10,7 +11,7 @@ export interface SummaryActions {
   pick(attempt: string): void;
 }
 
-const HEADS = ['attempt', 'agent', 'state', 'time', 'check', 'files', '+/−', 'tokens', 'cost', 'steps', ''];
+const HEADS = ['attempt', 'agent', 'state', 'time', 'check', 'rounds', 'review', 'files', '+/−', 'tokens', 'cost', 'steps', ''];
 
 function checkCell(a: Attempt): HTMLTableCellElement {
   const c = a.check;
@@ -31,6 +32,8 @@ function row(view: RaceView, a: Attempt, actions: SummaryActions): HTMLTableRowE
     h('td', { text: a.state + (a.error ? ': ' + a.error : ''), title: a.resultText || '' }),
     h('td', { class: 'num', text: fmtDuration(a.durationMs) }),
     checkCell(a),
+    roundsCell(a),
+    reviewsCell(race, a),
     h('td', { class: 'num', text: String(a.files) }),
     h('td', { class: 'num' }, h('span', { class: 'st A', text: '+' + a.insertions }), ' ', h('span', { class: 'st D', text: '−' + a.deletions })),
     h('td', { class: 'num', text: fmtTokens(a.tokens) }),
@@ -58,7 +61,7 @@ export function renderSummary(view: RaceView, actions: SummaryActions): void {
   const box = byId('summary');
   if (!box) return;
   const rows = view.race.attempts.map((a) => row(view, a, actions));
-  box.replaceChildren(h('table', { class: 'summary', id: 'summary-table' }, h('thead', null, h('tr', null, HEADS.map((x) => h('th', { text: x })))), h('tbody', null, rows)));
+  box.replaceChildren(h('table', { class: 'summary', id: 'summary-table' }, h('thead', null, h('tr', null, HEADS.map((x) => h('th', { text: x })))), h('tbody', null, rows)), judgeLine(view.race) ?? '');
 }
 
 /** Draws the overview line (files, disagreements, files one attempt touched) and the attempts left out into `#overview`. */

@@ -6,6 +6,7 @@
  * column.
  */
 import type { Step } from '../../core/types.js';
+import type { RaceRecord } from '../../race/types.js';
 import type { NwayComparison } from '../nway.js';
 import type { StepFile, StepTree, TreeEntry } from '../wire.js';
 import { errorNotice, q } from './api.js';
@@ -13,6 +14,7 @@ import { langOf, lineEl } from './code.js';
 import { byId, h, note } from './dom.js';
 import { age, stepLabel } from './format.js';
 import { renderFileBody } from './grid.js';
+import { groupByRound, roundHeading } from './rounds.js';
 import type { Ctx } from './state.js';
 
 /** Lines of a file shown at most; the rest is counted. */
@@ -31,45 +33,50 @@ export function closePanel(): void {
   byId('panel')?.remove();
 }
 
-/** Opens attempt `name`'s timeline in the side panel. */
-export async function openTimeline(ctx: Ctx, name: string): Promise<void> {
+/**
+ * Opens attempt `name`'s timeline in the side panel; with the race record,
+ * its steps are grouped per round, each with its check and reviews.
+ */
+export async function openTimeline(ctx: Ctx, name: string, race: RaceRecord | null = null): Promise<void> {
   const body = openPanel(name + ' · checkpoints');
   try {
     const steps = ctx.boot.steps ? (ctx.boot.steps[name] ?? []) : await ctx.api<Step[]>('/api/steps' + q({ attempt: name }));
-    renderTimeline(ctx, body, steps, name);
+    renderTimeline(ctx, body, steps, name, race);
   } catch (e) {
     body.append(errorNotice(e));
   }
 }
 
-function renderTimeline(ctx: Ctx, body: HTMLElement, steps: Step[], attempt: string | null): void {
+function renderTimeline(ctx: Ctx, body: HTMLElement, steps: Step[], attempt: string | null, race: RaceRecord | null = null): void {
   if (!steps.length) {
     body.append(note('No checkpoints.'));
     return;
   }
   const detail = h('div', { class: 'stepdetail', id: 'stepdetail' });
-  const ol = h(
-    'ol',
-    { class: 'steps' },
-    steps.map((s) =>
-      h(
-        'li',
-        {
-          'data-step': s.id,
-          onclick: (e: MouseEvent) => {
-            ol.querySelectorAll('li.sel').forEach((x) => x.classList.remove('sel'));
-            if (e.currentTarget instanceof Element) e.currentTarget.classList.add('sel');
-            void showStep(ctx, detail, s, attempt);
-          },
+  const item = (s: Step): HTMLLIElement =>
+    h(
+      'li',
+      {
+        'data-step': s.id,
+        onclick: (e: MouseEvent) => {
+          body.querySelectorAll('ol.steps li.sel').forEach((x) => x.classList.remove('sel'));
+          if (e.currentTarget instanceof Element) e.currentTarget.classList.add('sel');
+          void showStep(ctx, detail, s, attempt);
         },
-        h('span', { class: 'sn', text: String(s.step) }),
-        h('span', { class: 'badge', text: s.kind }),
-        h('span', { class: 'mono', text: (s.agent ? s.agent + ' · ' : '') + stepLabel(s) }),
-        h('span', { class: 'meta', text: (s.stats ? ' +' + s.stats.insertions + ' −' + s.stats.deletions + ' · ' : ' ') + age(s.time) }),
-      ),
-    ),
-  );
-  body.append(ol, detail);
+      },
+      h('span', { class: 'sn', text: String(s.step) }),
+      h('span', { class: 'badge', text: s.kind }),
+      h('span', { class: 'mono', text: (s.agent ? s.agent + ' · ' : '') + stepLabel(s) }),
+      h('span', { class: 'meta', text: (s.stats ? ' +' + s.stats.insertions + ' −' + s.stats.deletions + ' · ' : ' ') + age(s.time) }),
+    );
+  const groups = groupByRound(steps);
+  if (groups.every((g) => g.round === null)) {
+    body.append(h('ol', { class: 'steps' }, steps.map(item)), detail);
+    return;
+  }
+  // Steps of a race attempt: one group per round (its Round trailer), headed by that round's check and reviews.
+  const a = race?.attempts.find((x) => x.name === attempt) ?? null;
+  body.append(...groups.map((g) => h('section', { class: 'round', 'data-round': g.round === null ? '' : String(g.round) }, roundHeading(g, a, race), h('ol', { class: 'steps' }, g.steps.map(item)))), detail);
 }
 
 /** Fills `detail` with step `s` of `attempt`'s timeline (null: the worktree's own): its changes, then the files at that step. */

@@ -7,9 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { gitCommandLine } from '../src/git/exec.js';
 import { captureTree, listSteps, openRepo, takeSnapshot } from '../src/index.js';
 import { hashedPicture } from './support/files.js';
-import { CLI, git, indexBytes, makeRepo, picture, storeGit, userRefs, write } from './support/repo.js';
+import { CLI, git, indexBytes, makeRepo, picture, storeGit, tempDir, userRefs, write } from './support/repo.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -87,6 +88,26 @@ describe('git children', () => {
       expect(s.snapshot.step).toBe(1);
     }, 60_000);
   }
+
+  // setpriv sets the parent-death signal after fork(2) and exec: a ckpt killed before that moment sends
+  // nothing, and its git would run on alone. The window is narrower than a Node process's own exit, so it is
+  // shown by its model: a git whose parent is no longer the ckpt that started it never starts.
+  it.runIf(process.platform === 'linux' && fs.existsSync('/usr/bin/setpriv'))('a git child whose ckpt died before setpriv set the parent-death signal never runs', () => {
+    const dir = tempDir();
+    spawnSync('mkfifo', [path.join(dir, 'fifo')]);
+    // git hash-object of a FIFO nobody writes blocks for ever: a git that ran would show as a timeout.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const [cmd, ...args] = gitCommandLine(['hash-object', '--no-filters', 'fifo'], gone);
+    expect(cmd).toMatch(/setpriv$/);
+    const orphan = spawnSync(cmd!, args, { cwd: dir, timeout: 30_000, encoding: 'utf8' });
+    expect(orphan.signal).toBe(null);
+    expect(orphan.status).toBe(129);
+    // With its parent alive (this process, here), git runs as usual.
+    const [c2, ...a2] = gitCommandLine(['--version'], process.pid);
+    const live = spawnSync(c2!, a2, { cwd: dir, timeout: 30_000, encoding: 'utf8' });
+    expect(live.status).toBe(0);
+    expect(live.stdout).toMatch(/^git version /);
+  });
 
   it("a private index naming objects that the user's git gc pruned is rebuilt and reported, and the snapshot is complete", async () => {
     const dir = makeRepo({ 'README.md': '# gc\n', 'src/a.txt': 'a\n' });

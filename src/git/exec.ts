@@ -99,7 +99,7 @@ function runGit(args: readonly string[], options: GitOptions, okCodes: number[],
   return new Promise<GitResult>((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(wrapper ?? 'git', wrapper ? [...PDEATHSIG_ARGS, 'git', ...args] : args, {
+      child = spawn(wrapper ?? 'git', wrapper ? wrappedGit(args) : args, {
         cwd: options.cwd,
         env: mergeEnv(options.env),
         stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -138,7 +138,7 @@ function runGit(args: readonly string[], options: GitOptions, okCodes: number[],
         resolve(runGit(args, options, okCodes, timeoutMs, null));
         return;
       }
-      if (wrapper && !spawnError && code === 127 && /^\S*setpriv: failed to execute git/m.test(stderr)) {
+      if (wrapper && !spawnError && code === 127 && /^\S*setpriv: failed to execute git|exec: git: not found/m.test(stderr)) {
         spawnError = Object.assign(new Error('spawn git ENOENT'), { code: 'ENOENT' });
       }
       if (spawnError) {
@@ -174,13 +174,35 @@ function runGit(args: readonly string[], options: GitOptions, okCodes: number[],
 }
 
 const PDEATHSIG_ARGS = ['--pdeathsig', 'KILL', '--'];
+/**
+ * What setpriv runs once the parent-death signal is set: git, only if its
+ * parent is still this ckpt. prctl(2) sends nothing for a parent that died
+ * before the call, so a ckpt killed between fork(2) and setpriv's prctl left
+ * its git running on alone (writing the private index while the next ckpt,
+ * which takes a dead holder's lock at once, uses it). `$PPID` is read after
+ * the prctl: a ckpt gone by then is seen, one that dies later sends SIGKILL.
+ */
+const ALIVE_CHECK = 'test "$PPID" = "$1" || exit 129; shift; exec "$@"';
+/** The argv of setpriv running `git ARGS` (see {@link ALIVE_CHECK}). */
+const wrappedGit = (args: readonly string[], parentPid = process.pid): string[] => [...PDEATHSIG_ARGS, '/bin/sh', '-c', ALIVE_CHECK, 'sh', String(parentPid), 'git', ...args];
+
+/**
+ * The command line ckpt runs `git ARGS` with on this system: through setpriv
+ * (parent-death signal, then git only while its parent is `parentPid`), or
+ * git itself where there is no setpriv. For tests and tools that check how
+ * git children end.
+ */
+export function gitCommandLine(args: readonly string[], parentPid = process.pid): string[] {
+  const wrapper = deathSigWrapper();
+  return wrapper ? [wrapper, ...wrappedGit(args, parentPid)] : ['git', ...args];
+}
 let wrapperPath: string | null | undefined;
 
 /** util-linux `setpriv` on Linux (to give each git child a parent-death signal), else null. */
 function deathSigWrapper(): string | null {
   if (wrapperPath === undefined) {
     wrapperPath = null;
-    if (process.platform === 'linux' && process.env.CKPT_NO_PDEATHSIG !== '1') {
+    if (process.platform === 'linux' && process.env.CKPT_NO_PDEATHSIG !== '1' && existsSync('/bin/sh')) {
       for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) {
         if (existsSync(p)) {
           wrapperPath = p;
@@ -236,7 +258,7 @@ function untrack(child: ChildProcess): void {
  */
 export function spawnGit(args: readonly string[], options: Pick<GitOptions, 'cwd' | 'env'>): ChildProcessByStdio<Writable, Readable, Readable> {
   const wrapper = deathSigWrapper();
-  const child = spawn(wrapper ?? 'git', wrapper ? [...PDEATHSIG_ARGS, 'git', ...args] : args, { cwd: options.cwd, env: mergeEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+  const child = spawn(wrapper ?? 'git', wrapper ? wrappedGit(args) : args, { cwd: options.cwd, env: mergeEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
   track(child);
   child.once('close', () => untrack(child));
   return child;
@@ -253,7 +275,7 @@ export function gitToFd(args: readonly string[], fd: number, options: Pick<GitOp
     const wrapper = deathSigWrapper();
     let child: ChildProcess;
     try {
-      child = spawn(wrapper ?? 'git', wrapper ? [...PDEATHSIG_ARGS, 'git', ...args] : args, { cwd: options.cwd, env: mergeEnv(options.env), stdio: ['ignore', fd, 'pipe'], windowsHide: true });
+      child = spawn(wrapper ?? 'git', wrapper ? wrappedGit(args) : args, { cwd: options.cwd, env: mergeEnv(options.env), stdio: ['ignore', fd, 'pipe'], windowsHide: true });
     } catch (err) {
       reject(new CkptError('GIT_FAILED', `could not run git ${args[0] ?? ''}`, { cause: err, hint: 'Check that git is installed and on PATH.' }));
       return;

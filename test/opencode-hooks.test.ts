@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { openCodePluginSource, openCodeRaceEnv, parseOpenCodeHook } from '../src/agents/opencode.js';
 import { hookCommandLine } from '../src/agents/hooks.js';
+import { parseOutput } from '../src/agents/presets.js';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
 import { TEST_MODELS, ensureClient, opencodeArgv, opencodeEnv, runClient, seedOpenCodeDir, type EnsureResult } from './support/clients.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
@@ -288,7 +289,7 @@ describe('ckpt hook opencode', () => {
   });
 
   it('reads states: a permission asked is waiting, session.idle ends the turn', () => {
-    expect(parseOpenCodeHook(JSON.stringify({ hook_event_name: 'permission.asked', sessionID: 's', detail: 'bash', cwd: '/r' }))).toMatchObject({ step: null, state: { state: 'waiting', detail: 'permission: bash' }, sessionId: 's', cwd: '/r' });
+    expect(parseOpenCodeHook(JSON.stringify({ hook_event_name: 'permission.asked', sessionID: 's', detail: 'bash', cwd: '/r' }))).toMatchObject({ step: null, state: { state: 'waiting', reason: 'permission', detail: 'permission: bash' }, sessionId: 's', cwd: '/r' });
     expect(parseOpenCodeHook(JSON.stringify({ hook_event_name: 'session.idle', sessionID: 's' }))).toMatchObject({ step: null, state: { state: 'turn-end' } });
     expect(parseOpenCodeHook(JSON.stringify({ hook_event_name: 'tool.execute.after', tool: 'bash', callID: 'c', args: { command: 'ls' } }))).toMatchObject({ step: { kind: 'after', tool: 'bash', target: 'ls', toolUseId: 'c' }, state: { state: 'tool-done', tool: 'bash' } });
   });
@@ -348,5 +349,22 @@ describe('scripted model server: Chat Completions (OpenCode)', () => {
     expect(turns[0]!.cwd).toBe('/w/repo');
     expect(turns[0]!.tools).toEqual(['bash', 'write', 'edit', 'read']);
     expect(turns[3]!.toolResults).toEqual([{ id: 'call_x', output: 'ok' }]);
+  });
+});
+
+describe('parseOutput opencode-jsonl (run --format json, 1.18.33)', () => {
+  it('sums tokens and cost over step_finish parts, takes the session id and the last text; an error line fails the run with its message', () => {
+    const lines = [
+      { type: 'step_start', sessionID: 'ses_1', part: { type: 'step-start' } },
+      { type: 'text', sessionID: 'ses_1', part: { type: 'text', text: 'first' } },
+      { type: 'step_finish', sessionID: 'ses_1', part: { type: 'step-finish', tokens: { total: 150, input: 120, output: 30, reasoning: 0, cache: { write: 0, read: 5 } }, cost: 0.001 } },
+      { type: 'text', sessionID: 'ses_1', part: { type: 'text', text: 'done' } },
+      { type: 'step_finish', sessionID: 'ses_1', part: { type: 'step-finish', tokens: { total: 150, input: 120, output: 30, reasoning: 0, cache: { write: 0, read: 0 } }, cost: 0.002 } },
+    ].map((l) => JSON.stringify(l)).join('\n');
+    const ok = parseOutput('opencode-jsonl', lines);
+    expect(ok).toMatchObject({ tokens: { input: 240, output: 60, cached: 5 }, resultText: 'done', isError: false, sessionId: 'ses_1' });
+    expect(ok.costUsd).toBeCloseTo(0.003);
+    const err = parseOutput('opencode-jsonl', JSON.stringify({ type: 'error', sessionID: 'ses_2', error: { name: 'APIError', data: { message: 'ckpt test: internal server error', statusCode: 500 } } }));
+    expect(err).toMatchObject({ tokens: null, costUsd: null, resultText: 'ckpt test: internal server error', isError: true, sessionId: 'ses_2' });
   });
 });

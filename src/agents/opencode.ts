@@ -147,7 +147,7 @@ export function parseOpenCodeHook(text: string): ParsedHook {
   const state: HookState | null =
     kind === 'before' ? { state: 'tool', tool }
     : kind === 'after' ? { state: 'tool-done', tool }
-    : event === 'permission.asked' ? { state: 'waiting', ...(f.detail ? { detail: `permission: ${f.detail}` } : {}) }
+    : event === 'permission.asked' ? { state: 'waiting', reason: 'permission', ...(f.detail ? { detail: `permission: ${f.detail}` } : {}) }
     : event === 'permission.replied' ? { state: 'tool' }
     : event === 'session.idle' ? { state: 'turn-end' }
     : null;

@@ -39,9 +39,13 @@ export interface AgentPreset {
   /** How to install it, for the "not installed" error. */
   install: string;
   /** Which output parser reads tokens and cost. */
-  output: 'claude-json' | 'codex-jsonl' | 'gemini-jsonl' | 'none';
-  /** Hooks ckpt can pass on the command line (Claude Code's `--settings`). */
-  hooks: 'claude' | null;
+  output: 'claude-json' | 'codex-jsonl' | 'gemini-jsonl' | 'opencode-jsonl' | 'none';
+  /**
+   * Hooks ckpt passes to the agent without touching the user's files: Claude
+   * Code's `--settings` on the command line, OpenCode's plugin in
+   * `OPENCODE_CONFIG_CONTENT` (race/plan.ts `agentArgv`, `agentHookEnv`).
+   */
+  hooks: 'claude' | 'opencode' | null;
   /**
    * How a later round continues the agent's own session: an argv template with
    * `{session}` (the id its output reported, see {@link ParsedOutput.sessionId})
@@ -102,9 +106,13 @@ export const PRESETS: Record<string, AgentPreset> = {
   opencode: {
     ...base,
     name: 'opencode',
+    // `run` works in $PWD (which ckpt sets to the attempt's worktree, agents/process.ts).
     command: ['opencode', 'run', ['--model', '{model}'], '--format', 'json', '--', '{task}'],
+    // `run --session <sessionID>` (the `sessionID` of every JSON line) continues that session (opencode-ai 1.18.33).
+    resume: ['opencode', 'run', ['--model', '{model}'], '--session', '{session}', '--format', 'json', '--', '{task}'],
     install: 'npm install -g opencode-ai',
-    output: 'none',
+    output: 'opencode-jsonl',
+    hooks: 'opencode',
   },
   'cursor-agent': {
     ...base,
@@ -171,6 +179,10 @@ export interface ParsedOutput {
  *   (summed over turns); `turn.failed` / `error` carry the message.
  * - gemini (`stream-json`): JSON lines; the `result` line carries `stats`,
  *   and `status: "error"` with `error.message` when the run failed.
+ * - opencode (`run --format json`, 1.18.33): JSON lines, each with `sessionID`;
+ *   every `step_finish` part carries `tokens {input, output, cache {read,
+ *   write}}` and `cost` (summed), `text` parts the answer, an `error` line
+ *   `error {name, data {message}}` when the run failed.
  */
 export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): ParsedOutput {
   const empty: ParsedOutput = { tokens: null, costUsd: null, resultText: null, isError: false, sessionId: null };
@@ -234,6 +246,37 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
       }
     }
     return { tokens: seen ? { input, output, ...(cached ? { cached } : {}) } : null, costUsd: null, resultText: text, isError, sessionId };
+  }
+  if (kind === 'opencode-jsonl') {
+    let input = 0;
+    let output = 0;
+    let cached = 0;
+    let cost: number | null = null;
+    let seen = false;
+    let text: string | null = null;
+    let isError = false;
+    let sessionId: string | null = null;
+    for (const o of objects) {
+      if (!sessionId && typeof o.sessionID === 'string' && o.sessionID) sessionId = o.sessionID;
+      const part = (o.part ?? {}) as Record<string, unknown>;
+      if (o.type === 'step_finish' && part.tokens && typeof part.tokens === 'object') {
+        const t = part.tokens as Record<string, unknown>;
+        input += num(t.input);
+        output += num(t.output);
+        cached += num((t.cache as Record<string, unknown> | undefined)?.read);
+        if (typeof part.cost === 'number' && Number.isFinite(part.cost)) cost = (cost ?? 0) + part.cost;
+        seen = true;
+      } else if (o.type === 'text' && typeof part.text === 'string') {
+        text = part.text;
+      } else if (o.type === 'error') {
+        isError = true;
+        const e = (o.error ?? {}) as Record<string, unknown>;
+        const data = (e.data ?? {}) as Record<string, unknown>;
+        const message = typeof data.message === 'string' ? data.message : typeof e.message === 'string' ? e.message : typeof e.name === 'string' ? e.name : null;
+        if (message) text = message;
+      }
+    }
+    return { tokens: seen ? { input, output, ...(cached ? { cached } : {}) } : null, costUsd: cost, resultText: text, isError, sessionId };
   }
   // gemini stream-json
   let tokens: Tokens | null = null;

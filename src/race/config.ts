@@ -49,7 +49,7 @@ const agentSchema = z
     timeout: duration.optional().describe('wall-clock limit for this agent'),
     stdin: z.boolean().optional().describe('send the task on stdin instead of argv'),
     install: z.string().optional().describe('how to install it (shown when it is missing)'),
-    output: z.enum(['claude-json', 'codex-jsonl', 'gemini-jsonl', 'none']).optional().describe('which parser reads tokens and cost from its output'),
+    output: z.enum(['claude-json', 'codex-jsonl', 'gemini-jsonl', 'opencode-jsonl', 'none']).optional().describe('which parser reads tokens and cost from its output'),
   })
   .strict();
 

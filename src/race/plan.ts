@@ -17,6 +17,7 @@ import { raceId } from './ids.js';
 import { DEFAULT_DEPS_PATHS, planDeps, type DepsPlan, type DepsStrategy } from './deps.js';
 import { noPeerConfigs, readPeerConfigs } from './peers.js';
 import { sandboxWorks } from '../agents/sandbox.js';
+import { openCodeRaceEnv } from '../agents/opencode.js';
 import { expandArgv, type AgentPreset, type ArgTemplate, type Placeholder } from '../agents/presets.js';
 import { raceDir } from './store.js';
 import type { RaceRecord } from './types.js';
@@ -129,6 +130,8 @@ export interface RacePlan {
   attempts: PlannedAttempt[];
   /** Where the Claude Code hook settings are written (in the race's directory). */
   claudeSettings: string;
+  /** Where ckpt's OpenCode plugin is written (in the race's directory), passed to OpenCode attempts in `OPENCODE_CONFIG_CONTENT`. */
+  openCodePlugin: string;
   /** How every process of an attempt is made to end with it (confine.ts). */
   confinement: Confinement;
 }
@@ -183,6 +186,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     peerFiles: peers.files,
     unused,
   };
+  const openCodePlugin = path.join(raceDir(repo, id), 'opencode-plugin.js');
   for (const k of Object.keys(templates)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new CkptError('INVALID_ARGUMENT', `bad environment variable name ${JSON.stringify(k)}`, { hint: '--env NAME=VALUE, NAME of letters, digits and _' });
     if (k.startsWith('CKPT_') || k === 'PORT') throw new CkptError('INVALID_ARGUMENT', `${k} is set by ckpt for each attempt`, { hint: 'Use another name; {port}, {attempt}, {index} give its values.' });
@@ -195,6 +199,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     const argv = agentArgv(preset.command, preset, { task: preset.stdin ? null : o.task, model: spec.model, dir, round: '1', feedback: null, session: null }, claudeSettings);
     if (!isInstalled(argv[0]!, repo.worktree)) missing.push(`${spec.agent} (${argv[0]}): ${preset.install}`);
     const port = ports.base + i * ports.perAttempt;
+    const expanded = expandEnvTemplates(templates, { attempt: spec.name, index: String(i + 1), port: String(port), raceId: id, dir });
     attempts.push({
       name: spec.name,
       agent: spec.agent,
@@ -206,8 +211,9 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
       port,
       env: {
         ...preset.env,
-        ...expandEnvTemplates(templates, { attempt: spec.name, index: String(i + 1), port: String(port), raceId: id, dir }),
+        ...expanded,
         ...literals,
+        ...agentHookEnv(preset, openCodePlugin, { ...process.env, ...preset.env, ...expanded, ...literals }),
         CKPT_RACE_ID: id,
         CKPT_ATTEMPT: spec.name,
         CKPT_ATTEMPT_INDEX: String(i + 1),
@@ -282,6 +288,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     deps,
     attempts,
     claudeSettings,
+    openCodePlugin,
     confinement,
   };
 }
@@ -314,6 +321,18 @@ export function expandEnvTemplates(templates: Record<string, string>, values: Re
 export function agentArgv(template: ArgTemplate[], preset: AgentPreset, values: Partial<Record<Placeholder, string | null>>, claudeSettings: string): string[] {
   const argv = expandArgv(template, values);
   return preset.hooks === 'claude' ? [argv[0]!, '--settings', claudeSettings, ...argv.slice(1)] : argv;
+}
+
+/**
+ * The variables that give an agent ckpt's hooks without touching the user's
+ * files, where the agent takes them from the environment: OpenCode's plugin
+ * added to `OPENCODE_CONFIG_CONTENT` (agents/opencode.ts `openCodeRaceEnv`;
+ * the user's own value is kept and extended). None for other agents.
+ *
+ * @param env the environment the agent would see otherwise.
+ */
+export function agentHookEnv(preset: AgentPreset, openCodePlugin: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  return preset.hooks === 'opencode' ? openCodeRaceEnv(openCodePlugin, env).env : {};
 }
 
 /** Whether `program` can be run: a path (relative to `cwd`) to an executable file, or found on PATH. */

@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { claudeHookCommand, claudeHookSettings } from '../agents/claude.js';
+import { openCodeHooks, openCodePluginSource } from '../agents/opencode.js';
 import { detectConfinement } from '../agents/confine.js';
 import { runProcess, type ProcessResult } from '../agents/process.js';
 import { parseOutput, type ParsedOutput } from '../agents/presets.js';
@@ -23,7 +24,7 @@ import { takeSnapshot } from '../snapshot/take.js';
 import { diffTrees } from '../git/tree-diff.js';
 import { attemptDiffs, attemptSnapshot, findAttempt } from './compare.js';
 import { loadConfig, parseModels, resolveAgent } from './config.js';
-import { agentArgv } from './plan.js';
+import { agentArgv, agentHookEnv } from './plan.js';
 import { fenced, refusalWarning, requireSandbox, worktreeFence } from './fence.js';
 import { HOOK_SOCKET_ENV, startHookRelay } from './hook-relay.js';
 import { removeAttemptWorktree } from './remove-worktree.js';
@@ -158,6 +159,8 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
   const branch = `ckpt/race/${race.id}/${o.label}-${Date.now().toString(36)}`;
   const claudeSettings = path.join(raceDir(repo, race.id), 'claude-settings.json');
   if (preset.hooks === 'claude' && !existsSync(claudeSettings)) writeFileSync(claudeSettings, JSON.stringify(claudeHookSettings(claudeHookCommand(path.resolve(ctx.ckptBin))), null, 2));
+  const openCodePlugin = path.join(raceDir(repo, race.id), 'opencode-plugin.js');
+  if (preset.hooks === 'opencode' && !existsSync(openCodePlugin)) writeFileSync(openCodePlugin, openCodePluginSource(openCodeHooks.command(path.resolve(ctx.ckptBin))));
   const argv = agentArgv(preset.command, preset, { task: preset.stdin ? null : o.prompt, model: spec.model, dir, round: '1', feedback: null, session: null }, claudeSettings);
   const logs = path.join(raceDir(repo, race.id), 'logs');
   mkdirSync(logs, { recursive: true });
@@ -168,7 +171,7 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
   const marker = { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: o.label };
   const extra = { [TRAILER.race]: race.id, [TRAILER.attempt]: o.label };
   const first = await takeSnapshot(scratch, { kind: 'base', force: true, agent: spec.agent, message: `${o.label} of race ${race.id}`, extra });
-  const env: Record<string, string | undefined> = { ...process.env, ...preset.env, ...marker, GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
+  const env: Record<string, string | undefined> = { ...process.env, ...preset.env, ...agentHookEnv(preset, openCodePlugin, { ...process.env, ...preset.env }), ...marker, GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
   // A fenced race's reviewers and judge are fenced as its agents are.
   // Its hooks record through a relay (the store is read-only in the sandbox): race/hook-relay.ts.
   const relay = race.sandbox && preset.hooks ? await startHookRelay(scratch, { agent: preset.hooks, env: () => marker }) : null;

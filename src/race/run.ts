@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { claudeHookCommand, claudeHookSettings } from '../agents/claude.js';
+import { openCodeHooks, openCodePluginSource } from '../agents/opencode.js';
 import { runAttempt } from './attempt.js';
 import { snapshotBase } from './base.js';
 import { adoptBorrowedReport, verifyChainsReport } from '../snapshot/chains.js';
@@ -42,6 +43,7 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
   mkdirSync(path.join(raceDir(repo, plan.id), 'logs'), { recursive: true });
   mkdirSync(path.join(raceDir(repo, plan.id), 'checks'), { recursive: true });
   writeFileSync(plan.claudeSettings, JSON.stringify(claudeHookSettings(claudeHookCommand(path.resolve(o.ckptBin))), null, 2));
+  if (plan.attempts.some((a) => a.preset.hooks === 'opencode')) writeFileSync(plan.openCodePlugin, openCodePluginSource(openCodeHooks.command(path.resolve(o.ckptBin))));
   const race = newRaceRecord(plan, base);
   const changed = (): void => {
     saveRace(repo, race);

@@ -44,7 +44,7 @@ export { attemptDiffs, fileVersions } from './race/compare.js';
 export { resolveRace, listRaces, loadRace } from './race/store.js';
 export { loadConfig, parseModels, resolveAgent } from './race/config.js';
 export { DEPS_STRATEGIES, planDeps, provideDeps, dependencyDirs } from './race/deps.js';
-export type { DepsPlan, DepsStrategy, ResolvedDeps } from './race/deps.js';
+export type { DepsPlan, DepsProvided, DepsStrategy, ResolvedDeps } from './race/deps.js';
 export { readPeerConfigs } from './race/peers.js';
 export type { PeerConfigs } from './race/peers.js';
 export { PRESETS, expandArgv, parseOutput } from './agents/presets.js';

@@ -30,6 +30,8 @@ const WRITER = [
   'rm node_modules/dep/other.js',
   'echo new > node_modules/dep/new.js',
   'if [ -d packages/a/node_modules ]; then printf "tampered\\n" >> packages/a/node_modules/x/i.js; fi',
+  // Through a workspace link that names the user's checkout by absolute path.
+  'if [ -e node_modules/linked-src ]; then echo through > node_modules/linked-src/through.txt; fi',
 ].join('\n');
 
 let template = '';
@@ -62,6 +64,8 @@ function makeTemplate(): string {
 function repoIn(parent: string, race: Record<string, unknown> = {}): { dir: string; worktrees: string } {
   const dir = path.join(fs.mkdtempSync(path.join(parent, 'repo-')), 'app');
   execFileSync('cp', ['-a', '--', template, dir]);
+  // A workspace package linked by absolute path into the checkout (npm and pnpm write relative links; some tools do not).
+  fs.symlinkSync(path.join(dir, 'src'), path.join(dir, 'node_modules/linked-src'));
   const worktrees = fs.mkdtempSync(path.join(parent, 'wt-'));
   write(dir, { '.ckpt/config.json': JSON.stringify({ agents: { writer: { command: ['sh', '-c', WRITER, '{task}'] } }, race: { worktreeDir: worktrees, ...race } }) });
   return { dir, worktrees };
@@ -82,6 +86,8 @@ function expectWritten(a: RaceRecord['attempts'][number], nested: boolean): void
   expect(fs.existsSync(path.join(a.dir, 'node_modules/dep/other.js'))).toBe(false);
   expect(fs.readFileSync(path.join(a.dir, 'node_modules/dep/new.js'), 'utf8')).toBe('new\n');
   if (nested) expect(fs.readFileSync(path.join(a.dir, 'packages/a/node_modules/x/i.js'), 'utf8')).toBe('nested\ntampered\n');
+  // The absolute link leads into the attempt's own checkout, never the user's.
+  if (nested) expect(fs.readlinkSync(path.join(a.dir, 'node_modules/linked-src'))).toBe(path.join(a.dir, 'src'));
 }
 
 beforeAll(() => {
@@ -124,6 +130,15 @@ describe('race --deps: the user\'s node_modules never changes, whatever an attem
     }, 180_000);
   }
 
+  it('a link inside node_modules to an absolute place outside the checkout is reported: the attempt can write there', async () => {
+    const { dir } = repoIn(tempDir('ckpt-deps-'));
+    const elsewhere = tempDir('ckpt-deps-linked-');
+    fs.symlinkSync(elsewhere, path.join(dir, 'node_modules/global-link'));
+    const race = await raceWith(dir, 'copy');
+    expect(race.warnings).toEqual([`writer: node_modules/global-link is a link to ${elsewhere}, outside your checkout: what the attempt writes through it lands there`]);
+    expect(fs.readlinkSync(path.join(race.attempts[0]!.dir, 'node_modules/global-link'))).toBe(elsewhere);
+  }, 120_000);
+
   it('none: no dependencies in the attempt (its writer fails), the user\'s untouched', async () => {
     const { dir } = repoIn(tempDir('ckpt-deps-'));
     const before = userFiles(dir);
@@ -148,6 +163,13 @@ describe('race --deps: the user\'s node_modules never changes, whatever an attem
       expect(race.deps).toMatchObject({ requested: 'reflink', strategy: 'reflink' });
       expectWritten(race.attempts[0]!, true);
       expect(userFiles(dir)).toEqual(before);
+      // A checkout on another file system than the worktrees: no clone, no hard link; refused before anything is made.
+      const { dir: other } = repoIn(tempDir('ckpt-deps-'));
+      const wt = fs.mkdtempSync(path.join(xfs, 'wt-other-'));
+      await expect(planRace({ cwd: other, task: 't', models: 'writer', ckptBin: CLI, worktreeDir: wt, deps: 'reflink' })).rejects.toMatchObject({ code: 'DEPS_UNAVAILABLE', message: expect.stringMatching(/another file system/) });
+      await expect(planRace({ cwd: other, task: 't', models: 'writer', ckptBin: CLI, worktreeDir: wt, deps: 'hardlink', unsafeDeps: true })).rejects.toMatchObject({ code: 'DEPS_UNAVAILABLE', message: expect.stringMatching(/two file systems/) });
+      expect((await planRace({ cwd: other, task: 't', models: 'writer', ckptBin: CLI, worktreeDir: wt })).deps.strategy).toBe('copy');
+      expect(fs.readdirSync(wt)).toEqual([]);
     } finally {
       unmountXfs(xfs);
     }
@@ -196,11 +218,12 @@ describe('race --deps hardlink / symlink: refused unless --unsafe-deps, and why'
   it('symlink with --unsafe-deps: warned; every write, delete and add lands in the user\'s node_modules', async () => {
     const { dir } = repoIn(tempDir('ckpt-deps-'));
     const race = await raceWith(dir, 'symlink', { unsafeDeps: true });
-    expectWritten(race.attempts[0]!, true);
+    expectWritten(race.attempts[0]!, false);
     expect(race.warnings.some((w) => w.startsWith('--deps symlink (accepted with --unsafe-deps)'))).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'node_modules/dep/index.js'), 'utf8')).toContain('tampered');
     expect(fs.existsSync(path.join(dir, 'node_modules/dep/other.js'))).toBe(false);
     expect(fs.existsSync(path.join(dir, 'node_modules/dep/new.js'))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'src/through.txt'), 'utf8')).toBe('through\n');
   }, 120_000);
 });
 

@@ -80,7 +80,8 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
     await createAttemptWorktree(repo, base, p.dir, p.branch);
     const rc = plan.config.race ?? {};
     // Dependencies first (deps.ts): their directories are the strategy's, whatever the copy patterns say.
-    await provideDeps(repo, p.dir, plan.deps);
+    const provided = await provideDeps(repo, p.dir, plan.deps);
+    for (const w of provided.warnings) race.warnings.push(`${a.name}: ${w}`);
     await copyIgnoredFiles(repo, p.dir, { copy: plan.copy, symlink: rc.symlink ?? [], skip: plan.deps.dirs });
     if (plan.sandbox && p.preset.hooks) {
       // The agent's hooks cannot write ckpt's store from inside the sandbox: the race records their steps.

@@ -23,7 +23,7 @@
  * test/race-deps.test.ts and benchmarks/ (deps family).
  */
 import { execFile } from 'node:child_process';
-import { constants as fsc, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, opendirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { constants as fsc, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, opendirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import ignore from 'ignore';
@@ -89,7 +89,8 @@ export interface DepsOptions {
  *
  * @throws CkptError `DEPS_UNSAFE` (`hardlink`/`symlink` without `unsafe`),
  *   `DEPS_UNAVAILABLE` (`reflink` where the file system cannot clone;
- *   `install` without a lockfile, or its package manager not on PATH).
+ *   `hardlink` across two file systems; `install` without a lockfile, or
+ *   its package manager not on PATH).
  */
 export async function planDeps(repo: Repo, o: DepsOptions): Promise<DepsPlan> {
   const dirs = await dependencyDirs(repo, o.paths);
@@ -115,6 +116,13 @@ export async function planDeps(repo: Repo, o: DepsOptions): Promise<DepsPlan> {
     }
     if (probe.ok) return { requested, strategy: 'reflink', reason: 'the worktrees\' file system clones files (copy-on-write)', dirs, install: null, warnings };
     return { requested, strategy: 'copy', reason: `no copy-on-write clone here (${probe.why}): a full copy`, dirs, install: null, warnings };
+  }
+  if (requested === 'hardlink' && dirs.length > 0) {
+    let parent = path.resolve(o.worktreeRoot);
+    while (!existsSync(parent)) parent = path.dirname(parent);
+    if (statSync(parent).dev !== statSync(path.join(repo.worktree, dirs[0]!)).dev) {
+      throw new CkptError('DEPS_UNAVAILABLE', '--deps hardlink: your checkout and the worktrees are on two file systems, and hard links cannot cross them', { hint: 'Put race.worktreeDir on the file system of your checkout, or use --deps auto.', data: { strategy: requested } });
+    }
   }
   const reason = { copy: 'asked: a full copy', hardlink: 'asked, with --unsafe-deps', symlink: 'asked, with --unsafe-deps', none: 'asked: no dependencies' }[requested];
   return { requested, strategy: requested, reason, dirs, install: null, warnings };
@@ -219,19 +227,31 @@ export function installCommand(worktree: string): DepsInstall {
   return { lockfile: found.file, argv };
 }
 
+/** What {@link provideDeps} did. */
+export interface DepsProvided {
+  /** The repository-relative directories provided. */
+  dirs: string[];
+  /** Links inside them that pointed into the user's checkout by absolute path, now pointing at the same place in the attempt (repository-relative). */
+  retargeted: string[];
+  /** Links inside them to absolute places outside the checkout, through which the attempt can write there. */
+  warnings: string[];
+}
+
 /**
  * Puts the dependency directories of `plan` into the attempt worktree `dir`
  * (all but `install`, which the attempt runs as a command). A directory the
  * worktree already has (tracked there) is left alone. A user's directory that
  * is a symlink is copied as what it points to (a copy of the link would
- * share the bytes).
+ * share the bytes). Links inside are kept, except that an absolute link into
+ * the user's checkout (a workspace package linked by absolute path) is
+ * pointed at the same place in the attempt, so nothing written through it
+ * reaches the user's files; an absolute link elsewhere is reported.
  *
- * @returns the repository-relative directories provided.
  * @throws CkptError `FS_FAILED` when `cp` or the link fails (the message holds cp's error).
  */
-export async function provideDeps(repo: Repo, dir: string, plan: DepsPlan): Promise<string[]> {
-  if (plan.strategy === 'none' || plan.strategy === 'install') return [];
-  const done: string[] = [];
+export async function provideDeps(repo: Repo, dir: string, plan: DepsPlan): Promise<DepsProvided> {
+  const out: DepsProvided = { dirs: [], retargeted: [], warnings: [] };
+  if (plan.strategy === 'none' || plan.strategy === 'install') return out;
   for (const rel of plan.dirs) {
     const src = path.join(repo.worktree, rel);
     const dest = path.join(dir, rel);
@@ -244,13 +264,31 @@ export async function provideDeps(repo: Repo, dir: string, plan: DepsPlan): Prom
         const how = plan.strategy === 'reflink' ? ['-a', '--reflink=always'] : plan.strategy === 'copy' ? ['-a', '--reflink=never'] : ['-a', '-l'];
         // -H: a symlinked directory is copied as what it points to; links inside stay links.
         await run('cp', [...how, ...(lstatSync(src).isSymbolicLink() ? ['-H'] : []), '--', src, dest], { maxBuffer: 1 << 20 });
+        await fixAbsoluteLinks(repo, dir, rel, out);
       }
     } catch (err) {
       rmSync(dest, { recursive: true, force: true });
       const e = err as { stderr?: string; message: string };
       throw new CkptError('FS_FAILED', `${plan.strategy} of ${rel} into the attempt failed: ${(e.stderr || e.message).trim()}`, { hint: 'Check the free space of race.worktreeDir; --deps copy or --deps none avoid clones.', cause: err });
     }
-    done.push(rel);
+    out.dirs.push(rel);
   }
-  return done;
+  return out;
+}
+
+/** The absolute links under the attempt's copy of `rel`: into the checkout → retargeted into the attempt; elsewhere → a warning. */
+async function fixAbsoluteLinks(repo: Repo, dir: string, rel: string, out: DepsProvided): Promise<void> {
+  const { stdout } = await run('find', [path.join(dir, rel), '-type', 'l', '-lname', '/*', '-print0'], { maxBuffer: 64 << 20, encoding: 'buffer' });
+  for (const raw of splitNul(stdout as unknown as Buffer)) {
+    const link = raw.toString('utf8');
+    const target = readlinkSync(link);
+    const where = path.relative(dir, link);
+    if (target === repo.worktree || target.startsWith(repo.worktree + path.sep)) {
+      unlinkSync(link);
+      symlinkSync(path.join(dir, path.relative(repo.worktree, target)), link);
+      out.retargeted.push(where);
+    } else {
+      out.warnings.push(`${where} is a link to ${target}, outside your checkout: what the attempt writes through it lands there`);
+    }
+  }
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { ensureClient, geminiArgv, geminiEnv, parseJsonLines, runClient, TEST_MODELS, type EnsureResult } from './support/clients.js';
+import { codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseJsonLines, runClient, TEST_MODELS, type EnsureResult } from './support/clients.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
 
 const INSTALL_TIMEOUT = 15 * 60_000;
@@ -210,6 +210,57 @@ describe('Gemini CLI with ckpt hooks (real client, offline)', () => {
   });
 });
 
+// ===================================================================== Codex CLI
+
+describe('Codex CLI with ckpt hooks (real client, offline)', () => {
+  let codex: EnsureResult | undefined;
+  beforeAll(async () => {
+    codex = await ensureClient('codex');
+    if ('skip' in codex) console.warn(`[agent-hooks-real.test] Codex skipped: ${codex.skip}`);
+  }, INSTALL_TIMEOUT);
+
+  it('hooks install codex --global, a session of 3 tool calls (apply_patch x2, Bash): a pair per call with its call id, rollback to each is byte-exact', { timeout: RUN_TIMEOUT }, async (ctx) => {
+    need(ctx, codex);
+    const repo = startRepo();
+    const srv = await server('write-edit-bash');
+    const e = await codexEnv({ url: srv.url });
+    cleanups.push(e.cleanup);
+    const inst = await ckpt(repo, ['hooks', 'install', 'codex', '--global'], e.env);
+    expect(inst.exitCode, explain(inst)).toBe(0);
+    expect(inst.stdout).toContain(path.join(e.codexHome, 'hooks.json'));
+    expect(inst.stdout).toMatch(/note: Codex runs a hook only once it is trusted/);
+    const index = indexBytes(repo);
+    const refs = userRefs(repo);
+
+    // The hook was never reviewed in /hooks: only the bypass lets it run.
+    const r = await runClient(codex.bin, codexArgv({ task: 'go', dir: repo, model: TEST_MODELS.codex, bypassHookTrust: true }), { cwd: repo, env: e.env, timeoutMs: RUN_TIMEOUT - 60_000 });
+    expect(r.exitCode, explain(r)).toBe(0);
+    const calls = srv.turnRequests().flatMap((t) => t.calls);
+    expect(calls.map((c) => c.name)).toEqual(['apply_patch', 'apply_patch', 'exec_command']);
+
+    await checkSession({
+      repo,
+      env: e.env,
+      agent: 'codex',
+      calls: [
+        ['apply_patch', 'hello.txt'],
+        ['apply_patch', 'hello.txt'],
+        ['Bash', "printf 'generated\\n' > gen.txt && echo made gen.txt"],
+      ],
+      ids: calls.map((c) => c.id),
+      untouched: IGNORED,
+      index,
+      refs,
+    });
+
+    const before = fs.readdirSync(e.codexHome).sort();
+    const un = await ckpt(repo, ['hooks', 'uninstall', 'codex', '--global'], e.env);
+    expect(un.exitCode, explain(un)).toBe(0);
+    expect(fs.existsSync(path.join(e.codexHome, 'hooks.json'))).toBe(false);
+    expect(fs.readdirSync(e.codexHome).sort()).toEqual(before.filter((f) => f !== 'hooks.json'));
+  });
+});
+
 // ===================================================================== install / uninstall
 
 describe('hooks install / uninstall gemini: exactly what was added, nothing else', () => {
@@ -277,6 +328,24 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     expect(fs.readFileSync(path.join(home, '.gemini/settings.json'), 'utf8')).not.toBe(mine);
     await ckpt(repo, ['hooks', 'uninstall', 'gemini', '--global'], env(home));
     expect(fs.readFileSync(path.join(home, '.gemini/settings.json'), 'utf8')).toBe(mine);
+  });
+
+  it('codex: an existing project .codex/hooks.json comes back byte for byte; the notes say what Codex needs to run it', async () => {
+    const repo = startRepo();
+    const home = tempDir('ckpt-home-');
+    const original = '{ "hooks": { "Stop": [ { "hooks": [ { "type": "command", "command": "say done" } ] } ] } }\n';
+    write(repo, { '.codex/hooks.json': original });
+    const a = await ckpt(repo, ['hooks', 'install', 'codex', '--json'], env(home));
+    expect(a.exitCode, explain(a)).toBe(0);
+    const res = JSON.parse(a.stdout);
+    expect(res).toMatchObject({ changed: true, excluded: true });
+    expect(res.notes.join('\n')).toMatch(/trusted project/);
+    const doc = JSON.parse(fs.readFileSync(path.join(repo, '.codex/hooks.json'), 'utf8'));
+    expect(Object.keys(doc.hooks).sort()).toEqual(['PostToolUse', 'PreToolUse', 'Stop']);
+    expect(doc.hooks.PreToolUse[0].hooks[0]).toMatchObject({ type: 'command', command: expect.stringMatching(/ hook codex$/), timeout: 30 });
+    const b = await ckpt(repo, ['hooks', 'uninstall', 'codex'], env(home));
+    expect(b.exitCode, explain(b)).toBe(0);
+    expect(fs.readFileSync(path.join(repo, '.codex/hooks.json'), 'utf8')).toBe(original);
   });
 
   it('malformed settings: AGENT_SETTINGS_INVALID naming the file, nothing changed', async () => {

@@ -18,6 +18,8 @@ export async function loadAgentHooks(agent: string): Promise<AgentHooks | null> 
       return (await import('./opencode.js')).openCodeHooks;
     case 'cursor':
       return (await import('./cursor.js')).cursorHooks;
+    case 'codex':
+      return (await import('./codex.js')).codexHooks;
     case 'gemini':
       return (await import('./gemini.js')).geminiHooks;
     default:

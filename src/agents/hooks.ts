@@ -88,6 +88,8 @@ export interface HookInstallResult {
   changed: boolean;
   /** Whether a rule keeping the file out of snapshots was added to (or, for uninstall, removed from) `info/exclude`. */
   excluded: boolean;
+  /** What the user must know for the hooks to run (e.g. Codex's hook trust), one line each. */
+  notes?: string[];
 }
 
 /** One agent's hooks. */

@@ -48,6 +48,7 @@ export async function install(ctx: Ctx, input: Pick<Input, 'agent' | 'global'>):
   const res = await hooks.install(ctx.cwd, hooks.command(path.resolve(ctx.bin)), { ...(input.global ? { global: true } : {}) });
   ctx.out.result(res);
   ctx.out.line(res.changed ? `added ckpt's ${hooks.events.join('/')} hooks to ${res.file}` : `ckpt's hooks are already in ${res.file}`);
+  for (const note of res.notes ?? []) ctx.out.line(`note: ${note}`);
   if (res.excluded) ctx.out.line(`kept ${res.file} out of snapshots (a rule in .git/info/exclude, removed by \`ckpt hooks uninstall ${hooks.agent}\`)`);
 }
 

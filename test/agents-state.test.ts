@@ -96,6 +96,19 @@ describe('agent state machine', () => {
     expect(agentStatus({ ...s, activity: 'finished' } as AgentState)).toBe('finished');
   });
 
+  it('stale: an agent that ended but was not reaped yet (a zombie) is gone too', async () => {
+    // sh starts the "agent" in the background, prints its pid, then becomes a sleep that never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(parent);
+    let out = '';
+    parent.stdout!.on('data', (c) => (out += c));
+    const pid = await waitFor('the pid', () => (/^\d+\n/.test(out) ? Number(out.trim()) : null));
+    const s = nextState(null, ev('prompt'), { pid, start: processStart(pid) }, () => null, null);
+    await waitFor('the agent to end', () => /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')));
+    expect(processStart(pid)).not.toBeNull(); // still listed by the kernel
+    expect(agentStatus(s)).toBe('stale');
+  });
+
   it("Claude Code's events map to states; events that say nothing map to none", () => {
     const state = (p: Record<string, unknown>) => parseClaudeHook(JSON.stringify(p)).state;
     expect(state({ hook_event_name: 'UserPromptSubmit', session_id: 'x' })).toEqual({ state: 'prompt' });

@@ -401,7 +401,7 @@ function processMatches(pid: number, start: string | null, ns: string | null = n
     return outer !== null && (start === null || procStat(outer)?.start === start);
   }
   const st = procStat(pid);
-  if (st) return start === null || st.start === start;
+  if (st) return !st.gone && (start === null || st.start === start);
   if (hasProc()) return false;
   try {
     process.kill(pid, 0);
@@ -434,7 +434,7 @@ function outerPid(pid: number, ns: string): number | null {
       if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
       const m = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'));
       const ids = m ? m[1]!.trim().split(/\s+/) : [];
-      if (ids.at(-1) === String(pid)) return Number(name);
+      if (ids.at(-1) === String(pid)) return procStat(Number(name))?.gone ? null : Number(name);
     } catch {
       // gone, or not ours to read
     }
@@ -455,8 +455,8 @@ function hasProc(): boolean {
   return procChecked;
 }
 
-/** `/proc/<pid>/stat`: command name, parent, start time; null when there is no such process (or no /proc). */
-function procStat(pid: number): { comm: string; ppid: number; start: string } | null {
+/** `/proc/<pid>/stat`: command name, parent, start time, and whether it has ended (a zombie, not yet reaped); null when there is no such process (or no /proc). */
+function procStat(pid: number): { comm: string; ppid: number; start: string; gone: boolean } | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = text.lastIndexOf(')');
@@ -465,7 +465,7 @@ function procStat(pid: number): { comm: string; ppid: number; start: string } | 
     // After the name: state (3), ppid (4), …, starttime (22): indexes 0, 1, 19 here.
     const start = fields[19];
     if (start === undefined) return null;
-    return { comm, ppid: Number(fields[1]), start };
+    return { comm, ppid: Number(fields[1]), start, gone: fields[0] === 'Z' || fields[0] === 'X' };
   } catch {
     return null;
   }

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { SnapshotKind } from '../core/types.js';
 import { openRepo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
-import { takeSnapshotQueued, type QueuedResult } from '../snapshot/queue.js';
+import type { QueuedResult } from '../snapshot/queue.js';
 
 /**
  * The agents whose hooks ckpt knows or is about to (each one a module of
@@ -154,6 +154,8 @@ export async function recordHookStep(agent: string, parsed: ParsedHook, fallback
   const step = parsed.step;
   if (!step) return null;
   const repo = await openRepo(parsed.cwd || fallbackCwd);
+  // Loaded here: the hook's state-only events (agents/state.ts) never load the snapshot core.
+  const { takeSnapshotQueued } = await import('../snapshot/queue.js');
   return takeSnapshotQueued(
     repo,
     {

@@ -22,7 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
-import { CLI, git, makeRepo, tempDir, write } from './support/repo.js';
+import { CLI, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
 
 const started: string[] = [];
 
@@ -365,6 +365,40 @@ describe('ckpt daemon', () => {
     expect([t.kind, t.toolUseId]).toEqual(['after', 'h1']);
     expect(t.tree).toBe(gitView(dir));
     expect(Object.keys(status(dir).status.worktrees[0].rescans)).toContain('the idle check found changes the events missed');
+  });
+
+  it('ckpt rollback reads the worktree through the daemon (its dirty set after a sync point), byte for byte, undoably; by git once no daemon runs', async () => {
+    const dir = makeRepo({ '.gitignore': '*.log\n', 'a.txt': 'a\n', 'd/b.txt': 'b\n', 'run.sh': '#!/bin/sh\n' });
+    write(dir, { 'keep.log': 'ignored\n', 'staged.txt': 's\n' });
+    git(dir, 'add', 'staged.txt');
+    const index0 = indexBytes(dir).toString('base64');
+    startDaemon(dir);
+    const before = picture(dir);
+    expect(await hook(dir, 'PreToolUse', 't1')).toBe(0);
+    write(dir, { 'a.txt': 'agent\n', 'd/new.txt': 'n\n', 'd/b.txt': null, 'keep.log': 'changed, ignored\n' });
+    fs.chmodSync(path.join(dir, 'run.sh'), 0o755);
+    expect(await hook(dir, 'PostToolUse', 't1')).toBe(0);
+    // A file written after the last hook, unrecorded: the daemon's read must see it (the rollback deletes it, --undo brings it back).
+    write(dir, { 'late.txt': 'written after the hook\n' });
+    const after = picture(dir);
+    const r = ckpt(dir, ['rollback', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.readBy).toBe('daemon');
+    expect(picture(dir)).toEqual({ ...before, 'keep.log': after['keep.log'] });
+    expect(indexBytes(dir).toString('base64')).toBe(index0);
+    const w = status(dir).status.worktrees[0];
+    expect(w.reads).toBeGreaterThanOrEqual(2); // the plan's read and the result's
+    expect((await tip(dir)).tree).toBe(gitView(dir));
+    expect(ckpt(dir, ['rollback', '--undo']).code).toBe(0);
+    expect(picture(dir)).toEqual(after);
+    expect((await tip(dir)).tree).toBe(gitView(dir));
+    // No daemon: the same command, read by git.
+    expect(ckpt(dir, ['daemon', 'stop']).code).toBe(0);
+    const again = JSON.parse(ckpt(dir, ['rollback', '--json']).stdout);
+    expect(again.readBy).toBe('git');
+    expect(picture(dir)).toEqual({ ...before, 'keep.log': after['keep.log'] });
+    expect(indexBytes(dir).toString('base64')).toBe(index0);
   });
 
   it('a hook served by the daemon logs what it could not use of its stdin, as the direct path does', async () => {

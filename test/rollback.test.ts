@@ -1,13 +1,43 @@
 /**
  * Rollback against real git: byte-exact round trips (mutate, roll back,
  * compare; undo, compare), and every refusal leaves everything as it was.
+ *
+ * The round trips and the check at the point of destruction run twice: with
+ * git reading the worktree (the direct path), and through a running daemon
+ * (its snapshots taken from its dirty set, the rollback's reads asked of it:
+ * watch/daemon-reader.ts), which must give the same bytes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { openRepo, takeSnapshot, rollback, listSteps, type Repo } from '../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openRepo, takeSnapshot, rollback as rollbackDirect, listSteps, type Repo, type RollbackOptions } from '../src/index.js';
+import type { WorktreeReader } from '../src/snapshot/reader.js';
+import { daemonReader } from '../src/watch/daemon-reader.js';
 import { spawnSync } from 'node:child_process';
-import { CLI, git, indexBytes, makeRepo, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
+import { daemonSnapshot, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
+import { CLI, git, indexBytes, makeRepo as makeRepoDirect, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
+
+afterEach(() => stopTestDaemons());
+
+type Mode = 'git' | 'daemon';
+
+/**
+ * The helpers of one mode: `daemon` starts a daemon for every repository
+ * made, takes `snap`s through it, and gives every rollback its reader.
+ */
+function through(mode: Mode) {
+  return {
+    makeRepo: (...args: Parameters<typeof makeRepoDirect>): string => {
+      const dir = makeRepoDirect(...args);
+      if (mode === 'daemon') startTestDaemon(dir);
+      return dir;
+    },
+    snap: async (repo: Repo, kind: 'auto' | 'manual' | 'after' = 'auto'): Promise<number> => (mode === 'daemon' ? daemonSnapshot(repo.worktree, kind) : snap(repo, kind)),
+    rollback: (repo: Repo, opts: RollbackOptions = {}) => rollbackDirect(repo, mode === 'daemon' ? { ...opts, reader: opts.reader ?? daemonReader(repo) } : opts),
+  };
+}
+const rollback = rollbackDirect;
+const makeRepo = makeRepoDirect;
 
 async function snap(repo: Repo, kind: 'auto' | 'manual' | 'after' = 'auto'): Promise<number> {
   return (await takeSnapshot(repo, { kind, force: true })).snapshot.step;
@@ -18,7 +48,8 @@ function userState(dir: string): { index: string; refs: string } {
   return { index: indexBytes(dir).toString('base64'), refs: userRefs(dir) };
 }
 
-describe('rollback', () => {
+describe.each<Mode>(['git', 'daemon'])('rollback (read by %s)', (mode) => {
+  const { makeRepo, snap, rollback } = through(mode);
   it('round trip: a step with edits, new files, deletions, modes, symlinks and file/dir swaps, then undo', async () => {
     const dir = makeRepo({
       '.gitignore': 'node_modules/\n.env\nbuild/\n',
@@ -54,6 +85,7 @@ describe('rollback', () => {
 
     const res = await rollback(repo, { target: String(base) });
     expect(res.target.step).toBe(base);
+    expect(res.readBy).toBe(mode);
     const expected = { ...before, 'node_modules/pkg/index.js': after['node_modules/pkg/index.js'] };
     expect(picture(dir)).toEqual(expected); // ignored file: as the agent left it, never rolled back
     expect(userState(dir)).toEqual(user0);
@@ -65,6 +97,7 @@ describe('rollback', () => {
 
     const undo = await rollback(repo, { undo: true });
     expect(undo.changes.length).toBeGreaterThan(0);
+    expect(undo.readBy).toBe(mode);
     expect(picture(dir)).toEqual(after);
     expect(userState(dir)).toEqual(user0);
 
@@ -371,7 +404,8 @@ function mktree(cwd: string, spec: string): string {
   return execGit(cwd, ['mktree', '--missing'], spec);
 }
 
-describe('rollback: the check at the point of destruction', () => {
+describe.each<Mode>(['git', 'daemon'])('rollback: the check at the point of destruction (read by %s)', (mode) => {
+  const { makeRepo, snap, rollback } = through(mode);
   it('a same-size edit with its mtime restored, missed by the stat cache (core.checkStat=minimal, trustctime=false), is recorded before it is replaced; --undo brings it back', async () => {
     const dir = makeRepo({ '.gitignore': '*.log\n', 'a.txt': 'aaaa\n', 'other.txt': 'o\n' });
     git(dir, 'config', 'core.checkStat', 'minimal');
@@ -395,21 +429,91 @@ describe('rollback: the check at the point of destruction', () => {
 
     const res = await rollback(repo, { target: String(s1) });
     expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('aaaa\n');
-    expect(res.recordedDuring).toEqual(['a.txt']);
-    expect(res.warnings.join('\n')).toContain('a.txt');
-    // The stat cache did miss it: the first pre-rollback snapshot holds the agent's bytes, the further one the user's.
     const steps = await listSteps(repo);
     const pres = steps.filter((s) => s.kind === 'pre-rollback');
-    expect(pres.length).toBe(2);
-    expect(storeGit(dir, 'cat-file', 'blob', `${pres[1]!.tree}:a.txt`)).toBe('bbbb\n');
-    expect(storeGit(dir, 'cat-file', 'blob', `${pres[0]!.tree}:a.txt`)).toBe('cccc\n');
+    if (mode === 'git') {
+      expect(res.recordedDuring).toEqual(['a.txt']);
+      expect(res.warnings.join('\n')).toContain('a.txt');
+      // The stat cache did miss it: the first pre-rollback snapshot holds the agent's bytes, the further one the user's.
+      expect(pres.length).toBe(2);
+      expect(storeGit(dir, 'cat-file', 'blob', `${pres[1]!.tree}:a.txt`)).toBe('bbbb\n');
+      expect(storeGit(dir, 'cat-file', 'blob', `${pres[0]!.tree}:a.txt`)).toBe('cccc\n');
+    } else {
+      // The daemon's events saw the write, whatever the stat data: the pre-rollback snapshot holds the user's bytes at once.
+      expect(res.readBy).toBe('daemon');
+      expect(res.recordedDuring).toEqual([]);
+      expect(pres.length).toBe(1);
+      expect(storeGit(dir, 'cat-file', 'blob', `${pres[0]!.tree}:a.txt`)).toBe('cccc\n');
+    }
     expect(userState(dir)).toEqual(user0);
 
     await rollback(repo, { undo: true });
     expect(picture(dir)).toEqual(before);
     expect(userState(dir)).toEqual(user0);
   });
+
+  for (const later of ['answers', 'is gone'] as const)
+  it.runIf(mode === 'daemon')(`a writer that changes files after the daemon read the worktree: its bytes are recorded (read again ${later === 'answers' ? 'through the daemon' : 'by git: the daemon is gone after the first read'}) before they are replaced, every other path is restored, --undo brings the writer's bytes back`, async () => {
+    const dir = makeRepo({ 'a.txt': 'a1\n', 'b.txt': 'b1\n', 'c/d.txt': 'd1\n', 'e.txt': 'e1\n' });
+    write(dir, { 'staged.txt': 's\n' });
+    git(dir, 'add', 'staged.txt');
+    const repo = await openRepo(dir);
+    const s1 = await snap(repo, 'manual');
+    write(dir, { 'a.txt': 'a2 agent\n', 'b.txt': 'b2 agent\n', 'c/d.txt': 'd2 agent\n', 'new.txt': 'agent\n' });
+    await snap(repo, 'after');
+    const user0 = userState(dir);
+    // The writer strikes once the plan is made from the daemon's read, before anything is replaced.
+    const daemon = daemonReader(repo)!;
+    let reads = 0;
+    const reader: WorktreeReader = {
+      name: 'daemon',
+      async read(tip, paths) {
+        if (++reads > 1 && later === 'is gone') return null;
+        const got = await daemon.read(tip, paths);
+        if (reads === 1) write(dir, { 'a.txt': 'the writer\'s bytes\n', 'c/d.txt': 'the writer\'s too\n' });
+        return got;
+      },
+    };
+    const res = await rollback(repo, { target: String(s1), reader });
+    expect(res.readBy).toBe('daemon');
+    expect(res.recordedDuring.sort()).toEqual(['a.txt', 'c/d.txt']);
+    // Every path restored, the writer's ones too, once recorded.
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('a1\n');
+    expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('b1\n');
+    expect(fs.readFileSync(path.join(dir, 'c/d.txt'), 'utf8')).toBe('d1\n');
+    expect(fs.existsSync(path.join(dir, 'new.txt'))).toBe(false);
+    const pres = (await listSteps(repo)).filter((s) => s.kind === 'pre-rollback');
+    expect(pres.length).toBe(2);
+    expect(storeGit(dir, 'cat-file', 'blob', `${pres[0]!.tree}:a.txt`)).toBe("the writer's bytes\n");
+    expect(storeGit(dir, 'cat-file', 'blob', `${pres[0]!.tree}:c/d.txt`)).toBe("the writer's too\n");
+    // The further pre-rollback snapshot is the first one with the writer's paths read again, nothing else.
+    expect(storeGit(dir, 'diff-tree', '-r', '--name-only', pres[1]!.tree, pres[0]!.tree).trim().split('\n').sort()).toEqual(['a.txt', 'c/d.txt']);
+    expect(storeGit(dir, 'cat-file', 'blob', `${pres[0]!.tree}:b.txt`)).toBe('b2 agent\n');
+    // The result snapshot is git's own view of the worktree.
+    const tipNow = (await listSteps(repo))[0]!;
+    expect(tipNow.kind).toBe('rollback');
+    expect(tipNow.tree).toBe(gitView(dir));
+    expect(reads).toBeGreaterThanOrEqual(3); // the plan's read, the writer's paths, the result
+    expect(testDaemonStatus(dir).status.worktrees[0]!.reads).toBeGreaterThanOrEqual(later === 'answers' ? 3 : 1);
+    expect(userState(dir)).toEqual(user0);
+
+    await rollback(repo, { undo: true });
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe("the writer's bytes\n");
+    expect(fs.readFileSync(path.join(dir, 'c/d.txt'), 'utf8')).toBe("the writer's too\n");
+    expect(fs.readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('b2 agent\n');
+    expect(fs.readFileSync(path.join(dir, 'new.txt'), 'utf8')).toBe('agent\n');
+    expect(userState(dir)).toEqual(user0);
+    git(dir, 'fsck', '--no-progress');
+  });
 });
+
+/** git's own view of the worktree: `git add -A` into a fresh index, `write-tree`. */
+function gitView(dir: string): string {
+  const idx = path.join(tempDir('ckpt-view-'), 'index');
+  const env = { ...process.env, GIT_INDEX_FILE: idx };
+  spawnSync('git', ['add', '-A'], { cwd: dir, env });
+  return spawnSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).stdout.trim();
+}
 
 describe('rollback: smaller ones', () => {
   it('says when the target was taken on another branch (also on a dry run), and changes neither HEAD nor the index', async () => {

@@ -136,6 +136,15 @@ function parseOwner(text: string): LockOwner | null {
   }
 }
 
+/** The record of the lock at `lockPath` now (who holds it), or null when there is no lock or no readable record. */
+export function readLockOwner(lockPath: string): LockOwner | null {
+  try {
+    return parseOwner(readFileSync(lockPath, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 interface Seen {
   st: Stats;
   owner: LockOwner | null;

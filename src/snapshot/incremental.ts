@@ -425,6 +425,8 @@ function normalise(raw: string): string | null {
   if (parts.length === 0) return unsure('the whole worktree changed');
   if (parts.some((p) => p === '..')) return unsure(`a path outside the worktree: ${raw}`);
   if (parts[0]!.toLowerCase() === '.git') return null;
+  // A name that was not UTF-8 reaches us decoded with U+FFFD (fs.watch gives text): its real bytes are unknown here.
+  if (raw.includes('\uFFFD')) unsure(`a name that is not UTF-8: ${raw}`);
   for (const p of parts) {
     const l = p.toLowerCase();
     if (l === '.git') unsure(`a nested repository's git dir changed: ${raw}`);

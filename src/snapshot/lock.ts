@@ -19,7 +19,7 @@ import { mkdirSync, existsSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { CkptError, fsFailure } from '../core/errors.js';
-import { acquireOwnedLock, isHeld } from '../core/owned-lock.js';
+import { acquireOwnedLock, isHeld, readLockOwner } from '../core/owned-lock.js';
 import type { Repo } from '../git/repo.js';
 
 export { currentPidNamespace, processGone } from '../core/owned-lock.js';
@@ -68,4 +68,20 @@ export async function withWorktreeLock<T>(repo: Repo, fn: () => Promise<T>, opts
   } finally {
     lock.release();
   }
+}
+
+/**
+ * The token of the worktree lock this process holds on `repo` (from the
+ * lock's owner record), or null when it holds none. A process that does
+ * work for the holder (the daemon reading the worktree for a rollback) is
+ * handed the token and checks it with {@link lockHeldWith}.
+ */
+export function heldLockToken(repo: Repo): string | null {
+  const o = readLockOwner(path.join(repo.stateDir, 'lock'));
+  return o && o.pid === process.pid && o.host === hostname() ? o.token : null;
+}
+
+/** True when `repo`'s worktree lock is held with `token` (see {@link heldLockToken}). */
+export function lockHeldWith(repo: Repo, token: string): boolean {
+  return token !== '' && readLockOwner(path.join(repo.stateDir, 'lock'))?.token === token;
 }

@@ -35,10 +35,11 @@ import { checkAgainstWorktree, setAsideUnreadable } from './restore/clobber.js';
 import { withPutBack } from './restore/fs.js';
 import { removeJournal, writeJournal, type Journal } from './restore/journal.js';
 import { planChanges, type FileChange } from './restore/plan.js';
-import { privateIndexPath } from './private-index.js';
+import { alignPrivateIndex, privateIndexPath } from './private-index.js';
 import { listSteps } from './store.js';
 import { captureTreeReporting, type Capture } from './capture.js';
-import { takeSnapshotLocked } from './take.js';
+import type { WorktreeReader } from './reader.js';
+import { readTip, takeSnapshotLocked } from './take.js';
 
 export type { FileChange } from './restore/plan.js';
 
@@ -62,6 +63,14 @@ export interface RestoreOptions {
   resultMessage?: string;
   /** For recovery: the state an interrupted series of restores started from (what `--undo` returns to). */
   undoTo?: { tree: string; snapshot: string };
+  /**
+   * Reads the worktree from the paths changed since the tip (the daemon's),
+   * instead of git's full read: the capture the plan is made from, the live
+   * state recorded at the point of destruction and the result. Whenever it
+   * cannot answer, git reads the whole worktree. The check at the point of
+   * destruction is the same either way.
+   */
+  reader?: WorktreeReader | null;
 }
 
 /** What {@link restoreTree} did (or would do, with `dryRun`). */
@@ -84,6 +93,8 @@ export interface RestoreResult {
   dryRun: boolean;
   /** The paths limited to, or null for the whole tree. */
   paths: string[] | null;
+  /** Who read the worktree the plan was made from: `git` (its full read), the reader's name (`daemon`), or `caller` (the pre-rollback snapshot was given). */
+  readBy: string;
 }
 
 /**
@@ -117,11 +128,18 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
   if (intent) writeJournal(repo, { version: 2, label: opts.label, tree, target: opts.target ?? null, preRollback: '', undoTo: { tree: '', snapshot: '' }, paths, writes: [], startedAt: Date.now(), recorded: false });
   let plan: Awaited<ReturnType<typeof planChanges>>;
   let unreadable: string[];
+  let readBy = 'git';
   try {
     // The plan is made from the worktree as captured; the pre-rollback snapshot
     // is recorded from that same capture, and only once something will change
     // (a no-op or refused restore records nothing).
-    const captured: Capture | null = pre ? null : await captureTreeReporting(repo);
+    let captured: Capture | null = null;
+    if (!pre) {
+      const { tip } = opts.reader ? await readTip(repo) : { tip: null };
+      captured = tip && opts.reader ? await opts.reader.read(tip) : null;
+      if (captured) readBy = opts.reader!.name;
+      else captured = await captureTreeReporting(repo);
+    } else readBy = 'caller';
     const currentTree = pre ? pre.tree : captured!.tree;
     if (paths) await checkPathsExist(repo, paths, [currentTree, tree]);
     const entries = await diffTrees(repo, currentTree, tree, paths);
@@ -150,7 +168,12 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     recordedDuring: [],
     dryRun: !!opts.dryRun,
     paths,
+    readBy,
   };
+  // The private index is git's stat cache of what git read last: after a
+  // reader's answer it may lag behind the tip, so later reads with git read
+  // everything (never `git add -A -- PATHS` over a stale index).
+  const reader = readBy === 'git' || readBy === 'caller' ? null : opts.reader!;
   if (opts.dryRun || plan.changes.length === 0) return result;
 
   const planned = [...plan.deletes, ...plan.writes, ...plan.modes];
@@ -169,7 +192,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
   const applier = new Applier(repo);
   try {
     const recordLive = async (changed: TreeChange[]): Promise<Map<string, Side>> => {
-      const rec = await recordLiveState(repo, changed, preInput(`before ${opts.label}${scope}, with the edits made while it ran`));
+      const rec = await recordLiveState(repo, changed, preInput(`before ${opts.label}${scope}, with the edits made while it ran`), reader);
       pre = rec.snapshot;
       result.preRollback = pre;
       result.recordedDuring.push(...changed.map((c) => c.path).filter((p) => !result.recordedDuring.includes(p)));
@@ -205,7 +228,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
   const after = await takeSnapshotLocked(
     repo,
     { kind: 'rollback', force: true, agent, message: `${opts.resultMessage ?? opts.label}${scope}`, extra: { [TRAILER.rollbackTarget]: targetName } },
-    { onlyPaths: planned.map((e) => e.rel) },
+    reader ? { capture: (tip) => readOnly(repo, reader, tip, planned.map((e) => e.rel)) } : { onlyPaths: planned.map((e) => e.rel) },
   );
   result.result = after.snapshot;
   return result;
@@ -218,7 +241,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
  * seen under any `core.checkStat`/`core.trustctime`). Returns what the new
  * snapshot holds for each path.
  */
-async function recordLiveState(repo: Repo, changed: TreeChange[], input: Parameters<typeof takeSnapshotLocked>[1]): Promise<{ snapshot: Snapshot; sides: Map<string, Side> }> {
+async function recordLiveState(repo: Repo, changed: TreeChange[], input: Parameters<typeof takeSnapshotLocked>[1], reader: WorktreeReader | null): Promise<{ snapshot: Snapshot; sides: Map<string, Side> }> {
   const env = shadowEnv(repo, privateIndexPath(repo));
   const rels = changed.map((c) => c.rel);
   const wanted = new Set(rels.map((r) => r.toString('latin1')));
@@ -237,6 +260,12 @@ async function recordLiveState(repo: Repo, changed: TreeChange[], input: Paramet
   // `--index-info` takes ls-files --stage lines and writes the entries back with empty stat data.
   const cached = await entries();
   if (cached.size > 0) await git(['update-index', '-z', '--index-info'], { cwd: repo.worktree, env, input: joinNul([...cached.values()].map((e) => e.rec)) });
+  if (reader) {
+    // The reader reads and hashes the paths it is given; if it cannot, git
+    // reads everything (their stat data cleared above, so they are hashed).
+    const { snapshot } = await takeSnapshotLocked(repo, input, { capture: (tip) => readOnly(repo, reader, tip, rels) });
+    return { snapshot, sides: await sidesInTree(repo, snapshot.tree, changed) };
+  }
   const { snapshot } = await takeSnapshotLocked(repo, input, { onlyPaths: rels });
   const now = await entries();
   const sides = new Map<string, Side>();
@@ -245,6 +274,41 @@ async function recordLiveState(repo: Repo, changed: TreeChange[], input: Paramet
     sides.set(c.path, e ? { mode: e.mode, oid: e.oid } : null);
   }
   return { snapshot, sides };
+}
+
+/**
+ * The tip with exactly `rels` read again, from the reader; when it cannot
+ * answer, with git: the private index first made to hold the tip's tree
+ * (the reader's reads left it behind), then `git add -A -- PATHS` as the
+ * direct path does.
+ */
+async function readOnly(repo: Repo, reader: WorktreeReader, tip: Snapshot | null, rels: Buffer[]): Promise<Capture> {
+  const got = tip ? await reader.read(tip, rels) : null;
+  if (got) return got;
+  if (!tip) return captureTreeReporting(repo);
+  await alignPrivateIndex(repo, shadowEnv(repo, privateIndexPath(repo)), tip.tree);
+  return captureTreeReporting(repo, rels);
+}
+
+/**
+ * What `tree` holds at each of `changed`'s paths (null: nothing). The whole
+ * listing, so any name's raw bytes match (a pathspec argument is text); only
+ * when edits were caught at the point of destruction.
+ */
+async function sidesInTree(repo: Repo, tree: string, changed: TreeChange[]): Promise<Map<string, Side>> {
+  const wanted = new Set(changed.map((c) => c.rel.toString('latin1')));
+  const held = new Map<string, Side>();
+  const { stdout } = await git(['ls-tree', '-r', '-z', '--full-tree', tree], { cwd: repo.worktree, env: shadowEnv(repo) });
+  for (const rec of splitNul(stdout)) {
+    const tab = rec.indexOf(0x09);
+    const key = rec.subarray(tab + 1).toString('latin1');
+    if (!wanted.has(key)) continue;
+    const [mode, , oid] = rec.subarray(0, tab).toString('latin1').split(' ');
+    held.set(key, { mode: mode!, oid: oid! });
+  }
+  const sides = new Map<string, Side>();
+  for (const c of changed) sides.set(c.path, held.get(c.rel.toString('latin1')) ?? null);
+  return sides;
 }
 
 /** @throws CkptError `PATH_NOT_FOUND` for a path in none of `trees`. */

@@ -13,6 +13,7 @@ import type { Snapshot } from '../core/types.js';
 import type { Repo } from '../git/repo.js';
 import { rollbackPathsOf } from './format.js';
 import { withWorktreeLock } from './lock.js';
+import type { WorktreeReader } from './reader.js';
 import { restoreTree, type FileChange, type RestoreResult } from './restore.js';
 import { pendingInterrupted, recoverInterrupted } from './restore/recover.js';
 import { listSteps, noSnapshots, readSnapshot, resolveSnapshot, resolveTime } from './store.js';
@@ -34,6 +35,12 @@ export interface RollbackOptions {
   dryRun?: boolean;
   /** Agent to record on the pre-rollback snapshot. */
   reason?: string;
+  /**
+   * Reads the worktree from the paths changed since the tip instead of git's
+   * full read (the daemon's: watch/daemon-reader.ts); null or absent: git.
+   * Falls back to git whenever it cannot answer.
+   */
+  reader?: WorktreeReader | null;
 }
 
 /** An interrupted rollback a dry run found pending (see {@link RollbackResult.interrupted}). */
@@ -116,6 +123,7 @@ export async function rollback(repo: Repo, opts: RollbackOptions = {}): Promise<
       dryRun: !!opts.dryRun,
       agent: opts.reason ?? 'ckpt',
       target: target.id,
+      reader: opts.reader ?? null,
     });
     return finish(repo, target, res, !!rec, interrupted);
   });

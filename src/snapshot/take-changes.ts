@@ -26,14 +26,18 @@ export interface ChangesResult extends TakeResult {
  * was read (a superset is fine). Caller holds the worktree lock.
  *
  * @param changed worktree-relative `/`-separated paths.
+ * @param trusted whether the tip's tree is one `changed` is relative to
+ *   (the daemon knows the trees it read; a tip recorded from any other tree,
+ *   a forged or rewound chain, is read whole with git). Default: every tip.
  * @throws CkptError as {@link takeSnapshotLocked}.
  */
-export async function takeSnapshotOfChangesLocked(repo: Repo, input: SnapshotInput, ctx: IncrementalContext, changed: Iterable<string>): Promise<ChangesResult> {
+export async function takeSnapshotOfChangesLocked(repo: Repo, input: SnapshotInput, ctx: IncrementalContext, changed: Iterable<string>, trusted: (tree: string) => boolean = () => true): Promise<ChangesResult> {
   let fullRead: string | null = null;
   let read = 0;
   const res = await takeSnapshotLocked(repo, input, {
     capture: async (tip) => {
-      if (tip) {
+      if (tip && !trusted(tip.tree)) fullRead = "the tip's tree is not one this process read";
+      else if (tip) {
         const writer = new ObjectWriter(repo);
         const inc = await treeWithChanges(ctx, tip, changed, { writer });
         if (!('unsure' in inc)) {

@@ -32,8 +32,8 @@ import type { SnapshotInput, SnapshotKind } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { TempPool } from '../git/temp-pool.js';
 import { captureTree } from '../snapshot/capture.js';
-import { IncrementalContext } from '../snapshot/incremental.js';
-import { withWorktreeLock } from '../snapshot/lock.js';
+import { IncrementalContext, treeWithChanges, type IncrementalBase } from '../snapshot/incremental.js';
+import { lockHeldWith, withWorktreeLock } from '../snapshot/lock.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
@@ -67,6 +67,10 @@ export interface WorktreeStatus {
   verifications: number;
   /** Hook requests waiting or being served now. */
   busy: number;
+  /** Reads answered for a process holding the worktree lock (a rollback's), in process from the dirty set. */
+  reads: number;
+  /** Reads it could not answer (the caller read with git), by reason. */
+  readsRefused: Record<string, number>;
 }
 
 /** The daemon's status reply. */
@@ -118,6 +122,13 @@ interface Slot {
   /** The settle timer of the current burst (only while someone watches). */
   settle: NodeJS.Timeout | null;
   burstStart: number | null;
+  /**
+   * Trees known to be the worktree as read at or after the last take of the
+   * dirty set (that snapshot's, and those read since for a lock's holder):
+   * the dirty set is relative to any of them. A tip with another tree (a
+   * forged or rewound chain, an older ckpt's) is read whole with git.
+   */
+  known: Set<string>;
 }
 
 /** The record written beside the socket. */
@@ -213,10 +224,11 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       subscribers: new Set(),
       settle: null,
       burstStart: null,
+      known: new Set(),
       pending: [],
       running: null,
       inFlight: 0,
-      status: { worktree: repo.worktree, watches: 0, events: 0, dirty: 0, snapshots: 0, incremental: 0, rescans: {}, missed: 0, lastMissed: null, verifications: 0, busy: 0 },
+      status: { worktree: repo.worktree, watches: 0, events: 0, dirty: 0, snapshots: 0, incremental: 0, rescans: {}, missed: 0, lastMissed: null, verifications: 0, busy: 0, reads: 0, readsRefused: {} },
       lastActivity: Date.now(),
     };
     slots.set(repo.worktree, slot);
@@ -318,7 +330,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
               count(slot.status.rescans, full ?? 'no context');
               full = null;
             } else {
-              res = await takeSnapshotOfChangesLocked(slot.repo, input, slot.ctx, paths);
+              res = await takeSnapshotOfChangesLocked(slot.repo, input, slot.ctx, paths, (tree) => slot.known.has(tree));
               if (res.fullRead) {
                 how = `full read: ${res.fullRead}`;
                 count(slot.status.rescans, res.fullRead);
@@ -328,6 +340,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
               }
             }
             paths = [];
+            slot.known = new Set([res.snapshot.tree]);
             slot.status.snapshots++;
             log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
             for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings });
@@ -344,6 +357,38 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       },
       { waitMs: 20_000 },
     );
+  };
+
+  /**
+   * The worktree's tree for a process that holds its lock (a rollback),
+   * read in process on top of `base` (the tip it read): after a sync point,
+   * every dirty path; or, with `only`, exactly those paths. The dirty set is
+   * left in place (this records nothing: the next snapshot reads those paths
+   * again). No worktree lock here: the caller holds it, which its token
+   * proves, so no snapshot of this daemon runs meanwhile.
+   */
+  const readFor = async (slot: Slot, base: IncrementalBase, only: string[] | null): Promise<Record<string, unknown>> => {
+    const refuse = (why: string): Record<string, unknown> => {
+      count(slot.status.readsRefused, why);
+      return { ok: false, code: 'UNSURE', message: why };
+    };
+    let paths = only;
+    if (!paths) {
+      if (!(await slot.watch.sync(syncMs))) return refuse('the sync cookie did not arrive in time');
+      const peek = slot.watch.peek();
+      if (peek.full) return refuse(peek.full);
+      paths = peek.paths;
+    }
+    if (slot.watch.rulesChanged) return refuse('the ignore rules changed');
+    const stale = slot.ctx ? slot.ctx.stale() : 'no context';
+    if (stale || !slot.ctx) return refuse(stale ?? 'no context');
+    if (!slot.known.has(base.tree)) return refuse("the tip's tree is not one this daemon read");
+    const inc = await treeWithChanges(slot.ctx, base, paths);
+    if ('unsure' in inc) return refuse(inc.unsure);
+    slot.known.add(inc.tree);
+    slot.status.reads++;
+    log(`${slot.repo.worktree}: read for the lock's holder, in process: ${inc.read} read of ${paths.length} ${only ? 'asked' : 'dirty'}`);
+    return { ok: true, tree: inc.tree, notCaptured: inc.notCaptured, read: inc.read };
   };
 
   /** Quiet worktrees: does git see what the last snapshot holds? */
@@ -430,6 +475,38 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         sock.write(JSON.stringify({ ok: true, event: 'ready', worktree: repo.worktree, version: DAEMON_VERSION }) + '\n');
         if (msg.initialSnapshot !== false) autoSnapshot(slot);
         return KEEP_OPEN;
+      }
+      case 'read': {
+        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
+        if (typeof msg.token !== 'string' || !lockHeldWith(repo, msg.token)) return { ok: false, code: 'NOT_LOCKED', message: 'the worktree lock is not held with that token' };
+        const base = parseBase(msg.base);
+        let only: string[] | null = null;
+        if (Array.isArray(msg.only)) {
+          only = [];
+          for (const p of msg.only) {
+            const raw = Buffer.from(String(p), 'base64');
+            const text = raw.toString('utf8');
+            if (!Buffer.from(text, 'utf8').equals(raw)) return { ok: false, code: 'UNSURE', message: 'a name that is not UTF-8' };
+            only.push(text);
+          }
+        }
+        if (!base) return { ok: false, code: 'BAD_REQUEST', message: 'no base tree' };
+        return readFor(await attach(repo), base, only);
+      }
+      case 'snapshot': {
+        // A snapshot of one kind through the daemon, as a hook's (tests and tools; a hook sends its stdin instead).
+        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
+        const kinds: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual'];
+        const kind = kinds.find((k) => k === msg.kind);
+        if (!kind) return { ok: false, code: 'BAD_REQUEST', message: `kind must be one of ${kinds.join(', ')}` };
+        const slot = await attach(repo);
+        const snapInput: SnapshotInput = { kind, force: msg.force !== false, ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}), ...(typeof msg.message === 'string' ? { message: msg.message } : {}) };
+        return new Promise<Record<string, unknown>>((resolve) => {
+          slot.pending.push({ input: snapInput, sock, resolve });
+          void serve(slot);
+        });
       }
       case 'hook': {
         const { input, problems } = parseClaudeHookInput(String(msg.stdin ?? ''));
@@ -544,6 +621,15 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   await release().catch(() => undefined);
   log(`stopped: ${why}`);
   return why;
+}
+
+/** The base tree of a read request: `{tree, notCaptured, notCapturedCount}` as a snapshot has them; null when malformed. */
+function parseBase(v: unknown): IncrementalBase | null {
+  if (!v || typeof v !== 'object') return null;
+  const b = v as Record<string, unknown>;
+  if (typeof b.tree !== 'string' || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(b.tree) || !Array.isArray(b.notCaptured)) return null;
+  const notCaptured = b.notCaptured.filter((e): e is IncrementalBase['notCaptured'][number] => !!e && typeof e === 'object' && typeof (e as { path?: unknown }).path === 'string');
+  return { tree: b.tree, notCaptured, ...(typeof b.notCapturedCount === 'number' ? { notCapturedCount: b.notCapturedCount } : {}) };
 }
 
 function count(map: Record<string, number>, why: string): void {

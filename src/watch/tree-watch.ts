@@ -117,12 +117,23 @@ export class TreeWatch {
 
   /** Hands over the dirty set (emptied) and whether a full read is needed. */
   take(): Taken {
-    const out: Taken = { paths: [...this.dirty], full: this.full };
-    if (this.sinceTake > BURST_EVENTS) out.full ??= `a burst of ${this.sinceTake} events (the kernel's event queue may have overflowed)`;
-    if (out.paths.length > MAX_DIRTY) out.full ??= `${out.paths.length} paths changed`;
+    const out = this.peek();
     this.dirty = new Set();
     this.full = null;
     this.sinceTake = 0;
+    return out;
+  }
+
+  /**
+   * The dirty set and whether a full read is needed, as {@link take} would
+   * hand them over, left in place: for a read that records nothing itself
+   * (a rollback's, which may change nothing), so the next snapshot still
+   * reads every path changed since the last one.
+   */
+  peek(): Taken {
+    const out: Taken = { paths: [...this.dirty], full: this.full };
+    if (this.sinceTake > BURST_EVENTS) out.full ??= `a burst of ${this.sinceTake} events (the kernel's event queue may have overflowed)`;
+    if (out.paths.length > MAX_DIRTY) out.full ??= `${out.paths.length} paths changed`;
     return out;
   }
 

@@ -5,6 +5,7 @@ import { CkptError } from '../../core/errors.js';
 import { timePointText } from '../../core/duration-schema.js';
 import { openRepo } from '../../git/repo.js';
 import { rollback, type FileChange } from '../../snapshot/rollback.js';
+import { daemonReader } from '../../watch/daemon-reader.js';
 import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
@@ -42,6 +43,8 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
     ...(input.undo ? { undo: true } : {}),
     ...(paths.length ? { paths } : {}),
     dryRun: !!input.dryRun,
+    // When the repository's daemon runs, it reads the worktree from what changed.
+    reader: daemonReader(repo),
   });
   out.result(res);
   if (res.interrupted) {

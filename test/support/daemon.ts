@@ -1,0 +1,70 @@
+/**
+ * Daemons started by tests: real `ckpt daemon` processes, one per
+ * repository, every one stopped (killed if it will not stop) and its files
+ * removed by {@link stopTestDaemons}, which a test file calls in afterEach.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openRepo } from '../../src/index.js';
+import { daemonRequest } from '../../src/watch/daemon-client.js';
+import { socketPath } from '../../src/watch/daemon-paths.js';
+import { CLI, git } from './repo.js';
+
+/** Common git dir → the daemon's pid. */
+const started = new Map<string, number>();
+
+/** `ckpt ARGS` in `dir`: exit code and output. */
+export function ckptIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function commonDir(dir: string): string {
+  return git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
+}
+
+/** Starts the daemon of `dir`'s repository (`ckpt daemon start`, idle check far off); returns its pid. */
+export function startTestDaemon(dir: string, extra: string[] = []): number {
+  const common = commonDir(dir);
+  const r = ckptIn(dir, ['daemon', 'start', '--json', '--verify', '10m', ...extra]);
+  if (r.code !== 0) throw new Error(`ckpt daemon start failed (${r.code}): ${r.stderr}`);
+  const pid = JSON.parse(r.stdout).pid as number;
+  started.set(common, pid);
+  return pid;
+}
+
+/** `ckpt daemon status --json` of `dir`'s repository. */
+export function testDaemonStatus(dir: string): { running: boolean; status: { pid: number; worktrees: { worktree: string; reads: number; snapshots: number; incremental: number; readsRefused: Record<string, number>; rescans: Record<string, number> }[] } } {
+  return JSON.parse(ckptIn(dir, ['daemon', 'status', '--json']).stdout);
+}
+
+/** A snapshot of `kind` taken by the daemon (its `snapshot` request); returns its step. */
+export async function daemonSnapshot(dir: string, kind: 'before' | 'after' | 'auto' | 'manual'): Promise<number> {
+  const repo = await openRepo(dir);
+  const r = await daemonRequest(repo.commonDir, 'snapshot', { cwd: repo.worktree, kind }, { connectMs: 5000, replyMs: 60_000 });
+  if (!r?.ok) throw new Error(`the daemon took no snapshot: ${JSON.stringify(r)}`);
+  return r.step as number;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops every daemon started by {@link startTestDaemon} (SIGKILL if it will not stop) and removes its files. */
+export function stopTestDaemons(): void {
+  for (const [common, pid] of [...started]) {
+    started.delete(common);
+    const ddir = path.join(common, 'ckpt', 'daemon');
+    const worktree = path.dirname(common);
+    if (fs.existsSync(worktree)) ckptIn(worktree, ['daemon', 'stop']);
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    fs.rmSync(ddir, { recursive: true, force: true });
+    fs.rmSync(socketPath(common), { force: true });
+  }
+}

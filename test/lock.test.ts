@@ -65,7 +65,7 @@ describe('lock', () => {
     const script = childModule(dir);
     const lockPath = path.join(dir, 'lock');
     let leftBehind = 0;
-    for (let round = 0; round < 60; round++) {
+    for (let round = 0; round < 40; round++) {
       const h = startHolder(script, [lockPath, 'loop']);
       await h.ready;
       await sleep(Math.random() * 30);
@@ -79,7 +79,7 @@ describe('lock', () => {
       // Nothing of the killed holder is left beside the lock once the next one has had it.
       expect(fs.readdirSync(dir).filter((n) => n.startsWith('lock'))).toEqual([]);
     }
-    console.log(`lock: 60 holders killed in their take/release loop, ${leftBehind} of them left the lock held; each was taken over with one try`);
+    console.log(`lock: 40 holders killed in their take/release loop, ${leftBehind} of them left the lock held; each was taken over with one try`);
     // The kills landed while the lock was held more than once (otherwise the test shows nothing).
     expect(leftBehind).toBeGreaterThan(0);
   }, 120_000);
@@ -91,7 +91,7 @@ describe('lock', () => {
     const inside = path.join(dir, 'inside');
     fs.mkdirSync(inside);
     const holders = Array.from({ length: 3 }, () => startHolder(script, [lockPath, 'count', inside]));
-    for (let kill = 0; kill < 30; kill++) {
+    for (let kill = 0; kill < 20; kill++) {
       await Promise.all(holders.map((h) => h.ready));
       await sleep(Math.random() * 40);
       const i = Math.floor(Math.random() * holders.length);

@@ -94,7 +94,7 @@ process.kill(process.pid, 'SIGKILL');
       );
       const dirs: string[] = [];
       try {
-        for (let i = 0; i < 30; i++) {
+        for (let i = 0; i < 20; i++) {
           const cwd = path.join(dir, `a${i}`);
           fs.mkdirSync(cwd);
           dirs.push(cwd);

@@ -21,7 +21,7 @@
  * view of each worktree with the last snapshot's tree and reports what the
  * events missed (status `missed`), so the next snapshot reads everything.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
@@ -182,6 +182,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   }
   const held = lock;
   const release = async (): Promise<void> => held.release();
+  // A record half-written by a daemon killed meanwhile: we hold the lock, it is stale.
+  for (const f of readdirSync(ddir)) if (/^daemon\.json\.\d+\.tmp$/.test(f)) rmSync(path.join(ddir, f), { force: true });
   const sockPath = socketPath(first.commonDir);
   mkdirSync(path.dirname(sockPath), { recursive: true, mode: 0o700 });
   rmSync(sockPath, { force: true }); // a socket left by a killed daemon: we hold the lock, it is stale
@@ -578,7 +580,9 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     });
   });
   const record: DaemonRecord = { pid: process.pid, host: hostname(), ns: currentPidNamespace(), version: DAEMON_VERSION, socket: sockPath, startedAt };
-  writeFileSync(recordFile, JSON.stringify(record) + '\n');
+  // Whole or not at all (a daemon killed mid-write leaves no half record for status and stop to misread).
+  writeFileSync(`${recordFile}.${process.pid}.tmp`, JSON.stringify(record) + '\n');
+  renameSync(`${recordFile}.${process.pid}.tmp`, recordFile);
   log(`started (ckpt ${DAEMON_VERSION}, socket ${sockPath})`);
   try {
     await attach(first);

@@ -74,7 +74,8 @@ describe('hooks install|uninstall cursor', () => {
 
   it("into the user's own hooks.json: their hooks and keys are kept, ckpt's entries go back out exactly", () => {
     const repo = makeRepo({ 'README.md': '# app\n', '.cursor/rules/style.mdc': 'be brief\n' });
-    const theirs = JSON.stringify({ version: 1, hooks: { afterFileEdit: [{ command: './format.sh' }], beforeShellExecution: [{ command: './guard.sh', matcher: 'rm' }] }, note: 'mine' }, null, 2) + '\n';
+    // Their own formatting (tabs, no final newline): uninstall gives these very bytes back.
+    const theirs = JSON.stringify({ version: 1, hooks: { afterFileEdit: [{ command: './format.sh' }], beforeShellExecution: [{ command: './guard.sh', matcher: 'rm' }] }, note: 'mine' }, null, '\t');
     write(repo, { '.cursor/hooks.json': theirs });
     const before = picture(repo);
     expect(ckpt(repo, ['hooks', 'install', 'cursor']).code).toBe(0);
@@ -84,6 +85,15 @@ describe('hooks install|uninstall cursor', () => {
     expect(doc.hooks.beforeShellExecution).toEqual([{ command: './guard.sh', matcher: 'rm' }]);
     expect(ckpt(repo, ['hooks', 'uninstall', 'cursor']).code).toBe(0);
     expect(picture(repo)).toEqual(before);
+
+    // Edited by the user after the install: uninstall takes out ckpt's entries only, keeping the edit.
+    expect(ckpt(repo, ['hooks', 'install', 'cursor']).code).toBe(0);
+    const file = path.join(repo, '.cursor', 'hooks.json');
+    const edited = JSON.parse(fs.readFileSync(file, 'utf8'));
+    edited.hooks.stop.unshift({ command: './notify.sh' });
+    fs.writeFileSync(file, JSON.stringify(edited));
+    expect(ckpt(repo, ['hooks', 'uninstall', 'cursor']).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ ...JSON.parse(theirs), hooks: { ...JSON.parse(theirs).hooks, stop: [{ command: './notify.sh' }] } });
   });
 
   it('refuses a tracked hooks.json, one that is not JSON or not the shape Cursor reads, changing nothing', () => {
@@ -109,7 +119,8 @@ describe('hooks install|uninstall cursor', () => {
   it('--global writes ~/.cursor/hooks.json and takes it out again', () => {
     const repo = makeRepo({ 'README.md': '# app\n' });
     const home = tempDir('ckpt-home-');
-    const env = { ...process.env, HOME: home };
+    // ckpt's install record goes to its own state dir ($XDG_STATE_HOME/ckpt/hooks), not among your files.
+    const env = { ...process.env, HOME: home, XDG_STATE_HOME: tempDir('ckpt-state-') };
     const repoPic = picture(repo);
     const i = ckpt(repo, ['hooks', 'install', 'cursor', '--global', '--json'], env);
     expect(i.code, i.stderr).toBe(0);

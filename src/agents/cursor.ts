@@ -17,13 +17,11 @@
  * stop → the turn ended (state only). The hook prints nothing: Cursor then
  * goes on as it would without it (ckpt never answers a permission for the user).
  */
-import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CkptError, fsFailure } from '../core/errors.js';
 import { openRepo } from '../git/repo.js';
-import { excludeFromSnapshots, excludeMark, missingDirs, readText, refuseTracked, removeEmptyDirs, removeExclusion, writeTextSync } from './hook-files.js';
 import { hookCommandLine, isCkptHookCommand, objectField, parsePayload, stringFields, toolTarget, type AgentHooks, type HookInstallOptions, type HookInstallResult, type HookState, type HookStep, type ParsedHook } from './hooks.js';
+import { excludeFromSnapshots, isObject, kindOf, readSettingsFile, recordsDir, refuseTracked, removeExclude, writeInstall, writeUninstall } from './settings-file.js';
 
 /** The events ckpt installs, in Cursor's names. */
 export const CURSOR_EVENTS = ['preToolUse', 'postToolUse', 'afterFileEdit', 'stop'] as const;
@@ -78,59 +76,26 @@ interface CursorEntry {
   [k: string]: unknown;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function kindOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
-/**
- * Reads a hooks.json: `null` when it does not exist.
- *
- * @throws CkptError `AGENT_SETTINGS_INVALID` naming the file and what is wrong
- *   (JSON error, or the JSON path of an entry of the wrong shape).
- */
-function readHooksFile(file: string): Record<string, unknown> | null {
-  if (!existsSync(file)) return null;
-  const text = readText(file);
-  const hint = 'Fix or remove the file, then run the command again; nothing was changed.';
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new CkptError('AGENT_SETTINGS_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, { cause: err, hint, data: { file, error: (err as Error).message } });
+/** What is wrong with a hooks.json where ckpt edits it (Cursor's version-1 shape), or null. */
+function hooksFileProblem(doc: unknown): string | null {
+  if (!isObject(doc)) return `the file holds ${kindOf(doc)}, not a JSON object`;
+  if (doc.version !== undefined && doc.version !== 1) return `"version" is ${JSON.stringify(doc.version)}: ckpt knows Cursor's hooks version 1 only`;
+  if (doc.hooks === undefined) return null;
+  if (!isObject(doc.hooks)) return `"hooks" is ${kindOf(doc.hooks)}, not an object of events`;
+  for (const [event, list] of Object.entries(doc.hooks)) {
+    if (!Array.isArray(list)) return `hooks.${event} is ${kindOf(list)}, not an array of hooks`;
+    for (const [i, h] of list.entries()) if (!isObject(h)) return `hooks.${event}[${i}] is ${kindOf(h)}, not a hook object`;
   }
-  const problem = (() => {
-    if (!isObject(doc)) return `the file holds ${kindOf(doc)}, not a JSON object`;
-    if (doc.version !== undefined && doc.version !== 1) return `"version" is ${JSON.stringify(doc.version)}: ckpt knows Cursor's hooks version 1 only`;
-    if (doc.hooks === undefined) return null;
-    if (!isObject(doc.hooks)) return `"hooks" is ${kindOf(doc.hooks)}, not an object of events`;
-    for (const [event, list] of Object.entries(doc.hooks)) {
-      if (!Array.isArray(list)) return `hooks.${event} is ${kindOf(list)}, not an array of hooks`;
-      for (const [i, h] of list.entries()) if (!isObject(h)) return `hooks.${event}[${i}] is ${kindOf(h)}, not a hook object`;
-    }
-    return null;
-  })();
-  if (problem) throw new CkptError('AGENT_SETTINGS_INVALID', `${file}: ${problem}`, { hint, data: { file, error: problem } });
-  return doc as Record<string, unknown>;
+  return null;
 }
 
-function serialize(doc: Record<string, unknown>): string {
-  return JSON.stringify(doc, null, 2) + '\n';
-}
-
-/** What install writes into a file that did not exist: uninstall removes a file left holding exactly this less ckpt's hooks. */
-const EMPTY_DOC = serialize({ version: 1, hooks: {} });
-
-async function target(dir: string, opts: HookInstallOptions): Promise<{ file: string; root: string; project: { repo: Awaited<ReturnType<typeof openRepo>>; rel: string } | null }> {
+async function target(dir: string, opts: HookInstallOptions): Promise<{ file: string; records: string; project: { repo: Awaited<ReturnType<typeof openRepo>>; rel: string } | null }> {
   if (opts.global) {
     const home = opts.home ?? os.homedir();
-    return { file: path.join(home, '.cursor', 'hooks.json'), root: home, project: null };
+    return { file: path.join(home, '.cursor', 'hooks.json'), records: recordsDir({ home: opts.home }), project: null };
   }
   const repo = await openRepo(dir);
-  return { file: path.join(repo.worktree, ...CURSOR_PROJECT_HOOKS.split('/')), root: repo.worktree, project: { repo, rel: CURSOR_PROJECT_HOOKS } };
+  return { file: path.join(repo.worktree, ...CURSOR_PROJECT_HOOKS.split('/')), records: recordsDir({ repo }), project: { repo, rel: CURSOR_PROJECT_HOOKS } };
 }
 
 /**
@@ -138,72 +103,61 @@ async function target(dir: string, opts: HookInstallOptions): Promise<{ file: st
  * `.cursor/hooks.json` of the worktree containing `dir` (or `~/.cursor/hooks.json`
  * with `opts.global`), keeping every other hook and key. Installing twice
  * changes nothing; an entry of an older install path is replaced. In a
- * worktree the file must not be tracked by git (a file shared with everyone
- * who clones the repository), and is kept out of snapshots (`info/exclude`).
+ * worktree the file must not be tracked by git, and is kept out of snapshots
+ * (`info/exclude`). What the file held before is recorded
+ * (agents/settings-file.ts), so uninstall gives it back byte for byte.
  *
- * @throws CkptError `AGENT_SETTINGS_INVALID` (not JSON, not the shape Cursor
- *   reads, or tracked: nothing is changed then); `NOT_A_REPO`, `FS_FAILED`, `GIT_FAILED`.
+ * @throws CkptError `AGENT_SETTINGS_TRACKED` (the project file is tracked:
+ *   `--global` instead), `AGENT_SETTINGS_INVALID` (not JSON, not the shape
+ *   Cursor reads); nothing is changed then. `NOT_A_REPO`, `FS_FAILED`, `GIT_FAILED`.
  */
 export async function installCursorHooks(dir: string, command: string, opts: HookInstallOptions = {}): Promise<HookInstallResult> {
   const t = await target(dir, opts);
-  const before = readHooksFile(t.file);
-  if (t.project) await refuseTracked(t.project.repo, t.project.rel, 'cursor');
-  const doc: Record<string, unknown> = before ? structuredClone(before) : { version: 1 };
+  const read = readSettingsFile(t.file, hooksFileProblem);
+  if (t.project) await refuseTracked(t.project.repo, 'cursor', t.project.rel);
+  const doc: Record<string, unknown> = structuredClone(read.doc);
   doc.version ??= 1;
   const hooks = (doc.hooks ??= {}) as Record<string, CursorEntry[]>;
+  const hadOurs = Object.values(hooks).some((list) => list.some((h) => isCkptHookCommand(h.command, 'cursor')));
   for (const event of CURSOR_EVENTS) {
     const list = (hooks[event] ??= []);
     if (list.some((h) => h.command === command)) continue;
     hooks[event] = [...list.filter((h) => !isCkptHookCommand(h.command, 'cursor')), { command }];
   }
-  const text = serialize(doc);
-  const changed = !before || text !== readText(t.file);
-  const excluded = t.project ? await excludeFromSnapshots(t.project.repo, t.project.rel, excludeMark('cursor')) : false;
-  if (changed) writeTextSync(t.file, text);
+  const changed = !read.bytes || `${JSON.stringify(doc, null, 2)}\n` !== read.bytes.toString('utf8');
+  const excluded = t.project ? await excludeFromSnapshots(t.project.repo, 'cursor', t.project.rel) : false;
+  if (changed) writeInstall('cursor', t.file, read, doc, t.records, hadOurs);
   return { file: t.file, changed, excluded };
 }
 
+/** Removes ckpt's entries from a hooks.json document, then an event and `hooks` left empty by that; true when it removed any. */
+function stripOurs(doc: Record<string, unknown>): boolean {
+  if (!isObject(doc.hooks)) return false;
+  const hooks = doc.hooks as Record<string, CursorEntry[]>;
+  let removed = false;
+  for (const event of Object.keys(hooks)) {
+    const list = hooks[event]!;
+    const kept = list.filter((h) => !isCkptHookCommand(h.command, 'cursor'));
+    if (kept.length === list.length) continue;
+    removed = true;
+    if (kept.length === 0) delete hooks[event];
+    else hooks[event] = kept;
+  }
+  if (removed && Object.keys(hooks).length === 0) delete doc.hooks;
+  return removed;
+}
+
 /**
- * Removes exactly ckpt's entries from the hooks file, then an event left
- * empty by that and `hooks` left empty by that; a file left holding nothing
- * else than what install writes into a new one (`{"version": 1, "hooks": {}}`)
- * is removed, with the `.cursor` directory when install made it and it is empty.
- * The `info/exclude` rule goes too.
+ * Removes exactly what install added: the file as it was before (or no file,
+ * and no directory the install made) when nobody changed it since; else
+ * only ckpt's entries. The `info/exclude` rule goes too.
  *
  * @throws CkptError `AGENT_SETTINGS_INVALID` (nothing is changed then), `NOT_A_REPO`, `FS_FAILED`.
  */
 export async function uninstallCursorHooks(dir: string, opts: HookInstallOptions = {}): Promise<HookInstallResult> {
   const t = await target(dir, opts);
-  const doc = readHooksFile(t.file);
-  let changed = false;
-  if (doc && isObject(doc.hooks)) {
-    const hooks = doc.hooks as Record<string, CursorEntry[]>;
-    let emptied = false;
-    for (const event of Object.keys(hooks)) {
-      const list = hooks[event]!;
-      const kept = list.filter((h) => !isCkptHookCommand(h.command, 'cursor'));
-      if (kept.length === list.length) continue;
-      changed = true;
-      if (kept.length === 0) delete hooks[event];
-      else hooks[event] = kept;
-      emptied ||= kept.length === 0;
-    }
-    if (changed) {
-      const text = serialize(doc);
-      if (text === EMPTY_DOC) {
-        try {
-          rmSync(t.file, { force: true });
-        } catch (err) {
-          throw fsFailure(err, 'remove', t.file);
-        }
-        removeEmptyDirs([path.dirname(t.file)].filter((d) => d !== t.root));
-      } else {
-        if (emptied && Object.keys(hooks).length === 0) delete doc.hooks;
-        writeTextSync(t.file, serialize(doc));
-      }
-    }
-  }
-  const excluded = t.project ? removeExclusion(t.project.repo, t.project.rel, excludeMark('cursor')) : false;
+  const changed = writeUninstall('cursor', t.file, t.records, () => readSettingsFile(t.file, hooksFileProblem), stripOurs);
+  const excluded = t.project ? removeExclude(t.project.repo, 'cursor', t.project.rel) : false;
   return { file: t.file, changed, excluded };
 }
 

@@ -20,12 +20,12 @@
  * of the user's: `OPENCODE_CONFIG_CONTENT` (inline config OpenCode merges
  * last) with a `file://` entry in `plugin` ({@link openCodeRaceEnv}).
  */
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CkptError, fsFailure } from '../core/errors.js';
 import { openRepo } from '../git/repo.js';
-import { excludeFromSnapshots, excludeMark, missingDirs, readText, refuseTracked, removeEmptyDirs, removeExclusion, writeTextSync } from './hook-files.js';
+import { excludeFromSnapshots, refuseTracked, removeExclude, writeAtomic } from './settings-file.js';
 import { hookCommandLine, objectField, parsePayload, stringFields, toolTarget, type AgentHooks, type HookInstallOptions, type HookInstallResult, type HookState, type HookStep, type ParsedHook } from './hooks.js';
 
 /**
@@ -178,7 +178,8 @@ async function target(dir: string, opts: HookInstallOptions): Promise<{ file: st
  * ignores it already).
  *
  * @throws CkptError `AGENT_SETTINGS_INVALID` when a file of that name is not
- *   ckpt's, or git tracks it (nothing is changed then); `NOT_A_REPO`, `FS_FAILED`, `GIT_FAILED`.
+ *   ckpt's, `AGENT_SETTINGS_TRACKED` when git tracks it (`--global` instead);
+ *   nothing is changed then. `NOT_A_REPO`, `FS_FAILED`, `GIT_FAILED`.
  */
 export async function installOpenCodeHooks(dir: string, command: string, opts: HookInstallOptions = {}): Promise<HookInstallResult> {
   const t = await target(dir, opts);
@@ -189,12 +190,12 @@ export async function installOpenCodeHooks(dir: string, command: string, opts: H
       data: { file: t.file, error: 'not ckpt\'s' },
     });
   }
-  if (t.project) await refuseTracked(t.project.repo, t.project.rel, 'opencode');
+  if (t.project) await refuseTracked(t.project.repo, 'opencode', t.project.rel);
   const created = existing ? createdDirsOf(existing) : missingDirs(t.root, t.file).map((d) => path.relative(t.root, d).split(path.sep).join('/'));
   const text = openCodePluginSource(command, created);
-  const excluded = t.project ? await excludeFromSnapshots(t.project.repo, t.project.rel, excludeMark('opencode')) : false;
+  const excluded = t.project ? await excludeFromSnapshots(t.project.repo, 'opencode', t.project.rel) : false;
   const changed = existing !== text;
-  if (changed) writeTextSync(t.file, text);
+  if (changed) writeAtomic(t.file, text);
   return { file: t.file, changed, excluded };
 }
 
@@ -218,7 +219,7 @@ export async function uninstallOpenCodeHooks(dir: string, opts: HookInstallOptio
     removeEmptyDirs(createdDirsOf(existing).map((d) => path.join(t.root, ...d.split('/'))));
     changed = true;
   }
-  const excluded = t.project ? removeExclusion(t.project.repo, t.project.rel, excludeMark('opencode')) : false;
+  const excluded = t.project ? removeExclude(t.project.repo, 'opencode', t.project.rel) : false;
   return { file: t.file, changed, excluded };
 }
 
@@ -248,6 +249,37 @@ export function openCodeRaceEnv(pluginFile: string, env: NodeJS.ProcessEnv = pro
   const config = parsed as Record<string, unknown>;
   const list = Array.isArray(config.plugin) ? config.plugin : [];
   return { env: { OPENCODE_CONFIG_CONTENT: JSON.stringify({ ...config, plugin: [...list.filter((p) => p !== spec), spec] }) }, problem: null };
+}
+
+/** The text of `file`, `''` when it does not exist. @throws CkptError `FS_FAILED`. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw fsFailure(err, 'read', file);
+  }
+}
+
+/** The directories between `root` (exclusive) and `file` that do not exist yet, outermost first: what writing `file` creates. */
+function missingDirs(root: string, file: string): string[] {
+  const out: string[] = [];
+  for (let dir = path.dirname(file); dir !== root && dir.startsWith(root + path.sep); dir = path.dirname(dir)) {
+    if (existsSync(dir)) break;
+    out.unshift(dir);
+  }
+  return out;
+}
+
+/** Removes each of `dirs` that is empty, innermost first; one something else lives in now is kept. */
+function removeEmptyDirs(dirs: readonly string[]): void {
+  for (const dir of [...dirs].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return; // not empty, or gone: kept as it is, and so are its parents
+    }
+  }
 }
 
 /** OpenCode's hooks behind the one interface (agents/hooks.ts). */

@@ -171,7 +171,7 @@ describe('race --deps: the user\'s node_modules never changes, whatever an attem
       expect((await planRace({ cwd: other, task: 't', models: 'writer', ckptBin: CLI, worktreeDir: wt })).deps.strategy).toBe('copy');
       expect(fs.readdirSync(wt)).toEqual([]);
     } finally {
-      unmountXfs(xfs);
+      unmountLoop(xfs);
     }
   }, 180_000);
 
@@ -182,6 +182,28 @@ describe('race --deps: the user\'s node_modules never changes, whatever an attem
     expect(fs.readdirSync(worktrees)).toEqual([]);
     expect(fs.readdirSync(path.dirname(worktrees)).filter((n) => n.startsWith('.ckpt-reflink-probe-'))).toEqual([]);
   });
+});
+
+describe('race --deps: copies that would fill the disk', () => {
+  it('a copy per attempt that would not fit (with room to spare) is DEPS_UNAVAILABLE before anything is made; one that fits runs', async (ctx) => {
+    const small = mountLoop('ext4', 64);
+    if (typeof small === 'object') return ctx.skip(small.skip);
+    try {
+      const { dir, worktrees } = repoIn(small);
+      // 12 MiB that no file system compresses or dedups.
+      fs.writeFileSync(path.join(dir, 'node_modules/dep/big.bin'), Buffer.from(Array.from({ length: 12 * 1024 * 1024 }, (_, i) => (i * 2654435761) >>> 24)));
+      const err = await planRace({ cwd: dir, task: 't', models: 'writer:6', ckptBin: CLI }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'DEPS_UNAVAILABLE', message: expect.stringMatching(/^--deps copy: 6 attempt\(s\) × 1[23]\.\d MiB of node_modules, packages\/a\/node_modules need /) });
+      expect((err as CkptError).data).toMatchObject({ needBytes: expect.any(Number), freeBytes: expect.any(Number) });
+      expect(fs.readdirSync(worktrees)).toEqual([]);
+      const before = userFiles(dir);
+      const race = await raceWith(dir, 'copy');
+      expectWritten(race.attempts[0]!, true);
+      expect(userFiles(dir)).toEqual(before);
+    } finally {
+      unmountLoop(small);
+    }
+  }, 180_000);
 });
 
 describe('race --deps hardlink / symlink: refused unless --unsafe-deps, and why', () => {
@@ -262,24 +284,29 @@ function canReflinkIn(dir: string): boolean {
 
 /** A fresh XFS file system (300 MiB sparse image, loop device) mounted on a temp dir, or why not. */
 function mountXfs(): string | { skip: string } {
-  if (process.getuid?.() !== 0) return { skip: 'mounting an XFS loop image needs root' };
-  if (spawnSync('sh', ['-c', 'command -v mkfs.xfs'], { encoding: 'utf8' }).status !== 0) return { skip: 'mkfs.xfs is not installed (apt-get install xfsprogs)' };
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-xfs-'));
+  return mountLoop('xfs', 320);
+}
+
+/** A fresh file system of `type` in a sparse image of `mib` MiB on a loop device, mounted on a temp dir, or why not. */
+function mountLoop(type: 'xfs' | 'ext4', mib: number): string | { skip: string } {
+  if (process.getuid?.() !== 0) return { skip: `mounting an ${type} loop image needs root` };
+  if (spawnSync('sh', ['-c', `command -v mkfs.${type}`], { encoding: 'utf8' }).status !== 0) return { skip: `mkfs.${type} is not installed (${type === 'xfs' ? 'xfsprogs' : 'e2fsprogs'})` };
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), `ckpt-${type}-`));
   const img = path.join(base, 'img');
   const mnt = path.join(base, 'mnt');
   fs.mkdirSync(mnt);
   fs.writeFileSync(img, '');
-  fs.truncateSync(img, 320 * 1024 * 1024);
-  const mk = spawnSync('mkfs.xfs', ['-q', img], { encoding: 'utf8' });
+  fs.truncateSync(img, mib * 1024 * 1024);
+  const mk = spawnSync(`mkfs.${type}`, ['-q', ...(type === 'ext4' ? ['-F'] : []), img], { encoding: 'utf8' });
   const mo = mk.status === 0 ? spawnSync('mount', ['-o', 'loop', img, mnt], { encoding: 'utf8' }) : mk;
   if (mo.status !== 0) {
     fs.rmSync(base, { recursive: true, force: true });
-    return { skip: `could not make and mount an XFS loop image here: ${(mo.stderr || '').trim()}` };
+    return { skip: `could not make and mount an ${type} loop image here: ${(mo.stderr || '').trim()}` };
   }
   return mnt;
 }
 
-function unmountXfs(mnt: string): void {
+function unmountLoop(mnt: string): void {
   const r = spawnSync('umount', [mnt], { encoding: 'utf8' });
   if (r.status !== 0) spawnSync('umount', ['-l', mnt]);
   fs.rmSync(path.dirname(mnt), { recursive: true, force: true });

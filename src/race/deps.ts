@@ -23,7 +23,7 @@
  * test/race-deps.test.ts and benchmarks/ (deps family).
  */
 import { execFile } from 'node:child_process';
-import { constants as fsc, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, opendirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { constants as fsc, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, opendirSync, readlinkSync, rmSync, statfsSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import ignore from 'ignore';
@@ -78,6 +78,8 @@ export interface DepsOptions {
   unsafe: boolean;
   /** The parent of the attempts' worktrees (may not exist yet): where `reflink` is probed. */
   worktreeRoot: string;
+  /** How many attempts get the directories (default 1): a full copy or install of each must fit on the disk. */
+  attempts?: number;
 }
 
 /**
@@ -90,7 +92,8 @@ export interface DepsOptions {
  * @throws CkptError `DEPS_UNSAFE` (`hardlink`/`symlink` without `unsafe`),
  *   `DEPS_UNAVAILABLE` (`reflink` where the file system cannot clone;
  *   `hardlink` across two file systems; `install` without a lockfile, or
- *   its package manager not on PATH).
+ *   its package manager not on PATH; a copy or install per attempt that
+ *   would not fit on the worktrees' file system).
  */
 export async function planDeps(repo: Repo, o: DepsOptions): Promise<DepsPlan> {
   const dirs = await dependencyDirs(repo, o.paths);
@@ -104,6 +107,7 @@ export async function planDeps(repo: Repo, o: DepsOptions): Promise<DepsPlan> {
   const warnings = (UNSAFE_DEPS as readonly string[]).includes(requested) ? [`--deps ${requested} (accepted with --unsafe-deps): ${dangerOf(requested as ResolvedDeps)}`] : [];
   if (requested === 'install') {
     const install = installCommand(repo.worktree);
+    await checkRoom(repo, dirs, o, 'install');
     return { requested, strategy: 'install', reason: `${install.lockfile} found: ${install.argv.join(' ')}`, dirs, install, warnings };
   }
   if (requested === 'auto' || requested === 'reflink') {
@@ -115,6 +119,7 @@ export async function planDeps(repo: Repo, o: DepsOptions): Promise<DepsPlan> {
       });
     }
     if (probe.ok) return { requested, strategy: 'reflink', reason: 'the worktrees\' file system clones files (copy-on-write)', dirs, install: null, warnings };
+    await checkRoom(repo, dirs, o, 'copy');
     return { requested, strategy: 'copy', reason: `no copy-on-write clone here (${probe.why}): a full copy`, dirs, install: null, warnings };
   }
   if (requested === 'hardlink' && dirs.length > 0) {
@@ -124,8 +129,37 @@ export async function planDeps(repo: Repo, o: DepsOptions): Promise<DepsPlan> {
       throw new CkptError('DEPS_UNAVAILABLE', '--deps hardlink: your checkout and the worktrees are on two file systems, and hard links cannot cross them', { hint: 'Put race.worktreeDir on the file system of your checkout, or use --deps auto.', data: { strategy: requested } });
     }
   }
+  if (requested === 'copy') await checkRoom(repo, dirs, o, 'copy');
   const reason = { copy: 'asked: a full copy', hardlink: 'asked, with --unsafe-deps', symlink: 'asked, with --unsafe-deps', none: 'asked: no dependencies' }[requested];
   return { requested, strategy: requested, reason, dirs, install: null, warnings };
+}
+
+/**
+ * Refuses a copy (or install) of `dirs` per attempt that would not fit on the
+ * worktrees' file system with some room to spare (5% of it, at most 512 MiB):
+ * a disk filled by a race makes the user's own editor and tools fail to save.
+ * What a copy takes is what the directories take now (`du`: allocated blocks).
+ *
+ * @throws CkptError `DEPS_UNAVAILABLE` with both sizes in bytes in `data`.
+ */
+async function checkRoom(repo: Repo, dirs: string[], o: DepsOptions, what: 'copy' | 'install'): Promise<void> {
+  if (dirs.length === 0) return;
+  const attempts = o.attempts ?? 1;
+  const { stdout } = await run('du', ['-s', '-B1', '-D', '--', ...dirs.map((d) => path.join(repo.worktree, d))], { maxBuffer: 1 << 20 });
+  const each = stdout.split('\n').reduce((sum, line) => sum + (Number(line.split('\t')[0]) || 0), 0);
+  let parent = path.resolve(o.worktreeRoot);
+  while (!existsSync(parent)) parent = path.dirname(parent);
+  const st = statfsSync(parent);
+  const free = st.bavail * st.bsize;
+  const spare = Math.min(512 * 2 ** 20, 0.05 * st.blocks * st.bsize);
+  const need = each * attempts;
+  if (need + spare > free) {
+    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    throw new CkptError('DEPS_UNAVAILABLE', `--deps ${what}: ${attempts} attempt(s) × ${mib(each)} of ${dirs.join(', ')} need ${mib(need)}, and the worktrees' file system has ${mib(free)} free (${mib(spare)} kept spare)`, {
+      hint: 'Free some space, put race.worktreeDir on a file system with clones (btrfs, XFS: --deps auto clones there) or more room, run fewer attempts, or --deps none. Nothing was created.',
+      data: { needBytes: need, freeBytes: free, spareBytes: spare },
+    });
+  }
 }
 
 /** What an unsafe strategy can do to the user's bytes. */

@@ -262,7 +262,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
       data: { symlink: rc.symlink },
     });
   }
-  const deps = await planDeps(repo, { strategy: o.deps ?? rc.deps ?? 'auto', paths: rc.depsPaths ?? DEFAULT_DEPS_PATHS, unsafe: unsafeDeps, worktreeRoot: path.join(root, repo.id) });
+  const deps = await planDeps(repo, { strategy: o.deps ?? rc.deps ?? 'auto', paths: rc.depsPaths ?? DEFAULT_DEPS_PATHS, unsafe: unsafeDeps, worktreeRoot: path.join(root, repo.id), attempts: specs.length });
   if ((rc.symlink ?? []).length > 0) deps.warnings.push(`race.symlink (accepted with unsafeDeps): ${rc.symlink!.join(', ')} are links to your own files in every attempt; what an attempt writes, deletes or adds there happens in yours`);
   let resolved: RacePlan['base']['resolved'] = null;
   if (o.base) resolved = await resolveBase(repo, o.base);

@@ -151,6 +151,13 @@ describe('state through the hook', () => {
     expect(fs.readdirSync(repo.stateDir).filter((f) => f.startsWith('agent.json'))).toEqual(['agent.json']);
   });
 
+  it("every agent's hook records its state the same way: Codex's PermissionRequest through `ckpt hook codex`", async () => {
+    const dir = makeRepo();
+    const r = spawnSync(process.execPath, [CLI, 'hook', 'codex'], { cwd: dir, input: JSON.stringify({ hook_event_name: 'PermissionRequest', cwd: dir, session_id: 'cx', tool_name: 'exec_command' }), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(readAgentState(await openRepo(dir))).toMatchObject({ agent: 'codex', sessionId: 'cx', activity: 'waiting', reason: 'permission', tool: 'exec_command', pid: process.pid });
+  });
+
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
   it.skipIf(!canUnshare)('an agent in a PID namespace of its own (as race attempts run): live while it runs, seen from outside through NSpid; stale once it is gone', async () => {
     const dir = makeRepo();

@@ -72,7 +72,7 @@ export function parseCodexHook(text: string): ParsedHook {
   const state: HookState | null =
     event === 'PreToolUse' ? { state: 'tool', tool }
     : event === 'PostToolUse' ? { state: 'tool-done', tool }
-    : event === 'PermissionRequest' ? { state: 'waiting', detail: f.tool_name ? `permission for ${f.tool_name}` : 'permission' }
+    : event === 'PermissionRequest' ? { state: 'waiting', reason: 'permission', ...(f.tool_name ? { tool } : {}), detail: f.tool_name ? `permission for ${f.tool_name}` : 'permission' }
     : event === 'UserPromptSubmit' ? { state: 'prompt' }
     : event === 'Stop' ? { state: 'turn-end' }
     : event === 'SessionStart' ? { state: 'session-start' }

@@ -80,6 +80,7 @@ describe('the "Done when" walk: rounds, review, a database per attempt and the s
     expect(fixer.state, explain(fixer)).toBe('done');
     expect(fixer.rounds.map((x: any) => [x.round, x.check?.passed])).toEqual([[1, false], [2, true]]);
     expect(fixer.rounds[1].feedbackBytes).toBeGreaterThan(0);
+    expect(fixer.rounds.map((x: any) => x.feedbackFrom)).toEqual([null, 'check']);
     expect(fs.readFileSync(path.join(path.dirname(path.dirname(fixer.log)), 'checks', 'fixer.log'), 'utf8')).toMatch(/needs a unit and a length/);
     const fixerLog = fs.readFileSync(fixer.log, 'utf8');
     expect(fixerLog).toMatch(/fixer: first try[\s\S]*fixer: saw its failure, put the zero check back/);
@@ -91,6 +92,10 @@ describe('the "Done when" walk: rounds, review, a database per attempt and the s
     const verdicts = (name: string): string[] => shown.reviews.filter((v: any) => v.attempt === name).map((v: any) => `${v.round}:${v.verdict}`);
     expect(verdicts('tidy')).toEqual(['1:request-changes', '2:approve']);
     expect(verdicts('fixer')).toEqual(['2:approve']);
+    expect(tidy.rounds.map((x: any) => x.feedbackFrom)).toEqual([null, 'review']);
+    const text = race(dir, ['show']).stdout;
+    expect(text).toMatch(/tidy round 2 \(run again\): done, check passed, given \d+ bytes of the reviewer's notes/);
+    expect(text).toContain('sandbox: bubblewrap around each attempt');
     expect(fs.readFileSync(tidy.log, 'utf8')).toContain('tidy: replaced the TODO as the reviewer asked');
     expect(fs.readFileSync(path.join(tidy.dir, 'src/core/duration.ts'), 'utf8')).toContain('milliseconds: `90s`, `2 hours`, `1h30m`.');
 
@@ -103,8 +108,8 @@ describe('the "Done when" walk: rounds, review, a database per attempt and the s
     // The write outside its worktree was refused, logged and warned; the user's checkout is as it was.
     expect(fixerLog).toMatch(/fixer: writing outside its worktree: EROFS/);
     expect(shown.warnings.filter((w: string) => w.includes('the sandbox refused'))).toEqual([
-      `fixer: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${fixer.log})`,
-      `fixer: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${fixer.log})`,
+      `fixer (round 1): the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${fixer.log})`,
+      `fixer (round 2): the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${fixer.log})`,
     ]);
     expect(fs.existsSync(path.join(dir, 'ESCAPED.txt'))).toBe(false);
     expect(picture(dir)).toEqual(before);

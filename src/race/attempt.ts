@@ -121,15 +121,17 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
   a.rounds = [];
   let followUp: string | null = null;
   let feedback: string | null = null;
+  /** What the feedback is: the failed check's output, or a reviewer's notes. */
+  let feedbackFrom: RoundRecord['feedbackFrom'] = null;
   let session: string | null = null;
   for (let round = 1; round <= plan.rounds; round++) {
     const cmd = roundCommand(plan, p, { round, feedback, followUp, session });
     if (round > 1) {
       // The round's first step: where it starts (the previous round's end, check output aside).
       await takeSnapshot(attemptRepo, { kind: 'auto', force: true, agent: p.agent, message: `round ${round} of ${a.name} (${cmd.how})`, extra: trailers(round) }, { waitMs: FINAL_LOCK_WAIT_MS });
-      appendFileSync(a.log, `\n[ckpt: round ${round} of ${plan.rounds} (${cmd.how === 'resume' ? `resuming session ${cmd.session}` : 'run again with the follow-up as its task'}); the check's output tail: ${Buffer.byteLength(feedback ?? '')} bytes]\n`);
+      appendFileSync(a.log, `\n[ckpt: round ${round} of ${plan.rounds} (${cmd.how === 'resume' ? `resuming session ${cmd.session}` : 'run again with the follow-up as its task'}); ${feedbackFrom === 'review' ? "the reviewer's notes" : "the check's output tail"}: ${Buffer.byteLength(feedback ?? '')} bytes]\n`);
     }
-    const r: RoundRecord = { round, how: cmd.how, command: cmd.argv, session: null, feedbackBytes: Buffer.byteLength(feedback ?? ''), startedAt: Date.now(), durationMs: null, exitCode: null, state: 'running', final: null, check: null, tokens: null, costUsd: null };
+    const r: RoundRecord = { round, how: cmd.how, command: cmd.argv, session: null, feedbackBytes: Buffer.byteLength(feedback ?? ''), feedbackFrom, startedAt: Date.now(), durationMs: null, exitCode: null, state: 'running', final: null, check: null, tokens: null, costUsd: null };
     a.rounds.push(r);
     currentRound = round;
     const relay = relays[0];
@@ -138,6 +140,7 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
     session = r.session ?? session;
     if (ended.checkFailed && more) {
       feedback = logTail(ended.checkLog);
+      feedbackFrom = 'check';
       followUp = followUpPrompt({ task: plan.task, round: round + 1, rounds: plan.rounds, check: a.check!, feedback });
       continue;
     }
@@ -151,6 +154,7 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
       changed();
       if (verdict === 'request-changes' && more) {
         feedback = review.notes;
+        feedbackFrom = 'review';
         followUp = reviewFollowUp({ task: plan.task, round: round + 1, rounds: plan.rounds, by: plan.reviewBy, notes: review.notes });
         continue;
       }
@@ -244,7 +248,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   c.started(proc);
   const res = await proc.done;
   c.stragglers('agent', res);
-  if (run.refused() > 0) race.warnings.push(refusalWarning(a.name, run.refused(), a.log));
+  if (run.refused() > 0) race.warnings.push(refusalWarning(plan.rounds > 1 ? `${a.name} (round ${r.round})` : a.name, run.refused(), a.log));
   await watching.close();
   a.endedAt = Date.now();
   r.durationMs = res.durationMs;
@@ -288,7 +292,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   const checkRun = fenced({ argv: [plan.check], shell: true, cwd: p.dir, env: c.env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine: c.confine, ...(signal ? { signal } : {}) }, c.fence, network);
   const ch = await runProcess(checkRun.options).done;
   c.stragglers('check', ch);
-  if (checkRun.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s check`, checkRun.refused(), checkLog));
+  if (checkRun.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s check${plan.rounds > 1 ? ` (round ${r.round})` : ''}`, checkRun.refused(), checkLog));
   a.check = {
     command: plan.check,
     exitCode: ch.exitCode,

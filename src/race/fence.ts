@@ -75,6 +75,11 @@ export function fenced(o: ProcessOptions, fence: Fence | null, network: boolean)
   return { options, refused: () => refused };
 }
 
+/** One line for `race --dry-run` and `race show`: what the sandbox fences and leaves writable. */
+export function describeSandbox(s: SandboxSetting): string {
+  return `sandbox: bubblewrap around each attempt's setup, agent, check and teardown, and reviewers; writable: its worktree, its git dirs, the agent's own state, a private /tmp; network ${s.network ? 'on' : 'off (agent, check, reviewers)'}`;
+}
+
 /** The warning for `n` refused writes of `who` (`claude-2`, `claude-2's check`), naming its log. */
 export function refusalWarning(who: string, n: number, log: string): string {
   return `${who}: the sandbox refused ${n} write(s) outside its worktree (read-only file system; see its log ${log})`;

@@ -45,8 +45,10 @@ export interface RoundRecord {
   command: string[];
   /** The agent's own session id, as its output reported it (null: none seen). */
   session: string | null;
-  /** Bytes of the failed check's output given to this round (0 in round 1). */
+  /** Bytes of feedback given to this round: the failed check's output or the reviewer's notes (0 in round 1). */
   feedbackBytes: number;
+  /** What that feedback was: the failed check's output, or a reviewer's notes ("request changes"); null in round 1 (absent in older records). */
+  feedbackFrom?: 'check' | 'review' | null;
   startedAt: number;
   /** The agent's run, ms. */
   durationMs: number | null;

@@ -9,6 +9,7 @@ import { planRace, type RacePlan } from '../../race/plan.js';
 import { DEPS_STRATEGIES } from '../../race/deps.js';
 import { runRace } from '../../race/run.js';
 import { describeConfinement } from '../../agents/confine.js';
+import { describeSandbox } from '../../race/fence.js';
 import type { RaceRecord } from '../../race/types.js';
 import { count, flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
@@ -70,8 +71,8 @@ export function register(race: Command, act: Act): void {
     .option('--rounds <n>', `with --check: when it fails, give the agent its output and run it again, up to N runs in all (1–${MAX_ROUNDS}, default race.rounds or 1)`)
     .option('--env <NAME=VALUE>', 'set in each attempt (repeatable; over race.env): {attempt}, {index}, {port}, {raceId}, {dir} are replaced', (v: string, prev: string[] = []) => [...prev, v])
     .option('--teardown <cmd>', 'run in each attempt by race clean / --clean before its worktree goes (default race.teardown)')
-    .option('--sandbox', 'run each agent under bubblewrap: only its worktree, its git dirs, its own state and a private /tmp are writable (default race.sandbox)')
-    .option('--no-network', 'with --sandbox: no network for the agents')
+    .option('--sandbox', 'run each attempt\'s setup, agent, check and teardown, and reviewers, under bubblewrap: only its worktree, its git dirs, its own state and a private /tmp are writable (default race.sandbox)')
+    .option('--no-network', 'with --sandbox: no network for the agents, checks and reviewers')
     .option('--review-by <agent>', 'AGENT[@MODEL] reviews every attempt that finished (approve / request changes); with --rounds, "request changes" is one more round')
     .option('--judge <agent>', 'AGENT[@MODEL] ranks the finished attempts with reasons (shown beside ckpt\'s score)')
     .option('--setup <cmd>', 'run in each attempt before its agent (e.g. "npm ci")')
@@ -137,7 +138,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     out.line(`copied (ignored files): ${Object.entries(plan.sources.copy).map(([pat, f]) => `${out.q(pat)} (${f})`).join(', ')}`);
     if (plan.sources.peerFiles.length > 0) out.line(`peers' files read: ${plan.sources.peerFiles.join(', ')}`);
     for (const u of plan.sources.unused) out.line(`  ${out.t(u)}`);
-    if (plan.sandbox) out.line(`sandbox: bubblewrap; writable: the attempt's worktree, its git dirs, the agent's own state, a private /tmp; network ${plan.sandbox.network ? 'on' : 'off'}`);
+    if (plan.sandbox) out.line(describeSandbox(plan.sandbox));
     if (plan.reviewBy) out.line(`review: ${out.q(plan.reviewBy)} reviews each attempt that finishes${plan.rounds > 1 ? ' ("request changes" with rounds left: one more round)' : ''}`);
     if (plan.judge) out.line(`judge: ${out.q(plan.judge)} ranks the finished attempts`);
     out.line(`\nprocesses: ${describeConfinement(plan.confinement)}`);

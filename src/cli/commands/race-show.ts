@@ -6,6 +6,7 @@ import { resolveRace } from '../../race/store.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { describeConfinement } from '../../agents/confine.js';
+import { describeSandbox } from '../../race/fence.js';
 import { renderSummary, reviewLines } from '../race-table.js';
 import { age } from '../output.js';
 
@@ -41,7 +42,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
     for (const a of race.attempts) {
       for (const r of a.rounds ?? []) {
         const check = r.check ? (r.check.passed ? 'check passed' : `check ${r.check.timedOut ? 'timed out' : `failed (${r.check.exitCode})`}`) : 'no check';
-        out.line(`${out.q(a.name)} round ${r.round} (${r.how === 'resume' ? `resumed session ${out.q(r.session ?? '')}` : r.how === 'fresh' ? 'run again' : 'the task'}): ${r.state}, ${check}${r.feedbackBytes ? `, given ${r.feedbackBytes} bytes of check output` : ''}`);
+        out.line(`${out.q(a.name)} round ${r.round} (${r.how === 'resume' ? `resumed session ${out.q(r.session ?? '')}` : r.how === 'fresh' ? 'run again' : 'the task'}): ${r.state}, ${check}${r.feedbackBytes ? `, given ${r.feedbackBytes} bytes of ${r.feedbackFrom === 'review' ? "the reviewer's notes" : 'check output'}` : ''}`);
       }
     }
   }
@@ -55,6 +56,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   out.line(`\nworktrees: ${race.cleaned ? 'removed (race clean)' : race.attempts.map((a) => out.q(a.dir)).join('  ')}`);
   out.line(`logs: ${race.attempts.map((a) => out.q(a.log)).join('  ')}`);
   if (race.confinement) out.line(`processes: ${describeConfinement(race.confinement)}`);
+  if (race.sandbox) out.line(describeSandbox(race.sandbox));
   if (race.deps) out.line(`deps: ${race.deps.requested === race.deps.strategy ? race.deps.strategy : `${race.deps.requested} → ${race.deps.strategy}`} (${out.t(race.deps.reason)})${race.deps.dirs.length ? `: ${race.deps.dirs.map((d) => out.q(d)).join(', ')}` : ''}`);
   if (race.picked) out.line(`picked: ${out.q(race.picked.attempt)} (${race.picked.mode}) ${age(race.picked.at)}${race.picked.mode === 'apply' ? ' — undo: ckpt rollback --undo' : ''}`);
   for (const w of race.warnings) out.warn(w);

@@ -61,7 +61,7 @@ export function roundHeading(g: RoundGroup, a: Attempt | null, race: RaceRecord 
     'div',
     { class: 'roundhead', 'data-round': String(g.round) },
     h('b', { text: 'Round ' + g.round + (total ? ' of ' + total : '') }),
-    rec ? h('span', { class: 'meta', text: ' · ' + rec.how + (rec.feedbackBytes ? ' · ' + rec.feedbackBytes + ' bytes of feedback' : '') + ' · agent ' + rec.state }) : null,
+    rec ? h('span', { class: 'meta', text: ' · ' + rec.how + (rec.feedbackBytes ? ' · given ' + rec.feedbackBytes + ' bytes of ' + (rec.feedbackFrom === 'review' ? 'the review’s notes' : rec.feedbackFrom === 'check' ? 'the check’s output' : 'feedback') : '') + ' · agent ' + rec.state }) : null,
     ' ',
     rec ? checkBadge(rec.check) : null,
     reviews.map((r) => [' ', reviewBadge(r)]),

@@ -268,6 +268,39 @@ describe('ckpt agents', () => {
   });
 });
 
+describe('ckpt agents --watch notifications', () => {
+  it('a desktop notification through notify-send where it exists; notify.bell / notify.desktop false in .ckpt/config.json turn each off', async () => {
+    const bin = tempDir();
+    const calls = path.join(bin, 'calls');
+    fs.writeFileSync(path.join(bin, 'notify-send'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${calls}'\n`, { mode: 0o755 });
+    const watch = async (dir: string): Promise<string> => {
+      const child = spawn(process.execPath, [CLI, 'agents', '--watch', '--interval', '100ms'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', PATH: `${bin}:/usr/bin:/bin` } });
+      children.push(child);
+      let text = '';
+      child.stdout!.on('data', (c) => (text += c));
+      await waitFor('the first drawing', () => text.includes('running'));
+      expect(hookViaShell(dir, { hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'ls' } })).toBe(0);
+      await waitFor('the redraw with the wait', () => text.includes('waiting for input'));
+      child.kill('SIGINT');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('exit', r)));
+      return text;
+    };
+    const dir = makeRepo();
+    expect(hookViaShell(dir, { hook_event_name: 'UserPromptSubmit' })).toBe(0);
+    const out = await watch(dir);
+    expect(out).toContain('\x07');
+    const sent = await waitFor('the notification', () => fs.existsSync(calls) && fs.readFileSync(calls, 'utf8'));
+    expect(sent.split('\n')).toEqual(['--app-name=ckpt', 'claude is waiting for input', expect.stringMatching(new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: waiting for input \\(permission: Bash\\) since `)), '']);
+    fs.rmSync(calls);
+    // Opted out in the config: neither the bell nor the notification.
+    const quiet = makeRepo({ '.ckpt/config.json': JSON.stringify({ notify: { bell: false, desktop: false } }) });
+    expect(hookViaShell(quiet, { hook_event_name: 'UserPromptSubmit' })).toBe(0);
+    const text = await watch(quiet);
+    expect(text).not.toContain('\x07');
+    expect(fs.existsSync(calls)).toBe(false);
+  });
+});
+
 describe('agent states in the race progress lines', () => {
   it('refreshLive reads each running attempt\'s state (not one older than the attempt); renderLive shows it before the last line', async () => {
     const { refreshLive } = await import('../src/race/progress.js');

@@ -68,12 +68,14 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     while (!stopped) {
       const rows = await agentsOverview(repo, { cache });
       const text = render(out, rows).join('\n');
-      const jsonText = JSON.stringify(rows.map(({ state, ...rest }) => ({ ...rest, at: state?.at ?? null })));
-      if ((out.json ? jsonText : text) !== shown) {
-        shown = out.json ? jsonText : text;
+      // What counts as a change (not the ages, which move every second): on a terminal the table is redrawn
+      // in place each time (log-update skips an identical frame); elsewhere it is printed again only on a change.
+      const key = JSON.stringify(rows.map((r) => [r.worktree, r.agent, r.status, r.statusText, r.lastStep?.id ?? null, r.changed]));
+      if (live) live.update(text);
+      if (key !== shown) {
+        shown = key;
         out.event({ event: 'agents', agents: rows });
-        if (live) live.update(text);
-        else out.line(`${text}\n`);
+        if (!live) out.line(`${text}\n`);
       }
       // An agent starts waiting: a wait not seen before (the first read only learns what already waits).
       const now = new Map(rows.filter((r) => r.status === 'waiting').map((r) => [r.worktree, r.state?.waitingSince ?? 0]));

@@ -4,8 +4,9 @@
  * API: `ckpt hooks install opencode` writes the plugin, a session makes real tool calls
  * (write, edit, bash), each one gets its before/after pair, and a rollback to any of them
  * is byte-exact with the user's index, HEAD and ignored files untouched. Also: install /
- * uninstall round-trips, the hook on garbage, and the plugin passed through
- * OPENCODE_CONFIG_CONTENT (as a race passes it) without any file in the worktree.
+ * uninstall round-trips, the hook on garbage, the scripted server's Chat Completions and
+ * the output parser. The plugin passed through OPENCODE_CONFIG_CONTENT (as a race passes
+ * it) is tested by test/race-opencode-real.test.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -180,34 +181,6 @@ describe('OpenCode (real client, offline) through ckpt\'s plugin', () => {
       }
     },
     RUN_TIMEOUT + 120_000,
-  );
-
-  it(
-    'the plugin passed in OPENCODE_CONFIG_CONTENT (as a race passes it) fires with no file in the worktree',
-    async (ctx) => {
-      need(ctx, opencode);
-      const repo = makeRepo({ 'README.md': '# app\n' });
-      const srv = await startModelServer(loadScript('write-edit-bash'));
-      cleanups.push(() => srv.close());
-      const plugin = path.join(tempDir('ckpt-oc-plugin-'), 'ckpt.js');
-      fs.writeFileSync(plugin, openCodePluginSource(hookCommandLine('opencode', CLI)));
-      const oc = await opencodeEnv({ url: srv.url });
-      cleanups.push(oc.cleanup);
-      const passed = openCodeRaceEnv(plugin, oc.env);
-      expect(passed.problem).toBeNull();
-      // The test provider's config is kept; the plugin is added to it.
-      expect(JSON.parse(passed.env.OPENCODE_CONFIG_CONTENT!)).toMatchObject({ ...oc.config, plugin: [`file://${plugin}`] });
-      const before = picture(repo);
-      const r = await runClient(opencode.bin, opencodeArgv({ task: 'Create hello.txt.', model: TEST_MODELS.opencode }), { cwd: repo, env: { ...oc.env, ...passed.env }, timeoutMs: RUN_TIMEOUT });
-      expect(r.exitCode, explain(r)).toBe(0);
-      const log = await steps(repo, oc.env);
-      expect(log.map((s) => `${s.kind}:${s.tool}`)).toEqual(['before:write', 'after:write', 'before:edit', 'after:edit', 'before:bash', 'after:bash']);
-      expect(fs.existsSync(path.join(repo, '.opencode'))).toBe(false);
-      const rb = await ckpt(repo, ['rollback', String(log[0]!.step)], oc.env);
-      expect(rb.exitCode, explain(rb)).toBe(0);
-      expect(picture(repo)).toEqual(before);
-    },
-    RUN_TIMEOUT + 60_000,
   );
 });
 

@@ -4,13 +4,15 @@
  * Completions: ckpt's plugin is passed in OPENCODE_CONFIG_CONTENT (no file in the user's
  * checkout nor in the attempt), every tool call gets its before/after pair with the race,
  * attempt and round; a failed check resumes OpenCode's own session (`run --session`);
- * tokens come from its JSON lines; the user's checkout is untouched.
+ * tokens come from its JSON lines; the user's checkout is untouched. Under `--sandbox` the
+ * plugin's hooks reach the race's hook relay and record the same pairs.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
+import { sandboxWorks } from '../src/agents/sandbox.js';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
 import { TEST_MODELS, ensureClient, opencodeEnv, type EnsureResult } from './support/clients.js';
 import { CLI, makeRepo, picture, tempDir } from './support/repo.js';
@@ -106,6 +108,39 @@ describe('race with the real OpenCode client (offline)', () => {
       expect(fs.existsSync(hookLog) ? fs.readFileSync(hookLog, 'utf8') : '').toBe('');
 
       // The user's checkout: byte for byte as before (OpenCode worked in the attempt, not in PWD).
+      expect(picture(repo)).toEqual(before);
+    },
+    RACE_TIMEOUT,
+  );
+
+  it(
+    '--sandbox: the plugin inside the fence records its pairs through the race\'s hook relay',
+    async (ctx) => {
+      if (!sandboxWorks()) return ctx.skip('bubblewrap is not installed or not permitted here (apt-get install bubblewrap)');
+      need(ctx, opencode);
+      const srv: ModelServer = await startModelServer(loadScript('write-edit-bash'));
+      cleanups.push(() => srv.close());
+      const oc = await opencodeEnv({ url: srv.url });
+      cleanups.push(oc.cleanup);
+      const env = { ...oc.env, PATH: [path.dirname(opencode.bin), oc.env.PATH].join(path.delimiter), NO_COLOR: '1' };
+      const repo = makeRepo({ 'README.md': '# app\n' });
+      const before = picture(repo);
+      const worktrees = tempDir('ckpt-wt-');
+      const args = ['Create hello.txt.', '--models', `opencode@${TEST_MODELS.opencode}`, '--worktree-dir', worktrees, '--timeout', '4m', '--sandbox'];
+      const r = await execa(process.execPath, [RACE, ...args], { cwd: repo, env: { ...env, PWD: repo }, extendEnv: false, reject: false, stdin: 'ignore', timeout: RACE_TIMEOUT - 30_000, killSignal: 'SIGKILL' });
+      expect(r.exitCode, explain(r)).toBe(0);
+      const show = await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+      const a = JSON.parse(show.stdout).attempts[0];
+      expect(a.state, a.error).toBe('done');
+      const ids = srv.turnRequests().flatMap((t) => t.calls.map((c) => c.id));
+      const hooked = (await listSteps(await openRepo(a.dir))).reverse().filter((s) => s.kind === 'before' || s.kind === 'after');
+      expect(hooked.map((s) => [s.kind, s.tool, s.toolUseId, s.agent])).toEqual(
+        ['write', 'edit', 'bash'].flatMap((tool, i) => [
+          ['before', tool, ids[i], 'opencode'],
+          ['after', tool, ids[i], 'opencode'],
+        ]),
+      );
+      expect(fs.readFileSync(path.join(a.dir, 'hello.txt'), 'utf8')).toBe('hello world\nfrom ckpt\n');
       expect(picture(repo)).toEqual(before);
     },
     RACE_TIMEOUT,

@@ -235,6 +235,10 @@ describe('race --deps hardlink / symlink: refused unless --unsafe-deps, and why'
     expect(fs.readFileSync(path.join(dir, 'node_modules/dep/index.js'), 'utf8')).toContain('tampered');
     expect(fs.existsSync(path.join(dir, 'node_modules/dep/other.js'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'node_modules/dep/new.js'))).toBe(false);
+    // race show names the strategy and repeats the warning.
+    const show = spawnSync(process.execPath, [RACE, 'show'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(show.stdout).toContain('deps: hardlink (asked, with --unsafe-deps): node_modules, packages/a/node_modules');
+    expect(show.stderr).toContain('--deps hardlink (accepted with --unsafe-deps)');
   }, 120_000);
 
   it('symlink with --unsafe-deps: warned; every write, delete and add lands in the user\'s node_modules', async () => {

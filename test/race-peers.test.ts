@@ -104,6 +104,9 @@ describe('race reads peers\' worktree configs', () => {
     write(dir, { '.cursor/worktrees.json': JSON.stringify({ 'setup-worktree': 'setup.sh' }), '.cursor/setup.sh': 'echo "from $ROOT_WORKTREE_PATH" > c.txt\n' });
     const q = await plan(dir);
     expect(q.setup).toBe("sh './.cursor/setup.sh'");
+    // A byte-order mark before the JSON is read past.
+    fs.writeFileSync(path.join(dir, '.cursor/worktrees.json'), '\uFEFF' + JSON.stringify({ 'setup-worktree': 'setup.sh' }));
+    expect((await plan(dir)).setup).toBe("sh './.cursor/setup.sh'");
     expect(q.sources.setup).toBe('.cursor/worktrees.json setup-worktree');
     const r = cli(dir, ['t', '--models', 'editor', '--json']);
     expect(r.code, r.stderr).toBe(0);

@@ -55,7 +55,8 @@ function readJson<T>(worktree: string, file: string, schema: z.ZodType<T>, doc: 
   if (!existsSync(abs)) return null;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(abs, 'utf8'));
+    // A byte-order mark (some Windows editors write one) is not part of the JSON.
+    raw = JSON.parse(readFileSync(abs, 'utf8').replace(/^\uFEFF/, ''));
   } catch (err) {
     throw new CkptError('PEER_CONFIG_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, { hint: `Fix it (its format: ${doc}), or set race.peerConfigs: false in .ckpt/config.json to ignore peers' files. Nothing was run.`, data: { file } });
   }

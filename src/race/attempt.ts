@@ -14,7 +14,7 @@ import { parseDuration } from '../core/duration.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
-import { startWatching } from '../watch/watcher.js';
+import { watchWorktree } from '../watch/daemon-watch.js';
 import { runProcess, type ProcessOptions, type ProcessResult } from '../agents/process.js';
 import type { ResolvedBase } from './base.js';
 import { fenced, refusalWarning, worktreeFence, type Fence } from './fence.js';
@@ -200,18 +200,23 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   const r = c.round;
   const { changed, signal } = c;
   let proc: ReturnType<typeof runProcess> | null = null;
-  const watching = await startWatching([p.dir], {
-    agent: p.agent,
-    extra: c.extra,
-    initialSnapshot: false,
-    onSnapshot: (_r, res) => {
-      proc?.touch();
-      if (res.created) {
-        a.steps = res.snapshot.step - 1;
-        changed();
-      }
+  // The repository's one daemon watches every attempt when it is wanted (a step per settled burst); else a watcher of the attempt's own.
+  const { watching } = await watchWorktree(
+    p.dir,
+    {
+      agent: p.agent,
+      extra: c.extra,
+      initialSnapshot: false,
+      onSnapshot: (_r, res) => {
+        proc?.touch();
+        if (res.created) {
+          a.steps = res.snapshot.step - 1;
+          changed();
+        }
+      },
     },
-  });
+    plan.ckptBin,
+  );
   a.state = 'running';
   if (r.round === 1) a.startedAt = Date.now();
   changed();

@@ -19,6 +19,7 @@ import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
+import { unwatchWorktree } from '../watch/daemon-control.js';
 import { diffTrees } from '../git/tree-diff.js';
 import { privateIndexPath, unindex } from '../snapshot/private-index.js';
 import { takeSnapshotLocked } from '../snapshot/take.js';
@@ -75,6 +76,8 @@ export interface RemoveOptions {
  */
 export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Attempt, o: RemoveOptions = {}): Promise<WorktreeRemoval> {
   const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null, ended: [], branchKept: null };
+  // The repository's daemon stops watching it first (its own snapshot in flight ends), so none runs on a worktree being removed.
+  await unwatchWorktree(repo.commonDir, a.dir);
   if (!existsSync(a.dir)) {
     const last = await attemptSnapshot(repo, a).catch(() => null);
     const branchKept = await oneAtATime(repo, () => forget(repo, a.dir, a.branch, last?.id ?? null));

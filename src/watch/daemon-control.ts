@@ -3,7 +3,7 @@
  * what `ckpt daemon start | stop | status` and the hook's auto-start call.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
@@ -109,6 +109,24 @@ export function startDaemonDetached(cwd: string, bin: string | undefined = proce
   } catch {
     // the direct path serves the hook anyway
   }
+}
+
+/**
+ * Tells the daemon of the repository at `commonDir`, if one runs, to stop
+ * watching `worktree` (before it is removed: race clean). Waits for its
+ * snapshot in flight, if any. Never throws.
+ *
+ * @returns whether a daemon was watching it.
+ */
+export async function unwatchWorktree(commonDir: string, worktree: string): Promise<boolean> {
+  let wt = worktree;
+  try {
+    wt = realpathSync(worktree);
+  } catch {
+    // gone already: the path as given
+  }
+  const r = await daemonRequest(commonDir, 'unwatch', { worktree: wt }, { connectMs: 1000, replyMs: 30_000 });
+  return r?.ok === true && r.watched === true;
 }
 
 function readTail(file: string): string {

@@ -12,7 +12,8 @@ import { CkptError, type ErrorCode } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import type { TakeResult } from '../snapshot/take.js';
-import { DAEMON_PROTOCOL, DAEMON_VERSION, socketPath } from './daemon-paths.js';
+import { startDaemon } from './daemon-control.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, socketPath } from './daemon-paths.js';
 import { startWatching, type WatchOptions, type Watching } from './watcher.js';
 
 /**
@@ -59,6 +60,31 @@ export async function watchThroughDaemon(dirs: string[], opts: WatchOptions = {}
   };
 }
 
+/**
+ * Watches the worktree containing `dir`: through the repository's daemon
+ * when the daemon is wanted (`CKPT_DAEMON=1`, `ckpt.daemon`; see
+ * daemonWanted), started if none runs, so every worktree of a repository (a
+ * race's attempts) shares its one watcher; by itself (watcher.ts) when it is
+ * not wanted, cannot start or does not take the watch.
+ *
+ * @param bin the ckpt bin script, to start the daemon.
+ * @returns the watch and who serves it.
+ * @throws CkptError `NOT_A_REPO`, `BARE_REPO`.
+ */
+export async function watchWorktree(dir: string, opts: WatchOptions, bin: string): Promise<{ watching: Watching; through: 'daemon' | 'self' }> {
+  const repo = await openRepo(dir);
+  if (daemonWanted(repo.commonDir)) {
+    try {
+      await startDaemon(repo, bin);
+      const w = await watchThroughDaemon([dir], opts);
+      if (w) return { watching: w, through: 'daemon' };
+    } catch {
+      // it could not start: watched here, as without a daemon
+    }
+  }
+  return { watching: await startWatching([dir], opts), through: 'self' };
+}
+
 /** Connects and subscribes; resolves with the socket once the daemon said ready, else null. */
 function subscribe(repo: Repo, opts: WatchOptions, onLine: (line: Record<string, unknown>) => void, onClose: () => void): Promise<Socket | null> {
   return new Promise((resolve) => {
@@ -72,7 +98,7 @@ function subscribe(repo: Repo, opts: WatchOptions, onLine: (line: Record<string,
     sock.setEncoding('utf8');
     sock.on('connect', () => {
       sock.write(
-        JSON.stringify({ v: DAEMON_PROTOCOL, version: DAEMON_VERSION, cmd: 'subscribe', cwd: repo.worktree, quietMs: opts.quietMs ?? 300, maxWaitMs: opts.maxWaitMs ?? 5000, initialSnapshot: opts.initialSnapshot !== false, ...(opts.agent ? { agent: opts.agent } : {}) }) + '\n',
+        JSON.stringify({ v: DAEMON_PROTOCOL, version: DAEMON_VERSION, cmd: 'subscribe', cwd: repo.worktree, quietMs: opts.quietMs ?? 300, maxWaitMs: opts.maxWaitMs ?? 5000, initialSnapshot: opts.initialSnapshot !== false, ...(opts.agent ? { agent: opts.agent } : {}), ...(opts.extra ? { extra: opts.extra } : {}) }) + '\n',
       );
     });
     sock.on('data', (c: string) => {

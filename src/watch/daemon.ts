@@ -38,7 +38,7 @@ import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
 import { loadIgnoreRules } from './ignore-rules.js';
-import { TreeWatch } from './tree-watch.js';
+import { TreeWatch, type Taken } from './tree-watch.js';
 
 /** Options of {@link runDaemon}. */
 export interface DaemonOptions {
@@ -93,11 +93,19 @@ interface HookRequest {
   /** The client waiting (its request is dropped if it hangs up); null for the daemon's own `auto` snapshots. */
   sock: Socket | null;
   resolve: (reply: Record<string, unknown>) => void;
+  /**
+   * A settled burst's own part of the dirty set, cut when it settled (after
+   * a sync point): served alone, so bursts that settle while the machine is
+   * too busy to snapshot each at once still make a step each.
+   */
+  cut?: Taken;
 }
 
 /** A `ckpt watch` attached to a worktree: gets one JSON line per snapshot. */
 interface Subscriber {
   sock: Socket;
+  /** Trailers of its snapshots (a race's `Race`, `Attempt`, `Round`). */
+  extra?: Record<string, string>;
   quietMs: number;
   maxWaitMs: number;
   agent?: string;
@@ -129,6 +137,8 @@ interface Slot {
    * forged or rewound chain, an older ckpt's) is read whole with git.
    */
   known: Set<string>;
+  /** Cuts of settled bursts not yet in a snapshot (a read for a lock's holder counts them as dirty). */
+  cuts: Set<Taken>;
 }
 
 /** The record written beside the socket. */
@@ -227,6 +237,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       settle: null,
       burstStart: null,
       known: new Set(),
+      cuts: new Set(),
       pending: [],
       running: null,
       inFlight: 0,
@@ -258,16 +269,27 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     const quiet = Math.min(...[...slot.subscribers].map((x) => x.quietMs));
     const maxWait = Math.min(...[...slot.subscribers].map((x) => x.maxWaitMs));
     if (slot.settle) clearTimeout(slot.settle);
-    slot.settle = setTimeout(() => autoSnapshot(slot), Math.max(0, Math.min(quiet, slot.burstStart + maxWait - now)));
+    slot.settle = setTimeout(() => void autoSnapshot(slot), Math.max(0, Math.min(quiet, slot.burstStart + maxWait - now)));
   };
 
-  /** A settled burst: an `auto` snapshot, its result sent to every watcher of the worktree. */
-  const autoSnapshot = (slot: Slot): void => {
+  /**
+   * A settled burst: after a sync point its paths are cut from the dirty set
+   * into its own `auto` snapshot (served alone: never merged with the next
+   * burst however long it waits), whose result goes to every watcher of the
+   * worktree.
+   */
+  const autoSnapshot = async (slot: Slot): Promise<void> => {
     slot.settle = null;
     slot.burstStart = null;
+    const synced = await slot.watch.sync(syncMs);
+    const cut = slot.watch.take();
+    if (!synced) cut.full ??= 'the sync cookie did not arrive in time';
+    slot.cuts.add(cut);
     const agent = [...slot.subscribers].find((x) => x.agent)?.agent;
+    const extra = [...slot.subscribers].find((x) => x.extra)?.extra;
     slot.pending.push({
-      input: { kind: 'auto', force: false, ...(agent ? { agent } : {}) },
+      input: { kind: 'auto', force: false, ...(agent ? { agent } : {}), ...(extra ? { extra } : {}) },
+      cut,
       sock: null,
       resolve: (reply) => {
         const line = JSON.stringify({ ...(reply.ok ? { event: 'snapshot' } : { event: 'error' }), ...reply, version: DAEMON_VERSION }) + '\n';
@@ -282,7 +304,9 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     if (slot.running) return slot.running;
     slot.running = (async () => {
       while (slot.pending.length > 0) {
-        const batch = slot.pending.splice(0).filter(live);
+        // A settled burst alone; else every hook request up to the next burst.
+        const firstCut = slot.pending.findIndex((r) => r.cut);
+        const batch = slot.pending.splice(0, firstCut === 0 ? 1 : firstCut === -1 ? slot.pending.length : firstCut).filter(live);
         if (batch.length === 0) continue;
         slot.inFlight = batch.length;
         try {
@@ -290,6 +314,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         } catch (err) {
           const e = err as CkptError;
           log(`snapshot of ${slot.repo.worktree} failed: ${e.code ?? 'ERROR'} ${e.message}`);
+          // A burst's cut that never reached its snapshot (the lock not taken): back into the dirty set.
+          for (const r of batch) {
+            if (r.cut && slot.cuts.delete(r.cut)) slot.watch.giveBack(r.cut, 'the last snapshot failed');
+          }
           for (const r of batch) r.resolve({ ok: false, code: e.code ?? 'INTERNAL', message: e.message });
         }
         slot.inFlight = 0;
@@ -303,9 +331,11 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     await withWorktreeLock(
       slot.repo,
       async () => {
-        const synced = await slot.watch.sync(syncMs);
+        const cut = batch[0]!.cut;
+        const synced = cut ? true : await slot.watch.sync(syncMs);
         if (slot.watch.rulesChanged) slot.watch.rewatch(await loadIgnoreRules(slot.repo));
-        const taken = slot.watch.take();
+        const taken = cut ?? slot.watch.take();
+        if (cut) slot.cuts.delete(cut);
         let full = taken.full ?? (synced ? null : 'the sync cookie did not arrive in time');
         const stale = slot.ctx ? slot.ctx.stale() : 'no context';
         if (stale) {
@@ -378,8 +408,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     if (!paths) {
       if (!(await slot.watch.sync(syncMs))) return refuse('the sync cookie did not arrive in time');
       const peek = slot.watch.peek();
-      if (peek.full) return refuse(peek.full);
-      paths = peek.paths;
+      const cuts = [...slot.cuts];
+      const full = peek.full ?? cuts.find((c) => c.full)?.full;
+      if (full) return refuse(full);
+      paths = [...peek.paths, ...cuts.flatMap((c) => c.paths)];
     }
     if (slot.watch.rulesChanged) return refuse('the ignore rules changed');
     const stale = slot.ctx ? slot.ctx.stale() : 'no context';
@@ -462,7 +494,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         const slot = await attach(repo);
         const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : d);
-        const sub: Subscriber = { sock, quietMs: num(msg.quietMs, 300), maxWaitMs: num(msg.maxWaitMs, 5000), ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}) };
+        const extra = msg.extra && typeof msg.extra === 'object' && Object.values(msg.extra).every((v) => typeof v === 'string') ? (msg.extra as Record<string, string>) : undefined;
+        const sub: Subscriber = { sock, quietMs: num(msg.quietMs, 300), maxWaitMs: num(msg.maxWaitMs, 5000), ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}), ...(extra ? { extra } : {}) };
         slot.subscribers.add(sub);
         const drop = (): void => {
           slot.subscribers.delete(sub);
@@ -475,8 +508,26 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         sock.on('close', drop);
         sock.on('end', () => sock.end());
         sock.write(JSON.stringify({ ok: true, event: 'ready', worktree: repo.worktree, version: DAEMON_VERSION }) + '\n');
-        if (msg.initialSnapshot !== false) autoSnapshot(slot);
+        if (msg.initialSnapshot !== false) void autoSnapshot(slot);
         return KEEP_OPEN;
+      }
+      case 'unwatch': {
+        // A worktree going away (race clean): stop watching it. By path, without git: it may be gone already.
+        const wt = typeof msg.worktree === 'string' ? path.resolve(msg.worktree) : '';
+        const slot = slots.get(wt);
+        if (!slot) return { ok: true, watched: false };
+        slots.delete(wt);
+        if (slot.settle) clearTimeout(slot.settle);
+        for (const x of slot.subscribers) x.sock.end(JSON.stringify({ ok: true, event: 'stopped', why: 'no longer watched', version: DAEMON_VERSION }) + '\n');
+        try {
+          await slot.running;
+        } catch {
+          // reported to its clients
+        }
+        slot.watch.close();
+        slot.ctx?.close();
+        log(`stopped watching ${wt}`);
+        return { ok: true, watched: true };
       }
       case 'read': {
         const repo = await openRepo(String(msg.cwd ?? first.worktree));

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseJsonLines, runClient, TEST_MODELS, type EnsureResult } from './support/clients.js';
+import { claudeArgv, claudeEnv, codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseClaudeResult, parseJsonLines, runClient, TEST_MODELS, type EnsureResult } from './support/clients.js';
+import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
 
 const INSTALL_TIMEOUT = 15 * 60_000;
@@ -25,6 +26,7 @@ type Files = Record<string, string>;
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+  stopTestDaemons();
 });
 
 function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Installed {
@@ -155,6 +157,57 @@ async function checkSession(o: {
   expect(undo.exitCode, explain(undo)).toBe(0);
   expect(picture(repo)).toEqual(pictureOf({ ...STATES.at(-2)!, ...o.untouched }));
 }
+
+// ===================================================================== Claude Code, through the daemon
+
+describe("Claude Code with ckpt hooks, served by the repository's daemon (real client, offline)", () => {
+  let claude: EnsureResult | undefined;
+  beforeAll(async () => {
+    claude = await ensureClient('claude');
+    if ('skip' in claude) console.warn(`[agent-hooks-real.test] Claude Code skipped: ${claude.skip}`);
+  }, INSTALL_TIMEOUT);
+
+  it('hooks install claude, ckpt.daemon on, a session of 3 tool calls: the daemon takes every before/after pair (its status counts them), rollback to each through it is byte-exact', { timeout: RUN_TIMEOUT }, async (ctx) => {
+    need(ctx, claude);
+    const repo = startRepo();
+    const srv = await server('write-edit-bash');
+    const e = await claudeEnv({ url: srv.url });
+    cleanups.push(e.cleanup);
+    const inst = await ckpt(repo, ['hooks', 'install', 'claude'], e.env);
+    expect(inst.exitCode, explain(inst)).toBe(0);
+    const settings = fs.readFileSync(path.join(repo, '.claude', 'settings.local.json'), 'utf8');
+    git(repo, 'config', 'ckpt.daemon', 'true');
+    startTestDaemon(repo);
+    const index = indexBytes(repo);
+    const refs = userRefs(repo);
+
+    const r = await runClient(claude.bin, claudeArgv({ task: 'go', model: TEST_MODELS.claude }), { cwd: repo, env: e.env, timeoutMs: RUN_TIMEOUT - 60_000 });
+    expect(r.exitCode, explain(r)).toBe(0);
+    expect(parseClaudeResult(r.stdout).is_error).toBe(false);
+    expect(srv.turnRequests().flatMap((t) => t.calls).map((c) => c.name)).toEqual(['Write', 'Edit', 'Bash']);
+    // Every pair came from the daemon: six snapshots, those after its first read in process.
+    const w0 = testDaemonStatus(repo).status.worktrees.find((x) => x.worktree === repo)!;
+    expect(w0.snapshots).toBe(6);
+    expect(w0.incremental).toBeGreaterThanOrEqual(5);
+
+    await checkSession({
+      repo,
+      env: e.env,
+      agent: 'claude',
+      calls: [
+        ['Write', 'hello.txt'],
+        ['Edit', 'hello.txt'],
+        ['Bash', "printf 'generated\\n' > gen.txt && echo made gen.txt"],
+      ],
+      idPattern: /^toolu_/,
+      untouched: { ...IGNORED, '.claude/settings.local.json': settings },
+      index,
+      refs,
+    });
+    // The rollbacks read the worktree through the daemon.
+    expect(testDaemonStatus(repo).status.worktrees.find((x) => x.worktree === repo)!.reads).toBeGreaterThanOrEqual(6);
+  });
+});
 
 // ===================================================================== Gemini CLI
 

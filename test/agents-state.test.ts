@@ -285,12 +285,17 @@ describe('ckpt agents --watch notifications', () => {
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('exit', r)));
       return text;
     };
-    const dir = makeRepo();
+    // A worktree whose name is markup: the notification's body shows it as text.
+    const dir = path.join(tempDir(), 'w<b>&');
+    fs.mkdirSync(dir);
+    git(dir, 'init', '-q');
     expect(hookViaShell(dir, { hook_event_name: 'UserPromptSubmit' })).toBe(0);
     const out = await watch(dir);
     expect(out).toContain('\x07');
     const sent = await waitFor('the notification', () => fs.existsSync(calls) && fs.readFileSync(calls, 'utf8'));
-    expect(sent.split('\n')).toEqual(['--app-name=ckpt', 'claude is waiting for input', expect.stringMatching(new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: waiting for input \\(permission: Bash\\) since `)), '']);
+    const lines = sent.split('\n');
+    expect(lines.slice(0, 2)).toEqual(['--app-name=ckpt', 'claude is waiting for input']);
+    expect(lines[2]!.startsWith(`${path.dirname(dir)}/w&lt;b&gt;&amp;: waiting for input (permission: Bash) since `)).toBe(true);
     fs.rmSync(calls);
     // Opted out in the config: neither the bell nor the notification.
     const quiet = makeRepo({ '.ckpt/config.json': JSON.stringify({ notify: { bell: false, desktop: false } }) });

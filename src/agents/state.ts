@@ -133,8 +133,9 @@ export function readAgentState(repo: Repo): AgentState | null {
 /**
  * Records one event of the agent working in the worktree of `where` (a
  * directory inside it, or the worktree itself), and returns the new state.
- * The function the agents' hook parsers call (Claude Code's in
- * agents/claude.ts): fast, no snapshot, no git process on the usual layout.
+ * `ckpt hook AGENT` calls it for every agent through {@link recordHookState};
+ * an integration that runs no hook command (a plugin inside the agent) calls
+ * it itself. Fast: no snapshot, no git process on the usual layout.
  *
  * Rules (beyond the table at the top of this module): a wait keeps its
  * first time while it lasts; a `tool-done` or `tool` of another tool

@@ -9,15 +9,17 @@
  * A test is skipped (with the reason) only when a client cannot be installed.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { claudeArgv, claudeEnv, codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseClaudeResult, parseJsonLines, runClient, TEST_MODELS, type EnsureResult } from './support/clients.js';
+import { cacheDir, claudeArgv, claudeEnv, codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseClaudeResult, parseJsonLines, runClient, TEST_MODELS, type EnsureResult } from './support/clients.js';
 import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
 
 const INSTALL_TIMEOUT = 15 * 60_000;
+const RACE = path.join(path.dirname(CLI), 'race.js');
 const RUN_TIMEOUT = 240_000;
 
 type Installed = Extract<EnsureResult, { bin: string }>;
@@ -260,6 +262,54 @@ describe('Gemini CLI with ckpt hooks (real client, offline)', () => {
     expect(un.exitCode, explain(un)).toBe(0);
     expect(fs.existsSync(path.join(repo, '.gemini'))).toBe(false);
     expect(fs.readFileSync(path.join(repo, '.git', 'info', 'exclude')).equals(exclude0)).toBe(true);
+  });
+});
+
+describe('Gemini CLI in a race: hooks through GEMINI_CLI_SYSTEM_DEFAULTS_PATH, no file of the user touched', () => {
+  let gemini: EnsureResult | undefined;
+  beforeAll(async () => {
+    gemini = await ensureClient('gemini');
+  }, INSTALL_TIMEOUT);
+
+  it('race gemini through bin/race.js: a before/after pair per tool call in the attempt, ~/.gemini and the checkout unchanged', { timeout: RUN_TIMEOUT }, async (ctx) => {
+    need(ctx, gemini);
+    const repo = startRepo();
+    const srv = await server('write-edit-bash');
+    const e = await geminiEnv({ url: srv.url });
+    cleanups.push(e.cleanup);
+    const userSettings = fs.readFileSync(e.settingsPath);
+    const before = picture(repo);
+    const worktrees = tempDir('ckpt-wt-');
+    // Gemini CLI reads a system settings file only where root owns every directory above it:
+    // not under /tmp (the repository's race directory here), so ckpt uses its state directory.
+    const secure = path.join(cacheDir(), 'homes');
+    fs.mkdirSync(secure, { recursive: true });
+    const state = fs.mkdtempSync(path.join(secure, 'state-'));
+    cleanups.push(() => fsp.rm(state, { recursive: true, force: true }));
+    const env = { ...e.env, XDG_STATE_HOME: state, PATH: [path.dirname(gemini.bin), e.env.PATH].join(path.delimiter), NO_COLOR: '1' };
+    const r = await execa(process.execPath, [RACE, 'go', '--models', `gemini@${TEST_MODELS.gemini}`, '--worktree-dir', worktrees, '--timeout', '3m'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: RUN_TIMEOUT - 60_000 });
+    expect(r.exitCode, explain(r)).toBe(0);
+    const shown = JSON.parse((await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false })).stdout);
+    const a = shown.attempts[0];
+    expect(a.state, explain(r)).toBe('done');
+    expect(a.env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH).toBe(path.join(state, 'ckpt', 'races', shown.id, 'gemini-settings.json'));
+    // Gone with the race's end.
+    expect(fs.readdirSync(path.join(state, 'ckpt', 'races'))).toEqual([]);
+    const log = await steps(a.dir, env);
+    const hooked = log.filter((s) => s.kind === 'before' || s.kind === 'after');
+    expect(hooked.map((s) => [s.kind, s.tool, s.agent])).toEqual(
+      ['write_file', 'replace', 'run_shell_command'].flatMap((t) => [['before', t, 'gemini'], ['after', t, 'gemini']]),
+    );
+    for (let k = 0; k < 3; k++) {
+      expect(hooked[2 * k]!.toolUseId).toBe(hooked[2 * k + 1]!.toolUseId);
+      expect(await snapshotFiles(repo, hooked[2 * k + 1]!.id)).toEqual(STATES[k + 1]);
+    }
+    // The race's trailers are on the hooks' steps too.
+    const body = git(repo, `--git-dir=${storeDir(repo)}`, 'log', '-1', '--format=%B', hooked[0]!.id);
+    expect(body).toContain(`Race: ${shown.id}`);
+    // Nothing of the user's changed: the checkout, ~/.gemini/settings.json (Gemini CLI adds its own history and tmp there).
+    expect(picture(repo)).toEqual(before);
+    expect(fs.readFileSync(e.settingsPath).equals(userSettings)).toBe(true);
   });
 });
 

@@ -357,7 +357,7 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
   );
 
   it(
-    'Codex (no hooks passed): the watcher alone records a checkpoint for every settled step',
+    'Codex (hooks passed with -c and --dangerously-bypass-hook-trust): a before/after pair per tool call, and with the watcher a checkpoint for every settled step',
     async (ctx) => {
       need(ctx, codex);
       const script = loadScript('watcher-steps');
@@ -380,9 +380,15 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
 
       const log = await steps(a.dir, env);
       expect(log[0]).toMatchObject({ step: 1, kind: 'base' });
-      // No hooks for Codex: nothing but the base and the watcher's (auto) snapshots.
-      expect(log.slice(1).every((s) => s.kind === 'auto' && s.tool === null && s.toolUseId === null)).toBe(true);
-      // The watcher's own snapshots (not the race's end-of-attempt one) hold every settled step,
+      // ckpt's hooks reached Codex on its command line (the user's CODEX_HOME has no hooks): a pair per call.
+      expect(fs.existsSync(path.join(env.CODEX_HOME, 'hooks.json'))).toBe(false);
+      const calls = srv.turnRequests().flatMap((t) => t.calls);
+      const hooked = log.filter((s) => s.kind === 'before' || s.kind === 'after');
+      expect(hooked.map((s) => [s.kind, s.agent, s.toolUseId])).toEqual(calls.flatMap((c) => [['before', 'codex', c.id], ['after', 'codex', c.id]]));
+      expect(hooked.filter((s) => s.kind === 'before').map((s) => s.tool)).toEqual(calls.map((c) => (c.name === 'exec_command' ? 'Bash' : c.name)));
+      // Anything else is the watcher's (auto) or the race's end-of-attempt snapshot.
+      expect(log.slice(1).every((s) => ['before', 'after', 'auto'].includes(s.kind))).toBe(true);
+      // The checkpoints (not the race's end-of-attempt one) hold every settled step,
       // the two files of the one shell command together.
       const watched = log.slice(1).filter((s) => !s.message.startsWith('end of '));
       const held = await Promise.all(watched.map((s) => snapshotFiles(repo, s.id)));

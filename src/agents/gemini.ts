@@ -19,7 +19,7 @@
  * file of the user's is touched ({@link geminiRaceSettings}).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openRepo } from '../git/repo.js';
@@ -114,6 +114,37 @@ export function geminiSystemDefaultsPath(env: NodeJS.ProcessEnv = process.env): 
   if (env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH) return env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH;
   const system = env.GEMINI_CLI_SYSTEM_SETTINGS_PATH || '/etc/gemini-cli/settings.json';
   return path.join(path.dirname(system), 'system-defaults.json');
+}
+
+/**
+ * Whether Gemini CLI would read a system settings file at `file`: it skips
+ * one (with a security warning) unless the file and every directory above
+ * it are owned by root and writable by nobody else (its
+ * isPathSecureSync). Checked on the directories that exist; the ones ckpt
+ * creates get mode 0755 ({@link writeSystemFile}). Only a ckpt running as
+ * root can meet that.
+ */
+export function geminiAcceptsSystemFile(file: string): boolean {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return false;
+  for (let d = path.dirname(path.resolve(file)); ; d = path.dirname(d)) {
+    try {
+      const st = statSync(d);
+      if (st.uid !== 0 || (st.mode & 0o022) !== 0) return false;
+    } catch {
+      // not there yet: made by writeSystemFile with mode 0755
+    }
+    if (path.dirname(d) === d) return true;
+  }
+}
+
+/** Writes `text` to `file` as a root-owned 0644 file in 0755 directories, as {@link geminiAcceptsSystemFile} needs. */
+export function writeSystemFile(file: string, text: string): void {
+  const made: string[] = [];
+  for (let d = path.dirname(file); !existsSync(d); d = path.dirname(d)) made.push(d);
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  for (const d of made) chmodSync(d, 0o755);
+  writeFileSync(file, text, { mode: 0o644 });
+  chmodSync(file, 0o644);
 }
 
 /** Reads a file, or null when it cannot be read. */

@@ -42,10 +42,13 @@ export interface AgentPreset {
   output: 'claude-json' | 'codex-jsonl' | 'gemini-jsonl' | 'opencode-jsonl' | 'none';
   /**
    * Hooks ckpt passes to the agent without touching the user's files: Claude
-   * Code's `--settings` on the command line, OpenCode's plugin in
+   * Code's `--settings` on the command line, Codex's `-c hooks.…` overrides
+   * with `--dangerously-bypass-hook-trust` (ckpt's own attempt worktrees
+   * only), Gemini CLI's system-defaults file named by
+   * `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, OpenCode's plugin in
    * `OPENCODE_CONFIG_CONTENT` (race/plan.ts `agentArgv`, `agentHookEnv`).
    */
-  hooks: 'claude' | 'opencode' | null;
+  hooks: 'claude' | 'codex' | 'gemini' | 'opencode' | null;
   /**
    * How a later round continues the agent's own session: an argv template with
    * `{session}` (the id its output reported, see {@link ParsedOutput.sessionId})
@@ -83,6 +86,7 @@ export const PRESETS: Record<string, AgentPreset> = {
     resume: ['codex', 'exec', 'resume', '--json', '-c', 'sandbox_mode="workspace-write"', ['-m', '{model}'], '--skip-git-repo-check', '--', '{session}', '{task}'],
     install: 'npm install -g @openai/codex',
     output: 'codex-jsonl',
+    hooks: 'codex',
   },
   gemini: {
     ...base,
@@ -95,6 +99,7 @@ export const PRESETS: Record<string, AgentPreset> = {
     env: { GEMINI_CLI_TRUST_WORKSPACE: 'true' },
     install: 'npm install -g @google/gemini-cli',
     output: 'gemini-jsonl',
+    hooks: 'gemini',
   },
   aider: {
     ...base,

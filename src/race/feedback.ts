@@ -101,6 +101,6 @@ export function roundCommand(plan: RacePlan, p: PlannedAttempt, o: { round: numb
   const template = resume ?? p.preset.command;
   const takesFeedback = JSON.stringify(template).includes('{feedback}');
   const task = takesFeedback ? plan.task : o.followUp;
-  const argv = agentArgv(template, p.preset, { task: p.stdin ? null : task, model: p.model, dir: p.dir, round: String(o.round), feedback: o.feedback, session: o.session }, plan.claudeSettings);
+  const argv = agentArgv(template, p.preset, { task: p.stdin ? null : task, model: p.model, dir: p.dir, round: String(o.round), feedback: o.feedback, session: o.session }, plan.claudeSettings, plan.ckptBin);
   return { argv, stdin: p.stdin ? task : undefined, how: resume ? 'resume' : 'fresh', session: resume ? o.session : null };
 }

@@ -5,6 +5,7 @@
  * before anything is created.
  */
 import { accessSync, constants as fsc, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import which from 'which';
 import { CkptError } from '../core/errors.js';
@@ -18,6 +19,8 @@ import { DEFAULT_DEPS_PATHS, planDeps, type DepsPlan, type DepsStrategy } from '
 import { noPeerConfigs, readPeerConfigs } from './peers.js';
 import { sandboxWorks } from '../agents/sandbox.js';
 import { openCodeRaceEnv } from '../agents/opencode.js';
+import { codexHookArgs, codexHooks } from '../agents/codex.js';
+import { geminiAcceptsSystemFile, geminiHooks, geminiRaceSettings, geminiSystemDefaultsPath, readIfThere } from '../agents/gemini.js';
 import { expandArgv, type AgentPreset, type ArgTemplate, type Placeholder } from '../agents/presets.js';
 import { raceDir } from './store.js';
 import type { RaceRecord } from './types.js';
@@ -132,6 +135,14 @@ export interface RacePlan {
   claudeSettings: string;
   /** Where ckpt's OpenCode plugin is written (in the race's directory), passed to OpenCode attempts in `OPENCODE_CONFIG_CONTENT`. */
   openCodePlugin: string;
+  /**
+   * Where Gemini CLI's hook settings are written, named by
+   * `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`: the race's directory, else ckpt's
+   * state directory, whichever Gemini CLI accepts a system file in
+   * (agents/gemini.ts `geminiAcceptsSystemFile`: root only); null when
+   * neither (Gemini attempts are then recorded by the watcher alone).
+   */
+  geminiSettings: string | null;
   /** How every process of an attempt is made to end with it (confine.ts). */
   confinement: Confinement;
 }
@@ -187,6 +198,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     unused,
   };
   const openCodePlugin = path.join(raceDir(repo, id), 'opencode-plugin.js');
+  const geminiSettings = geminiSettingsPath(raceDir(repo, id), id);
   for (const k of Object.keys(templates)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new CkptError('INVALID_ARGUMENT', `bad environment variable name ${JSON.stringify(k)}`, { hint: '--env NAME=VALUE, NAME of letters, digits and _' });
     if (k.startsWith('CKPT_') || k === 'PORT') throw new CkptError('INVALID_ARGUMENT', `${k} is set by ckpt for each attempt`, { hint: 'Use another name; {port}, {attempt}, {index} give its values.' });
@@ -196,7 +208,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   for (const [i, spec] of specs.entries()) {
     const preset = resolveAgent(spec.agent, config);
     const dir = path.join(root, repo.id, id, spec.name);
-    const argv = agentArgv(preset.command, preset, { task: preset.stdin ? null : o.task, model: spec.model, dir, round: '1', feedback: null, session: null }, claudeSettings);
+    const argv = agentArgv(preset.command, preset, { task: preset.stdin ? null : o.task, model: spec.model, dir, round: '1', feedback: null, session: null }, claudeSettings, o.ckptBin);
     if (!isInstalled(argv[0]!, repo.worktree)) missing.push(`${spec.agent} (${argv[0]}): ${preset.install}`);
     const port = ports.base + i * ports.perAttempt;
     const expanded = expandEnvTemplates(templates, { attempt: spec.name, index: String(i + 1), port: String(port), raceId: id, dir });
@@ -213,7 +225,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
         ...preset.env,
         ...expanded,
         ...literals,
-        ...agentHookEnv(preset, openCodePlugin, { ...process.env, ...preset.env, ...expanded, ...literals }),
+        ...agentHookEnv(preset, openCodePlugin, { ...process.env, ...preset.env, ...expanded, ...literals }, { file: geminiSettings, ckptBin: o.ckptBin }),
         CKPT_RACE_ID: id,
         CKPT_ATTEMPT: spec.name,
         CKPT_ATTEMPT_INDEX: String(i + 1),
@@ -289,6 +301,7 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     attempts,
     claudeSettings,
     openCodePlugin,
+    geminiSettings,
     confinement,
   };
 }
@@ -316,23 +329,62 @@ export function expandEnvTemplates(templates: Record<string, string>, values: Re
 
 /**
  * An agent's argv from one of its templates (`command`, or `resume` in a
- * later round), with ckpt's hook settings passed to Claude Code.
+ * later round), with ckpt's hooks passed on the command line: Claude Code's
+ * `--settings FILE`; Codex's `-c hooks.PreToolUse=…` / `-c hooks.PostToolUse=…`
+ * and `--dangerously-bypass-hook-trust` after `exec` (or `exec resume`), only
+ * when `ckptBin` is given (agents/codex.ts {@link codexHookArgs}).
  */
-export function agentArgv(template: ArgTemplate[], preset: AgentPreset, values: Partial<Record<Placeholder, string | null>>, claudeSettings: string): string[] {
+export function agentArgv(template: ArgTemplate[], preset: AgentPreset, values: Partial<Record<Placeholder, string | null>>, claudeSettings: string, ckptBin?: string): string[] {
   const argv = expandArgv(template, values);
-  return preset.hooks === 'claude' ? [argv[0]!, '--settings', claudeSettings, ...argv.slice(1)] : argv;
+  if (preset.hooks === 'claude') return [argv[0]!, '--settings', claudeSettings, ...argv.slice(1)];
+  if (preset.hooks === 'codex' && ckptBin && argv[1] === 'exec') {
+    const at = argv[2] === 'resume' ? 3 : 2;
+    return [...argv.slice(0, at), ...codexHookArgs(codexHooks.command(path.resolve(ckptBin))), ...argv.slice(at)];
+  }
+  return argv;
 }
 
 /**
  * The variables that give an agent ckpt's hooks without touching the user's
  * files, where the agent takes them from the environment: OpenCode's plugin
  * added to `OPENCODE_CONFIG_CONTENT` (agents/opencode.ts `openCodeRaceEnv`;
- * the user's own value is kept and extended). None for other agents.
+ * the user's own value is kept and extended); Gemini CLI's
+ * `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` naming `gemini.file`, the system
+ * defaults it would read with ckpt's hooks added ({@link geminiHookSettingsText}),
+ * unless those defaults cannot be read as JSON (then none: the watcher
+ * records its steps). None for other agents.
  *
  * @param env the environment the agent would see otherwise.
  */
-export function agentHookEnv(preset: AgentPreset, openCodePlugin: string, env: NodeJS.ProcessEnv): Record<string, string> {
-  return preset.hooks === 'opencode' ? openCodeRaceEnv(openCodePlugin, env).env : {};
+export function agentHookEnv(preset: AgentPreset, openCodePlugin: string, env: NodeJS.ProcessEnv, gemini?: { file: string | null; ckptBin: string }): Record<string, string> {
+  if (preset.hooks === 'opencode') return openCodeRaceEnv(openCodePlugin, env).env;
+  if (preset.hooks === 'gemini' && gemini?.file && geminiHookSettingsText(gemini.ckptBin, env) !== null) return { GEMINI_CLI_SYSTEM_DEFAULTS_PATH: gemini.file };
+  return {};
+}
+
+/**
+ * Where a race writes Gemini CLI's hook settings: `<race dir>/gemini-settings.json`,
+ * else `$XDG_STATE_HOME/ckpt/races/<id>/gemini-settings.json`
+ * (`~/.local/state`), the first Gemini CLI would read; null when neither.
+ */
+export function geminiSettingsPath(raceDirectory: string, id: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const state = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  for (const file of [path.join(raceDirectory, 'gemini-settings.json'), path.join(state, 'ckpt', 'races', id, 'gemini-settings.json')]) {
+    if (geminiAcceptsSystemFile(file)) return file;
+  }
+  return null;
+}
+
+/**
+ * The system-defaults document a race gives Gemini CLI (agents/gemini.ts
+ * `geminiRaceSettings`): the one it would read from `env`'s
+ * `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` or `/etc/gemini-cli/system-defaults.json`,
+ * plus ckpt's hooks; null when that file is there but not a JSON object of
+ * Gemini's settings shape.
+ */
+export function geminiHookSettingsText(ckptBin: string, env: NodeJS.ProcessEnv): string | null {
+  const doc = geminiRaceSettings(geminiHooks.command(path.resolve(ckptBin)), readIfThere(geminiSystemDefaultsPath(env)));
+  return doc ? `${JSON.stringify(doc, null, 2)}\n` : null;
 }
 
 /** Whether `program` can be run: a path (relative to `cwd`) to an executable file, or found on PATH. */

@@ -161,7 +161,7 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
   if (preset.hooks === 'claude' && !existsSync(claudeSettings)) writeFileSync(claudeSettings, JSON.stringify(claudeHookSettings(claudeHookCommand(path.resolve(ctx.ckptBin))), null, 2));
   const openCodePlugin = path.join(raceDir(repo, race.id), 'opencode-plugin.js');
   if (preset.hooks === 'opencode' && !existsSync(openCodePlugin)) writeFileSync(openCodePlugin, openCodePluginSource(openCodeHooks.command(path.resolve(ctx.ckptBin))));
-  const argv = agentArgv(preset.command, preset, { task: preset.stdin ? null : o.prompt, model: spec.model, dir, round: '1', feedback: null, session: null }, claudeSettings);
+  const argv = agentArgv(preset.command, preset, { task: preset.stdin ? null : o.prompt, model: spec.model, dir, round: '1', feedback: null, session: null }, claudeSettings, ctx.ckptBin);
   const logs = path.join(raceDir(repo, race.id), 'logs');
   mkdirSync(logs, { recursive: true });
   const log = path.join(logs, `${o.label}.log`);

@@ -9,15 +9,16 @@
  * (checkout-changes.ts) and, with `clean`, removes the worktrees. The record
  * is saved at every change (store.ts).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { claudeHookCommand, claudeHookSettings } from '../agents/claude.js';
 import { openCodeHooks, openCodePluginSource } from '../agents/opencode.js';
+import { writeSystemFile } from '../agents/gemini.js';
 import { runAttempt } from './attempt.js';
 import { snapshotBase } from './base.js';
 import { adoptBorrowedReport, verifyChainsReport } from '../snapshot/chains.js';
 import { mainCheckoutChanges } from './checkout-changes.js';
-import type { RaceOptions, RacePlan } from './plan.js';
+import { geminiHookSettingsText, type RaceOptions, type RacePlan } from './plan.js';
 import { refreshLive } from './progress.js';
 import { newRaceRecord } from './record.js';
 import { judgeAttempts } from './review.js';
@@ -43,6 +44,11 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
   mkdirSync(path.join(raceDir(repo, plan.id), 'logs'), { recursive: true });
   mkdirSync(path.join(raceDir(repo, plan.id), 'checks'), { recursive: true });
   writeFileSync(plan.claudeSettings, JSON.stringify(claudeHookSettings(claudeHookCommand(path.resolve(o.ckptBin))), null, 2));
+  const geminiFile = plan.geminiSettings;
+  if (geminiFile && plan.attempts.some((a) => a.preset.hooks === 'gemini' && a.env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH === geminiFile)) {
+    const text = geminiHookSettingsText(o.ckptBin, process.env);
+    if (text !== null) writeSystemFile(geminiFile, text);
+  }
   if (plan.attempts.some((a) => a.preset.hooks === 'opencode')) writeFileSync(plan.openCodePlugin, openCodePluginSource(openCodeHooks.command(path.resolve(o.ckptBin))));
   const race = newRaceRecord(plan, base);
   const changed = (): void => {
@@ -69,6 +75,8 @@ export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'o
     await Promise.all(Array.from({ length: Math.min(plan.maxParallel, plan.attempts.length) }, worker));
   } finally {
     clearInterval(live);
+    // Gemini's settings outside the race's directory (ckpt's state dir) go with the race's end.
+    if (geminiFile && !geminiFile.startsWith(raceDir(repo, plan.id) + path.sep)) rmSync(path.dirname(geminiFile), { recursive: true, force: true });
   }
   scoreAttempts(race);
   if (plan.judge && !o.signal?.aborted) {

@@ -85,8 +85,11 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
     await copyIgnoredFiles(repo, p.dir, { copy: plan.copy, symlink: rc.symlink ?? [], skip: plan.deps.dirs });
     if (plan.sandbox && p.preset.hooks) {
       // The agent's hooks cannot write ckpt's store from inside the sandbox: the race records their steps.
-      const relay = await startHookRelay(await openRepo(p.dir), { agent: p.preset.hooks, env: () => ({ CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name, CKPT_ROUND: String(currentRound) }), onStep: () => current?.touch() });
-      relays.push(relay);
+      try {
+        relays.push(await startHookRelay(await openRepo(p.dir), { agent: p.preset.hooks, env: () => ({ CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name, CKPT_ROUND: String(currentRound) }), onStep: () => current?.touch() }));
+      } catch (err) {
+        race.warnings.push(`${a.name}: its hooks cannot record inside the sandbox (the race's hook relay did not start: ${(err as Error).message}); its steps are the watcher's`);
+      }
     }
     // Under --sandbox, everything run in the attempt is fenced alike: setup, agent, check (teardown: remove-worktree.ts).
     fence = plan.sandbox ? await worktreeFence(repo, race.id, p.dir, p.env, env, relays.map((r) => r.dir)) : null;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { TEST_MODELS, claudeEnv, codexEnv, ensureClient, type EnsureResult } from './support/clients.js';
+import { TEST_MODELS, claudeEnv, codexEnv, ensureClient, geminiEnv, type EnsureResult } from './support/clients.js';
 import { CLI, makeRepo, picture, tempDir } from './support/repo.js';
 import fs from 'node:fs';
 import { listSteps, openRepo } from '../src/index.js';
@@ -108,6 +108,52 @@ describe('race --rounds with the real Claude Code and Codex clients (offline)', 
       expect(hooked.every((s) => s.extra.Race === race.id && s.extra.Attempt === 'claude')).toBe(true);
       expect([...new Set(hooked.map((s) => s.extra.Round))].sort()).toEqual(['1', '2']);
       expect(r.stdout).toMatch(/2: fail pass/);
+      expect(picture(repo)).toEqual(before);
+    },
+    RACE_TIMEOUT,
+  );
+});
+
+describe('race --rounds with the real Gemini CLI (offline)', () => {
+  let gemini: EnsureResult | undefined;
+  beforeAll(async () => {
+    gemini = await ensureClient('gemini');
+  }, INSTALL_TIMEOUT);
+
+  it(
+    'a failed check resumes Gemini CLI\'s own session (--resume=<session_id>) with the failing output; the attempt ends passing in round 2',
+    async (ctx) => {
+      need(ctx, gemini);
+      const script = loadScript('rounds-real');
+      const srv: ModelServer = await startModelServer(script);
+      cleanups.push(() => srv.close());
+      const ge = await geminiEnv({ url: srv.url });
+      cleanups.push(ge.cleanup);
+      const env = { ...ge.env, PATH: [path.dirname(gemini.bin), ge.env.PATH].join(path.delimiter), NO_COLOR: '1' };
+      const repo = makeRepo({ 'README.md': '# app\n', 'check.mjs': CHECK });
+      const before = picture(repo);
+      const worktrees = tempDir('ckpt-wt-');
+      const args = [script.task!, '--models', `gemini@${TEST_MODELS.gemini}`, '--worktree-dir', worktrees, '--timeout', '3m', '--check', `${process.execPath} check.mjs`, '--rounds', '3'];
+      const r = await execa(process.execPath, [RACE, ...args], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: RACE_TIMEOUT - 30_000, killSignal: 'SIGKILL' });
+      expect(r.exitCode, explain(r)).toBe(0);
+      const show = await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+      const a = JSON.parse(show.stdout).attempts[0];
+      const log = fs.existsSync(a.log) ? fs.readFileSync(a.log, 'utf8').slice(-3000) : '';
+      expect(a.state, `${a.error}\n${log}`).toBe('done');
+      expect(a.rounds.map((x: any) => [x.round, x.how, x.state, x.check?.passed]), log).toEqual([
+        [1, 'start', 'done', false],
+        [2, 'resume', 'done', true],
+      ]);
+      expect(a.rounds[0].session).toMatch(/^[0-9a-f-]{36}$/);
+      expect(a.rounds[1].session).toBe(a.rounds[0].session);
+      expect(a.rounds[1].command).toContain(`--resume=${a.rounds[0].session}`);
+      expect(fs.readFileSync(path.join(a.dir, 'src/value.js'), 'utf8')).toBe('export const value = 2;\n');
+      const turns = srv.turnRequests();
+      expect(turns.map((t) => t.turn)).toEqual([0, 1, 2, 3]);
+      // Round 2's first request holds round 1's conversation and the check's failing output.
+      expect(JSON.stringify(turns[2]!.body)).toContain('CHECK FAILED: value is 3, expected 2');
+      expect(JSON.stringify(turns[2]!.body)).toContain('export const value = 3;');
+      expect(JSON.stringify(turns[1]!.body)).not.toContain('CHECK FAILED');
       expect(picture(repo)).toEqual(before);
     },
     RACE_TIMEOUT,

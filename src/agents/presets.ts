@@ -92,6 +92,10 @@ export const PRESETS: Record<string, AgentPreset> = {
     ...base,
     name: 'gemini',
     command: ['gemini', '--prompt={task}', '--approval-mode=yolo', '--output-format', 'stream-json', ['-m', '{model}']],
+    // `--resume <session_id>` (the `session_id` of its stream-json `init` event; 0.61.0's
+    // resolveSession takes a full id, `latest` or an index) continues that session, whose
+    // file lives in Gemini's temp dir for the attempt's directory.
+    resume: ['gemini', '--resume={session}', '--prompt={task}', '--approval-mode=yolo', '--output-format', 'stream-json', ['-m', '{model}']],
     // An attempt's worktree is a folder Gemini CLI has never seen: untrusted, so
     // headless runs stop with "not running in a trusted directory" (exit 55) and
     // yolo falls back to "default". Trust it for this run only (same as
@@ -170,7 +174,7 @@ export interface ParsedOutput {
   resultText: string | null;
   /** The agent reported an error in its JSON (e.g. Claude's `is_error`). */
   isError: boolean;
-  /** Its own session id, for resuming it (Claude's `session_id`, Codex's `thread_id`), or null. */
+  /** Its own session id, for resuming it (Claude's `session_id`, Codex's `thread_id`, Gemini's `init` `session_id`), or null. */
   sessionId: string | null;
 }
 
@@ -183,7 +187,8 @@ export interface ParsedOutput {
  * - codex (`exec --json`): JSON lines; `turn.completed` carries `usage`
  *   (summed over turns); `turn.failed` / `error` carry the message.
  * - gemini (`stream-json`): JSON lines; the `result` line carries `stats`,
- *   and `status: "error"` with `error.message` when the run failed.
+ *   and `status: "error"` with `error.message` when the run failed; the
+ *   `init` line carries `session_id`.
  * - opencode (`run --format json`, 1.18.33): JSON lines, each with `sessionID`;
  *   every `step_finish` part carries `tokens {input, output, cache {read,
  *   write}}` and `cost` (summed), `text` parts the answer, an `error` line
@@ -287,7 +292,9 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
   let tokens: Tokens | null = null;
   let text: string | null = null;
   let isError = false;
+  let sessionId: string | null = null;
   for (const o of objects) {
+    if (o.type === 'init' && typeof o.session_id === 'string' && o.session_id) sessionId = o.session_id;
     const stats = (o.stats ?? o.usage) as Record<string, unknown> | undefined;
     if (stats && typeof stats === 'object') {
       tokens = { input: num(stats.input_tokens ?? stats.inputTokens ?? stats.promptTokenCount), output: num(stats.output_tokens ?? stats.outputTokens ?? stats.candidatesTokenCount) };
@@ -301,5 +308,5 @@ export function parseOutput(kind: AgentPreset['output'], stdoutTail: string): Pa
     }
     if (o.type === 'message' && typeof o.content === 'string' && o.role === 'assistant') text = (text ?? '') + o.content;
   }
-  return { tokens, costUsd: null, resultText: text, isError, sessionId: null };
+  return { tokens, costUsd: null, resultText: text, isError, sessionId };
 }

@@ -1,8 +1,9 @@
 /**
  * Where the daemon of a repository lives, and the wire protocol's version:
  * shared by the daemon and its tiny client (`ckpt hook`), so this module
- * imports nothing but Node's `path`, `os` and `fs` (the hook's start-up
- * budget, docs/architecture.md).
+ * imports nothing but Node's `path`, `os`, `fs` and, for the rare config
+ * git must read itself, `child_process` (the hook's start-up budget,
+ * docs/architecture.md).
  *
  * ```
  * <common-dir>/ckpt/daemon/sock        the unix socket (or a hashed name in the temp dir when that path is too long)
@@ -12,6 +13,7 @@
  * ```
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 
@@ -82,29 +84,75 @@ export function findCommonDir(dir: string, env: NodeJS.ProcessEnv = process.env)
 }
 
 /**
- * Whether hooks should use the daemon of the repository at `commonDir`:
- * `CKPT_NO_DAEMON=1` says no, `CKPT_DAEMON=1` yes, else `ckpt.daemon` in the
- * repository's own config file (`git config ckpt.daemon true`; read as text,
- * without includes or the global config, so no git runs). Off by default.
+ * Whether hooks, watches and races should use the daemon of the repository
+ * at `commonDir`: `CKPT_NO_DAEMON=1` says no, `CKPT_DAEMON=1` yes (`0` no),
+ * else git's `ckpt.daemon` (git-config(1): system, global, then the
+ * repository's own file; the last one set wins). Off by default.
+ *
+ * The config files are read as text, without running git (a hook's
+ * start-up budget); when one of them includes others (`[include]`,
+ * `[includeIf]`), per-worktree config is on, or config comes from the
+ * environment (`GIT_CONFIG_COUNT`, `GIT_CONFIG_PARAMETERS`), git itself
+ * answers (`git config --get --type=bool ckpt.daemon`), so the answer is
+ * always git's.
  */
 export function daemonWanted(commonDir: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.CKPT_NO_DAEMON === '1') return false;
   if (env.CKPT_DAEMON === '1') return true;
   if (env.CKPT_DAEMON === '0') return false;
-  try {
-    let section = '';
-    let on = false;
-    for (const raw of readFileSync(path.join(commonDir, 'config'), 'utf8').split('\n')) {
-      const line = raw.replace(/[#;].*$/, '').trim();
-      const sec = /^\[\s*([A-Za-z0-9.-]+)\s*\]$/.exec(line);
-      if (sec) section = sec[1]!.toLowerCase();
-      else if (section === 'ckpt') {
-        const kv = /^daemon\s*(?:=\s*(.*))?$/i.exec(line);
-        if (kv) on = kv[1] === undefined || /^(true|yes|on|1)$/i.test(kv[1].trim());
-      }
+  const home = env.HOME ?? '';
+  const files: string[] = [];
+  if (!env.GIT_CONFIG_NOSYSTEM || /^(0|false|no|off)$/i.test(env.GIT_CONFIG_NOSYSTEM)) files.push(env.GIT_CONFIG_SYSTEM ?? '/etc/gitconfig');
+  if (env.GIT_CONFIG_GLOBAL !== undefined) files.push(env.GIT_CONFIG_GLOBAL);
+  else files.push(path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'git', 'config'), path.join(home, '.gitconfig'));
+  files.push(path.join(commonDir, 'config'));
+  let on = false;
+  let needGit = !!(env.GIT_CONFIG_COUNT || env.GIT_CONFIG_PARAMETERS);
+  for (const f of files) {
+    if (needGit || !f) break;
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue; // absent: sets nothing
     }
-    return on;
-  } catch {
-    return false;
+    const got = configBool(text, 'ckpt', 'daemon');
+    if (got.includes || (f === files.at(-1) && /^\s*worktreeconfig\s*=\s*(true|yes|on|1)?\s*$/im.test(text))) needGit = true;
+    else if (got.value !== null) on = got.value;
   }
+  if (!needGit) return on;
+  const dir = path.dirname(commonDir);
+  // Loaded only here: the hook's usual path never pays for child_process.
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  const r = spawnSync('git', ['config', '--get', '--type=bool', 'ckpt.daemon'], { cwd: existsSync(dir) ? dir : commonDir, env, encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 && r.stdout.trim() === 'true';
+}
+
+/**
+ * The last value of `section.key` in one config file's text, as a boolean
+ * (git's spellings; a key without `=` is true), and whether the file
+ * includes others (then only git can answer).
+ */
+function configBool(text: string, section: string, key: string): { value: boolean | null; includes: boolean } {
+  let sec = '';
+  let value: boolean | null = null;
+  let includes = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/(^|\s)[#;].*$/, '').trim();
+    const head = /^\[\s*([A-Za-z0-9.-]+)(\s+"[^"]*")?\s*\](.*)$/.exec(line);
+    let body = line;
+    if (head) {
+      sec = (head[1]!.toLowerCase() + (head[2] ? ' sub' : ''));
+      if (sec === 'include' || sec === 'includeif sub') includes = true;
+      body = head[3]!.trim();
+      if (!body) continue;
+    }
+    if (sec !== section) continue;
+    const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$/.exec(body);
+    if (!kv || kv[1]!.toLowerCase() !== key) continue;
+    const v = (kv[2] ?? 'true').replace(/^"(.*)"$/, '$1').trim();
+    if (/^(true|yes|on|1)$/i.test(v) || kv[2] === undefined) value = true;
+    else if (/^(false|no|off|0|)$/i.test(v)) value = false;
+  }
+  return { value, includes };
 }

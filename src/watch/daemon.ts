@@ -38,6 +38,7 @@ import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
 import { loadIgnoreRules } from './ignore-rules.js';
+import type { PollWatch } from './poll-watch.js';
 import { TreeWatch, type Taken } from './tree-watch.js';
 
 /** Options of {@link runDaemon}. */
@@ -48,6 +49,12 @@ export interface DaemonOptions {
   verifyMs?: number;
   /** How long a snapshot waits for the sync cookie, in ms. Default 2000. */
   syncMs?: number;
+  /**
+   * Poll the file system (chokidar's polling, watch/poll-watch.ts) instead
+   * of inotify through fs.watch: for file systems without inotify (network
+   * mounts). Every snapshot then reads the whole worktree with git.
+   */
+  poll?: boolean;
 }
 
 /** What `ckpt daemon status` shows of one worktree. */
@@ -65,6 +72,8 @@ export interface WorktreeStatus {
   missed: number;
   lastMissed: string | null;
   verifications: number;
+  /** The event source: `fs.watch` (inotify, per directory) or `poll` (`--poll`). */
+  source: 'fs.watch' | 'poll';
   /** Hook requests waiting or being served now. */
   busy: number;
   /** Reads answered for a process holding the worktree lock (a rollback's), in process from the dirty set. */
@@ -118,7 +127,7 @@ const KEEP_OPEN = Symbol('keep open');
 
 interface Slot {
   repo: Repo;
-  watch: TreeWatch;
+  watch: TreeWatch | PollWatch;
   ctx: IncrementalContext | null;
   pending: HookRequest[];
   running: Promise<void> | null;
@@ -226,10 +235,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     // Temporary object files created ahead of time: no file creation on a step's path (git/temp-pool.ts).
     pools.add(TempPool.open(repo));
     const rules = await loadIgnoreRules(repo);
+    // chokidar is loaded only for --poll (its load and memory are not the default daemon's).
+    const Source = opts.poll ? (await import('./poll-watch.js')).PollWatch : TreeWatch;
     const slot: Slot = {
       repo,
       ctx,
-      watch: new TreeWatch(repo, rules, (rel) => ctx.tracksIgnoredBelow(rel), () => {
+      watch: new Source(repo, rules, (rel) => ctx.tracksIgnoredBelow(rel), () => {
         touch();
         burst(slot);
       }),
@@ -241,13 +252,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       pending: [],
       running: null,
       inFlight: 0,
-      status: { worktree: repo.worktree, watches: 0, events: 0, dirty: 0, snapshots: 0, incremental: 0, rescans: {}, missed: 0, lastMissed: null, verifications: 0, busy: 0, reads: 0, readsRefused: {} },
+      status: { worktree: repo.worktree, watches: 0, events: 0, dirty: 0, snapshots: 0, incremental: 0, rescans: {}, missed: 0, lastMissed: null, verifications: 0, busy: 0, reads: 0, readsRefused: {}, source: opts.poll ? 'poll' : 'fs.watch' },
       lastActivity: Date.now(),
     };
     slots.set(repo.worktree, slot);
     slot.watch.start();
     preload(slot);
-    log(`watching ${repo.worktree} (${slot.watch.stats().watches} directories)`);
+    log(`watching ${repo.worktree} (${opts.poll ? 'polling' : `${slot.watch.stats().watches} directories`})`);
     return slot;
   };
 

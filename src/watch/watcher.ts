@@ -10,6 +10,7 @@ import type { Repo } from '../git/repo.js';
 import { openRepo } from '../git/repo.js';
 import { takeSnapshot, type TakeResult } from '../snapshot/take.js';
 import { loadIgnoreRules, type IgnoreMatcher } from './ignore-rules.js';
+import { POLL_INTERVAL_MS } from './poll-watch.js';
 
 /** Options for {@link startWatching}. */
 export interface WatchOptions {
@@ -27,6 +28,8 @@ export interface WatchOptions {
   onError?: (repo: Repo | null, err: unknown) => void;
   /** Take a snapshot right after start (default true), so the first step has a "before". */
   initialSnapshot?: boolean;
+  /** Poll the file system (chokidar's `usePolling`, every 500 ms) instead of inotify: for file systems without it (network mounts). */
+  poll?: boolean;
 }
 
 /** A running watcher. */
@@ -107,6 +110,7 @@ export async function startWatching(dirs: string[], opts: WatchOptions = {}): Pr
       ignoreInitial: true,
       persistent: true,
       followSymlinks: false,
+      ...(opts.poll ? { usePolling: true, interval: POLL_INTERVAL_MS, binaryInterval: POLL_INTERVAL_MS } : {}),
       ignored: (p: string, stats?: { isDirectory(): boolean }) => {
         const rel = path.relative(root, p).split(path.sep).join('/');
         if (rel === '') return false;

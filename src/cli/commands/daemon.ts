@@ -9,9 +9,9 @@ import type { Ctx } from '../context.js';
 import { bytes } from '../output.js';
 
 /** Options of `ckpt daemon run` (durations with a unit, validated before {@link run}: `INVALID_DURATION`, exit 2). */
-export const runSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional() });
+export const runSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional(), poll: z.boolean().optional() });
 /** Options of `ckpt daemon start`: those of `run`, and `--json`. */
-export const startSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional(), json });
+export const startSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional(), poll: z.boolean().optional(), json });
 /** Options of `ckpt daemon stop` and `status`. */
 export const plainSchema = z.object({ json });
 
@@ -22,6 +22,7 @@ export function register(parent: Command, act: Act): void {
     .description('start the daemon of this repository (nothing happens when one runs)')
     .option('--idle <duration>', 'stop after this long without a request or a change (default 30m)')
     .option('--verify <duration>', "after this long of quiet, compare git's view with the last snapshot (default 60s)")
+    .option('--poll', 'poll the file system instead of inotify (network mounts); every snapshot then reads the whole worktree')
     .option('--json', 'print JSON')
     .action(act(startSchema, start));
   d.command('stop').description('stop the daemon of this repository').option('--json', 'print JSON').action(act(plainSchema, stop));
@@ -30,13 +31,14 @@ export function register(parent: Command, act: Act): void {
     .description('run the daemon in the foreground (what `start` runs)')
     .option('--idle <duration>')
     .option('--verify <duration>')
+    .option('--poll')
     .action(act(runSchema, run));
 }
 
 /** `ckpt daemon start`: throws `DAEMON_FAILED` when it does not answer in time. */
 async function start(ctx: Ctx, input: z.output<typeof startSchema>): Promise<void> {
   const repo = await openRepo(ctx.cwd);
-  const args = [...(input.idle ? ['--idle', `${input.idle}ms`] : []), ...(input.verify ? ['--verify', `${input.verify}ms`] : [])];
+  const args = [...(input.idle ? ['--idle', `${input.idle}ms`] : []), ...(input.verify ? ['--verify', `${input.verify}ms`] : []), ...(input.poll ? ['--poll'] : [])];
   const res = await startDaemon(repo, ctx.bin, args);
   ctx.out.result(res);
   ctx.out.line(res.started ? `daemon started (pid ${res.pid})` : `a daemon already runs (pid ${res.pid})`);
@@ -62,13 +64,13 @@ async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<n
   ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${s.requests} request(s)`);
   for (const w of s.worktrees) {
     const rescans = Object.entries(w.rescans).map(([why, n]) => `${n}× ${why}`).join('; ') || 'none';
-    ctx.out.line(`  ${ctx.out.q(w.worktree)}: ${w.watches} directories watched, ${w.events} events, ${w.snapshots} snapshots (${w.incremental} in process), full reads: ${rescans}; missed changes found by the idle check: ${w.missed}`);
+    ctx.out.line(`  ${ctx.out.q(w.worktree)}: ${w.source === 'poll' ? 'polled (--poll)' : `${w.watches} directories watched`}, ${w.events} events, ${w.snapshots} snapshots (${w.incremental} in process), full reads: ${rescans}; missed changes found by the idle check: ${w.missed}`);
   }
   return 0;
 }
 
 /** `ckpt daemon run`: the daemon in the foreground until it stops; throws `DAEMON_RUNNING`. */
 async function run(ctx: Ctx, input: z.output<typeof runSchema>): Promise<void> {
-  const why = await runDaemon(ctx.cwd, { ...(input.idle ? { idleMs: input.idle } : {}), ...(input.verify ? { verifyMs: input.verify } : {}) });
+  const why = await runDaemon(ctx.cwd, { ...(input.idle ? { idleMs: input.idle } : {}), ...(input.verify ? { verifyMs: input.verify } : {}), ...(input.poll ? { poll: true } : {}) });
   ctx.out.line(`daemon stopped: ${why}`);
 }

@@ -14,6 +14,7 @@ export const schema = z.object({
   quiet: durationMs.default(300),
   maxWait: durationMs.default(5000),
   agent: z.string().optional(),
+  poll: z.boolean().optional(),
   json,
 });
 /** What {@link run} receives: {@link schema}'s output. */
@@ -28,6 +29,7 @@ export function register(parent: Command, act: Act): void {
     .option('--quiet <duration>', 'quiet time before a snapshot (default 300ms)')
     .option('--max-wait <duration>', 'snapshot at least this often during continuous writes (default 5s)')
     .option('--agent <name>', 'record snapshots as made by this agent')
+    .option('--poll', 'poll the file system instead of inotify (network mounts); never through the daemon')
     .option('--json', 'print one JSON line per snapshot')
     .action(act(schema, run));
 }
@@ -41,6 +43,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     quietMs: input.quiet,
     maxWaitMs: input.maxWait,
     ...(input.agent ? { agent: input.agent } : {}),
+    ...(input.poll ? { poll: true } : {}),
     onSnapshot: (repo, res) => {
       out.event({ event: 'snapshot', worktree: repo.worktree, created: res.created, snapshot: res.snapshot });
       if (res.created) {
@@ -56,7 +59,8 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     },
   };
   // Through the repository's daemon when one runs (it snapshots from its dirty set), else in this process.
-  const viaDaemon = await watchThroughDaemon(targets, watchOpts);
+  // --poll watches in this process: a daemon running with inotify is what --poll is there to avoid.
+  const viaDaemon = input.poll ? null : await watchThroughDaemon(targets, watchOpts);
   const watching = viaDaemon ?? (await startWatching(targets, watchOpts));
   out.event({ event: 'ready', worktrees: watching.repos.map((r) => r.worktree), ...(viaDaemon ? { daemon: true } : {}) });
   out.line(`watching ${watching.repos.map((r) => out.q(r.worktree)).join(', ')} (Ctrl-C to stop)`);

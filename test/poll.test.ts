@@ -1,0 +1,131 @@
+/**
+ * `--poll`: chokidar's polling instead of inotify, for file systems without
+ * it (watch/poll-watch.ts, watch/watcher.ts). Real `ckpt watch --poll` and
+ * `ckpt daemon start --poll` processes see a change by polling and record a
+ * snapshot equal to git's own view; every daemon started is stopped (killed
+ * if it will not stop) and its files removed, even when a test fails.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listSteps, openRepo } from '../src/index.js';
+import { POLL_FULL_READ } from '../src/watch/poll-watch.js';
+import { socketPath } from '../src/watch/daemon-paths.js';
+import { CLI, git, makeRepo, tempDir, write } from './support/repo.js';
+
+const started: string[] = [];
+
+function ckpt(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function gitView(dir: string): string {
+  const idx = path.join(tempDir('ckpt-view-'), 'index');
+  const env = { ...process.env, GIT_INDEX_FILE: idx };
+  execFileSync('git', ['add', '-A'], { cwd: dir, env });
+  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
+}
+
+function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) resolve();
+      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+/** Inotify watches process `pid` holds (`inotify wd:` lines in /proc/<pid>/fdinfo): none when it polls. */
+function inotifyWatches(pid: number): number {
+  let n = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      n += fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+afterEach(() => {
+  for (const dir of started.splice(0)) {
+    const common = git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
+    let pid: number | null = null;
+    try {
+      pid = JSON.parse(fs.readFileSync(path.join(common, 'ckpt', 'daemon', 'daemon.json'), 'utf8')).pid;
+    } catch {
+      pid = null;
+    }
+    ckpt(dir, ['daemon', 'stop']);
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    fs.rmSync(path.join(common, 'ckpt', 'daemon'), { recursive: true, force: true });
+    fs.rmSync(socketPath(common), { force: true });
+  }
+});
+
+describe('--poll', () => {
+  it('ckpt watch --poll sees a change by polling, in its own process, and records git\'s view', async () => {
+    const dir = makeRepo();
+    const w = spawn(process.execPath, [CLI, 'watch', '--poll', '--json', '--quiet', '100ms'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const events: any[] = [];
+    let buf = '';
+    w.stdout.setEncoding('utf8');
+    w.stdout.on('data', (c: string) => {
+      buf += c;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        events.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+    });
+    const exited = new Promise<number>((resolve) => w.on('close', (code) => resolve(code ?? -1)));
+    try {
+      await until(() => events.some((e) => e.event === 'ready'), 'the watch to be ready');
+      expect(events.find((e) => e.event === 'ready').daemon).toBeUndefined();
+      expect(inotifyWatches(w.pid!)).toBe(0); // polling, not inotify
+      await until(() => events.some((e) => e.event === 'snapshot'), 'the initial snapshot');
+      const initial = events.filter((e) => e.event === 'snapshot' && e.created).length;
+      write(dir, { 'polled.txt': 'seen by polling\n' });
+      await until(() => events.filter((e) => e.event === 'snapshot' && e.created).length > initial, 'a snapshot after the poll saw the write');
+      expect(events.filter((e) => e.event === 'snapshot' && e.created).at(-1).snapshot.tree).toBe(gitView(dir));
+    } finally {
+      w.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it('ckpt daemon start --poll: status says so, a write is seen by polling, and a hook\'s snapshot reads the whole worktree (git\'s view)', async () => {
+    const dir = makeRepo();
+    started.push(dir);
+    const r = ckpt(dir, ['daemon', 'start', '--poll', '--json', '--verify', '10m']);
+    expect(r.code, r.stderr).toBe(0);
+    const status = (): any => JSON.parse(ckpt(dir, ['daemon', 'status', '--json']).stdout).status.worktrees[0];
+    expect(status().source).toBe('poll');
+    expect(inotifyWatches(JSON.parse(r.stdout).pid)).toBe(0); // polling, not inotify
+    expect(ckpt(dir, ['daemon', 'status']).stdout).toContain('polled (--poll)');
+    write(dir, { 'polled.txt': 'seen by polling\n', 'new/dir.txt': 'x\n' });
+    await until(() => status().events > 0, 'the poll to see the write');
+    const hook = spawnSync(process.execPath, [CLI, 'hook', 'claude'], {
+      cwd: dir,
+      input: JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 'Bash', tool_input: { command: 'x' }, tool_use_id: 'poll-1', session_id: 's' }),
+      env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' },
+      timeout: 60_000,
+    });
+    expect(hook.status).toBe(0);
+    const [tip] = await listSteps(await openRepo(dir));
+    expect(tip!.toolUseId).toBe('poll-1');
+    expect(tip!.tree).toBe(gitView(dir));
+    expect(status().rescans[POLL_FULL_READ]).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});

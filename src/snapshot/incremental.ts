@@ -29,7 +29,7 @@
  * full read, which re-reads every path whose stat data changed, so it is
  * never wrong, only slower for what changed since.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { NotCaptured } from '../core/types.js';
@@ -133,10 +133,15 @@ export class IncrementalContext {
   static async open(repo: Repo): Promise<IncrementalContext> {
     const indexSig = userIndexSig(repo);
     const env = realEnv(repo);
-    const xf = await git(['config', '--path', '--get', 'core.excludesFile'], { cwd: repo.worktree, env, okCodes: [0, 1] });
+    // The git processes run at once (the daemon's ready time, benchmarks/results.md).
+    const [xf, cfg, ti, st] = await Promise.all([
+      git(['config', '--path', '--get', 'core.excludesFile'], { cwd: repo.worktree, env, okCodes: [0, 1] }),
+      git(['config', '-z', '--get-regexp', '^core\\.(filemode|symlinks|ignorecase|precomposeunicode)$'], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 1] }),
+      indexSig !== null ? git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env }) : null,
+      indexSig !== null && mayHoldSkipWorktree(repo) ? git(['ls-files', '-z', '-t', '--cached'], { cwd: repo.worktree, env }) : null,
+    ]);
     const excludesFile = xf.exitCode === 0 ? path.resolve(repo.worktree, xf.stdout.toString('utf8').trim()) : null;
     const excludeSig = excludeSignature(repo, excludesFile);
-    const cfg = await git(['config', '-z', '--get-regexp', '^core\\.(filemode|symlinks|ignorecase|precomposeunicode)$'], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 1] });
     let unsupported: string | null = null;
     for (const rec of splitNul(cfg.stdout)) {
       const [key, value = 'true'] = rec.toString('utf8').split('\n');
@@ -146,12 +151,8 @@ export class IncrementalContext {
     }
     const trackedIgnored = new Set<string>();
     const skipWorktree = new Set<string>();
-    if (indexSig !== null) {
-      const ti = await git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env });
-      for (const p of splitNul(ti.stdout)) trackedIgnored.add(p.toString('latin1'));
-      const st = await git(['ls-files', '-z', '-t', '--cached'], { cwd: repo.worktree, env });
-      for (const rec of splitNul(st.stdout)) if (rec[0] === 0x53 && rec[1] === 0x20) skipWorktree.add(rec.subarray(2).toString('latin1'));
-    }
+    if (ti) for (const p of splitNul(ti.stdout)) trackedIgnored.add(p.toString('latin1'));
+    if (st) for (const rec of splitNul(st.stdout)) if (rec[0] === 0x53 && rec[1] === 0x20) skipWorktree.add(rec.subarray(2).toString('latin1'));
     return new IncrementalContext(repo, indexSig, excludesFile, excludeSig, unsupported, trackedIgnored, skipWorktree);
   }
 
@@ -315,6 +316,28 @@ export class IncrementalContext {
 const MAX_TREE_BYTES = 32 * 1024 * 1024;
 /** Parsed trees kept (the most recently used). */
 const PARSED_TREES = 512;
+
+/**
+ * Whether the user's index can hold skip-worktree entries: not when it is a
+ * version 2 index and not split (skip-worktree is an extended flag, which
+ * needs version 3 or later: gitformat-index(5)), so the listing of every
+ * path that finds them is skipped (100k lines at 100k files).
+ */
+function mayHoldSkipWorktree(repo: Repo): boolean {
+  try {
+    const fd = openSync(repo.userIndex, 'r');
+    const head = Buffer.alloc(8);
+    try {
+      readSync(fd, head, 0, 8, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (head.toString('latin1', 0, 4) !== 'DIRC' || head.readUInt32BE(4) !== 2) return true;
+    return readdirSync(repo.gitDir).some((f) => f.startsWith('sharedindex.')) || readdirSync(repo.commonDir).some((f) => f.startsWith('sharedindex.'));
+  } catch {
+    return true;
+  }
+}
 
 /** Raw tree entries: `<mode> <name>\0<oid bytes>` (gitformat-tree). */
 function parseTree(content: Buffer, oidLen: number): Map<string, Leaf | { tree: string }> {

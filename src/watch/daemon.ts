@@ -231,10 +231,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     return p;
   };
   const attachNow = async (repo: Repo): Promise<Slot> => {
-    const ctx = await IncrementalContext.open(repo);
+    const tA = Date.now();
+    // The context's git processes and the ignore rules' run at once (the ready time).
+    const [ctx, rules] = await Promise.all([IncrementalContext.open(repo), loadIgnoreRules(repo)]);
+    const tRules = Date.now() - tA;
     // Temporary object files created ahead of time: no file creation on a step's path (git/temp-pool.ts).
     pools.add(TempPool.open(repo));
-    const rules = await loadIgnoreRules(repo);
     // chokidar is loaded only for --poll (its load and memory are not the default daemon's).
     const Source = opts.poll ? (await import('./poll-watch.js')).PollWatch : TreeWatch;
     const slot: Slot = {
@@ -258,7 +260,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     slots.set(repo.worktree, slot);
     slot.watch.start();
     preload(slot);
-    log(`watching ${repo.worktree} (${opts.poll ? 'polling' : `${slot.watch.stats().watches} directories`})`);
+    log(`watching ${repo.worktree} (${opts.poll ? 'polling' : `${slot.watch.stats().watches} directories`}; context and ignore rules ${tRules} ms, watches ${Date.now() - tA - tRules} ms)`);
     return slot;
   };
 

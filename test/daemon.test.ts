@@ -20,6 +20,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
+import { readAgentState } from '../src/agents/state.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
 import { CLI, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
@@ -411,5 +412,23 @@ describe('ckpt daemon', () => {
     const t = await tip(dir);
     expect([t.kind, t.toolUseId]).toEqual(['before', 'bad1']);
     expect(status(dir).status.worktrees[0].snapshots).toBe(1);
+  });
+  it("hooks served by the daemon record the agent's state as the direct path does: a tool call running, a permission request waiting, the hook's parent as the agent", async () => {
+    const dir = makeRepo();
+    startDaemon(dir);
+    const env = { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' };
+    const run = (payload: object): void => {
+      const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, input: JSON.stringify({ cwd: dir, session_id: 'sess', ...payload }), encoding: 'utf8', env });
+      expect([r.status, r.stdout]).toEqual([0, '']);
+    };
+    run({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'ls' }, tool_use_id: 'st1' });
+    let st = readAgentState(await openRepo(dir));
+    expect(st).toMatchObject({ agent: 'claude', sessionId: 'sess', activity: 'tool', tool: 'Bash', toolUseId: 'st1', pid: process.pid });
+    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // the step came from the daemon
+    run({ hook_event_name: 'Notification', message: 'Claude needs your permission to use Bash', notification_type: 'permission_prompt' });
+    st = readAgentState(await openRepo(dir));
+    expect(st).toMatchObject({ activity: 'waiting', reason: 'permission' });
+    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // a notification is no step
+    expect(fs.existsSync(path.join(dir, '.git/ckpt/hook.log'))).toBe(false);
   });
 });

@@ -170,7 +170,7 @@ export async function recordAgentEvent(where: string | Repo, ev: AgentEvent, env
  * @returns the new state, or null when the call reports none.
  * @throws CkptError `NOT_A_REPO`, `FS_FAILED`.
  */
-export async function recordHookState(agent: string, parsed: ParsedHook, fallbackCwd: string, opts: { pid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<AgentState | null> {
+export async function recordHookState(agent: string, parsed: ParsedHook, fallbackCwd: string, opts: { pid?: number | null; env?: NodeJS.ProcessEnv } = {}): Promise<AgentState | null> {
   const st = parsed.state;
   if (!st) return null;
   return recordAgentEvent(parsed.cwd || fallbackCwd, {
@@ -373,8 +373,8 @@ const BETWEEN = /^(sh|bash|dash|zsh|ksh|mksh|fish|busybox|env|nice|nohup|setsid|
  * that is not a shell or wrapper (`sh -c`, `env`, `npx`…), with its start
  * time (Linux `/proc`). Elsewhere: the parent, start time unknown.
  */
-export function agentProcess(): { pid: number; start: string | null } | null {
-  let pid = process.ppid;
+export function agentProcess(from: number = process.ppid): { pid: number; start: string | null } | null {
+  let pid = from;
   for (let depth = 0; depth < 8; depth++) {
     const st = procStat(pid);
     if (!st) return depth === 0 && pid > 0 ? { pid, start: null } : null;

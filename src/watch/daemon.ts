@@ -576,6 +576,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       }
       case 'hook': {
         const { input, problems } = parseClaudeHookInput(String(msg.stdin ?? ''));
+        await recordState(String(msg.stdin ?? ''), msg, problems);
         const event = input.hook_event_name;
         const kind: SnapshotKind | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
         if (!kind) return { ok: true, skipped: `event ${JSON.stringify(event ?? null)}`, problems };
@@ -592,6 +593,28 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       }
       default:
         return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command ${JSON.stringify(msg.cmd)}` };
+    }
+  };
+
+  /**
+   * The agent's state for a hook the daemon serves, as `ckpt hook` records it
+   * on the direct path (agents/state.ts): the agent's process found from the
+   * hook's parent (`ppid`), the race named by the hook's environment. A
+   * failure is one of the hook's problems (logged by the hook), never the
+   * step's.
+   */
+  const recordState = async (text: string, msg: Record<string, unknown>, problems: string[]): Promise<void> => {
+    try {
+      const [{ loadAgentHooks }, { agentProcess, recordHookState }] = await Promise.all([import('../agents/hook-registry.js'), import('../agents/state.js')]);
+      const hooks = await loadAgentHooks('claude');
+      if (!hooks) return;
+      const parsed = hooks.parse(text);
+      const ppid = Number(msg.ppid);
+      const proc = Number.isInteger(ppid) && ppid > 0 ? agentProcess(ppid) : null;
+      const race = (msg.race && typeof msg.race === 'object' ? msg.race : {}) as NodeJS.ProcessEnv;
+      await recordHookState(hooks.agent, parsed, String(msg.cwd ?? ''), { pid: proc?.pid ?? null, env: race });
+    } catch (err) {
+      problems.push(`state not recorded: ${(err as CkptError).code ?? 'ERROR'} ${(err as Error).message}`);
     }
   };
 

@@ -31,6 +31,10 @@ export async function runHook(args: string[]): Promise<number> {
   try {
     const { text, truncated } = await readStdin(5000, STDIN_MAX_BYTES);
     if (agent && !truncated && process.env.CKPT_HOOK_SOCKET && (await viaRelay(agent, text, process.env.CKPT_HOOK_SOCKET))) return 0;
+    // The tiny path: a Claude Code hook goes to the repository's daemon before
+    // anything else is loaded (only node:net and the daemon's paths); the
+    // daemon records the agent's state and the step (Claude Code's reply is empty).
+    if (agent === 'claude' && !truncated && !process.env.CKPT_HOOK_SOCKET && (await viaDaemon(text))) return 0;
     const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }, { recordHookState }] = await Promise.all([
       import('../../agents/hooks.js'),
       import('../../agents/hook-registry.js'),
@@ -51,11 +55,6 @@ export async function runHook(args: string[]): Promise<number> {
     } catch (err) {
       const e = err as { message?: string; code?: string };
       report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(parsed.event)}: state not recorded: ${e.code ?? 'ERROR'} ${e.message ?? String(err)}`);
-    }
-    // A call that asks for a snapshot goes to the daemon when one is wanted (it logs the payload's problems itself).
-    if (agent === 'claude' && parsed.step && !truncated && !process.env.CKPT_HOOK_SOCKET && (await viaDaemon(text))) {
-      writeReply(hooks.reply(parsed));
-      return 0;
     }
     const problems = [...parsed.problems];
     const wait = hookWaitMs();
@@ -115,7 +114,9 @@ async function viaDaemon(stdin: string): Promise<boolean> {
     const { daemonRequest } = await import('../../watch/daemon-client.js');
     const waitMs = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(process.env.CKPT_HOOK_WAIT ?? '');
     const replyMs = waitMs ? Number(waitMs[1]) * (waitMs[2] === 's' ? 1000 : 1) : 20_000;
-    const reply = await daemonRequest(common, 'hook', { stdin, cwd }, { connectMs: 200, replyMs });
+    // ppid and the race's names: the daemon records the agent's state as this process would (agents/state.ts).
+    const race = process.env.CKPT_RACE_ID && process.env.CKPT_ATTEMPT ? { CKPT_RACE_ID: process.env.CKPT_RACE_ID, CKPT_ATTEMPT: process.env.CKPT_ATTEMPT } : {};
+    const reply = await daemonRequest(common, 'hook', { stdin, cwd, ppid: process.ppid, race }, { connectMs: 200, replyMs });
     if (reply?.ok) {
       // What the daemon could not use of the payload is logged here, as the direct path logs it.
       const problems = Array.isArray(reply.problems) ? reply.problems : [];

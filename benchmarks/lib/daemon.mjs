@@ -3,7 +3,8 @@
 // the direct path (`git add -A` into the private index) in the same loop;
 // then the daemon as a process: its ready time and memory, and the installed
 // hook command served by it against bare Node with the same environment.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -47,6 +48,30 @@ function ask(sockPath, msg, timeoutMs = 5000) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The fsync a step cannot avoid: `n` new small files fsynced at once (its objects, created beforehand as the pool does), then one more (its ref); ms. */
+async function fsyncRound(n) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-fsync-'));
+  try {
+    const fds = [];
+    for (let i = 0; i < n + 1; i++) fds.push(fs.openSync(path.join(dir, `f${i}`), 'wx'));
+    for (const fd of fds) fs.writeSync(fd, Buffer.alloc(300, 7));
+    const t = performance.now();
+    await Promise.all(fds.slice(0, n).map((fd) => new Promise((r) => fs.fsync(fd, r))));
+    fs.fsyncSync(fds[n]);
+    const ms = performance.now() - t;
+    for (const fd of fds) fs.closeSync(fd);
+    return ms;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** RSS of a bare Node process (`node -e`), bytes: what any Node daemon starts from. */
+function bareNodeRss() {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.memoryUsage().rss))'], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
+  return Number(r.stdout);
+}
+
 /** The daemon family for one size: rows, plus the daemon's ready time and memory. */
 export async function benchDaemon(label, { quick }) {
   const iters = quick ? 5 : label === '100k' ? 9 : 15;
@@ -61,15 +86,24 @@ export async function benchDaemon(label, { quick }) {
   const kase = `snapshot, 10 files changed (${label})`;
 
   // 1. In process, from the changed paths, beside the direct path, interleaved.
+  // As the daemon runs it: one context, temporary object files created ahead (git/temp-pool.ts), the trees read ahead.
   const ctxOpen = await timed(() => ckpt.IncrementalContext.open(repo));
   const ctx = ctxOpen.value;
+  const pool = ckpt.TempPool.open(repo);
+  await pool.refill(true);
+  {
+    const [tip0] = await ckpt.listSteps(repo, { limit: 1, stats: false });
+    await ctx.preload(tip0.tree);
+  }
   const inProcess = [];
   const treeOnly = [];
   const direct = [];
+  const fsyncOnly = [];
   try {
     for (let i = 0; i < iters; i++) {
       let idx = mut.mutate(10);
       let paths = idx.map((k) => manifest.files[k]);
+      await pool.refill(false); // the daemon refills between steps, off the step's path
       const r = await timed(() => ckpt.takeSnapshotOfChanges(repo, { kind: 'auto', force: true }, ctx, paths));
       assert(r.value.fullRead === null, `the in-process read fell back: ${r.value.fullRead}`);
       inProcess.push(r.ms);
@@ -80,6 +114,7 @@ export async function benchDaemon(label, { quick }) {
       assert(!('unsure' in t.value), 'the tree-only read fell back');
       treeOnly.push(t.ms);
       direct.push((await timed(() => ckpt.takeSnapshot(repo, { kind: 'auto', force: true }))).ms);
+      fsyncOnly.push(await fsyncRound(42));
     }
     // The last in-process tree equals git's own (the direct snapshot just read the same worktree).
     const [tip] = await ckpt.listSteps(repo, { limit: 1, stats: false });
@@ -87,10 +122,13 @@ export async function benchDaemon(label, { quick }) {
     assert(again.tree === tip.tree, 'the in-process tree differs from git add -A');
   } finally {
     ctx.close();
+    await pool.refill(false);
+    pool.close();
   }
-  rows.push(mkRow(kase, 'daemon path: in process from the changed paths (blobs, trees, commit, update-ref)', 'daemon-snapshot', inProcess));
+  rows.push(mkRow(kase, 'daemon path: in process from the changed paths (blobs, trees, commit, ref; objects and ref fsynced)', 'daemon-snapshot', inProcess));
   rows.push(mkRow(kase, 'daemon path: the tree only (blobs and trees written, no commit, no ref)', 'daemon-tree', treeOnly));
   rows.push(mkRow(kase, 'direct path: takeSnapshot (git add -A + write-tree into the private index)', 'direct-snapshot', direct, `context opened once in ${ctxOpen.ms.toFixed(0)} ms`));
+  rows.push(mkRow(kase, 'floor: fsync of 42 new small files at once, then of one more (a step\'s objects, then its ref), nothing else', 'fsync-floor', fsyncOnly));
 
   // 2. The daemon process: ready time, memory.
   const bin = path.join(UNDER_TEST, 'bin', 'ckpt.js');
@@ -104,7 +142,7 @@ export async function benchDaemon(label, { quick }) {
   let version = null;
   let readyMs = null;
   let status = null;
-  const out = { label, rows, readyMs: null, rssMB: null, rssAfterMB: null, watches: null };
+  const out = { label, rows, readyMs: null, rssMB: null, rssAfterMB: null, watches: null, bareMB: bareNodeRss() / 1e6 };
   try {
     while (performance.now() - t0 < 120_000 && !exited) {
       const hello = await ask(sockPath, { cmd: 'hello' }, 1000);

@@ -451,6 +451,28 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     expect(fs.readFileSync(path.join(repo, '.codex/hooks.json'), 'utf8')).toBe(original);
   });
 
+  it('ckpt hook gemini|codex for any stdin: exit 0, the reply each agent reads ({} for Gemini, nothing for Codex), what it could not use logged, no byte changed', async () => {
+    const repo = startRepo();
+    const before = picture(repo);
+    const index = indexBytes(repo);
+    const inputs = ['', 'null', '[1]', '{"hook_event_name": 3}', 'not json', JSON.stringify({ hook_event_name: 'BeforeTool', cwd: 'relative', tool_input: [] })];
+    for (const [agent, reply] of [['gemini', '{}'], ['codex', '']] as const) {
+      for (const input of inputs) {
+        const r = await execa(process.execPath, [CLI, 'hook', agent], { cwd: repo, input, reject: false, timeout: 60_000 });
+        expect([r.exitCode, r.stdout], `${agent} ${JSON.stringify(input)}`).toEqual([0, reply]);
+      }
+    }
+    const logged = fs.readFileSync(path.join(repo, '.git', 'ckpt', 'hook.log'), 'utf8');
+    for (const agent of ['gemini', 'codex']) {
+      expect(logged).toContain(`ckpt hook ${agent}: stdin was empty`);
+      expect(logged).toContain(`ckpt hook ${agent}: stdin is not JSON`);
+      expect(logged).toContain(`ckpt hook ${agent}: hook_event_name is number, not a string: ignored`);
+    }
+    expect(logged).toContain('cwd "relative" is not an absolute path: ignored');
+    expect(picture(repo)).toEqual(before);
+    expect(indexBytes(repo).equals(index)).toBe(true);
+  });
+
   it('malformed settings: AGENT_SETTINGS_INVALID naming the file, nothing changed', async () => {
     const repo = startRepo();
     const bad = '{"hooks": {"BeforeTool": {}}}';

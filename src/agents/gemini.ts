@@ -54,7 +54,7 @@ export function parseGeminiHook(text: string): ParsedHook {
   const tool = f.tool_name || 'tool';
   const kind: HookStep['kind'] | null = event === 'BeforeTool' ? 'before' : event === 'AfterTool' ? 'after' : null;
   const step: HookStep | null = kind
-    ? { kind, tool, target: toolTarget(input, null, ['file_path', 'absolute_path', 'path', 'dir_path']), toolUseId: `gemini-${createHash('sha256').update(JSON.stringify([f.session_id ?? '', tool, input])).digest('hex').slice(0, 16)}` }
+    ? { kind, tool, target: toolTarget(input, null, ['file_path', 'absolute_path', 'path']), toolUseId: `gemini-${createHash('sha256').update(JSON.stringify([f.session_id ?? '', tool, input])).digest('hex').slice(0, 16)}` }
     : null;
   const state: HookState | null =
     event === 'BeforeTool' ? { state: 'tool', tool }

@@ -22,6 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
 import { readAgentState } from '../src/agents/state.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
+import { daemonRequest } from '../src/watch/daemon-client.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
 import { CLI, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
 
@@ -149,6 +150,32 @@ describe('ckpt daemon', () => {
     const pid2 = startDaemon(dir);
     expect(pid2).not.toBe(pid);
     expect(status(dir).status.pid).toBe(pid2);
+  });
+
+  it('stops by itself, its socket removed, when its repository is removed; a removed worktree is no longer watched', { timeout: 120_000 }, async () => {
+    const dir = makeRepo();
+    const wt = path.join(tempDir('ckpt-wt-'), 'linked');
+    git(dir, 'worktree', 'add', '-q', wt);
+    const common = git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
+    // Not in `started`: its repository will be gone for afterEach; this test ends it itself.
+    const r = ckpt(dir, ['daemon', 'start', '--json', '--verify', '10m']);
+    expect(r.code, r.stderr).toBe(0);
+    const pid = JSON.parse(r.stdout).pid as number;
+    try {
+      const watched = (): number => (status(dir).status?.worktrees ?? []).length;
+      expect((await daemonRequest(common, 'watch', { cwd: wt }, { connectMs: 5000, replyMs: 30_000 }))?.ok).toBe(true);
+      expect(watched()).toBe(2);
+      fs.rmSync(wt, { recursive: true, force: true });
+      await until(() => watched() === 1, 'the removed worktree unwatched', 60_000);
+      fs.rmSync(dir, { recursive: true, force: true });
+      await until(() => !alive(pid), 'the daemon to stop', 60_000);
+      expect(fs.existsSync(socketPath(common))).toBe(false);
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      fs.rmSync(socketPath(common), { force: true });
+      fs.rmSync(path.dirname(wt), { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stops by itself after its idle time', async () => {

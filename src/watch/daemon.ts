@@ -16,7 +16,7 @@
  * Lifetime: a lock (core/owned-lock.ts, refreshed) held from start to stop, so a
  * second daemon cannot start; a daemon killed with SIGKILL leaves a lock whose
  * pid is gone, which the next start takes over at once, and a socket that is
- * removed. It stops after `idleMs` without a request or an event, on SIGTERM
+ * removed. It stops when its repository is removed, after `idleMs` without a request or an event, on SIGTERM
  * or SIGINT, or on `stop`. Every `verifyMs` of quiet it compares git's own
  * view of each worktree with the last snapshot's tree and reports what the
  * events missed (status `missed`), so the next snapshot reads everything.
@@ -680,6 +680,21 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const tick = setInterval(() => {
+    // A repository removed (a temporary clone, a test's): nothing left to watch or serve.
+    if (!existsSync(first.commonDir)) {
+      stopping?.('its repository is gone');
+      return;
+    }
+    // A worktree removed without `unwatch` (by hand, `git worktree remove`): no longer watched.
+    for (const [wt, slot] of slots) {
+      if (existsSync(wt) || slot.running || slot.pending.length > 0) continue;
+      slots.delete(wt);
+      if (slot.settle) clearTimeout(slot.settle);
+      for (const x of slot.subscribers) x.sock.end(JSON.stringify({ ok: true, event: 'stopped', why: 'the worktree is gone', version: DAEMON_VERSION }) + '\n');
+      slot.watch.close();
+      slot.ctx?.close();
+      log(`stopped watching ${wt}: it is gone`);
+    }
     if ([...slots.values()].some((x) => x.subscribers.size > 0)) touch(); // someone watches: not idle
     if (Date.now() - lastActivity >= idleMs) stopping?.(`idle for ${Math.round(idleMs / 1000)} s`);
     else void verify();

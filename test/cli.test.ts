@@ -225,7 +225,29 @@ describe('ckpt CLI', () => {
     expect(ckpt(dir, ['hooks', 'uninstall', 'claude']).code).toBe(0);
     const s2 = JSON.parse(fs.readFileSync(file, 'utf8'));
     expect(s2).toEqual({ permissions: { allow: ['Bash(ls)'] }, hooks: { PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 'my-own-hook' }] }] } });
-    expect(ckpt(dir, ['hooks', 'install', 'codex']).code).toBe(2);
+    // An agent ckpt has no hooks for is bad input: exit 2, nothing written.
+    const before = picture(dir);
+    expect(ckpt(dir, ['hooks', 'install', 'no-such-agent']).code).toBe(2);
+    expect(picture(dir)).toEqual(before);
+  });
+
+  it('hooks install / uninstall codex (project): writes only in the repository, never in HOME or CODEX_HOME', () => {
+    const dir = makeRepo();
+    const home = tempDir('ckpt-home-');
+    try {
+      const env = { ...process.env, NO_COLOR: '1', HOME: home, CODEX_HOME: path.join(home, 'codex-home'), XDG_STATE_HOME: path.join(home, 'state'), XDG_CONFIG_HOME: path.join(home, 'config') };
+      const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env });
+      const inst = run(['hooks', 'install', 'codex', '--json']);
+      expect(inst.status, inst.stderr).toBe(0);
+      expect(JSON.parse(inst.stdout).file).toBe(path.join(dir, '.codex', 'hooks.json'));
+      expect(fs.readFileSync(path.join(dir, '.codex', 'hooks.json'), 'utf8')).toContain('hook codex');
+      expect(fs.readdirSync(home)).toEqual([]);
+      expect(run(['hooks', 'uninstall', 'codex']).status).toBe(0);
+      expect(fs.existsSync(path.join(dir, '.codex', 'hooks.json'))).toBe(false);
+      expect(fs.readdirSync(home)).toEqual([]);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('watch: one auto snapshot per settled burst, bash-made changes included; Ctrl-C ends it cleanly', async () => {

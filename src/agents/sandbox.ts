@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import which from 'which';
 import { withLifeline } from './confine.js';
 
@@ -80,6 +81,30 @@ function programDirsUnderTmp(argv: readonly string[]): string[] {
     out.push(statSync(real).isDirectory() ? real : path.dirname(real));
   }
   return out;
+}
+
+/**
+ * ckpt's own install, where it lies under `/tmp` (hidden by the private one):
+ * its package directory (the nearest one above this module holding a
+ * `package.json`), the `node_modules` it sits in when installed as a
+ * dependency (its dependencies are hoisted there), the directory of `ckptBin`
+ * (the bin the agents' hooks call, maybe a symlink in a `bin/` elsewhere) and
+ * the Node.js install running it (`<prefix>` of `<prefix>/bin/node`). Bound
+ * back read-only, or a hook run in the sandbox (`node <ckptBin> hook claude`)
+ * could not even load ckpt.
+ */
+export function ckptInstallPaths(ckptBin?: string): string[] {
+  const out: string[] = [];
+  let pkg = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(pkg, 'package.json')) && path.dirname(pkg) !== pkg) pkg = path.dirname(pkg);
+  out.push(pkg);
+  const parent = path.dirname(pkg);
+  const hoisted = path.basename(parent).startsWith('@') ? path.dirname(parent) : parent;
+  if (path.basename(hoisted) === 'node_modules') out.push(hoisted);
+  if (ckptBin && path.isAbsolute(ckptBin)) out.push(path.dirname(ckptBin));
+  const node = path.dirname(process.execPath);
+  out.push(path.basename(node) === 'bin' ? path.dirname(node) : node);
+  return tmpPathsNamedBy(Object.fromEntries(out.map((p, k) => [String(k), p])));
 }
 
 /**

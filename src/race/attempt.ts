@@ -92,7 +92,7 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
       }
     }
     // Under --sandbox, everything run in the attempt is fenced alike: setup, agent, check (teardown: remove-worktree.ts).
-    fence = plan.sandbox ? await worktreeFence(repo, race.id, p.dir, p.env, env, relays.map((r) => r.dir)) : null;
+    fence = plan.sandbox ? await worktreeFence(repo, race.id, p.dir, p.env, env, relays.map((r) => r.dir), plan.ckptBin) : null;
     if (plan.deps.install) {
       // Like the setup: the network kept (the package manager may fetch), the files fenced.
       const run = fenced({ argv: plan.deps.install.argv, cwd: p.dir, env, logFile: a.log, timeoutMs: SETUP_TIMEOUT_MS, confine, ...(signal ? { signal } : {}) }, fence, true);

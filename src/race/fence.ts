@@ -9,7 +9,7 @@
  * ckpt's store and everything else are read-only. See docs/race.md, "Fences".
  */
 import path from 'node:path';
-import { agentStateDirs, isReadOnlyRefusal, sandboxArgv, sandboxWorks, tmpPathsNamedBy } from '../agents/sandbox.js';
+import { agentStateDirs, ckptInstallPaths, isReadOnlyRefusal, sandboxArgv, sandboxWorks, tmpPathsNamedBy } from '../agents/sandbox.js';
 import type { ProcessOptions } from '../agents/process.js';
 import { CkptError } from '../core/errors.js';
 import { gitText } from '../git/exec.js';
@@ -37,13 +37,15 @@ export interface Fence {
  * @param env the environment it runs with (for the agents' state directories:
  *   `HOME`, `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `GEMINI_CLI_HOME`).
  * @param visible more paths bound read-only (the hook relay's socket directory, race/hook-relay.ts).
+ * @param ckptBin the bin the agents' hooks call: with ckpt's own install and
+ *   Node.js, bound back read-only when under `/tmp` (agents/sandbox.ts {@link ckptInstallPaths}).
  * @throws CkptError `GIT_FAILED` when `dir` is not a git worktree.
  */
-export async function worktreeFence(repo: Repo, raceId: string, dir: string, vars: Record<string, string>, env: Record<string, string | undefined>, visible: string[] = []): Promise<Fence> {
+export async function worktreeFence(repo: Repo, raceId: string, dir: string, vars: Record<string, string>, env: Record<string, string | undefined>, visible: string[] = [], ckptBin?: string): Promise<Fence> {
   const gitDir = (await gitText(['rev-parse', '--absolute-git-dir'], { cwd: dir, env: { GIT_DIR: undefined, GIT_WORK_TREE: undefined } })).trim();
   const common = repo.commonDir;
   const writable = [dir, gitDir, path.join(common, 'objects'), path.join(common, 'refs', 'heads', 'ckpt', 'race', raceId), path.join(common, 'logs', 'refs', 'heads', 'ckpt', 'race', raceId), ...agentStateDirs(env)];
-  const readonly = [repo.worktree, common, ...tmpPathsNamedBy(vars), ...visible];
+  const readonly = [repo.worktree, common, ...tmpPathsNamedBy(vars), ...visible, ...ckptInstallPaths(ckptBin && path.resolve(ckptBin))];
   return { wrap: (argv, o) => sandboxArgv(argv, { readonly, writable, network: o.network }) };
 }
 

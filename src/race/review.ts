@@ -175,7 +175,7 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
   // A fenced race's reviewers and judge are fenced as its agents are.
   // Its hooks record through a relay (the store is read-only in the sandbox): race/hook-relay.ts.
   const relay = race.sandbox && preset.hooks ? await startHookRelay(scratch, { agent: preset.hooks, env: () => marker }) : null;
-  const fence = race.sandbox ? await worktreeFence(repo, race.id, dir, preset.env, env, relay ? [relay.dir] : []) : null;
+  const fence = race.sandbox ? await worktreeFence(repo, race.id, dir, preset.env, env, relay ? [relay.dir] : [], ctx.ckptBin) : null;
   const run = fenced(
     {
       argv,

@@ -154,6 +154,41 @@ describe('race --sandbox', () => {
     expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('ckpt-hook-'))).toEqual([]);
   }, 180_000);
 
+  it('with ckpt itself installed under /tmp (a package in a node_modules there, its dependencies hoisted beside it), a fenced attempt\'s hooks still load it: its install is bound back read-only', async (ctx) => {
+    if (!sandboxWorks()) return ctx.skip('bubblewrap is not installed or not permitted here (apt-get install bubblewrap)');
+    const { dir, worktrees } = raceRepo();
+    const claude = { command: [path.join(AGENTS_DIR, 'hooked.mjs'), '{task}'], output: 'none' };
+    write(dir, { '.ckpt/config.json': JSON.stringify({ agents: { claude }, race: { worktreeDir: worktrees } }) });
+    // An install of the built package as a dependency under /tmp: its own files copied, its dependencies real files beside it (no symlink out of /tmp).
+    const root = path.dirname(path.dirname(CLI));
+    const prefix = fs.realpathSync(fs.mkdtempSync('/tmp/ckpt-inst-'));
+    try {
+      const modules = path.join(prefix, 'node_modules');
+      try {
+        execFileSync('cp', ['-al', path.join(root, 'node_modules'), modules]);
+      } catch {
+        fs.rmSync(modules, { recursive: true, force: true });
+        execFileSync('cp', ['-a', path.join(root, 'node_modules'), modules]);
+      }
+      const pkg = path.join(modules, 'ckpt');
+      for (const f of ['bin', 'dist', 'package.json']) fs.cpSync(path.join(root, f), path.join(pkg, f), { recursive: true });
+      const bin = path.join(pkg, 'bin', 'ckpt.js');
+      const r = spawnSync(process.execPath, [bin, 'race', 'write a.txt and b.txt', '--models', 'claude', '--sandbox'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 170_000 });
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const shown = JSON.parse(spawnSync(process.execPath, [bin, 'race', 'show', '--json'], { cwd: dir, encoding: 'utf8' }).stdout);
+      const a = shown.attempts[0];
+      const log = fs.readFileSync(a.log, 'utf8');
+      expect(log).not.toContain('Cannot find module');
+      expect(log.match(/^hook (PreToolUse|PostToolUse) \S+: exit 0$/gm)?.length, log).toBe(6);
+      const hooked = (await listSteps(await openRepo(a.dir))).filter((s) => s.kind === 'before' || s.kind === 'after');
+      expect(hooked.length).toBe(6);
+      // Bound read-only: the agent's own write into ckpt's store was still refused.
+      expect(log).toContain('store: EROFS');
+    } finally {
+      fs.rmSync(prefix, { recursive: true, force: true });
+    }
+  }, 180_000);
+
   it('without a working bubblewrap, --sandbox is an error naming the package, and nothing is created or run', () => {
     const { dir, worktrees } = raceRepo();
     // A PATH with git and sh but no bwrap.

@@ -4,7 +4,8 @@
  * bound writable: its worktree, the git directories that worktree needs, its
  * own agent state (`~/.claude`, `~/.codex`…, `CLAUDE_CONFIG_DIR`,
  * `CODEX_HOME`), and a private `/tmp` (`--tmpfs /tmp`; the agent's program
- * and scripts, when they lie under /tmp, are bound back read-only). It runs in its own
+ * and scripts, and ckpt's own install (race/fence.ts), when they lie under /tmp, are
+ * bound back read-only). It runs in its own
  * PID namespace and dies with ckpt (`--unshare-pid --die-with-parent`, and
  * confine.ts's lifeline, certain even when ckpt is killed just after
  * starting it: the caller gives it the pipe at fd 3); the

@@ -118,8 +118,10 @@ describe('on a clone of a real repository', () => {
     });
     git(dir, 'add', '.ckpt/config.json');
     git(dir, 'commit', '-q', '-m', 'race config');
-    // A real part of the project's suite: the rollback tests resolve --to times with parseTimePoint.
-    const check = `${process.execPath} ${path.join(ROOT, 'node_modules/vitest/vitest.mjs')} run test/rollback.test.ts -t "resolves targets"`;
+    // A real part of the project's suite: the rollback tests resolve --to times with parseTimePoint,
+    // read by git and by the daemon; the daemon's variant runs the built CLI, so the check builds
+    // first, as `npm test` does (dist/ is not in the repository).
+    const check = `${process.execPath} scripts/build.mjs --no-types && ${process.execPath} ${path.join(ROOT, 'node_modules/vitest/vitest.mjs')} run test/rollback.test.ts -t "resolves targets"`;
     const r = ckpt(dir, ['improve the duration docs', '--models', 'good,other,bad', '--check', check], RACE);
     expect(r.code, r.stderr).toBe(0);
     const race = JSON.parse(ckpt(dir, ['show', '--json'], RACE).stdout);

@@ -51,6 +51,11 @@ describe('race', () => {
 
   it('three agents with a check: each in its own worktree, checked, ranked; pick and undo are byte-exact', async () => {
     const { dir } = raceRepo();
+    // The editor makes each next edit only once the watcher has recorded the last one as a step:
+    // a fixed pause is not a separate burst to a watcher starved by a busy machine.
+    const config = JSON.parse(fs.readFileSync(path.join(dir, '.ckpt/config.json'), 'utf8'));
+    config.agents.editor.env = { AGENT_AWAIT_STEPS: bin };
+    write(dir, { '.ckpt/config.json': JSON.stringify(config, null, 2) });
     write(dir, { 'README.md': '# app\nuncommitted work of the user\n' }); // the base includes it
     write(dir, { 'staged.txt': 'staged\n' });
     git(dir, 'add', 'staged.txt');
@@ -84,7 +89,7 @@ describe('race', () => {
     // checkpoints all the way: the watcher saw the editor's steps; ckpt log works inside the attempt
     const steps = await listSteps(await openRepo(editorDir));
     expect(steps.at(-1)!.kind).toBe('base');
-    expect(steps.length).toBeGreaterThanOrEqual(3);
+    expect(steps.length).toBeGreaterThanOrEqual(4); // base, src/app.js, src/lib/helper.js, README.md: each its own step
     expect(by.editor!.steps).toBe(steps.length - 1);
     // the user's worktree was not touched by the race
     expect(indexBytes(dir).equals(index0)).toBe(true);

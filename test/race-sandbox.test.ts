@@ -45,19 +45,22 @@ describe('race --sandbox', () => {
     expect(race.warnings.filter((w) => !w.startsWith('escape:'))).toEqual([]);
   }, 180_000);
 
-  it('an agent whose program lies under /tmp still runs: the private /tmp gets it back, read-only', async (ctx) => {
+  it('an agent whose program lies under /tmp still runs, and so does a check whose shell command names a script there: the private /tmp gets them back, read-only', async (ctx) => {
     if (!sandboxWorks()) return ctx.skip('bubblewrap is not installed or not permitted here (apt-get install bubblewrap)');
     const { dir, worktrees } = raceRepo();
     const scripts = fs.realpathSync(fs.mkdtempSync('/tmp/ckpt-sbx-agent-'));
     try {
       const agent = path.join(scripts, 'agent.mjs');
       fs.writeFileSync(agent, "import fs from 'node:fs';\nfs.writeFileSync('done.txt', 'ran\\n');\ntry { fs.writeFileSync(new URL('./written.txt', import.meta.url), 'x'); console.log('wrote beside itself'); } catch (e) { console.log(e.code); }\n");
+      // The check is a shell command (run as `sh -c …`): its script is named inside one string.
+      fs.writeFileSync(path.join(scripts, 'check.mjs'), "import fs from 'node:fs';\nif (fs.readFileSync('done.txt', 'utf8') !== 'ran\\n') process.exit(1);\nconsole.log('checked');\n");
       write(dir, { '.ckpt/config.json': JSON.stringify({ agents: { tmp: { command: [process.execPath, agent, '{task}'] } }, race: { worktreeDir: worktrees } }) });
-      const plan = await planRace({ cwd: dir, task: 't', models: 'tmp', sandbox: true, ckptBin: CLI });
+      const plan = await planRace({ cwd: dir, task: 't', models: 'tmp', sandbox: true, check: `"${process.execPath}" '${path.join(scripts, 'check.mjs')}' && true`, ckptBin: CLI });
       const race = await runRace(plan, { ckptBin: CLI });
       const a = race.attempts[0]!;
       expect(a.state, fs.readFileSync(a.log, 'utf8')).toBe('done');
       expect(fs.readFileSync(path.join(a.dir, 'done.txt'), 'utf8')).toBe('ran\n');
+      expect(a.check?.passed, fs.readFileSync(a.log, 'utf8')).toBe(true);
       expect(fs.readFileSync(a.log, 'utf8')).toMatch(/EROFS/); // its own directory is visible, not writable
       expect(fs.existsSync(path.join(scripts, 'written.txt'))).toBe(false);
     } finally {

@@ -72,10 +72,14 @@ export function sandboxArgv(argv: readonly string[], spec: SandboxSpec): string[
  * The directories of the program and scripts an agent's argv names that lie
  * under `/tmp`, which the sandbox replaces with a private one: bound back
  * read-only, or the agent could not even start (`node /tmp/…/agent.mjs`).
+ * A shell command (`sh -c '<command>'`: a check, a setup) names them inside
+ * its one string: its words (split at blanks, quotes and shell operators)
+ * are looked at too.
  */
 function programDirsUnderTmp(argv: readonly string[]): string[] {
   const out: string[] = [];
-  for (const arg of argv) {
+  const words = argv[0] === 'sh' && argv[1] === '-c' && argv[2] !== undefined ? [...argv, ...argv[2].split(/[\s'"`;&|()<>]+/)] : argv;
+  for (const arg of words) {
     if (!path.isAbsolute(arg) || !existsSync(arg)) continue;
     const real = realpathSync(arg);
     if (real === '/tmp' || !real.startsWith('/tmp/')) continue;

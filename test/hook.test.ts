@@ -9,6 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { listSteps, openRepo, startWatching } from '../src/index.js';
+import { withWorktreeLock } from '../src/snapshot/lock.js';
+import { serveQueuedRequests } from '../src/snapshot/queue.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeGit, write } from './support/repo.js';
 
 const run = promisify(execFile);
@@ -188,6 +190,32 @@ describe('hook claude', () => {
     expect(spawnSync(process.execPath, [CLI, 'hooks', 'uninstall', 'claude'], { cwd: other }).status).toBe(0);
     expect(fs.readFileSync(path.join(other, '.git', 'info', 'exclude')).equals(ex1)).toBe(true);
     expect(fs.readFileSync(path.join(other, '.gitignore'), 'utf8')).toBe('.claude/settings.local.json\n');
+  });
+
+  it('a hook waiting while another process holds the worktree lock all along is served by that holder (as the watcher does before it releases the lock)', async () => {
+    const dir = makeRepo({ 'README.md': '# s\n' });
+    const repo = await openRepo(dir);
+    const queue = path.join(repo.stateDir, 'queue');
+    const logFile = path.join(repo.commonDir, 'ckpt', 'hook.log');
+    const res = await withWorktreeLock(repo, async () => {
+      const waiting = hook(dir, payload(dir, 'PreToolUse', 'toolu_held'));
+      // Until its request is queued (the hook cannot get the lock: this process holds it throughout).
+      const bound = Date.now() + 60_000;
+      while (!(fs.existsSync(queue) && fs.readdirSync(queue).some((f) => f.endsWith('.req')))) {
+        if (Date.now() > bound) throw new Error('the hook queued no request');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const served = await serveQueuedRequests(repo);
+      return { served, hook: await waiting };
+    });
+    expect(res).toEqual({ served: 1, hook: { code: 0, stdout: '', stderr: '' } });
+    expect(fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '').toBe('');
+    const steps = await listSteps(repo, { stats: false });
+    expect(steps.map((s) => [s.kind, s.toolUseIds])).toEqual([['before', ['toolu_held']]]);
+    expect(fs.readdirSync(queue)).toEqual([]);
+    // Nothing queued: nothing served, nothing recorded.
+    expect(await withWorktreeLock(repo, () => serveQueuedRequests(repo))).toBe(0);
+    expect((await listSteps(repo, { stats: false })).length).toBe(1);
   });
 
   it('a request left by a hook that was killed while waiting is dropped, never recorded late; a live one is served', async () => {

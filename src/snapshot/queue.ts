@@ -15,7 +15,11 @@
  * requests (its own among them), records one snapshot per kind (`before`,
  * `after`) naming every request's tool-use id, writes each request's `.done`
  * and removes its `.req`. Requests of processes that are gone (killed by the
- * agent's hook timeout) are dropped, never recorded late.
+ * agent's hook timeout) are dropped, never recorded late. A watcher holding
+ * the lock serves the pending requests the same way before it releases it
+ * ({@link serveQueuedRequests}): it may take the lock again at once, for as
+ * long as changes keep coming, and a requester that only tries now and then
+ * would never get it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -168,13 +172,32 @@ function readDone(donePath: string): Done | null {
 }
 
 /**
- * Under the lock: records the queued requests, one snapshot per kind, oldest
- * kind first. Returns this process's result, or null when its own request is
- * no longer queued (already served).
+ * For a caller holding `repo`'s worktree lock that is about to release it
+ * (the watcher, after its snapshot): serves every request queued meanwhile
+ * (see {@link takeSnapshotQueued}), one snapshot per kind, so a hook waiting
+ * for the lock is served by whoever holds it. Without this a holder that
+ * takes the lock again the moment it releases it (a watcher under a stream
+ * of changes) starves the hooks, which only try the lock now and then.
+ *
+ * @returns how many requests were served (0 when none was queued).
+ * @throws what the snapshot throws (`GIT_FAILED`, `FS_FAILED`, `REF_RACE`).
  */
-async function serveQueue(repo: Repo, dir: string, own: string): Promise<QueuedResult | null> {
+export async function serveQueuedRequests(repo: Repo): Promise<number> {
+  const dir = path.join(repo.stateDir, 'queue');
+  let served = 0;
+  await serveQueue(repo, dir, null, (n) => (served += n));
+  return served;
+}
+
+/**
+ * Under the lock: records the queued requests, one snapshot per kind, oldest
+ * kind first. Returns this process's result (`own`: its request's name), or
+ * null when its own request is no longer queued (already served) or when
+ * serving for others (`own` null).
+ */
+async function serveQueue(repo: Repo, dir: string, own: string | null, onServed?: (n: number) => void): Promise<QueuedResult | null> {
   const pending = readPending(dir);
-  if (!pending.some((p) => p.name === own)) return null;
+  if (own === null ? pending.length === 0 : !pending.some((p) => p.name === own)) return null;
   let mine: QueuedResult | null = null;
   const kinds = [...new Set(pending.map((p) => p.req.kind))];
   for (const kind of kinds) {
@@ -192,6 +215,7 @@ async function serveQueue(repo: Repo, dir: string, own: string): Promise<QueuedR
       ...(ids.length > 1 ? { toolUseIds: ids, message: groupMessage(kind, group.map((p) => p.req)) } : {}),
     });
     const done: Done = { id: res.snapshot.id, step: res.snapshot.step, served: group.length };
+    onServed?.(group.length);
     for (const p of group) {
       if (p.name === own) {
         mine = { ...done, leader: true, warnings: res.warnings, ...(res.rebuilt ? { rebuilt: res.rebuilt } : {}) };

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Repo } from '../git/repo.js';
 import { openRepo } from '../git/repo.js';
-import { takeSnapshot, type TakeResult } from '../snapshot/take.js';
+import { withWorktreeLock } from '../snapshot/lock.js';
+import { serveQueuedRequests } from '../snapshot/queue.js';
+import { takeSnapshotLocked, type TakeResult } from '../snapshot/take.js';
 import { loadIgnoreRules, type IgnoreMatcher } from './ignore-rules.js';
 import { POLL_INTERVAL_MS } from './poll-watch.js';
 
@@ -79,7 +81,13 @@ export async function startWatching(dirs: string[], opts: WatchOptions = {}): Pr
     slot.dirty = false;
     slot.running = (async () => {
       try {
-        const res = await takeSnapshot(slot.repo, { kind: 'auto', ...(opts.agent ? { agent: opts.agent } : {}), ...(opts.extra ? { extra: opts.extra } : {}) });
+        // Hooks that queued a request while this snapshot ran are served before the lock is
+        // released: the watcher takes it again at once when changes keep coming.
+        const res = await withWorktreeLock(slot.repo, async () => {
+          const taken = await takeSnapshotLocked(slot.repo, { kind: 'auto', ...(opts.agent ? { agent: opts.agent } : {}), ...(opts.extra ? { extra: opts.extra } : {}) });
+          await serveQueuedRequests(slot.repo);
+          return taken;
+        });
         opts.onSnapshot?.(slot.repo, res);
       } catch (err) {
         opts.onError?.(slot.repo, err);

@@ -85,4 +85,32 @@ describe("the daemon's objects, from pre-created temporary files", () => {
     }
     expect(fs.readdirSync(poolDir)).toEqual([]);
   });
+
+  it('are made again once used, also after a refill was asked for while the pool was full (it used to be never refilled then)', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    const pool = TempPool.open(repo, 4);
+    const poolDir = path.join(storeDir(dir), 'tmp-pool');
+    try {
+      await pool.refill(true);
+      await pool.refill(false); // full: nothing to do
+      const taken = [pool.take(), pool.take(), pool.take(), pool.take()];
+      expect(taken.every((t) => t !== null)).toBe(true);
+      for (const t of taken) {
+        fs.closeSync(t!.fd);
+        fs.rmSync(t!.path);
+      }
+      await pool.refill(false);
+      expect(fs.readdirSync(poolDir)).toHaveLength(4);
+      const again = pool.take();
+      expect(again).not.toBeNull();
+      fs.closeSync(again!.fd);
+      fs.rmSync(again!.path);
+      await pool.refill(false);
+    } finally {
+      pool.close();
+    }
+    expect(fs.readdirSync(poolDir)).toEqual([]);
+  });
 });

@@ -72,7 +72,12 @@ export class TempPool {
   /** Fills the pool up to its size (one fill at a time, off the event loop). */
   refill(fanOut: boolean): Promise<void> {
     if (this.filling || this.closed) return this.filling ?? Promise.resolve();
-    this.filling = (async () => {
+    // Cleared in a `.finally` (always a later tick), never inside the fill
+    // itself: a fill with nothing to do ends synchronously, before
+    // `this.filling` is even assigned, and clearing it there left the
+    // settled promise in place for good, so the pool was never filled again
+    // (a refill asked for while full, as the benchmark does before each step).
+    const filling: Promise<void> = (async () => {
       try {
         if (fanOut) {
           for (let i = 0; i < 256; i++) {
@@ -92,11 +97,12 @@ export class TempPool {
         }
       } catch {
         // A full disk, a removed store: objects are then written without the pool.
-      } finally {
-        this.filling = null;
       }
-    })();
-    return this.filling;
+    })().finally(() => {
+      if (this.filling === filling) this.filling = null;
+    });
+    this.filling = filling;
+    return filling;
   }
 
   /** Closes and removes every ready file; the pool is not used any more. */

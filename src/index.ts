@@ -19,7 +19,7 @@ export { listSteps, resolveSnapshot, resolveTime } from './snapshot/store.js';
 // The daemon's snapshot of known changed paths, for other long-lived processes.
 export { IncrementalContext, treeWithChanges } from './snapshot/incremental.js';
 export type { IncrementalBase, IncrementalTree, Unsure } from './snapshot/incremental.js';
-export { takeSnapshotOfChanges } from './snapshot/take-changes.js';
+export { takeSnapshotOfChanges, takeSnapshotOfChangesLocked } from './snapshot/take-changes.js';
 export { TempPool } from './git/temp-pool.js';
 export type { ChangesResult } from './snapshot/take-changes.js';
 export { rollback } from './snapshot/rollback.js';

@@ -66,6 +66,14 @@ async function fsyncRound(n) {
   }
 }
 
+/** A module script importing what `ckpt hook claude` loads on its way to the daemon (bin/ckpt.js → dist/cli.js → the hook command, the daemon's paths and client), found in dist/chunks by what they export. */
+function hookImports(cliUrl, chunksUrl) {
+  const dir = new URL(chunksUrl).pathname;
+  const want = /^(hook|daemon-paths|daemon-client)-/;
+  const files = fs.readdirSync(dir).filter((f) => want.test(f) && f.endsWith('.js'));
+  return [cliUrl, ...files.map((f) => new URL(f, chunksUrl).href)].map((u) => `await import(${JSON.stringify(u)});`).join('');
+}
+
 /** RSS of a bare Node process (`node -e`), bytes: what any Node daemon starts from. */
 function bareNodeRss() {
   const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.memoryUsage().rss))'], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
@@ -96,6 +104,7 @@ export async function benchDaemon(label, { quick }) {
     await ctx.preload(tip0.tree);
   }
   const inProcess = [];
+  const stepOnly = [];
   const treeOnly = [];
   const direct = [];
   const fsyncOnly = [];
@@ -107,6 +116,14 @@ export async function benchDaemon(label, { quick }) {
       const r = await timed(() => ckpt.takeSnapshotOfChanges(repo, { kind: 'auto', force: true }, ctx, paths));
       assert(r.value.fullRead === null, `the in-process read fell back: ${r.value.fullRead}`);
       inProcess.push(r.ms);
+      // The step as issue 11 defines it (blobs, trees on their paths, commit, ref), without the
+      // worktree lock around it: nothing else runs here, and the lock's own cost is the difference.
+      idx = mut.mutate(10);
+      paths = idx.map((k) => manifest.files[k]);
+      await pool.refill(false);
+      const s = await timed(() => ckpt.takeSnapshotOfChangesLocked(repo, { kind: 'auto', force: true }, ctx, paths));
+      assert(s.value.fullRead === null, `the in-process read fell back: ${s.value.fullRead}`);
+      stepOnly.push(s.ms);
       idx = mut.mutate(10);
       paths = idx.map((k) => manifest.files[k]);
       const [tip] = await ckpt.listSteps(repo, { limit: 1, stats: false });
@@ -126,6 +143,7 @@ export async function benchDaemon(label, { quick }) {
     pool.close();
   }
   rows.push(mkRow(kase, 'daemon path: in process from the changed paths (blobs, trees, commit, ref; objects and ref fsynced)', 'daemon-snapshot', inProcess));
+  rows.push(mkRow(kase, 'the step alone (issue 11\'s definition): the same without the worktree lock around it', 'daemon-step', stepOnly));
   rows.push(mkRow(kase, 'daemon path: the tree only (blobs and trees written, no commit, no ref)', 'daemon-tree', treeOnly));
   rows.push(mkRow(kase, 'direct path: takeSnapshot (git add -A + write-tree into the private index)', 'direct-snapshot', direct, `context opened once in ${ctxOpen.ms.toFixed(0)} ms`));
   rows.push(mkRow(kase, 'floor: fsync of 42 new small files at once, then of one more (a step\'s objects, then its ref), nothing else', 'fsync-floor', fsyncOnly));
@@ -169,6 +187,10 @@ export async function benchDaemon(label, { quick }) {
     const hookKase = `hook via the daemon, 10 files changed (${label})`;
     const hook = [];
     const floor = [];
+    const answer = [];
+    const load = [];
+    const cliUrl = new URL(`file://${path.join(UNDER_TEST, 'dist', 'cli.js')}`).href;
+    const hookUrl = new URL(`file://${path.join(UNDER_TEST, 'dist', 'chunks')}/`).href;
     // One hook first: the daemon's first snapshot is a full read (it has just started).
     mut.mutate(10);
     spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[0], 'warm'), env: hookEnv });
@@ -178,6 +200,15 @@ export async function benchDaemon(label, { quick }) {
       hook.push(spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[idx[0]], `d-${i}`), env: hookEnv }).ms);
       assert((await chainTip(repo)) !== before, 'the hook recorded no snapshot');
       floor.push(spawnTimed(['-e', '0'], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
+      // The daemon's part alone: the same request from this (long-lived) process, 10 other files changed.
+      const idx2 = mut.mutate(10);
+      const before2 = await chainTip(repo);
+      const t = performance.now();
+      const r = await ask(sockPath, { v: 1, version, cmd: 'hook', stdin: hookPayload(dir, manifest.files[idx2[0]], `r-${i}`), cwd: dir, ppid: process.pid, race: {} }, 30_000);
+      answer.push(performance.now() - t);
+      assert(r?.ok && (await chainTip(repo)) !== before2, `the daemon recorded no snapshot: ${JSON.stringify(r)}`);
+      // The client's module loading alone: the CLI entry and every chunk the hook's daemon path imports, nothing run.
+      load.push(spawnTimed(['--input-type=module', '-e', hookImports(cliUrl, hookUrl)], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
     }
     const after = await ask(sockPath, { v: 1, version, cmd: 'status' }, 5000);
     const w = after.status.worktrees[0];
@@ -186,6 +217,8 @@ export async function benchDaemon(label, { quick }) {
     assert(w.incremental >= iters, `the daemon read only ${w.incremental} of ${w.snapshots} snapshots in process: ${JSON.stringify(w.rescans)}`);
     rows.push(mkRow(hookKase, 'the installed hook command via sh -c, CKPT_DAEMON=1, served by the daemon', 'daemon-hook', hook));
     rows.push(mkRow(hookKase, 'node -e 0 with NODE_EXTRA_CA_CERTS unset (the same environment)', 'node-floor-noca', floor));
+    rows.push(mkRow(hookKase, "the daemon's answer alone: the same hook request from a long-lived process (sync cookie, lock, agent state, snapshot, reply)", 'daemon-answer', answer));
+    rows.push(mkRow(hookKase, "node importing the hook client's modules (dist/cli.js and the chunks of its daemon path), nothing run", 'client-load', load));
     step(`daemon after the hooks: RSS ${out.rssAfterMB.toFixed(1)} MB, ${w.incremental} of ${w.snapshots} snapshots in process`);
   } finally {
     if (version) await ask(sockPath, { cmd: 'stop' }, 3000);
@@ -195,7 +228,7 @@ export async function benchDaemon(label, { quick }) {
   for (const r of rows) printRow(r);
   const med = (key) => median(rows.find((r) => r.key === key).samples);
   out.targets = {
-    snapshot10: { value: med('daemon-snapshot'), target: DAEMON_TARGETS.snapshot10Ms },
+    snapshot10: { value: med('daemon-step'), target: DAEMON_TARGETS.snapshot10Ms },
     hook: { value: med('daemon-hook') - med('node-floor-noca'), target: DAEMON_TARGETS.hookOverNodeMs },
     memory: { value: out.rssAfterMB, target: DAEMON_TARGETS.memoryMB },
     ready: { value: out.readyMs, target: DAEMON_TARGETS.readyMs },

@@ -89,6 +89,7 @@ export class ObjectWriter {
               renameSync(o.tmp, file);
             } else writeObjectFile(file, o.data); // the pool file was removed under us
           }
+          o.tmp = ''; // renamed away: nothing to remove (one syscall less per object on a step's path)
           continue;
         }
         try {
@@ -112,6 +113,7 @@ export class ObjectWriter {
             // closed
           }
         }
+        if (!o.tmp) continue;
         try {
           unlinkSync(o.tmp);
         } catch {

@@ -458,4 +458,52 @@ describe('ckpt daemon', () => {
     expect(status(dir).status.worktrees[0].snapshots).toBe(1); // a notification is no step
     expect(fs.existsSync(path.join(dir, '.git/ckpt/hook.log'))).toBe(false);
   });
+
+  it.skipIf(!fs.existsSync('/proc/self/cwd'))("the daemon's cwd is / and it holds no file of the worktree open, whatever directory started it; it still serves the worktree", async () => {
+    const dir = makeRepo({ 'sub/a.txt': 'a\n' });
+    started.push(dir);
+    // Started from a subdirectory: the daemon must leave it too.
+    const r = ckpt(path.join(dir, 'sub'), ['daemon', 'start', '--json', '--verify', '10m']);
+    expect(r.code, r.stderr).toBe(0);
+    const pid = JSON.parse(r.stdout).pid as number;
+    const worktree = fs.realpathSync(dir);
+    const inWorktree = (p: string): boolean => p.startsWith(worktree + path.sep) && !p.startsWith(path.join(worktree, '.git') + path.sep);
+    const look = (): { cwd: string; open: string[] } => ({
+      cwd: fs.readlinkSync(`/proc/${pid}/cwd`),
+      open: fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+        try {
+          return [fs.readlinkSync(`/proc/${pid}/fd/${fd}`)];
+        } catch {
+          return []; // closed meanwhile
+        }
+      }).filter((p) => p === worktree || inWorktree(p)),
+    });
+    expect(look()).toEqual({ cwd: '/', open: [] });
+    // It works from there: a hook pair through it, the tree equal to git's view.
+    expect(await hook(dir, 'PreToolUse', 'c1')).toBe(0);
+    write(dir, { 'sub/b.txt': 'b\n' });
+    expect(await hook(dir, 'PostToolUse', 'c1')).toBe(0);
+    const t = await tip(dir);
+    expect([t.kind, t.toolUseId, t.tree]).toEqual(['after', 'c1', gitView(dir)]);
+    expect(status(dir).status.worktrees[0].snapshots).toBe(2);
+    expect(look()).toEqual({ cwd: '/', open: [] });
+  });
+
+  it("a hook served by the daemon inside a race attempt carries the race's trailers (Race, Attempt, Round) exactly as the direct path does", async () => {
+    const dir = makeRepo();
+    startDaemon(dir);
+    const race = { CKPT_RACE_ID: 'r-test-1', CKPT_ATTEMPT: 'a2', CKPT_ROUND: '3' };
+    expect(await hook(dir, 'PreToolUse', 't1', race)).toBe(0);
+    const viaDaemon = (await listSteps(await openRepo(dir)))[0]!;
+    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // the daemon took it
+    expect(await hook(dir, 'PostToolUse', 't1', { ...race, CKPT_NO_DAEMON: '1' })).toBe(0);
+    const direct = (await listSteps(await openRepo(dir)))[0]!;
+    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // this one it did not
+    expect([viaDaemon.kind, direct.kind]).toEqual(['before', 'after']);
+    expect(viaDaemon.extra).toEqual({ Race: 'r-test-1', Attempt: 'a2', Round: '3' });
+    expect(viaDaemon.extra).toEqual(direct.extra);
+    // Outside a race: no trailers, on both paths.
+    expect(await hook(dir, 'PreToolUse', 't2')).toBe(0);
+    expect((await listSteps(await openRepo(dir)))[0]!.extra).toEqual({});
+  });
 });

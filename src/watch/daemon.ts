@@ -25,7 +25,9 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renam
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { parseClaudeHookInput, hookTarget } from '../agents/claude.js';
+import { raceTrailers } from '../agents/hooks.js';
 import { CkptError, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, currentPidNamespace, isHeld } from '../core/owned-lock.js';
 import type { SnapshotInput, SnapshotKind } from '../core/types.js';
@@ -40,6 +42,43 @@ import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon
 import { loadIgnoreRules } from './ignore-rules.js';
 import type { PollWatch } from './poll-watch.js';
 import { TreeWatch, type Taken } from './tree-watch.js';
+
+/** Variables naming a path git reads (git(1) "Environment Variables"): resolved before the daemon leaves its start directory. */
+const GIT_PATH_ENV = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_COMMON_DIR', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY'];
+
+/**
+ * Moves the daemon's process out of the directory it was started in (a
+ * worktree): its cwd becomes `/`, so it never keeps a worktree's directory
+ * (or its file system) busy and is never taken for a process left in a race
+ * attempt; what it watches it names by absolute path. The git path variables
+ * it inherited are made absolute first, so git still finds what they name.
+ * Only in a main thread (a worker cannot chdir; the daemon never runs in one).
+ */
+function leaveWorktree(): void {
+  if (!isMainThread) return;
+  for (const name of GIT_PATH_ENV) {
+    const v = process.env[name];
+    if (v && !path.isAbsolute(v)) process.env[name] = path.resolve(v);
+  }
+  process.chdir('/');
+}
+
+/** `v` when it is an absolute path (a client names its directory so: the daemon's cwd is `/`), else null. */
+function absolute(v: unknown): string | null {
+  return typeof v === 'string' && path.isAbsolute(v) ? v : null;
+}
+
+/**
+ * The part of a hook's environment the daemon uses, as its client sent it
+ * (`race`: `CKPT_RACE_ID`, `CKPT_ATTEMPT`, `CKPT_ROUND`); only string values.
+ */
+function hookEnv(msg: Record<string, unknown>): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  const race = msg.race;
+  if (!race || typeof race !== 'object' || Array.isArray(race)) return out;
+  for (const [k, v] of Object.entries(race)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
 
 /** Options of {@link runDaemon}. */
 export interface DaemonOptions {
@@ -171,7 +210,8 @@ export interface DaemonRecord {
  *   repository; `NOT_A_REPO`, `FS_FAILED`.
  */
 export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?: (rec: DaemonRecord) => void): Promise<string> {
-  const first = await openRepo(dir);
+  const first = await openRepo(path.resolve(dir));
+  leaveWorktree();
   const ddir = daemonDir(first.commonDir);
   mkdirSync(ddir, { recursive: true });
   const recordFile = path.join(ddir, 'daemon.json');
@@ -497,13 +537,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       case 'status':
         return { ok: true, status: statusOf() };
       case 'watch': {
-        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        const repo = await openRepo(absolute(msg.cwd) ?? first.worktree);
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         await attach(repo);
         return { ok: true, worktree: repo.worktree };
       }
       case 'subscribe': {
-        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        const repo = await openRepo(absolute(msg.cwd) ?? first.worktree);
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         const slot = await attach(repo);
         const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : d);
@@ -543,7 +583,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         return { ok: true, watched: true };
       }
       case 'read': {
-        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        const repo = await openRepo(absolute(msg.cwd) ?? first.worktree);
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         if (typeof msg.token !== 'string' || !lockHeldWith(repo, msg.token)) return { ok: false, code: 'NOT_LOCKED', message: 'the worktree lock is not held with that token' };
         const base = parseBase(msg.base);
@@ -562,7 +602,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       }
       case 'snapshot': {
         // A snapshot of one kind through the daemon, as a hook's (tests and tools; a hook sends its stdin instead).
-        const repo = await openRepo(String(msg.cwd ?? first.worktree));
+        const repo = await openRepo(absolute(msg.cwd) ?? first.worktree);
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         const kinds: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual'];
         const kind = kinds.find((k) => k === msg.kind);
@@ -580,11 +620,15 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         const event = input.hook_event_name;
         const kind: SnapshotKind | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
         if (!kind) return { ok: true, skipped: `event ${JSON.stringify(event ?? null)}`, problems };
-        const repo = await openRepo(input.cwd || String(msg.cwd ?? ''));
+        const dir = absolute(input.cwd) ?? absolute(msg.cwd);
+        if (!dir) return { ok: false, code: 'BAD_REQUEST', message: 'the hook names no absolute directory', problems };
+        const repo = await openRepo(dir);
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         const slot = await attach(repo);
         const target = hookTarget(input.tool_input ?? {}, repo.worktree);
-        const snapInput: SnapshotInput = { kind, force: true, agent: 'claude', tool: input.tool_name || 'tool', ...(target ? { target } : {}), ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}) };
+        // The race's trailers from the hook's environment, exactly as the direct path reads them (agents/hooks.ts).
+        const extra = raceTrailers(hookEnv(msg));
+        const snapInput: SnapshotInput = { kind, force: true, agent: 'claude', tool: input.tool_name || 'tool', ...(target ? { target } : {}), ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}), ...(Object.keys(extra).length > 0 ? { extra } : {}) };
         const reply = await new Promise<Record<string, unknown>>((resolve) => {
           slot.pending.push({ input: snapInput, sock, resolve });
           void serve(slot);
@@ -611,8 +655,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       const parsed = hooks.parse(text);
       const ppid = Number(msg.ppid);
       const proc = Number.isInteger(ppid) && ppid > 0 ? agentProcess(ppid) : null;
-      const race = (msg.race && typeof msg.race === 'object' ? msg.race : {}) as NodeJS.ProcessEnv;
-      await recordHookState(hooks.agent, parsed, String(msg.cwd ?? ''), { pid: proc?.pid ?? null, env: race });
+      await recordHookState(hooks.agent, parsed, String(msg.cwd ?? ''), { pid: proc?.pid ?? null, env: hookEnv(msg) });
     } catch (err) {
       problems.push(`state not recorded: ${(err as CkptError).code ?? 'ERROR'} ${(err as Error).message}`);
     }

@@ -115,7 +115,8 @@ async function viaDaemon(stdin: string): Promise<boolean> {
     const waitMs = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(process.env.CKPT_HOOK_WAIT ?? '');
     const replyMs = waitMs ? Number(waitMs[1]) * (waitMs[2] === 's' ? 1000 : 1) : 20_000;
     // ppid and the race's names: the daemon records the agent's state as this process would (agents/state.ts).
-    const race = process.env.CKPT_RACE_ID && process.env.CKPT_ATTEMPT ? { CKPT_RACE_ID: process.env.CKPT_RACE_ID, CKPT_ATTEMPT: process.env.CKPT_ATTEMPT } : {};
+    // All three, as the direct path reads them (agents/hooks.ts raceTrailers): the daemon makes the step's trailers from them.
+    const race = process.env.CKPT_RACE_ID && process.env.CKPT_ATTEMPT ? { CKPT_RACE_ID: process.env.CKPT_RACE_ID, CKPT_ATTEMPT: process.env.CKPT_ATTEMPT, ...(process.env.CKPT_ROUND ? { CKPT_ROUND: process.env.CKPT_ROUND } : {}) } : {};
     const reply = await daemonRequest(common, 'hook', { stdin, cwd, ppid: process.ppid, race }, { connectMs: 200, replyMs });
     if (reply?.ok) {
       // What the daemon could not use of the payload is logged here, as the direct path logs it.

@@ -8,15 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { buildClient } from './build-client.mjs';
 
-// Small CommonJS packages on the hook's path are bundled in: proper-lockfile
-// (with graceful-fs, retry and signal-exit) took ~37 ms to load file by file
-// from node_modules and ~21 ms bundled, in a process whose whole budget is
-// 150 ms (docs/architecture.md). zod, which every command's option schema
+// Small packages on the hook's path are bundled in (picocolors; proper-lockfile
+// was, until ckpt's own lock replaced it: ~37 ms file by file, ~21 ms bundled,
+// docs/architecture.md). zod, which every command's option schema
 // uses, took 90-140 ms to load from node_modules here; bundled through the
 // named exports of src/core/zod.ts (so only what the schemas use is kept,
 // ~190 KB instead of 755 KB) it loads in ~40 ms under load. The hook path
 // does not load it. Everything else stays an external import.
-const BUNDLED = ['proper-lockfile', 'picocolors', 'zod'];
+const BUNDLED = ['picocolors', 'zod'];
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const external = Object.keys(pkg.dependencies)
   .filter((name) => !BUNDLED.includes(name))

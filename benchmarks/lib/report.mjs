@@ -119,10 +119,9 @@ export function writeMarkdown(file, { argv, opts, machine, results, startup, sta
       ['Node boot until user code runs (`performance.now()` at first line)', fmt(m.nodeBootToUserCode)],
       ['import dist/cli.js', fmt(m.cli)],
       [`import the hook command chunk (${m.chunks.hookCmdChunk ?? '?'})`, fmt(m.hookCommand)],
-      [`import the hooks + snapshot library chunk (${m.chunks.hooksChunk ?? '?'}, pulls execa, proper-lockfile, write-file-atomic)`, fmt(m.hooksLibrary)],
+      [`import the hooks + snapshot library chunk (${m.chunks.hooksChunk ?? '?'}, pulls execa, write-file-atomic)`, fmt(m.hooksLibrary)],
       ['…of which `import("execa")` alone (separate process)', fmt(m.execa)],
-      ['…`import("proper-lockfile")` after execa', fmt(m.properLockfile)],
-      ['…`import("write-file-atomic")` after those', fmt(m.writeFileAtomic)],
+      ['…`import("write-file-atomic")` after execa', fmt(m.writeFileAtomic)],
       ['one `git version` via spawnSync', fmt(startup.spawn.spawnSync)],
       ['one `git version` via execa (as ckpt runs git)', fmt(startup.spawn.execa)],
     ]));

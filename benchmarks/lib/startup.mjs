@@ -24,7 +24,7 @@ export async function benchStartup(iters) {
     console.log(JSON.stringify({ boot: t[0], cli: t[1] - t[0], hookCmd: t[2] - t[1], hooksLib: t[3] - t[2] }));`;
   const deps = `
     const r = {}; let t = performance.now();
-    for (const m of ['execa', 'proper-lockfile', 'write-file-atomic']) { await import(m); const n = performance.now(); r[m] = n - t; t = n; }
+    for (const m of ['execa', 'write-file-atomic']) { await import(m); const n = performance.now(); r[m] = n - t; t = n; }
     console.log(JSON.stringify(r));`;
   const a = [];
   const b = [];
@@ -33,7 +33,7 @@ export async function benchStartup(iters) {
     b.push(JSON.parse(spawnTimed(['--input-type=module', '-e', deps], { cwd: UNDER_TEST }).stdout.toString()));
   }
   const med = (arr, k) => median(arr.map((x) => x[k]));
-  out.moduleLoad = { nodeBootToUserCode: med(a, 'boot'), cli: med(a, 'cli'), hookCommand: med(a, 'hookCmd'), hooksLibrary: med(a, 'hooksLib'), execa: med(b, 'execa'), properLockfile: med(b, 'proper-lockfile'), writeFileAtomic: med(b, 'write-file-atomic'), chunks: { hookCmdChunk, hooksChunk } };
+  out.moduleLoad = { nodeBootToUserCode: med(a, 'boot'), cli: med(a, 'cli'), hookCommand: med(a, 'hookCmd'), hooksLibrary: med(a, 'hooksLib'), execa: med(b, 'execa'), writeFileAtomic: med(b, 'write-file-atomic'), chunks: { hookCmdChunk, hooksChunk } };
   // One git spawn: spawnSync vs execa (what ckpt's git() uses).
   const s1 = [];
   const s2 = [];

@@ -8,30 +8,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freezeUnderTest, isBuilt } from './lib/ckpt.mjs';
 import { DAEMON_TARGETS, benchDaemon } from './lib/daemon.mjs';
-import { ROOT, WORK, log, useHermeticGit } from './lib/env.mjs';
+import { ROOT, log } from './lib/env.mjs';
 import { fmt } from './lib/measure.mjs';
-import { machineInfo } from './lib/report.mjs';
+import { optionValue } from './lib/options.mjs';
+import { startRun } from './lib/start.mjs';
 
 const argv = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const arg = (name, dflt) => optionValue(argv, name, dflt);
 const sizes = arg('--sizes', '1k,10k').split(',');
 const quick = argv.includes('--quick');
 const out = path.resolve(arg('--out', path.join(ROOT, 'benchmarks', 'results.md')));
 
-useHermeticGit();
-fs.mkdirSync(path.join(WORK, 'tmp'), { recursive: true });
-if (!isBuilt()) {
-  console.error('dist/ is missing: run `node scripts/build.mjs --no-types` first');
-  process.exit(1);
-}
-await freezeUnderTest();
-const machine = machineInfo();
-const startedAt = new Date();
+const { machine, startedAt } = await startRun();
 const results = [];
 for (const s of sizes) results.push(await benchDaemon(s, { quick }));
 

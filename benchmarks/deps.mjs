@@ -9,28 +9,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freezeUnderTest, isBuilt } from './lib/ckpt.mjs';
 import { benchDeps } from './lib/deps.mjs';
-import { ROOT, WORK, log, useHermeticGit } from './lib/env.mjs';
-import { machineInfo } from './lib/report.mjs';
+import { ROOT, log } from './lib/env.mjs';
+import { optionValue } from './lib/options.mjs';
+import { startRun } from './lib/start.mjs';
 
 const argv = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const arg = (name, dflt) => optionValue(argv, name, dflt);
 const runs = Number(arg('--runs', '3'));
 const out = path.resolve(arg('--out', path.join(ROOT, 'benchmarks', 'results.md')));
 
-useHermeticGit();
-fs.mkdirSync(path.join(WORK, 'tmp'), { recursive: true });
-if (!isBuilt()) {
-  console.error('dist/ is missing: run `node scripts/build.mjs --no-types` first');
-  process.exit(1);
-}
-await freezeUnderTest();
-const machine = machineInfo();
-const startedAt = new Date();
+const { machine, startedAt } = await startRun();
 const res = await benchDeps({ runs });
 
 const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;

@@ -13,27 +13,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROOT, WORK, log, useHermeticGit } from './lib/env.mjs';
-import { freezeUnderTest } from './lib/ckpt.mjs';
+import { ROOT, log } from './lib/env.mjs';
 import { median } from './lib/measure.mjs';
 import { ensureRepo } from './lib/repo-gen.mjs';
-import { machineInfo } from './lib/report.mjs';
+import { optionValue } from './lib/options.mjs';
+import { startRun } from './lib/start.mjs';
 
 const argv = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const arg = (name, dflt) => optionValue(argv, name, dflt);
 const sizes = arg('--sizes', '10k,100k').split(',');
 const rounds = Number(arg('--rounds', '3'));
 const out = path.resolve(arg('--out', path.join(ROOT, 'benchmarks', 'results.md')));
 const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'event-source-worker.mjs');
 
-useHermeticGit();
-fs.mkdirSync(path.join(WORK, 'tmp'), { recursive: true });
-await freezeUnderTest(); // the generator resets through the library
-const machine = machineInfo();
-const startedAt = new Date();
+const { machine, startedAt } = await startRun(); // the generator resets through the library
 const SOURCES = [
   { key: 'fswatch', name: 'Node `fs.watch` per directory (the default)' },
   { key: 'parcel', name: '@parcel/watcher 2.6' },

@@ -48,3 +48,9 @@ export function plan(size, quick) {
   if (size === '100k') return { snap: 5, rb: 3, hook: 11, reads: 7, budgetMs: 20_000 };
   return { snap: 7, rb: 5, hook: 15, reads: 11, budgetMs: 30_000 };
 }
+
+/** The value after `name` in `argv` (`--runs 3`), else `dflt`. The small entries' (daemon, deps, event-sources) parser. */
+export function optionValue(argv, name, dflt) {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+}

@@ -24,6 +24,7 @@ import { readAgentState } from '../src/agents/state.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { daemonRequest } from '../src/watch/daemon-client.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
+import { spawnJsonWatch } from './support/daemon.js';
 import { CLI, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
 
 const started: string[] = [];
@@ -320,18 +321,7 @@ describe('ckpt daemon', () => {
   it('ckpt watch goes through a running daemon, and goes on by itself when the daemon is killed', async () => {
     const dir = makeRepo();
     const pid = startDaemon(dir);
-    const w = spawn(process.execPath, [CLI, 'watch', '--json', '--quiet', '100ms'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    const events: any[] = [];
-    let buf = '';
-    w.stdout.setEncoding('utf8');
-    w.stdout.on('data', (c: string) => {
-      buf += c;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        events.push(JSON.parse(buf.slice(0, nl)));
-        buf = buf.slice(nl + 1);
-      }
-    });
-    const exited = new Promise<number>((resolve) => w.on('close', (code) => resolve(code ?? -1)));
+    const { child: w, events, exited } = spawnJsonWatch(dir);
     try {
       await until(() => events.some((e) => e.event === 'ready'), 'the watch to be ready');
       expect(events.find((e) => e.event === 'ready').daemon).toBe(true);

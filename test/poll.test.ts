@@ -5,13 +5,14 @@
  * snapshot equal to git's own view; every daemon started is stopped (killed
  * if it will not stop) and its files removed, even when a test fails.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
 import { POLL_FULL_READ } from '../src/watch/poll-watch.js';
 import { socketPath } from '../src/watch/daemon-paths.js';
+import { spawnJsonWatch } from './support/daemon.js';
 import { CLI, git, makeRepo, tempDir, write } from './support/repo.js';
 
 const started: string[] = [];
@@ -78,18 +79,7 @@ afterEach(() => {
 describe('--poll', () => {
   it('ckpt watch --poll sees a change by polling, in its own process, and records git\'s view', async () => {
     const dir = makeRepo();
-    const w = spawn(process.execPath, [CLI, 'watch', '--poll', '--json', '--quiet', '100ms'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    const events: any[] = [];
-    let buf = '';
-    w.stdout.setEncoding('utf8');
-    w.stdout.on('data', (c: string) => {
-      buf += c;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        events.push(JSON.parse(buf.slice(0, nl)));
-        buf = buf.slice(nl + 1);
-      }
-    });
-    const exited = new Promise<number>((resolve) => w.on('close', (code) => resolve(code ?? -1)));
+    const { child: w, events, exited } = spawnJsonWatch(dir, ['--poll']);
     try {
       await until(() => events.some((e) => e.event === 'ready'), 'the watch to be ready');
       expect(events.find((e) => e.event === 'ready').daemon).toBeUndefined();

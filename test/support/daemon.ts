@@ -3,9 +3,10 @@
  * repository, every one stopped (killed if it will not stop) and its files
  * removed by {@link stopTestDaemons}, which a test file calls in afterEach.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { openRepo } from '../../src/index.js';
 import { daemonRequest } from '../../src/watch/daemon-client.js';
 import { socketPath } from '../../src/watch/daemon-paths.js';
@@ -67,4 +68,25 @@ export function stopTestDaemons(): void {
     fs.rmSync(ddir, { recursive: true, force: true });
     fs.rmSync(socketPath(common), { force: true });
   }
+}
+
+/**
+ * Spawns `ckpt watch <args> --json --quiet 100ms` in `dir` and collects its
+ * JSON lines into `events` as they arrive. `exited` resolves to its exit code
+ * (-1 when killed by a signal). The caller stops it (`child.kill('SIGINT')`).
+ */
+export function spawnJsonWatch(dir: string, args: string[] = []): { child: ChildProcessByStdio<null, Readable, Readable>; events: any[]; exited: Promise<number> } {
+  const child = spawn(process.execPath, [CLI, 'watch', ...args, '--json', '--quiet', '100ms'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const events: any[] = [];
+  let buf = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (c: string) => {
+    buf += c;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      events.push(JSON.parse(buf.slice(0, nl)));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  return { child, events, exited };
 }

@@ -17,6 +17,7 @@ import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
 import type { QueuedResult } from '../snapshot/queue.js';
 import { hookCommandLine, isCkptHookCommand, objectField, parsePayload, recordHookStep, stringFields, toolTarget, type AgentHooks, type HookState, type HookStep, type ParsedHook } from './hooks.js';
+import { addOurs, settingsProblem, type MatcherHooksSpec } from './matcher-hooks.js';
 
 export { HOOK_WAIT_MS, HOOK_INPUT_MAX_BYTES, hookWaitMs, raceTrailers } from './hooks.js';
 
@@ -176,6 +177,9 @@ function ourEntry(event: string, command: string): MatcherEntry {
   return snapshot ? { matcher: CLAUDE_HOOK_MATCHER, hooks: [{ type: 'command', command, timeout: 30 }] } : { hooks: [{ type: 'command', command, timeout: 10 }] };
 }
 
+/** ckpt's entries in Claude Code's settings (agents/matcher-hooks.ts): one {@link ourEntry} per event. */
+const SPEC: MatcherHooksSpec = { agent: 'claude', events: [...CLAUDE_SNAPSHOT_EVENTS, ...CLAUDE_STATE_EVENTS], entries: (event, command) => [ourEntry(event, command)] };
+
 /** Where `hooks install claude` writes. */
 export function claudeSettingsPath(worktree: string): string {
   return path.join(worktree, '.claude', 'settings.local.json');
@@ -204,18 +208,8 @@ export async function installClaudeHooks(dir: string, command: string): Promise<
   const repo = await openRepo(dir);
   const file = claudeSettingsPath(repo.worktree);
   const settings = readSettings(file);
-  const hooks = (settings.hooks ??= {}) as Record<string, MatcherEntry[]>;
-  let changed = false;
-  for (const event of [...CLAUDE_SNAPSHOT_EVENTS, ...CLAUDE_STATE_EVENTS]) {
-    const list = (hooks[event] ??= []);
-    const present = list.some((m) => m.hooks?.some((h) => h.command === command));
-    if (present) continue;
-    // Replace an older ckpt entry (e.g. another install path) rather than adding a second.
-    for (const m of list) if (m.hooks) m.hooks = m.hooks.filter((h) => !isOurs(h));
-    hooks[event] = list.filter((m) => !m.hooks || m.hooks.length > 0);
-    hooks[event]!.push(ourEntry(event, command));
-    changed = true;
-  }
+  // An older ckpt entry (e.g. another install path) is replaced rather than a second added.
+  const changed = addOurs(SPEC, settings, command);
   const excluded = await excludeSettingsFile(repo);
   if (changed) await writeSettings(file, settings);
   return { file, changed, excluded };
@@ -339,32 +333,6 @@ function readSettings(file: string): Record<string, unknown> {
   const problem = settingsProblem(parsed);
   if (problem) throw new CkptError('AGENT_SETTINGS_INVALID', `${file}: ${problem}`, { hint, data: { file, error: problem } });
   return parsed as Record<string, unknown>;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function kindOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
-/** What is wrong with the shape of a settings document where ckpt edits it (Claude Code's `hooks` setting), or null. */
-function settingsProblem(doc: unknown): string | null {
-  if (!isObject(doc)) return `the file holds ${kindOf(doc)}, not a JSON object`;
-  if (doc.hooks === undefined) return null;
-  if (!isObject(doc.hooks)) return `"hooks" is ${kindOf(doc.hooks)}, not an object of events`;
-  for (const [event, list] of Object.entries(doc.hooks)) {
-    if (!Array.isArray(list)) return `hooks.${event} is ${kindOf(list)}, not an array of matchers`;
-    for (const [i, m] of list.entries()) {
-      if (!isObject(m)) return `hooks.${event}[${i}] is ${kindOf(m)}, not a matcher object`;
-      if (m.matcher !== undefined && typeof m.matcher !== 'string') return `hooks.${event}[${i}].matcher is ${kindOf(m.matcher)}, not a string`;
-      if (m.hooks === undefined) continue;
-      if (!Array.isArray(m.hooks)) return `hooks.${event}[${i}].hooks is ${kindOf(m.hooks)}, not an array`;
-      for (const [j, h] of m.hooks.entries()) if (!isObject(h)) return `hooks.${event}[${i}].hooks[${j}] is ${kindOf(h)}, not a hook object`;
-    }
-  }
-  return null;
 }
 
 async function writeSettings(file: string, settings: Record<string, unknown>): Promise<void> {

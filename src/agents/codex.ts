@@ -21,8 +21,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { openRepo } from '../git/repo.js';
-import { hookCommandLine, isCkptHookCommand, objectField, parsePayload, shorten, stringFields, toolTarget, type AgentHooks, type HookInstallOptions, type HookInstallResult, type HookState, type HookStep, type ParsedHook } from './hooks.js';
-import { excludeFromSnapshots, isObject, kindOf, readSettingsFile, recordsDir, refuseTracked, removeExclude, writeInstall, writeUninstall } from './settings-file.js';
+import { hookCommandLine, objectField, parsePayload, shorten, stringFields, toolTarget, type AgentHooks, type HookInstallOptions, type HookInstallResult, type HookState, type HookStep, type ParsedHook } from './hooks.js';
+import { addOurs, hasOurs, removeOurs, settingsProblem, type MatcherEntry, type MatcherHooksSpec } from './matcher-hooks.js';
+import { excludeFromSnapshots, readSettingsFile, recordsDir, refuseTracked, removeExclude, writeInstall, writeUninstall } from './settings-file.js';
 
 /** The tools whose calls can change files, as Codex names them to hooks (a regular expression on the tool's name). */
 export const CODEX_HOOK_MATCHER = '^(apply_patch|Bash|Write|Edit|shell|exec_command)$';
@@ -81,22 +82,15 @@ export function parseCodexHook(text: string): ParsedHook {
   return { event, step, state, cwd: f.cwd ?? null, sessionId: f.session_id ?? null, problems };
 }
 
-interface HookEntry {
-  type?: string;
-  command?: string;
-  timeout?: number;
-}
-interface MatcherEntry {
-  matcher?: string;
-  hooks?: HookEntry[];
-}
-
 const EVENTS = ['PreToolUse', 'PostToolUse'] as const;
 
 /** One matcher entry for ckpt's hook, as hooks.json and config.toml spell it. */
 function entry(command: string): MatcherEntry {
   return { matcher: CODEX_HOOK_MATCHER, hooks: [{ type: 'command', command, timeout: CODEX_HOOK_TIMEOUT_S }] };
 }
+
+/** ckpt's entries in Codex's hooks document (agents/matcher-hooks.ts). */
+const SPEC: MatcherHooksSpec = { agent: 'codex', events: EVENTS, entries: (_event, command) => [entry(command)] };
 
 /**
  * The command-line arguments that give Codex ckpt's hooks for one run
@@ -109,66 +103,6 @@ export function codexHookArgs(command: string): string[] {
   const e = entry(command);
   const toml = `[{matcher=${JSON.stringify(e.matcher)},hooks=[{type="command",command=${JSON.stringify(command)},timeout=${CODEX_HOOK_TIMEOUT_S}}]}]`;
   return [...EVENTS.flatMap((ev) => ['-c', `hooks.${ev}=${toml}`]), '--dangerously-bypass-hook-trust'];
-}
-
-function addOurs(doc: Record<string, unknown>, command: string): boolean {
-  const hooks = (doc.hooks ??= {}) as Record<string, MatcherEntry[]>;
-  let changed = false;
-  for (const event of EVENTS) {
-    const list = (hooks[event] ??= []);
-    if (list.some((m) => m.hooks?.some((h) => h.command === command))) continue;
-    for (const m of list) if (m.hooks) m.hooks = m.hooks.filter((h) => !isCkptHookCommand(h.command, 'codex'));
-    hooks[event] = [...list.filter((m) => !m.hooks || m.hooks.length > 0), entry(command)];
-    changed = true;
-  }
-  return changed;
-}
-
-function removeOurs(doc: Record<string, unknown>): boolean {
-  const hooks = doc.hooks as Record<string, MatcherEntry[]> | undefined;
-  if (!isObject(hooks)) return false;
-  let changed = false;
-  for (const event of Object.keys(hooks)) {
-    const list = hooks[event];
-    if (!Array.isArray(list)) continue;
-    let removed = false;
-    for (const m of list) {
-      if (!m.hooks) continue;
-      const n = m.hooks.length;
-      m.hooks = m.hooks.filter((h) => !isCkptHookCommand(h.command, 'codex'));
-      if (m.hooks.length !== n) removed = true;
-    }
-    if (!removed) continue;
-    changed = true;
-    hooks[event] = list.filter((m) => !m.hooks || m.hooks.length > 0);
-    if (hooks[event]!.length === 0) delete hooks[event];
-  }
-  if (changed && Object.keys(hooks).length === 0) delete doc.hooks;
-  return changed;
-}
-
-function hasOurs(doc: Record<string, unknown>): boolean {
-  const hooks = doc.hooks;
-  if (!isObject(hooks)) return false;
-  return Object.values(hooks).some((list) => Array.isArray(list) && list.some((m: MatcherEntry) => m?.hooks?.some((h) => isCkptHookCommand(h?.command, 'codex'))));
-}
-
-/** What is wrong with a hooks.json document where ckpt edits it, or null. */
-function settingsProblem(doc: unknown): string | null {
-  if (!isObject(doc)) return `the file holds ${kindOf(doc)}, not a JSON object`;
-  if (doc.hooks === undefined) return null;
-  if (!isObject(doc.hooks)) return `"hooks" is ${kindOf(doc.hooks)}, not an object of events`;
-  for (const [event, list] of Object.entries(doc.hooks)) {
-    if (!Array.isArray(list)) return `hooks.${event} is ${kindOf(list)}, not an array of matchers`;
-    for (const [i, m] of list.entries()) {
-      if (!isObject(m)) return `hooks.${event}[${i}] is ${kindOf(m)}, not a matcher object`;
-      if (m.matcher !== undefined && typeof m.matcher !== 'string') return `hooks.${event}[${i}].matcher is ${kindOf(m.matcher)}, not a string`;
-      if (m.hooks === undefined) continue;
-      if (!Array.isArray(m.hooks)) return `hooks.${event}[${i}].hooks is ${kindOf(m.hooks)}, not an array`;
-      for (const [j, h] of m.hooks.entries()) if (!isObject(h)) return `hooks.${event}[${i}].hooks[${j}] is ${kindOf(h)}, not a hook object`;
-    }
-  }
-  return null;
 }
 
 /** `$CODEX_HOME` as Codex reads it (default `~/.codex`); with `home` given (tests), `<home>/.codex`. */
@@ -197,8 +131,8 @@ export async function installCodexHooks(dir: string, command: string, opts?: Hoo
   if (t.repo) await refuseTracked(t.repo, 'codex', PROJECT_HOOKS);
   const read = readSettingsFile(t.file, settingsProblem);
   const doc = structuredClone(read.doc);
-  const hadOurs = hasOurs(doc);
-  const changed = addOurs(doc, command);
+  const hadOurs = hasOurs('codex', doc);
+  const changed = addOurs(SPEC, doc, command);
   const excluded = t.repo ? await excludeFromSnapshots(t.repo, 'codex', PROJECT_HOOKS) : false;
   if (changed) writeInstall('codex', t.file, read, doc, t.records, hadOurs);
   const notes = [
@@ -216,7 +150,7 @@ export async function installCodexHooks(dir: string, command: string, opts?: Hoo
  */
 export async function uninstallCodexHooks(dir: string, opts?: HookInstallOptions): Promise<HookInstallResult> {
   const t = await target(dir, opts);
-  const changed = writeUninstall('codex', t.file, t.records, () => readSettingsFile(t.file, settingsProblem), removeOurs);
+  const changed = writeUninstall('codex', t.file, t.records, () => readSettingsFile(t.file, settingsProblem), (doc) => removeOurs('codex', doc));
   const excluded = t.repo ? removeExclude(t.repo, 'codex', PROJECT_HOOKS) : false;
   return { file: t.file, changed, excluded };
 }

@@ -23,8 +23,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { openRepo } from '../git/repo.js';
-import { hookCommandLine, isCkptHookCommand, objectField, parsePayload, stringFields, toolTarget, type AgentHooks, type HookInstallOptions, type HookInstallResult, type HookState, type HookStep, type ParsedHook } from './hooks.js';
-import { excludeFromSnapshots, isObject, kindOf, readSettingsFile, recordsDir, refuseTracked, removeExclude, writeInstall, writeUninstall } from './settings-file.js';
+import { hookCommandLine, objectField, parsePayload, stringFields, toolTarget, type AgentHooks, type HookInstallOptions, type HookInstallResult, type HookState, type HookStep, type ParsedHook } from './hooks.js';
+import { addOurs, hasOurs, removeOurs, settingsProblem as hooksShapeProblem, type MatcherHooksSpec } from './matcher-hooks.js';
+import { excludeFromSnapshots, readSettingsFile, recordsDir, refuseTracked, removeExclude, writeInstall, writeUninstall } from './settings-file.js';
 
 /** The tools whose calls can change files (Gemini CLI's names; the matcher is a regular expression on the tool's name). */
 export const GEMINI_HOOK_MATCHER = '^(write_file|replace|run_shell_command)$';
@@ -68,21 +69,22 @@ export function parseGeminiHook(text: string): ParsedHook {
   return { event, step, state, cwd: f.cwd ?? null, sessionId: f.session_id ?? null, problems };
 }
 
-interface HookEntry {
-  type?: string;
-  command?: string;
-  name?: string;
-  timeout?: number;
-}
-interface MatcherEntry {
-  matcher?: string;
-  hooks?: HookEntry[];
-}
+/** The events ckpt hooks. */
+const EVENTS = ['BeforeTool', 'AfterTool'] as const;
 
-/** ckpt's BeforeTool and AfterTool entries for `command`. */
-function entries(command: string): Record<'BeforeTool' | 'AfterTool', MatcherEntry[]> {
-  const one = (): MatcherEntry => ({ matcher: GEMINI_HOOK_MATCHER, hooks: [{ name: 'ckpt', type: 'command', command, timeout: GEMINI_HOOK_TIMEOUT_MS }] });
-  return { BeforeTool: [one()], AfterTool: [one()] };
+/** ckpt's BeforeTool and AfterTool entries for `command` (agents/matcher-hooks.ts). */
+const SPEC: MatcherHooksSpec = {
+  agent: 'gemini',
+  events: EVENTS,
+  entries: (_event, command) => [{ matcher: GEMINI_HOOK_MATCHER, hooks: [{ name: 'ckpt', type: 'command', command, timeout: GEMINI_HOOK_TIMEOUT_MS }] }],
+};
+
+/** The keys of Gemini CLI's `hooks` setting that are settings, not event lists (not shape-checked). */
+const NOT_EVENTS = ['enabled', 'disabled', 'notifications'] as const;
+
+/** What is wrong with a Gemini CLI settings document where ckpt edits it (`hooks`), or null. */
+function settingsProblem(doc: unknown): string | null {
+  return hooksShapeProblem(doc, NOT_EVENTS);
 }
 
 /**
@@ -105,7 +107,7 @@ export function geminiRaceSettings(command: string, base: string | null): Record
       return null;
     }
   }
-  addOurs(doc, command);
+  addOurs(SPEC, doc, command);
   return doc;
 }
 
@@ -156,69 +158,6 @@ export function readIfThere(file: string): string | null {
   }
 }
 
-/** Adds ckpt's entries (replacing older ckpt entries); true when the document changed. */
-function addOurs(doc: Record<string, unknown>, command: string): boolean {
-  const hooks = (doc.hooks ??= {}) as Record<string, MatcherEntry[]>;
-  let changed = false;
-  for (const [event, ours] of Object.entries(entries(command))) {
-    const list = (hooks[event] ??= []);
-    if (list.some((m) => m.hooks?.some((h) => h.command === command))) continue;
-    for (const m of list) if (m.hooks) m.hooks = m.hooks.filter((h) => !isCkptHookCommand(h.command, 'gemini'));
-    hooks[event] = [...list.filter((m) => !m.hooks || m.hooks.length > 0), ...ours];
-    changed = true;
-  }
-  return changed;
-}
-
-/** Removes ckpt's entries (and lists and `hooks` left empty by that); true when any was removed. */
-function removeOurs(doc: Record<string, unknown>): boolean {
-  const hooks = doc.hooks as Record<string, MatcherEntry[]> | undefined;
-  if (!isObject(hooks)) return false;
-  let changed = false;
-  for (const event of Object.keys(hooks)) {
-    const list = hooks[event];
-    if (!Array.isArray(list)) continue;
-    let removed = false;
-    for (const m of list) {
-      if (!m.hooks) continue;
-      const n = m.hooks.length;
-      m.hooks = m.hooks.filter((h) => !isCkptHookCommand(h.command, 'gemini'));
-      if (m.hooks.length !== n) removed = true;
-    }
-    if (!removed) continue;
-    changed = true;
-    hooks[event] = list.filter((m) => !m.hooks || m.hooks.length > 0);
-    if (hooks[event]!.length === 0) delete hooks[event];
-  }
-  if (changed && Object.keys(hooks).length === 0) delete doc.hooks;
-  return changed;
-}
-
-function hasOurs(doc: Record<string, unknown>): boolean {
-  const hooks = doc.hooks;
-  if (!isObject(hooks)) return false;
-  return Object.values(hooks).some((list) => Array.isArray(list) && list.some((m: MatcherEntry) => m?.hooks?.some((h) => isCkptHookCommand(h?.command, 'gemini'))));
-}
-
-/** What is wrong with a Gemini CLI settings document where ckpt edits it (`hooks`), or null. */
-function settingsProblem(doc: unknown): string | null {
-  if (!isObject(doc)) return `the file holds ${kindOf(doc)}, not a JSON object`;
-  if (doc.hooks === undefined) return null;
-  if (!isObject(doc.hooks)) return `"hooks" is ${kindOf(doc.hooks)}, not an object of events`;
-  for (const [event, list] of Object.entries(doc.hooks)) {
-    if (['enabled', 'disabled', 'notifications'].includes(event)) continue;
-    if (!Array.isArray(list)) return `hooks.${event} is ${kindOf(list)}, not an array of matchers`;
-    for (const [i, m] of list.entries()) {
-      if (!isObject(m)) return `hooks.${event}[${i}] is ${kindOf(m)}, not a matcher object`;
-      if (m.matcher !== undefined && typeof m.matcher !== 'string') return `hooks.${event}[${i}].matcher is ${kindOf(m.matcher)}, not a string`;
-      if (m.hooks === undefined) continue;
-      if (!Array.isArray(m.hooks)) return `hooks.${event}[${i}].hooks is ${kindOf(m.hooks)}, not an array`;
-      for (const [j, h] of m.hooks.entries()) if (!isObject(h)) return `hooks.${event}[${i}].hooks[${j}] is ${kindOf(h)}, not a hook object`;
-    }
-  }
-  return null;
-}
-
 /** Where an install writes: the worktree's `.gemini/settings.json`, or `~/.gemini/settings.json`. */
 async function target(dir: string, opts: HookInstallOptions | undefined): Promise<{ file: string; records: string; repo: Awaited<ReturnType<typeof openRepo>> | null }> {
   if (opts?.global) {
@@ -242,8 +181,8 @@ export async function installGeminiHooks(dir: string, command: string, opts?: Ho
   if (t.repo) await refuseTracked(t.repo, 'gemini', PROJECT_SETTINGS);
   const read = readSettingsFile(t.file, settingsProblem);
   const doc = structuredClone(read.doc);
-  const hadOurs = hasOurs(doc);
-  const changed = addOurs(doc, command);
+  const hadOurs = hasOurs('gemini', doc);
+  const changed = addOurs(SPEC, doc, command);
   const excluded = t.repo ? await excludeFromSnapshots(t.repo, 'gemini', PROJECT_SETTINGS) : false;
   if (changed) writeInstall('gemini', t.file, read, doc, t.records, hadOurs);
   return { file: t.file, changed, excluded };
@@ -258,7 +197,7 @@ export async function installGeminiHooks(dir: string, command: string, opts?: Ho
  */
 export async function uninstallGeminiHooks(dir: string, opts?: HookInstallOptions): Promise<HookInstallResult> {
   const t = await target(dir, opts);
-  const changed = writeUninstall('gemini', t.file, t.records, () => readSettingsFile(t.file, settingsProblem), removeOurs);
+  const changed = writeUninstall('gemini', t.file, t.records, () => readSettingsFile(t.file, settingsProblem), (doc) => removeOurs('gemini', doc));
   const excluded = t.repo ? removeExclude(t.repo, 'gemini', PROJECT_SETTINGS) : false;
   return { file: t.file, changed, excluded };
 }
@@ -266,7 +205,7 @@ export async function uninstallGeminiHooks(dir: string, opts?: HookInstallOption
 /** Gemini CLI's hooks behind the one interface (agents/hooks.ts). */
 export const geminiHooks: AgentHooks = {
   agent: 'gemini',
-  events: ['BeforeTool', 'AfterTool'],
+  events: EVENTS,
   parse: parseGeminiHook,
   // Gemini CLI reads the hook's stdout as JSON (or, when it is empty, its stderr as a message): `{}` allows the call and says nothing.
   reply: () => '{}',

@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { cacheDir, claudeArgv, claudeEnv, codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseClaudeResult, parseJsonLines, runClient, TEST_MODELS, type EnsureResult } from './support/clients.js';
+import { cacheDir, claudeArgv, claudeEnv, codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseClaudeResult, parseJsonLines, runClient, TEST_MODELS, explainRun, needClient, type EnsureResult } from './support/clients.js';
 import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
 
@@ -22,7 +22,6 @@ const INSTALL_TIMEOUT = 15 * 60_000;
 const RACE = path.join(path.dirname(CLI), 'race.js');
 const RUN_TIMEOUT = 240_000;
 
-type Installed = Extract<EnsureResult, { bin: string }>;
 type Files = Record<string, string>;
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -31,19 +30,10 @@ afterEach(async () => {
   stopTestDaemons();
 });
 
-function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Installed {
-  if (!c) ctx.skip('client not installed');
-  else if ('skip' in c) ctx.skip(c.skip);
-}
-
 async function server(name: string): Promise<ModelServer> {
   const s = await startModelServer(loadScript(name));
   cleanups.push(() => s.close());
   return s;
-}
-
-function explain(r: { exitCode?: number | undefined; stdout: string; stderr: string }): string {
-  return `exit ${r.exitCode}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
 }
 
 async function ckpt(cwd: string, args: string[], env: NodeJS.ProcessEnv) {
@@ -62,7 +52,7 @@ interface Step {
 
 async function steps(dir: string, env: NodeJS.ProcessEnv): Promise<Step[]> {
   const r = await ckpt(dir, ['log', '--json'], env);
-  expect(r.exitCode, explain(r)).toBe(0);
+  expect(r.exitCode, explainRun(r)).toBe(0);
   return (JSON.parse(r.stdout).steps as Step[]).slice().reverse();
 }
 
@@ -149,14 +139,14 @@ async function checkSession(o: {
   for (const [i, s] of hooked.entries()) {
     const want = STATES[Math.floor(i / 2) + (s.kind === 'after' ? 1 : 0)]!;
     const rb = await ckpt(repo, ['rollback', String(s.step)], env);
-    expect(rb.exitCode, explain(rb)).toBe(0);
+    expect(rb.exitCode, explainRun(rb)).toBe(0);
     expect(picture(repo), `rollback to step ${s.step} (${s.kind} ${s.tool})`).toEqual(pictureOf({ ...want, ...o.untouched }));
     expect(indexBytes(repo).equals(o.index)).toBe(true);
     expect(userRefs(repo)).toBe(o.refs);
   }
   // --undo takes the last rollback back: to where the one before it had gone (the last call's before).
   const undo = await ckpt(repo, ['rollback', '--undo'], env);
-  expect(undo.exitCode, explain(undo)).toBe(0);
+  expect(undo.exitCode, explainRun(undo)).toBe(0);
   expect(picture(repo)).toEqual(pictureOf({ ...STATES.at(-2)!, ...o.untouched }));
 }
 
@@ -170,13 +160,13 @@ describe("Claude Code with ckpt hooks, served by the repository's daemon (real c
   }, INSTALL_TIMEOUT);
 
   it('hooks install claude, ckpt.daemon on, a session of 3 tool calls: the daemon takes every before/after pair (its status counts them), rollback to each through it is byte-exact', { timeout: RUN_TIMEOUT }, async (ctx) => {
-    need(ctx, claude);
+    needClient(ctx, claude);
     const repo = startRepo();
     const srv = await server('write-edit-bash');
     const e = await claudeEnv({ url: srv.url });
     cleanups.push(e.cleanup);
     const inst = await ckpt(repo, ['hooks', 'install', 'claude'], e.env);
-    expect(inst.exitCode, explain(inst)).toBe(0);
+    expect(inst.exitCode, explainRun(inst)).toBe(0);
     const settings = fs.readFileSync(path.join(repo, '.claude', 'settings.local.json'), 'utf8');
     git(repo, 'config', 'ckpt.daemon', 'true');
     startTestDaemon(repo);
@@ -184,7 +174,7 @@ describe("Claude Code with ckpt hooks, served by the repository's daemon (real c
     const refs = userRefs(repo);
 
     const r = await runClient(claude.bin, claudeArgv({ task: 'go', model: TEST_MODELS.claude }), { cwd: repo, env: e.env, timeoutMs: RUN_TIMEOUT - 60_000 });
-    expect(r.exitCode, explain(r)).toBe(0);
+    expect(r.exitCode, explainRun(r)).toBe(0);
     expect(parseClaudeResult(r.stdout).is_error).toBe(false);
     expect(srv.turnRequests().flatMap((t) => t.calls).map((c) => c.name)).toEqual(['Write', 'Edit', 'Bash']);
     // Every pair came from the daemon: six snapshots, those after its first read in process.
@@ -221,14 +211,14 @@ describe('Gemini CLI with ckpt hooks (real client, offline)', () => {
   }, INSTALL_TIMEOUT);
 
   it('hooks install gemini, a session of 3 tool calls: a before/after pair per call, rollback to each is byte-exact; uninstall leaves no trace', { timeout: RUN_TIMEOUT }, async (ctx) => {
-    need(ctx, gemini);
+    needClient(ctx, gemini);
     const repo = startRepo();
     const exclude0 = fs.readFileSync(path.join(repo, '.git', 'info', 'exclude'));
     const srv = await server('write-edit-bash');
     const e = await geminiEnv({ url: srv.url });
     cleanups.push(e.cleanup);
     const inst = await ckpt(repo, ['hooks', 'install', 'gemini'], e.env);
-    expect(inst.exitCode, explain(inst)).toBe(0);
+    expect(inst.exitCode, explainRun(inst)).toBe(0);
     expect(inst.stdout).toContain('BeforeTool/AfterTool');
     const settingsFile = path.join(repo, '.gemini', 'settings.json');
     const settings = fs.readFileSync(settingsFile, 'utf8');
@@ -237,7 +227,7 @@ describe('Gemini CLI with ckpt hooks (real client, offline)', () => {
     const refs = userRefs(repo);
 
     const r = await runClient(gemini.bin, geminiArgv({ task: 'go', model: TEST_MODELS.gemini }), { cwd: repo, env: e.env, timeoutMs: RUN_TIMEOUT - 60_000 });
-    expect(r.exitCode, explain(r)).toBe(0);
+    expect(r.exitCode, explainRun(r)).toBe(0);
     expect(srv.turnRequests().flatMap((t) => t.calls).map((c) => c.name)).toEqual(['write_file', 'replace', 'run_shell_command']);
     // The hook answered `{}` (allow): every call ran.
     const results = parseJsonLines(r.stdout).filter((ev) => ev.type === 'tool_result');
@@ -259,7 +249,7 @@ describe('Gemini CLI with ckpt hooks (real client, offline)', () => {
     });
 
     const un = await ckpt(repo, ['hooks', 'uninstall', 'gemini'], e.env);
-    expect(un.exitCode, explain(un)).toBe(0);
+    expect(un.exitCode, explainRun(un)).toBe(0);
     expect(fs.existsSync(path.join(repo, '.gemini'))).toBe(false);
     expect(fs.readFileSync(path.join(repo, '.git', 'info', 'exclude')).equals(exclude0)).toBe(true);
   });
@@ -272,7 +262,7 @@ describe('Gemini CLI in a race: hooks through GEMINI_CLI_SYSTEM_DEFAULTS_PATH, n
   }, INSTALL_TIMEOUT);
 
   it('race gemini through bin/race.js: a before/after pair per tool call in the attempt, ~/.gemini and the checkout unchanged', { timeout: RUN_TIMEOUT }, async (ctx) => {
-    need(ctx, gemini);
+    needClient(ctx, gemini);
     const repo = startRepo();
     const srv = await server('write-edit-bash');
     const e = await geminiEnv({ url: srv.url });
@@ -288,10 +278,10 @@ describe('Gemini CLI in a race: hooks through GEMINI_CLI_SYSTEM_DEFAULTS_PATH, n
     cleanups.push(() => fsp.rm(state, { recursive: true, force: true }));
     const env = { ...e.env, XDG_STATE_HOME: state, PATH: [path.dirname(gemini.bin), e.env.PATH].join(path.delimiter), NO_COLOR: '1' };
     const r = await execa(process.execPath, [RACE, 'go', '--models', `gemini@${TEST_MODELS.gemini}`, '--worktree-dir', worktrees, '--timeout', '3m'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: RUN_TIMEOUT - 60_000 });
-    expect(r.exitCode, explain(r)).toBe(0);
+    expect(r.exitCode, explainRun(r)).toBe(0);
     const shown = JSON.parse((await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false })).stdout);
     const a = shown.attempts[0];
-    expect(a.state, explain(r)).toBe('done');
+    expect(a.state, explainRun(r)).toBe('done');
     if (process.getuid?.() !== 0) {
       // Not root: Gemini CLI would skip a system file ckpt can write, so none is given and the watcher alone records the attempt.
       expect(a.env.GEMINI_CLI_SYSTEM_DEFAULTS_PATH).toBeUndefined();
@@ -330,13 +320,13 @@ describe('Codex CLI with ckpt hooks (real client, offline)', () => {
   }, INSTALL_TIMEOUT);
 
   it('hooks install codex --global, a session of 3 tool calls (apply_patch x2, Bash): a pair per call with its call id, rollback to each is byte-exact', { timeout: RUN_TIMEOUT }, async (ctx) => {
-    need(ctx, codex);
+    needClient(ctx, codex);
     const repo = startRepo();
     const srv = await server('write-edit-bash');
     const e = await codexEnv({ url: srv.url });
     cleanups.push(e.cleanup);
     const inst = await ckpt(repo, ['hooks', 'install', 'codex', '--global'], e.env);
-    expect(inst.exitCode, explain(inst)).toBe(0);
+    expect(inst.exitCode, explainRun(inst)).toBe(0);
     expect(inst.stdout).toContain(path.join(e.codexHome, 'hooks.json'));
     expect(inst.stdout).toMatch(/note: Codex runs a hook only once it is trusted/);
     const index = indexBytes(repo);
@@ -344,7 +334,7 @@ describe('Codex CLI with ckpt hooks (real client, offline)', () => {
 
     // The hook was never reviewed in /hooks: only the bypass lets it run.
     const r = await runClient(codex.bin, codexArgv({ task: 'go', dir: repo, model: TEST_MODELS.codex, bypassHookTrust: true }), { cwd: repo, env: e.env, timeoutMs: RUN_TIMEOUT - 60_000 });
-    expect(r.exitCode, explain(r)).toBe(0);
+    expect(r.exitCode, explainRun(r)).toBe(0);
     const calls = srv.turnRequests().flatMap((t) => t.calls);
     expect(calls.map((c) => c.name)).toEqual(['apply_patch', 'apply_patch', 'exec_command']);
 
@@ -365,7 +355,7 @@ describe('Codex CLI with ckpt hooks (real client, offline)', () => {
 
     const before = fs.readdirSync(e.codexHome).sort();
     const un = await ckpt(repo, ['hooks', 'uninstall', 'codex', '--global'], e.env);
-    expect(un.exitCode, explain(un)).toBe(0);
+    expect(un.exitCode, explainRun(un)).toBe(0);
     expect(fs.existsSync(path.join(e.codexHome, 'hooks.json'))).toBe(false);
     expect(fs.readdirSync(e.codexHome).sort()).toEqual(before.filter((f) => f !== 'hooks.json'));
   });
@@ -383,7 +373,7 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     write(repo, { '.gemini/settings.json': original });
     const exclude0 = fs.readFileSync(path.join(repo, '.git', 'info', 'exclude'));
     const a = await ckpt(repo, ['hooks', 'install', 'gemini', '--json'], env(home));
-    expect(a.exitCode, explain(a)).toBe(0);
+    expect(a.exitCode, explainRun(a)).toBe(0);
     expect(JSON.parse(a.stdout)).toMatchObject({ changed: true, excluded: true });
     const doc = JSON.parse(fs.readFileSync(path.join(repo, '.gemini/settings.json'), 'utf8'));
     expect(doc.model).toEqual({ name: 'gemini-2.5-pro' });
@@ -394,10 +384,10 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     expect(JSON.parse(twice.stdout)).toMatchObject({ changed: false });
     // The settings file is out of snapshots.
     const snap = await ckpt(repo, ['snap', '--json'], env(home));
-    expect(snap.exitCode, explain(snap)).toBe(0);
+    expect(snap.exitCode, explainRun(snap)).toBe(0);
     expect(Object.keys(await snapshotFiles(repo, (await steps(repo, env(home))).at(-1)!.id))).not.toContain('.gemini/settings.json');
     const b = await ckpt(repo, ['hooks', 'uninstall', 'gemini'], env(home));
-    expect(b.exitCode, explain(b)).toBe(0);
+    expect(b.exitCode, explainRun(b)).toBe(0);
     expect(fs.readFileSync(path.join(repo, '.gemini/settings.json'), 'utf8')).toBe(original);
     expect(fs.readFileSync(path.join(repo, '.git', 'info', 'exclude')).equals(exclude0)).toBe(true);
 
@@ -425,11 +415,11 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     const repo = startRepo();
     const home = tempDir('ckpt-home-');
     const a = await ckpt(repo, ['hooks', 'install', 'gemini', '--global'], env(home));
-    expect(a.exitCode, explain(a)).toBe(0);
+    expect(a.exitCode, explainRun(a)).toBe(0);
     expect(fs.existsSync(path.join(repo, '.gemini'))).toBe(false);
     expect(JSON.parse(fs.readFileSync(path.join(home, '.gemini/settings.json'), 'utf8')).hooks.AfterTool[0].matcher).toBe('^(write_file|replace|run_shell_command)$');
     const b = await ckpt(repo, ['hooks', 'uninstall', 'gemini', '--global'], env(home));
-    expect(b.exitCode, explain(b)).toBe(0);
+    expect(b.exitCode, explainRun(b)).toBe(0);
     expect(fs.existsSync(path.join(home, '.gemini'))).toBe(false);
 
     const mine = '{"security":{"auth":{"selectedType":"gemini-api-key"}}}';
@@ -446,7 +436,7 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     const original = '{ "hooks": { "Stop": [ { "hooks": [ { "type": "command", "command": "say done" } ] } ] } }\n';
     write(repo, { '.codex/hooks.json': original });
     const a = await ckpt(repo, ['hooks', 'install', 'codex', '--json'], env(home));
-    expect(a.exitCode, explain(a)).toBe(0);
+    expect(a.exitCode, explainRun(a)).toBe(0);
     const res = JSON.parse(a.stdout);
     expect(res).toMatchObject({ changed: true, excluded: true });
     expect(res.notes.join('\n')).toMatch(/trusted project/);
@@ -454,7 +444,7 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     expect(Object.keys(doc.hooks).sort()).toEqual(['PostToolUse', 'PreToolUse', 'Stop']);
     expect(doc.hooks.PreToolUse[0].hooks[0]).toMatchObject({ type: 'command', command: expect.stringMatching(/ hook codex$/), timeout: 30 });
     const b = await ckpt(repo, ['hooks', 'uninstall', 'codex'], env(home));
-    expect(b.exitCode, explain(b)).toBe(0);
+    expect(b.exitCode, explainRun(b)).toBe(0);
     expect(fs.readFileSync(path.join(repo, '.codex/hooks.json'), 'utf8')).toBe(original);
   });
 

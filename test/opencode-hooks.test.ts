@@ -12,33 +12,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openCodePluginSource, openCodeRaceEnv, parseOpenCodeHook } from '../src/agents/opencode.js';
 import { hookCommandLine } from '../src/agents/hooks.js';
 import { parseOutput } from '../src/agents/presets.js';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { TEST_MODELS, ensureClient, opencodeArgv, opencodeEnv, runClient, seedOpenCodeDir, type EnsureResult } from './support/clients.js';
+import { TEST_MODELS, ensureClient, opencodeArgv, opencodeEnv, runClient, seedOpenCodeDir, explainRun, needClient, type EnsureResult } from './support/clients.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
 
 const INSTALL_TIMEOUT = 15 * 60_000;
 const RUN_TIMEOUT = 180_000;
 
-type Installed = Extract<EnsureResult, { bin: string }>;
 type Files = Record<string, string>;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
-
-function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Installed {
-  if (!c) ctx.skip('client not installed');
-  else if ('skip' in c) ctx.skip(c.skip);
-}
-
-function explain(r: { exitCode?: number | undefined; stdout: string; stderr: string }): string {
-  return `exit ${r.exitCode}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
-}
 
 async function ckpt(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env, stdin?: string) {
   return execa(process.execPath, [CLI, ...args], { cwd, env, extendEnv: false, reject: false, timeout: 60_000, ...(stdin === undefined ? { stdin: 'ignore' as const } : { input: stdin }) });
@@ -56,7 +46,7 @@ interface Step {
 
 async function steps(dir: string, env: NodeJS.ProcessEnv): Promise<Step[]> {
   const r = await ckpt(dir, ['log', '--json'], env);
-  expect(r.exitCode, explain(r)).toBe(0);
+  expect(r.exitCode, explainRun(r)).toBe(0);
   return (JSON.parse(r.stdout).steps as Step[]).slice().reverse();
 }
 
@@ -118,7 +108,7 @@ describe('OpenCode (real client, offline) through ckpt\'s plugin', () => {
   it(
     'a session of 4 tool calls: a before/after pair per call; a rollback to each is byte-exact and undoable; index, HEAD and ignored files untouched',
     async (ctx) => {
-      need(ctx, opencode);
+      needClient(ctx, opencode);
       const repo = makeRepo(BASE);
       write(repo, { 'secret.env': 'TOKEN=1\n' });
       // A staged entry the agent never sees: the user's index differs from HEAD and must stay as it is.
@@ -130,14 +120,14 @@ describe('OpenCode (real client, offline) through ckpt\'s plugin', () => {
       await seedOpenCodeDir(path.join(repo, '.opencode'));
 
       const inst = await ckpt(repo, ['hooks', 'install', 'opencode', '--json'], oc.env);
-      expect(inst.exitCode, explain(inst)).toBe(0);
+      expect(inst.exitCode, explainRun(inst)).toBe(0);
       expect(JSON.parse(inst.stdout)).toMatchObject({ file: path.join(repo, '.opencode', 'plugins', 'ckpt.js'), changed: true, excluded: true });
       expect(git(repo, 'status', '--porcelain', '--untracked-files=all')).not.toContain('.opencode');
       const index0 = indexBytes(repo);
       const refs0 = userRefs(repo);
 
       const r = await runClient(opencode.bin, opencodeArgv({ task: 'Create hello.txt, greet the world in it, build, and remove old.txt.', model: TEST_MODELS.opencode }), { cwd: repo, env: oc.env, timeoutMs: RUN_TIMEOUT });
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const hookLog = path.join(repo, '.git', 'ckpt', 'hook.log');
       expect(fs.existsSync(hookLog) ? fs.readFileSync(hookLog, 'utf8') : '').toBe('');
 
@@ -168,7 +158,7 @@ describe('OpenCode (real client, offline) through ckpt\'s plugin', () => {
       for (const [n, s] of log.entries()) {
         const state = STATES[Math.floor(n / 2) + (s.kind === 'after' ? 1 : 0)]!;
         const rb = await ckpt(repo, ['rollback', String(s.step)], oc.env);
-        expect(rb.exitCode, explain(rb)).toBe(0);
+        expect(rb.exitCode, explainRun(rb)).toBe(0);
         const now = split(picture(repo));
         expect(now.seen, `rollback to ${s.kind} of call ${Math.floor(n / 2)}`).toEqual(pictureOf(state));
         expect(now.hidden).toEqual(split(end).hidden);
@@ -176,7 +166,7 @@ describe('OpenCode (real client, offline) through ckpt\'s plugin', () => {
         expect(userRefs(repo)).toBe(refs0);
         if (state === STATES.at(-1)) continue; // the live state already: nothing changed, nothing to undo
         const undo = await ckpt(repo, ['rollback', '--undo'], oc.env);
-        expect(undo.exitCode, explain(undo)).toBe(0);
+        expect(undo.exitCode, explainRun(undo)).toBe(0);
         expect(picture(repo)).toEqual(end);
       }
     },
@@ -190,7 +180,7 @@ describe('hooks install|uninstall opencode', () => {
     const exclude = path.join(repo, '.git', 'info', 'exclude');
     const before = { pic: picture(repo), exclude: fs.readFileSync(exclude), index: indexBytes(repo) };
     const first = await ckpt(repo, ['hooks', 'install', 'opencode', '--json']);
-    expect(first.exitCode, explain(first)).toBe(0);
+    expect(first.exitCode, explainRun(first)).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ changed: true, excluded: true });
     const plugin = path.join(repo, '.opencode', 'plugins', 'ckpt.js');
     expect(fs.readFileSync(plugin, 'utf8')).toContain(hookCommandLine('opencode', CLI));
@@ -200,7 +190,7 @@ describe('hooks install|uninstall opencode', () => {
     expect((await ckpt(repo, ['snap', '-m', 'x'])).exitCode).toBe(0);
     expect(git(repo, 'status', '--porcelain', '--untracked-files=all')).toBe('');
     const un = await ckpt(repo, ['hooks', 'uninstall', 'opencode', '--json']);
-    expect(un.exitCode, explain(un)).toBe(0);
+    expect(un.exitCode, explainRun(un)).toBe(0);
     expect(JSON.parse(un.stdout)).toMatchObject({ changed: true, excluded: true });
     expect(picture(repo)).toEqual(before.pic);
     expect(fs.readFileSync(exclude).equals(before.exclude)).toBe(true);
@@ -234,11 +224,11 @@ describe('hooks install|uninstall opencode', () => {
     const before = picture(xdg);
     const repoBefore = picture(repo);
     const i = await ckpt(repo, ['hooks', 'install', 'opencode', '--global', '--json'], env);
-    expect(i.exitCode, explain(i)).toBe(0);
+    expect(i.exitCode, explainRun(i)).toBe(0);
     expect(JSON.parse(i.stdout)).toMatchObject({ file: path.join(xdg, 'opencode', 'plugins', 'ckpt.js'), changed: true, excluded: false });
     expect(picture(repo)).toEqual(repoBefore);
     const u = await ckpt(repo, ['hooks', 'uninstall', 'opencode', '--global'], env);
-    expect(u.exitCode, explain(u)).toBe(0);
+    expect(u.exitCode, explainRun(u)).toBe(0);
     expect(picture(xdg)).toEqual(before);
   });
 });

@@ -10,32 +10,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
 import { sandboxWorks } from '../src/agents/sandbox.js';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { TEST_MODELS, ensureClient, opencodeEnv, type EnsureResult } from './support/clients.js';
+import { TEST_MODELS, ensureClient, opencodeEnv, explainRun, needClient, type EnsureResult } from './support/clients.js';
 import { CLI, makeRepo, picture, tempDir } from './support/repo.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
 const INSTALL_TIMEOUT = 15 * 60_000;
 const RACE_TIMEOUT = 360_000;
 
-type Installed = Extract<EnsureResult, { bin: string }>;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
-
-function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Installed {
-  if (!c) ctx.skip('client not installed');
-  else if ('skip' in c) ctx.skip(c.skip);
-}
-
-function explain(r: { exitCode?: number | undefined; stdout: string; stderr: string }): string {
-  return `exit ${r.exitCode}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
-}
 
 const CHECK = [
   "import fs from 'node:fs';",
@@ -55,7 +45,7 @@ describe('race with the real OpenCode client (offline)', () => {
   it(
     "its plugin passed in the environment: a pair per tool call in each round; the failed check resumes its session; tokens read; the user's checkout untouched",
     async (ctx) => {
-      need(ctx, opencode);
+      needClient(ctx, opencode);
       const script = loadScript('rounds-real');
       const srv: ModelServer = await startModelServer(script);
       cleanups.push(() => srv.close());
@@ -68,9 +58,9 @@ describe('race with the real OpenCode client (offline)', () => {
       const args = [script.task!, '--models', `opencode@${TEST_MODELS.opencode}`, '--worktree-dir', worktrees, '--timeout', '4m', '--check', `${process.execPath} check.mjs`, '--rounds', '2'];
       // Started from the user's checkout, as a user would: OpenCode must still work in the attempt.
       const r = await execa(process.execPath, [RACE, ...args], { cwd: repo, env: { ...env, PWD: repo }, extendEnv: false, reject: false, stdin: 'ignore', timeout: RACE_TIMEOUT - 30_000, killSignal: 'SIGKILL' });
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const show = await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
-      expect(show.exitCode, explain(show)).toBe(0);
+      expect(show.exitCode, explainRun(show)).toBe(0);
       const race = JSON.parse(show.stdout);
       const a = race.attempts[0];
       const log = fs.existsSync(a.log) ? fs.readFileSync(a.log, 'utf8').slice(-3000) : '';
@@ -117,7 +107,7 @@ describe('race with the real OpenCode client (offline)', () => {
     '--sandbox: the plugin inside the fence records its pairs through the race\'s hook relay',
     async (ctx) => {
       if (!sandboxWorks()) return ctx.skip('bubblewrap is not installed or not permitted here (apt-get install bubblewrap)');
-      need(ctx, opencode);
+      needClient(ctx, opencode);
       const srv: ModelServer = await startModelServer(loadScript('write-edit-bash'));
       cleanups.push(() => srv.close());
       const oc = await opencodeEnv({ url: srv.url });
@@ -128,7 +118,7 @@ describe('race with the real OpenCode client (offline)', () => {
       const worktrees = tempDir('ckpt-wt-');
       const args = ['Create hello.txt.', '--models', `opencode@${TEST_MODELS.opencode}`, '--worktree-dir', worktrees, '--timeout', '4m', '--sandbox'];
       const r = await execa(process.execPath, [RACE, ...args], { cwd: repo, env: { ...env, PWD: repo }, extendEnv: false, reject: false, stdin: 'ignore', timeout: RACE_TIMEOUT - 30_000, killSignal: 'SIGKILL' });
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const show = await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
       const a = JSON.parse(show.stdout).attempts[0];
       expect(a.state, a.error).toBe('done');

@@ -8,9 +8,9 @@
  */
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
-import { TEST_MODELS, claudeEnv, codexEnv, ensureClient, geminiEnv, type EnsureResult } from './support/clients.js';
+import { TEST_MODELS, claudeEnv, codexEnv, ensureClient, geminiEnv, explainRun, needClient, type EnsureResult } from './support/clients.js';
 import { CLI, makeRepo, picture, tempDir } from './support/repo.js';
 import fs from 'node:fs';
 import { listSteps, openRepo } from '../src/index.js';
@@ -19,21 +19,11 @@ const RACE = path.join(path.dirname(CLI), 'race.js');
 const INSTALL_TIMEOUT = 15 * 60_000;
 const RACE_TIMEOUT = 300_000;
 
-type Installed = Extract<EnsureResult, { bin: string }>;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
-
-function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Installed {
-  if (!c) ctx.skip('client not installed');
-  else if ('skip' in c) ctx.skip(c.skip);
-}
-
-function explain(r: { exitCode?: number | undefined; stdout: string; stderr: string }): string {
-  return `exit ${r.exitCode}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
-}
 
 const CHECK = [
   "import fs from 'node:fs';",
@@ -53,8 +43,8 @@ describe('race --rounds with the real Claude Code and Codex clients (offline)', 
   it(
     'a failed check resumes each client\'s own session with the failing output; both attempts end passing in round 2',
     async (ctx) => {
-      need(ctx, claude);
-      need(ctx, codex);
+      needClient(ctx, claude);
+      needClient(ctx, codex);
       const script = loadScript('rounds-real');
       const srv: ModelServer = await startModelServer(script);
       cleanups.push(() => srv.close());
@@ -68,9 +58,9 @@ describe('race --rounds with the real Claude Code and Codex clients (offline)', 
       const models = `claude@${TEST_MODELS.claude},codex@${TEST_MODELS.codex}`;
       const args = [script.task!, '--models', models, '--worktree-dir', worktrees, '--timeout', '3m', '--check', `${process.execPath} check.mjs`, '--rounds', '3'];
       const r = await execa(process.execPath, [RACE, ...args], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: RACE_TIMEOUT - 30_000, killSignal: 'SIGKILL' });
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const show = await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
-      expect(show.exitCode, explain(show)).toBe(0);
+      expect(show.exitCode, explainRun(show)).toBe(0);
       const race = JSON.parse(show.stdout);
 
       for (const a of race.attempts) {
@@ -123,7 +113,7 @@ describe('race --rounds with the real Gemini CLI (offline)', () => {
   it(
     'a failed check resumes Gemini CLI\'s own session (--resume=<session_id>) with the failing output; the attempt ends passing in round 2',
     async (ctx) => {
-      need(ctx, gemini);
+      needClient(ctx, gemini);
       const script = loadScript('rounds-real');
       const srv: ModelServer = await startModelServer(script);
       cleanups.push(() => srv.close());
@@ -135,7 +125,7 @@ describe('race --rounds with the real Gemini CLI (offline)', () => {
       const worktrees = tempDir('ckpt-wt-');
       const args = [script.task!, '--models', `gemini@${TEST_MODELS.gemini}`, '--worktree-dir', worktrees, '--timeout', '3m', '--check', `${process.execPath} check.mjs`, '--rounds', '3'];
       const r = await execa(process.execPath, [RACE, ...args], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: RACE_TIMEOUT - 30_000, killSignal: 'SIGKILL' });
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const show = await execa(process.execPath, [RACE, 'show', '--json'], { cwd: repo, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
       const a = JSON.parse(show.stdout).attempts[0];
       const log = fs.existsSync(a.log) ? fs.readFileSync(a.log, 'utf8').slice(-3000) : '';

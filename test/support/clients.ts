@@ -18,6 +18,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import type { TestContext } from 'vitest';
 
 export type ClientName = 'claude' | 'codex' | 'gemini' | 'opencode';
 
@@ -42,6 +43,19 @@ export const TEST_MODELS: Record<ClientName, string> = {
 };
 
 export type EnsureResult = { bin: string; version: string; dir: string } | { skip: string };
+/** An {@link EnsureResult} whose client is installed. */
+export type Installed = Extract<EnsureResult, { bin: string }>;
+
+/** Skips the running test (with the install's reason) unless the client `c` is installed. */
+export function needClient(ctx: TestContext, c: EnsureResult | undefined): asserts c is Installed {
+  if (!c) ctx.skip('client not installed');
+  else if ('skip' in c) ctx.skip(c.skip);
+}
+
+/** A process's exit code and the last 4000 characters of its stdout and stderr: the message of a failed expectation on it. */
+export function explainRun(r: { exitCode?: number | undefined; stdout: string; stderr: string }): string {
+  return `exit ${r.exitCode}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
+}
 
 export function cacheDir(): string {
   return process.env.CKPT_TEST_CACHE || path.join(os.homedir(), '.cache', 'ckpt-test');

@@ -13,9 +13,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startModelServer, type ModelServer, type Script } from './support/model-server.js';
-import { TEST_MODELS, claudeEnv, ensureClient, type EnsureResult } from './support/clients.js';
+import { TEST_MODELS, claudeEnv, ensureClient, needClient, type EnsureResult } from './support/clients.js';
 import { killProcessesIn } from './support/procs.js';
 import { CLI, makeRepo } from './support/repo.js';
 
@@ -26,11 +26,6 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
 });
-
-function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Extract<EnsureResult, { bin: string }> {
-  if (!c) ctx.skip('client not installed');
-  else if ('skip' in c) ctx.skip(c.skip);
-}
 
 interface Row {
   worktree: string;
@@ -120,7 +115,7 @@ describe('ckpt agents with the real Claude Code client', () => {
   }, INSTALL_TIMEOUT);
 
   it('a permission request is "waiting for input" (since when, why), "running" once answered, idle after the reply, finished at the end', { timeout: 240_000 }, async (ctx) => {
-    need(ctx, claude);
+    needClient(ctx, claude);
     const dir = makeRepo({ 'README.md': '# p\n' });
     expect((await execa(process.execPath, [CLI, 'hooks', 'install', 'claude'], { cwd: dir })).exitCode).toBe(0);
     let release = (): void => undefined;
@@ -160,7 +155,7 @@ describe('ckpt agents with the real Claude Code client', () => {
   });
 
   it('stale once the client is killed while it waits: never shown as live', { timeout: 240_000 }, async (ctx) => {
-    need(ctx, claude);
+    needClient(ctx, claude);
     const dir = makeRepo({ 'README.md': '# p\n' });
     expect((await execa(process.execPath, [CLI, 'hooks', 'install', 'claude'], { cwd: dir })).exitCode).toBe(0);
     const { child, out } = await startClaude(claude.bin, dir, { turns: [{ bash: 'echo hi > out.txt' }, { final: 'done' }] });

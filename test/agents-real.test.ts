@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expandArgv, PRESETS } from '../src/agents/presets.js';
 import { loadScript, startModelServer, type ModelServer, type Script } from './support/model-server.js';
 import {
@@ -29,7 +29,10 @@ import {
   parseClaudeResult,
   parseJsonLines,
   runClient,
+  explainRun,
+  needClient,
   type EnsureResult,
+  type Installed,
 } from './support/clients.js';
 import { CLI, makeRepo, picture, storeDir, tempDir, write, type Entry } from './support/repo.js';
 
@@ -41,7 +44,6 @@ const INSTALL_TIMEOUT = 15 * 60_000;
 const RACE_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 180_000;
 
-type Installed = Extract<EnsureResult, { bin: string }>;
 type Files = Record<string, string>;
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -50,11 +52,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
-
-function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Installed {
-  if (!c) ctx.skip('client not installed');
-  else if ('skip' in c) ctx.skip(c.skip);
-}
 
 async function server(script: Script | string): Promise<ModelServer> {
   const s = await startModelServer(typeof script === 'string' ? loadScript(script) : script);
@@ -90,10 +87,6 @@ async function cutNthStream(target: string, nth: number): Promise<{ url: string;
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
   cleanups.push(() => new Promise((resolve) => (proxy.closeAllConnections(), proxy.close(resolve))));
   return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, cut: () => cut };
-}
-
-function explain(r: { exitCode?: number | undefined; stdout: string; stderr: string }): string {
-  return `exit ${r.exitCode}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
 }
 
 // ------------------------------------------------------------------ expected worktrees
@@ -184,14 +177,14 @@ async function ckpt(cwd: string, args: string[], env: NodeJS.ProcessEnv) {
 
 async function raceShow(cwd: string, env: NodeJS.ProcessEnv): Promise<any> {
   const r = await race(cwd, ['show', '--json'], env, 60_000);
-  expect(r.exitCode, explain(r)).toBe(0);
+  expect(r.exitCode, explainRun(r)).toBe(0);
   return JSON.parse(r.stdout);
 }
 
 /** The steps of a worktree, oldest first. */
 async function steps(dir: string, env: NodeJS.ProcessEnv): Promise<Step[]> {
   const r = await ckpt(dir, ['log', '--json'], env);
-  expect(r.exitCode, explain(r)).toBe(0);
+  expect(r.exitCode, explainRun(r)).toBe(0);
   return (JSON.parse(r.stdout).steps as Step[]).slice().reverse();
 }
 
@@ -228,8 +221,8 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
   it(
     'race claude,codex through bin/race.js: both done, each worktree holds exactly what its script wrote, tokens and cost shown',
     async (ctx) => {
-      need(ctx, claude);
-      need(ctx, codex);
+      needClient(ctx, claude);
+      needClient(ctx, codex);
       const script = loadScript('race-real');
       const srv = await server(script);
       const env = await raceEnv(srv.url);
@@ -238,7 +231,7 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
       const models = `claude@${TEST_MODELS.claude},codex@${TEST_MODELS.codex}`;
 
       const r = await race(repo, [script.task!, '--models', models, '--worktree-dir', worktrees, '--timeout', '3m'], env);
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       expect(r.stdout).toMatch(/\[claude\] done in /);
       expect(r.stdout).toMatch(/\[codex\] done in /);
 
@@ -294,7 +287,7 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
   it(
     "Claude Code through ckpt's hooks: a before/after pair per tool call, Bash changes captured, rollback to each before is byte-exact and undoable",
     async (ctx) => {
-      need(ctx, claude);
+      needClient(ctx, claude);
       const script = loadScript('race-real');
       const srv = await server(script);
       const env = await raceEnv(srv.url);
@@ -303,10 +296,10 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
       write(repo, { '.git/info/exclude': '.ckpt/\n', '.ckpt/config.json': JSON.stringify({ race: { worktreeDir: worktrees } }) });
 
       const r = await race(repo, [script.task!, '--models', `claude@${TEST_MODELS.claude}`, '--timeout', '3m'], env);
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const shown = await raceShow(repo, env);
       const a = shown.attempts[0];
-      expect(a.state, explain(r)).toBe('done');
+      expect(a.state, explainRun(r)).toBe('done');
       expect(a.dir.startsWith(worktrees + path.sep)).toBe(true);
       expect(picture(a.dir)).toEqual(pictureOf(STATES.at(-1)!));
       // No hook failed (a failing ckpt hook is logged here, never shown to the agent).
@@ -343,10 +336,10 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
       const end = picture(a.dir);
       for (let k = 0; k < CLAUDE_CALLS.length; k++) {
         const rb = await ckpt(a.dir, ['rollback', String(hooked[2 * k]!.step)], env);
-        expect(rb.exitCode, explain(rb)).toBe(0);
+        expect(rb.exitCode, explainRun(rb)).toBe(0);
         expect(picture(a.dir), `rollback to before ${CLAUDE_CALLS[k]}`).toEqual(pictureOf(STATES[k]!));
         const undo = await ckpt(a.dir, ['rollback', '--undo'], env);
-        expect(undo.exitCode, explain(undo)).toBe(0);
+        expect(undo.exitCode, explainRun(undo)).toBe(0);
         expect(picture(a.dir), `undo of rollback ${k}`).toEqual(end);
       }
       // Each rollback recorded a pre-rollback checkpoint (and the undo its own).
@@ -359,7 +352,7 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
   it(
     'Codex (hooks passed with -c and --dangerously-bypass-hook-trust): a before/after pair per tool call, and with the watcher a checkpoint for every settled step',
     async (ctx) => {
-      need(ctx, codex);
+      needClient(ctx, codex);
       const script = loadScript('watcher-steps');
       const srv = await server(script);
       const env = await raceEnv(srv.url);
@@ -367,10 +360,10 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
       const worktrees = tempDir('ckpt-wt-');
 
       const r = await race(repo, [script.task!, '--models', `codex@${TEST_MODELS.codex}`, '--worktree-dir', worktrees, '--timeout', '3m'], env);
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const shown = await raceShow(repo, env);
       const a = shown.attempts[0];
-      expect(a.state, explain(r)).toBe('done');
+      expect(a.state, explainRun(r)).toBe('done');
       const s1: Files = { ...BASE, 'a.txt': 'one\n' };
       const s2: Files = { ...BASE, 'a.txt': 'two\n' };
       const s3: Files = { ...s2, 'gen/x.txt': 'x\n', 'gen/y.txt': 'y\n' };
@@ -404,7 +397,7 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
   it(
     'codex: a dropped stream that Codex retries ("Reconnecting..." error event) still makes a done attempt',
     async (ctx) => {
-      need(ctx, codex);
+      needClient(ctx, codex);
       const srv = await server('write-edit-bash');
       const proxy = await cutNthStream(srv.url, 2);
       const env = await raceEnv(proxy.url, { codexRetries: 1 });
@@ -412,7 +405,7 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
       const worktrees = tempDir('ckpt-wt-');
 
       const r = await race(repo, ['Create hello.txt and gen.txt.', '--models', `codex@${TEST_MODELS.codex}`, '--worktree-dir', worktrees, '--timeout', '3m'], env);
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       expect(proxy.cut()).toBe(1);
       const a = (await raceShow(repo, env)).attempts[0];
       const events = parseJsonLines(fs.readFileSync(a.log, 'utf8'));
@@ -431,8 +424,8 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
     'a client that exits on an API error ($failing, $script) is a failed attempt with its message; the other finishes done',
     { timeout: RACE_TIMEOUT },
     async ({ failing, script: errScript, message }, ctx) => {
-      need(ctx, claude);
-      need(ctx, codex);
+      needClient(ctx, claude);
+      needClient(ctx, codex);
       const good = await server('write-edit-bash');
       const bad = await server(errScript);
       const env = await raceEnv(good.url);
@@ -443,7 +436,7 @@ describe('race with the real Claude Code and Codex clients (offline)', () => {
       write(repo, { '.git/info/exclude': '.ckpt/\n', '.ckpt/config.json': JSON.stringify({ agents: { [failing]: { env: agentEnv } }, race: { worktreeDir: worktrees } }) });
 
       const r = await race(repo, ['Create hello.txt and gen.txt.', '--models', `claude@${TEST_MODELS.claude},codex@${TEST_MODELS.codex}`, '--timeout', '3m'], env);
-      expect(r.exitCode, explain(r)).toBe(0);
+      expect(r.exitCode, explainRun(r)).toBe(0);
       const shown = await raceShow(repo, env);
       const byName = Object.fromEntries(shown.attempts.map((x: any) => [x.name, x]));
       const f = byName[failing];
@@ -496,7 +489,7 @@ describe("the presets' argv is accepted by the installed clients", () => {
   }, INSTALL_TIMEOUT);
 
   it.for(TASKS)('claude: the exact preset argv (+ --settings as run.ts inserts it) with $label', { timeout: RUN_TIMEOUT }, async ({ task, model }, ctx) => {
-    need(ctx, claude);
+    needClient(ctx, claude);
     const repo = makeRepo(BASE);
     const srv = await server('write-edit-bash');
     const { env, home, cleanup } = await claudeEnv({ url: srv.url });
@@ -512,7 +505,7 @@ describe("the presets' argv is accepted by the installed clients", () => {
       '--allowedTools', 'Bash Write Edit MultiEdit', ...(model ? ['--model', TEST_MODELS.claude] : []), '--', task,
     ]);
     const r = await runClient(claude.bin, argv.slice(1), { cwd: repo, env, timeoutMs: RUN_TIMEOUT - 30_000 });
-    expect(r.exitCode, explain(r)).toBe(0);
+    expect(r.exitCode, explainRun(r)).toBe(0);
     expect(r.stderr).not.toMatch(/unknown option|unknown argument|error:/i);
     const out = parseClaudeResult(r.stdout);
     expect(out).toMatchObject({ type: 'result', subtype: 'success', is_error: false, num_turns: 4 });
@@ -537,7 +530,7 @@ describe("the presets' argv is accepted by the installed clients", () => {
   });
 
   it.for(TASKS)('codex: the exact preset argv with $label', { timeout: RUN_TIMEOUT }, async ({ task, model }, ctx) => {
-    need(ctx, codex);
+    needClient(ctx, codex);
     const repo = makeRepo(BASE);
     const srv = await server('write-edit-bash');
     // Without -m, Codex uses the config's model (a user's default); here the same test model.
@@ -547,7 +540,7 @@ describe("the presets' argv is accepted by the installed clients", () => {
     const argv = expandArgv(PRESETS.codex!.command, { task, model: model ? TEST_MODELS.codex : null, dir: repo });
     expect(argv).toEqual(['codex', 'exec', '--json', '--sandbox', 'workspace-write', ...(model ? ['-m', TEST_MODELS.codex] : []), '-C', repo, '--skip-git-repo-check', '--', task]);
     const r = await runClient(codex.bin, argv.slice(1), { cwd: repo, env, timeoutMs: RUN_TIMEOUT - 30_000 });
-    expect(r.exitCode, explain(r)).toBe(0);
+    expect(r.exitCode, explainRun(r)).toBe(0);
     expect(r.stderr).not.toMatch(/unexpected argument|unrecognized|error:/i);
     const events = parseJsonLines(r.stdout);
     expect(events.find((e) => e.type === 'turn.completed')?.usage).toMatchObject({ input_tokens: 480, output_tokens: 120 });
@@ -565,23 +558,23 @@ describe("the presets' argv is accepted by the installed clients", () => {
   });
 
   it('claude and codex --help list every option of their presets (and --settings)', { timeout: RUN_TIMEOUT }, async (ctx) => {
-    need(ctx, claude);
-    need(ctx, codex);
+    needClient(ctx, claude);
+    needClient(ctx, codex);
     const home = tempDir('ckpt-help-home-');
     const env = { ...baseEnv(), HOME: home };
     const c = await execa(claude.bin, ['--help'], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
-    expect(c.exitCode, explain(c)).toBe(0);
+    expect(c.exitCode, explainRun(c)).toBe(0);
     expectHelpLists(c.stdout, ['--settings', ...presetFlags(expandArgv(PRESETS.claude!.command, { task: 'T', model: 'M', dir: '/d' }), 'T')]);
     const x = await execa(codex.bin, ['exec', '--help'], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
-    expect(x.exitCode, explain(x)).toBe(0);
+    expect(x.exitCode, explainRun(x)).toBe(0);
     expectHelpLists(x.stdout, presetFlags(expandArgv(PRESETS.codex!.command, { task: 'T', model: 'M', dir: '/d' }), 'T'));
   });
 
   it('gemini: --help lists every option of the preset; its argv and env get a prompt that starts with - to the API', { timeout: RUN_TIMEOUT }, async (ctx) => {
-    need(ctx, gemini);
+    needClient(ctx, gemini);
     const home = tempDir('ckpt-gemini-home-');
     const help = await execa(gemini.bin, ['--help'], { env: { ...baseEnv(), HOME: home }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 });
-    expect(help.exitCode, explain(help)).toBe(0);
+    expect(help.exitCode, explainRun(help)).toBe(0);
     const task = '--starts-with-dashes: fix it';
     const argv = expandArgv(PRESETS.gemini!.command, { task, model: TEST_MODELS.gemini, dir: '/d' });
     expect(argv).toEqual(['gemini', `--prompt=${task}`, '--approval-mode=yolo', '--output-format', 'stream-json', '-m', TEST_MODELS.gemini]);
@@ -606,11 +599,11 @@ describe("the presets' argv is accepted by the installed clients", () => {
     expect(events.find((e) => e.type === 'message' && e.role === 'user')?.content).toBe(task);
     expect(events.find((e) => e.type === 'result')).toMatchObject({ status: 'success', stats: { input_tokens: 120, output_tokens: 30 } });
     expect(srv.requests.map((x) => x.url)).toContain(`/v1beta/models/${TEST_MODELS.gemini}:streamGenerateContent?alt=sse`);
-    expect(r.exitCode, explain(r)).toBe(0);
+    expect(r.exitCode, explainRun(r)).toBe(0);
 
     // Without the preset's env, the attempt's new (untrusted) worktree stops a headless run.
     const untrusted = await run({});
-    expect(untrusted.exitCode, explain(untrusted)).toBe(55);
+    expect(untrusted.exitCode, explainRun(untrusted)).toBe(55);
     expect(untrusted.stderr).toMatch(/not running in a trusted directory/);
   });
 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadScript, startModelServer, type ModelServer, type Script } from './support/model-server.js';
 import {
   TEST_MODELS,
@@ -24,6 +24,7 @@ import {
   parseClaudeResult,
   parseJsonLines,
   runClient,
+  needClient,
   type EnsureResult,
 } from './support/clients.js';
 
@@ -67,11 +68,6 @@ function readHooks(file: string): any[] {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l));
-}
-
-function need(ctx: TestContext, c: EnsureResult | undefined): asserts c is Extract<EnsureResult, { bin: string }> {
-  if (!c) ctx.skip('client not installed');
-  else if ('skip' in c) ctx.skip(c.skip);
 }
 
 /** Print the client output when an assertion fails: the message is the useful part. */
@@ -200,7 +196,7 @@ describe('Claude Code (real client, offline)', () => {
   it(
     'writes, edits and runs bash through the preset argv; JSON has cost and tokens; hooks fire per tool',
     async (ctx) => {
-      need(ctx, claude);
+      needClient(ctx, claude);
       const repo = await tempRepo();
       const srv = await server('write-edit-bash');
       const { env, home, cleanup } = await claudeEnv({ url: srv.url });
@@ -263,7 +259,7 @@ describe('Claude Code (real client, offline)', () => {
   it(
     'edits a committed file (after Read), deletes via rm and writes a file without a trailing newline',
     async (ctx) => {
-      need(ctx, claude);
+      needClient(ctx, claude);
       const repo = await tempRepo({ 'README.md': '# demo\nversion 1\n', 'old.txt': 'old\n' });
       const srv = await server('edit-existing-delete');
       const { env, cleanup } = await claudeEnv({ url: srv.url });
@@ -286,7 +282,7 @@ describe('Claude Code (real client, offline)', () => {
   ])(
     'exits non-zero with a message on an HTTP $status from the API', { timeout: RUN_TIMEOUT + 30_000 },
     async ({ status, script, pattern, type }, ctx) => {
-      need(ctx, claude);
+      needClient(ctx, claude);
       const repo = await tempRepo();
       const srv = await server(script);
       const { env, cleanup } = await claudeEnv({ url: srv.url });
@@ -301,7 +297,7 @@ describe('Claude Code (real client, offline)', () => {
   );
 
   it('--help lists every flag of the preset', async (ctx) => {
-    need(ctx, claude);
+    needClient(ctx, claude);
     const r = await execa(claude.bin, ['--help'], { reject: false, stdin: 'ignore', env: { HOME: os.tmpdir() } });
     expect(r.exitCode).toBe(0);
     for (const flag of ['-p, --print', '--output-format', '--permission-mode', 'acceptEdits', '--allowedTools', '--settings', '--model']) {
@@ -322,7 +318,7 @@ describe('Codex CLI (real client, offline)', () => {
   it(
     'writes (apply_patch), edits (apply_patch) and runs a command (exec_command) with the preset argv in workspace-write',
     async (ctx) => {
-      need(ctx, codex);
+      needClient(ctx, codex);
       const repo = await tempRepo();
       const srv = await server('write-edit-bash');
       const { env, cleanup } = await codexEnv({ url: srv.url });
@@ -361,7 +357,7 @@ describe('Codex CLI (real client, offline)', () => {
   it(
     'runs PreToolUse/PostToolUse hooks from config.toml with --dangerously-bypass-hook-trust',
     async (ctx) => {
-      need(ctx, codex);
+      needClient(ctx, codex);
       const repo = await tempRepo();
       const srv = await server('write-edit-bash');
       const hooksLog = path.join(repo, '..', `${path.basename(repo)}-hooks.jsonl`);
@@ -408,7 +404,7 @@ describe('Codex CLI (real client, offline)', () => {
   it(
     'edits a committed file, deletes one (apply_patch) and writes one without a trailing newline (shell)',
     async (ctx) => {
-      need(ctx, codex);
+      needClient(ctx, codex);
       const repo = await tempRepo({ 'README.md': '# demo\nversion 1\n', 'old.txt': 'old\n' });
       const srv = await server('edit-existing-delete');
       const { env, cleanup } = await codexEnv({ url: srv.url });
@@ -426,7 +422,7 @@ describe('Codex CLI (real client, offline)', () => {
   it(
     'workspace-write sandbox works here: writes outside the workspace fail, rm -f is refused, rm works',
     async (ctx) => {
-      need(ctx, codex);
+      needClient(ctx, codex);
       const repo = await tempRepo({ 'victim.txt': 'v\n' });
       const srv = await server('sandbox-probe');
       const { env, home, cleanup } = await codexEnv({ url: srv.url });
@@ -451,7 +447,7 @@ describe('Codex CLI (real client, offline)', () => {
   ])(
     'exits non-zero with a turn.failed message on an HTTP $status from the API', { timeout: RUN_TIMEOUT + 30_000 },
     async ({ script, pattern }, ctx) => {
-      need(ctx, codex);
+      needClient(ctx, codex);
       const repo = await tempRepo();
       const srv = await server(script);
       const { env, cleanup } = await codexEnv({ url: srv.url });
@@ -467,7 +463,7 @@ describe('Codex CLI (real client, offline)', () => {
   );
 
   it('exec --help lists every flag of the preset', async (ctx) => {
-    need(ctx, codex);
+    needClient(ctx, codex);
     const r = await execa(codex.bin, ['exec', '--help'], { reject: false, stdin: 'ignore', env: { HOME: os.tmpdir() } });
     expect(r.exitCode).toBe(0);
     for (const flag of ['--json', '--sandbox <SANDBOX_MODE>', 'workspace-write', '-m, --model', '-C, --cd', '--skip-git-repo-check', '--dangerously-bypass-hook-trust']) {
@@ -486,7 +482,7 @@ describe('Gemini CLI (flags only)', () => {
   }, INSTALL_TIMEOUT);
 
   it('--help lists every flag of the preset', async (ctx) => {
-    need(ctx, gemini);
+    needClient(ctx, gemini);
     const argv = geminiArgv({ task: 'T', model: 'M' });
     expect(argv).toEqual(['-p', 'T', '--approval-mode=yolo', '--output-format', 'stream-json', '-m', 'M']);
     const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckpt-gemini-home-'));
@@ -515,8 +511,8 @@ describe('Claude Code and Codex racing on one server', () => {
   it(
     'each client session plays the script from the start; both produce the same files',
     async (ctx) => {
-      need(ctx, claude);
-      need(ctx, codex);
+      needClient(ctx, claude);
+      needClient(ctx, codex);
       const srv = await server('write-edit-bash');
       const [repoA, repoB] = [await tempRepo(), await tempRepo()];
       const ce = await claudeEnv({ url: srv.url });

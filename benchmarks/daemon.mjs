@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DAEMON_TARGETS, benchDaemon } from './lib/daemon.mjs';
+import { benchDaemonRollback, rollbackReport } from './lib/daemon-rollback.mjs';
 import { ROOT, log } from './lib/env.mjs';
 import { fmt } from './lib/measure.mjs';
 import { optionValue } from './lib/options.mjs';
@@ -23,6 +24,8 @@ const out = path.resolve(arg('--out', path.join(ROOT, 'benchmarks', 'results.md'
 const { machine, startedAt } = await startRun();
 const results = [];
 for (const s of sizes) results.push(await benchDaemon(s, { quick }));
+const rollbacks = [];
+for (const s of sizes) rollbacks.push(await benchDaemonRollback(s, { quick }));
 
 const met = (t, lower = true) => (Number.isFinite(t.value) ? (lower ? t.value <= t.target : t.value >= t.target) ? 'met' : '**not met**' : '—');
 const lines = [];
@@ -49,9 +52,11 @@ lines.push('Where the time goes: ' + results.map((r) => {
   return `${r.label}: the step alone ${fmt(m('daemon-step'))}, ${fmt(m('daemon-snapshot'))} with the worktree lock taken and released around it (${(m('direct-snapshot') / m('daemon-snapshot')).toFixed(1)}× faster than the direct path's ${fmt(m('direct-snapshot'))}), of which the fsync floor alone is ${fmt(m('fsync-floor'))}; the hook ${fmt(m('daemon-hook'))} = Node start-up ${fmt(m('node-floor-noca'))} + the client's module loading ${fmt(m('client-load') - m('node-floor-noca'))} (${fmt(m('client-load'))} − ${fmt(m('node-floor-noca'))}) + the daemon's answer ${fmt(m('daemon-answer'))} + the remainder (sh -c, stdin, connect; a difference of medians, which do not add exactly) ${fmt(m('daemon-hook') - m('client-load') - m('daemon-answer'))}`;
 }).join('; ') + '. No git process runs on the step\'s path (the ref moves in process with git\'s lockfile protocol); the tree-only row writes its objects alone (its own fsync round), so it is not a part of the whole step\'s time. The daemon\'s answer is a hook request sent from the benchmark process: the sync cookie, the worktree lock, the agent\'s state file and the step, with no Node start-up.');
 lines.push('');
+lines.push(...rollbackReport(rollbacks, fmt));
+lines.push('');
 lines.push('Snapshots served by the daemon in these runs: ' + results.map((r) => `${r.label}: ${r.served.incremental} of ${r.served.snapshots} in process (full reads: ${JSON.stringify(r.served.rescans)})`).join('; ') + '.');
 lines.push('');
-lines.push("Not measured by this family (issue 11's other targets): a rollback of a 10-file step through the daemon, whole process (≤ bare Node + 50 ms at 100k), and a race of 5 attempts at 10k (≤ 100 MB for all of ckpt's processes). The memory target cannot be met by any Node daemon here: a bare `node -e` is ~41 MB of RSS before any code, so the rows give what the daemon adds to it. fsync: every object and the ref are fsynced before the ref names them (git/store.ts); the fsync floor row is that round alone, measured in the same loop.");
+lines.push("Not measured by this family (issue 11's other target): a race of 5 attempts at 10k (≤ 100 MB for all of ckpt's processes). The memory target cannot be met by any Node daemon here: a bare `node -e` is ~41 MB of RSS before any code, so the rows give what the daemon adds to it. fsync: every object and the ref are fsynced before the ref names them (git/store.ts); the fsync floor row is that round alone, measured in the same loop.");
 lines.push('<!-- /daemon -->');
 const section = lines.join('\n') + '\n';
 let text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';

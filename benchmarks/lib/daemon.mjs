@@ -19,7 +19,7 @@ import { hookPayload } from './hook.mjs';
 export const DAEMON_TARGETS = { snapshot10Ms: 10, hookOverNodeMs: 20, memoryMB: 40, readyMs: 500 };
 
 /** One JSON-line request to the daemon of `commonDir` (protocol of src/watch/daemon-paths.ts). */
-function ask(sockPath, msg, timeoutMs = 5000) {
+export function ask(sockPath, msg, timeoutMs = 5000) {
   return new Promise((resolve) => {
     const sock = net.connect(sockPath);
     let buf = '';

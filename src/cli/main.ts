@@ -3,7 +3,8 @@
  * with each command's zod schema (cli/command.ts), runs one library call per
  * command (each in src/cli/commands/, which owns its options), renders the
  * result through one Output, sets the exit code. `ckpt hook claude` skips all
- * of that: it starts fast.
+ * of that: it starts fast; so does `ckpt rollback` in its simple forms
+ * (cli/lean-rollback.ts: no commander, no zod, the same validation and run).
  */
 import type { Command as CommandType } from 'commander';
 import type { Act } from './command.js';
@@ -21,7 +22,25 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     process.exitCode = await runHook(argv.slice(1));
     return;
   }
-  const [{ Command, CommanderError, Help, InvalidArgumentError }, { EXIT, Output }, { parseInput }, { registerCommands }, { CkptError }, { quote }, { statSync }, path] = await Promise.all([
+  // Lean path: `ckpt rollback` in its simple forms, without commander and zod (cli/lean-rollback.ts).
+  if (meta.program === 'ckpt' && argv[0] === 'rollback') {
+    const { parseLeanRollback, validateLean } = await import('./lean-rollback.js');
+    const lean = parseLeanRollback(argv);
+    if (lean) {
+      const [{ EXIT, Output, settleOutput }, { run }] = await Promise.all([import('./output.js'), import('./commands/rollback-run.js')]);
+      const out = new Output({ json: !!lean.input.json, color: 'auto' });
+      try {
+        validateLean(lean);
+        await run({ cwd: process.cwd(), out, program: meta.program, bin, paths: lean.paths }, lean.input);
+        process.exitCode = EXIT.ok;
+      } catch (err) {
+        process.exitCode = out.fail(err);
+      }
+      await settleOutput(out);
+      return;
+    }
+  }
+  const [{ Command, CommanderError, Help, InvalidArgumentError }, { EXIT, Output, settleOutput }, { parseInput }, { registerCommands }, { CkptError }, { quote }, { statSync }, path] = await Promise.all([
     import('commander'),
     import('./output.js'),
     import('./command.js'),
@@ -119,18 +138,7 @@ export async function main(argv: string[], meta: { program: string; bin?: string
       }
     } else throw err;
   }
-  // Output that never arrived is a failure, not success (`ckpt log > /dev/full`, a closed pipe).
-  const werr = await last.flush();
-  if (werr) {
-    if (werr.code !== 'EPIPE') {
-      try {
-        process.stderr.write(`error: cannot write the output to stdout: ${werr.code ?? werr.message}\n`);
-      } catch {
-        // stderr is gone too
-      }
-    }
-    if (!process.exitCode) process.exitCode = EXIT.environment;
-  }
+  await settleOutput(last);
 }
 
 declare const CKPT_VERSION: string | undefined;

@@ -15,7 +15,8 @@
  *
  * Only the CLI prints or exits.
  */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import pc from 'picocolors';
 import { CkptError, type ErrorKind } from '../core/errors.js';
 import { quote } from '../core/quote.js';
@@ -252,6 +253,8 @@ export interface TableSpec {
 /** Renders a table in the house style (cli-table3); `color` from {@link Output.color}. */
 export function renderTable(spec: TableSpec, color: boolean): string {
   const styled = color && spec.styled;
+  // Loaded when a table is printed (~12 ms here), not by every command that imports the Output.
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof TableType;
   const table = new Table({
     head: spec.head,
     style: { head: styled ? ['cyan'] : [], border: styled ? ['grey'] : [] },
@@ -299,4 +302,23 @@ export function duration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const m = Math.floor(ms / 60_000);
   return `${m}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+}
+
+/**
+ * After a command: waits for its output to arrive and turns a write failure
+ * of stdout into a failure of the command (exit code 4 unless it failed
+ * already; a message on stderr unless the reader went away, EPIPE): output
+ * that never arrived is not success (`ckpt log > /dev/full`, a closed pipe).
+ */
+export async function settleOutput(out: Output): Promise<void> {
+  const werr = await out.flush();
+  if (!werr) return;
+  if (werr.code !== 'EPIPE') {
+    try {
+      process.stderr.write(`error: cannot write the output to stdout: ${werr.code ?? werr.message}\n`);
+    } catch {
+      // stderr is gone too
+    }
+  }
+  if (!process.exitCode) process.exitCode = EXIT.environment;
 }

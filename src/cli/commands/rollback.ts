@@ -1,19 +1,19 @@
-/** `ckpt rollback [TARGET] [--to TIME] [--undo] [-- PATHS]`. */
+/** `ckpt rollback [TARGET] [--to TIME] [--undo] [-- PATHS]`: its options; the command itself is rollback-run.ts (which loads no zod, for the lean path of cli/lean-rollback.ts). */
 import type { Command } from 'commander';
 import * as z from '../../core/zod.js';
-import { CkptError } from '../../core/errors.js';
 import { timePointText } from '../../core/duration-schema.js';
-import { openRepo } from '../../git/repo.js';
-import { rollback, type FileChange } from '../../snapshot/rollback.js';
-import { daemonReader } from '../../watch/daemon-reader.js';
 import { flag, json, type Act } from '../command.js';
-import type { Ctx } from '../context.js';
-import { toRepoPaths } from '../paths.js';
+import { run, type RollbackInput } from './rollback-run.js';
+
+export { run } from './rollback-run.js';
 
 /** Arguments and options of `ckpt rollback` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ target: z.string().optional(), to: timePointText.optional(), undo: flag, dryRun: flag, json });
 /** What {@link run} receives: {@link schema}'s output. */
 export type Input = z.output<typeof schema>;
+// The schema's output is exactly what the lean path builds by hand (cli/lean-rollback.ts).
+const sameShape: (i: Input) => RollbackInput = (i) => i;
+void sameShape;
 
 /** Declares `ckpt rollback` and its options on `parent`; `act` validates them with {@link schema}. */
 export function register(parent: Command, act: Act): void {
@@ -26,58 +26,4 @@ export function register(parent: Command, act: Act): void {
     .option('-n, --dry-run', 'show what would change, change nothing')
     .option('--json', 'print JSON')
     .action(act(schema, run));
-}
-
-/** Runs `ckpt rollback`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
-export async function run(ctx: Ctx, input: Input): Promise<void> {
-  if ([input.target, input.to, input.undo].filter((x) => x !== undefined && x !== false).length > 1) {
-    throw new CkptError('INVALID_ARGUMENT', 'give one of TARGET, --to TIME or --undo', { hint: 'See `ckpt rollback --help`.' });
-  }
-  const out = ctx.out;
-  const c = out.c;
-  const repo = await openRepo(ctx.cwd);
-  const paths = toRepoPaths(repo, ctx.cwd, ctx.paths);
-  const res = await rollback(repo, {
-    ...(input.target !== undefined ? { target: input.target } : {}),
-    ...(input.to ? { to: input.to } : {}),
-    ...(input.undo ? { undo: true } : {}),
-    ...(paths.length ? { paths } : {}),
-    dryRun: !!input.dryRun,
-    // When the repository's daemon runs, it reads the worktree from what changed.
-    reader: daemonReader(repo),
-  });
-  out.result(res);
-  if (res.interrupted) {
-    const it = res.interrupted;
-    const first = it.action === 'undo' ? 'put back the state before it' : 'finish it';
-    out.warn(`an interrupted ${it.label} is pending (left as it is): the real command would first ${first}${input.undo ? ', and that is the whole undo' : ''}`);
-    if (!input.undo) {
-      out.line(`it would first ${it.action === 'undo' ? 'put back' : 'finish'}:`);
-      printChanges(out, it.changes);
-      if (it.changes.length === 0) out.line(`  ${c.dim('(nothing to change)')}`);
-    }
-  }
-  if (res.recovered) out.warn(input.undo ? 'an interrupted rollback was undone: its files were put back from its pre-rollback snapshot' : 'an interrupted rollback was ended first');
-  for (const w of res.warnings) out.warn(w);
-  const what = input.undo ? `undid the rollback recorded in step ${res.target.step}` : `step ${res.target.step} (${res.target.id.slice(0, 10)}, ${res.target.kind}${res.target.tool ? ` ${out.q(res.target.tool)}` : ''})`;
-  if (res.changes.length === 0) {
-    out.line(`nothing to change: the ${paths.length ? 'paths already match' : 'worktree already matches'} ${input.undo ? 'that state' : what}`);
-    return;
-  }
-  const verb = res.dryRun ? 'would restore' : 'restored';
-  out.line(`${verb} ${input.undo ? 'the state before the last rollback' : what}:`);
-  printChanges(out, res.changes);
-  for (const k of res.kept) out.line(`  ${c.dim('=')} ${out.q(k)} ${c.dim('(kept: ignored in that state)')}`);
-  for (const s of res.skipped) out.warn(s);
-  if (!res.dryRun) out.line(`\nundo this with: ${c.bold('ckpt rollback --undo')}`);
-  else out.line('\n(dry run: nothing changed)');
-}
-
-function printChanges(out: Ctx['out'], changes: FileChange[]): void {
-  const c = out.c;
-  for (const ch of changes) {
-    const sign = ch.action === 'delete' ? c.red('D') : ch.from === null ? c.green('A') : ch.action === 'mode' ? c.cyan('X') : c.yellow('M');
-    const note = ch.action === 'mode' ? ` (mode ${ch.from} → ${ch.to})` : ch.action === 'link' ? ' (symlink)' : '';
-    out.line(`  ${sign} ${out.q(ch.path)}${note}`);
-  }
 }

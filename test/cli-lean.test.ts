@@ -1,0 +1,152 @@
+/**
+ * `ckpt rollback`'s lean path (cli/lean-rollback.ts: no commander, no zod)
+ * against the full one on the same command lines, through the built CLI:
+ * `ckpt --color=auto rollback …` always takes the full path (a global option
+ * first) and means the same. Every line gives the same exit code, stdout and
+ * stderr both ways; a refusal or a dry run changes nothing (every byte of
+ * the worktree and the git dir); a real rollback and its `--undo` give the
+ * same bytes, index and HEAD both ways.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { parseLeanRollback } from '../src/cli/lean-rollback.js';
+import { CLI, git, indexBytes, makeRepo, picture, write } from './support/repo.js';
+
+function run(cwd: string, args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CKPT_NO_DAEMON: '1' }, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Every file under `dir` (the git dir included) with the sha256 of its bytes,
+ * but ckpt's objects and private index: a dry run reads the worktree through
+ * them (it records nothing: no ref, reflog, tip record or state changes).
+ */
+function everything(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const rel = path.relative(dir, p);
+      if (rel.startsWith('.git/ckpt/shadow/objects/') || /^\.git\/ckpt\/wt\/[^/]+\/index$/.test(rel)) continue;
+      if (e.isDirectory()) walk(p);
+      else out[rel] = e.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'special';
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('ckpt rollback, lean path', () => {
+  it('takes only the simple forms; everything else goes to commander', () => {
+    const taken = [
+      ['rollback'],
+      ['rollback', '3'],
+      ['rollback', '3', '--json'],
+      ['rollback', '--undo'],
+      ['rollback', '-n', '--undo'],
+      ['rollback', '--dry-run', 'abc123'],
+      ['rollback', '--to', '10 minutes ago'],
+      ['rollback', '3', '--', 'a.txt', '--undo', '-x'],
+      ['rollback', '--', '--json'],
+    ];
+    for (const argv of taken) expect(parseLeanRollback(argv), argv.join(' ')).not.toBeNull();
+    expect(parseLeanRollback(['rollback', '3', '-n', '--json', '--', 'p'])).toEqual({ input: { target: '3', dryRun: true, json: true }, paths: ['p'] });
+    expect(parseLeanRollback(['rollback', '--to', 'now', '--undo'])).toEqual({ input: { to: 'now', undo: true }, paths: [] });
+    const left = [
+      ['log'],
+      ['-C', '.', 'rollback', '3'],
+      ['--color=never', 'rollback'],
+      ['rollback', '-2'],
+      ['rollback', '--help'],
+      ['rollback', '-h'],
+      ['rollback', '--to'],
+      ['rollback', '--to', '-1'],
+      ['rollback', '--to='],
+      ['rollback', '--to=now'],
+      ['rollback', '--to', ''],
+      ['rollback', '--undo', '--undo'],
+      ['rollback', '3', '4'],
+      ['rollback', ''],
+      ['rollback', '-nq'],
+      ['rollback', '--json=1'],
+      ['rollback', '--unknown'],
+      ['rollback', '-'],
+    ];
+    for (const argv of left) expect(parseLeanRollback(argv), argv.join(' ')).toBeNull();
+  });
+
+  it('accepts and refuses exactly what the full path does, with the same output, changing nothing but cached objects', () => {
+    const dir = makeRepo({ 'a.txt': 'one\n', 'b.txt': 'b\n' });
+    expect(run(dir, ['snap', '-m', 'one']).code).toBe(0);
+    write(dir, { 'a.txt': 'two\n', 'c.txt': 'new\n' });
+    expect(run(dir, ['snap', '-m', 'two']).code).toBe(0);
+    write(dir, { 'b.txt': 'edited, not in a snapshot\n' });
+    const lines = [
+      ['rollback', '1', '-n'],
+      ['rollback', '1', '--dry-run', '--json'],
+      ['rollback', '-n'],
+      ['rollback', '1', '-n', '--', 'a.txt'],
+      ['rollback', '1', '-n', '--', 'nope.txt'],
+      ['rollback', '1', '-n', '--', '../outside'],
+      ['rollback', '--to', 'garbage'],
+      ['rollback', '--to', 'garbage', '--json'],
+      ['rollback', '--to', '5'],
+      ['rollback', '--to', 'now', '-n'],
+      ['rollback', '--to', '10 years ago', '-n'],
+      ['rollback', '--to', 'now', '--undo'],
+      ['rollback', '1', '--undo'],
+      ['rollback', '1', '--undo', '--json'],
+      ['rollback', '99'],
+      ['rollback', '99', '--json'],
+      ['rollback', 'zzzz'],
+      ['rollback', 'deadbeef', '-n'],
+      ['rollback', '--undo'],
+      ['rollback', '--undo', '-n', '--json'],
+      ['rollback', '--to'],
+      ['rollback', '-2', '-n'],
+      ['rollback', '--unknown'],
+      ['rollback', '3', '4'],
+    ];
+    const before = everything(dir);
+    for (const argv of lines) {
+      const lean = run(dir, argv);
+      const full = run(dir, ['--color=auto', ...argv]);
+      expect(lean, argv.join(' ')).toEqual(full);
+      expect(everything(dir), argv.join(' ')).toEqual(before);
+    }
+  });
+
+  it('a rollback and its --undo give the same bytes, index and HEAD both ways', () => {
+    const dir = makeRepo({ 'a.txt': 'one\n', 'd/x.txt': 'x\n' });
+    fs.writeFileSync(path.join(dir, '.gitignore'), 'ignored.log\n');
+    write(dir, { 'ignored.log': 'keep me\n' });
+    expect(run(dir, ['snap', '-m', 'one']).code).toBe(0);
+    const one = picture(dir);
+    write(dir, { 'a.txt': 'two\n', 'd/x.txt': null, 'new.txt': 'n\n' });
+    fs.rmdirSync(path.join(dir, 'd'));
+    fs.chmodSync(path.join(dir, 'new.txt'), 0o755);
+    expect(run(dir, ['snap', '-m', 'two']).code).toBe(0);
+    const two = picture(dir);
+    const index = indexBytes(dir);
+    const head = git(dir, 'rev-parse', 'HEAD');
+    const steps = (s: string): string => s.replace(/\b\d+\b/g, 'N').replace(/[0-9a-f]{10}/g, 'ID');
+    const outputs: string[][] = [];
+    for (const prefix of [[], ['--color=auto']]) {
+      const back = run(dir, [...prefix, 'rollback', '1']);
+      expect(back.code, back.stderr).toBe(0);
+      expect(picture(dir)).toEqual(one);
+      const undo = run(dir, [...prefix, 'rollback', '--undo']);
+      expect(undo.code, undo.stderr).toBe(0);
+      expect(picture(dir)).toEqual(two);
+      expect(indexBytes(dir).equals(index)).toBe(true);
+      expect(git(dir, 'rev-parse', 'HEAD')).toBe(head);
+      outputs.push([steps(back.stdout), steps(back.stderr), steps(undo.stdout), steps(undo.stderr)]);
+    }
+    expect(outputs[0]).toEqual(outputs[1]);
+    expect(fs.readFileSync(path.join(dir, 'ignored.log'), 'utf8')).toBe('keep me\n');
+  });
+});

@@ -3,6 +3,9 @@
 //
 //   cli/  →  view/ → race/ → watch/ → agents/  →  snapshot/  →  git/  →  core/
 //
+// src/hook/ (the installed hook command's entry) sits beside cli/: it imports
+// only Node's built-ins and watch/daemon-paths.ts and watch/daemon-client.ts.
+//
 // view/, race/, watch/ and agents/ form one tier above the snapshot core; inside
 // it the viewer reads races, a race starts watchers and agents, and neither a
 // watcher nor an agent integration knows about races or the viewer (an agent
@@ -86,6 +89,15 @@ module.exports = {
       from: { path: '^src/view/client/' },
       to: { path: '^src/', pathNot: '^src/view/client/', dependencyTypesNot: ['type-only'] },
     },
+    {
+      name: 'hook-entry-loads-only-the-socket',
+      comment: "src/hook/ is the installed hook command's entry (dist/hook.js, one bundled file): it imports only Node's built-ins and the daemon's paths and client, so a hook the daemon serves loads no CLI, commander, zod or snapshot code (scripts/build.mjs checks the bundle too).",
+      severity: 'error',
+      from: { path: '^src/hook/' },
+      to: { pathNot: ['^src/hook/', '^src/watch/daemon-(paths|client)\\.ts$'], dependencyTypesNot: ['core'] },
+    },
+    upward('only-the-cli-imports-the-hook-entry', '(core|git|snapshot|agents|watch|race|view)', ['hook'],
+      'src/hook/ sits just below cli/ (cli/commands/hook.ts shares its client side); no lower layer knows the hook entry.'),
     {
       name: 'zod-through-core-zod',
       comment: "zod is imported by name through src/core/zod.ts: `import { z } from 'zod'` is a namespace holding all of zod, which the bundle then keeps whole (755 KB instead of ~190 KB, loaded by every command).",

@@ -25,7 +25,7 @@ import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { daemonRequest } from '../src/watch/daemon-client.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
 import { spawnJsonWatch } from './support/daemon.js';
-import { CLI, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
+import { CLI, HOOK, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
 
 const started: string[] = [];
 
@@ -74,10 +74,10 @@ afterEach(() => {
   }
 });
 
-/** Runs `ckpt hook claude` as Claude Code would, through the daemon. */
+/** Runs the hook (`ckpt-hook.js claude`, as installed) as Claude Code would, through the daemon. */
 function hook(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0', ...env } });
+    const p = spawn(process.execPath, [HOOK, 'claude'], { cwd: dir, stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0', ...env } });
     p.on('error', reject);
     p.on('close', (code) => resolve(code ?? -1));
     p.stdin.end(JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' }));
@@ -425,7 +425,7 @@ describe('ckpt daemon', () => {
     const dir = makeRepo();
     startDaemon(dir);
     const stdin = JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 5, tool_use_id: 'bad1' });
-    const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, input: stdin, encoding: 'utf8', env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' } });
+    const r = spawnSync(process.execPath, [HOOK, 'claude'], { cwd: dir, input: stdin, encoding: 'utf8', env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' } });
     expect([r.status, r.stdout]).toEqual([0, '']);
     expect(fs.readFileSync(path.join(dir, '.git/ckpt/hook.log'), 'utf8')).toMatch(/tool_name is number, not a string: ignored/);
     const t = await tip(dir);
@@ -437,7 +437,7 @@ describe('ckpt daemon', () => {
     startDaemon(dir);
     const env = { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' };
     const run = (payload: object): void => {
-      const r = spawnSync(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, input: JSON.stringify({ cwd: dir, session_id: 'sess', ...payload }), encoding: 'utf8', env });
+      const r = spawnSync(process.execPath, [HOOK, 'claude'], { cwd: dir, input: JSON.stringify({ cwd: dir, session_id: 'sess', ...payload }), encoding: 'utf8', env });
       expect([r.status, r.stdout]).toEqual([0, '']);
     };
     run({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'ls' }, tool_use_id: 'st1' });

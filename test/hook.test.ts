@@ -1,5 +1,5 @@
 /**
- * `ckpt hook claude` as Claude Code runs it: real hook processes, many at
+ * The hook as Claude Code runs it (the installed `ckpt-hook.js claude`): real hook processes, many at
  * once, next to a watcher and a user committing; and every sort of stdin.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
@@ -11,14 +11,14 @@ import { describe, expect, it } from 'vitest';
 import { listSteps, openRepo, startWatching } from '../src/index.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { serveQueuedRequests } from '../src/snapshot/queue.js';
-import { CLI, git, indexBytes, makeRepo, picture, storeGit, write } from './support/repo.js';
+import { CLI, HOOK, git, indexBytes, makeRepo, picture, storeGit, write } from './support/repo.js';
 
 const run = promisify(execFile);
 
-/** Runs `ckpt hook claude` as Claude Code would: a new process, `stdin` as given; resolves with its exit code and output. */
+/** Runs the hook (`ckpt-hook.js claude`, as installed) as Claude Code would: a new process, `stdin` as given; resolves with its exit code and output. */
 function hook(dir: string, stdin: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, 'hook', 'claude'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, [HOOK, 'claude'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c) => (stdout += c));

@@ -10,6 +10,7 @@ import type { Command as CommandType } from 'commander';
 import type { Act } from './command.js';
 import type { Ctx } from './context.js';
 import type { ColorMode, Output as OutputType } from './output.js';
+import type { DaemonOutcome, HookInput } from '../hook/client.js';
 
 /**
  * Runs the CLI with `argv` (without node and script) and sets `process.exitCode`.
@@ -139,6 +140,19 @@ export async function main(argv: string[], meta: { program: string; bin?: string
     } else throw err;
   }
   await settleOutput(last);
+}
+
+/**
+ * The full hook (cli/commands/hook.ts `runHookAfterClient`) for the tiny
+ * hook entry (hook/main.ts, the installed hook command) when the daemon did
+ * not serve it: `tried.daemon` says what asking it came to, so it is not
+ * asked again. Loads only the hook's own modules. Never throws; returns 0.
+ *
+ * @param ckptBin the ckpt bin a daemon is started with when none answered.
+ */
+export async function hookFallback(agent: string | undefined, input: HookInput, tried: { daemon: DaemonOutcome }, ckptBin?: string): Promise<number> {
+  const { runHookAfterClient } = await import('./commands/hook.js');
+  return runHookAfterClient(agent, input, tried, ckptBin);
 }
 
 declare const CKPT_VERSION: string | undefined;

@@ -1,0 +1,198 @@
+/**
+ * The hook's client side, shared by the tiny hook entry (hook/main.ts, the
+ * installed command) and `ckpt hook AGENT` (cli/commands/hook.ts): reading
+ * the payload from stdin, handing it to a race's hook relay or to the
+ * repository's daemon, and the hook's log. Imports only Node's built-ins and
+ * the daemon's paths and client (watch/daemon-paths.ts, watch/daemon-client.ts,
+ * themselves built-ins only), so a hook the daemon serves loads no CLI,
+ * no commander, no zod and no snapshot code (the hook's start-up budget,
+ * issue 11; checked by test/hook-entry.test.ts).
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { daemonRequest, socketRequest, type DaemonReply } from '../watch/daemon-client.js';
+import { daemonWanted, findCommonDir } from '../watch/daemon-paths.js';
+
+/** Largest hook payload read, in bytes (agents/hooks.ts HOOK_INPUT_MAX_BYTES, not loaded before the daemon is asked). */
+export const HOOK_STDIN_MAX_BYTES = 256 * 1024 * 1024;
+
+/** How long the hook reads stdin before it goes on with what it has, in ms. */
+export const HOOK_STDIN_MS = 5000;
+
+/** A hook's stdin, read: its text, or `truncated` (larger than {@link HOOK_STDIN_MAX_BYTES}; then `text` is empty). */
+export interface HookInput {
+  text: string;
+  truncated: boolean;
+}
+
+/**
+ * What asking the daemon came to when it did not serve the hook, so the full
+ * hook does what it would have done itself without asking again:
+ * `skipped` (not asked: not wanted, not a Claude Code hook, no repository
+ * found the cheap way, a payload that is not JSON), `absent` (asked, no
+ * answer: no daemon, a stale socket, connect refused, a timeout, killed
+ * mid-request; the full hook then starts one for the next hooks, unless
+ * `CKPT_DAEMON_AUTOSTART=0`), `refused` (it answered not ok: another version,
+ * an error; the full hook logs it).
+ */
+export type DaemonOutcome = { kind: 'skipped' } | { kind: 'absent'; cwd: string } | { kind: 'refused'; cwd: string; reply: DaemonReply };
+
+/** Reads stdin until its end or `timeoutMs`; beyond `maxBytes` it keeps draining (the writer never sees EPIPE) and says so. Never rejects. */
+export function readStdin(timeoutMs = HOOK_STDIN_MS, maxBytes = HOOK_STDIN_MAX_BYTES): Promise<HookInput> {
+  return new Promise((resolve) => {
+    if (process.stdin.isTTY) return resolve({ text: '', truncated: false });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    const finish = (): void => {
+      clearTimeout(timer);
+      resolve({ text: truncated ? '' : Buffer.concat(chunks).toString('utf8'), truncated });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    process.stdin.on('data', (c: Buffer) => {
+      if (truncated) return;
+      size += c.length;
+      if (size > maxBytes) {
+        truncated = true;
+        chunks.length = 0;
+      } else chunks.push(c);
+    });
+    process.stdin.on('end', finish);
+    process.stdin.on('error', finish);
+  });
+}
+
+/** The hook's wait budget in ms from `CKPT_HOOK_WAIT` (`5s`, `500ms`), else 20 s (agents/hooks.ts hookWaitMs, which logs a bad value). */
+export function hookReplyMs(env: NodeJS.ProcessEnv = process.env): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$/.exec(env.CKPT_HOOK_WAIT ?? '');
+  return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : 20_000;
+}
+
+/**
+ * Hands a Claude Code hook to the repository's daemon when it is wanted
+ * (`CKPT_DAEMON=1`, or `ckpt.daemon = true` in git's config; `CKPT_NO_DAEMON=1`
+ * wins: watch/daemon-paths.ts daemonWanted) and logs what the daemon could
+ * not use of the payload, as the direct path logs it. Never throws.
+ *
+ * @param connectMs how long to wait for the daemon to accept, in ms.
+ * @returns `served` when the daemon recorded the step (or found nothing to
+ *   record), else why not ({@link DaemonOutcome}).
+ */
+export async function askDaemon(agent: string, text: string, connectMs = 200): Promise<'served' | DaemonOutcome> {
+  // Only Claude Code's payload is parsed by the daemon (watch/daemon.ts `hook`).
+  if (agent !== 'claude' || process.env.CKPT_NO_DAEMON === '1' || process.env.CKPT_HOOK_SOCKET) return { kind: 'skipped' };
+  try {
+    let cwd = process.cwd();
+    try {
+      const c = (JSON.parse(text) as { cwd?: unknown } | null)?.cwd;
+      if (typeof c === 'string' && path.isAbsolute(c)) cwd = c;
+    } catch {
+      return { kind: 'skipped' }; // the direct path logs what is wrong with it
+    }
+    const common = findCommonDir(cwd);
+    if (!common || !daemonWanted(common)) return { kind: 'skipped' };
+    // ppid and the race's names: the daemon records the agent's state as this process would (agents/state.ts).
+    // All three, as the direct path reads them (agents/hooks.ts raceTrailers): the daemon makes the step's trailers from them.
+    const env = process.env;
+    const race = env.CKPT_RACE_ID && env.CKPT_ATTEMPT ? { CKPT_RACE_ID: env.CKPT_RACE_ID, CKPT_ATTEMPT: env.CKPT_ATTEMPT, ...(env.CKPT_ROUND ? { CKPT_ROUND: env.CKPT_ROUND } : {}) } : {};
+    const reply = await daemonRequest(common, 'hook', { stdin: text, cwd, ppid: process.ppid, race }, { connectMs, replyMs: hookReplyMs() });
+    if (!reply) return { kind: 'absent', cwd };
+    if (!reply.ok) return { kind: 'refused', cwd, reply };
+    const problems = Array.isArray(reply.problems) ? reply.problems : [];
+    for (const p of problems) report(cwd, `${stamp()} ckpt hook ${agent}: ${String(p)}`);
+    return 'served';
+  } catch {
+    return { kind: 'skipped' };
+  }
+}
+
+/**
+ * Hands the hook to the race's hook relay named by `CKPT_HOOK_SOCKET` (a
+ * fenced race attempt, whose store is read-only to it: race/hook-relay.ts),
+ * which records the step outside the sandbox, and writes its reply for the
+ * agent. Never throws.
+ *
+ * @returns true when the relay answered ok; otherwise the hook goes on by
+ *   itself (and this logs why), as it does without a relay.
+ */
+export async function viaRelay(agent: string, text: string, socket: string): Promise<boolean> {
+  let cwd = process.cwd();
+  try {
+    const c = (JSON.parse(text) as { cwd?: unknown } | null)?.cwd;
+    if (typeof c === 'string' && path.isAbsolute(c)) cwd = c;
+  } catch {
+    // the relay reports what is wrong with it
+  }
+  try {
+    const reply = await socketRequest(socket, 'hook', { agent, stdin: text }, { connectMs: 5000, replyMs: hookReplyMs() + 5000 });
+    if (reply?.ok) {
+      const problems = Array.isArray(reply.problems) ? reply.problems : [];
+      for (const p of problems) report(cwd, `${stamp()} ckpt hook ${agent}: ${String(p)}`);
+      writeReply(typeof reply.reply === 'string' ? reply.reply : '');
+      return true;
+    }
+    report(cwd, `${stamp()} ckpt hook ${agent}: the race's hook relay (${socket}) ${reply ? `answered ${String(reply.code)} ${String(reply.message ?? '')}` : 'did not answer'}: recording directly`);
+    return false;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes what the agent reads back from its hook on stdout (nothing for most agents); never throws. */
+export function writeReply(text: string): void {
+  if (!text) return;
+  try {
+    process.stdout.write(text);
+  } catch {
+    // the agent stopped reading: nothing to tell it
+  }
+}
+
+/** Now, as the hook log's lines start (ISO 8601, UTC). */
+export function stamp(): string {
+  return new Date().toISOString();
+}
+
+/**
+ * Appends `line` to `<git-common-dir>/ckpt/hook.log` of the repository
+ * containing `cwd` (found without git: a walk up to `.git`), or writes it on
+ * stderr when there is none. Never throws.
+ */
+export function report(cwd: string | null, line: string): void {
+  if (cwd) {
+    try {
+      // Find the common git dir without spawning git: walk up to .git.
+      let dir = cwd;
+      for (;;) {
+        const candidate = path.join(dir, '.git');
+        if (existsSync(candidate)) {
+          let common = candidate;
+          if (statSync(candidate).isFile()) {
+            const m = /^gitdir: (.*)$/m.exec(readFileSync(candidate, 'utf8'));
+            if (m) {
+              const gd = path.resolve(dir, m[1]!.trim());
+              try {
+                common = path.resolve(gd, readFileSync(path.join(gd, 'commondir'), 'utf8').trim());
+              } catch {
+                common = gd;
+              }
+            }
+          }
+          mkdirSync(path.join(common, 'ckpt'), { recursive: true });
+          appendFileSync(path.join(common, 'ckpt', 'hook.log'), line + '\n');
+          return;
+        }
+        const up = path.dirname(dir);
+        if (up === dir) break;
+        dir = up;
+      }
+    } catch {
+      // fall through to stderr
+    }
+  }
+  try {
+    process.stderr.write(line + '\n');
+  } catch {
+    // nowhere to report
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The installed hook command's entry (bin/ckpt-hook.js → dist/hook.js, bundled
+ * by scripts/build.mjs into one file with nothing but Node's built-ins): what
+ * an agent runs before and after every tool call, twice per call, so its
+ * start-up is the hook's cost (issue 11: the whole process within bare
+ * `node -e 0` + 20 ms).
+ *
+ * It reads the payload from stdin and, when the race's hook relay
+ * (`CKPT_HOOK_SOCKET`) or the repository's daemon of this version serves it,
+ * relays the answer and ends: no CLI, no commander, no zod, no snapshot code
+ * is loaded (hook/client.ts). In every other case (no daemon, the daemon not
+ * wanted by env or config, another version, connect refused, a stale socket,
+ * a timeout, an error answer, a daemon killed mid-request, another agent's
+ * payload) it loads the CLI's hook (cli/commands/hook.ts, through
+ * dist/cli.js `hookFallback`) in process, which does exactly what `ckpt hook
+ * AGENT` does without asking the daemon again: a hook never fails or waits
+ * long because of the daemon. It always exits 0.
+ */
+import { fileURLToPath } from 'node:url';
+import { askDaemon, readStdin, report, stamp, viaRelay, type DaemonOutcome, type HookInput } from './client.js';
+
+/** dist/cli.js's hook, as this entry calls it (cli/main.ts `hookFallback`; its type is not imported: this entry knows no CLI module). */
+type HookFallback = (agent: string | undefined, input: HookInput, tried: { daemon: DaemonOutcome }, ckptBin?: string) => Promise<number>;
+
+/**
+ * Runs the hook for `args[0]` (the agent: `claude`, `codex`, …). Never
+ * throws; returns the exit code, always 0.
+ *
+ * @param ckptBin the ckpt bin a daemon is started with when none answered
+ *   (default: bin/ckpt.js beside this package's dist/).
+ */
+export async function runHookEntry(args: string[], ckptBin = fileURLToPath(new URL('../bin/ckpt.js', import.meta.url))): Promise<number> {
+  const agent = args[0];
+  const input = await readStdin();
+  try {
+    let outcome: DaemonOutcome = { kind: 'skipped' };
+    if (agent && !input.truncated) {
+      const socket = process.env.CKPT_HOOK_SOCKET;
+      if (socket && (await viaRelay(agent, input.text, socket))) return 0;
+      const asked = await askDaemon(agent, input.text);
+      if (asked === 'served') return 0;
+      outcome = asked;
+    }
+    // Not served: the full hook, from the CLI's bundle beside this file (a
+    // specifier built at run time, so the bundler leaves it out of this one).
+    const cli = (await import(new URL('./cli.js', import.meta.url).href)) as { hookFallback: HookFallback };
+    return await cli.hookFallback(agent, input, { daemon: outcome }, ckptBin);
+  } catch (err) {
+    report(process.cwd(), `${stamp()} ckpt hook ${String(agent)}: INTERNAL ${String((err as Error)?.stack ?? err)}`);
+    return 0;
+  }
+}

@@ -14,6 +14,7 @@
  * for every event, by agents/state.ts `recordHookState` (the hook command
  * does it for every agent: a parser only fills `state`).
  */
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { SnapshotKind } from '../core/types.js';
 import { openRepo } from '../git/repo.js';
@@ -264,19 +265,37 @@ export function objectField(raw: Record<string, unknown>, key: string, problems:
 }
 
 /**
- * The command line an agent runs for `ckpt hook AGENT` (through a shell).
- * `NODE_EXTRA_CA_CERTS` is cleared for it: Node parses every certificate of
- * that file at start-up (45 ms of a 150 ms budget with Debian's bundle,
- * benchmarks/results.md) and the hook makes no TLS connection.
+ * The command line an agent runs for its hook (through a shell): the tiny
+ * hook entry (`node …/bin/ckpt-hook.js AGENT`, hook/main.ts) beside the real
+ * file of `ckptBin` (a bin symlink is followed), or `node ckptBin hook AGENT`
+ * when there is none there. `NODE_EXTRA_CA_CERTS` is cleared for it: Node
+ * parses every certificate of that file at start-up (45 ms of a 150 ms budget
+ * with Debian's bundle, benchmarks/results.md) and the hook makes no TLS connection.
  */
 export function hookCommandLine(agent: string, ckptBin: string, nodeBin = process.execPath): string {
-  return `NODE_EXTRA_CA_CERTS= ${shellQuote(nodeBin)} ${shellQuote(ckptBin)} hook ${agent}`;
+  const entry = hookEntryBeside(ckptBin);
+  return `NODE_EXTRA_CA_CERTS= ${shellQuote(nodeBin)} ${entry ? `${shellQuote(entry)} ${agent}` : `${shellQuote(ckptBin)} hook ${agent}`}`;
 }
 
-/** Whether `command` is a `ckpt hook AGENT` command line (any install path). */
+/** The hook entry's bin (`ckpt-hook.js`) beside the real file of `ckptBin`, or null when there is none. */
+export function hookEntryBeside(ckptBin: string): string | null {
+  try {
+    const entry = path.join(path.dirname(realpathSync(ckptBin)), 'ckpt-hook.js');
+    return existsSync(entry) ? entry : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether `command` is ckpt's hook command line for `agent` (any install
+ * path): `… ckpt-hook.js AGENT` ({@link hookCommandLine}), or `… ckpt hook
+ * AGENT` / `… ckpt.js hook AGENT` as installs made before the hook entry
+ * wrote it (so uninstall and reinstall find those too).
+ */
 export function isCkptHookCommand(command: unknown, agent: string): boolean {
   if (typeof command !== 'string') return false;
-  return new RegExp(`(^|[\\s/'"])(ckpt|ckpt\\.js)['"]? hook ${agent}$`).test(command);
+  return new RegExp(`(^|[\\s/'"])((ckpt|ckpt\\.js)['"]? hook|ckpt-hook\\.js['"]?) ${agent}$`).test(command);
 }
 
 /** `s` quoted for a POSIX shell when it needs to be. */

@@ -41,6 +41,15 @@ export async function main(argv: string[], meta: { program: string; bin?: string
       return;
     }
   }
+  // The daemon's own process (watch/daemon-control.ts starts it so): no commander, zod or output module while it runs.
+  if (argv[0] === 'daemon' && argv[1] === 'run') {
+    const { fastDaemonArgs, runDaemonFast } = await import('./daemon-run.js');
+    const opts = fastDaemonArgs(argv.slice(2));
+    if (opts) {
+      process.exitCode = await runDaemonFast(process.cwd(), opts);
+      return;
+    }
+  }
   const [{ Command, CommanderError, Help, InvalidArgumentError }, { EXIT, Output, settleOutput }, { parseInput }, { registerCommands }, { CkptError }, { quote }, { statSync }, path] = await Promise.all([
     import('commander'),
     import('./output.js'),

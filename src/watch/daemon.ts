@@ -26,8 +26,6 @@ import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { parseClaudeHookInput, hookTarget } from '../agents/claude.js';
-import { raceTrailers } from '../agents/hooks.js';
 import { CkptError, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, currentPidNamespace, isHeld } from '../core/owned-lock.js';
 import type { SnapshotInput, SnapshotKind } from '../core/types.js';
@@ -39,7 +37,7 @@ import { lockHeldWith, withWorktreeLock } from '../snapshot/lock.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
-import { loadIgnoreRules } from './ignore-rules.js';
+import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
 import type { PollWatch } from './poll-watch.js';
 import { TreeWatch, type Taken } from './tree-watch.js';
 
@@ -129,9 +127,16 @@ export interface DaemonStatus {
   socket: string;
   startedAt: number;
   uptimeMs: number;
-  /** Resident set size, bytes. */
+  /** Resident set size, bytes (Node's `process.memoryUsage()`, as the four below). */
   rssBytes: number;
+  /** V8's heap: live and not yet collected objects, bytes. */
   heapUsedBytes: number;
+  /** V8's heap as reserved (its young generation's semi-spaces included), bytes. */
+  heapTotalBytes: number;
+  /** Memory of C++ objects bound to JavaScript ones (Buffers among them), bytes. */
+  externalBytes: number;
+  /** Of which ArrayBuffers and Buffers, bytes. */
+  arrayBuffersBytes: number;
   requests: number;
   worktrees: WorktreeStatus[];
 }
@@ -270,37 +275,52 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     }
     return p;
   };
+  /**
+   * Watches a worktree. Ready (in `slots`, so status shows it watched) once
+   * every directory git would read is watched: the walk (which reads each
+   * `.gitignore` it meets) runs while the context's git processes do, and
+   * the ignored directories the user tracks files in (known from the
+   * context) are watched after it. Its first snapshot is a full read with
+   * git, which starts only after that (every request waits for the attach),
+   * so a change made before or while it was watched is in it.
+   */
   const attachNow = async (repo: Repo): Promise<Slot> => {
     const tA = Date.now();
-    // The context's git processes and the ignore rules' run at once (the ready time).
-    const [ctx, rules] = await Promise.all([IncrementalContext.open(repo), loadIgnoreRules(repo)]);
-    const tRules = Date.now() - tA;
+    const ctxOpen = IncrementalContext.open(repo);
+    ctxOpen.catch(() => undefined); // awaited below; its failure is the attach's
+    let walkMs = 0;
+    let slot: Slot;
+    const status: WorktreeStatus = { worktree: repo.worktree, watches: 0, events: 0, dirty: 0, snapshots: 0, incremental: 0, rescans: {}, missed: 0, lastMissed: null, verifications: 0, busy: 0, reads: 0, readsRefused: {}, source: opts.poll ? 'poll' : 'fs.watch' };
+    const onActivity = (): void => {
+      touch();
+      burst(slot);
+    };
+    const fields = { repo, subscribers: new Set<Subscriber>(), settle: null, burstStart: null, known: new Set<string>(), cuts: new Set<Taken>(), pending: [], running: null, inFlight: 0, status, lastActivity: Date.now() };
+    if (opts.poll) {
+      // chokidar is loaded only for --poll (its load and memory are not the default daemon's).
+      const [{ PollWatch }, rules, ctx] = await Promise.all([import('./poll-watch.js'), loadIgnoreRules(repo), ctxOpen]);
+      slot = { ...fields, ctx, watch: new PollWatch(repo, rules, (rel) => ctx.tracksIgnoredBelow(rel), onActivity) };
+      slot.watch.start();
+    } else {
+      const rules = await loadExcludeRules(repo);
+      const tree: TreeWatch = new TreeWatch(repo, rules, (rel) => (slot.ctx ? slot.ctx.tracksIgnoredBelow(rel) : null), onActivity);
+      slot = { ...fields, ctx: null, watch: tree };
+      const tW = Date.now();
+      tree.start();
+      walkMs = Date.now() - tW;
+      try {
+        slot.ctx = await ctxOpen;
+      } catch (err) {
+        tree.close();
+        throw err;
+      }
+      tree.settleKept();
+    }
     // Temporary object files created ahead of time: no file creation on a step's path (git/temp-pool.ts).
     pools.add(TempPool.open(repo));
-    // chokidar is loaded only for --poll (its load and memory are not the default daemon's).
-    const Source = opts.poll ? (await import('./poll-watch.js')).PollWatch : TreeWatch;
-    const slot: Slot = {
-      repo,
-      ctx,
-      watch: new Source(repo, rules, (rel) => ctx.tracksIgnoredBelow(rel), () => {
-        touch();
-        burst(slot);
-      }),
-      subscribers: new Set(),
-      settle: null,
-      burstStart: null,
-      known: new Set(),
-      cuts: new Set(),
-      pending: [],
-      running: null,
-      inFlight: 0,
-      status: { worktree: repo.worktree, watches: 0, events: 0, dirty: 0, snapshots: 0, incremental: 0, rescans: {}, missed: 0, lastMissed: null, verifications: 0, busy: 0, reads: 0, readsRefused: {}, source: opts.poll ? 'poll' : 'fs.watch' },
-      lastActivity: Date.now(),
-    };
     slots.set(repo.worktree, slot);
-    slot.watch.start();
     preload(slot);
-    log(`watching ${repo.worktree} (${opts.poll ? 'polling' : `${slot.watch.stats().watches} directories`}; context and ignore rules ${tRules} ms, watches ${Date.now() - tA - tRules} ms)`);
+    log(`watching ${repo.worktree} (${opts.poll ? 'polling' : `${slot.watch.stats().watches} directories`}; ready in ${Date.now() - tA} ms, the walk ${walkMs} ms)`);
     return slot;
   };
 
@@ -386,7 +406,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       async () => {
         const cut = batch[0]!.cut;
         const synced = cut ? true : await slot.watch.sync(syncMs);
-        if (slot.watch.rulesChanged) slot.watch.rewatch(await loadIgnoreRules(slot.repo));
+        if (slot.watch.rulesChanged) {
+          if (slot.watch instanceof TreeWatch) slot.watch.rewatch(await loadExcludeRules(slot.repo));
+          else slot.watch.rewatch(await loadIgnoreRules(slot.repo));
+        }
         const taken = cut ?? slot.watch.take();
         if (cut) slot.cuts.delete(cut);
         let full = taken.full ?? (synced ? null : 'the sync cookie did not arrive in time');
@@ -518,6 +541,9 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       uptimeMs: Date.now() - startedAt,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      heapTotalBytes: mem.heapTotal,
+      externalBytes: mem.external,
+      arrayBuffersBytes: mem.arrayBuffers,
       requests,
       worktrees: [...slots.values()].map((s) => ({ ...s.status, ...s.watch.stats(), busy: s.pending.length + s.inFlight })),
     };
@@ -615,6 +641,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         });
       }
       case 'hook': {
+        // Loaded on the first hook, not at start (the ready time).
+        const [{ parseClaudeHookInput, hookTarget }, { raceTrailers }] = await Promise.all([import('../agents/claude.js'), import('../agents/hooks.js')]);
         const { input, problems } = parseClaudeHookInput(String(msg.stdin ?? ''));
         await recordState(String(msg.stdin ?? ''), msg, problems);
         const event = input.hook_event_name;

@@ -20,38 +20,71 @@ export interface IgnoreMatcher {
   ignores(rel: string, isDir: boolean): boolean;
 }
 
-/** Loads the ignore rules of `repo`'s worktree as they are now. */
-export async function loadIgnoreRules(repo: Repo): Promise<IgnoreMatcher> {
-  const layers: { dir: string; ig: Ignore }[] = [];
-  const global = ignore();
-  for (const file of [await excludesFile(repo), path.join(repo.commonDir, 'info', 'exclude')]) {
-    if (file) global.add(readOr(file));
+/**
+ * git's exclude sources as layers: `core.excludesFile` and `info/exclude`
+ * below every `.gitignore`, a deeper `.gitignore` above a shallower one
+ * (gitignore(5) "the last matching pattern decides", the precedence of the
+ * sources). A path is tested against the layers of its ancestor directories
+ * only, looked up by name (O(depth), not O(.gitignore files)).
+ */
+export class IgnoreLayers implements IgnoreMatcher {
+  private readonly dirs = new Map<string, Ignore>();
+
+  constructor(private readonly base: Ignore) {}
+
+  /** Sets the rules of the `.gitignore` in `dir` (worktree-relative, `''` for the root), replacing any it had. */
+  add(dir: string, text: string): void {
+    this.dirs.set(dir, ignore().add(text));
   }
-  layers.push({ dir: '', ig: global });
+
+  ignores(rel: string, isDir: boolean): boolean {
+    if (rel === '' || rel === '.') return false;
+    let ignored = false;
+    const apply = (ig: Ignore, sub: string): void => {
+      const r = ig.test(isDir ? `${sub}/` : sub);
+      if (r.ignored) ignored = true;
+      else if (r.unignored) ignored = false;
+    };
+    apply(this.base, rel);
+    if (this.dirs.size === 0) return ignored;
+    // The root's .gitignore, then each ancestor's, deepest last.
+    for (let i = -1; ; ) {
+      const ig = this.dirs.get(i < 0 ? '' : rel.slice(0, i));
+      if (ig) apply(ig, rel.slice(i + 1));
+      i = rel.indexOf('/', i + 1);
+      if (i < 0) break;
+    }
+    return ignored;
+  }
+}
+
+/**
+ * The exclude sources that are not in the worktree: `core.excludesFile`
+ * (one `git config`) and `info/exclude`. The daemon's watch adds each
+ * `.gitignore` it meets while it walks (watch/tree-watch.ts), which saves the
+ * `ls-files` that lists them (it walks the whole worktree for untracked
+ * ones: 0.4-0.5 s at 100k files here, most of the daemon's ready time).
+ */
+export async function loadExcludeRules(repo: Repo): Promise<IgnoreLayers> {
+  const base = ignore();
+  for (const file of [await excludesFile(repo), path.join(repo.commonDir, 'info', 'exclude')]) {
+    if (file) base.add(readOr(file));
+  }
+  return new IgnoreLayers(base);
+}
+
+/** Loads the ignore rules of `repo`'s worktree as they are now: the exclude sources and every `.gitignore` git lists. */
+export async function loadIgnoreRules(repo: Repo): Promise<IgnoreLayers> {
+  const rules = await loadExcludeRules(repo);
   const { stdout } = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/.gitignore'], {
     cwd: repo.worktree,
     env: shadowEnv(repo, path.join(repo.stateDir, 'index')),
   });
-  const files = [...new Set(splitNul(stdout).map((b) => b.toString('utf8')))].sort((a, b) => a.split('/').length - b.split('/').length);
-  for (const f of files) {
+  for (const f of new Set(splitNul(stdout).map((b) => b.toString('utf8')))) {
     const dir = path.posix.dirname(f);
-    layers.push({ dir: dir === '.' ? '' : dir, ig: ignore().add(readOr(path.join(repo.worktree, f))) });
+    rules.add(dir === '.' ? '' : dir, readOr(path.join(repo.worktree, f)));
   }
-  return {
-    ignores(rel: string, isDir: boolean): boolean {
-      if (rel === '' || rel === '.') return false;
-      let ignored = false;
-      for (const { dir, ig } of layers) {
-        if (dir && rel !== dir && !rel.startsWith(dir + '/')) continue;
-        const sub = dir ? rel.slice(dir.length + 1) : rel;
-        if (!sub) continue;
-        const r = ig.test(isDir ? `${sub}/` : sub);
-        if (r.ignored) ignored = true;
-        else if (r.unignored) ignored = false;
-      }
-      return ignored;
-    },
-  };
+  return rules;
 }
 
 async function excludesFile(repo: Repo): Promise<string | null> {
@@ -62,7 +95,8 @@ async function excludesFile(repo: Repo): Promise<string | null> {
   return path.join(xdg, 'git', 'ignore');
 }
 
-function readOr(file: string): string {
+/** The content of `file`, or `''` when it cannot be read. */
+export function readOr(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch {

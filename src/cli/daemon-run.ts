@@ -1,0 +1,65 @@
+/**
+ * `ckpt daemon run` as the daemon is started (watch/daemon-control.ts): the
+ * daemon's own process skips commander, zod and the output module, which it
+ * never uses while it runs (their code and heap were a part of its memory
+ * and of its ready time; issue 11, benchmarks/results.md). Only the argument
+ * forms it is started with are read here (`--idle D`, `--verify D`,
+ * `--poll`, each at most once, a duration as core/duration.ts reads it);
+ * anything else, a bad value included, returns null so the full CLI parses
+ * it and reports the error as every command does.
+ */
+import { parseDuration } from '../core/duration.js';
+import type { DaemonOptions } from '../watch/daemon.js';
+
+/** The options of `daemon run ARGS`, or null when ARGS are for the full CLI to parse (and reject). */
+export function fastDaemonArgs(args: readonly string[]): DaemonOptions | null {
+  const opts: DaemonOptions = {};
+  const seen = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (seen.has(a)) return null;
+    seen.add(a);
+    if (a === '--poll') {
+      opts.poll = true;
+      continue;
+    }
+    if (a !== '--idle' && a !== '--verify') return null;
+    const v = args[++i];
+    if (v === undefined || v.startsWith('-')) return null;
+    let msValue: number;
+    try {
+      msValue = parseDuration(v);
+    } catch {
+      return null;
+    }
+    if (a === '--idle') opts.idleMs = msValue;
+    else opts.verifyMs = msValue;
+  }
+  return opts;
+}
+
+/**
+ * Runs the daemon in the foreground in `cwd` until it stops.
+ *
+ * @returns the exit code: 0 when it stopped, else the code of the error
+ *   (`DAEMON_RUNNING` and the others of runDaemon), printed as the CLI prints errors.
+ */
+export async function runDaemonFast(cwd: string, opts: DaemonOptions): Promise<number> {
+  const { runDaemon } = await import('../watch/daemon.js');
+  let why: string;
+  try {
+    why = await runDaemon(cwd, opts);
+  } catch (err) {
+    const { Output, settleOutput } = await import('./output.js');
+    const out = new Output({ json: false, color: 'never' });
+    process.exitCode = out.fail(err);
+    await settleOutput(out);
+    return Number(process.exitCode);
+  }
+  const { Output, settleOutput } = await import('./output.js');
+  const out = new Output({ json: false, color: 'never' });
+  process.exitCode = 0;
+  out.line(`daemon stopped: ${why}`);
+  await settleOutput(out);
+  return Number(process.exitCode);
+}

@@ -1,0 +1,103 @@
+/**
+ * The daemon's start: when it is ready nothing can be missed, and what it
+ * watches (issue 11's ready time and memory). Real `ckpt daemon` processes,
+ * each stopped by the test file's afterEach (killed if it will not stop).
+ *
+ * What is shown: writes made right after `ckpt daemon start` returns are in
+ * the next snapshot, and writes after that one, in every directory git reads
+ * (a nested `.gitignore`'s, an ignored directory the user tracks a file in),
+ * are in the one after it read in process from the events alone; the walk
+ * reads each `.gitignore` it meets (a directory a nested one ignores is not
+ * watched); the daemon's process runs with Node's options of
+ * daemon-control.ts; `daemon run`'s own argument reading hands anything
+ * else to the full CLI (a bad duration is refused as every command refuses it).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listSteps, openRepo } from '../src/index.js';
+import { DAEMON_NODE_OPTIONS } from '../src/watch/daemon-control.js';
+import { ckptIn, daemonSnapshot, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
+import { git, makeRepo, tempDir, write } from './support/repo.js';
+
+afterEach(() => stopTestDaemons());
+
+/** git's own view of the worktree: `git add -A` into a copy of the user's index (it tracks a file in an ignored directory), `write-tree`. */
+function gitView(dir: string): string {
+  const idx = path.join(tempDir('ckpt-view-'), 'index');
+  fs.copyFileSync(path.join(dir, '.git', 'index'), idx);
+  const env = { ...process.env, GIT_INDEX_FILE: idx };
+  execFileSync('git', ['add', '-A'], { cwd: dir, env });
+  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
+}
+
+async function tipTree(dir: string): Promise<string> {
+  const [t] = await listSteps(await openRepo(dir), { limit: 1, stats: false });
+  return t!.tree;
+}
+
+/** A repository with a nested .gitignore and an ignored directory holding a tracked file. */
+function layeredRepo(): string {
+  const dir = makeRepo({
+    'README.md': '# p\n',
+    'a/one.txt': '1\n',
+    'a/b/two.txt': '2\n',
+    '.gitignore': 'build/\nvendor/\n',
+    'sub/.gitignore': 'gen/\n',
+    'sub/src/main.c': 'int main;\n',
+  });
+  write(dir, { 'vendor/lib/keep.txt': 'tracked though ignored\n', 'build/x.o': 'x', 'sub/gen/out.txt': 'generated\n' });
+  git(dir, 'add', '-f', 'vendor/lib/keep.txt');
+  git(dir, 'commit', '-q', '-m', 'vendor');
+  return dir;
+}
+
+describe("the daemon's start", () => {
+  it('ready means no change is missed: writes right after `daemon start` returns are in the next snapshot, later ones in every watched directory are read from the events', async () => {
+    const dir = layeredRepo();
+    startTestDaemon(dir);
+    // Right after start returns: the daemon may still be walking; its first snapshot reads everything.
+    write(dir, { 'README.md': '# right after start\n', 'a/b/c/new.txt': 'new\n', 'sub/src/main.c': 'int main(void);\n', 'vendor/lib/keep.txt': 'changed at once\n', 'top.txt': 'top\n' });
+    await daemonSnapshot(dir, 'manual');
+    expect(await tipTree(dir)).toBe(gitView(dir));
+    // After it: every directory git reads is watched, so the next snapshot is read in process and equals git's view.
+    write(dir, { 'a/one.txt': '1 again\n', 'a/b/c/new.txt': 'newer\n', 'sub/src/util.c': 'int u;\n', 'vendor/lib/keep.txt': 'changed later\n', 'sub/gen/out.txt': 'ignored, not in it\n' });
+    fs.rmSync(path.join(dir, 'top.txt'));
+    await daemonSnapshot(dir, 'manual');
+    expect(await tipTree(dir)).toBe(gitView(dir));
+    const w = testDaemonStatus(dir).status.worktrees[0]!;
+    expect(w.rescans).toEqual({ 'the daemon started watching': 1 });
+    expect(w.incremental).toBe(1);
+  });
+
+  it("the walk reads each .gitignore it meets: a directory a nested one ignores is not watched, an ignored one the user tracks a file in is", async () => {
+    const dir = layeredRepo();
+    startTestDaemon(dir);
+    await daemonSnapshot(dir, 'manual');
+    const w = testDaemonStatus(dir).status.worktrees[0] as unknown as { watches: number };
+    // '', a, a/b, sub, sub/src, vendor, vendor/lib: not build/ (root .gitignore) nor sub/gen/ (sub/.gitignore).
+    expect(w.watches).toBe(7);
+    // A new directory under the nested rule is not watched either; one beside it is.
+    write(dir, { 'sub/gen/more/x.txt': 'x\n', 'sub/docs/y.txt': 'y\n' });
+    await daemonSnapshot(dir, 'manual');
+    expect(await tipTree(dir)).toBe(gitView(dir));
+    expect((testDaemonStatus(dir).status.worktrees[0] as unknown as { watches: number }).watches).toBe(8);
+  });
+
+  it("runs with Node's options for the daemon; `daemon run` hands arguments it does not read to the full CLI", () => {
+    const dir = makeRepo();
+    const pid = startTestDaemon(dir, ['--idle', '10m']);
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const o of DAEMON_NODE_OPTIONS) expect(argv).toContain(o);
+    expect(argv.slice(-7)).toEqual(['daemon', 'run', '--idle', '600000ms', '--verify', '600000ms', '']);
+    // A bad duration: refused by the full CLI's schema (exit 2), no daemon started.
+    const bad = ckptIn(dir, ['daemon', 'run', '--idle', '0s']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/INVALID_DURATION|longer than zero/);
+    // A second daemon through the fast path: the lock refuses it, printed as the CLI prints errors.
+    const second = ckptIn(dir, ['daemon', 'run', '--verify', '1h']);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/already runs/);
+  });
+});

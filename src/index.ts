@@ -21,6 +21,7 @@ export { IncrementalContext, treeWithChanges } from './snapshot/incremental.js';
 export type { IncrementalBase, IncrementalTree, Unsure } from './snapshot/incremental.js';
 export { takeSnapshotOfChanges, takeSnapshotOfChangesLocked } from './snapshot/take-changes.js';
 export { TempPool } from './git/temp-pool.js';
+export { foldPacks, storePacks, type FoldResult } from './git/pack-fold.js';
 export type { ChangesResult } from './snapshot/take-changes.js';
 export { rollback } from './snapshot/rollback.js';
 export type { RollbackOptions, RollbackResult, FileChange } from './snapshot/rollback.js';

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot } from '../src/index.js';
 import { updateStoreRef } from '../src/git/store.js';
 import { TempPool } from '../src/git/temp-pool.js';
+import { storePacks } from '../src/git/pack-fold.js';
 import { IncrementalContext } from '../src/snapshot/incremental.js';
 import { takeSnapshotOfChanges } from '../src/snapshot/take-changes.js';
 import { makeRepo, storeDir, storeGit, write } from './support/repo.js';
@@ -53,7 +54,7 @@ describe("the chain's ref, written in process", () => {
 });
 
 describe("the daemon's objects, from pre-created temporary files", () => {
-  it('are whole loose objects git reads (cat-file, fsck --strict, read-only), also when a pooled file vanished; closing the pool leaves no file', async () => {
+  it('are whole objects git reads (a pack and a loose commit: cat-file, fsck --strict, read-only), also when a pooled file vanished; closing the pool leaves no file', async () => {
     const dir = makeRepo({ 'a.txt': 'a\n', 'd/e/f.txt': 'f\n' });
     const repo = await openRepo(dir);
     await takeSnapshot(repo, { kind: 'manual' });
@@ -68,9 +69,12 @@ describe("the daemon's objects, from pre-created temporary files", () => {
       expect(res.fullRead).toBeNull();
       expect(res.snapshot.message).toBe('M a.txt, M d/e/f.txt, A d/new.txt'); // the summary from the in-process diff, in git's order
       expect(storeGit(dir, 'cat-file', '-p', `${res.snapshot.id}:d/e/f.txt`)).toBe('changed too\n');
-      const blob = storeGit(dir, 'rev-parse', `${res.snapshot.id}:d/new.txt`).trim();
-      const file = path.join(storeDir(dir), 'objects', blob.slice(0, 2), blob.slice(2));
-      expect(fs.statSync(file).mode & 0o777).toBe(0o444);
+      // Its six blobs and trees in one pack (pack and index read-only), its commit loose (read-only).
+      const packs = storePacks(repo);
+      expect(packs).toHaveLength(1);
+      for (const ext of ['pack', 'idx']) expect(fs.statSync(path.join(storeDir(dir), 'objects', 'pack', `pack-${packs[0]!.name}.${ext}`)).mode & 0o777).toBe(0o444);
+      const commit = path.join(storeDir(dir), 'objects', res.snapshot.id.slice(0, 2), res.snapshot.id.slice(2));
+      expect(fs.statSync(commit).mode & 0o777).toBe(0o444);
       // A pooled file removed under the pool (by hand, a prune): the object is still written.
       await pool.refill(false);
       for (const f of fs.readdirSync(poolDir)) fs.rmSync(path.join(poolDir, f));

@@ -14,7 +14,7 @@
  * that died are removed by the next pool opened on the same store. Without
  * a pool (every short-lived command), objects are written as before.
  */
-import { close, closeSync, mkdir, mkdirSync, open, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { close, closeSync, fchmodSync, linkSync, mkdir, mkdirSync, open, openSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import type { Repo } from './repo-type.js';
@@ -48,9 +48,11 @@ export class TempPool {
    * creates the 256 fan-out directories of `objects/` (each a file
    * creation, better paid now than on a step's path).
    *
-   * @param size how many files to keep ready (default 96: two 10-file steps).
+   * @param size how many files to keep ready (default 32: a step takes
+   *   four, its pack, index, commit and ref lock; a step of fewer than four
+   *   new blobs and trees one per object).
    */
-  static open(repo: Repo, size = 96): TempPool {
+  static open(repo: Repo, size = 32): TempPool {
     const objectsDir = path.join(shadowDir(repo), 'objects');
     const have = pools.get(objectsDir);
     if (have && !have.closed) return have;
@@ -69,6 +71,18 @@ export class TempPool {
     return t;
   }
 
+  /** A file taken but not used (still empty, still open), back into the pool. */
+  giveBack(t: PooledTemp): void {
+    if (this.closed) {
+      try {
+        closeSync(t.fd);
+      } catch {
+        // closed
+      }
+      rmSync(t.path, { force: true });
+    } else this.free.push(t);
+  }
+
   /** Fills the pool up to its size (one fill at a time, off the event loop). */
   refill(fanOut: boolean): Promise<void> {
     if (this.filling || this.closed) return this.filling ?? Promise.resolve();
@@ -84,6 +98,7 @@ export class TempPool {
             if (this.closed) return;
             await mkdirAsync(path.join(this.objectsDir, i.toString(16).padStart(2, '0')), { recursive: true });
           }
+          await mkdirAsync(path.join(this.objectsDir, 'pack'), { recursive: true });
         }
         while (!this.closed && this.free.length < this.size) {
           const p = path.join(this.dir, `${process.pid}-${++this.seq}`);
@@ -127,6 +142,48 @@ const mkdirAsync = promisify(mkdir);
 /** A ready temporary file for an object of the store at `objectsDir`, or null (no pool, or it is empty). */
 export function takePooledTemp(objectsDir: string): PooledTemp | null {
   return pools.get(objectsDir)?.take() ?? null;
+}
+
+/**
+ * Creates `file` exclusively, as `open(O_CREAT | O_EXCL)` does, and returns
+ * a descriptor open for writing: when the store at `objectsDir` has a pool,
+ * by `link(2)` of a ready file onto `file` (as exclusive as `O_EXCL`: it
+ * fails with EEXIST when `file` exists; measured here 0.017 ms against
+ * 0.65 ms for creating a file), its pool name then removed and its mode set
+ * to `mode`; else by `open`. For git's lock files (`<ref>.lock`) on a
+ * step's path. The file is on the store's file system (the pool's).
+ *
+ * @throws the file system's error (`EEXIST` when `file` exists).
+ */
+export function createExclusive(objectsDir: string, file: string, mode: number): number {
+  const pool = pools.get(objectsDir);
+  const t = pool?.take() ?? null;
+  if (t && pool) {
+    try {
+      linkSync(t.path, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        pool.giveBack(t);
+        throw err;
+      }
+      // No hard links here, or the pool's file removed under us: created as git does.
+      try {
+        closeSync(t.fd);
+      } catch {
+        // closed
+      }
+      rmSync(t.path, { force: true });
+      return openSync(file, 'wx', mode);
+    }
+    try {
+      unlinkSync(t.path);
+      fchmodSync(t.fd, mode);
+    } catch {
+      // the pool's name stays until the next pool removes it; the file is ours either way
+    }
+    return t.fd;
+  }
+  return openSync(file, 'wx', mode);
 }
 
 /** Removes pool files of processes that are gone (named `<pid>-<n>`). */

@@ -22,7 +22,7 @@ import { isCkptError } from '../core/errors.js';
 import { git } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
-import { adoptBorrowed, listStoreRefs, storeBytes } from '../git/store.js';
+import { adoptBorrowed, listStoreRefs, storeBytes, withStoreLock } from '../git/store.js';
 import { withWorktreeLock } from './lock.js';
 import { readState } from './state.js';
 import { isLooseInStore } from '../git/loose.js';
@@ -41,7 +41,9 @@ export interface CompactResult {
 /**
  * Repacks ckpt's store (`git repack -a -d -l`: unreachable packed objects
  * go), prunes its unreachable loose objects (`git prune --expire=now`) and
- * adopts borrowed objects, holding every worktree's lock.
+ * adopts borrowed objects, holding every worktree's lock (and, around the
+ * repack and prune, the store's `packs` lock, which the daemon's fold of its
+ * step packs holds: git/pack-fold.ts).
  *
  * @param lockWaitMs how long to wait for each lock (default 30000 ms).
  * @throws CkptError `LOCKED`, `GIT_FAILED`.
@@ -71,8 +73,11 @@ export async function compactStore(repo: Repo, lockWaitMs = 30_000): Promise<Com
     await clearKeepRefs(repo);
     if (lines) await git(['-c', 'core.hooksPath=/dev/null', 'update-ref', '--stdin'], { cwd: repo.worktree, env, input: lines });
     try {
-      await git(['-c', 'pack.writeBitmaps=false', '-c', 'repack.writeBitmaps=false', 'repack', '-a', '-d', '-l', '-q'], { cwd: repo.worktree, env, timeoutMs: 600_000 });
-      await git(['prune', '--expire=now'], { cwd: repo.worktree, env, timeoutMs: 600_000 });
+      // The store's `packs` lock too: the daemon's fold of its step packs (git/pack-fold.ts) never runs beside the repack.
+      await withStoreLock(repo, 'packs', async () => {
+        await git(['-c', 'pack.writeBitmaps=false', '-c', 'repack.writeBitmaps=false', 'repack', '-a', '-d', '-l', '-q'], { cwd: repo.worktree, env, timeoutMs: 600_000 });
+        await git(['prune', '--expire=now'], { cwd: repo.worktree, env, timeoutMs: 600_000 });
+      }, lockWaitMs);
       const adopted = await adoptBorrowed(repo);
       return { bytesBefore, bytesAfter: storeBytes(repo), adopted };
     } finally {

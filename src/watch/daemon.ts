@@ -30,6 +30,7 @@ import { CkptError, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, currentPidNamespace, isHeld } from '../core/owned-lock.js';
 import type { SnapshotInput, SnapshotKind } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
+import { FOLD_AT_PACKS, foldPacks, storePacks } from '../git/pack-fold.js';
 import { TempPool } from '../git/temp-pool.js';
 import { captureTree } from '../snapshot/capture.js';
 import { IncrementalContext, treeWithChanges, type IncrementalBase } from '../snapshot/incremental.js';
@@ -372,6 +373,24 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     void serve(slot);
   };
 
+  /**
+   * Each step writes a small pack (snapshot/object-writer.ts): once the
+   * store holds {@link FOLD_AT_PACKS} packs they are folded in the
+   * background, after the step's reply, one fold at a time (git/pack-fold.ts).
+   */
+  let folding: Promise<void> | null = null;
+  const fold = (repo: Repo): void => {
+    if (folding || storePacks(repo).length < FOLD_AT_PACKS) return;
+    folding = foldPacks(repo)
+      .then((r) => {
+        if (r) log(`folded ${r.folded} packs into pack-${r.into.slice(0, 12)} (${r.packs} packs in the store)`);
+      })
+      .catch((err: unknown) => log(`could not fold the store's packs: ${(err as Error).message}`))
+      .finally(() => {
+        folding = null;
+      });
+  };
+
   /** Serves the slot's pending requests, one snapshot per kind, until none is left. */
   const serve = (slot: Slot): Promise<void> => {
     if (slot.running) return slot.running;
@@ -394,6 +413,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           for (const r of batch) r.resolve({ ok: false, code: e.code ?? 'INTERNAL', message: e.message });
         }
         slot.inFlight = 0;
+        fold(slot.repo);
       }
       slot.running = null;
     })();
@@ -787,6 +807,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     slot.watch.close();
     slot.ctx?.close();
   }
+  await folding;
   for (const p of pools) p.close();
   rmSync(sockPath, { force: true });
   try {

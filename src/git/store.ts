@@ -23,6 +23,7 @@ import { CkptError, fsFailure, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, isHeld } from '../core/owned-lock.js';
 import { git, gitText } from './exec.js';
 import { readStoreRefFast } from './loose.js';
+import { createExclusive } from './temp-pool.js';
 import type { Repo } from './repo-type.js';
 import { realEnv, shadowDir, shadowEnv, shadowObjectsDir } from './shadow.js';
 
@@ -243,7 +244,8 @@ async function writeRefFile(repo: Repo, ref: string, next: string, expected: str
   try {
     try {
       mkdirSync(path.dirname(file), { recursive: true });
-      fd = openSync(lock, 'wx', 0o666);
+      // Created O_EXCL-exclusive, from the store's pool of ready files when it has one (git/temp-pool.ts).
+      fd = createExclusive(shadowObjectsDir(repo), lock, 0o644);
       ours = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'locked';

@@ -22,11 +22,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { CkptError } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
 import { shadowObjectsDir } from '../git/shadow.js';
-import { buildPack, type PackObject } from '../git/pack.js';
+import { buildPack, deflateObject, type PackObject } from '../git/pack.js';
 import { takePooledTemp } from '../git/temp-pool.js';
 import { writeObjectFile } from '../git/loose.js';
 
@@ -99,7 +98,7 @@ export class ObjectWriter {
         staged.push(this.stage(path.join(dir, `pack-${built.name}.idx`), built.idx, 'tmp_idx_ckpt_'));
         this.packs.push(built.name);
       }
-      for (const p of all) if (!inPack.has(p)) staged.push(this.stage(this.file(p.oid), deflateSync(p.whole, { level: 1 }), 'tmp_obj_ckpt_'));
+      for (const p of all) if (!inPack.has(p)) staged.push(this.stage(this.file(p.oid), deflateObject(p.whole), 'tmp_obj_ckpt_'));
       await Promise.all(staged.map((f) => new Promise<void>((resolve, reject) => fsync(f.fd, (err) => (err ? reject(err) : resolve())))));
       for (const f of staged) {
         closeSync(f.fd);

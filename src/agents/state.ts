@@ -30,6 +30,8 @@ import path from 'node:path';
 import { fsFailure } from '../core/errors.js';
 import { readStoreRefFast } from '../git/loose.js';
 import { openRepo, type Repo } from '../git/repo.js';
+import { shadowObjectsDir } from '../git/shadow.js';
+import { placePooled } from '../git/temp-pool.js';
 import { relativeTarget, type HookState, type ParsedHook } from './hooks.js';
 
 /** What the agent is doing, as last reported. */
@@ -167,13 +169,14 @@ export async function recordAgentEvent(where: string | Repo, ev: AgentEvent, env
  * @param fallbackCwd the directory when the payload names none (the hook's own cwd).
  * @param opts.pid the agent's process when it is not the hook's parent (a relay records for a fenced agent).
  * @param opts.env the environment naming the race (`CKPT_RACE_ID`, `CKPT_ATTEMPT`; default process.env).
+ * @param opts.repo the repository of that directory, when the caller has opened it already (the daemon: one discovery per hook, not two).
  * @returns the new state, or null when the call reports none.
  * @throws CkptError `NOT_A_REPO`, `FS_FAILED`.
  */
-export async function recordHookState(agent: string, parsed: ParsedHook, fallbackCwd: string, opts: { pid?: number | null; env?: NodeJS.ProcessEnv } = {}): Promise<AgentState | null> {
+export async function recordHookState(agent: string, parsed: ParsedHook, fallbackCwd: string, opts: { pid?: number | null; env?: NodeJS.ProcessEnv; repo?: Repo } = {}): Promise<AgentState | null> {
   const st = parsed.state;
   if (!st) return null;
-  return recordAgentEvent(parsed.cwd || fallbackCwd, {
+  return recordAgentEvent(opts.repo ?? (parsed.cwd || fallbackCwd), {
     ...(opts.pid !== undefined ? { pid: opts.pid } : {}),
     agent,
     kind: st.state,
@@ -350,11 +353,14 @@ function clock(ms: number): string {
 
 async function writeAgentState(repo: Repo, s: AgentState): Promise<void> {
   const file = agentStatePath(repo);
+  const text = JSON.stringify(s) + '\n';
+  // In the daemon: a ready file of its pool renamed over the state, as an atomic write does, without creating one (git/temp-pool.ts).
+  if (placePooled(shadowObjectsDir(repo), file, text, 0o644)) return;
   // Loaded here: most ckpt commands never write an agent state.
   const { default: writeFileAtomic } = await import('write-file-atomic');
   try {
     mkdirSync(repo.stateDir, { recursive: true });
-    writeFileAtomic.sync(file, JSON.stringify(s) + '\n', { fsync: false });
+    writeFileAtomic.sync(file, text, { fsync: false });
   } catch (err) {
     throw fsFailure(err, "write the agent's state", file);
   }

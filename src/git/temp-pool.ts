@@ -14,7 +14,7 @@
  * that died are removed by the next pool opened on the same store. Without
  * a pool (every short-lived command), objects are written as before.
  */
-import { close, closeSync, fchmodSync, linkSync, mkdir, mkdirSync, open, openSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { close, closeSync, fchmodSync, linkSync, mkdir, mkdirSync, open, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import type { Repo } from './repo-type.js';
@@ -142,6 +142,42 @@ const mkdirAsync = promisify(mkdir);
 /** A ready temporary file for an object of the store at `objectsDir`, or null (no pool, or it is empty). */
 export function takePooledTemp(objectsDir: string): PooledTemp | null {
   return pools.get(objectsDir)?.take() ?? null;
+}
+
+/**
+ * Puts `data` at `file` (replacing what is there, in one rename, as an
+ * atomic write does) through a ready file of the store's pool, so no file is
+ * created on the caller's path: for the daemon's small files on a hook's way
+ * (the agent's state, the sync cookie). Not fsynced (those files are not the
+ * user's bytes, nor anything a ref names). `file` must be on the store's
+ * file system (under the common git dir).
+ *
+ * @param mode the file's mode (pooled files are made read-only).
+ * @returns false when there is no pool, it is empty, or the rename failed
+ *   (nothing changed at `file`: the caller writes it its own way).
+ */
+export function placePooled(objectsDir: string, file: string, data: string | Buffer, mode: number): boolean {
+  const t = pools.get(objectsDir)?.take() ?? null;
+  if (!t) return false;
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    for (let off = 0; off < bytes.length; ) off += writeSync(t.fd, bytes, off, bytes.length - off);
+    fchmodSync(t.fd, mode);
+    closeSync(t.fd);
+    t.fd = -1;
+    renameSync(t.path, file);
+    return true;
+  } catch {
+    if (t.fd >= 0) {
+      try {
+        closeSync(t.fd);
+      } catch {
+        // closed
+      }
+    }
+    rmSync(t.path, { force: true });
+    return false;
+  }
 }
 
 /**

@@ -664,13 +664,20 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         // Loaded on the first hook, not at start (the ready time).
         const [{ parseClaudeHookInput, hookTarget }, { raceTrailers }] = await Promise.all([import('../agents/claude.js'), import('../agents/hooks.js')]);
         const { input, problems } = parseClaudeHookInput(String(msg.stdin ?? ''));
-        await recordState(String(msg.stdin ?? ''), msg, problems);
         const event = input.hook_event_name;
         const kind: SnapshotKind | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
-        if (!kind) return { ok: true, skipped: `event ${JSON.stringify(event ?? null)}`, problems };
+        if (!kind) {
+          await recordState(String(msg.stdin ?? ''), msg, problems);
+          return { ok: true, skipped: `event ${JSON.stringify(event ?? null)}`, problems };
+        }
         const dir = absolute(input.cwd) ?? absolute(msg.cwd);
-        if (!dir) return { ok: false, code: 'BAD_REQUEST', message: 'the hook names no absolute directory', problems };
+        if (!dir) {
+          await recordState(String(msg.stdin ?? ''), msg, problems);
+          return { ok: false, code: 'BAD_REQUEST', message: 'the hook names no absolute directory', problems };
+        }
         const repo = await openRepo(dir);
+        // The state first, as the direct path records it before any snapshot; in the repository just opened (one discovery a hook).
+        await recordState(String(msg.stdin ?? ''), msg, problems, { dir, repo });
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         const slot = await attach(repo);
         const target = hookTarget(input.tool_input ?? {}, repo.worktree);
@@ -695,7 +702,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
    * failure is one of the hook's problems (logged by the hook), never the
    * step's.
    */
-  const recordState = async (text: string, msg: Record<string, unknown>, problems: string[]): Promise<void> => {
+  const recordState = async (text: string, msg: Record<string, unknown>, problems: string[], opened?: { dir: string; repo: Repo }): Promise<void> => {
     try {
       const [{ loadAgentHooks }, { agentProcess, recordHookState }] = await Promise.all([import('../agents/hook-registry.js'), import('../agents/state.js')]);
       const hooks = await loadAgentHooks('claude');
@@ -703,7 +710,9 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       const parsed = hooks.parse(text);
       const ppid = Number(msg.ppid);
       const proc = Number.isInteger(ppid) && ppid > 0 ? agentProcess(ppid) : null;
-      await recordHookState(hooks.agent, parsed, String(msg.cwd ?? ''), { pid: proc?.pid ?? null, env: hookEnv(msg) });
+      // The repository opened for the step, when the state is for that same directory (else the state's own discovery).
+      const repo = opened && (parsed.cwd || String(msg.cwd ?? '')) === opened.dir ? opened.repo : undefined;
+      await recordHookState(hooks.agent, parsed, String(msg.cwd ?? ''), { pid: proc?.pid ?? null, env: hookEnv(msg), ...(repo ? { repo } : {}) });
     } catch (err) {
       problems.push(`state not recorded: ${(err as CkptError).code ?? 'ERROR'} ${(err as Error).message}`);
     }

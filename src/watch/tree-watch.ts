@@ -14,7 +14,8 @@
  *   overflow signal), an event without a name, a watch that failed: the next
  *   snapshot reads the whole worktree with git, and says why.
  *
- * The sync point ({@link TreeWatch.sync}): a cookie file written in a watched
+ * The sync point ({@link TreeWatch.sync}): a cookie file written (or a ready
+ * file renamed: a rename is an event too, and creates no file) in a watched
  * directory of ckpt's state (inside the git dir, so never in a snapshot) and
  * waited for in the event stream: inotify delivers one process's events in
  * order (libuv reads one inotify descriptor per loop), so once the cookie's
@@ -23,6 +24,8 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Repo } from '../git/repo.js';
+import { shadowObjectsDir } from '../git/shadow.js';
+import { placePooled } from '../git/temp-pool.js';
 import { readOr, type IgnoreLayers } from './ignore-rules.js';
 
 /** Events between two snapshots beyond which the kernel's queue may have overflowed (inotify's default max_queued_events is 16384). */
@@ -201,7 +204,8 @@ export class TreeWatch {
         resolve(true);
       });
       try {
-        writeFileSync(file, '');
+        // A ready file of the store's pool renamed into place when there is one (no file created on a hook's way: git/temp-pool.ts).
+        if (!placePooled(shadowObjectsDir(this.repo), file, '', 0o644)) writeFileSync(file, '');
       } catch {
         clearTimeout(timer);
         this.cookieWaiters.delete(name);

@@ -91,7 +91,7 @@ module.exports = {
     },
     {
       name: 'hook-entry-loads-only-the-socket',
-      comment: "src/hook/ is the installed hook command's entry (dist/hook.js, one bundled file): it imports only Node's built-ins and the daemon's paths and client, so a hook the daemon serves loads no CLI, commander, zod or snapshot code (scripts/build.mjs checks the bundle too).",
+      comment: "src/hook/ is the installed hook command's entry (dist/hook.cjs, one bundled file): it imports only Node's built-ins and the daemon's paths and client, so a hook the daemon serves loads no CLI, commander, zod or snapshot code (scripts/build.mjs checks the bundle too).",
       severity: 'error',
       from: { path: '^src/hook/' },
       to: { pathNot: ['^src/hook/', '^src/watch/daemon-(paths|client)\\.ts$'], dependencyTypesNot: ['core'] },

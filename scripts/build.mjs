@@ -1,6 +1,6 @@
 // Bundles the CLI and the library with esbuild (code splitting, so each
 // subcommand loads only what it needs: `ckpt hook claude` runs twice per agent
-// tool call and its start-up time matters), the hook's own entry (dist/hook.js,
+// tool call and its start-up time matters), the hook's own entry (dist/hook.cjs,
 // one file, below) and the viewer's browser client
 // (build-client.mjs), then emits type declarations.
 import { build } from 'esbuild';
@@ -38,17 +38,19 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
-// The installed hook command's entry (src/hook/main.ts, bin/ckpt-hook.js): one
+// The installed hook command's entry (src/hook/main.ts, bin/ckpt-hook.cjs): one
 // file holding everything the daemon's path runs, with no import but Node's
 // built-ins (the CLI's hook is loaded at run time from dist/cli.js only when
 // the daemon does not serve the hook). Built apart from the CLI, so no chunk
 // shared with it is imported; anything else reaching the bundle fails the build.
+// CommonJS: Node starts a CommonJS entry 4-7 ms faster than an ES module one.
 const HOOK_INPUTS = ['src/hook/main.ts', 'src/hook/client.ts', 'src/watch/daemon-client.ts', 'src/watch/daemon-paths.ts'];
 const hook = await build({
   entryPoints: { hook: 'src/hook/main.ts' },
   outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external,
@@ -56,9 +58,9 @@ const hook = await build({
   metafile: true,
   logLevel: 'warning',
 });
-const hookOut = hook.metafile.outputs['dist/hook.js'];
+const hookOut = hook.metafile.outputs['dist/hook.cjs'];
 const strays = [...Object.keys(hook.metafile.inputs).filter((f) => !HOOK_INPUTS.includes(f)), ...hookOut.imports.filter((i) => !i.path.startsWith('node:')).map((i) => i.path)];
-if (strays.length > 0) throw new Error(`dist/hook.js must hold only ${HOOK_INPUTS.join(', ')} and import only node: built-ins; it has ${strays.join(', ')}`);
+if (strays.length > 0) throw new Error(`dist/hook.cjs must hold only ${HOOK_INPUTS.join(', ')} and import only node: built-ins; it has ${strays.join(', ')}`);
 await buildClient();
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });

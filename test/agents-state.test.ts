@@ -190,7 +190,7 @@ describe('state through the hook', () => {
     expect(s.hooks.Notification[0].hooks[0].command).toBe('my-notifier');
     const ours = s.hooks.UserPromptSubmit[0];
     expect(ours.matcher).toBeUndefined();
-    expect(ours.hooks[0].command).toMatch(/bin\/ckpt-hook\.js claude$/);
+    expect(ours.hooks[0].command).toMatch(/bin\/ckpt-hook\.cjs claude$/);
     expect(s.hooks.PreToolUse[0].matcher).toBe('Bash|Write|Edit|MultiEdit|NotebookEdit');
     expect(hookViaShell(dir, { hook_event_name: 'PermissionRequest', tool_name: 'Write' }, ours.hooks[0].command)).toBe(0);
     expect(readAgentState(await openRepo(dir))).toMatchObject({ activity: 'waiting', tool: 'Write' });

@@ -213,8 +213,8 @@ describe('ckpt CLI', () => {
     const s1 = JSON.parse(fs.readFileSync(file, 'utf8'));
     expect(s1.permissions).toEqual({ allow: ['Bash(ls)'] });
     expect(JSON.stringify(s1.hooks.PreToolUse)).toContain('my-own-hook');
-    expect(JSON.stringify(s1.hooks.PreToolUse)).toContain('bin/ckpt-hook.js claude');
-    expect(JSON.stringify(s1.hooks.PostToolUse)).toContain('bin/ckpt-hook.js claude');
+    expect(JSON.stringify(s1.hooks.PreToolUse)).toContain('bin/ckpt-hook.cjs claude');
+    expect(JSON.stringify(s1.hooks.PostToolUse)).toContain('bin/ckpt-hook.cjs claude');
     const again = json(ckpt(dir, ['hooks', 'install', 'claude', '--json']));
     expect(again.changed).toBe(false);
     // the installed command really works as a hook
@@ -240,7 +240,7 @@ describe('ckpt CLI', () => {
       const inst = run(['hooks', 'install', 'codex', '--json']);
       expect(inst.status, inst.stderr).toBe(0);
       expect(JSON.parse(inst.stdout).file).toBe(path.join(dir, '.codex', 'hooks.json'));
-      expect(fs.readFileSync(path.join(dir, '.codex', 'hooks.json'), 'utf8')).toContain('bin/ckpt-hook.js codex');
+      expect(fs.readFileSync(path.join(dir, '.codex', 'hooks.json'), 'utf8')).toContain('bin/ckpt-hook.cjs codex');
       expect(fs.readdirSync(home)).toEqual([]);
       expect(run(['hooks', 'uninstall', 'codex']).status).toBe(0);
       expect(fs.existsSync(path.join(dir, '.codex', 'hooks.json'))).toBe(false);

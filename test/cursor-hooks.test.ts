@@ -61,7 +61,7 @@ describe('hooks install|uninstall cursor', () => {
     const doc = JSON.parse(fs.readFileSync(path.join(repo, '.cursor', 'hooks.json'), 'utf8'));
     expect(doc.version).toBe(1);
     expect(Object.keys(doc.hooks)).toEqual(['preToolUse', 'postToolUse', 'afterFileEdit', 'stop']);
-    for (const list of Object.values(doc.hooks) as { command: string }[][]) expect(list).toEqual([{ command: expect.stringMatching(/bin\/ckpt-hook\.js cursor$/) }]);
+    for (const list of Object.values(doc.hooks) as { command: string }[][]) expect(list).toEqual([{ command: expect.stringMatching(/bin\/ckpt-hook\.cjs cursor$/) }]);
     expect(JSON.parse(ckpt(repo, ['hooks', 'install', 'cursor', '--json']).stdout)).toMatchObject({ changed: false, excluded: false });
     expect(git(repo, 'status', '--porcelain', '--untracked-files=all')).toBe('');
     const u = ckpt(repo, ['hooks', 'uninstall', 'cursor', '--json']);
@@ -81,7 +81,7 @@ describe('hooks install|uninstall cursor', () => {
     expect(ckpt(repo, ['hooks', 'install', 'cursor']).code).toBe(0);
     const doc = JSON.parse(fs.readFileSync(path.join(repo, '.cursor', 'hooks.json'), 'utf8'));
     expect(doc.note).toBe('mine');
-    expect(doc.hooks.afterFileEdit).toEqual([{ command: './format.sh' }, { command: expect.stringMatching(/bin\/ckpt-hook\.js cursor$/) }]);
+    expect(doc.hooks.afterFileEdit).toEqual([{ command: './format.sh' }, { command: expect.stringMatching(/bin\/ckpt-hook\.cjs cursor$/) }]);
     expect(doc.hooks.beforeShellExecution).toEqual([{ command: './guard.sh', matcher: 'rm' }]);
     expect(ckpt(repo, ['hooks', 'uninstall', 'cursor']).code).toBe(0);
     expect(picture(repo)).toEqual(before);

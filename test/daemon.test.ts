@@ -74,7 +74,7 @@ afterEach(() => {
   }
 });
 
-/** Runs the hook (`ckpt-hook.js claude`, as installed) as Claude Code would, through the daemon. */
+/** Runs the hook (`ckpt-hook.cjs claude`, as installed) as Claude Code would, through the daemon. */
 function hook(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [HOOK, 'claude'], { cwd: dir, stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0', ...env } });

@@ -1,5 +1,5 @@
 /**
- * The installed hook command (bin/ckpt-hook.js → dist/hook.js) as an agent
+ * The installed hook command (bin/ckpt-hook.cjs → dist/hook.cjs) as an agent
  * runs it: the command line `ckpt hooks install claude` writes, through `sh -c`.
  *
  * What is shown: when the daemon serves the hook, the process loads nothing
@@ -40,11 +40,29 @@ afterEach(async () => {
   }
 });
 
-/** A module loader hook recording every module URL the process resolves, one a line, in the file `TRACE_OUT` names. */
+/**
+ * A preload (`--require`) recording every module the process loads, one URL a
+ * line (`node:…` for built-ins), in the file `TRACE_OUT` names: CommonJS
+ * `require`s through Module._load (the main module's included), ES module
+ * imports through a resolve hook (module.register).
+ */
 function tracer(): string {
-  const file = path.join(tempDir('ckpt-trace-'), 'trace.mjs');
+  const file = path.join(tempDir('ckpt-trace-'), 'trace.cjs');
   const hooks = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(process.env.TRACE_OUT, r.url + '\\n'); return r; }`;
-  fs.writeFileSync(file, `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}));\n`);
+  fs.writeFileSync(
+    file,
+    [
+      `const Module = require('node:module'); const { appendFileSync } = require('node:fs'); const { pathToFileURL } = require('node:url');`,
+      `const load = Module._load;`,
+      `Module._load = function (request, parent, isMain) {`,
+      `  let id = request;`,
+      `  try { id = Module.isBuiltin(request) ? (request.startsWith('node:') ? request : 'node:' + request) : pathToFileURL(Module._resolveFilename(request, parent, isMain)).href; } catch {}`,
+      `  appendFileSync(process.env.TRACE_OUT, id + '\\n');`,
+      `  return load.apply(this, arguments);`,
+      `};`,
+      `Module.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}));`,
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -68,12 +86,13 @@ function runHook(dir: string, command: string, event: 'PreToolUse' | 'PostToolUs
     const p = spawn('sh', ['-c', command], {
       cwd: dir,
       stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...process.env, CKPT_DAEMON_AUTOSTART: '0', ...env, TRACE_OUT: out, NODE_OPTIONS: `--import=${tracer()}` },
+      env: { ...process.env, CKPT_DAEMON_AUTOSTART: '0', ...env, TRACE_OUT: out, NODE_OPTIONS: `--require=${tracer()}` },
     });
     let stdout = '';
     p.stdout.on('data', (c) => (stdout += c));
     p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, modules: fs.readFileSync(out, 'utf8').split('\n').filter(Boolean) }));
+    // (The tracer's own resolve hook, a data: URL naming TRACE_OUT, is left out.)
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, modules: fs.readFileSync(out, 'utf8').split('\n').filter((u) => u && !(u.startsWith('data:') && u.includes('TRACE_OUT'))) }));
     p.stdin.end(JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' }));
   });
 }
@@ -146,14 +165,15 @@ describe('the installed hook entry', () => {
   it('served by the daemon, it loads nothing but itself and Node built-ins; the daemon records the pair', async () => {
     const dir = makeRepo();
     const command = installedCommand(dir);
-    expect(command).toMatch(/^NODE_EXTRA_CA_CERTS= \S+ \S*\/bin\/ckpt-hook\.js claude$/);
+    expect(command).toMatch(/^NODE_EXTRA_CA_CERTS= \S+ \S*\/bin\/ckpt-hook\.cjs claude$/);
     startTestDaemon(dir);
     const pre = await runHook(dir, command, 'PreToolUse', 'd1', { CKPT_DAEMON: '1' });
     write(dir, { 'work.txt': 'the agent wrote this\n' });
     const post = await runHook(dir, command, 'PostToolUse', 'd1', { CKPT_DAEMON: '1' });
     for (const r of [pre, post]) {
       expect([r.code, r.stdout]).toEqual([0, '']);
-      expect(ckptModules(r.modules)).toEqual(['bin/ckpt-hook.js', 'dist/hook.js']);
+      expect(ckptModules(r.modules)).toEqual(['bin/ckpt-hook.cjs', 'dist/hook.cjs']);
+      expect(r.modules).toContain('node:net'); // the tracer sees CommonJS requires of built-ins too
       expect(r.modules.filter((u) => !u.startsWith('file:') && !u.startsWith('node:'))).toEqual([]);
     }
     expect(testDaemonStatus(dir).status.worktrees[0]!.snapshots).toBe(2);
@@ -167,7 +187,7 @@ describe('the installed hook entry', () => {
     startTestDaemon(dir);
     const r = await runHook(dir, `${process.execPath} ${CLI} hook claude`, 'PreToolUse', 'o1', { CKPT_DAEMON: '1' });
     expect([r.code, r.stdout]).toEqual([0, '']);
-    expect(ckptModules(r.modules)).toEqual(['bin/ckpt.js', 'dist/hook.js']);
+    expect(ckptModules(r.modules)).toEqual(['bin/ckpt.js', 'dist/hook.cjs']);
     expect([(await tip(dir)).toolUseId, testDaemonStatus(dir).status.worktrees[0]!.snapshots]).toEqual(['o1', 1]);
   });
 

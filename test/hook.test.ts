@@ -1,5 +1,5 @@
 /**
- * The hook as Claude Code runs it (the installed `ckpt-hook.js claude`): real hook processes, many at
+ * The hook as Claude Code runs it (the installed `ckpt-hook.cjs claude`): real hook processes, many at
  * once, next to a watcher and a user committing; and every sort of stdin.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { CLI, HOOK, git, indexBytes, makeRepo, picture, storeGit, write } from '
 
 const run = promisify(execFile);
 
-/** Runs the hook (`ckpt-hook.js claude`, as installed) as Claude Code would: a new process, `stdin` as given; resolves with its exit code and output. */
+/** Runs the hook (`ckpt-hook.cjs claude`, as installed) as Claude Code would: a new process, `stdin` as given; resolves with its exit code and output. */
 function hook(dir: string, stdin: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [HOOK, 'claude'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });

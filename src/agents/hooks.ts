@@ -266,7 +266,7 @@ export function objectField(raw: Record<string, unknown>, key: string, problems:
 
 /**
  * The command line an agent runs for its hook (through a shell): the tiny
- * hook entry (`node …/bin/ckpt-hook.js AGENT`, hook/main.ts) beside the real
+ * hook entry (`node …/bin/ckpt-hook.cjs AGENT`, hook/main.ts) beside the real
  * file of `ckptBin` (a bin symlink is followed), or `node ckptBin hook AGENT`
  * when there is none there. `NODE_EXTRA_CA_CERTS` is cleared for it: Node
  * parses every certificate of that file at start-up (45 ms of a 150 ms budget
@@ -277,10 +277,10 @@ export function hookCommandLine(agent: string, ckptBin: string, nodeBin = proces
   return `NODE_EXTRA_CA_CERTS= ${shellQuote(nodeBin)} ${entry ? `${shellQuote(entry)} ${agent}` : `${shellQuote(ckptBin)} hook ${agent}`}`;
 }
 
-/** The hook entry's bin (`ckpt-hook.js`) beside the real file of `ckptBin`, or null when there is none. */
+/** The hook entry's bin (`ckpt-hook.cjs`) beside the real file of `ckptBin`, or null when there is none. */
 export function hookEntryBeside(ckptBin: string): string | null {
   try {
-    const entry = path.join(path.dirname(realpathSync(ckptBin)), 'ckpt-hook.js');
+    const entry = path.join(path.dirname(realpathSync(ckptBin)), 'ckpt-hook.cjs');
     return existsSync(entry) ? entry : null;
   } catch {
     return null;
@@ -289,13 +289,13 @@ export function hookEntryBeside(ckptBin: string): string | null {
 
 /**
  * Whether `command` is ckpt's hook command line for `agent` (any install
- * path): `… ckpt-hook.js AGENT` ({@link hookCommandLine}), or `… ckpt hook
+ * path): `… ckpt-hook.cjs AGENT` ({@link hookCommandLine}), or `… ckpt hook
  * AGENT` / `… ckpt.js hook AGENT` as installs made before the hook entry
  * wrote it (so uninstall and reinstall find those too).
  */
 export function isCkptHookCommand(command: unknown, agent: string): boolean {
   if (typeof command !== 'string') return false;
-  return new RegExp(`(^|[\\s/'"])((ckpt|ckpt\\.js)['"]? hook|ckpt-hook\\.js['"]?) ${agent}$`).test(command);
+  return new RegExp(`(^|[\\s/'"])((ckpt|ckpt\\.js)['"]? hook|ckpt-hook\\.c?js['"]?) ${agent}$`).test(command);
 }
 
 /** `s` quoted for a POSIX shell when it needs to be. */

@@ -95,7 +95,7 @@ function programDirsUnderTmp(argv: readonly string[]): string[] {
  * dependency (its dependencies are hoisted there), the directory of `ckptBin`
  * (the bin the agents' hooks call, maybe a symlink in a `bin/` elsewhere) and
  * the Node.js install running it (`<prefix>` of `<prefix>/bin/node`). Bound
- * back read-only, or a hook run in the sandbox (`node <ckpt>/bin/ckpt-hook.js claude`, beside the real file of `ckptBin`)
+ * back read-only, or a hook run in the sandbox (`node <ckpt>/bin/ckpt-hook.cjs claude`, beside the real file of `ckptBin`)
  * could not even load ckpt.
  */
 export function ckptInstallPaths(ckptBin?: string): string[] {

@@ -1,6 +1,7 @@
 /**
- * The installed hook command's entry (bin/ckpt-hook.js → dist/hook.js, bundled
- * by scripts/build.mjs into one file with nothing but Node's built-ins): what
+ * The installed hook command's entry (bin/ckpt-hook.cjs → dist/hook.cjs, bundled
+ * by scripts/build.mjs into one CommonJS file with nothing but Node's
+ * built-ins: an ES module entry alone costs Node 4-7 ms more to start): what
  * an agent runs before and after every tool call, twice per call, so its
  * start-up is the hook's cost (issue 11: the whole process within bare
  * `node -e 0` + 20 ms).
@@ -16,20 +17,24 @@
  * AGENT` does without asking the daemon again: a hook never fails or waits
  * long because of the daemon. It always exits 0.
  */
-import { fileURLToPath } from 'node:url';
 import { askDaemon, readStdin, report, stamp, viaRelay, type DaemonOutcome, type HookInput } from './client.js';
 
 /** dist/cli.js's hook, as this entry calls it (cli/main.ts `hookFallback`; its type is not imported: this entry knows no CLI module). */
 type HookFallback = (agent: string | undefined, input: HookInput, tried: { daemon: DaemonOutcome }, ckptBin?: string) => Promise<number>;
 
+/** Where the rest of ckpt is, as the bin that runs the entry knows it. */
+export interface HookEntryPaths {
+  /** The ckpt bin (bin/ckpt.js) a daemon is started with when none answered. */
+  ckptBin: string;
+  /** The URL of the CLI's bundle (dist/cli.js), loaded only when the daemon does not serve the hook. */
+  cliUrl: string;
+}
+
 /**
  * Runs the hook for `args[0]` (the agent: `claude`, `codex`, …). Never
  * throws; returns the exit code, always 0.
- *
- * @param ckptBin the ckpt bin a daemon is started with when none answered
- *   (default: bin/ckpt.js beside this package's dist/).
  */
-export async function runHookEntry(args: string[], ckptBin = fileURLToPath(new URL('../bin/ckpt.js', import.meta.url))): Promise<number> {
+export async function runHookEntry(args: string[], where: HookEntryPaths): Promise<number> {
   const agent = args[0];
   const input = await readStdin();
   try {
@@ -41,10 +46,10 @@ export async function runHookEntry(args: string[], ckptBin = fileURLToPath(new U
       if (asked === 'served') return 0;
       outcome = asked;
     }
-    // Not served: the full hook, from the CLI's bundle beside this file (a
-    // specifier built at run time, so the bundler leaves it out of this one).
-    const cli = (await import(new URL('./cli.js', import.meta.url).href)) as { hookFallback: HookFallback };
-    return await cli.hookFallback(agent, input, { daemon: outcome }, ckptBin);
+    // Not served: the full hook, from the CLI's bundle (a specifier known at
+    // run time only, so the bundler leaves it out of this one).
+    const cli = (await import(where.cliUrl)) as { hookFallback: HookFallback };
+    return await cli.hookFallback(agent, input, { daemon: outcome }, where.ckptBin);
   } catch (err) {
     report(process.cwd(), `${stamp()} ckpt hook ${String(agent)}: INTERNAL ${String((err as Error)?.stack ?? err)}`);
     return 0;

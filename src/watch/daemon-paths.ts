@@ -13,7 +13,6 @@
  * ```
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 
@@ -122,8 +121,9 @@ export function daemonWanted(commonDir: string, env: NodeJS.ProcessEnv = process
   }
   if (!needGit) return on;
   const dir = path.dirname(commonDir);
-  // Loaded only here: the hook's usual path never pays for child_process.
-  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  // Loaded only here: the hook's usual path never pays for child_process
+  // (process.getBuiltinModule, not an import: this module is also bundled as CommonJS, dist/hook.cjs).
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
   const r = spawnSync('git', ['config', '--get', '--type=bool', 'ckpt.daemon'], { cwd: existsSync(dir) ? dir : commonDir, env, encoding: 'utf8', timeout: 5000 });
   return r.status === 0 && r.stdout.trim() === 'true';
 }

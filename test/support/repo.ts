@@ -124,4 +124,4 @@ export function userRefs(repo: string): string {
 export const CLI = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..', '..', 'bin', 'ckpt.js');
 
 /** Path of the hook entry's bin, as `ckpt hooks install` writes it into an agent's settings: `node HOOK AGENT`. */
-export const HOOK = path.resolve(path.dirname(CLI), 'ckpt-hook.js');
+export const HOOK = path.resolve(path.dirname(CLI), 'ckpt-hook.cjs');

@@ -7,7 +7,7 @@
  * a hook (agents/hooks.ts `reply`: nothing for Claude Code), and appends its
  * own errors to `<git-common-dir>/ckpt/hook.log` (or stderr when there is no repo).
  *
- * The installed hook command is the tiny entry (hook/main.ts, bin/ckpt-hook.js),
+ * The installed hook command is the tiny entry (hook/main.ts, bin/ckpt-hook.cjs),
  * which asks the daemon itself and comes here ({@link runHookAfterClient},
  * through cli/main.ts `hookFallback`) only when the daemon did not serve the hook.
  */

@@ -115,6 +115,17 @@ describe("ckpt's store", () => {
     expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(s.id);
     expect(storeGit(dir, 'cat-file', '-t', s.id).trim()).toBe('commit');
   });
+
+  it('a store removed while a process runs is made again by that process, not named to git as if it were there', async () => {
+    const dir = makeRepo();
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    fs.rmSync(path.dirname(storeDir(dir)), { recursive: true, force: true });
+    write(dir, { 'after.txt': 'after\n' });
+    const again = await takeSnapshot(repo, { kind: 'manual' });
+    expect(again.snapshot.step).toBe(1);
+    expect(storeGit(dir, 'show', `${again.snapshot.id}:after.txt`)).toBe('after\n');
+  });
 });
 
 describe('migration of refs/ckpt/* from the user repository', () => {

@@ -103,7 +103,9 @@ const ensured = new Map<string, string>();
 function ensureShadow(repo: Repo): string {
   const dir = shadowDir(repo);
   const cached = ensured.get(dir);
-  if (cached) return cached;
+  // A hint, checked (one stat): a store removed meanwhile (the user's cleanup, a
+  // benchmark's reset) is made again, not named to git as if it were there.
+  if (cached && existsSync(path.join(cached, 'HEAD'))) return cached;
   let ok = false;
   try {
     ok = readFileSync(path.join(dir, 'ckpt-shadow-version'), 'utf8') === SHADOW_VERSION;

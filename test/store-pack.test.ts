@@ -20,7 +20,9 @@ import { buildPack, indexedObjects } from '../src/git/pack.js';
 import { foldPacks, packsToFold, storePacks } from '../src/git/pack-fold.js';
 import { shadowObjectsDir } from '../src/git/shadow.js';
 import { createExclusive, TempPool } from '../src/git/temp-pool.js';
+import { acquireOwnedLock, isHeld, readLockOwner } from '../src/core/owned-lock.js';
 import { captureTree } from '../src/snapshot/capture.js';
+import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { IncrementalContext } from '../src/snapshot/incremental.js';
 import { takeSnapshotOfChanges } from '../src/snapshot/take-changes.js';
 import { git, makeRepo, storeDir, storeGit, storeGitBuf, tempDir, write } from './support/repo.js';
@@ -204,6 +206,35 @@ describe("the ref's lock from the pool", () => {
     expect(fs.readFileSync(mine, 'utf8')).toBe('value\n');
     expect(() => createExclusive(objects, mine, 0o644)).toThrow(/EEXIST/);
     fs.rmSync(mine);
+  });
+});
+
+describe("the worktree lock's record from the pool", () => {
+  it('is whole when it becomes the lock, names this process, and is gone once released; a pool file was used, none created', async () => {
+    const dir = makeRepo();
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual', force: true });
+    const pool = TempPool.open(repo, 4);
+    opened.push(pool);
+    await pool.refill(true);
+    const poolDir = path.join(storeDir(dir), 'tmp-pool');
+    const before = fs.readdirSync(poolDir).sort();
+    const lockFile = path.join(repo.stateDir, 'lock');
+    const seen = await withWorktreeLock(repo, async () => readLockOwner(lockFile));
+    expect(seen?.pid).toBe(process.pid);
+    expect(fs.existsSync(lockFile)).toBe(false);
+    // One ready file became the record (renamed away from the pool), and nothing is left beside the lock.
+    expect(fs.readdirSync(poolDir).filter((f) => before.includes(f))).toHaveLength(before.length - 1);
+    expect(fs.readdirSync(repo.stateDir).filter((f) => /^lock\./.test(f))).toEqual([]);
+  });
+
+  it('a record the caller could not place is written as before', async () => {
+    const lockPath = path.join(tempDir(), 'lock');
+    const lock = await acquireOwnedLock(lockPath, { placeRecord: () => false });
+    expect(isHeld(lock)).toBe(true);
+    expect(readLockOwner(lockPath)?.pid).toBe(process.pid);
+    if (isHeld(lock)) lock.release();
+    expect(fs.existsSync(lockPath)).toBe(false);
   });
 });
 

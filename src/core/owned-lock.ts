@@ -68,6 +68,13 @@ export interface OwnedLockOptions {
   staleMs?: number;
   /** Called once if the lock held is found taken over (this process stalled past `staleMs`) or gone. */
   onCompromised?: (why: string) => void;
+  /**
+   * Puts the would-be holder's record at its (unique) path without creating
+   * a file now: a long-lived process's ready file renamed into place (the
+   * daemon's pool, git/temp-pool.ts `placePooled`); false when it could not,
+   * and the record is written here. Default: written here.
+   */
+  placeRecord?: (file: string, record: string) => boolean;
 }
 
 /** What {@link acquireOwnedLock} returns when the lock stayed held: its holder's record, null when unreadable. */
@@ -248,7 +255,8 @@ export async function acquireOwnedLock(lockPath: string, opts: OwnedLockOptions 
   const owner: LockOwner = { pid: process.pid, host: hostname(), ns: currentPidNamespace(), start: currentStartTime(), token: randomBytes(8).toString('hex') };
   const record = JSON.stringify(owner);
   const mine = `${lockPath}.${owner.pid}-${owner.token}.new`;
-  writeFileSync(mine, record, { flag: 'wx' });
+  // Whole before it is linked as the lock, either way (a renamed file is complete: its bytes were written first).
+  if (!opts.placeRecord?.(mine, record)) writeFileSync(mine, record, { flag: 'wx' });
   let seen: Seen | null = null;
   let got = false;
   try {

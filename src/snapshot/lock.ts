@@ -21,6 +21,8 @@ import path from 'node:path';
 import { CkptError, fsFailure } from '../core/errors.js';
 import { acquireOwnedLock, isHeld, readLockOwner } from '../core/owned-lock.js';
 import type { Repo } from '../git/repo.js';
+import { shadowObjectsDir } from '../git/shadow.js';
+import { placePooled } from '../git/temp-pool.js';
 
 export { currentPidNamespace, processGone } from '../core/owned-lock.js';
 
@@ -46,7 +48,9 @@ export async function withWorktreeLock<T>(repo: Repo, fn: () => Promise<T>, opts
   try {
     // A lost lock (this process stalled past staleMs) is not fatal: ref
     // updates carry an expected old value, so a lost race fails cleanly.
-    lock = await acquireOwnedLock(lockPath, { waitMs: opts.waitMs ?? 10_000, staleMs });
+    // In the daemon, the record is a ready file of its pool renamed into place (no file created on a step's path).
+    const objects = shadowObjectsDir(repo);
+    lock = await acquireOwnedLock(lockPath, { waitMs: opts.waitMs ?? 10_000, staleMs, placeRecord: (file, record) => placePooled(objects, file, record, 0o644) });
   } catch (err) {
     throw fsFailure(err, 'take the worktree lock', lockPath);
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The daemon's benchmarks (issue 11), beside the direct path in the same run:
 //
-//   node benchmarks/daemon.mjs [--sizes 1k,10k,100k] [--quick] [--out benchmarks/results.md]
+//   node benchmarks/daemon.mjs [--sizes 1k,10k,100k] [--quick] [--no-race] [--out benchmarks/results.md]
 //
 // dist/ must be built. Writes its section of results.md between the
 // `<!-- daemon -->` markers (the rest of the file is run.mjs's).
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DAEMON_TARGETS, benchDaemon } from './lib/daemon.mjs';
 import { benchDaemonRollback, rollbackReport } from './lib/daemon-rollback.mjs';
+import { benchRaceMemory, raceMemoryReport } from './lib/race-memory.mjs';
 import { ROOT, log } from './lib/env.mjs';
 import { fmt } from './lib/measure.mjs';
 import { optionValue } from './lib/options.mjs';
@@ -26,6 +27,26 @@ const results = [];
 for (const s of sizes) results.push(await benchDaemon(s, { quick }));
 const rollbacks = [];
 for (const s of sizes) rollbacks.push(await benchDaemonRollback(s, { quick }));
+// The race's memory is a 10k target: run unless --no-race.
+const raceMemory = argv.includes('--no-race') ? null : await benchRaceMemory({ quick });
+
+/** The memory target's rows of one size: judged on USS (see memoryNote), with RSS and what the daemon adds to bare Node beside it. */
+function memoryTargetRows(r, met) {
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '—');
+  const a = r.memAfter ?? {};
+  const b = r.bareFlags;
+  return [
+    `| ${r.label} | daemon memory ≤ ${DAEMON_TARGETS.memoryMB} MB, judged on USS (its private pages, /proc smaps_rollup) after the hooks | ${f(a.uss)} MB USS (${f(r.memReady?.uss)} MB when ready; PSS ${f(a.pss)} MB; bare \`node ${r.nodeOptions.join(' ')} -e\` ${f(b.uss)} MB USS) | ${met(r.targets.memory)} |`,
+    `| ${r.label} | the same read as RSS after the hooks | ${f(a.rss)} MB (${f(r.memReady?.rss)} MB when ready; bare \`node ${r.nodeOptions.join(' ')} -e\` ${f(b.rss)} MB RSS, plain \`node -e\` ${f(r.bare.rss)} MB, so the daemon adds ${f(a.rss - b.rss)} MB; ${r.watches} directories watched) | ${met(r.targets.memoryRss)} |`,
+  ];
+}
+
+/** How the memory target is judged, and why. */
+function memoryNote(results) {
+  const r = results[0];
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '—');
+  return `How the memory target is judged: on the daemon's USS (its private pages: what stopping it frees). Its RSS also counts the node binary's pages that every Node process maps and shares (a bare \`node -e\` here: ${f(r?.bare.rss)} MB RSS, of which only ${f(r?.bare.uss)} MB private), so by RSS no Node daemon can meet 40 MB here before it runs a line; RSS is reported beside it, not met. The daemon runs as \`node ${r?.nodeOptions.join(' ')}\` (watch/daemon-control.ts): a 1 MiB young generation instead of Node 20's 16 MiB semi-spaces.`;
+}
 
 const met = (t, lower = true) => (Number.isFinite(t.value) ? (lower ? t.value <= t.target : t.value >= t.target) ? 'met' : '**not met**' : '—');
 const lines = [];
@@ -43,7 +64,7 @@ lines.push('|---|---|---:|---|');
 for (const r of results) {
   lines.push(`| ${r.label} | snapshot of 10 changed files in the daemon ≤ ${DAEMON_TARGETS.snapshot10Ms} ms (the step alone: blobs, trees, commit, ref) | ${fmt(r.targets.snapshot10.value)} | ${met(r.targets.snapshot10)} |`);
   lines.push(`| ${r.label} | hook as installed ≤ \`node -e 0\` (same environment) + ${DAEMON_TARGETS.hookOverNodeMs} ms | +${fmt(r.targets.hook.value)} | ${met(r.targets.hook)} |`);
-  lines.push(`| ${r.label} | daemon memory (RSS after the hooks) ≤ ${DAEMON_TARGETS.memoryMB} MB | ${r.targets.memory.value.toFixed(1)} MB (${r.rssMB.toFixed(1)} MB when ready; bare \`node -e\` ${r.bareMB.toFixed(1)} MB, so +${(r.targets.memory.value - r.bareMB).toFixed(1)} MB; ${r.watches} directories watched) | ${met(r.targets.memory)} |`);
+  lines.push(...memoryTargetRows(r, met));
   lines.push(`| ${r.label} | daemon ready ≤ ${DAEMON_TARGETS.readyMs} ms (spawn to watching, Node start included) | ${fmt(r.targets.ready.value)} | ${met(r.targets.ready)} |`);
 }
 lines.push('');
@@ -54,9 +75,13 @@ lines.push('Where the time goes: ' + results.map((r) => {
 lines.push('');
 lines.push(...rollbackReport(rollbacks, fmt));
 lines.push('');
+lines.push(...raceMemoryReport(raceMemory));
+if (raceMemory) lines.push('');
 lines.push('Snapshots served by the daemon in these runs: ' + results.map((r) => `${r.label}: ${r.served.incremental} of ${r.served.snapshots} in process (full reads: ${JSON.stringify(r.served.rescans)})`).join('; ') + '.');
 lines.push('');
-lines.push("Not measured by this family (issue 11's other target): a race of 5 attempts at 10k (≤ 100 MB for all of ckpt's processes). The memory target cannot be met by any Node daemon here: a bare `node -e` is ~41 MB of RSS before any code, so the rows give what the daemon adds to it. fsync: every object and the ref are fsynced before the ref names them (git/store.ts); the fsync floor row is that round alone (the pack, its index, the commit and the ref), measured in the same loop, beside the floor of the loose layout it replaced.");
+lines.push(memoryNote(results));
+lines.push('');
+lines.push("fsync: every object and the ref are fsynced before the ref names them (git/store.ts); the fsync floor row is that round alone (the pack, its index, the commit and the ref), measured in the same loop, beside the floor of the loose layout it replaced.");
 lines.push('<!-- /daemon -->');
 const section = lines.join('\n') + '\n';
 let text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';

@@ -16,7 +16,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadScript, startModelServer, type ModelServer } from './support/model-server.js';
 import { cacheDir, claudeArgv, claudeEnv, codexArgv, codexEnv, ensureClient, geminiArgv, geminiEnv, parseClaudeResult, parseJsonLines, runClient, TEST_MODELS, explainRun, needClient, type EnsureResult } from './support/clients.js';
 import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
-import { CLI, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
+import { CLI, HOOK, git, indexBytes, makeRepo, picture, storeDir, tempDir, userRefs, write, type Entry } from './support/repo.js';
 
 const INSTALL_TIMEOUT = 15 * 60_000;
 const RACE = path.join(path.dirname(CLI), 'race.js');
@@ -222,7 +222,7 @@ describe('Gemini CLI with ckpt hooks (real client, offline)', () => {
     expect(inst.stdout).toContain('BeforeTool/AfterTool');
     const settingsFile = path.join(repo, '.gemini', 'settings.json');
     const settings = fs.readFileSync(settingsFile, 'utf8');
-    expect(JSON.parse(settings).hooks.BeforeTool[0].hooks[0].command).toMatch(/ hook gemini$/);
+    expect(JSON.parse(settings).hooks.BeforeTool[0].hooks[0].command).toMatch(/\/bin\/ckpt-hook\.cjs gemini$/);
     const index = indexBytes(repo);
     const refs = userRefs(repo);
 
@@ -377,7 +377,7 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     expect(JSON.parse(a.stdout)).toMatchObject({ changed: true, excluded: true });
     const doc = JSON.parse(fs.readFileSync(path.join(repo, '.gemini/settings.json'), 'utf8'));
     expect(doc.model).toEqual({ name: 'gemini-2.5-pro' });
-    expect(doc.hooks.BeforeTool.map((m: any) => m.hooks[0].command)).toEqual(['echo mine', expect.stringMatching(/ hook gemini$/)]);
+    expect(doc.hooks.BeforeTool.map((m: any) => m.hooks[0].command)).toEqual(['echo mine', expect.stringMatching(/\/bin\/ckpt-hook\.cjs gemini$/)]);
     expect(doc.hooks.AfterTool).toHaveLength(1);
     // Twice: nothing more.
     const twice = await ckpt(repo, ['hooks', 'install', 'gemini', '--json'], env(home));
@@ -442,7 +442,7 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     expect(res.notes.join('\n')).toMatch(/trusted project/);
     const doc = JSON.parse(fs.readFileSync(path.join(repo, '.codex/hooks.json'), 'utf8'));
     expect(Object.keys(doc.hooks).sort()).toEqual(['PostToolUse', 'PreToolUse', 'Stop']);
-    expect(doc.hooks.PreToolUse[0].hooks[0]).toMatchObject({ type: 'command', command: expect.stringMatching(/ hook codex$/), timeout: 30 });
+    expect(doc.hooks.PreToolUse[0].hooks[0]).toMatchObject({ type: 'command', command: expect.stringMatching(/\/bin\/ckpt-hook\.cjs codex$/), timeout: 30 });
     const b = await ckpt(repo, ['hooks', 'uninstall', 'codex'], env(home));
     expect(b.exitCode, explainRun(b)).toBe(0);
     expect(fs.readFileSync(path.join(repo, '.codex/hooks.json'), 'utf8')).toBe(original);
@@ -455,7 +455,7 @@ describe('hooks install / uninstall gemini: exactly what was added, nothing else
     const inputs = ['', 'null', '[1]', '{"hook_event_name": 3}', 'not json', JSON.stringify({ hook_event_name: 'BeforeTool', cwd: 'relative', tool_input: [] })];
     for (const [agent, reply] of [['gemini', '{}'], ['codex', '']] as const) {
       for (const input of inputs) {
-        const r = await execa(process.execPath, [CLI, 'hook', agent], { cwd: repo, input, reject: false, timeout: 60_000 });
+        const r = await execa(process.execPath, [HOOK, agent], { cwd: repo, input, reject: false, timeout: 60_000 });
         expect([r.exitCode, r.stdout], `${agent} ${JSON.stringify(input)}`).toEqual([0, reply]);
       }
     }

@@ -23,6 +23,34 @@ const childrenOf = (pid: number): number[] => {
 };
 
 describe('sweep', () => {
+  it('never takes a process it is told to spare, nor anything below it, though it carries the marker and runs in the worktree (the repository\'s daemon and its git children)', async () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-sweep-')));
+    const m = marker();
+    const procs: ChildProcess[] = [];
+    try {
+      // A "shared" parent (as the daemon, not this process's child's child) whose child runs in the worktree with the marker.
+      const shared = spawn('sh', ['-c', 'sleep 60 & wait'], { cwd: dir, env: { ...process.env, ...m }, stdio: 'ignore' });
+      // An agent's leftover: same marker, same directory, nothing spares it.
+      const own = spawn('sh', ['-c', 'sleep 60 & wait'], { cwd: dir, env: { ...process.env, ...m }, stdio: 'ignore' });
+      procs.push(shared, own);
+      const t: SweepTarget = { dir, marker: m, sinceMs: 0, byCwd: true, spare: () => [shared.pid!] };
+      const unspared: SweepTarget = { ...t, spare: () => [] };
+      for (let i = 0; i < 500 && findAttemptProcesses(unspared).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const below = childrenOf(shared.pid!);
+      const left = childrenOf(own.pid!);
+      expect([below.length, left.length]).toEqual([1, 1]);
+      expect(findAttemptProcesses(unspared).sort()).toEqual([...below, ...left].sort()); // without spare: both are taken
+      expect(findAttemptProcesses(t)).toEqual(left);
+      const res = await sweepAttemptProcesses(t, 2000);
+      expect(res.ended).toEqual(left);
+      expect(fs.existsSync(`/proc/${below[0]}`)).toBe(true); // the spared tree runs on
+    } finally {
+      for (const c of procs.flatMap((p) => childrenOf(p.pid!))) spawnSync('kill', ['-9', String(c)]);
+      for (const p of procs) p.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it.skipIf(!canUnshare)('tells a process inside a PID namespace from one outside it, and ends both', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-sweep-'));
     const m = marker();

@@ -7,7 +7,8 @@
  * that started after the attempt did, gets SIGTERM,
  * then SIGKILL after a grace period. Read from `/proc` (Linux; elsewhere
  * nothing is found). Never ckpt itself or its own children (its git
- * commands, the other attempts' agents).
+ * commands, the other attempts' agents), nor a process the caller names as
+ * shared (`spare`: the repository's daemon) or anything below it.
  *
  * The sweep is the fallback where no PID namespace is available (confine.ts)
  * and a second line where one is. It cannot see a process that cleared its
@@ -30,6 +31,13 @@ export interface SweepTarget {
    * started in the worktree during the attempt, so it is not used otherwise.
    */
   byCwd: boolean;
+  /**
+   * Processes shared with the attempt but not its own, read at each look:
+   * these pids and everything below them are never taken (the
+   * repository's daemon, which watches the attempt and runs git children
+   * in its worktree: race/sweep-target.ts).
+   */
+  spare?: () => number[];
 }
 
 /** USER_HZ: the unit of `/proc/<pid>/stat` start times (100 on every Linux architecture ckpt runs on). */
@@ -54,12 +62,17 @@ export function findAttemptProcesses(t: SweepTarget): number[] {
   }
   const want = Object.entries(t.marker).map(([k, v]) => `${k}=${v}`);
   const dir = realDir(t.dir);
-  const out: number[] = [];
+  // Every process's stat first: what lies below a spared process is known before anything is taken.
+  const stats = new Map<number, string[]>();
   for (const pid of pids) {
-    if (pid === process.pid) continue;
+    const stat = safeRead(`/proc/${pid}/stat`);
+    if (stat !== null) stats.set(pid, stat.slice(stat.lastIndexOf(')') + 2).split(' '));
+  }
+  const spared = sparedTree(t.spare?.() ?? [], stats);
+  const out: number[] = [];
+  for (const [pid, fields] of stats) {
+    if (pid === process.pid || spared.has(pid)) continue;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const state = fields[0];
       const ppid = Number(fields[1]);
       if (state === 'Z' || state === 'X' || ppid === process.pid) continue;
@@ -78,6 +91,28 @@ export function findAttemptProcesses(t: SweepTarget): number[] {
     }
   }
   return out;
+}
+
+/** `roots` and every process below them (by parent pid in `stats`, the fields of `/proc/<pid>/stat` after the name). */
+function sparedTree(roots: number[], stats: Map<number, string[]>): Set<number> {
+  const spared = new Set(roots.filter((pid) => stats.has(pid)));
+  if (spared.size === 0) return spared;
+  const children = new Map<number, number[]>();
+  for (const [pid, fields] of stats) {
+    const ppid = Number(fields[1]);
+    const list = children.get(ppid);
+    if (list) list.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  const todo = [...spared];
+  for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
+    for (const c of children.get(pid) ?? []) {
+      if (spared.has(c)) continue;
+      spared.add(c);
+      todo.push(c);
+    }
+  }
+  return spared;
 }
 
 /** What {@link sweepAttemptProcesses} did. */

@@ -15,6 +15,7 @@ import { openRepo, type Repo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
 import { watchWorktree } from '../watch/daemon-watch.js';
+import { attemptSweep } from './sweep-target.js';
 import { runProcess, type ProcessOptions, type ProcessResult } from '../agents/process.js';
 import type { ResolvedBase } from './base.js';
 import { fenced, refusalWarning, worktreeFence, type Fence } from './fence.js';
@@ -60,7 +61,7 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
   const env: Record<string, string | undefined> = { ...process.env, ...p.env };
   for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) env[k] = undefined;
   // Every process the agent, its setup or its check starts ends with it.
-  const confine = { mechanism: plan.confinement, sweep: { dir: p.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt } };
+  const confine = { mechanism: plan.confinement, sweep: attemptSweep(repo.commonDir, p.dir, { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, a.startedAt) };
   const stragglers = (what: string, res: Pick<ProcessResult, 'stragglers' | 'stragglersOutside'>): void => {
     if (plan.confinement === 'sweep') {
       if (res.stragglers.length > 0) race.warnings.push(`${a.name}: ended ${res.stragglers.length} process(es) its ${what} left running (sweep): pid ${res.stragglers.join(', ')}`);

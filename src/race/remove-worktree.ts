@@ -20,6 +20,7 @@ import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
 import { unwatchWorktree } from '../watch/daemon-control.js';
+import { attemptSweep } from './sweep-target.js';
 import { diffTrees } from '../git/tree-diff.js';
 import { privateIndexPath, unindex } from '../snapshot/private-index.js';
 import { takeSnapshotLocked } from '../snapshot/take.js';
@@ -91,7 +92,7 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
     return { ...out, reason: `not a git worktree any more (${(err as Error).message}): its files are in no snapshot` };
   }
   // Processes of the attempt still running (orphans of a race process that died) end first.
-  out.ended = (await sweepAttemptProcesses({ dir: a.dir, marker: { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, sinceMs: a.startedAt ?? 0, byCwd: false })).ended;
+  out.ended = (await sweepAttemptProcesses({ ...attemptSweep(repo.commonDir, a.dir, { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, a.startedAt ?? 0), byCwd: false })).ended;
   if (o.teardown && race.teardown) {
     const failed = await runTeardown(repo, race, a, race.teardown);
     if (failed) return { ...out, reason: failed };
@@ -160,7 +161,7 @@ async function runTeardown(repo: Repo, race: RaceRecord, a: Attempt, command: st
   } catch (err) {
     return `its teardown did not run: ${(err as Error).message}`;
   }
-  const run = fenced({ argv: [command], shell: true, cwd: a.dir, env, logFile, timeoutMs: TEARDOWN_TIMEOUT_MS, confine: { mechanism: detectConfinement(), sweep: { dir: a.dir, marker, sinceMs: Date.now() } } }, fence, true);
+  const run = fenced({ argv: [command], shell: true, cwd: a.dir, env, logFile, timeoutMs: TEARDOWN_TIMEOUT_MS, confine: { mechanism: detectConfinement(), sweep: attemptSweep(repo.commonDir, a.dir, marker, Date.now()) } }, fence, true);
   const r = await runProcess(run.options).done;
   if (run.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s teardown`, run.refused(), logFile));
   if (r.exitCode === 0 && !r.stoppedBy) return null;

@@ -28,6 +28,7 @@ import { agentArgv, agentHookEnv } from './plan.js';
 import { fenced, refusalWarning, requireSandbox, worktreeFence } from './fence.js';
 import { HOOK_SOCKET_ENV, startHookRelay } from './hook-relay.js';
 import { removeAttemptWorktree } from './remove-worktree.js';
+import { attemptSweep } from './sweep-target.js';
 import { raceDir } from './store.js';
 import type { Attempt, JudgeRecord, RaceRecord, ReviewRecord, ScratchRun, Verdict } from './types.js';
 import { createAttemptWorktree } from './worktree.js';
@@ -184,7 +185,7 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
       ...(preset.stdin ? { stdin: o.prompt } : {}),
       logFile: log,
       timeoutMs: ctx.timeoutMs ?? (preset.timeout ? parseDuration(preset.timeout) : parseDuration('20m')),
-      confine: { mechanism: detectConfinement(), sweep: { dir, marker, sinceMs: startedAt } },
+      confine: { mechanism: detectConfinement(), sweep: attemptSweep(repo.commonDir, dir, marker, startedAt) },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     },
     fence,

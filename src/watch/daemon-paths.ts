@@ -52,6 +52,25 @@ function fnv1a(text: string): string {
 }
 
 /**
+ * The pid of the daemon of the repository at `commonDir` when it runs on
+ * this host: the one its `daemon.json` names, if that process is alive and
+ * is a `… daemon run` (its `/proc/<pid>/cmdline`; Linux). Null otherwise
+ * (none, a stale record, a pid reused by another program, no `/proc`).
+ */
+export function runningDaemonPid(commonDir: string): number | null {
+  try {
+    const rec = JSON.parse(readFileSync(path.join(daemonDir(commonDir), 'daemon.json'), 'utf8')) as { pid?: unknown };
+    const pid = rec.pid;
+    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return null;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const at = argv.indexOf('daemon');
+    return at >= 0 && argv[at + 1] === 'run' ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The common git dir of the worktree containing `dir`, found without git: a
  * walk up to `.git` (a directory, or a file naming a linked worktree's git
  * dir and its `commondir`). Null when unsure (`GIT_DIR` and friends set,

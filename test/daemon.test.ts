@@ -97,6 +97,21 @@ async function tip(dir: string): Promise<{ tree: string; step: number; toolUseId
   return steps[0]! as never;
 }
 
+/** Pids of the `ckpt daemon run` processes whose environment has `CKPT_TEST_MARK=mark`. */
+function daemonsMarked(mark: string): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv[argv.indexOf('daemon') + 1] !== 'run') continue;
+      if (fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`CKPT_TEST_MARK=${mark}`)) out.push(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   return new Promise((resolve, reject) => {
@@ -479,6 +494,71 @@ describe('ckpt daemon', () => {
     expect([t.kind, t.toolUseId, t.tree]).toEqual(['after', 'c1', gitView(dir)]);
     expect(status(dir).status.worktrees[0].snapshots).toBe(2);
     expect(look()).toEqual({ cwd: '/', open: [] });
+  });
+
+  it('a hook inside a race attempt or behind its relay never starts a daemon (the race starts it from outside); one a hook starts carries none of the attempt\'s variables', async () => {
+    const dir = makeRepo();
+    started.push(dir);
+    const mark = `m-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    // The daemon a hook spawns exists once the hook has exited (spawn returns after exec): looked for then, no wait.
+    const spawned = (): number[] => daemonsMarked(mark);
+    const autostart = { CKPT_DAEMON_AUTOSTART: undefined, CKPT_TEST_MARK: mark };
+    expect(await hook(dir, 'PreToolUse', 'in1', { ...autostart, CKPT_RACE_ID: 'r-1', CKPT_ATTEMPT: 'a1' })).toBe(0);
+    expect(spawned()).toEqual([]);
+    expect((await tip(dir)).toolUseId).toBe('in1'); // taken directly
+    expect(await hook(dir, 'PostToolUse', 'in1', { ...autostart, CKPT_HOOK_SOCKET: path.join(dir, 'no-relay.sock') })).toBe(0);
+    expect(spawned()).toEqual([]);
+    expect(status(dir).running).toBe(false);
+    // Outside an attempt it starts one, without the race's variables (the sweep reads them in /proc).
+    expect(await hook(dir, 'PreToolUse', 'out1', { ...autostart, CKPT_ROUND: '2' })).toBe(0);
+    const [pid] = spawned();
+    expect(pid).toBeGreaterThan(0);
+    const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    expect(environ.filter((e) => /^(CKPT_RACE_ID|CKPT_ATTEMPT|CKPT_ROUND|CKPT_HOOK_SOCKET|NODE_EXTRA_CA_CERTS)=/.test(e))).toEqual([]);
+    await until(() => status(dir).running === true, 'the daemon the hook started');
+  });
+
+  it('quiet, it holds nothing open in the repository (its temporary files closed and removed, its git children ended), and serves the next hook again', { timeout: 120_000 }, async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir);
+    const log = path.join(dir, '.git/ckpt/daemon/log');
+    expect(await hook(dir, 'PreToolUse', 'q1')).toBe(0);
+    expect(status(dir).status.worktrees[0].snapshots).toBe(1);
+    const held = (): string[] => {
+      const fds = fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      const kids = fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+      return [...fds.filter((f) => f.startsWith(dir + '/')), ...kids.map((k) => `child ${k}: ${fs.readFileSync(`/proc/${k}/cmdline`, 'utf8').replace(/\0/g, ' ')}`)];
+    };
+    expect(held().length).toBeGreaterThan(0); // busy: its pool and its git children
+    await until(() => fs.readFileSync(log, 'utf8').includes('temporary files and git children released'), 'the daemon to go quiet', 60_000);
+    expect(held()).toEqual([]);
+    expect(fs.readdirSync(path.join(dir, '.git/ckpt/shadow/tmp-pool')).filter((n) => n.startsWith(`${pid}-`))).toEqual([]);
+    write(dir, { 'after-quiet.txt': 'x\n' });
+    expect(await hook(dir, 'PostToolUse', 'q1')).toBe(0);
+    const t = await tip(dir);
+    expect([t.kind, t.toolUseId, t.tree]).toEqual(['after', 'q1', gitView(dir)]);
+    expect(status(dir).status.worktrees[0].snapshots).toBe(2);
+  });
+
+  it('CKPT_DAEMON_IDLE sets the idle stop of every daemon started, with a unit; a bad value is refused and starts nothing', async () => {
+    const dir = makeRepo();
+    started.push(dir);
+    for (const bad of ['10', 'soon', '-1s']) {
+      const r = ckpt(dir, ['daemon', 'start', '--json'], { CKPT_DAEMON_IDLE: bad });
+      expect(r.code, r.stderr).toBe(2);
+      expect(JSON.parse(r.stdout).error.code).toBe('INVALID_DURATION');
+      expect(r.stdout).toContain('CKPT_DAEMON_IDLE');
+      expect(status(dir).running).toBe(false);
+    }
+    const pid = JSON.parse(ckpt(dir, ['daemon', 'start', '--json'], { CKPT_DAEMON_IDLE: '1s' }).stdout).pid as number;
+    await until(() => !alive(pid), 'the idle stop');
+    expect(fs.readFileSync(path.join(dir, '.git/ckpt/daemon/log'), 'utf8')).toMatch(/stopped: idle for 1 s/);
   });
 
   it("a hook served by the daemon inside a race attempt carries the race's trailers (Race, Attempt, Round) exactly as the direct path does", async () => {

@@ -3,11 +3,12 @@
  * what `ckpt daemon start | stop | status` and the hook's auto-start call.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
 import { daemonRequest } from './daemon-client.js';
+import { idleFromEnv } from './daemon-idle.js';
 import { daemonDir } from './daemon-paths.js';
 import type { DaemonStatus } from './daemon.js';
 
@@ -50,9 +51,11 @@ export async function daemonStatus(repo: Repo): Promise<{ status: DaemonStatus |
  * @param waitMs how long to wait for it to answer, in ms.
  * @returns its pid, and whether this call started it.
  * @throws CkptError `DAEMON_FAILED` (data: log, the end of its log) when it
- *   did not answer in time.
+ *   did not answer in time; `INVALID_DURATION` when `CKPT_DAEMON_IDLE` is
+ *   not a duration and `args` give no `--idle` (nothing is started).
  */
 export async function startDaemon(repo: Repo, bin: string, args: string[] = [], waitMs = 10_000): Promise<{ pid: number; started: boolean }> {
+  if (!args.includes('--idle')) idleFromEnv();
   const hello = await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 1000, replyMs: 3000 });
   if (hello?.ok) return { pid: Number(hello.pid), started: false };
   if (hello && hello.code === 'VERSION') {
@@ -60,22 +63,16 @@ export async function startDaemon(repo: Repo, bin: string, args: string[] = [], 
     await stopDaemon(repo).catch(() => undefined);
     for (const end = Date.now() + waitMs; Date.now() < end && (await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 300, replyMs: 1000 })); ) await sleep(50);
   }
-  const dir = daemonDir(repo.commonDir);
-  mkdirSync(dir, { recursive: true });
-  const logPath = path.join(dir, 'log');
-  const fd = openSync(logPath, 'a');
+  const logPath = path.join(daemonDir(repo.commonDir), 'log');
   let exited: number | null = null;
-  try {
-    const env = { ...process.env };
-    delete env.NODE_EXTRA_CA_CERTS;
-    const child = spawn(process.execPath, daemonArgv(bin, args), { cwd: repo.worktree, detached: true, stdio: ['ignore', fd, fd], env });
-    child.on('exit', (code) => {
-      exited = code ?? -1;
-    });
-    child.unref();
-  } finally {
-    closeSync(fd);
-  }
+  // No descriptor of the repository's file system is handed down: the daemon
+  // writes its log itself, opening it per line (a user's unmount or `rm -rf`
+  // is never kept busy by an idle daemon's stdout).
+  const child = spawn(process.execPath, daemonArgv(bin, args), { cwd: repo.worktree, detached: true, stdio: 'ignore', env: daemonEnv() });
+  child.on('exit', (code) => {
+    exited = code ?? -1;
+  });
+  child.unref();
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const r = await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 500, replyMs: 2000 });
@@ -113,18 +110,49 @@ export async function stopDaemon(repo: Repo, waitMs = 10_000): Promise<{ pid: nu
 }
 
 /**
+ * Whether a daemon may be started from this process on its own initiative
+ * (a hook, `ckpt watch`, a rollback, a race that found none): not when
+ * `CKPT_DAEMON_AUTOSTART=0`, and never from inside a race's attempt
+ * (`CKPT_RACE_ID` and `CKPT_ATTEMPT` set: the race starts the repository's
+ * daemon from outside before its agents run, and a daemon started in the
+ * attempt would be one of the agent's processes, ended with it or inside
+ * its PID namespace) nor from behind a race's hook relay (`CKPT_HOOK_SOCKET`:
+ * a sandbox, whose store is read-only).
+ */
+export function autoStartAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.CKPT_DAEMON_AUTOSTART === '0') return false;
+  if ((env.CKPT_RACE_ID && env.CKPT_ATTEMPT) || env.CKPT_HOOK_SOCKET) return false;
+  return true;
+}
+
+/**
+ * Variables never handed to the daemon: a race attempt's marker and relay
+ * (the sweep of an attempt's processes reads the marker in
+ * `/proc/<pid>/environ`: agents/sweep.ts), its round, and
+ * `NODE_EXTRA_CA_CERTS` (Node parses the whole bundle at start; the daemon
+ * opens no TLS connection).
+ */
+const NOT_FOR_THE_DAEMON = ['CKPT_RACE_ID', 'CKPT_ATTEMPT', 'CKPT_ROUND', 'CKPT_HOOK_SOCKET', 'NODE_EXTRA_CA_CERTS'];
+
+/** The environment the daemon is started with: this process's, without {@link NOT_FOR_THE_DAEMON}. */
+export function daemonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of NOT_FOR_THE_DAEMON) delete out[k];
+  return out;
+}
+
+/**
  * Starts `node BIN daemon run` in `cwd`, detached, without waiting (a hook
  * that found no daemon, for the hooks after it; a second daemon exits at once
- * because of the daemon's lock). Never throws.
+ * because of the daemon's lock), unless {@link autoStartAllowed} says no.
+ * Never throws.
  *
  * @param bin the ckpt bin script (default: the one running).
  */
 export function startDaemonDetached(cwd: string, bin: string | undefined = process.argv[1]): void {
-  if (!bin) return;
+  if (!bin || !autoStartAllowed()) return;
   try {
-    const env = { ...process.env };
-    delete env.NODE_EXTRA_CA_CERTS;
-    spawn(process.execPath, daemonArgv(bin), { cwd, detached: true, stdio: 'ignore', env }).unref();
+    spawn(process.execPath, daemonArgv(bin), { cwd, detached: true, stdio: 'ignore', env: daemonEnv() }).unref();
   } catch {
     // the direct path serves the hook anyway
   }

@@ -12,22 +12,33 @@ import { CkptError, type ErrorCode } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import type { TakeResult } from '../snapshot/take.js';
-import { startDaemon } from './daemon-control.js';
+import { autoStartAllowed, startDaemon } from './daemon-control.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, socketPath } from './daemon-paths.js';
 import { startWatching, type WatchOptions, type Watching } from './watcher.js';
 
 /**
  * Watches `dirs` through the daemon: only when they are one worktree whose
  * repository has a daemon of this version answering, and `CKPT_NO_DAEMON`
- * is not `1`.
+ * is not `1`. With `start.bin`, a daemon is started first when none runs and
+ * one is wanted (daemon-paths.ts daemonWanted: the default) and allowed
+ * (daemon-control.ts autoStartAllowed); one that cannot start means no
+ * daemon (null), never an error.
  *
+ * @param start.bin the ckpt bin script a daemon is started with.
  * @returns the watch (its `flush` waits for nothing while the daemon
  *   serves it: the daemon snapshots each burst when it settles), or null
  *   when there is no daemon to use (the caller watches by itself).
  */
-export async function watchThroughDaemon(dirs: string[], opts: WatchOptions = {}): Promise<Watching | null> {
+export async function watchThroughDaemon(dirs: string[], opts: WatchOptions = {}, start: { bin?: string } = {}): Promise<Watching | null> {
   if (process.env.CKPT_NO_DAEMON === '1' || dirs.length !== 1) return null;
   const repo = await openRepo(dirs[0]!);
+  if (start.bin && autoStartAllowed() && daemonWanted(repo.commonDir)) {
+    try {
+      await startDaemon(repo, start.bin);
+    } catch {
+      return null; // it could not start: the caller watches by itself
+    }
+  }
   let local: Watching | null = null;
   let closing = false;
   const fallBack = (why: string): void => {
@@ -62,8 +73,9 @@ export async function watchThroughDaemon(dirs: string[], opts: WatchOptions = {}
 
 /**
  * Watches the worktree containing `dir`: through the repository's daemon
- * when the daemon is wanted (`CKPT_DAEMON=1`, `ckpt.daemon`; see
- * daemonWanted), started if none runs, so every worktree of a repository (a
+ * when the daemon is wanted (the default; off with `CKPT_NO_DAEMON=1`,
+ * `CKPT_DAEMON=0` or `ckpt.daemon = false`: daemon-paths.ts daemonWanted), started if none runs (where that is allowed:
+ * daemon-control.ts autoStartAllowed), so every worktree of a repository (a
  * race's attempts) shares its one watcher; by itself (watcher.ts) when it is
  * not wanted, cannot start or does not take the watch.
  *
@@ -74,13 +86,8 @@ export async function watchThroughDaemon(dirs: string[], opts: WatchOptions = {}
 export async function watchWorktree(dir: string, opts: WatchOptions, bin: string): Promise<{ watching: Watching; through: 'daemon' | 'self' }> {
   const repo = await openRepo(dir);
   if (daemonWanted(repo.commonDir)) {
-    try {
-      await startDaemon(repo, bin);
-      const w = await watchThroughDaemon([dir], opts);
-      if (w) return { watching: w, through: 'daemon' };
-    } catch {
-      // it could not start: watched here, as without a daemon
-    }
+    const w = await watchThroughDaemon([dir], opts, { bin }).catch(() => null);
+    if (w) return { watching: w, through: 'daemon' };
   }
   return { watching: await startWatching([dir], opts), through: 'self' };
 }

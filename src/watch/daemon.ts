@@ -21,7 +21,7 @@
  * view of each worktree with the last snapshot's tree and reports what the
  * events missed (status `missed`), so the next snapshot reads everything.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
@@ -37,6 +37,7 @@ import { IncrementalContext, treeWithChanges, type IncrementalBase } from '../sn
 import { lockHeldWith, withWorktreeLock } from '../snapshot/lock.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
+import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
 import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
 import type { PollWatch } from './poll-watch.js';
@@ -81,7 +82,7 @@ function hookEnv(msg: Record<string, unknown>): NodeJS.ProcessEnv {
 
 /** Options of {@link runDaemon}. */
 export interface DaemonOptions {
-  /** Stop after this many ms without a request or a file event. Default 30 min. */
+  /** Stop after this many ms without a request or a file event. Default: `CKPT_DAEMON_IDLE` (a duration with its unit), else 30 min (watch/daemon-idle.ts). */
   idleMs?: number;
   /** Compare git's view with the last snapshot after this many ms of quiet. Default 60 s. */
   verifyMs?: number;
@@ -193,6 +194,8 @@ interface Slot {
   known: Set<string>;
   /** Cuts of settled bursts not yet in a snapshot (a read for a lock's holder counts them as dirty). */
   cuts: Set<Taken>;
+  /** When the idle check last compared git's view with the last snapshot, ms since the epoch (0: never). */
+  verifiedAt: number;
 }
 
 /** The record written beside the socket. */
@@ -222,13 +225,21 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   mkdirSync(ddir, { recursive: true });
   const recordFile = path.join(ddir, 'daemon.json');
   const logFile = path.join(ddir, 'log');
-  const log = (line: string): void => {
-    try {
-      appendFileSync(logFile, `${new Date().toISOString()} [${process.pid}] ${line}\n`);
-    } catch {
-      // nowhere to log
-    }
+  const log = daemonLog(logFile, path.join(ddir, 'lock'));
+  let idle: number;
+  try {
+    idle = opts.idleMs ?? idleFromEnv();
+  } catch (err) {
+    log(`not started: ${(err as Error).message}`);
+    throw err;
+  }
+  // Its stdout and stderr lead nowhere (daemon-control.ts: no descriptor of
+  // the repository's file system is held); a crash is written to its log.
+  const crashed = (err: unknown): void => {
+    log(`crashed: ${String((err as Error)?.stack ?? err)}`);
+    process.exit(70);
   };
+  process.on('uncaughtException', crashed);
   // The lock names its holder from the moment it exists: one left by a daemon
   // killed with SIGKILL, even while starting, is taken over at once.
   let stopping: ((why: string) => void) | null = null;
@@ -236,10 +247,14 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   try {
     lock = await acquireOwnedLock(path.join(ddir, 'lock'), { waitMs: 0, staleMs: 10_000, onCompromised: () => stopping?.('the daemon lock was taken over') });
   } catch (err) {
+    log(`could not lock ${ddir}: ${(err as Error).message}`);
+    process.off('uncaughtException', crashed);
     throw new CkptError('FS_FAILED', `could not lock ${ddir}: ${(err as Error).message}`, { cause: err });
   }
   if (!isHeld(lock)) {
     const pid = lock.holder?.pid ?? readRecord(first.commonDir)?.pid ?? null;
+    process.off('uncaughtException', crashed);
+    log(`not started: a daemon already runs${pid !== null ? ` (pid ${pid})` : ''}`);
     throw new CkptError('DAEMON_RUNNING', `a ckpt daemon already runs for ${first.commonDir}${pid !== null ? ` (pid ${pid})` : ''}`, {
       hint: 'See it with `ckpt daemon status`; stop it with `ckpt daemon stop`.',
       data: { commonDir: first.commonDir, pid },
@@ -253,15 +268,36 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   mkdirSync(path.dirname(sockPath), { recursive: true, mode: 0o700 });
   rmSync(sockPath, { force: true }); // a socket left by a killed daemon: we hold the lock, it is stale
   const startedAt = Date.now();
-  const idleMs = opts.idleMs ?? 30 * 60_000;
+  const idleMs = opts.idleMs ?? idle;
   const verifyMs = opts.verifyMs ?? 60_000;
   const syncMs = opts.syncMs ?? 2000;
   const slots = new Map<string, Slot>();
   const pools = new Set<TempPool>();
   let requests = 0;
   let lastActivity = Date.now();
+  /** The pools and git children let go after {@link RELEASE_MS} of quiet (`releaseHeld`), taken again on the next request or event. */
+  let released = false;
   const touch = (): void => {
     lastActivity = Date.now();
+    if (!released) return;
+    released = false;
+    for (const slot of slots.values()) pools.add(TempPool.open(slot.repo));
+  };
+  /**
+   * After a short quiet time, the daemon holds nothing open on the
+   * repository's file system but its watches: its temporary object files
+   * are closed and removed and its long-lived git children (which run in
+   * the worktree) end; both come back on the next request or event (the
+   * context keeps its caches and starts git again when it needs it). A
+   * user's unmount, eject or `rm -rf` is never kept busy by an idle daemon.
+   */
+  const releaseHeld = (): void => {
+    if (released) return;
+    released = true;
+    for (const p of pools) p.close();
+    pools.clear();
+    for (const slot of slots.values()) if (!slot.running && slot.pending.length === 0) slot.ctx?.close();
+    log('quiet: temporary files and git children released');
   };
 
   // One attach per worktree even when requests for it arrive while it is being attached.
@@ -296,7 +332,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       touch();
       burst(slot);
     };
-    const fields = { repo, subscribers: new Set<Subscriber>(), settle: null, burstStart: null, known: new Set<string>(), cuts: new Set<Taken>(), pending: [], running: null, inFlight: 0, status, lastActivity: Date.now() };
+    const fields = { repo, subscribers: new Set<Subscriber>(), settle: null, burstStart: null, known: new Set<string>(), cuts: new Set<Taken>(), verifiedAt: 0, pending: [], running: null, inFlight: 0, status, lastActivity: Date.now() };
     if (opts.poll) {
       // chokidar is loaded only for --poll (its load and memory are not the default daemon's).
       const [{ PollWatch }, rules, ctx] = await Promise.all([import('./poll-watch.js'), loadIgnoreRules(repo), ctxOpen]);
@@ -318,6 +354,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       tree.settleKept();
     }
     // Temporary object files created ahead of time: no file creation on a step's path (git/temp-pool.ts).
+    touch();
     pools.add(TempPool.open(repo));
     slots.set(repo.worktree, slot);
     preload(slot);
@@ -526,7 +563,9 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     for (const slot of slots.values()) {
       if (slot.running || slot.pending.length > 0) continue;
       const st = slot.watch.stats();
-      if (st.dirty > 0 || Date.now() - lastActivity < verifyMs) continue;
+      // Once per verifyMs of quiet, not at every tick (each check reads the whole worktree with git).
+      if (st.dirty > 0 || Date.now() - lastActivity < verifyMs || Date.now() - slot.verifiedAt < verifyMs) continue;
+      slot.verifiedAt = Date.now();
       try {
         await withWorktreeLock(
           slot.repo,
@@ -759,13 +798,24 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       resolve(why);
     };
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(sockPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  // A socket in the shared temp directory (a long path): another daemon that stopped may have just
+  // removed that directory, empty (below); it is made again and the listen tried once more.
+  const shared = path.dirname(sockPath) !== ddir;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(sockPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      break;
+    } catch (err) {
+      if (!shared || attempt >= 3 || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(path.dirname(sockPath), { recursive: true, mode: 0o700 });
+    }
+  }
   const record: DaemonRecord = { pid: process.pid, host: hostname(), ns: currentPidNamespace(), version: DAEMON_VERSION, socket: sockPath, startedAt };
   // Whole or not at all (a daemon killed mid-write leaves no half record for status and stop to misread).
   writeFileSync(`${recordFile}.${process.pid}.tmp`, JSON.stringify(record) + '\n');
@@ -779,9 +829,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const onSignal = (): void => stopping?.('signal');
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const tick = setInterval(() => {
-    // A repository removed (a temporary clone, a test's): nothing left to watch or serve.
-    if (!existsSync(first.commonDir)) {
+  // Every second: a repository or worktree removed is let go at once (its
+  // git children run in it), and after a short quiet time everything held
+  // open on the file system is released.
+  const watchdog = setInterval(() => {
+    // A repository removed (a temporary clone, a test's; an `rm -rf` under way: HEAD goes with .git): nothing left to watch or serve.
+    if (repositoryGone(first.commonDir)) {
       stopping?.('its repository is gone');
       return;
     }
@@ -795,6 +848,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       slot.ctx?.close();
       log(`stopped watching ${wt}: it is gone`);
     }
+    const busy = [...slots.values()].some((x) => x.running || x.pending.length > 0 || x.subscribers.size > 0);
+    if (!busy && Date.now() - lastActivity >= Math.min(RELEASE_MS, idleMs)) releaseHeld();
+  }, 1000);
+  const tick = setInterval(() => {
     if ([...slots.values()].some((x) => x.subscribers.size > 0)) touch(); // someone watches: not idle
     if (Date.now() - lastActivity >= idleMs) stopping?.(`idle for ${Math.round(idleMs / 1000)} s`);
     else void verify();
@@ -802,6 +859,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   onReady?.(record);
   const why = await stopped;
   clearInterval(tick);
+  clearInterval(watchdog);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   server.close();
@@ -819,6 +877,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   await folding;
   for (const p of pools) p.close();
   rmSync(sockPath, { force: true });
+  if (shared) {
+    try {
+      rmdirSync(path.dirname(sockPath)); // only when no other daemon's socket is in it
+    } catch {
+      // another daemon's socket is there, or it is gone
+    }
+  }
   try {
     const cur = readRecord(first.commonDir);
     if (cur?.pid === process.pid) rmSync(recordFile, { force: true });
@@ -828,6 +893,42 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   await release().catch(() => undefined);
   log(`stopped: ${why}`);
   return why;
+}
+
+/** How long the daemon stays quiet before it releases its temporary files and git children, in ms (`releaseHeld` in {@link runDaemon}). */
+export const RELEASE_MS = 10_000;
+
+/** True when the repository at `commonDir` is gone or going (its HEAD, which git never removes, is not there: an `rm -rf` reached .git). */
+function repositoryGone(commonDir: string): boolean {
+  return !existsSync(path.join(commonDir, 'HEAD'));
+}
+
+/**
+ * The daemon's log: one line appended per call, the file opened and closed
+ * each time (no descriptor kept). It is created only while the daemon's
+ * lock file exists (the daemon holds it): a daemon whose repository is being
+ * removed never creates a file in it again (an `rm -rf` would then fail on a
+ * directory not empty). Never throws.
+ */
+function daemonLog(file: string, lockFile: string): (line: string) => void {
+  return (line) => {
+    const text = `${new Date().toISOString()} [${process.pid}] ${line}\n`;
+    try {
+      const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND);
+      try {
+        writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(lockFile)) return; // nowhere to log
+      try {
+        appendFileSync(file, text);
+      } catch {
+        // nowhere to log
+      }
+    }
+  };
 }
 
 /** The base tree of a read request: `{tree, notCaptured, notCapturedCount}` as a snapshot has them; null when malformed. */

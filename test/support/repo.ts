@@ -7,12 +7,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll } from 'vitest';
+import { stopDaemonsIn } from './daemons.js';
 import { walkWorktree } from './files.js';
 
 const made: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   if (process.env.CKPT_KEEP_TEST_REPOS) return;
-  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  for (const d of made.splice(0)) {
+    // A daemon of a repository in it (auto-started by a hook, a watch, a rollback, a race) stops first.
+    await stopDaemonsIn(d);
+    fs.rmSync(d, { recursive: true, force: true });
+  }
 });
 
 /** A fresh temp dir (real path), removed after the test file. */

@@ -19,6 +19,9 @@ process.env.GIT_CONFIG_NOSYSTEM = '1';
 process.env.GIT_CONFIG_GLOBAL = gitconfig;
 process.env.XDG_CONFIG_HOME = path.join(dir, 'xdg');
 process.env.CKPT_TEST_ENV_DIR = dir;
+// Daemons auto-started by the tests' hooks, watches, rollbacks and races stop after 20 s without
+// work instead of 30 min (they would pile up over a run); a test's own daemon says --idle itself.
+process.env.CKPT_DAEMON_IDLE ??= '20s';
 for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_COMMON_DIR', 'GIT_CEILING_DIRECTORIES']) delete process.env[k];
 
 afterAll(() => {

@@ -1,0 +1,118 @@
+/**
+ * ckpt daemons started during a test run, found from outside: a daemon
+ * moves to `/` and may have been started by any CLI process of a test (a
+ * hook, `ckpt watch`, a rollback, a race), so they are found in `/proc` by
+ * what every process of the run inherits (`TMPDIR`, the run's own temp
+ * directory: global-setup.ts) and by their argv (`… daemon run`), and, for
+ * one repository, by its `daemon.json`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { runningDaemonPid } from '../../src/watch/daemon-paths.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL if it is still there after `graceMs`; resolves once it is gone (bounded). */
+async function end(pid: number, graceMs = 20_000): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (const until = Date.now() + graceMs; Date.now() < until && alive(pid); ) await sleep(50);
+  if (!alive(pid)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  for (const until = Date.now() + 10_000; Date.now() < until && alive(pid); ) await sleep(20);
+}
+
+/**
+ * The common git dirs of the repositories at or one level below `dir` (a
+ * test's temp dir is a repository itself, or holds clones and worktrees).
+ */
+function commonDirsIn(dir: string): string[] {
+  const out: string[] = [];
+  const consider = (d: string): void => {
+    const git = path.join(d, '.git');
+    try {
+      if (fs.statSync(git).isDirectory()) out.push(git);
+    } catch {
+      // not a repository (a linked worktree's .git file names a common dir elsewhere)
+    }
+  };
+  consider(dir);
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const n of names) if (n !== '.git') consider(path.join(dir, n));
+  return out;
+}
+
+/**
+ * Stops the daemon of every repository at or one level below `dir`, and
+ * waits until each is gone: what a test's temp dir needs before it is removed
+ * (a daemon keeps nothing open for long, but a removal racing it can meet
+ * its files: test/support/repo.ts).
+ */
+export async function stopDaemonsIn(dir: string): Promise<void> {
+  for (const common of commonDirsIn(dir)) {
+    const pid = runningDaemonPid(common);
+    if (pid !== null) await end(pid);
+  }
+}
+
+/** Every `ckpt daemon run` process whose environment has `TMPDIR=root` (started during the run), with its pid. */
+function daemonsOfRun(root: string): { pid: number; what: string }[] {
+  const out: { pid: number; what: string }[] = [];
+  let pids: string[] = [];
+  try {
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return out;
+  }
+  for (const p of pids) {
+    const pid = Number(p);
+    if (pid === process.pid) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const at = argv.indexOf('daemon');
+      if (at < 0 || argv[at + 1] !== 'run') continue;
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (!env.includes(`TMPDIR=${root}`) || !alive(pid)) continue;
+      out.push({ pid, what: `pid ${pid}` });
+    } catch {
+      // gone meanwhile, or not ours
+    }
+  }
+  return out;
+}
+
+/**
+ * At the end of a run: waits (up to 15 s) for the daemons of the run whose
+ * repositories are gone to stop by themselves, then ends those still
+ * running.
+ *
+ * @returns one line for each daemon it had to end (empty: none was left).
+ */
+export async function endDaemonsOfRun(root: string): Promise<string[]> {
+  for (const until = Date.now() + 15_000; Date.now() < until && daemonsOfRun(root).length > 0; ) await sleep(100);
+  const left = daemonsOfRun(root);
+  await Promise.all(left.map((d) => end(d.pid)));
+  return left.map((d) => d.what);
+}

@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UNDER_TEST, chainTip, ckpt } from './ckpt.mjs';
-import { assert, log, spawnTimed, step, timed } from './env.mjs';
+import { WORK, assert, log, spawnTimed, step, timed } from './env.mjs';
 import { median, mkRow, printRow } from './measure.mjs';
 import { ensureRepo, Mutator, resetRepo } from './repo-gen.mjs';
 import { hookPayload } from './hook.mjs';
@@ -71,11 +71,11 @@ async function fsyncAtOnce(n, bytes) {
   }
 }
 
-/** A module script importing what `ckpt hook claude` loads on its way to the daemon (bin/ckpt.js → dist/cli.js → the hook command, the daemon's paths and client), found in dist/chunks by what they export. */
-function hookImports(cliUrl, chunksUrl) {
+/** A module script importing what the CLI's `ckpt hook claude` (dist/cli.js `main`, the hook's path before dist/hook.cjs) loads on its way to the daemon: dist/cli.js and the chunk of its hook command (which imports the hook's client and the daemon's paths and client), found in dist/chunks by its name. */
+function cliHookImports(cliUrl, chunksUrl) {
   const dir = new URL(chunksUrl).pathname;
-  const want = /^(hook|daemon-paths|daemon-client)-/;
-  const files = fs.readdirSync(dir).filter((f) => want.test(f) && f.endsWith('.js'));
+  const files = fs.readdirSync(dir).filter((f) => /^hook-[A-Z0-9]+\.js$/.test(f));
+  assert(files.length === 1, `not one hook command chunk in dist/chunks: ${files.join(', ')}`);
   return [cliUrl, ...files.map((f) => new URL(f, chunksUrl).href)].map((u) => `await import(${JSON.stringify(u)});`).join('');
 }
 
@@ -201,24 +201,40 @@ export async function benchDaemon(label, { quick }) {
     out.watches = status.worktrees[0].watches;
     step(`daemon ready (Node start, lock, socket, ${out.watches} directories watched) in ${readyMs.toFixed(0)} ms; RSS ${out.rssMB.toFixed(1)} MB`);
 
-    // 3. The installed hook command, served by the daemon, vs bare Node (same environment: the command clears NODE_EXTRA_CA_CERTS).
+    // 3. The installed hook command (as `ckpt hooks install claude` writes it: bin/ckpt-hook.cjs, the tiny
+    // entry), served by the daemon, vs bare Node (same environment: the command clears NODE_EXTRA_CA_CERTS),
+    // beside the CLI's own `ckpt hook claude` (dist/cli.js main, the installed hook's path before the entry).
     const installed = ckpt.claudeHookCommand(bin, process.execPath);
+    assert(/ckpt-hook\.cjs claude$/.test(installed), `the installed hook command is not the hook entry: ${installed}`);
     const hookEnv = { CKPT_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '0' };
     const hookKase = `hook via the daemon, 10 files changed (${label})`;
     const hook = [];
+    const viaCli = [];
     const floor = [];
     const answer = [];
     const load = [];
+    const cliLoad = [];
     const cliUrl = new URL(`file://${path.join(UNDER_TEST, 'dist', 'cli.js')}`).href;
-    const hookUrl = new URL(`file://${path.join(UNDER_TEST, 'dist', 'chunks')}/`).href;
+    const entryPath = path.join(UNDER_TEST, 'dist', 'hook.cjs');
+    const chunksUrl = new URL(`file://${path.join(UNDER_TEST, 'dist', 'chunks')}/`).href;
+    const cliHookScript = path.join(WORK, 'cli-hook.mjs');
+    fs.writeFileSync(cliHookScript, `import { main } from ${JSON.stringify(cliUrl)};\nawait main(['hook', 'claude'], { program: 'ckpt' });\n`);
+    const cliHook = `NODE_EXTRA_CA_CERTS= ${process.execPath} ${cliHookScript}`;
     // One hook first: the daemon's first snapshot is a full read (it has just started).
     mut.mutate(10);
     spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[0], 'warm'), env: hookEnv });
-    for (let i = 0; i < iters; i++) {
+    // A hook served, with 10 files changed before it, timed into `into`.
+    const timedHook = async (shell, into, id) => {
       const idx = mut.mutate(10);
       const before = await chainTip(repo);
-      hook.push(spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[idx[0]], `d-${i}`), env: hookEnv }).ms);
-      assert((await chainTip(repo)) !== before, 'the hook recorded no snapshot');
+      into.push(spawnTimed([], { cwd: dir, shell, input: hookPayload(dir, manifest.files[idx[0]], id), env: hookEnv }).ms);
+      assert((await chainTip(repo)) !== before, `the hook recorded no snapshot: ${shell}`);
+    };
+    for (let i = 0; i < iters; i++) {
+      // The two hook commands and the two module loads take turns at going first: what follows the
+      // daemon's work would pay for whatever the daemon still does once it has answered.
+      const hooks = [() => timedHook(installed, hook, `d-${i}`), () => timedHook(cliHook, viaCli, `c-${i}`)];
+      for (const h of i % 2 ? hooks.reverse() : hooks) await h();
       floor.push(spawnTimed(['-e', '0'], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
       // The daemon's part alone: the same request from this (long-lived) process, 10 other files changed.
       const idx2 = mut.mutate(10);
@@ -227,8 +243,12 @@ export async function benchDaemon(label, { quick }) {
       const r = await ask(sockPath, { v: 1, version, cmd: 'hook', stdin: hookPayload(dir, manifest.files[idx2[0]], `r-${i}`), cwd: dir, ppid: process.pid, race: {} }, 30_000);
       answer.push(performance.now() - t);
       assert(r?.ok && (await chainTip(repo)) !== before2, `the daemon recorded no snapshot: ${JSON.stringify(r)}`);
-      // The client's module loading alone: the CLI entry and every chunk the hook's daemon path imports, nothing run.
-      load.push(spawnTimed(['--input-type=module', '-e', hookImports(cliUrl, hookUrl)], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
+      // The client's module loading alone, nothing run: the hook entry (one CommonJS file, as its bin requires it), and the CLI's hook path.
+      const loads = [
+        () => load.push(spawnTimed(['-e', `require(${JSON.stringify(entryPath)});`], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms),
+        () => cliLoad.push(spawnTimed(['--input-type=module', '-e', cliHookImports(cliUrl, chunksUrl)], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms),
+      ];
+      for (const l of i % 2 ? loads.reverse() : loads) l();
     }
     const after = await ask(sockPath, { v: 1, version, cmd: 'status' }, 5000);
     const w = after.status.worktrees[0];
@@ -239,7 +259,9 @@ export async function benchDaemon(label, { quick }) {
     rows.push(mkRow(hookKase, 'the installed hook command via sh -c, CKPT_DAEMON=1, served by the daemon', 'daemon-hook', hook));
     rows.push(mkRow(hookKase, 'node -e 0 with NODE_EXTRA_CA_CERTS unset (the same environment)', 'node-floor-noca', floor));
     rows.push(mkRow(hookKase, "the daemon's answer alone: the same hook request from a long-lived process (sync cookie, lock, agent state, snapshot, reply)", 'daemon-answer', answer));
-    rows.push(mkRow(hookKase, "node importing the hook client's modules (dist/cli.js and the chunks of its daemon path), nothing run", 'client-load', load));
+    rows.push(mkRow(hookKase, 'node requiring the hook entry alone (dist/hook.cjs, one CommonJS file: all the daemon path loads), nothing run', 'client-load', load));
+    rows.push(mkRow(hookKase, "the CLI's `ckpt hook claude` via sh -c (dist/cli.js main: the installed hook's path before the entry), served by the daemon", 'cli-hook', viaCli));
+    rows.push(mkRow(hookKase, "node importing the CLI's hook path (dist/cli.js and the chunks of its daemon path), nothing run", 'cli-load', cliLoad));
     step(`daemon after the hooks: RSS ${out.rssAfterMB.toFixed(1)} MB, ${w.incremental} of ${w.snapshots} snapshots in process`);
   } finally {
     if (version) await ask(sockPath, { cmd: 'stop' }, 3000);

@@ -46,7 +46,7 @@ export interface ShadowEnv {
  * @param indexFile the private index to use (`GIT_INDEX_FILE`), if any.
  */
 export function shadowEnv(repo: Repo, indexFile?: string): ShadowEnv {
-  const dir = ensureShadow(repo);
+  const dir = ensureShadow(repo, true);
   return {
     GIT_DIR: dir,
     GIT_WORK_TREE: repo.worktree,
@@ -100,12 +100,20 @@ const ALTERNATES = '../../../objects\n';
 
 const ensured = new Map<string, string>();
 
-function ensureShadow(repo: Repo): string {
+/**
+ * The shadow dir, built or upgraded on first use in this process.
+ *
+ * @param check whether to check (one stat) that a store this process has
+ *   seen is still there: before git is pointed at it (shadowEnv), so a store
+ *   removed meanwhile (the user's cleanup, a benchmark's reset) is made
+ *   again, not named to git as if it were there. In-process readers and
+ *   writers of its files need no check (a missing file is an answer of its
+ *   own there, and they run many times a step).
+ */
+function ensureShadow(repo: Repo, check = false): string {
   const dir = shadowDir(repo);
   const cached = ensured.get(dir);
-  // A hint, checked (one stat): a store removed meanwhile (the user's cleanup, a
-  // benchmark's reset) is made again, not named to git as if it were there.
-  if (cached && existsSync(path.join(cached, 'HEAD'))) return cached;
+  if (cached && (!check || existsSync(path.join(cached, 'HEAD')))) return cached;
   let ok = false;
   try {
     ok = readFileSync(path.join(dir, 'ckpt-shadow-version'), 'utf8') === SHADOW_VERSION;

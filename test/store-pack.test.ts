@@ -13,10 +13,11 @@ import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gc, listSteps, openRepo, takeSnapshot } from '../src/index.js';
 import type { Repo } from '../src/git/repo.js';
-import { buildPack, indexedObjects } from '../src/git/pack.js';
+import { buildPack, indexedObjects, storedZlib } from '../src/git/pack.js';
 import { foldPacks, packsToFold, storePacks } from '../src/git/pack-fold.js';
 import { shadowObjectsDir } from '../src/git/shadow.js';
 import { createExclusive, TempPool } from '../src/git/temp-pool.js';
@@ -119,6 +120,18 @@ describe("a step's objects as one pack", () => {
     expect(res.snapshot.tree).toBe(await captureTree(repo));
     for (const rel of changed) expect(sha(storeGitBuf(dir, 'cat-file', 'blob', `${res.snapshot.id}:${rel}`))).toBe(sha(fs.readFileSync(path.join(dir, rel))));
     expect(fsck(dir)).toEqual({ code: 0, out: '' });
+  });
+
+  it('storedZlib: a zlib stream any inflater reads back byte for byte (checksum checked), empty, one block, many blocks', () => {
+    for (const n of [0, 1, 100, 3807, 65535, 65536, 200_000]) {
+      const b = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7919 + n) & 0xff));
+      expect(inflateSync(storedZlib(b)).equals(b), `${n} bytes`).toBe(true);
+    }
+    const high = Buffer.alloc(300_000, 0xff); // the largest sums Adler-32 can meet
+    expect(inflateSync(storedZlib(high)).equals(high)).toBe(true);
+    const bad = storedZlib(Buffer.from('abc'));
+    bad[bad.length - 1] ^= 1;
+    expect(() => inflateSync(bad)).toThrow();
   });
 
   it('buildPack: the index lists every object once, sorted, and git agrees with each id', () => {

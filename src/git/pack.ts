@@ -7,7 +7,8 @@
  *
  * Formats as git reads them (gitformat-pack(5)): a version 2 pack
  * (`PACK`, version, count; each object a type-and-size header then its
- * zlib-deflated content, never a delta; the hash of all of it as its
+ * content as a zlib stream, stored blocks for a step's pack, never a delta;
+ * the hash of all of it as its
  * trailer) and a version 2 index (`\377tOc`, version, the 256-entry fan-out,
  * the sorted object ids, the CRC-32 of each entry as stored, 31-bit offsets
  * with the 64-bit table for larger ones, the pack's checksum, the index's

@@ -28,6 +28,8 @@ export interface PooledTemp {
 
 /** Pools by ckpt's objects dir (`<shadow>/objects`). */
 const pools = new Map<string, TempPool>();
+/** Stores whose 256 fan-out directories (and `pack/`) this process has made. */
+const fannedOut = new Set<string>();
 
 /** Temporary files created ahead of time for one store. */
 export class TempPool {
@@ -60,7 +62,8 @@ export class TempPool {
     mkdirSync(pool.dir, { recursive: true });
     removeDead(pool.dir);
     pools.set(objectsDir, pool);
-    void pool.refill(true);
+    // The fan-out directories once per process and store (a pool opened again after the daemon's quiet time needs none).
+    void pool.refill(!fannedOut.has(objectsDir)).then(() => fannedOut.add(objectsDir));
     return pool;
   }
 

@@ -3,8 +3,12 @@
  * path, as `git diff-tree -r -z --raw --no-renames --full-index` reports it
  * (git-diff-tree(1), "RAW OUTPUT FORMAT"). Rollback, race pick, race counts,
  * `ckpt diff`, the snapshot summaries and the viewer all read changes here.
+ * When every tree the diff must open is a loose object (the trees of recent
+ * snapshots are), it is computed in process, in git's order and with git's
+ * statuses; otherwise by `git diff-tree`.
  */
 import { git, splitNul } from './exec.js';
+import { readLooseObject } from './loose.js';
 import type { Repo } from './repo-type.js';
 import { shadowEnv } from './shadow.js';
 
@@ -40,6 +44,10 @@ export const EMPTY_TREE = { sha1: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', sh
  * @throws CkptError `GIT_FAILED` (an unknown tree, say).
  */
 export async function diffTrees(repo: Repo, from: string, to: string, paths?: readonly string[] | null): Promise<TreeChange[]> {
+  if (!paths || paths.length === 0) {
+    const inProcess = diffLooseTrees(repo, from, to);
+    if (inProcess) return inProcess;
+  }
   const args = ['diff-tree', '-r', '-z', '--no-renames', '--raw', '--full-index', from, to];
   if (paths && paths.length > 0) args.push('--', ...paths);
   const { stdout } = await git(args, { cwd: repo.worktree, env: { ...shadowEnv(repo), GIT_LITERAL_PATHSPECS: '1' } });
@@ -56,4 +64,89 @@ export function parseRawDiff(stdout: Buffer): TreeChange[] {
     out.push({ rel, path: rel.toString('utf8'), srcMode: srcMode!, dstMode: dstMode!, srcOid: srcOid!, dstOid: dstOid!, status: status!.slice(0, 1) as ChangeStatus });
   }
   return out;
+}
+
+/** At most this many trees are opened in process for one diff; past it git diffs (it reads packs and large diffs faster). */
+const MAX_LOOSE_TREES = 2000;
+
+interface Entry {
+  name: Buffer;
+  /** The mode as git stores it in a tree, as a number (0o40000 for a tree). */
+  mode: number;
+  oid: string;
+}
+
+const isTree = (mode: number): boolean => (mode & 0o170000) === 0o040000;
+
+/**
+ * {@link diffTrees} of `from` and `to` (whole trees) computed in process from
+ * loose objects, or undefined when a tree it must open is not a loose object
+ * (packed, say), is not a tree, or the diff opens more than MAX_LOOSE_TREES:
+ * the caller then asks git. The same entries in the same order as
+ * `git diff-tree -r --raw --no-renames` (tree-diff.c: entries merged in
+ * `base_name_compare` order, a directory's name compared as if it ended in
+ * `/`; equal subtrees skipped; status T when the file type changes).
+ */
+export function diffLooseTrees(repo: Repo, from: string, to: string): TreeChange[] | undefined {
+  const hexLen = repo.zeroOid.length;
+  const oidLen = hexLen / 2;
+  const empty = EMPTY_TREE[repo.objectFormat];
+  let opened = 0;
+  const entries = (oid: string): Entry[] | undefined => {
+    if (oid === empty) return [];
+    if (++opened > MAX_LOOSE_TREES) return undefined;
+    const obj = readLooseObject(repo, oid);
+    if (!obj || obj.type !== 'tree') return undefined;
+    const out: Entry[] = [];
+    const c = obj.content;
+    for (let i = 0; i < c.length; ) {
+      const sp = c.indexOf(0x20, i);
+      const nul = c.indexOf(0, sp + 1);
+      if (sp < 0 || nul < 0 || nul + 1 + oidLen > c.length) return undefined;
+      out.push({ mode: parseInt(c.toString('latin1', i, sp), 8), name: c.subarray(sp + 1, nul), oid: c.toString('hex', nul + 1, nul + 1 + oidLen) });
+      i = nul + 1 + oidLen;
+    }
+    return out;
+  };
+  if (!/^[0-9a-f]+$/.test(from) || !/^[0-9a-f]+$/.test(to) || from.length !== hexLen || to.length !== hexLen) return undefined;
+  const out: TreeChange[] = [];
+  const mode6 = (m: number): string => m.toString(8).padStart(6, '0');
+  const emit = (rel: Buffer, a: Entry | null, b: Entry | null): void => {
+    const status: ChangeStatus = !a ? 'A' : !b ? 'D' : (a.mode & 0o170000) !== (b.mode & 0o170000) ? 'T' : 'M';
+    out.push({ rel, path: rel.toString('utf8'), srcMode: a ? mode6(a.mode) : '000000', dstMode: b ? mode6(b.mode) : '000000', srcOid: a ? a.oid : repo.zeroOid, dstOid: b ? b.oid : repo.zeroOid, status });
+  };
+  const walk = (prefix: Buffer, aOid: string | null, bOid: string | null): boolean => {
+    const as = aOid ? entries(aOid) : [];
+    const bs = bOid ? entries(bOid) : [];
+    if (!as || !bs) return false;
+    let i = 0;
+    let j = 0;
+    while (i < as.length || j < bs.length) {
+      const a = as[i];
+      const b = bs[j];
+      const cmp = !a ? 1 : !b ? -1 : baseNameCompare(a, b);
+      const x = cmp <= 0 ? a! : null;
+      const y = cmp >= 0 ? b! : null;
+      if (x) i++;
+      if (y) j++;
+      if (x && y && x.oid === y.oid && x.mode === y.mode) continue;
+      const rel = prefix.length > 0 ? Buffer.concat([prefix, Buffer.from('/'), (x ?? y)!.name]) : (x ?? y)!.name;
+      // Equal names compare equal only when both are trees or both are not (a tree sorts as NAME/).
+      if ((x && isTree(x.mode)) || (y && isTree(y.mode))) {
+        if (!walk(rel, x ? x.oid : null, y ? y.oid : null)) return false;
+      } else emit(rel, x, y);
+    }
+    return true;
+  };
+  return walk(Buffer.alloc(0), from, to) ? out : undefined;
+}
+
+/** git's `base_name_compare` (tree.c): bytes, then the next byte, a tree's name continuing with `/`. */
+function baseNameCompare(a: Entry, b: Entry): number {
+  const len = Math.min(a.name.length, b.name.length);
+  const c = Buffer.compare(a.name.subarray(0, len), b.name.subarray(0, len));
+  if (c !== 0) return c;
+  const c1 = a.name.length > len ? a.name[len]! : isTree(a.mode) ? 0x2f : 0;
+  const c2 = b.name.length > len ? b.name[len]! : isTree(b.mode) ? 0x2f : 0;
+  return c1 < c2 ? -1 : c1 > c2 ? 1 : 0;
 }

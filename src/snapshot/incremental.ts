@@ -38,7 +38,7 @@ import { readLooseObject } from '../git/loose.js';
 import { ObjectBatch } from './object-batch.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
-import type { TreeChange } from '../git/tree-diff.js';
+import { EMPTY_TREE, type TreeChange } from '../git/tree-diff.js';
 import { IgnoreOracle } from './ignore-oracle.js';
 import { userIndexSig } from './index-commit.js';
 import { maxFileSize } from './left-out.js';
@@ -425,6 +425,23 @@ export async function treeWithChanges(ctx: IncrementalContext, base: Incremental
     }
     throw err;
   }
+}
+
+/**
+ * Every path that differs between trees `from` and `to` (either may be the
+ * empty tree), computed from `ctx`'s trees (cached, else read through its
+ * long-lived git): the entries and order of `git diff-tree -r --raw
+ * --no-renames` of the two, as {@link treeWithChanges}'s changes are (the
+ * property test compares those with git). For a process that has a context
+ * (the daemon) and is asked for a plan.
+ *
+ * @throws Error when a tree cannot be read.
+ */
+export async function diffTreesIn(ctx: IncrementalContext, from: string, to: string): Promise<TreeChange[]> {
+  const empty = EMPTY_TREE[ctx.repo.objectFormat];
+  const out: TreeChange[] = [];
+  await diffDir(ctx, '', from === empty ? null : from, { base: to === empty ? null : to, entries: null, changed: true }, out);
+  return out;
 }
 
 /** Loads the trees on every path's way down, one level at a time, each level in one request. */

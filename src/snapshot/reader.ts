@@ -7,6 +7,7 @@
  * reads with git, as it does without one.
  */
 import type { Snapshot } from '../core/types.js';
+import type { TreeChange } from '../git/tree-diff.js';
 import type { Capture } from './capture.js';
 
 /** Reads the worktree on top of the chain's tip, from the paths changed since it was read. */
@@ -27,4 +28,11 @@ export interface WorktreeReader {
    *   be reached (the caller then reads the whole worktree with git). Never throws.
    */
   read(tip: Snapshot, only?: readonly Buffer[]): Promise<Capture | null>;
+  /**
+   * The paths that differ between trees `from` and `to`, as `diffTrees`
+   * gives them (git/tree-diff.ts), from the reader's own trees: a restore's
+   * plan without a git process. Null when it cannot answer (the caller asks
+   * git). Never throws.
+   */
+  diff?(from: string, to: string): Promise<TreeChange[] | null>;
 }

@@ -28,7 +28,7 @@ import type { Snapshot } from '../core/types.js';
 import { git, joinNul, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
-import { diffTrees, type TreeChange } from '../git/tree-diff.js';
+import { diffLooseTrees, diffTrees, type TreeChange } from '../git/tree-diff.js';
 import { TRAILER } from './format.js';
 import { Applier, type Side } from './restore/apply.js';
 import { checkAgainstWorktree, setAsideUnreadable } from './restore/clobber.js';
@@ -142,7 +142,8 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     } else readBy = 'caller';
     const currentTree = pre ? pre.tree : captured!.tree;
     if (paths) await checkPathsExist(repo, paths, [currentTree, tree]);
-    const entries = await diffTrees(repo, currentTree, tree, paths);
+    // The plan: in process when the trees are loose, else from the reader's trees (the daemon's), else git.
+    const entries = (!paths && opts.reader?.diff ? (diffLooseTrees(repo, currentTree, tree) ?? (await opts.reader.diff(currentTree, tree))) : null) ?? (await diffTrees(repo, currentTree, tree, paths));
     plan = await planChanges(repo, entries, tree);
     unreadable = setAsideUnreadable(repo, plan);
     checkAgainstWorktree(repo, plan);

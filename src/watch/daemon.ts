@@ -33,7 +33,8 @@ import { openRepo, type Repo } from '../git/repo.js';
 import { FOLD_AT_PACKS, foldPacks, storePacks } from '../git/pack-fold.js';
 import { TempPool } from '../git/temp-pool.js';
 import { captureTree } from '../snapshot/capture.js';
-import { IncrementalContext, treeWithChanges, type IncrementalBase } from '../snapshot/incremental.js';
+import { diffTreesIn, IncrementalContext, treeWithChanges, type IncrementalBase } from '../snapshot/incremental.js';
+import type { TreeChange } from '../git/tree-diff.js';
 import { lockHeldWith, withWorktreeLock } from '../snapshot/lock.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
@@ -555,7 +556,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     slot.known.add(inc.tree);
     slot.status.reads++;
     log(`${slot.repo.worktree}: read for the lock's holder, in process: ${inc.read} read of ${paths.length} ${only ? 'asked' : 'dirty'}`);
-    return { ok: true, tree: inc.tree, notCaptured: inc.notCaptured, read: inc.read };
+    // The changes against the base, so the holder's snapshot summarises them without a diff of its own.
+    return { ok: true, tree: inc.tree, notCaptured: inc.notCaptured, read: inc.read, changes: wireChanges(inc.changes) };
   };
 
   /** Quiet worktrees: does git see what the last snapshot holds? */
@@ -684,6 +686,21 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         }
         if (!base) return { ok: false, code: 'BAD_REQUEST', message: 'no base tree' };
         return readFor(await attach(repo), base, only);
+      }
+      case 'diff': {
+        // A restore's plan: the paths that differ between two trees, from this daemon's trees (no git process).
+        const repo = await openRepo(absolute(msg.cwd) ?? first.worktree);
+        if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
+        const oid = (v: unknown): v is string => typeof v === 'string' && v.length === repo.zeroOid.length && /^[0-9a-f]+$/.test(v);
+        if (!oid(msg.from) || !oid(msg.to)) return { ok: false, code: 'BAD_REQUEST', message: 'from and to must be tree ids' };
+        const slot = await attach(repo);
+        const stale = slot.ctx ? slot.ctx.stale() : 'no context';
+        if (stale || !slot.ctx) return { ok: false, code: 'UNSURE', message: stale ?? 'no context' };
+        try {
+          return { ok: true, changes: wireChanges(await diffTreesIn(slot.ctx, msg.from, msg.to)) };
+        } catch (err) {
+          return { ok: false, code: 'UNSURE', message: (err as Error).message };
+        }
       }
       case 'snapshot': {
         // A snapshot of one kind through the daemon, as a hook's (tests and tools; a hook sends its stdin instead).
@@ -929,6 +946,11 @@ function daemonLog(file: string, lockFile: string): (line: string) => void {
       }
     }
   };
+}
+
+/** Tree changes as a reply carries them: the raw path in base64 (`rel`), no text form. */
+function wireChanges(changes: readonly TreeChange[]): Record<string, string>[] {
+  return changes.map((c) => ({ rel: c.rel.toString('base64'), srcMode: c.srcMode, dstMode: c.dstMode, srcOid: c.srcOid, dstOid: c.dstOid, status: c.status }));
 }
 
 /** The base tree of a read request: `{tree, notCaptured, notCapturedCount}` as a snapshot has them; null when malformed. */

@@ -6,6 +6,7 @@ import { CkptError } from '../core/errors.js';
 import { parseTimePoint } from '../core/duration.js';
 import type { Snapshot, Step } from '../core/types.js';
 import { git } from '../git/exec.js';
+import { readLooseObject, readStoreRefFast } from '../git/loose.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
@@ -31,9 +32,13 @@ export interface ListOptions {
  */
 export async function listSteps(repo: Repo, opts: ListOptions = {}): Promise<Step[]> {
   const ref = opts.ref ?? repo.ref;
-  const tip = await readSnapshot(repo, ref);
+  const tip = (ref.startsWith('refs/') ? readLooseSnapshot(repo, readStoreRefFast(repo, ref)) : undefined) ?? (await readSnapshot(repo, ref));
   if (!tip) return [];
   const max = Math.min(opts.limit ?? Infinity, tip.step);
+  if (opts.stats === false) {
+    const walked = walkLoose(repo, tip, max);
+    if (walked) return walked;
+  }
   const args = ['log', '-z', '--first-parent', `-n${max}`, '--format=%x01%H %T %P%n%B'];
   if (opts.stats !== false) args.push('--diff-merges=first-parent', '--numstat', '--no-renames');
   args.push(tip.id, '--');
@@ -84,7 +89,10 @@ export async function resolveSnapshot(repo: Repo, spec: string): Promise<Snapsho
   if (/^\d{1,9}$/.test(s) && !(s.length >= 7 && /^[0-9a-f]+$/.test(s) && Number(s) > (tip?.step ?? 0))) {
     if (!tip) throw noSnapshots(repo);
     const step = Number(s);
-    const steps = await listSteps(repo, { stats: false });
+    // Step numbers count up by one along the chain: step N is tip.step - N
+    // snapshots back, so only those are read (all of them when it is not there).
+    const near = step <= tip.step ? await listSteps(repo, { stats: false, limit: tip.step - step + 1 }) : [];
+    const steps = near.some((x) => x.step === step) ? near : await listSteps(repo, { stats: false });
     const found = steps.find((x) => x.step === step);
     if (!found) throw notFound(spec, `no step ${step} in this worktree (steps ${steps.at(-1)?.step ?? 1}–${tip.step} exist)`);
     return found;
@@ -129,6 +137,37 @@ export async function resolveTime(repo: Repo, when: string, now = Date.now()): P
  */
 export async function readSnapshot(repo: Repo, name: string): Promise<Snapshot | null> {
   return snapshotFromObject((await readObjects([name], { cwd: repo.worktree, env: shadowEnv(repo) })).get(name));
+}
+
+/**
+ * The snapshot whose commit `oid` is a loose object of ckpt's store (or the
+ * repository's), read in process; undefined when it is not loose (or `oid`
+ * is not an id), null when it is no snapshot.
+ */
+function readLooseSnapshot(repo: Repo, oid: string | null | undefined): Snapshot | null | undefined {
+  if (!oid) return undefined;
+  const obj = readLooseObject(repo, oid);
+  return obj ? snapshotFromObject({ oid, ...obj }) : undefined;
+}
+
+/**
+ * {@link listSteps} without stats, read in process from `tip` along first
+ * parents while every commit is loose (the newest ones are): at most `max`
+ * steps, ending, as `git log --first-parent` does for listSteps, at the first
+ * commit that is no snapshot (the index commit). Null when a commit on the
+ * way is not loose: the caller asks git.
+ */
+function walkLoose(repo: Repo, tip: Snapshot, max: number): Step[] | null {
+  const steps: Step[] = [];
+  let cur: Snapshot | null = tip;
+  while (cur && steps.length < max) {
+    steps.push({ ...cur, stats: null });
+    if (steps.length >= max || !cur.parent) break;
+    const next = readLooseSnapshot(repo, cur.parent);
+    if (next === undefined) return null;
+    cur = next;
+  }
+  return steps;
 }
 
 /** The one `NO_SNAPSHOTS` error: `repo`'s worktree has no snapshot yet. */

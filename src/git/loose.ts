@@ -110,14 +110,17 @@ export function isLooseInStore(repo: Repo, oid: string): boolean {
 /**
  * Reads a loose object of ckpt's store, or else of the repository's own
  * store (which ckpt's borrows from). Returns `undefined` when it is not
- * stored loose (it may be in a pack: ask git) or cannot be read.
+ * stored loose (it may be in a pack: ask git), cannot be read, or holds
+ * more than `maxBytes` (then nothing larger is ever inflated in memory).
  */
-export function readLooseObject(repo: Repo, oid: string): LooseObject | undefined {
+export function readLooseObject(repo: Repo, oid: string, maxBytes = Infinity): LooseObject | undefined {
   if (!isOid(oid, repo)) return undefined;
   let raw: Buffer | undefined;
+  // The header (`blob 123456\0`) is at most 32 bytes.
+  const opts = Number.isFinite(maxBytes) ? { maxOutputLength: maxBytes + 32 } : {};
   for (const dir of [shadowObjectsDir(repo), path.join(repo.commonDir, 'objects')]) {
     try {
-      raw = inflateSync(readFileSync(objectPath(dir, oid)));
+      raw = inflateSync(readFileSync(objectPath(dir, oid)), opts);
       break;
     } catch {
       // not loose there

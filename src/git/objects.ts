@@ -75,13 +75,14 @@ export async function objectSizes(names: readonly string[], opts: { cwd: string;
 }
 
 /**
- * A long-lived `git cat-file --batch` that copies blobs out piece by piece
- * (git-cat-file(1) "BATCH OUTPUT"), so a blob of any size passes through a
+ * A long-lived `git cat-file --batch-command` that sizes objects (`info`)
+ * and copies blobs out piece by piece (`contents`; git-cat-file(1) "BATCH
+ * OUTPUT"), so a blob of any size passes through a
  * buffer of at most a few pipe chunks (64 KiB each), never whole. Requests
  * are served one at a time, in order. {@link BlobStream.close} ends git.
  */
 export class BlobStream {
-  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private proc: ChildProcessByStdio<Writable, Readable, Readable> | null = null;
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
   private ended = false;
@@ -90,31 +91,40 @@ export class BlobStream {
   private stderr = '';
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** @param env environment selecting the repository (see shadow.ts). */
-  constructor(private readonly opts: { cwd: string; env: Record<string, string | undefined> }) {
-    this.child = spawnGit(['cat-file', '--batch'], opts);
+  /**
+   * @param env environment selecting the repository (see shadow.ts). git is
+   *   started on the first blob asked for (a restore whose blobs are all read
+   *   in process starts none).
+   */
+  constructor(private readonly opts: { cwd: string; env: Record<string, string | undefined> }) {}
+
+  private get child(): ChildProcessByStdio<Writable, Readable, Readable> {
+    if (this.proc) return this.proc;
+    const child = spawnGit(['cat-file', '--batch-command'], this.opts);
+    this.proc = child;
     const notify = (): void => {
       const w = this.wake;
       this.wake = null;
       w?.();
     };
-    this.child.stdout.on('readable', notify);
-    this.child.stdout.on('end', () => {
+    child.stdout.on('readable', notify);
+    child.stdout.on('end', () => {
       this.ended = true;
       notify();
     });
-    this.child.on('error', (err) => {
+    child.on('error', (err) => {
       this.failure = err;
       notify();
     });
-    this.child.on('close', () => {
+    child.on('close', () => {
       this.ended = true;
       notify();
     });
-    this.child.stderr.on('data', (c: Buffer) => {
+    child.stderr.on('data', (c: Buffer) => {
       if (this.stderr.length < 4000) this.stderr += c.toString('utf8');
     });
-    this.child.stdin.on('error', () => undefined);
+    child.stdin.on('error', () => undefined);
+    return child;
   }
 
   /**
@@ -145,9 +155,33 @@ export class BlobStream {
     return n === null ? null : Buffer.concat(parts);
   }
 
-  /** The sizes (bytes) of the given objects (see {@link objectSizes}). */
+  /**
+   * The sizes (bytes) of the given objects, by id, asked of the same git
+   * (`info`); objects git does not have are left out.
+   *
+   * @throws CkptError `INVALID_ARGUMENT` for a bad id; `GIT_FAILED`.
+   */
   sizes(oids: readonly string[]): Promise<Map<string, number>> {
-    return objectSizes(oids, this.opts);
+    const list = [...new Set(oids)];
+    const bad = list.find((o) => !/^[0-9a-f]{40,64}$/.test(o));
+    if (bad !== undefined) return Promise.reject(new CkptError('INVALID_ARGUMENT', `bad object id ${JSON.stringify(bad)}`));
+    if (list.length === 0) return Promise.resolve(new Map());
+    const run = this.queue.then(() => this.sizesNow(list));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sizesNow(list: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    this.child.stdin.write(list.map((o) => `info ${o}\n`).join(''));
+    for (const oid of list) {
+      const line = (await this.readLine()).toString('utf8');
+      const parts = line.split(' ');
+      if (parts.length === 2 && parts[0] === oid && parts[1] === 'missing') continue;
+      if (parts.length !== 3 || parts[0] !== oid || !/^\d+$/.test(parts[2]!)) throw this.broken(`unexpected info line ${JSON.stringify(line.slice(0, 200))}`);
+      out.set(oid, Number(parts[2]));
+    }
+    return out;
   }
 
   /**
@@ -164,16 +198,17 @@ export class BlobStream {
 
   /** Ends git; waits for it to exit. */
   async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const closed = new Promise<void>((r) => this.child.once('close', () => r()));
-    this.child.stdin.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    const child = this.proc;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const closed = new Promise<void>((r) => child.once('close', () => r()));
+    child.stdin.end();
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
     await closed;
     clearTimeout(t);
   }
 
   private async copyNow(oid: string, sink: (piece: Buffer) => void): Promise<number | null> {
-    this.child.stdin.write(`${oid}\n`);
+    this.child.stdin.write(`contents ${oid}\n`);
     const header = (await this.readLine()).toString('utf8');
     const parts = header.split(' ');
     if (parts.length === 2 && parts[1] === 'missing') return null;

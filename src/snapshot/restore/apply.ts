@@ -6,12 +6,14 @@
  * rollback runs, or an edit git's stat cache missed) is not destroyed: it is
  * recorded first in a further snapshot, then replaced, or left as it is and
  * reported. Contents stream from git to a temporary file (bounded memory for
- * any size) that is renamed into place. Every change made is listed, so a
+ * any size) that is renamed into place; small blobs stored loose (a recent
+ * snapshot's) are read in process, and git starts only for the others. Every change made is listed, so a
  * failure part-way can put back what was already changed.
  */
 import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../../core/errors.js';
+import { readLooseObject } from '../../git/loose.js';
 import { BlobStream, hashPath, readObjects, type GitObject } from '../../git/objects.js';
 import type { Repo } from '../../git/repo.js';
 import { shadowEnv } from '../../git/shadow.js';
@@ -51,6 +53,9 @@ export interface ApplyOutcome {
 /** Blobs larger than this (bytes) are written by git straight into their file, never passing through ckpt. */
 const DIRECT_BYTES = 4 * 1024 * 1024;
 
+/** Up to this many small blobs of a batch that git must read are streamed one by one from the blob stream's git; more are read ahead by a `cat-file --batch` of their own. */
+const STREAMED_MAX = 32;
+
 /** At most this many bytes of small blobs are read ahead at once. */
 const BATCH_BYTES = 16 * 1024 * 1024;
 
@@ -69,6 +74,8 @@ export class Applier {
   private sizes = new Map<string, number>();
   /** Small blobs of the current batch of writes, read ahead. */
   private ahead = new Map<string, GitObject | null>();
+  /** Loose blobs read while sizing the plan, kept for their batch (at most BATCH_BYTES). */
+  private loose = new Map<string, GitObject>();
 
   constructor(private readonly repo: Repo) {
     this.blobs = new BlobStream({ cwd: repo.worktree, env: shadowEnv(repo) });
@@ -88,7 +95,22 @@ export class Applier {
    * @throws CkptError `FS_FAILED`, `GIT_FAILED`; `this.done` lists what was changed until then.
    */
   async applyPlan(plan: Plan, recordLive: RecordLive): Promise<ApplyOutcome> {
-    this.sizes = await this.blobs.sizes(plan.writes.filter((e) => e.dstMode !== '120000').map((e) => e.dstOid));
+    // Small loose blobs: their sizes from reading them (the first BATCH_BYTES of them kept for their batch); git sizes the rest.
+    const others: string[] = [];
+    let kept = 0;
+    for (const oid of new Set(plan.writes.filter((e) => e.dstMode !== '120000').map((e) => e.dstOid))) {
+      const blob = this.looseBlob(oid, DIRECT_BYTES);
+      if (!blob) {
+        others.push(oid);
+        continue;
+      }
+      this.sizes.set(oid, blob.content.length);
+      if (kept + blob.content.length <= BATCH_BYTES) {
+        kept += blob.content.length;
+        this.loose.set(oid, blob);
+      }
+    }
+    if (others.length > 0) for (const [oid, size] of await this.blobs.sizes(others)) this.sizes.set(oid, size);
     const removedDirs: string[] = [];
     const leftAlone = new Map<string, string>();
     const writeDirs = new Set<string>(); // latin1 keys: byte-exact
@@ -127,8 +149,7 @@ export class Applier {
       if (under || blocked.has(e.rel.toString('latin1'))) leftAlone.set(e.path, `not restored: ${(under ?? e.rel).toString('utf8')} is in the way`);
       else writes.push(e);
     }
-    // In batches of at most BATCH_BYTES of small blobs read ahead with one `cat-file --batch`
-    // each (no round trip per file); larger blobs stream on their own.
+    // In batches of at most BATCH_BYTES of small blobs: the loose ones read ahead in process.
     for (let start = 0; start < writes.length; ) {
       let bytes = 0;
       let end = start;
@@ -138,7 +159,18 @@ export class Applier {
         end++;
       }
       const batch = writes.slice(start, end);
-      this.ahead = await readObjects([...new Set(batch.filter((e) => (this.sizes.get(e.dstOid) ?? Infinity) <= DIRECT_BYTES).map((e) => e.dstOid))], { cwd: this.repo.worktree, env: shadowEnv(this.repo) });
+      const small = [...new Set(batch.filter((e) => (this.sizes.get(e.dstOid) ?? Infinity) <= DIRECT_BYTES).map((e) => e.dstOid))];
+      this.ahead = new Map();
+      // The others stream from the blob stream's git when staged, one request
+      // each; many of them are read ahead with one `cat-file --batch`.
+      const fromGit: string[] = [];
+      for (const oid of small) {
+        const blob = this.loose.get(oid) ?? this.looseBlob(oid, DIRECT_BYTES);
+        if (blob) this.ahead.set(oid, blob);
+        else fromGit.push(oid);
+      }
+      this.loose.clear();
+      if (fromGit.length > STREAMED_MAX) for (const [oid, obj] of await readObjects(fromGit, { cwd: this.repo.worktree, env: shadowEnv(this.repo) })) this.ahead.set(oid, obj);
       try {
         await this.withRetries(batch, (e, before) => this.replace(e, before, { mode: e.dstMode, oid: e.dstOid }), recordLive, leftAlone);
       } finally {
@@ -230,7 +262,7 @@ export class Applier {
         }
       }
       if (after.mode === '120000') {
-        link = await this.blobs.read(after.oid, 64 * 1024);
+        link = this.looseBlob(after.oid, 64 * 1024)?.content ?? (await this.blobs.read(after.oid, 64 * 1024));
         if (!link) throw missing(after.oid, e.path);
       } else {
         staged = await this.stage(dest, after);
@@ -259,6 +291,12 @@ export class Applier {
     }
     if (record) this.done.push({ rel: e.rel, path: e.path, before, after });
     return true;
+  }
+
+  /** Blob `oid` read in process when it is stored loose and holds at most `maxBytes`; else undefined (git reads it). */
+  private looseBlob(oid: string, maxBytes: number): GitObject | undefined {
+    const obj = readLooseObject(this.repo, oid, maxBytes);
+    return obj && obj.type === 'blob' ? { oid, type: 'blob', content: obj.content } : undefined;
   }
 
   /** Whether `rel` (at `dest`) holds exactly `side` now (type and bytes), hashed without trusting any cache; a path under a symlink holds nothing (never looked through). */

@@ -642,9 +642,11 @@ function writeDir(ctx: IncrementalContext, out: ObjectWriter, dir: Dir): string 
 }
 
 function writeDirNow(ctx: IncrementalContext, out: ObjectWriter, dir: Dir): string | null {
-  const rows: { key: Buffer; entry: Buffer }[] = [];
+  // Names are latin1 strings of the raw bytes, so comparing them compares bytes: git's order, a directory's name as if it ended in '/'.
+  const rows: { key: string; mode: string; name: string; oid: string }[] = [];
+  let size = 0;
+  const oidBytes = ctx.repo.objectFormat === 'sha256' ? 32 : 20;
   for (const [name, e] of dir.entries!) {
-    const nameBuf = Buffer.from(name, 'latin1');
     let mode: string;
     let oid: string | null;
     if (isDir(e)) {
@@ -655,12 +657,21 @@ function writeDirNow(ctx: IncrementalContext, out: ObjectWriter, dir: Dir): stri
       mode = e.mode;
       oid = e.oid;
     }
-    // git sorts a tree's entries by name, a directory's name as if it ended in '/'.
-    rows.push({ key: mode === TREE ? Buffer.concat([nameBuf, Buffer.from('/')]) : nameBuf, entry: Buffer.concat([Buffer.from(`${mode} `), nameBuf, Buffer.from([0]), Buffer.from(oid, 'hex')]) });
+    rows.push({ key: mode === TREE ? name + '/' : name, mode, name, oid });
+    size += mode.length + name.length + 2 + oidBytes;
   }
   if (rows.length === 0) return null;
-  rows.sort((a, b) => Buffer.compare(a.key, b.key));
-  const content = Buffer.concat(rows.map((r) => r.entry));
+  rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // One buffer of its own (not a slice of Node's shared pool: the cache keeps it), written in place.
+  const content = Buffer.allocUnsafeSlow(size);
+  let pos = 0;
+  for (const r of rows) {
+    pos += content.write(r.mode, pos, 'latin1');
+    content[pos++] = 0x20;
+    pos += content.write(r.name, pos, 'latin1');
+    content[pos++] = 0;
+    pos += content.write(r.oid, pos, 'hex');
+  }
   const oid = out.add('tree', content);
   // The next step starts from this tree: it need not be read back.
   ctx.remember(oid, content);

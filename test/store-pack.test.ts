@@ -141,14 +141,19 @@ describe("a step's objects as one pack", () => {
       const oid = createHash('sha1').update(Buffer.concat([Buffer.from(`blob ${content.length}\0`), content])).digest('hex');
       return { oid, type: 'blob' as const, content };
     });
-    const built = buildPack(objects, 'sha1');
-    const listed = indexedObjects(built.idx, 'sha1');
-    expect(listed).toEqual([...new Set(objects.map((o) => o.oid))].sort());
     const objDir = path.join(dir, '.git', 'objects', 'pack');
-    fs.writeFileSync(path.join(objDir, `pack-${built.name}.pack`), built.pack);
-    fs.writeFileSync(path.join(objDir, `pack-${built.name}.idx`), built.idx);
+    // Stored blocks (a step's), and deflated: each its own pack, git reads both.
+    for (const level of [0, 1]) {
+      const built = buildPack(objects, 'sha1', level);
+      const listed = indexedObjects(built.idx, 'sha1');
+      expect(listed).toEqual([...new Set(objects.map((o) => o.oid))].sort());
+      fs.writeFileSync(path.join(objDir, `pack-${built.name}.pack`), built.pack);
+      fs.writeFileSync(path.join(objDir, `pack-${built.name}.idx`), built.idx);
+      expect(spawnSync('git', ['verify-pack', path.join(objDir, `pack-${built.name}.pack`)], { cwd: dir }).status, `level ${level}`).toBe(0);
+    }
     for (const o of objects) expect(spawnSync('git', ['cat-file', 'blob', o.oid], { cwd: dir }).stdout.equals(o.content)).toBe(true);
     expect(spawnSync('git', ['fsck', '--strict', '--no-dangling'], { cwd: dir }).status).toBe(0);
+    const built = buildPack(objects, 'sha1');
     // A damaged index is not trusted.
     const bad = Buffer.from(built.idx);
     bad[1100] = bad[1100]! ^ 0xff;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRepo } from '../src/git/repo.js';
 import { diffTreesIn, IncrementalContext } from '../src/snapshot/incremental.js';
-import { diffLooseTrees, diffTrees, parseRawDiff, EMPTY_TREE } from '../src/git/tree-diff.js';
+import { diffLooseTrees, diffTrees, gitlinkPaths, looseGitlinks, parseRawDiff, EMPTY_TREE } from '../src/git/tree-diff.js';
 import { daemonReader } from '../src/watch/daemon-reader.js';
 import { startTestDaemon, stopTestDaemons } from './support/daemon.js';
 import { makeRepo } from './support/repo.js';
@@ -90,5 +90,46 @@ describe('tree diff in process', () => {
     startTestDaemon(dir);
     expect(await reader.diff!(x, y)).toEqual(before);
     expect(await reader.diff!(x, EMPTY_TREE.sha1)).toEqual(parseRawDiff(execFileSync('git', ['diff-tree', '-r', '-z', '--no-renames', '--raw', '--full-index', x, EMPTY_TREE.sha1], { cwd: dir })));
+  });
+
+  it("lists a tree's gitlinks as git ls-tree -r does, from loose trees in process and from packed ones through git", async () => {
+    const dir = makeRepo({ 'seed.txt': 'x\n' });
+    const g = (args: string[], input?: string, env: Record<string, string> = {}): string => execFileSync('git', args, { cwd: dir, input, encoding: 'utf8', env: { ...process.env, ...env } });
+    const blob = g(['hash-object', '-w', '--stdin'], 'one\n').trim();
+    const commit = g(['rev-parse', 'HEAD']).trim();
+    const index = path.join(dir, '.git', 'tmp-index');
+    const r = rng(5);
+    const trees: string[] = [];
+    for (let k = 0; k < 20; k++) {
+      const chosen: string[] = [];
+      for (const n of NAMES) if (r() >= 0.4 && !chosen.some((c) => c.startsWith(n + '/') || n.startsWith(c + '/'))) chosen.push(n);
+      const lines = chosen.map((n) => (r() < 0.4 ? `160000 ${commit}\t${n}` : `100644 ${blob}\t${n}`));
+      execFileSync('rm', ['-f', index]);
+      if (lines.length > 0) g(['update-index', '--index-info'], lines.join('\n') + '\n', { GIT_INDEX_FILE: index });
+      trees.push(g(['write-tree'], undefined, { GIT_INDEX_FILE: index }).trim());
+    }
+    const byGit = (t: string): string[] =>
+      execFileSync('git', ['ls-tree', '-r', '-z', '--full-tree', t], { cwd: dir })
+        .toString('utf8')
+        .split('\0')
+        .filter((rec) => rec.startsWith('160000 '))
+        .map((rec) => rec.slice(rec.indexOf('\t') + 1));
+    const repo = await openRepo(dir);
+    let withLinks = 0;
+    for (const t of trees) {
+      const want = byGit(t);
+      if (want.length > 1) withLinks++;
+      expect(looseGitlinks(repo, t), t).toEqual(want);
+      expect(await gitlinkPaths(repo, t), t).toEqual(want);
+    }
+    expect(withLinks).toBeGreaterThan(10);
+    expect(await gitlinkPaths(repo, EMPTY_TREE.sha1)).toEqual([]);
+    // Packed, they are listed by git: the same answer.
+    trees.forEach((t, k) => g(['update-ref', `refs/keep/${k}`, g(['commit-tree', t, '-m', 'x']).trim()]));
+    g(['gc', '-q', '--prune=now']);
+    for (const t of trees) {
+      expect(looseGitlinks(repo, t)).toBeUndefined();
+      expect(await gitlinkPaths(repo, t), t).toEqual(byGit(t));
+    }
   });
 });

@@ -150,3 +150,58 @@ function baseNameCompare(a: Entry, b: Entry): number {
   const c2 = b.name.length > len ? b.name[len]! : isTree(b.mode) ? 0x2f : 0;
   return c1 < c2 ? -1 : c1 > c2 ? 1 : 0;
 }
+
+/**
+ * The paths of every gitlink (mode `160000`: a nested repository recorded
+ * by its commit) in tree `tree`, recursively, as UTF-8 text, in git's
+ * order. Nothing else is kept: a first snapshot's warnings need only these,
+ * where a diff against the empty tree made one record per file (10k files:
+ * 10k records, for none of them a gitlink). The tree's loose objects are
+ * scanned in process; when one is packed (a first snapshot's trees are
+ * usually already in the repository's pack) or more than MAX_LOOSE_TREES are
+ * open, `git ls-tree -r -z` lists it and only its `160000` records are read.
+ *
+ * @throws CkptError `GIT_FAILED` (an unknown tree).
+ */
+export async function gitlinkPaths(repo: Repo, tree: string): Promise<string[]> {
+  const inProcess = looseGitlinks(repo, tree);
+  if (inProcess) return inProcess;
+  const { stdout } = await git(['ls-tree', '-r', '-z', '--full-tree', '--format=%(objectmode) %(path)', tree], { cwd: repo.worktree, env: shadowEnv(repo) });
+  const out: string[] = [];
+  const mark = Buffer.from('160000 ', 'latin1');
+  for (let i = 0; i < stdout.length; ) {
+    let nul = stdout.indexOf(0, i);
+    if (nul < 0) nul = stdout.length;
+    if (nul - i > mark.length && stdout.compare(mark, 0, mark.length, i, i + mark.length) === 0) out.push(stdout.toString('utf8', i + mark.length, nul));
+    i = nul + 1;
+  }
+  return out;
+}
+
+/** {@link gitlinkPaths} from loose trees only, in process, or undefined when a tree is not loose or more than MAX_LOOSE_TREES would be opened (the caller then asks git). */
+export function looseGitlinks(repo: Repo, tree: string): string[] | undefined {
+  const oidLen = repo.zeroOid.length / 2;
+  if (!/^[0-9a-f]+$/.test(tree) || tree.length !== oidLen * 2) return undefined;
+  if (tree === EMPTY_TREE[repo.objectFormat]) return [];
+  const out: string[] = [];
+  let opened = 0;
+  // Depth first, a directory's entries in their tree's order: git's order of full paths.
+  const walk = (prefix: string, oid: string): boolean => {
+    if (++opened > MAX_LOOSE_TREES) return false;
+    const obj = readLooseObject(repo, oid);
+    if (!obj || obj.type !== 'tree') return false;
+    const c = obj.content;
+    for (let i = 0; i < c.length; ) {
+      const sp = c.indexOf(0x20, i);
+      const nul = sp < 0 ? -1 : c.indexOf(0, sp + 1);
+      if (sp < 0 || nul < 0 || nul + 1 + oidLen > c.length) return false;
+      // Modes as git writes them: `40000` a tree, `160000` a gitlink (tree.c; no leading zero).
+      if (sp - i === 5 && c.toString('latin1', i, sp) === '40000') {
+        if (!walk(`${prefix}${c.toString('utf8', sp + 1, nul)}/`, c.toString('hex', nul + 1, nul + 1 + oidLen))) return false;
+      } else if (sp - i === 6 && c.toString('latin1', i, sp) === '160000') out.push(prefix + c.toString('utf8', sp + 1, nul));
+      i = nul + 1 + oidLen;
+    }
+    return true;
+  };
+  return walk('', tree) ? out : undefined;
+}

@@ -1,6 +1,6 @@
 /** The change summary of a new snapshot against the previous one, and the warnings it implies. */
 import type { Repo } from '../git/repo.js';
-import { diffTrees, EMPTY_TREE, type TreeChange } from '../git/tree-diff.js';
+import { diffTrees, gitlinkPaths, type TreeChange } from '../git/tree-diff.js';
 
 /**
  * A tree's changes against the previous snapshot's tree: a short summary
@@ -14,9 +14,13 @@ import { diffTrees, EMPTY_TREE, type TreeChange } from '../git/tree-diff.js';
  */
 export async function describeChanges(repo: Repo, tree: string, prevTree: string | null, leftOut: ReadonlySet<string> = new Set()): Promise<{ summary: string; warnings: string[] }> {
   if (tree === prevTree) return { summary: 'no changes', warnings: [] };
-  // One diff against the previous tree (or against the empty tree the first time).
-  return summariseChanges(await diffTrees(repo, prevTree ?? EMPTY_TREE[repo.objectFormat], tree), prevTree, leftOut);
+  // The first time the summary is fixed and only the gitlinks are wanted: no diff
+  // against the empty tree (a record per file, to find none of them a gitlink).
+  if (!prevTree) return { summary: 'first snapshot', warnings: (await gitlinkPaths(repo, tree)).map(gitlinkWarning) };
+  return summariseChanges(await diffTrees(repo, prevTree, tree), prevTree, leftOut);
 }
+
+const gitlinkWarning = (p: string): string => `${p}: nested repository stored as a gitlink; its own uncommitted changes are not captured`;
 
 /**
  * {@link describeChanges} from changes already known (the daemon's in-process
@@ -32,5 +36,5 @@ export function summariseChanges(changes: readonly TreeChange[], prevTree: strin
   else if (lines.length === 0) summary = 'no changes';
   else if (lines.length <= 3) summary = lines.join(', ');
   else summary = `${lines.length} files: ${lines.slice(0, 2).join(', ')}, …`;
-  return { summary, warnings: gitlinks.map((p) => `${p}: nested repository stored as a gitlink; its own uncommitted changes are not captured`) };
+  return { summary, warnings: gitlinks.map(gitlinkWarning) };
 }

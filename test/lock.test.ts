@@ -84,6 +84,26 @@ describe('lock', () => {
     expect(leftBehind).toBeGreaterThan(0);
   }, 120_000);
 
+  it('a lock taken after a wait longer than the stale time is fresh from its first moment: no one takes it over before its first refresh', async () => {
+    const dir = tempDir();
+    const lockPath = path.join(dir, 'lock');
+    const staleMs = 500;
+    const first = await acquireOwnedLock(lockPath, { waitMs: 0, staleMs });
+    expect(isHeld(first)).toBe(true);
+    // The second waits (its record written now) until the first releases, well past the stale time.
+    const waiting = acquireOwnedLock(lockPath, { waitMs: 60_000, staleMs });
+    await sleep(3 * staleMs);
+    if (isHeld(first)) first.release();
+    const second = await waiting;
+    expect(isHeld(second)).toBe(true);
+    // Its lock's mtime is the moment it was taken, not the moment its record was written.
+    expect(fs.statSync(lockPath).mtimeMs).toBeGreaterThan(Date.now() - staleMs);
+    const third = await acquireOwnedLock(lockPath, { waitMs: 0, staleMs });
+    expect(isHeld(third), 'a live holder that just took the lock was taken over').toBe(false);
+    if (isHeld(second)) second.release();
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('lock'))).toEqual([]);
+  });
+
   // The holders tell a live process from a gone one by /proc.
   it.runIf(process.platform === 'linux')('while holders contend and are killed at random, no two ever hold the lock at once, and the last one standing still gets it', async () => {
     const dir = tempDir();

@@ -265,7 +265,7 @@ export async function acquireOwnedLock(lockPath: string, opts: OwnedLockOptions 
     for (let delay = 10; ; delay = Math.min(100, Math.round(delay * 1.5))) {
       // A few immediate tries: after a lock vanished or was taken over, take it at once.
       for (let i = 0; i < 5 && !got; i++) {
-        if (create(lockPath, mine, record)) got = true;
+        if (create(lockPath, mine, record, staleMs)) got = true;
         else {
           seen = inspect(lockPath);
           if (!seen) continue;
@@ -283,9 +283,22 @@ export async function acquireOwnedLock(lockPath: string, opts: OwnedLockOptions 
   return hold(lockPath, owner, staleMs, opts.onCompromised);
 }
 
-/** One try at creating the lock: true when this process now holds it. */
-function create(lockPath: string, mine: string, record: string): boolean {
+/**
+ * One try at creating the lock: true when this process now holds it. The
+ * record is linked as the lock, so the lock's mtime is the record's: made
+ * fresh first when it is older than a tenth of `staleMs` (a process that
+ * waited longer than `staleMs` for the lock would otherwise take a lock
+ * that looks abandoned from its first moment, and is taken over before its
+ * first refresh: seen as REF_RACE in the snapshot of whoever took it).
+ */
+function create(lockPath: string, mine: string, record: string, staleMs: number): boolean {
   try {
+    try {
+      const now = Date.now();
+      if (lstatSync(mine).mtimeMs < now - staleMs / 10) utimesSync(mine, now / 1000, now / 1000);
+    } catch {
+      // gone (removed as a leftover): link says ENOENT and it is written again below
+    }
     linkSync(mine, lockPath);
     return true;
   } catch (err) {

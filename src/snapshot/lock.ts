@@ -18,7 +18,7 @@
 import { mkdirSync, existsSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { CkptError, fsFailure } from '../core/errors.js';
+import { CkptError, fsFailure, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, isHeld, readLockOwner } from '../core/owned-lock.js';
 import type { Repo } from '../git/repo.js';
 import { shadowObjectsDir } from '../git/shadow.js';
@@ -88,4 +88,30 @@ export function heldLockToken(repo: Repo): string | null {
 /** True when `repo`'s worktree lock is held with `token` (see {@link heldLockToken}). */
 export function lockHeldWith(repo: Repo, token: string): boolean {
   return token !== '' && readLockOwner(path.join(repo.stateDir, 'lock'))?.token === token;
+}
+
+/** How many times {@link retryOnRefRace} runs a snapshot that lost a race on its ref. */
+export const REF_RACE_TRIES = 3;
+
+/**
+ * Runs `attempt` (one snapshot, taking the worktree lock itself) again when
+ * it failed with `REF_RACE`: the ref moved between the snapshot's read of
+ * the tip and its compare-and-swap, which under the worktree lock means its
+ * lock was taken over (this process stalled past the stale time) and
+ * another process recorded meanwhile. Nothing was written then (the swap is
+ * all or nothing), and a snapshot records the worktree as it is, so taking it
+ * again, under the lock again, is always right: a race ckpt resolves itself
+ * is never the user's error.
+ *
+ * @param tries at most this many runs ({@link REF_RACE_TRIES}).
+ * @throws what `attempt` throws; `REF_RACE` only when every run lost.
+ */
+export async function retryOnRefRace<T>(attempt: () => Promise<T>, tries = REF_RACE_TRIES): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (n >= tries || !isCkptError(err, 'REF_RACE')) throw err;
+    }
+  }
 }

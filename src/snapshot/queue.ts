@@ -28,7 +28,7 @@ import path from 'node:path';
 import { CkptError, isCkptError } from '../core/errors.js';
 import type { SnapshotInput, SnapshotKind } from '../core/types.js';
 import type { Repo } from '../git/repo.js';
-import { currentPidNamespace, processGone, withWorktreeLock } from './lock.js';
+import { currentPidNamespace, processGone, REF_RACE_TRIES, withWorktreeLock } from './lock.js';
 import { takeSnapshotLocked } from './take.js';
 
 /** What a request file holds. */
@@ -83,7 +83,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  *   Claude Code's 30 s hook timeout as `hooks install` writes it).
  * @throws CkptError `LOCKED` when not served within `waitMs` (the request is
  *   withdrawn, so it is never recorded late); what the snapshot throws
- *   (`GIT_FAILED`, `FS_FAILED`, `REF_RACE`), for the leader.
+ *   (`GIT_FAILED`, `FS_FAILED`; `REF_RACE` only when it lost the race on
+ *   the ref {@link REF_RACE_TRIES} times), for the leader.
  */
 export async function takeSnapshotQueued(repo: Repo, input: SnapshotInput, opts: { waitMs?: number } = {}): Promise<QueuedResult> {
   const waitMs = opts.waitMs ?? 20_000;
@@ -117,6 +118,7 @@ export async function takeSnapshotQueued(repo: Repo, input: SnapshotInput, opts:
     });
   }
   let lastErr: unknown = null;
+  let races = 0;
   for (let delay = 5; ; delay = Math.min(50, delay * 2)) {
     const done = readDone(donePath);
     if (done) return { ...done, leader: false, warnings: [] };
@@ -127,7 +129,9 @@ export async function takeSnapshotQueued(repo: Repo, input: SnapshotInput, opts:
       const after = readDone(donePath);
       if (after) return { ...after, leader: false, warnings: [] };
     } catch (err) {
-      if (!isCkptError(err, 'LOCKED')) {
+      // REF_RACE: this leader's lock was taken over while it stalled and another process recorded
+      // meanwhile; the requests it did not serve are still queued, its own among them: try again.
+      if (!isCkptError(err, 'LOCKED') && !(isCkptError(err, 'REF_RACE') && ++races < REF_RACE_TRIES)) {
         rmSync(reqPath, { force: true });
         throw err;
       }

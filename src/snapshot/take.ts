@@ -29,7 +29,7 @@ import { describeChanges, summariseChanges } from './changes.js';
 import { decodeSnapshot, encodeMessage } from './format.js';
 import { indexCommit } from './index-commit.js';
 import { leftOutWarnings, maxFileSize } from './left-out.js';
-import { withWorktreeLock, type LockOptions } from './lock.js';
+import { retryOnRefRace, withWorktreeLock, type LockOptions } from './lock.js';
 import { readTip, updateRef } from './tip.js';
 
 // Kept here for the modules that import them from take.ts.
@@ -54,12 +54,12 @@ export interface TakeResult {
  * @param lock how long to wait for the worktree lock (default 10 s).
  * @returns the new snapshot, or the previous one with `created: false` when the
  *   worktree, HEAD and the user's index are unchanged (unless `input.force`).
- * @throws CkptError `LOCKED`, `REF_RACE` (another process moved the ref),
- *   `GIT_FAILED` (git refused to read the worktree: a nested repository with no
+ * @throws CkptError `LOCKED`, `REF_RACE` (another process moved the ref, in
+ *   each of {@link retryOnRefRace}'s tries), `GIT_FAILED` (git refused to read the worktree: a nested repository with no
  *   commit), `FS_FAILED`.
  */
 export async function takeSnapshot(repo: Repo, input: SnapshotInput, lock: LockOptions = {}): Promise<TakeResult> {
-  return withWorktreeLock(repo, () => takeSnapshotLocked(repo, input), lock);
+  return retryOnRefRace(() => withWorktreeLock(repo, () => takeSnapshotLocked(repo, input), lock));
 }
 
 /**

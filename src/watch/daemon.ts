@@ -35,7 +35,7 @@ import { TempPool } from '../git/temp-pool.js';
 import { captureTree } from '../snapshot/capture.js';
 import { diffTreesIn, IncrementalContext, treeWithChanges, type IncrementalBase } from '../snapshot/incremental.js';
 import type { TreeChange } from '../git/tree-diff.js';
-import { lockHeldWith, withWorktreeLock } from '../snapshot/lock.js';
+import { lockHeldWith, REF_RACE_TRIES, withWorktreeLock } from '../snapshot/lock.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import { idleFromEnv } from './daemon-idle.js';
@@ -155,6 +155,10 @@ interface HookRequest {
    * too busy to snapshot each at once still make a step each.
    */
   cut?: Taken;
+  /** Answered (its snapshot recorded): a batch that fails later leaves it alone. */
+  settled?: boolean;
+  /** Runs of its snapshot that lost a race on the ref (see retryOnRefRace). */
+  races?: number;
 }
 
 /** A `ckpt watch` attached to a worktree: gets one JSON line per snapshot. */
@@ -443,6 +447,15 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           await snapshotBatch(slot, batch);
         } catch (err) {
           const e = err as CkptError;
+          // Lost a race on the ref (the lock taken over while this process stalled, another recorded
+          // meanwhile): nothing was written; the requests not yet answered are served again, first.
+          const again = batch.filter((r) => !r.settled);
+          if (isCkptError(err, 'REF_RACE') && again.every((r) => (r.races = (r.races ?? 0) + 1) < REF_RACE_TRIES)) {
+            log(`snapshot of ${slot.repo.worktree} lost a race on its ref (${e.message}): taken again`);
+            slot.pending.unshift(...again);
+            slot.inFlight = 0;
+            continue;
+          }
           log(`snapshot of ${slot.repo.worktree} failed: ${e.code ?? 'ERROR'} ${e.message}`);
           // A burst's cut that never reached its snapshot (the lock not taken): back into the dirty set.
           for (const r of batch) {
@@ -509,6 +522,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
             slot.known = new Set([res.snapshot.tree]);
             slot.status.snapshots++;
             log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
+            for (const r of group) r.settled = true;
             for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings });
           }
         } catch (err) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Repo } from '../git/repo.js';
 import { openRepo } from '../git/repo.js';
-import { withWorktreeLock } from '../snapshot/lock.js';
+import { retryOnRefRace, withWorktreeLock } from '../snapshot/lock.js';
 import { serveQueuedRequests } from '../snapshot/queue.js';
 import { takeSnapshotLocked, type TakeResult } from '../snapshot/take.js';
 import { loadIgnoreRules, type IgnoreMatcher } from './ignore-rules.js';
@@ -83,11 +83,14 @@ export async function startWatching(dirs: string[], opts: WatchOptions = {}): Pr
       try {
         // Hooks that queued a request while this snapshot ran are served before the lock is
         // released: the watcher takes it again at once when changes keep coming.
-        const res = await withWorktreeLock(slot.repo, async () => {
-          const taken = await takeSnapshotLocked(slot.repo, { kind: 'auto', ...(opts.agent ? { agent: opts.agent } : {}), ...(opts.extra ? { extra: opts.extra } : {}) });
-          await serveQueuedRequests(slot.repo);
-          return taken;
-        });
+        // A snapshot that lost a race on the ref (its lock taken over while it stalled) is taken again.
+        const res = await retryOnRefRace(() =>
+          withWorktreeLock(slot.repo, async () => {
+            const taken = await takeSnapshotLocked(slot.repo, { kind: 'auto', ...(opts.agent ? { agent: opts.agent } : {}), ...(opts.extra ? { extra: opts.extra } : {}) });
+            await serveQueuedRequests(slot.repo);
+            return taken;
+          }),
+        );
         opts.onSnapshot?.(slot.repo, res);
       } catch (err) {
         opts.onError?.(slot.repo, err);

@@ -19,7 +19,8 @@ function childModule(dir: string): string {
   const src = fs.readFileSync(path.join(import.meta.dirname, '..', 'src', 'core', 'owned-lock.ts'), 'utf8');
   fs.writeFileSync(path.join(dir, 'owned-lock.mjs'), transformSync(src, { loader: 'ts', format: 'esm' }).code);
   const script = path.join(dir, 'holder.mjs');
-  // argv: lock path, "loop" (take and release forever) or "count" (also count holders inside, to catch two at once).
+  // argv: lock path, "loop" (take and release forever), "greedy" (the same, holding it 20 ms each time)
+  // or "count" (also count holders inside, to catch two at once).
   fs.writeFileSync(
     script,
     `import fs from 'node:fs';
@@ -39,6 +40,7 @@ for (;;) {
     if (others.some(live)) { fs.writeFileSync(inside + '.violation', others.join(' ')); process.exit(4); }
     fs.rmSync(me);
   }
+  if (mode === 'greedy') await new Promise((r) => setTimeout(r, 20));
   l.release();
 }
 `,
@@ -103,6 +105,26 @@ describe('lock', () => {
     if (isHeld(second)) second.release();
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('lock'))).toEqual([]);
   });
+
+  it('waiters take turns: a holder that takes the lock again the moment it releases it does not starve a waiter that polls', async () => {
+    const dir = tempDir();
+    const script = childModule(dir);
+    const lockPath = path.join(dir, 'lock');
+    // Holds the lock 20 ms, releases it and takes it again at once, as the daemon under a stream
+    // of changes: the lock is free for a fraction of a millisecond at a time.
+    const greedy = startHolder(script, [lockPath, 'greedy']);
+    try {
+      await greedy.ready;
+      for (let n = 0; n < 5; n++) {
+        const got = await acquireOwnedLock(lockPath, { waitMs: 5000 });
+        expect(isHeld(got), `try ${n}: starved for 5 s by a holder that re-takes the lock at once`).toBe(true);
+        if (isHeld(got)) got.release();
+      }
+    } finally {
+      greedy.child.kill('SIGKILL');
+      await greedy.closed;
+    }
+  }, 240_000);
 
   // The holders tell a live process from a gone one by /proc.
   it.runIf(process.platform === 'linux')('while holders contend and are killed at random, no two ever hold the lock at once, and the last one standing still gets it', async () => {

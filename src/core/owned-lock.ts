@@ -4,7 +4,8 @@
  *
  * ```
  * <lock>                    the lock: a file holding its owner record (JSON: pid, host, PID namespace, start time, token)
- * <lock>.<pid>-<token>.new    a would-be holder's record, hard-linked to <lock> to take it
+ * <lock>.<pid>-<token>-<since>.new    a would-be holder's record, hard-linked to <lock> to take it;
+ *                             while it waits, its announcement (`since`: when it began, ms since the epoch)
  * <lock>.<pid>-<token>.stale  an abandoned lock being removed by the process that judged it so
  * ```
  *
@@ -39,6 +40,19 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+
+/**
+ * Turns: a process that finds the lock free while another one announced
+ * itself earlier (its record beside the lock, still waiting) leaves the
+ * lock to it, for up to this long (ms) in all. Without turns a holder that
+ * takes the lock again the moment it releases it (the daemon or the watcher
+ * under a stream of changes) starves a waiter that polls every 10-100 ms
+ * (a rollback, gc, the daemon behind the watcher): the lock is free for
+ * microseconds at a time.
+ */
+export const TURN_MS = 2000;
+/** An announcement older than this (ms) is no one's turn (a waiter stopped with SIGSTOP, say): nobody waits that long. */
+const TURN_MAX_AGE_MS = 120_000;
 
 /** What a lock file holds: who holds it. */
 export interface LockOwner {
@@ -205,6 +219,32 @@ function takeOver(lockPath: string, seen: Seen, token: string): void {
   rmSync(moved, { recursive: true, force: true });
 }
 
+/**
+ * Whether another live process announced itself waiting for the lock at
+ * `lockPath` before this one (`own`, begun at `since`): then it is its turn.
+ * Announcements of processes that are gone, and old ones, do not count.
+ */
+function earlierWaiter(lockPath: string, own: string, since: number): boolean {
+  const base = path.basename(lockPath) + '.';
+  let names: string[];
+  try {
+    names = readdirSync(path.dirname(lockPath));
+  } catch {
+    return false;
+  }
+  const now = Date.now();
+  for (const n of names) {
+    if (n === own || !n.startsWith(base) || !n.endsWith('.new')) continue;
+    const m = /^(\d+)-[0-9a-f]+-(\d+)\.new$/.exec(n.slice(base.length));
+    if (!m) continue; // an older ckpt's record: no time, no turn
+    const t = Number(m[2]);
+    if (t > since || (t === since && n > own) || now - t > TURN_MAX_AGE_MS) continue;
+    if (processGone(Number(m[1]), hostname(), currentPidNamespace())) continue;
+    return true;
+  }
+  return false;
+}
+
 /** Leftovers of killed processes beside the lock (`.new`, `.stale`): removed once their writer or holder is gone. */
 function removeLeftovers(lockPath: string, own: string): void {
   const dir = path.dirname(lockPath);
@@ -242,7 +282,10 @@ export function releaseHeldLocks(): void {
 /**
  * Takes the lock at `lockPath` (its directory must exist), waiting up to
  * `waitMs` while another process holds it; an abandoned lock (see the module
- * comment) is taken over at once. The holder refreshes the lock's mtime every
+ * comment) is taken over at once. Waiters take turns: while a live process
+ * that began waiting earlier is still waiting, this one leaves the lock to it
+ * (at most {@link TURN_MS} in all), so a holder taking the lock again at once
+ * cannot starve a waiter. The holder refreshes the lock's mtime every
  * `staleMs / 3` ms (an unref'd timer) until {@link HeldLock.release}; the
  * lock is also removed if the process exits normally while holding it.
  *
@@ -254,17 +297,21 @@ export async function acquireOwnedLock(lockPath: string, opts: OwnedLockOptions 
   const staleMs = opts.staleMs ?? 10_000;
   const owner: LockOwner = { pid: process.pid, host: hostname(), ns: currentPidNamespace(), start: currentStartTime(), token: randomBytes(8).toString('hex') };
   const record = JSON.stringify(owner);
-  const mine = `${lockPath}.${owner.pid}-${owner.token}.new`;
+  const since = Date.now();
+  const mine = `${lockPath}.${owner.pid}-${owner.token}-${since}.new`;
   // Whole before it is linked as the lock, either way (a renamed file is complete: its bytes were written first).
   if (!opts.placeRecord?.(mine, record)) writeFileSync(mine, record, { flag: 'wx' });
   let seen: Seen | null = null;
   let got = false;
   try {
     removeLeftovers(lockPath, path.basename(mine));
-    const deadline = Date.now() + waitMs;
+    const deadline = since + waitMs;
+    const turns = since + TURN_MS;
     for (let delay = 10; ; delay = Math.min(100, Math.round(delay * 1.5))) {
       // A few immediate tries: after a lock vanished or was taken over, take it at once.
       for (let i = 0; i < 5 && !got; i++) {
+        // The turn of a process that has waited longer (bounded: TURN_MS).
+        if (Date.now() < turns && earlierWaiter(lockPath, path.basename(mine), since)) break;
         if (create(lockPath, mine, record, staleMs)) got = true;
         else {
           seen = inspect(lockPath);

@@ -7,10 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo, startWatching } from '../src/index.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { serveQueuedRequests } from '../src/snapshot/queue.js';
+import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { CLI, HOOK, git, indexBytes, makeRepo, picture, storeGit, write } from './support/repo.js';
 
 const run = promisify(execFile);
@@ -34,7 +35,26 @@ function payload(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string): 
   return JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' });
 }
 
+/** Waits (polling, bound 60 s) until `cond` holds; `what` names it in the failure. */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  const bound = Date.now() + 60_000;
+  while (!cond()) {
+    if (Date.now() > bound) throw new Error(`never: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** How many requests the daemon of `dir` is waiting on or serving for its worktree. */
+function daemonBusy(dir: string): number {
+  const wt = testDaemonStatus(dir).status?.worktrees?.[0] as { busy?: number } | undefined;
+  return wt?.busy ?? 0;
+}
+
+const queued = (queue: string): number => (fs.existsSync(queue) ? fs.readdirSync(queue).filter((f) => f.endsWith('.req')).length : 0);
+
 describe('hook claude', () => {
+  afterEach(() => stopTestDaemons());
+
   it('10 parallel hooks x 5 rounds, with a watcher running and the user committing: every tool call has its before and after', async () => {
     const dir = makeRepo({ 'README.md': '# p\n' });
     const repo = await openRepo(dir);
@@ -234,5 +254,64 @@ describe('hook claude', () => {
       ['before', ['toolu_first']],
     ]);
     expect(fs.readdirSync(queue)).toEqual([]);
+  });
+  it('a hook of the direct path waiting behind the daemon is served by the daemon, in one step with the hook the daemon was asked for', async () => {
+    const dir = makeRepo({ 'README.md': '# d\n' });
+    const repo = await openRepo(dir);
+    startTestDaemon(dir);
+    const queue = path.join(repo.stateDir, 'queue');
+    const logFile = path.join(repo.commonDir, 'ckpt', 'hook.log');
+    let direct!: Promise<{ code: number; stdout: string; stderr: string }>;
+    let daemon!: Promise<{ code: number; stdout: string; stderr: string }>;
+    await withWorktreeLock(repo, async () => {
+      write(dir, { 'a.txt': 'written before both hooks\n' });
+      // The daemon's hook waits for the lock inside the daemon; the direct one queues its request.
+      daemon = hook(dir, payload(dir, 'PreToolUse', 'toolu_daemon'), { CKPT_DAEMON: '1' });
+      await until('the daemon holds the request', () => daemonBusy(dir) >= 1);
+      direct = hook(dir, payload(dir, 'PreToolUse', 'toolu_direct'), { CKPT_NO_DAEMON: '1' });
+      await until('the direct hook queued its request', () => queued(queue) === 1);
+    });
+    expect([await daemon, await direct]).toEqual([
+      { code: 0, stdout: '', stderr: '' },
+      { code: 0, stdout: '', stderr: '' },
+    ]);
+    expect(fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '').toBe('');
+    const steps = await listSteps(repo, { stats: false });
+    // The daemon's snapshot served the request of the file queue too (only it knew both ids): one step.
+    expect(steps.filter((s) => s.kind === 'before').map((s) => [...s.toolUseIds].sort())).toEqual([['toolu_daemon', 'toolu_direct']]);
+    expect(storeGit(dir, 'cat-file', 'blob', `${steps[0]!.tree}:a.txt`)).toBe('written before both hooks\n');
+    expect(fs.readdirSync(queue)).toEqual([]);
+  });
+
+  it('hooks of two race rounds waiting together are two steps, each with its round (through the daemon and through the file queue)', async () => {
+    const race = (round: string): NodeJS.ProcessEnv => ({ CKPT_RACE_ID: 'r1', CKPT_ATTEMPT: 'fixer', CKPT_ROUND: round });
+    for (const via of ['daemon', 'queue'] as const) {
+      const dir = makeRepo({ 'README.md': `# ${via}\n` });
+      const repo = await openRepo(dir);
+      const queue = path.join(repo.stateDir, 'queue');
+      if (via === 'daemon') startTestDaemon(dir);
+      const env = via === 'daemon' ? { CKPT_DAEMON: '1' } : { CKPT_NO_DAEMON: '1' };
+      const results = await withWorktreeLock(repo, async () => {
+        const waiting: ReturnType<typeof hook>[] = [];
+        if (via === 'daemon') {
+          // The daemon's snapshot in flight (waiting for this lock) takes this one; the next two wait together.
+          waiting.push(hook(dir, payload(dir, 'PostToolUse', 'toolu_r0'), { ...env, ...race('1') }));
+          await until('the daemon holds the first request', () => daemonBusy(dir) >= 1);
+        }
+        waiting.push(hook(dir, payload(dir, 'PreToolUse', 'toolu_r1'), { ...env, ...race('1') }), hook(dir, payload(dir, 'PreToolUse', 'toolu_r2'), { ...env, ...race('2') }));
+        if (via === 'daemon') await until('the daemon holds the next two', () => daemonBusy(dir) >= 3);
+        else {
+          await until('both hooks queued their requests', () => queued(queue) === 2);
+          expect(await serveQueuedRequests(repo)).toBe(2);
+        }
+        return waiting;
+      });
+      expect((await Promise.all(results)).map((r) => r.code)).toEqual(results.map(() => 0));
+      const steps = await listSteps(repo, { stats: false });
+      const rounds = steps.filter((s) => s.kind === 'before').map((s) => [s.toolUseIds, s.extra.Round]);
+      expect({ via, rounds: rounds.sort() }).toEqual({ via, rounds: [[['toolu_r1'], '1'], [['toolu_r2'], '2']] });
+      expect(fs.existsSync(queue) ? fs.readdirSync(queue) : []).toEqual([]);
+      stopTestDaemons();
+    }
   });
 });

@@ -65,7 +65,7 @@ export interface QueuedResult {
 }
 
 /** What a `.done` file holds. */
-interface Done {
+export interface Done {
   id: string;
   step: number;
   served: number;
@@ -194,53 +194,104 @@ export async function serveQueuedRequests(repo: Repo): Promise<number> {
 }
 
 /**
- * Under the lock: records the queued requests, one snapshot per kind, oldest
- * kind first. Returns this process's result (`own`: its request's name), or
- * null when its own request is no longer queued (already served) or when
- * serving for others (`own` null).
+ * Under the lock: records the queued requests, one snapshot per group
+ * ({@link groupRequests}: kind and trailers), oldest first. Returns this
+ * process's result (`own`: its request's name), or null when its own request
+ * is no longer queued (already served) or when serving for others (`own` null).
  */
 async function serveQueue(repo: Repo, dir: string, own: string | null, onServed?: (n: number) => void): Promise<QueuedResult | null> {
   const pending = readPending(dir);
   if (own === null ? pending.length === 0 : !pending.some((p) => p.name === own)) return null;
   let mine: QueuedResult | null = null;
-  const kinds = [...new Set(pending.map((p) => p.req.kind))];
-  for (const kind of kinds) {
-    const group = pending.filter((p) => p.req.kind === kind);
+  for (const group of groupRequests(pending, (p) => p.input)) {
     const first = group.find((p) => p.name === own) ?? group[0]!;
-    const ids = group.map((p) => p.req.toolUseId).filter((id): id is string => !!id);
-    const res = await takeSnapshotLocked(repo, {
-      kind,
-      force: true,
-      ...(first.req.agent ? { agent: first.req.agent } : {}),
-      ...(first.req.tool ? { tool: first.req.tool } : {}),
-      ...(first.req.target ? { target: first.req.target } : {}),
-      ...(first.req.toolUseId ? { toolUseId: first.req.toolUseId } : {}),
-      ...(first.req.extra ? { extra: first.req.extra } : {}),
-      ...(ids.length > 1 ? { toolUseIds: ids, message: groupMessage(kind, group.map((p) => p.req)) } : {}),
-    });
+    const res = await takeSnapshotLocked(repo, groupInput(first.input, group.map((p) => p.input)));
     const done: Done = { id: res.snapshot.id, step: res.snapshot.step, served: group.length };
     onServed?.(group.length);
     for (const p of group) {
       if (p.name === own) {
         mine = { ...done, leader: true, warnings: res.warnings, ...(res.rebuilt ? { rebuilt: res.rebuilt } : {}) };
-      } else {
-        try {
-          writeFileSync(path.join(dir, `${p.name}.done.tmp`), JSON.stringify(done));
-          renameSync(path.join(dir, `${p.name}.done.tmp`), path.join(dir, `${p.name}.done`));
-        } catch {
-          // Its waiter will not see it served and will record it again: a duplicate, never a loss.
-          continue;
-        }
-      }
-      rmSync(path.join(dir, `${p.name}.req`), { force: true });
+        rmSync(path.join(dir, `${p.name}.req`), { force: true });
+      } else markServedIn(dir, p.name, done);
     }
   }
   return mine;
 }
 
+/** A hook's request waiting in the file queue (its name there, and what it asks for). */
+export interface QueuedRequest {
+  name: string;
+  input: SnapshotInput;
+}
+
+/**
+ * For a caller holding `repo`'s worktree lock that records snapshots its own
+ * way (the daemon, from its dirty set): the requests hooks of the direct path
+ * queued while waiting for the lock, oldest first; those of processes that
+ * are gone are dropped here, never recorded late. Each one recorded is then
+ * answered with {@link markServed}; one never answered stays queued (its
+ * hook, or the next holder, records it).
+ */
+export function queuedRequests(repo: Repo): QueuedRequest[] {
+  return readPending(path.join(repo.stateDir, 'queue')).map((p) => ({ name: p.name, input: p.input }));
+}
+
+/**
+ * Answers a request of {@link queuedRequests}: the snapshot `done` (its id,
+ * step and how many requests it served) recorded it. Never throws: an answer
+ * that cannot be written leaves the request to be recorded again by its
+ * hook (a duplicate, never a loss).
+ */
+export function markServed(repo: Repo, name: string, done: Done): void {
+  markServedIn(path.join(repo.stateDir, 'queue'), name, done);
+}
+
+function markServedIn(dir: string, name: string, done: Done): void {
+  try {
+    writeFileSync(path.join(dir, `${name}.done.tmp`), JSON.stringify(done));
+    renameSync(path.join(dir, `${name}.done.tmp`), path.join(dir, `${name}.done`));
+  } catch {
+    // Its waiter will not see it served and will record it again: a duplicate, never a loss.
+    return;
+  }
+  rmSync(path.join(dir, `${name}.req`), { force: true });
+}
+
+/**
+ * Requests one snapshot may serve together, in the order their first
+ * member came: the same kind, agent and trailers (a race's `Race`,
+ * `Attempt`, `Round`), since a snapshot records one of each. Hooks of two
+ * rounds waiting at once are two steps, each with its own round.
+ */
+export function groupRequests<T>(items: readonly T[], input: (item: T) => SnapshotInput): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const i = input(item);
+    const key = JSON.stringify([i.kind, i.agent ?? null, Object.entries(i.extra ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    const g = groups.get(key);
+    if (g) g.push(item);
+    else groups.set(key, [item]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * The snapshot input serving `group` (one of {@link groupRequests}), named
+ * after `first`: every tool-use id, and a message naming each tool call
+ * when there are several.
+ */
+export function groupInput(first: SnapshotInput, group: readonly SnapshotInput[]): SnapshotInput {
+  const ids = group.map((r) => r.toolUseId).filter((id): id is string => !!id);
+  return {
+    ...first,
+    force: first.force !== false,
+    ...(ids.length > 1 ? { toolUseIds: ids, message: groupMessage(first.kind, group) } : {}),
+  };
+}
+
 /** The queued requests, oldest first; drops those of processes that are gone, and old leftovers. */
-function readPending(dir: string): { name: string; req: Request }[] {
-  const out: { name: string; req: Request }[] = [];
+function readPending(dir: string): { name: string; input: SnapshotInput }[] {
+  const out: { name: string; input: SnapshotInput }[] = [];
   let names: string[];
   try {
     names = readdirSync(dir).sort();
@@ -270,13 +321,26 @@ function readPending(dir: string): { name: string; req: Request }[] {
       rmSync(full, { force: true });
       continue;
     }
-    out.push({ name: file.slice(0, -'.req'.length), req });
+    out.push({ name: file.slice(0, -'.req'.length), input: inputOf(req) });
   }
   return out;
 }
 
+/** What a request file asks for, as a snapshot input (always recorded, like `force`). */
+function inputOf(req: Request): SnapshotInput {
+  return {
+    kind: req.kind,
+    force: true,
+    ...(req.agent ? { agent: req.agent } : {}),
+    ...(req.tool ? { tool: req.tool } : {}),
+    ...(req.target ? { target: req.target } : {}),
+    ...(req.toolUseId ? { toolUseId: req.toolUseId } : {}),
+    ...(req.extra ? { extra: req.extra } : {}),
+  };
+}
+
 /** `after 3 tool calls: Edit a.ts, Bash npm test, Write b.ts`. */
-function groupMessage(kind: SnapshotKind, reqs: Request[]): string {
+function groupMessage(kind: SnapshotKind, reqs: readonly SnapshotInput[]): string {
   const what = reqs.map((r) => [r.tool, r.target].filter(Boolean).join(' ') || 'tool').join(', ');
   return `${kind} ${reqs.length} tool calls: ${what}`;
 }

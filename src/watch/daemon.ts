@@ -36,6 +36,7 @@ import { captureTree } from '../snapshot/capture.js';
 import { diffTreesIn, IncrementalContext, treeWithChanges, type IncrementalBase } from '../snapshot/incremental.js';
 import type { TreeChange } from '../git/tree-diff.js';
 import { lockHeldWith, REF_RACE_TRIES, withWorktreeLock } from '../snapshot/lock.js';
+import { groupInput, groupRequests, markServed, queuedRequests } from '../snapshot/queue.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import { idleFromEnv } from './daemon-idle.js';
@@ -170,6 +171,9 @@ interface Subscriber {
   maxWaitMs: number;
   agent?: string;
 }
+
+/** Rounds of file-queue requests served after a batch before the worktree lock is released (each serves all queued by then). */
+const QUEUE_ROUNDS = 5;
 
 const live = (r: HookRequest): boolean => !r.sock || !r.sock.destroyed;
 
@@ -471,72 +475,100 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     return slot.running;
   };
 
+  /**
+   * The requests hooks of the direct path left in the file queue
+   * (snapshot/queue.ts) while they wait for the worktree lock this daemon
+   * holds, as requests of its own: each is answered in the queue once its
+   * snapshot is recorded; the queue drops those of processes that are gone.
+   */
+  const fileQueue = (slot: Slot): HookRequest[] =>
+    queuedRequests(slot.repo).map((q) => ({
+      input: q.input,
+      sock: null,
+      resolve: (reply) => {
+        if (reply.ok) markServed(slot.repo, q.name, { id: String(reply.id), step: Number(reply.step), served: Number(reply.served) || 1 });
+      },
+    }));
+
+  /**
+   * Under the worktree lock: the batch's snapshots, with the requests queued
+   * in the file queue by then (a settled burst stays alone: they follow it),
+   * then, before the lock is released, the requests queued meanwhile, as the
+   * watcher serves them (watch/watcher.ts): this daemon may take the lock again
+   * at once, and a hook of the direct path that only tries it now and then
+   * would never get it. A queued request is read before the sync point, so
+   * its snapshot holds every write made before its hook was called.
+   */
   const snapshotBatch = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
     await withWorktreeLock(
       slot.repo,
       async () => {
-        const cut = batch[0]!.cut;
-        const synced = cut ? true : await slot.watch.sync(syncMs);
-        if (slot.watch.rulesChanged) {
-          if (slot.watch instanceof TreeWatch) slot.watch.rewatch(await loadExcludeRules(slot.repo));
-          else slot.watch.rewatch(await loadIgnoreRules(slot.repo));
-        }
-        const taken = cut ?? slot.watch.take();
-        if (cut) slot.cuts.delete(cut);
-        let full = taken.full ?? (synced ? null : 'the sync cookie did not arrive in time');
-        const stale = slot.ctx ? slot.ctx.stale() : 'no context';
-        if (stale) {
-          full ??= stale;
-        }
-        try {
-          const kinds = [...new Set(batch.map((r) => r.input.kind))];
-          let paths: string[] = taken.paths;
-          for (const kind of kinds) {
-            const group = batch.filter((r) => r.input.kind === kind).filter(live);
-            if (group.length === 0) continue;
-            const first = group[0]!.input;
-            const ids = group.map((r) => r.input.toolUseId).filter((id): id is string => !!id);
-            const input: SnapshotInput = {
-              ...first,
-              force: first.force !== false,
-              ...(ids.length > 1 ? { toolUseIds: ids, message: `${kind} ${group.length} tool calls: ${group.map((r) => [r.input.tool, r.input.target].filter(Boolean).join(' ') || 'tool').join(', ')}` } : {}),
-            };
-            let res;
-            let how: string;
-            if (full || !slot.ctx) {
-              res = await takeSnapshotLocked(slot.repo, input);
-              how = `full read: ${full}`;
-              count(slot.status.rescans, full ?? 'no context');
-              full = null;
-            } else {
-              res = await takeSnapshotOfChangesLocked(slot.repo, input, slot.ctx, paths, (tree) => slot.known.has(tree));
-              if (res.fullRead) {
-                how = `full read: ${res.fullRead}`;
-                count(slot.status.rescans, res.fullRead);
-              } else {
-                how = `in process, ${res.read} read`;
-                slot.status.incremental++;
-              }
-            }
-            paths = [];
-            slot.known = new Set([res.snapshot.tree]);
-            slot.status.snapshots++;
-            log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
-            for (const r of group) r.settled = true;
-            for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings });
-          }
-        } catch (err) {
-          slot.watch.giveBack(taken, 'the last snapshot failed');
-          throw err;
-        }
-        if (stale) {
-          slot.ctx?.close();
-          slot.ctx = await IncrementalContext.open(slot.repo);
-          preload(slot);
+        await snapshotLocked(slot, batch[0]!.cut ? batch : [...batch, ...fileQueue(slot)]);
+        for (let round = 0; round < QUEUE_ROUNDS; round++) {
+          const queued = fileQueue(slot);
+          if (queued.length === 0) break;
+          await snapshotLocked(slot, queued);
         }
       },
       { waitMs: 20_000 },
     );
+  };
+
+  const snapshotLocked = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
+    const cut = batch[0]!.cut;
+    const synced = cut ? true : await slot.watch.sync(syncMs);
+    if (slot.watch.rulesChanged) {
+      if (slot.watch instanceof TreeWatch) slot.watch.rewatch(await loadExcludeRules(slot.repo));
+      else slot.watch.rewatch(await loadIgnoreRules(slot.repo));
+    }
+    const taken = cut ?? slot.watch.take();
+    if (cut) slot.cuts.delete(cut);
+    let full = taken.full ?? (synced ? null : 'the sync cookie did not arrive in time');
+    const stale = slot.ctx ? slot.ctx.stale() : 'no context';
+    if (stale) {
+      full ??= stale;
+    }
+    try {
+      let paths: string[] = taken.paths;
+      // One snapshot per kind and trailers (queue.ts groupRequests): hooks of two rounds are two steps.
+      for (const all of groupRequests(batch, (r) => r.input)) {
+        const group = all.filter(live);
+        if (group.length === 0) continue;
+        const kind = group[0]!.input.kind;
+        const input = groupInput(group[0]!.input, group.map((r) => r.input));
+        let res;
+        let how: string;
+        if (full || !slot.ctx) {
+          res = await takeSnapshotLocked(slot.repo, input);
+          how = `full read: ${full}`;
+          count(slot.status.rescans, full ?? 'no context');
+          full = null;
+        } else {
+          res = await takeSnapshotOfChangesLocked(slot.repo, input, slot.ctx, paths, (tree) => slot.known.has(tree));
+          if (res.fullRead) {
+            how = `full read: ${res.fullRead}`;
+            count(slot.status.rescans, res.fullRead);
+          } else {
+            how = `in process, ${res.read} read`;
+            slot.status.incremental++;
+          }
+        }
+        paths = [];
+        slot.known = new Set([res.snapshot.tree]);
+        slot.status.snapshots++;
+        log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
+        for (const r of group) r.settled = true;
+        for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings });
+      }
+    } catch (err) {
+      slot.watch.giveBack(taken, 'the last snapshot failed');
+      throw err;
+    }
+    if (stale) {
+      slot.ctx?.close();
+      slot.ctx = await IncrementalContext.open(slot.repo);
+      preload(slot);
+    }
   };
 
   /**

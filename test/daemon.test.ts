@@ -578,4 +578,57 @@ describe('ckpt daemon', () => {
     expect(await hook(dir, 'PreToolUse', 't2')).toBe(0);
     expect((await listSteps(await openRepo(dir)))[0]!.extra).toEqual({});
   });
+  it('a rollback waiting for the lock gets its turn while the daemon snapshots without pause (a stream of requests and writes)', async () => {
+    const dir = makeRepo({ 'a.txt': 'a0\n', 'w.txt': 'w0\n' });
+    startDaemon(dir);
+    const repo = await openRepo(dir);
+    expect(await hook(dir, 'PreToolUse', 't1')).toBe(0);
+    write(dir, { 'a.txt': 'agent\n' });
+    expect(await hook(dir, 'PostToolUse', 't1')).toBe(0);
+    const agentA = picture(dir)['a.txt'];
+    const target = (await listSteps(repo, { stats: false })).find((s) => s.kind === 'before' && s.toolUseIds.includes('t1'))!.step;
+    // The writer: a client asking the daemon for a snapshot without pause, each after a write, so
+    // the daemon has requests pending whenever it releases the worktree lock and takes it again at once.
+    let writing = true;
+    let snapshots = 0;
+    const ask = async (k: number, n: number): Promise<void> => {
+      write(dir, { 'w.txt': `w ${k} ${n}\n` });
+      const r = await daemonRequest(repo.commonDir, 'snapshot', { cwd: repo.worktree, kind: 'manual' }, { connectMs: 5000, replyMs: 60_000 });
+      if (r?.ok) snapshots++;
+    };
+    // A new request every few ms whatever the replies (at most 20 waiting): some arrive while each snapshot runs.
+    const waiting = new Set<Promise<void>>();
+    const loops = [
+      (async () => {
+        for (let n = 0; writing; n++) {
+          if (waiting.size < 20) {
+            const p: Promise<void> = ask(0, n).finally(() => waiting.delete(p));
+            waiting.add(p);
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await Promise.all(waiting);
+      })(),
+    ];
+    try {
+      await until(() => snapshots >= 6, 'the daemon snapshotting without pause', 60_000);
+      // The rollback of a.txt to the step before the tool call: it waits for the lock (up to 10 s) and must get it.
+      const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [CLI, 'rollback', String(target), '--json', '--', 'a.txt'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (c) => (stdout += c));
+        p.stderr.on('data', (c) => (stderr += c));
+        p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+      expect({ code: r.code, out: r.code === 0 ? '' : r.stdout + r.stderr }).toEqual({ code: 0, out: '' });
+      expect(picture(dir)['a.txt']).not.toEqual(agentA);
+      expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('a0\n');
+    } finally {
+      writing = false;
+      await Promise.all(loops);
+    }
+    // Every write of the loops was recorded in the unbroken chain, and the last one is the tip's.
+    expect((await tip(dir)).tree).toBe(gitView(dir));
+  }, 180_000);
 });

@@ -2,6 +2,7 @@
 // The daemon's benchmarks (issue 11), beside the direct path in the same run:
 //
 //   node benchmarks/daemon.mjs [--sizes 1k,10k,100k] [--quick] [--no-race] [--out benchmarks/results.md]
+//   node benchmarks/daemon.mjs --race-only [--quick]   (the race's memory alone: printed, results.md untouched)
 //
 // dist/ must be built. Writes its section of results.md between the
 // `<!-- daemon -->` markers (the rest of the file is run.mjs's).
@@ -23,6 +24,11 @@ const quick = argv.includes('--quick');
 const out = path.resolve(arg('--out', path.join(ROOT, 'benchmarks', 'results.md')));
 
 const { machine, startedAt } = await startRun();
+if (argv.includes('--race-only')) {
+  const r = await benchRaceMemory({ quick });
+  console.log([...raceMemoryReport(r), '', `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`, JSON.stringify({ peak: r.peak, final: r.final })].join('\n'));
+  process.exit(0);
+}
 const results = [];
 for (const s of sizes) results.push(await benchDaemon(s, { quick }));
 const rollbacks = [];

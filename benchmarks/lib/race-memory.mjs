@@ -36,9 +36,11 @@ function ckptProcesses(procs) {
   });
 }
 
-/** Which of ckpt's processes `p` is: the race process, the daemon, a hook, another ckpt process, or a child (git, sh, setpriv) of one. */
+/** Which of ckpt's processes `p` is: the race process, the daemon (or a `daemon run` not yet named by daemon.json), a hook, another ckpt process, or a child (git, sh, setpriv) of one. */
 function kindOf(p, daemonPid) {
   if (p.pid === daemonPid) return 'daemon';
+  // A daemon before its record names it (its first walk), or one that lost the lock to it.
+  if (/ daemon run( |$)/.test(p.cmd)) return 'daemon (unrecorded)';
   if (!p.cmd.includes(UNDER_TEST)) return 'children';
   if (/bin\/race\.js/.test(p.cmd)) return 'race';
   if (/ckpt-hook\.c?js| hook /.test(p.cmd)) return 'hooks';
@@ -95,7 +97,7 @@ export async function benchRaceMemory({ quick } = {}) {
     const exited = new Promise((resolve) => race.on('close', (code) => resolve(code)));
     let code = null;
     exited.then((c) => (code = c));
-    const peak = { rss: 0, pss: 0, uss: 0, n: 0, daemonUss: 0, kinds: {} };
+    const peak = { rss: 0, pss: 0, uss: 0, n: 0, daemonUss: 0, kinds: {}, kindsMax: {} };
     let samples = 0;
     while (code === null && performance.now() - t0 < 600_000) {
       if (daemonPid === null && fs.existsSync(record)) {
@@ -109,6 +111,8 @@ export async function benchRaceMemory({ quick } = {}) {
       samples++;
       // The kinds at the moment of the PSS peak (what it is made of).
       if (s.pss > peak.pss) peak.kinds = s.kinds;
+      // Each kind's own peak (the race process's, the hooks' together), whenever it falls.
+      for (const [k, v] of Object.entries(s.kinds)) peak.kindsMax[k] = Math.max(peak.kindsMax[k] ?? 0, v);
       for (const k of ['rss', 'pss', 'uss', 'n']) peak[k] = Math.max(peak[k], s[k]);
       if (s.daemon) peak.daemonUss = Math.max(peak.daemonUss, s.daemon.uss);
       await sleep(quick ? 100 : 50);
@@ -167,6 +171,6 @@ export function raceMemoryReport(r) {
     '|---|---|---:|---|',
     `| 10k | a race of ${r.attempts} attempts ≤ ${RACE_MEMORY_TARGET_MB} MB for all of ckpt's processes together, judged on their PSS summed at its peak | ${f(r.peak.pss)} MB | ${met} |`,
     '',
-    `The race: ${r.attempts} scripted Claude Code clients (benchmarks/lib/race-agent.mjs), each 5 tool calls of 10 files with the installed hooks, ${(r.raceMs / 1000).toFixed(1)} s, attempts ${r.states.join(', ')}; ${r.hookSteps.join(', ')} hook steps per attempt; the daemon watched ${r.daemonWorktrees} worktrees and took ${r.incremental} of ${r.snapshots} snapshots in process; the daemon's own USS at most ${f(r.peak.daemonUss)} MB. At the PSS peak: ${Object.entries(r.peak.kinds).map(([k, v]) => `${k} ${f(v)} MB`).join(', ')} (children: the git, sh and setpriv processes ckpt starts). Sampled from /proc every 50 ms (${r.samples} samples), so a hook process shorter than that may be missed. Judged on PSS: a sum of RSS counts the node binary's shared pages (~34 MB) once per Node process; PSS splits each shared page among the processes that map it, so the sum counts it once.`,
+    `The race: ${r.attempts} scripted Claude Code clients (benchmarks/lib/race-agent.mjs), each 5 tool calls of 10 files with the installed hooks, ${(r.raceMs / 1000).toFixed(1)} s, attempts ${r.states.join(', ')}; ${r.hookSteps.join(', ')} hook steps per attempt; the daemon watched ${r.daemonWorktrees} worktrees and took ${r.incremental} of ${r.snapshots} snapshots in process; the daemon's own USS at most ${f(r.peak.daemonUss)} MB. At the PSS peak: ${Object.entries(r.peak.kinds).map(([k, v]) => `${k} ${f(v)} MB`).join(', ')} (children: the git, sh and setpriv processes ckpt starts); each kind at its own peak: ${Object.entries(r.peak.kindsMax).map(([k, v]) => `${k} ${f(v)} MB`).join(', ')}. Sampled from /proc every 50 ms (${r.samples} samples), so a hook process shorter than that may be missed. Judged on PSS: a sum of RSS counts the node binary's shared pages (~34 MB) once per Node process; PSS splits each shared page among the processes that map it, so the sum counts it once.`,
   ];
 }

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, listSteps, rollback } from '../src/index.js';
 import { verifyChains, recordedTip } from '../src/snapshot/chains.js';
 import { gc } from '../src/snapshot/gc.js';
+import { readTip } from '../src/snapshot/tip.js';
 import { storeBytes } from '../src/git/store.js';
 import { pickAttempt } from '../src/race/pick.js';
 import { attemptDiffs, attemptSnapshot } from '../src/race/compare.js';
@@ -245,6 +246,26 @@ describe('chains verified against the record of tips', () => {
     fs.writeFileSync(log, fs.readFileSync(log, 'utf8').split('\n').filter((l) => !l.includes(s5.id)).join('\n'));
     expect((await verifyChains(repo)).repaired).toEqual([]);
     expect(recordedTip(repo, repo.id)?.oid).toBe(s5.id);
+  });
+});
+
+describe('a chain whose ref was deleted', () => {
+  it('is put back only under the worktree lock: a reader without it sees no tip and moves nothing; the next snapshot continues the chain', async () => {
+    const dir = makeRepo({ 'a.txt': '1\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual' });
+    write(dir, { 'a.txt': '2\n' });
+    const second = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    storeGit(dir, 'update-ref', '-d', repo.ref);
+    const refFile = path.join(storeDir(dir), repo.ref);
+    // A reader (the daemon's read-ahead, `ckpt diff`): no tip, and the ref is not written.
+    expect((await readTip(repo)).tip).toBeNull();
+    expect(fs.existsSync(refFile)).toBe(false);
+    // Under the lock, the next snapshot puts it back first and builds on it.
+    write(dir, { 'a.txt': '3\n' });
+    const third = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    expect([third.step, third.parent]).toEqual([3, second.id]);
+    expect((await listSteps(repo)).map((s) => s.step)).toEqual([3, 2, 1]);
   });
 });
 

@@ -14,6 +14,7 @@ import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { updateStoreRef, type RefUpdateOptions } from '../git/store.js';
 import { recordedTip, recordTip } from './chains.js';
+import { heldLockToken } from './lock.js';
 import { snapshotFromObject } from './format.js';
 
 /** The tip of the chain and HEAD, read in one `cat-file --batch`. */
@@ -66,11 +67,15 @@ export async function readTip(repo: Repo): Promise<ChainTip> {
  * A chain whose ref is gone although its record names a tip (deleted by
  * something else than ckpt): the ref is put back to the recorded tip before
  * anything builds on it, so a snapshot never starts a new chain over a
- * deleted one. Costs one small file read, only when the ref is missing.
+ * deleted one. Only by a process holding the worktree lock (every move of a
+ * chain's ref is made under it; a reader without it, `ckpt log` or the
+ * daemon's read-ahead, sees no tip, as `listSteps` does, and the next
+ * snapshot puts it back). Costs one small file read, only when the ref is
+ * missing.
  */
 async function restoreDeleted(repo: Repo): Promise<{ oid: string; type: string; content: Buffer } | null> {
   const recorded = recordedTip(repo, repo.id);
-  if (!recorded) return null;
+  if (!recorded || heldLockToken(repo) === null) return null;
   const obj = (await readObjects([recorded.oid], { cwd: repo.worktree, env: shadowEnv(repo) })).get(recorded.oid);
   if (!obj || obj.type !== 'commit') return null;
   if (!(await updateStoreRef(repo, repo.ref, recorded.oid, null, 'ckpt: restored (deleted)'))) return null;

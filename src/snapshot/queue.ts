@@ -17,9 +17,11 @@
  * and removes its `.req`. Requests of processes that are gone (killed by the
  * agent's hook timeout) are dropped, never recorded late. A watcher holding
  * the lock serves the pending requests the same way before it releases it
- * ({@link serveQueuedRequests}): it may take the lock again at once, for as
- * long as changes keep coming, and a requester that only tries now and then
- * would never get it.
+ * ({@link serveQueuedRequests}), and the daemon with its own snapshots
+ * ({@link queuedRequests}, {@link markServed}): either may take the lock
+ * again at once, for as long as changes keep coming, and a requester that
+ * only tries now and then would never get it. One snapshot serves requests
+ * of one kind, agent and trailers ({@link groupRequests}).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';

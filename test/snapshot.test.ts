@@ -8,6 +8,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, listSteps, rollback, isCkptError } from '../src/index.js';
+import { captureTreeReporting } from '../src/snapshot/capture.js';
+import { REF_RACE_TRIES, retryOnRefRace, withWorktreeLock } from '../src/snapshot/lock.js';
+import { takeSnapshotLocked } from '../src/snapshot/take.js';
 import { git, gitBuf, indexBytes, makeRepo, picture, storeGit, storeGitBuf, tempDir, userRefs, write, CLI } from './support/repo.js';
 
 /** Paths and modes of a tree, `mode path` per entry, recursively. */
@@ -27,6 +30,50 @@ function blob(repo: string, tree: string, rel: string): Buffer {
 }
 
 describe('takeSnapshot', () => {
+  it('a snapshot that loses the race on its ref (another process recorded while it read) is taken again under the lock; one that always loses says REF_RACE', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    await takeSnapshot(repo, { kind: 'manual', message: 'first' });
+    // What a process that took the lock over (this one stalled past the stale time) does: it records between our read of the tip and our swap.
+    const theirs = async (n: number): Promise<void> => {
+      write(dir, { 'b.txt': `theirs ${n}\n` });
+      await takeSnapshotLocked(repo, { kind: 'auto', message: `theirs ${n}` });
+    };
+    let runs = 0;
+    const res = await retryOnRefRace(() =>
+      withWorktreeLock(repo, () =>
+        takeSnapshotLocked(repo, { kind: 'manual', message: 'mine', force: true }, {
+          capture: async () => {
+            if (++runs === 1) await theirs(runs);
+            return captureTreeReporting(repo);
+          },
+        }),
+      ),
+    );
+    expect(runs).toBe(2);
+    expect((await listSteps(repo, { stats: false })).map((s) => [s.step, s.message])).toEqual([
+      [3, 'mine'],
+      [2, 'theirs 1'],
+      [1, 'first'],
+    ]);
+    expect(storeGit(dir, 'cat-file', 'blob', `${res.snapshot.tree}:b.txt`)).toBe('theirs 1\n');
+    // Lost every time: REF_RACE after REF_RACE_TRIES runs, nothing of its own recorded.
+    runs = 0;
+    const always = retryOnRefRace(() =>
+      withWorktreeLock(repo, () =>
+        takeSnapshotLocked(repo, { kind: 'manual', message: 'never', force: true }, {
+          capture: async () => {
+            await theirs(++runs + 1);
+            return captureTreeReporting(repo);
+          },
+        }),
+      ),
+    );
+    await expect(always).rejects.toMatchObject({ code: 'REF_RACE' });
+    expect(runs).toBe(REF_RACE_TRIES);
+    expect((await listSteps(repo, { stats: false })).map((s) => s.message)).not.toContain('never');
+  });
+
   it('captures tracked and untracked files, leaves ignored ones out, touches nothing of the user', async () => {
     const dir = makeRepo({ 'README.md': '# x\n', '.gitignore': 'node_modules/\n*.log\n.env\n', 'src/a.ts': 'a\n' });
     write(dir, { 'src/a.ts': 'a changed\n', 'src/new.ts': 'new\n', 'node_modules/x/index.js': 'x', 'debug.log': 'log', '.env': 'SECRET=1', 'excluded.txt': 'e', 'global-ignored.tmp': 'g' });

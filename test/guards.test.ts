@@ -6,6 +6,7 @@
  * by themselves.
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ESM script without type declarations
@@ -135,8 +136,12 @@ describe('command files never print, read argv or exit by themselves (scripts/ch
 
   it('lets a known exception keep only the kind of reference it is listed for', () => {
     const dir = tempDir('ckpt-guards-');
-    // src/cli/commands/hook.ts may write to stderr (KNOWN_EXCEPTIONS), nothing else.
+    // src/cli/commands/hook.ts may write to stderr (an exception, as KNOWN_EXCEPTIONS lists them), nothing else.
+    const exceptions = path.join(dir, 'exceptions.json');
+    fs.writeFileSync(exceptions, JSON.stringify({ [path.join('src', 'cli', 'commands', 'hook.ts')]: ['process.stderr'] }));
+    const check = (d: string) => spawnSync(process.execPath, [script, d, '--exceptions', exceptions], { encoding: 'utf8' });
     write(dir, { 'src/cli/commands/hook.ts': "export function fail(line: string) { process.stderr.write(line); }\n" });
+    expect(spawnSync(process.execPath, [script, dir], { encoding: 'utf8' }).status).toBe(1); // without the exception: an error
     const known = check(dir);
     expect(known.stdout).toContain('known: src/cli/commands/hook.ts:1: process.stderr');
     expect(known.status).toBe(0);

@@ -70,8 +70,8 @@ export function hookReplyMs(env: NodeJS.ProcessEnv = process.env): number {
 
 /**
  * Hands a Claude Code hook to the repository's daemon when it is wanted
- * (`CKPT_DAEMON=1`, or `ckpt.daemon = true` in git's config; `CKPT_NO_DAEMON=1`
- * wins: watch/daemon-paths.ts daemonWanted) and logs what the daemon could
+ * (the default; not with `CKPT_NO_DAEMON=1`, `CKPT_DAEMON=0` or
+ * `ckpt.daemon = false` in git's config: watch/daemon-paths.ts daemonWanted) and logs what the daemon could
  * not use of the payload, as the direct path logs it. Never throws.
  *
  * @param connectMs how long to wait for the daemon to accept, in ms.

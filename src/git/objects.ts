@@ -98,6 +98,11 @@ export class BlobStream {
    */
   constructor(private readonly opts: { cwd: string; env: Record<string, string | undefined> }) {}
 
+  /** Starts git now (it would start on the first request), so that its start-up overlaps the caller's other work. */
+  start(): void {
+    void this.child;
+  }
+
   private get child(): ChildProcessByStdio<Writable, Readable, Readable> {
     if (this.proc) return this.proc;
     const child = spawnGit(['cat-file', '--batch-command'], this.opts);

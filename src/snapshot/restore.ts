@@ -129,6 +129,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
   let plan: Awaited<ReturnType<typeof planChanges>>;
   let unreadable: string[];
   let readBy = 'git';
+  let applier: Applier | null = null;
   try {
     // The plan is made from the worktree as captured; the pre-rollback snapshot
     // is recorded from that same capture, and only once something will change
@@ -147,6 +148,11 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     plan = await planChanges(repo, entries, tree);
     unreadable = setAsideUnreadable(repo, plan);
     checkAgainstWorktree(repo, plan);
+    if (!opts.dryRun && plan.changes.length > 0) {
+      // git, when the blobs need it, starts up while the pre-rollback snapshot is recorded.
+      applier = new Applier(repo);
+      applier.prepare(plan);
+    }
     if (!opts.dryRun && plan.changes.length > 0 && !pre) {
       // Before the first byte changes. What changed since the capture is found
       // at the point of destruction (it differs from the plan's side) and
@@ -154,6 +160,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
       pre = (await takeSnapshotLocked(repo, preInput(`before ${opts.label}${scope}`), { capture: async () => captured! })).snapshot;
     }
   } catch (err) {
+    await applier?.close().catch(() => undefined);
     if (intent) removeJournal(repo);
     throw err;
   }
@@ -190,7 +197,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     startedAt: Date.now(),
   };
   writeJournal(repo, journal);
-  const applier = new Applier(repo);
+  const applying = applier!;
   try {
     const recordLive = async (changed: TreeChange[]): Promise<Map<string, Side>> => {
       const rec = await recordLiveState(repo, changed, preInput(`before ${opts.label}${scope}, with the edits made while it ran`), reader);
@@ -203,18 +210,18 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
       writeJournal(repo, journal);
       return rec.sides;
     };
-    const outcome = await applier.applyPlan(plan, recordLive);
+    const outcome = await applying.applyPlan(plan, recordLive);
     result.removedDirs = outcome.removedDirs;
     result.leftAlone = [...unreadable, ...outcome.leftAlone];
   } catch (err) {
     // Part-way: put back what was changed, from what was verified before it was destroyed.
     let left: string[] | null;
     try {
-      left = await applier.putBack();
+      left = await applying.putBack();
     } catch {
       left = null;
     }
-    await applier.close().catch(() => undefined);
+    await applying.close().catch(() => undefined);
     if (left !== null) removeJournal(repo);
     else {
       journal.failed = true;
@@ -222,7 +229,7 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
     }
     throw withPutBack(err, left);
   }
-  await applier.close();
+  await applying.close();
   removeJournal(repo);
   // Record what the restore produced, so the log shows it and a watcher
   // does not mistake it for an agent's step.

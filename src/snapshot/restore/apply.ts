@@ -76,6 +76,8 @@ export class Applier {
   private ahead = new Map<string, GitObject | null>();
   /** Loose blobs read while sizing the plan, kept for their batch (at most BATCH_BYTES). */
   private loose = new Map<string, GitObject>();
+  /** The plan's blobs git must read (set by {@link prepare}). */
+  private others: string[] | null = null;
 
   constructor(private readonly repo: Repo) {
     this.blobs = new BlobStream({ cwd: repo.worktree, env: shadowEnv(repo) });
@@ -94,8 +96,14 @@ export class Applier {
    *
    * @throws CkptError `FS_FAILED`, `GIT_FAILED`; `this.done` lists what was changed until then.
    */
-  async applyPlan(plan: Plan, recordLive: RecordLive): Promise<ApplyOutcome> {
-    // Small loose blobs: their sizes from reading them (the first BATCH_BYTES of them kept for their batch); git sizes the rest.
+  /**
+   * Reads the plan's small loose blobs (their sizes; the first BATCH_BYTES of
+   * them kept for their batch) and starts git for the others without waiting
+   * for it, so git starts up while the caller records the pre-rollback
+   * snapshot (its fsyncs). {@link applyPlan} calls it when the caller did not.
+   */
+  prepare(plan: Plan): void {
+    if (this.others) return;
     const others: string[] = [];
     let kept = 0;
     for (const oid of new Set(plan.writes.filter((e) => e.dstMode !== '120000').map((e) => e.dstOid))) {
@@ -110,6 +118,14 @@ export class Applier {
         this.loose.set(oid, blob);
       }
     }
+    this.others = others;
+    if (others.length > 0) this.blobs.start();
+  }
+
+  async applyPlan(plan: Plan, recordLive: RecordLive): Promise<ApplyOutcome> {
+    this.prepare(plan);
+    const others = this.others!;
+    // git sizes the blobs not read in process.
     if (others.length > 0) for (const [oid, size] of await this.blobs.sizes(others)) this.sizes.set(oid, size);
     const removedDirs: string[] = [];
     const leftAlone = new Map<string, string>();

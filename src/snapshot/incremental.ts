@@ -439,6 +439,23 @@ export async function treeWithChanges(ctx: IncrementalContext, base: Incremental
  */
 export async function diffTreesIn(ctx: IncrementalContext, from: string, to: string): Promise<TreeChange[]> {
   const empty = EMPTY_TREE[ctx.repo.objectFormat];
+  // The trees the diff opens, read ahead one level at a time, each level in
+  // one request (the walk below then waits for no git round trip per tree).
+  let level: [string | null, string | null][] = [[from === empty ? null : from, to === empty ? null : to]];
+  while (level.length > 0) {
+    await ctx.readTrees(level.flat().filter((t): t is string => t !== null && !ctx.hasTree(t)));
+    const next: [string | null, string | null][] = [];
+    for (const [a, b] of level) {
+      const as = a ? await ctx.readTree(a) : new Map<string, Leaf | { tree: string }>();
+      const bs = b ? await ctx.readTree(b) : new Map<string, Leaf | { tree: string }>();
+      const sub = (e: Leaf | { tree: string } | undefined): string | null => (e && 'tree' in e ? e.tree : null);
+      for (const name of new Set([...as.keys(), ...bs.keys()])) {
+        const [x, y] = [sub(as.get(name)), sub(bs.get(name))];
+        if ((x || y) && x !== y) next.push([x, y]);
+      }
+    }
+    level = next;
+  }
   const out: TreeChange[] = [];
   await diffDir(ctx, '', from === empty ? null : from, { base: to === empty ? null : to, entries: null, changed: true }, out);
   return out;

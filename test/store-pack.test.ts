@@ -256,6 +256,56 @@ describe("the worktree lock's record from the pool", () => {
   });
 });
 
+describe('a full disk during a step', () => {
+  it('FS_FAILED, the ref unmoved, no pack or temporary file left, the space back; once space is freed the next step records everything', async (ctx) => {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) return ctx.skip('needs root on Linux to mount a tmpfs');
+    const mnt = tempDir('ckpt-full-pack-');
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (m.status !== 0) return ctx.skip(`mount -t tmpfs refused: ${m.stderr.trim()}`);
+    try {
+      const dir = path.join(mnt, 'repo');
+      fs.mkdirSync(dir);
+      git(dir, 'init', '-q');
+      write(dir, { 'a.txt': 'a\n' });
+      git(dir, 'add', '-A');
+      git(dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'init');
+      const { repo, ctx: inc } = await daemonLike(dir, true);
+      const tip0 = storeGit(dir, 'rev-parse', repo.ref).trim();
+      // Incompressible files the step's pack (stored blocks) cannot fit beside them.
+      const files: Record<string, Buffer> = {};
+      for (let i = 0; i < 5; i++) files[`big/f${i}.bin`] = Buffer.from(Array.from({ length: 900 * 1024 }, () => Math.floor(Math.random() * 256)));
+      write(dir, files);
+      const free0 = fs.statfsSync(mnt).bfree;
+      const err = await takeSnapshotOfChanges(repo, { kind: 'auto', force: true }, inc, Object.keys(files)).then(
+        () => null,
+        (e: unknown) => e as { code?: string },
+      );
+      expect(err?.code).toBe('FS_FAILED');
+      expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(tip0);
+      const objects = shadowObjectsDir(repo);
+      expect(fs.readdirSync(path.join(objects, 'pack')).filter((f) => /\.(pack|idx)$|^tmp_/.test(f))).toEqual([]);
+      expect(fs.readdirSync(objects, { recursive: true }).map(String).filter((f) => /tmp_/.test(f))).toEqual([]);
+      expect(fs.readdirSync(path.dirname(storeGit(dir, 'rev-parse', '--git-path', repo.ref).trim())).filter((f) => f.endsWith('.lock'))).toEqual([]);
+      expect(fs.statfsSync(mnt).bfree).toBeGreaterThanOrEqual(free0 - 16);
+      // Space freed: the same paths, now small, in the next step.
+      for (const rel of Object.keys(files)) fs.writeFileSync(path.join(dir, rel), `${rel}\n`);
+      const ok = await takeSnapshotOfChanges(repo, { kind: 'auto', force: true }, inc, Object.keys(files));
+      expect(ok.fullRead).toBeNull();
+      expect(ok.snapshot.tree).toBe(await captureTree(repo));
+      expect(fsck(dir)).toEqual({ code: 0, out: '' });
+    } finally {
+      for (const o of opened.splice(0)) o.close();
+      // The context's git children (killed by close) may still be exiting in the worktree: wait for the mount to be free.
+      let u = spawnSync('umount', [mnt], { encoding: 'utf8' });
+      for (const deadline = Date.now() + 30_000; u.status !== 0 && Date.now() < deadline; u = spawnSync('umount', [mnt], { encoding: 'utf8' })) await new Promise((r) => setTimeout(r, 50));
+      if (u.status !== 0) {
+        const held = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do for f in $p/fd/* $p/cwd; do t=$(readlink $f 2>/dev/null); case "$t" in ${mnt}*) echo "$p $t $(cat $p/cmdline | tr '\\0' ' ')";; esac; done; done`], { encoding: 'utf8' }).stdout;
+        throw new Error(`umount ${mnt} failed: ${u.stderr.trim()}; held by: ${held}`);
+      }
+    }
+  }, 60_000);
+});
+
 describe('a step killed with SIGKILL', () => {
   it('at random moments, again and again: the ref never names a missing object, fsck stays clean, the next step goes on', { timeout: 240_000 }, async () => {
     const dir = makeRepo();

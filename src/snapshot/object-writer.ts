@@ -150,7 +150,22 @@ export class ObjectWriter {
       f = { tmp, fd: -1, pooled: false, file, data };
       f.fd = openSync(tmp, 'wx', 0o444);
     }
-    writeAll(f.fd, data);
+    try {
+      writeAll(f.fd, data);
+    } catch (err) {
+      // Not yet among the staged files the flush removes (ENOSPC on a full disk): closed and removed here.
+      try {
+        closeSync(f.fd);
+      } catch {
+        // closed
+      }
+      try {
+        unlinkSync(f.tmp);
+      } catch {
+        // gone
+      }
+      throw err;
+    }
     return f;
   }
 }

@@ -359,6 +359,42 @@ describe('takeSnapshot', () => {
     }
   });
 
+  it("lists skip-worktree entries only from an index that can hold them (version 3 or later, or split), and still clears its own once the user's index is back at version 2", async () => {
+    const dir = makeRepo({ 'a/x.txt': '1\n', 'b/y.txt': '2\n' });
+    const repo = await openRepo(dir);
+    const trace = path.join(tempDir(), 'trace');
+    const listings = (): number => (fs.existsSync(trace) ? fs.readFileSync(trace, 'utf8').split('\n').filter((l) => /ls-files -z -t -s/.test(l)).length : 0);
+    const before = process.env.GIT_TRACE;
+    process.env.GIT_TRACE = trace;
+    try {
+      // A version 2 index (git's default) holds no skip-worktree flag: no listing of every path, on either side.
+      expect(indexBytes(dir).readUInt32BE(4)).toBe(2);
+      const s1 = await takeSnapshot(repo, { kind: 'manual' });
+      expect(s1.created).toBe(true);
+      expect(fs.existsSync(trace)).toBe(true); // git traced the snapshot's other commands
+      expect(listings()).toBe(0);
+      // The user flags b/y.txt (the index becomes version 3) and removes it: it is kept, not recorded as deleted.
+      git(dir, 'update-index', '--skip-worktree', 'b/y.txt');
+      expect(indexBytes(dir).readUInt32BE(4)).toBe(3);
+      fs.rmSync(path.join(dir, 'b'), { recursive: true });
+      write(dir, { 'a/x.txt': '11\n' });
+      const s2 = await takeSnapshot(repo, { kind: 'auto' });
+      expect(listings()).toBeGreaterThan(0);
+      expect(blob(dir, s2.snapshot.tree, 'b/y.txt').toString()).toBe('2\n');
+      // Flag cleared and the index written as version 2 again: the private index (version 3, flagged) is still listed, its flag cleared, the file read.
+      git(dir, 'update-index', '--no-skip-worktree', 'b/y.txt');
+      git(dir, 'update-index', '--index-version', '2');
+      expect(indexBytes(dir).readUInt32BE(4)).toBe(2);
+      write(dir, { 'b/y.txt': '22\n' });
+      const s3 = await takeSnapshot(repo, { kind: 'auto' });
+      expect(blob(dir, s3.snapshot.tree, 'b/y.txt').toString()).toBe('22\n');
+    } finally {
+      if (before === undefined) delete process.env.GIT_TRACE;
+      else process.env.GIT_TRACE = before;
+      fs.rmSync(path.dirname(trace), { recursive: true, force: true });
+    }
+  });
+
   it('follows a sparse checkout: paths outside it are neither recorded as deleted nor materialised by a rollback', async () => {
     const dir = makeRepo({ 'a/x.txt': '1\n', 'b/y.txt': '2\n', 'root.txt': 'r\n' });
     const repo = await openRepo(dir);

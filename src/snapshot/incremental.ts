@@ -29,7 +29,7 @@
  * full read, which re-reads every path whose stat data changed, so it is
  * never wrong, only slower for what changed since.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { NotCaptured } from '../core/types.js';
@@ -44,6 +44,7 @@ import { userIndexSig } from './index-commit.js';
 import { maxFileSize } from './left-out.js';
 import { ObjectWriter } from './object-writer.js';
 import { TreeArena } from './tree-arena.js';
+import { indexMayHoldSkipWorktree } from './sparse.js';
 
 /** Largest file read in process, in bytes; a larger one makes the read {@link Unsure} (git streams it). */
 export const MAX_BLOB_BYTES = 32 * 1024 * 1024;
@@ -138,7 +139,7 @@ export class IncrementalContext {
       git(['config', '--path', '--get', 'core.excludesFile'], { cwd: repo.worktree, env, okCodes: [0, 1] }),
       git(['config', '-z', '--get-regexp', '^core\\.(filemode|symlinks|ignorecase|precomposeunicode)$'], { cwd: repo.worktree, env: shadowEnv(repo), okCodes: [0, 1] }),
       indexSig !== null ? git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env }) : null,
-      indexSig !== null && mayHoldSkipWorktree(repo) ? git(['ls-files', '-z', '-t', '--cached'], { cwd: repo.worktree, env }) : null,
+      indexSig !== null && indexMayHoldSkipWorktree(repo.userIndex, [repo.gitDir, repo.commonDir]) ? git(['ls-files', '-z', '-t', '--cached'], { cwd: repo.worktree, env }) : null,
     ]);
     const excludesFile = xf.exitCode === 0 ? path.resolve(repo.worktree, xf.stdout.toString('utf8').trim()) : null;
     const excludeSig = excludeSignature(repo, excludesFile);
@@ -317,28 +318,6 @@ const MAX_TREE_BYTES = 32 * 1024 * 1024;
  * ~2.5 MB of the daemon's heap at 100k files.
  */
 const PARSED_TREES = 128;
-
-/**
- * Whether the user's index can hold skip-worktree entries: not when it is a
- * version 2 index and not split (skip-worktree is an extended flag, which
- * needs version 3 or later: gitformat-index(5)), so the listing of every
- * path that finds them is skipped (100k lines at 100k files).
- */
-function mayHoldSkipWorktree(repo: Repo): boolean {
-  try {
-    const fd = openSync(repo.userIndex, 'r');
-    const head = Buffer.alloc(8);
-    try {
-      readSync(fd, head, 0, 8, 0);
-    } finally {
-      closeSync(fd);
-    }
-    if (head.toString('latin1', 0, 4) !== 'DIRC' || head.readUInt32BE(4) !== 2) return true;
-    return readdirSync(repo.gitDir).some((f) => f.startsWith('sharedindex.')) || readdirSync(repo.commonDir).some((f) => f.startsWith('sharedindex.'));
-  } catch {
-    return true;
-  }
-}
 
 /** Raw tree entries: `<mode> <name>\0<oid bytes>` (gitformat-tree). */
 function parseTree(content: Buffer, oidLen: number): Map<string, Leaf | { tree: string }> {

@@ -2,10 +2,35 @@
  * The user's sparse checkout, mirrored in the private index: paths the
  * user's index marks skip-worktree are absent from the worktree on purpose.
  */
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { git, gitWithPaths, joinNul, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
-import { realEnv } from '../git/shadow.js';
-import type { GitEnv } from './private-index.js';
+import { realEnv, shadowDir } from '../git/shadow.js';
+import { privateIndexPath, type GitEnv } from './private-index.js';
+
+/**
+ * Whether the index file `indexFile` can hold skip-worktree entries: not
+ * when it is a version 2 index and not split (skip-worktree is an extended
+ * flag, which needs version 3 or later: gitformat-index(5)), so the listing
+ * of every path that finds them can be skipped (10k lines at 10k files, per
+ * snapshot that syncs them). Anything unexpected (no file, another
+ * signature, a `sharedindex.*` in one of `gitDirs`) answers true.
+ */
+export function indexMayHoldSkipWorktree(indexFile: string, gitDirs: readonly string[]): boolean {
+  try {
+    const fd = openSync(indexFile, 'r');
+    const head = Buffer.alloc(8);
+    try {
+      if (readSync(fd, head, 0, 8, 0) < 8) return true;
+    } finally {
+      closeSync(fd);
+    }
+    if (head.toString('latin1', 0, 4) !== 'DIRC' || head.readUInt32BE(4) !== 2) return true;
+    return gitDirs.some((d) => readdirSync(d).some((f) => f.startsWith('sharedindex.')));
+  } catch {
+    return true;
+  }
+}
 
 /** Stage-0 entries flagged skip-worktree (`S` in git-ls-files(1) `-t`): path (latin1) → the `--index-info` line. */
 async function skipWorktreeEntries(repo: Repo, env: GitEnv): Promise<Map<string, Buffer>> {
@@ -34,8 +59,9 @@ async function skipWorktreeEntries(repo: Repo, env: GitEnv): Promise<Map<string,
  * @throws CkptError `GIT_FAILED`.
  */
 export async function syncSkipWorktree(repo: Repo, env: GitEnv, hasUserIndex: boolean): Promise<void> {
-  const theirs = hasUserIndex ? await skipWorktreeEntries(repo, realEnv(repo)) : new Map<string, Buffer>();
-  const ours = await skipWorktreeEntries(repo, env);
+  // Either side's listing (every path) only when its index can hold the flag at all.
+  const theirs = hasUserIndex && indexMayHoldSkipWorktree(repo.userIndex, [repo.gitDir, repo.commonDir]) ? await skipWorktreeEntries(repo, realEnv(repo)) : new Map<string, Buffer>();
+  const ours = indexMayHoldSkipWorktree(env.GIT_INDEX_FILE ?? privateIndexPath(repo), [shadowDir(repo)]) ? await skipWorktreeEntries(repo, env) : new Map<string, Buffer>();
   const toSet = [...theirs.keys()].filter((k) => !ours.has(k));
   const toClear = [...ours.keys()].filter((k) => !theirs.has(k));
   if (toSet.length > 0) {

@@ -300,6 +300,7 @@ describe('a full disk during a step', () => {
       for (const deadline = Date.now() + 30_000; u.status !== 0 && Date.now() < deadline; u = spawnSync('umount', [mnt], { encoding: 'utf8' })) await new Promise((r) => setTimeout(r, 50));
       if (u.status !== 0) {
         const held = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do for f in $p/fd/* $p/cwd; do t=$(readlink $f 2>/dev/null); case "$t" in ${mnt}*) echo "$p $t $(cat $p/cmdline | tr '\\0' ' ')";; esac; done; done`], { encoding: 'utf8' }).stdout;
+        spawnSync('umount', ['-l', mnt]); // detached, so no mount outlives the test; the failure still says who held it
         throw new Error(`umount ${mnt} failed: ${u.stderr.trim()}; held by: ${held}`);
       }
     }

@@ -266,7 +266,7 @@ describe('hook claude', () => {
     await withWorktreeLock(repo, async () => {
       write(dir, { 'a.txt': 'written before both hooks\n' });
       // The daemon's hook waits for the lock inside the daemon; the direct one queues its request.
-      daemon = hook(dir, payload(dir, 'PreToolUse', 'toolu_daemon'), { CKPT_DAEMON: '1' });
+      daemon = hook(dir, payload(dir, 'PreToolUse', 'toolu_daemon'), { CKPT_DAEMON: '1', CKPT_NO_DAEMON: '0' });
       await until('the daemon holds the request', () => daemonBusy(dir) >= 1);
       direct = hook(dir, payload(dir, 'PreToolUse', 'toolu_direct'), { CKPT_NO_DAEMON: '1' });
       await until('the direct hook queued its request', () => queued(queue) === 1);
@@ -290,7 +290,7 @@ describe('hook claude', () => {
       const repo = await openRepo(dir);
       const queue = path.join(repo.stateDir, 'queue');
       if (via === 'daemon') startTestDaemon(dir);
-      const env = via === 'daemon' ? { CKPT_DAEMON: '1' } : { CKPT_NO_DAEMON: '1' };
+      const env = via === 'daemon' ? { CKPT_DAEMON: '1', CKPT_NO_DAEMON: '0' } : { CKPT_NO_DAEMON: '1' };
       const results = await withWorktreeLock(repo, async () => {
         const waiting: ReturnType<typeof hook>[] = [];
         if (via === 'daemon') {

@@ -11,7 +11,7 @@ import { openRepo, takeSnapshot, listSteps, rollback } from '../src/index.js';
 import { verifyChains, recordedTip } from '../src/snapshot/chains.js';
 import { gc } from '../src/snapshot/gc.js';
 import { readTip } from '../src/snapshot/tip.js';
-import { storeBytes } from '../src/git/store.js';
+import { adoptBorrowed, copyToRepository, localObjects, storeBytes } from '../src/git/store.js';
 import { pickAttempt } from '../src/race/pick.js';
 import { attemptDiffs, attemptSnapshot } from '../src/race/compare.js';
 import { resolveRace } from '../src/race/store.js';
@@ -83,6 +83,34 @@ describe("ckpt's store", () => {
     expect(storeGit(dir, 'rev-parse', repo.ref).trim()).toBe(s.id);
     expect(storeGit(dir, 'reflog', 'show', '--format=%H', repo.ref).trim()).toBe(s.id);
     storeGit(dir, 'fsck', '--no-dangling', '--connectivity-only');
+  });
+
+  it("copies into the user's store exactly what it lacks of a snapshot, and adopts what ckpt's chains borrow once the user's refs drop it", async () => {
+    const dir = makeRepo({ 'README.md': '# hi\n', 'dir with space/a b.txt': 'spaced\n' });
+    write(dir, { 'new one.txt': 'fresh\n', 'dir with space/c d.txt': 'also fresh\n' });
+    const repo = await openRepo(dir);
+    const s = (await takeSnapshot(repo, { kind: 'manual' })).snapshot;
+    const fresh = ['new one.txt', 'dir with space/c d.txt'].map((f) => git(dir, 'hash-object', f).trim());
+    const inUser = (oid: string): boolean => spawnSync('git', ['cat-file', '-e', oid], { cwd: dir, env: { ...process.env, GIT_OBJECT_DIRECTORY: path.join(dir, '.git', 'objects'), GIT_ALTERNATE_OBJECT_DIRECTORIES: '' } }).status === 0;
+    expect(fresh.map(inUser)).toEqual([false, false]);
+    const local = await localObjects(repo);
+    for (const o of [...fresh, s.id, s.tree]) expect(local.has(o)).toBe(true);
+    // The new blobs, the new root tree and the new subtree: nothing the user's store has already.
+    expect(await copyToRepository(repo, [s.tree])).toBe(4);
+    expect([...fresh, s.tree].map(inUser)).toEqual([true, true, true]);
+    expect(await copyToRepository(repo, [s.tree])).toBe(0);
+    // A commit of the user's that only ckpt's chain names then (the user resets past it): adopted into ckpt's store.
+    write(dir, { 'later.txt': 'later\n' });
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-qm', 'later');
+    const later = git(dir, 'rev-parse', 'HEAD').trim();
+    await takeSnapshot(repo, { kind: 'manual' });
+    git(dir, 'reset', '-q', '--hard', 'HEAD~1');
+    git(dir, 'reflog', 'expire', '--expire=now', '--all');
+    expect((await localObjects(repo)).has(later)).toBe(false);
+    expect(await adoptBorrowed(repo)).toBeGreaterThan(0);
+    expect((await localObjects(repo)).has(later)).toBe(true);
+    expect(await adoptBorrowed(repo)).toBe(0);
   });
 
   it("survives what the user's and the agents' git commands do: update-ref -d of refs/ckpt, reflog expire, gc --prune=now", async () => {

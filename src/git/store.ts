@@ -368,8 +368,34 @@ async function reachableObjects(repo: Repo, roots: readonly string[], negatives:
   // `^oid` lines, not `--not`: git before 2.42 refuses options on rev-list's stdin.
   const input = [...roots, ...negatives.map((n) => `^${n}`)].join('\n') + '\n';
   const { stdout } = await git(['rev-list', '--objects', '--stdin', ...extraArgs], { cwd: repo.worktree, env: shadowEnv(repo), input, timeoutMs: 600_000 });
+  return lineOids(stdout, repo.zeroOid.length, 0);
+}
+
+/**
+ * The object id in each `\n`-ended line of `out` (git's listings: rev-list
+ * --objects `<oid> <path>`, show-index `<offset> <oid> (<crc>)`, cat-file
+ * --batch-check `<name> missing`), read from the bytes: one string per id,
+ * not the whole output as text split into lines (rev-list --objects lists a
+ * path beside each object: at 10k files several MB of strings, all garbage).
+ *
+ * @param field which space-separated field holds the id (0 or 1).
+ * @param suffix keep only the lines that end with it (` missing`).
+ */
+function lineOids(out: Buffer, hexLen: number, field: 0 | 1, suffix?: string): string[] {
   const oids: string[] = [];
-  for (const line of stdout.toString('utf8').split('\n')) if (line) oids.push(line.slice(0, repo.zeroOid.length));
+  const tail = suffix === undefined ? null : Buffer.from(suffix, 'latin1');
+  for (let i = 0; i < out.length; ) {
+    let nl = out.indexOf(0x0a, i);
+    if (nl < 0) nl = out.length;
+    let at = i;
+    if (field === 1) {
+      const sp = out.indexOf(0x20, i);
+      at = sp < 0 || sp >= nl ? -1 : sp + 1;
+    }
+    const fits = at >= 0 && at + hexLen <= nl && (at + hexLen === nl || out[at + hexLen] === 0x20);
+    if (fits && (!tail || (nl - i >= tail.length && out.compare(tail, 0, tail.length, nl - tail.length, nl) === 0))) oids.push(out.toString('latin1', at, at + hexLen));
+    i = nl + 1;
+  }
   return oids;
 }
 
@@ -407,10 +433,7 @@ export async function localObjects(repo: Repo): Promise<Set<string>> {
       env: shadowEnv(repo),
       input: readFileSync(path.join(packDir, f)),
     });
-    for (const line of idx.stdout.toString('utf8').split('\n')) {
-      const oid = line.split(' ')[1];
-      if (oid) out.add(oid);
-    }
+    for (const oid of lineOids(idx.stdout, repo.zeroOid.length, 1)) out.add(oid);
   }
   return out;
 }
@@ -455,11 +478,7 @@ export async function copyToRepository(repo: Repo, roots: readonly string[]): Pr
   if (candidates.length === 0) return 0;
   // Which of them the user's store lacks (its own objects and its alternates).
   const check = await git(['cat-file', '--batch-check=%(objectname)'], { cwd: repo.worktree, env: realEnv(repo), input: candidates.join('\n') + '\n' });
-  const missing = check.stdout
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.endsWith(' missing'))
-    .map((l) => l.slice(0, l.indexOf(' ')));
+  const missing = lineOids(check.stdout, repo.zeroOid.length, 0, ' missing');
   if (missing.length === 0) return 0;
   const pack = await git(['pack-objects', '-q', '--stdout'], { cwd: repo.worktree, env: shadowEnv(repo), input: missing.join('\n') + '\n', timeoutMs: 600_000 });
   await git(['index-pack', '--stdin'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined }, input: pack.stdout, timeoutMs: 600_000 });

@@ -382,6 +382,21 @@ describe('ckpt daemon', () => {
     expect(Object.keys(w.rescans).join('; ')).toMatch(/a burst of \d+ events/);
   });
 
+  it('daemon status of a daemon that does not answer names its pid instead of saying none runs (exit 1)', { timeout: 120_000 }, async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir);
+    process.kill(pid, 'SIGSTOP');
+    let r: ReturnType<typeof ckpt>;
+    try {
+      r = ckpt(dir, ['daemon', 'status', '--json']);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ running: false, silentPid: pid });
+    expect(status(dir).status.pid).toBe(pid);
+  });
+
   it('the idle check finds a change no event reported (a write through a hard link outside the worktree), and the next snapshot reads everything', async () => {
     const dir = makeRepo({ 'README.md': '# p\n', 'linked.txt': 'before\n' });
     const outside = path.join(tempDir('ckpt-link-'), 'same-inode.txt');

@@ -9,7 +9,7 @@ import { CkptError } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
 import { daemonRequest } from './daemon-client.js';
 import { idleFromEnv } from './daemon-idle.js';
-import { daemonDir } from './daemon-paths.js';
+import { daemonDir, runningDaemonPid } from './daemon-paths.js';
 import type { DaemonStatus } from './daemon.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -33,10 +33,20 @@ export function daemonArgv(bin: string, args: readonly string[] = []): string[] 
   return [...DAEMON_NODE_OPTIONS, bin, 'daemon', 'run', ...args];
 }
 
-/** The running daemon's status, or null when none answers (or it is another version: `other` then says which). */
-export async function daemonStatus(repo: Repo): Promise<{ status: DaemonStatus | null; other?: string }> {
-  const r = await daemonRequest(repo.commonDir, 'status', {}, { connectMs: 1000, replyMs: 5000 });
-  if (!r) return { status: null };
+/** How long `daemonStatus` waits for a connected daemon's answer, in ms: a daemon reading a whole worktree after an overflow can be seconds behind on a loaded machine, and "none runs" would be false. */
+const STATUS_REPLY_MS = 30_000;
+
+/**
+ * The running daemon's status, or null when none answers (or it is another
+ * version: `other` then says which; or its process lives but did not answer
+ * within {@link STATUS_REPLY_MS}: `silentPid` then names it).
+ */
+export async function daemonStatus(repo: Repo): Promise<{ status: DaemonStatus | null; other?: string; silentPid?: number }> {
+  const r = await daemonRequest(repo.commonDir, 'status', {}, { connectMs: 1000, replyMs: STATUS_REPLY_MS });
+  if (!r) {
+    const pid = runningDaemonPid(repo.commonDir);
+    return pid === null ? { status: null } : { status: null, silentPid: pid };
+  }
   if (!r.ok) return { status: null, other: String(r.daemon ?? r.message ?? r.code) };
   return { status: r.status as DaemonStatus };
 }

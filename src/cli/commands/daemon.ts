@@ -55,10 +55,10 @@ async function stop(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<voi
 /** `ckpt daemon status`: exit 1 when none runs. */
 async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<number> {
   const repo = await openRepo(ctx.cwd);
-  const { status: s, other } = await daemonStatus(repo);
-  ctx.out.result({ running: s !== null, ...(other ? { otherVersion: other } : {}), ...(s ? { status: s } : {}) });
+  const { status: s, other, silentPid } = await daemonStatus(repo);
+  ctx.out.result({ running: s !== null, ...(other ? { otherVersion: other } : {}), ...(silentPid !== undefined ? { silentPid } : {}), ...(s ? { status: s } : {}) });
   if (!s) {
-    ctx.out.line(other ? `a daemon of another ckpt version runs (${ctx.out.q(other)})` : 'no daemon runs for this repository');
+    ctx.out.line(other ? `a daemon of another ckpt version runs (${ctx.out.q(other)})` : silentPid !== undefined ? `the daemon (pid ${silentPid}) runs but did not answer` : 'no daemon runs for this repository');
     return 1;
   }
   ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${s.requests} request(s)`);

@@ -102,10 +102,12 @@ export function findCommonDir(dir: string, env: NodeJS.ProcessEnv = process.env)
 }
 
 /**
- * Whether hooks, watches and races should use the daemon of the repository
- * at `commonDir`: `CKPT_NO_DAEMON=1` says no, `CKPT_DAEMON=1` yes (`0` no),
- * else git's `ckpt.daemon` (git-config(1): system, global, then the
- * repository's own file; the last one set wins). Off by default.
+ * Whether hooks, watches, rollbacks and races should use (and start) the
+ * daemon of the repository at `commonDir`: `CKPT_NO_DAEMON=1` says no,
+ * `CKPT_DAEMON=1` yes (`0` no), else git's `ckpt.daemon` (git-config(1):
+ * system, global, then the repository's own file; the last one set wins).
+ * **On by default**: with nothing set, the daemon is wanted; every caller
+ * falls back to the direct path whenever it cannot be reached.
  *
  * The config files are read as text, without running git (a hook's
  * start-up budget); when one of them includes others (`[include]`,
@@ -124,7 +126,7 @@ export function daemonWanted(commonDir: string, env: NodeJS.ProcessEnv = process
   if (env.GIT_CONFIG_GLOBAL !== undefined) files.push(env.GIT_CONFIG_GLOBAL);
   else files.push(path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'git', 'config'), path.join(home, '.gitconfig'));
   files.push(path.join(commonDir, 'config'));
-  let on = false;
+  let on = true;
   let needGit = !!(env.GIT_CONFIG_COUNT || env.GIT_CONFIG_PARAMETERS);
   for (const f of files) {
     if (needGit || !f) break;
@@ -144,7 +146,8 @@ export function daemonWanted(commonDir: string, env: NodeJS.ProcessEnv = process
   // (process.getBuiltinModule, not an import: this module is also bundled as CommonJS, dist/hook.cjs).
   const { spawnSync } = process.getBuiltinModule('node:child_process');
   const r = spawnSync('git', ['config', '--get', '--type=bool', 'ckpt.daemon'], { cwd: existsSync(dir) ? dir : commonDir, env, encoding: 'utf8', timeout: 5000 });
-  return r.status === 0 && r.stdout.trim() === 'true';
+  // Exit 1: not set (the default, on); a value: git's reading of it; anything else (git failed): the default.
+  return !(r.status === 0 && r.stdout.trim() === 'false');
 }
 
 /**

@@ -12,24 +12,35 @@ import type { Repo } from '../git/repo.js';
 import type { WorktreeReader } from '../snapshot/reader.js';
 import { heldLockToken } from '../snapshot/lock.js';
 import { daemonRequest } from './daemon-client.js';
+import { daemonWanted } from './daemon-paths.js';
 
 /** How long a read may take once connected, in ms (a sync point plus reading the changed paths; past it git reads instead). */
 const READ_REPLY_MS = 20_000;
 
+/** A reader asking the daemon, and whether a request of it found no daemon to answer. */
+export type DaemonReader = WorktreeReader & {
+  /** True once a read found no daemon answering (none runs, a stale socket, a timeout): the caller may start one for the next time. */
+  unanswered: boolean;
+};
+
 /**
- * A reader asking `repo`'s daemon, or null when `CKPT_NO_DAEMON=1`. It never
- * starts a daemon: one that is not running answers nothing, at the cost of
- * one failed connect.
+ * A reader asking `repo`'s daemon, or null when the daemon is not wanted
+ * (`CKPT_NO_DAEMON=1`, `CKPT_DAEMON=0`, `ckpt.daemon = false`:
+ * daemon-paths.ts daemonWanted). It never starts a daemon: one that is not
+ * running answers nothing, at the cost of one failed connect, and says so
+ * (`unanswered`).
  */
-export function daemonReader(repo: Repo, env: NodeJS.ProcessEnv = process.env): WorktreeReader | null {
-  if (env.CKPT_NO_DAEMON === '1') return null;
-  return {
+export function daemonReader(repo: Repo, env: NodeJS.ProcessEnv = process.env): DaemonReader | null {
+  if (!daemonWanted(repo.commonDir, env)) return null;
+  const reader: DaemonReader = {
     name: 'daemon',
+    unanswered: false,
     async read(tip, only) {
       const token = heldLockToken(repo);
       if (!token) return null;
       const base = { tree: tip.tree, notCaptured: tip.notCaptured, notCapturedCount: tip.notCapturedCount };
       const r = await daemonRequest(repo.commonDir, 'read', { cwd: repo.worktree, token, base, ...(only ? { only: only.map((p) => p.toString('base64')) } : {}) }, { connectMs: 1000, replyMs: READ_REPLY_MS });
+      if (r === null) reader.unanswered = true;
       if (!r?.ok || typeof r.tree !== 'string' || !Array.isArray(r.notCaptured)) return null;
       const changes = parseChanges(r.changes);
       return { tree: r.tree, notCaptured: r.notCaptured as NotCaptured[], ...(changes ? { changes } : {}) };
@@ -39,6 +50,7 @@ export function daemonReader(repo: Repo, env: NodeJS.ProcessEnv = process.env): 
       return (r?.ok && parseChanges(r.changes)) || null;
     },
   };
+  return reader;
 }
 
 /** The changes of a read's reply (`rel` in base64), or undefined when any entry is malformed (the snapshot then diffs the trees itself). */

@@ -17,15 +17,17 @@ export const plainSchema = z.object({ json });
 
 /** Declares `ckpt daemon start | stop | status | run` on `parent`; `act` validates each with its schema. */
 export function register(parent: Command, act: Act): void {
-  const d = parent.command('daemon').description("the repository's daemon: watches every worktree, snapshots only what changed");
+  const d = parent
+    .command('daemon')
+    .description("the repository's daemon: watches every worktree, snapshots only what changed (on by default: hooks, watch, rollback and races start it; off: CKPT_NO_DAEMON=1 or git config ckpt.daemon false)");
   d.command('start')
-    .description('start the daemon of this repository (nothing happens when one runs)')
-    .option('--idle <duration>', 'stop after this long without a request or a change (default 30m)')
+    .description('start the daemon of this repository now (nothing happens when one runs; hooks, watch, rollback and races start it by themselves)')
+    .option('--idle <duration>', 'stop after this long without a request or a change (default: CKPT_DAEMON_IDLE, else 30m)')
     .option('--verify <duration>', "after this long of quiet, compare git's view with the last snapshot (default 60s)")
     .option('--poll', 'poll the file system instead of inotify (network mounts); every snapshot then reads the whole worktree')
     .option('--json', 'print JSON')
     .action(act(startSchema, start));
-  d.command('stop').description('stop the daemon of this repository').option('--json', 'print JSON').action(act(plainSchema, stop));
+  d.command('stop').description('stop the daemon of this repository (the next hook, watch, rollback or race starts it again unless it is turned off)').option('--json', 'print JSON').action(act(plainSchema, stop));
   d.command('status').description('pid, worktrees watched, memory, events, snapshots, full reads and why').option('--json', 'print JSON').action(act(plainSchema, status));
   d.command('run', { hidden: true })
     .description('run the daemon in the foreground (what `start` runs)')

@@ -30,6 +30,7 @@ export async function run(ctx: Ctx, input: RollbackInput): Promise<void> {
   const c = out.c;
   const repo = await openRepo(ctx.cwd);
   const paths = toRepoPaths(repo, ctx.cwd, ctx.paths);
+  const reader = daemonReader(repo);
   const res = await rollback(repo, {
     ...(input.target !== undefined ? { target: input.target } : {}),
     ...(input.to ? { to: input.to } : {}),
@@ -37,8 +38,10 @@ export async function run(ctx: Ctx, input: RollbackInput): Promise<void> {
     ...(paths.length ? { paths } : {}),
     dryRun: !!input.dryRun,
     // When the repository's daemon runs, it reads the worktree from what changed.
-    reader: daemonReader(repo),
+    reader,
   });
+  // None answered: one is started for the next rollbacks and hooks (detached; not from inside a race's attempt).
+  if (reader?.unanswered) (await import('../../watch/daemon-control.js')).startDaemonDetached(repo.worktree, ctx.bin);
   out.result(res);
   if (res.interrupted) {
     const it = res.interrupted;

@@ -58,9 +58,10 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
       if (!out.json) out.warn(`${repo ? out.q(repo.worktree) + ': ' : ''}${e.message}${e.hint ? ` (${e.hint})` : ''}`);
     },
   };
-  // Through the repository's daemon when one runs (it snapshots from its dirty set), else in this process.
-  // --poll watches in this process: a daemon running with inotify is what --poll is there to avoid.
-  const viaDaemon = input.poll ? null : await watchThroughDaemon(targets, watchOpts);
+  // Through the repository's daemon (started when none runs and it is wanted: the default; it
+  // snapshots from its dirty set), else in this process. --poll watches in this process: a daemon
+  // running with inotify is what --poll is there to avoid.
+  const viaDaemon = input.poll ? null : await watchThroughDaemon(targets, watchOpts, { bin: ctx.bin });
   const watching = viaDaemon ?? (await startWatching(targets, watchOpts));
   out.event({ event: 'ready', worktrees: watching.repos.map((r) => r.worktree), ...(viaDaemon ? { daemon: true } : {}) });
   out.line(`watching ${watching.repos.map((r) => out.q(r.worktree)).join(', ')} (Ctrl-C to stop)`);

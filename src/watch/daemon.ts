@@ -284,20 +284,28 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const pools = new Set<TempPool>();
   let requests = 0;
   let lastActivity = Date.now();
-  /** The pools and git children let go after {@link RELEASE_MS} of quiet (`releaseHeld`), taken again on the next request or event. */
+  /** The pools and git children let go after {@link RELEASE_MS} of quiet (`releaseHeld`), taken again by the next snapshot (`reacquire`; git's children as the context needs them). */
   let released = false;
   const touch = (): void => {
     lastActivity = Date.now();
+  };
+  /**
+   * Takes the temporary files again after {@link releaseHeld}: only when a
+   * snapshot is about to be taken, never on a mere file event (an `rm -rf`
+   * of the repository is a stream of events, and a pool filled then would
+   * create files in the store being removed).
+   */
+  const reacquire = (): void => {
     if (!released) return;
     released = false;
-    for (const slot of slots.values()) pools.add(TempPool.open(slot.repo));
+    for (const slot of slots.values()) if (!repositoryGone(first.commonDir)) pools.add(TempPool.open(slot.repo));
   };
   /**
    * After a short quiet time, the daemon holds nothing open on the
    * repository's file system but its watches: its temporary object files
    * are closed and removed and its long-lived git children (which run in
-   * the worktree) end; both come back on the next request or event (the
-   * context keeps its caches and starts git again when it needs it). A
+   * the worktree) end; both come back with the next snapshot (the context
+   * keeps its caches and starts git again when it needs it). A
    * user's unmount, eject or `rm -rf` is never kept busy by an idle daemon.
    */
   const releaseHeld = (): void => {
@@ -440,6 +448,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   /** Serves the slot's pending requests, one snapshot per kind, until none is left. */
   const serve = (slot: Slot): Promise<void> => {
     if (slot.running) return slot.running;
+    reacquire();
     slot.running = (async () => {
       while (slot.pending.length > 0) {
         // A settled burst alone; else every hook request up to the next burst.

@@ -40,32 +40,28 @@ async function end(pid: number, graceMs = 20_000): Promise<void> {
 }
 
 /**
- * The common git dirs of the repositories at or one level below `dir` (a
- * test's temp dir is a repository itself, or holds clones and worktrees).
+ * The common git dirs of the repositories at `dir` or up to three levels
+ * below it (a test's temp dir is a repository itself, or holds clones,
+ * worktrees, `repo-X/app`), not looking inside a `.git` or `node_modules`.
  */
-function commonDirsIn(dir: string): string[] {
+function commonDirsIn(dir: string, depth = 3): string[] {
   const out: string[] = [];
-  const consider = (d: string): void => {
-    const git = path.join(d, '.git');
-    try {
-      if (fs.statSync(git).isDirectory()) out.push(git);
-    } catch {
-      // not a repository (a linked worktree's .git file names a common dir elsewhere)
-    }
-  };
-  consider(dir);
-  let names: string[] = [];
+  let entries: fs.Dirent[] = [];
   try {
-    names = fs.readdirSync(dir);
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
     return out;
   }
-  for (const n of names) if (n !== '.git') consider(path.join(dir, n));
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    if (e.name === '.git') out.push(path.join(dir, e.name));
+    else if (depth > 0 && e.name !== 'node_modules') out.push(...commonDirsIn(path.join(dir, e.name), depth - 1));
+  }
   return out;
 }
 
 /**
- * Stops the daemon of every repository at or one level below `dir`, and
+ * Stops the daemon of every repository at or up to three levels below `dir`, and
  * waits until each is gone: what a test's temp dir needs before it is removed
  * (a daemon keeps nothing open for long, but a removal racing it can meet
  * its files: test/support/repo.ts).

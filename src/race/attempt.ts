@@ -25,7 +25,7 @@ import type { RacePlan } from './plan.js';
 import { parseOutput, type Tokens } from '../agents/presets.js';
 import { followUpPrompt, logTail, reviewFollowUp, roundCommand, type RoundCommand } from './feedback.js';
 import { reviewAttempt } from './review.js';
-import { countChanges } from './progress.js';
+import { countChanges, finishingAttempt } from './progress.js';
 import { raceDir } from './store.js';
 import type { AttemptState, RaceRecord, RoundRecord } from './types.js';
 import { copyIgnoredFiles, createAttemptWorktree } from './worktree.js';
@@ -280,6 +280,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   // A hook that the agent's end killed inside its PID namespace can leave the worktree lock
   // held by a process ckpt cannot judge from outside that namespace: wait until it is stale.
   let finalError: string | null = null;
+  finishingAttempt(a, true);
   try {
     const fin = await takeSnapshot(c.attemptRepo, { kind: 'auto', agent: p.agent, message: `end of ${a.name}${plan.rounds > 1 ? ` round ${r.round}` : ''} (${state})`, extra: c.extra }, { waitMs: FINAL_LOCK_WAIT_MS });
     a.final = fin.snapshot.id;
@@ -292,6 +293,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
   }
   a.state = state;
   r.state = state;
+  finishingAttempt(a, false);
   a.error = error !== null || finalError !== null ? [error, finalError].filter(Boolean).join('; ') : null;
   changed();
   if (!plan.check || a.state === 'interrupted') return { checkFailed: false, checkLog };

@@ -32,8 +32,27 @@ export async function refreshLive(repo: Repo, race: RaceRecord, plan: RacePlan):
     } else a.agentState = null;
     const { tip } = await readTip(r);
     if (!tip) continue;
+    const d = await diffTreesText(repo, race.base.tree, tip.tree, { statOnly: true });
+    // Read before the attempt's final snapshot began, these would overwrite its final counts: not used.
+    if (a.state !== 'running' || finishing.has(a)) continue;
     a.steps = tip.step - 1;
     if (tip.tool) a.lastLine = `${tip.tool}${tip.target ? ` ${tip.target}` : ''}`;
-    await countChanges(repo, race, a, tip.tree);
+    a.files = d.files.length;
+    a.insertions = d.files.reduce((s, f) => s + f.insertions, 0);
+    a.deletions = d.files.reduce((s, f) => s + f.deletions, 0);
   }
+}
+
+/** Attempts whose final snapshot and counts are being taken: a live refresh leaves their steps and counts alone. */
+const finishing = new WeakSet<Attempt>();
+
+/**
+ * Marks attempt `a` as taking its final snapshot (`on`), or done with it: a
+ * live refresh ({@link refreshLive}) that read the chain's tip before then
+ * never writes its older steps and counts over the final ones (seen under
+ * load: an attempt with 2 files changed reported 0).
+ */
+export function finishingAttempt(a: Attempt, on: boolean): void {
+  if (on) finishing.add(a);
+  else finishing.delete(a);
 }

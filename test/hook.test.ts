@@ -19,7 +19,9 @@ const run = promisify(execFile);
 /** Runs the hook (`ckpt-hook.cjs claude`, as installed) as Claude Code would: a new process, `stdin` as given; resolves with its exit code and output. */
 function hook(dir: string, stdin: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [HOOK, 'claude'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    // A hook that asks for the daemon (CKPT_DAEMON=1) gets it in the direct project too (its CKPT_NO_DAEMON=1 would win).
+    const ask = env.CKPT_DAEMON === '1' ? { CKPT_NO_DAEMON: undefined } : {};
+    const p = spawn(process.execPath, [HOOK, 'claude'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...ask, ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c) => (stdout += c));

@@ -36,6 +36,8 @@ function through(mode: Mode) {
     rollback: (repo: Repo, opts: RollbackOptions = {}) => rollbackDirect(repo, mode === 'daemon' ? { ...opts, reader: opts.reader ?? daemonReader(repo) } : opts),
   };
 }
+/** The readers tested: on the direct path (`CKPT_NO_DAEMON=1`, vitest project `direct`) git alone; the daemon's variants run in project `daemon`. */
+const MODES: Mode[] = process.env.CKPT_NO_DAEMON === '1' ? ['git'] : ['git', 'daemon'];
 const rollback = rollbackDirect;
 const makeRepo = makeRepoDirect;
 
@@ -48,7 +50,7 @@ function userState(dir: string): { index: string; refs: string } {
   return { index: indexBytes(dir).toString('base64'), refs: userRefs(dir) };
 }
 
-describe.each<Mode>(['git', 'daemon'])('rollback (read by %s)', (mode) => {
+describe.each<Mode>(MODES)('rollback (read by %s)', (mode) => {
   const { makeRepo, snap, rollback } = through(mode);
   it('round trip: a step with edits, new files, deletions, modes, symlinks and file/dir swaps, then undo', async () => {
     const dir = makeRepo({
@@ -404,7 +406,7 @@ function mktree(cwd: string, spec: string): string {
   return execGit(cwd, ['mktree', '--missing'], spec);
 }
 
-describe.each<Mode>(['git', 'daemon'])('rollback: the check at the point of destruction (read by %s)', (mode) => {
+describe.each<Mode>(MODES)('rollback: the check at the point of destruction (read by %s)', (mode) => {
   const { makeRepo, snap, rollback } = through(mode);
   it('a same-size edit with its mtime restored, missed by the stat cache (core.checkStat=minimal, trustctime=false), is recorded before it is replaced; --undo brings it back', async () => {
     const dir = makeRepo({ '.gitignore': '*.log\n', 'a.txt': 'aaaa\n', 'other.txt': 'o\n' });

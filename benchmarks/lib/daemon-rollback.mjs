@@ -42,7 +42,7 @@ export async function startDaemonProcess(bin, dir, sockPath, env) {
     const hello = await ask(sockPath, { cmd: 'hello' }, 1000);
     if (hello?.ok) version = hello.version;
     if (version) {
-      const s = await ask(sockPath, { v: 1, version, cmd: 'status' }, 5000);
+      const s = await ask(sockPath, { version, cmd: 'status' }, 5000);
       if (s?.ok && s.status.worktrees[0]?.watches > 0) return { version, stop: () => stop(version) };
     }
     await sleep(5);
@@ -72,7 +72,7 @@ export async function benchDaemonRollback(label, { quick }) {
   const daemon = await startDaemonProcess(bin, dir, sockPath, env);
   const objects = storeObjectsDir(repo);
   const snap = async (kind) => {
-    const r = await ask(sockPath, { v: 1, version: daemon.version, cmd: 'snapshot', cwd: dir, kind, agent: 'bench' }, 60_000);
+    const r = await ask(sockPath, { version: daemon.version, cmd: 'snapshot', cwd: dir, kind, agent: 'bench' }, 60_000);
     assert(r?.ok, `the daemon took no snapshot: ${JSON.stringify(r)}`);
     return r.snapshot;
   };

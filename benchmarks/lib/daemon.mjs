@@ -19,8 +19,14 @@ import { bareNodeMemory, procMemory } from './procmem.mjs';
 /** Targets of issue 11 (medians). */
 export const DAEMON_TARGETS = { snapshot10Ms: 10, hookOverNodeMs: 20, memoryMB: 40, readyMs: 500 };
 
-/** One JSON-line request to the daemon of `commonDir` (protocol of src/watch/daemon-paths.ts). */
+/**
+ * One JSON-line request to the daemon of `commonDir` (protocol of src/watch/daemon-paths.ts). A
+ * request naming the daemon's `version` (`0.1.0+p2`, from its `hello`) is sent with the protocol
+ * that version names as `v`.
+ */
 export function ask(sockPath, msg, timeoutMs = 5000) {
+  const protocol = typeof msg.version === 'string' ? /\+p(\d+)$/.exec(msg.version)?.[1] : undefined;
+  if (protocol) msg = { v: Number(protocol), ...msg };
   return new Promise((resolve) => {
     const sock = net.connect(sockPath);
     let buf = '';
@@ -185,7 +191,7 @@ export async function benchDaemon(label, { quick }) {
       const hello = await ask(sockPath, { cmd: 'hello' }, 1000);
       if (hello?.ok) version = hello.version;
       if (version) {
-        const s = await ask(sockPath, { v: 1, version, cmd: 'status' }, 5000);
+        const s = await ask(sockPath, { version, cmd: 'status' }, 5000);
         if (s?.ok && s.status.worktrees[0]?.watches > 0) {
           readyMs = performance.now() - t0;
           status = s.status;
@@ -240,7 +246,7 @@ export async function benchDaemon(label, { quick }) {
       const idx2 = mut.mutate(10);
       const before2 = await chainTip(repo);
       const t = performance.now();
-      const r = await ask(sockPath, { v: 1, version, cmd: 'hook', stdin: hookPayload(dir, manifest.files[idx2[0]], `r-${i}`), cwd: dir, ppid: process.pid, race: {} }, 30_000);
+      const r = await ask(sockPath, { version, cmd: 'hook', agent: 'claude', stdin: hookPayload(dir, manifest.files[idx2[0]], `r-${i}`), cwd: dir, ppid: process.pid, race: {} }, 30_000);
       answer.push(performance.now() - t);
       assert(r?.ok && (await chainTip(repo)) !== before2, `the daemon recorded no snapshot: ${JSON.stringify(r)}`);
       // The client's module loading alone, nothing run: the hook entry (one CommonJS file, as its bin requires it), and the CLI's hook path.
@@ -250,7 +256,7 @@ export async function benchDaemon(label, { quick }) {
       ];
       for (const l of i % 2 ? loads.reverse() : loads) l();
     }
-    const after = await ask(sockPath, { v: 1, version, cmd: 'status' }, 5000);
+    const after = await ask(sockPath, { version, cmd: 'status' }, 5000);
     const w = after.status.worktrees[0];
     out.rssAfterMB = after.status.rssBytes / 1e6;
     out.memAfter = procMemory(child.pid);

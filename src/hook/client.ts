@@ -28,14 +28,33 @@ export interface HookInput {
 /**
  * What asking the daemon came to when it did not serve the hook, so the full
  * hook does what it would have done itself without asking again:
- * `skipped` (not asked: not wanted, not a Claude Code hook, no repository
- * found the cheap way, a payload that is not JSON), `absent` (asked, no
- * answer: no daemon, a stale socket, connect refused, a timeout, killed
- * mid-request; the full hook then starts one for the next hooks, unless
- * `CKPT_DAEMON_AUTOSTART=0`), `refused` (it answered not ok: another version,
- * an error; the full hook logs it).
+ * `skipped` (not asked: not wanted, behind a race's relay, no repository
+ * found the cheap way, a payload that is not a JSON object; or asked and
+ * turned down for what the direct path reports itself: an agent it has no
+ * hooks for, an event it asks for neither a step nor a state), `absent`
+ * (asked, no answer: no daemon, a stale socket, connect refused, a timeout,
+ * killed mid-request; the full hook then starts one for the next hooks,
+ * unless `CKPT_DAEMON_AUTOSTART=0`), `refused` (it answered not ok: another
+ * version, another repository, an error; the full hook logs it).
  */
 export type DaemonOutcome = { kind: 'skipped' } | { kind: 'absent'; cwd: string } | { kind: 'refused'; cwd: string; reply: DaemonReply };
+
+/** The daemon's answers that mean "the direct path reports this itself" (watch/daemon.ts `hookRequest`): not worth a line of hook.log. */
+const NOT_FOR_THE_DAEMON = ['UNKNOWN_AGENT', 'UNSERVED'];
+
+/**
+ * The directory a hook payload names, as the agents' parsers read it
+ * (agents/*.ts): its absolute `cwd` (Claude Code, Codex, Gemini CLI, OpenCode's
+ * plugin, Cursor's tool events), else the first of Cursor's absolute
+ * `workspace_roots`; null when it names none. Never throws.
+ */
+export function payloadDir(payload: Record<string, unknown>): string | null {
+  const cwd = payload.cwd;
+  if (typeof cwd === 'string' && path.isAbsolute(cwd)) return cwd;
+  const roots = payload.workspace_roots;
+  const first = Array.isArray(roots) ? roots[0] : undefined;
+  return typeof first === 'string' && path.isAbsolute(first) ? first : null;
+}
 
 /** Reads stdin until its end or `timeoutMs`; beyond `maxBytes` it keeps draining (the writer never sees EPIPE) and says so. Never rejects. */
 export function readStdin(timeoutMs = HOOK_STDIN_MS, maxBytes = HOOK_STDIN_MAX_BYTES): Promise<HookInput> {
@@ -69,37 +88,45 @@ export function hookReplyMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * Hands a Claude Code hook to the repository's daemon when it is wanted
- * (the default; not with `CKPT_NO_DAEMON=1`, `CKPT_DAEMON=0` or
- * `ckpt.daemon = false` in git's config: watch/daemon-paths.ts daemonWanted) and logs what the daemon could
- * not use of the payload, as the direct path logs it. Never throws.
+ * Hands an agent's hook (`agent`: `claude`, `codex`, `gemini`, `opencode`,
+ * `cursor`) to the daemon of the repository the payload names (its
+ * directory, {@link payloadDir}, else this process's cwd) when the daemon is
+ * wanted there (the default; not with `CKPT_NO_DAEMON=1`, `CKPT_DAEMON=0` or
+ * `ckpt.daemon = false` in git's config: watch/daemon-paths.ts daemonWanted).
+ * The daemon parses the payload with that agent's module and records the
+ * state and the step as the direct path does (watch/daemon.ts `hookRequest`);
+ * this writes the agent's reply on stdout and logs what the daemon could not
+ * use of the payload, as the direct path logs it. Never throws.
  *
  * @param connectMs how long to wait for the daemon to accept, in ms.
- * @returns `served` when the daemon recorded the step (or found nothing to
- *   record), else why not ({@link DaemonOutcome}).
+ * @returns `served` when the daemon recorded the step or the state (and the
+ *   reply was written), else why not ({@link DaemonOutcome}).
  */
 export async function askDaemon(agent: string, text: string, connectMs = 200): Promise<'served' | DaemonOutcome> {
-  // Only Claude Code's payload is parsed by the daemon (watch/daemon.ts `hook`).
-  if (agent !== 'claude' || process.env.CKPT_NO_DAEMON === '1' || process.env.CKPT_HOOK_SOCKET) return { kind: 'skipped' };
+  if (process.env.CKPT_NO_DAEMON === '1' || process.env.CKPT_HOOK_SOCKET) return { kind: 'skipped' };
   try {
-    let cwd = process.cwd();
+    const here = process.cwd();
+    let payload: unknown;
     try {
-      const c = (JSON.parse(text) as { cwd?: unknown } | null)?.cwd;
-      if (typeof c === 'string' && path.isAbsolute(c)) cwd = c;
+      payload = JSON.parse(text);
     } catch {
       return { kind: 'skipped' }; // the direct path logs what is wrong with it
     }
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return { kind: 'skipped' };
+    const cwd = payloadDir(payload as Record<string, unknown>) ?? here;
     const common = findCommonDir(cwd);
     if (!common || !daemonWanted(common)) return { kind: 'skipped' };
     // ppid and the race's names: the daemon records the agent's state as this process would (agents/state.ts).
     // All three, as the direct path reads them (agents/hooks.ts raceTrailers): the daemon makes the step's trailers from them.
     const env = process.env;
     const race = env.CKPT_RACE_ID && env.CKPT_ATTEMPT ? { CKPT_RACE_ID: env.CKPT_RACE_ID, CKPT_ATTEMPT: env.CKPT_ATTEMPT, ...(env.CKPT_ROUND ? { CKPT_ROUND: env.CKPT_ROUND } : {}) } : {};
-    const reply = await daemonRequest(common, 'hook', { stdin: text, cwd, ppid: process.ppid, race }, { connectMs, replyMs: hookReplyMs() });
+    const body = { agent, stdin: text, cwd: here, ppid: process.ppid, race, ...(env.CKPT_HOOK_WAIT !== undefined ? { wait: env.CKPT_HOOK_WAIT } : {}) };
+    const reply = await daemonRequest(common, 'hook', body, { connectMs, replyMs: hookReplyMs() });
     if (!reply) return { kind: 'absent', cwd };
-    if (!reply.ok) return { kind: 'refused', cwd, reply };
-    const problems = Array.isArray(reply.problems) ? reply.problems : [];
-    for (const p of problems) report(cwd, `${stamp()} ckpt hook ${agent}: ${String(p)}`);
+    if (!reply.ok) return NOT_FOR_THE_DAEMON.includes(String(reply.code)) ? { kind: 'skipped' } : { kind: 'refused', cwd, reply };
+    const log = Array.isArray(reply.log) ? reply.log : [];
+    for (const line of log) report(cwd, `${stamp()} ${String(line)}`);
+    writeReply(typeof reply.reply === 'string' ? reply.reply : '');
     return 'served';
   } catch {
     return { kind: 'skipped' };

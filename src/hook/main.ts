@@ -8,14 +8,19 @@
  *
  * It reads the payload from stdin and, when the race's hook relay
  * (`CKPT_HOOK_SOCKET`) or the repository's daemon of this version serves it,
- * relays the answer and ends: no CLI, no commander, no zod, no snapshot code
- * is loaded (hook/client.ts). In every other case (no daemon, the daemon not
- * wanted by env or config, another version, connect refused, a stale socket,
- * a timeout, an error answer, a daemon killed mid-request, another agent's
- * payload) it loads the CLI's hook (cli/commands/hook.ts, through
- * dist/cli.js `hookFallback`) in process, which does exactly what `ckpt hook
- * AGENT` does without asking the daemon again: a hook never fails or waits
- * long because of the daemon. It always exits 0.
+ * writes the agent's reply and ends: no CLI, no commander, no zod, no
+ * snapshot code is loaded (hook/client.ts). The daemon serves the hooks of
+ * every agent ckpt has hooks for: Claude Code, Codex, Gemini CLI, OpenCode
+ * and Cursor (`AGENT` names it; the daemon parses the payload with that
+ * agent's module, watch/daemon.ts `hookRequest`). In every other case (no
+ * daemon, the daemon not wanted by env or config, another version, connect
+ * refused, a stale socket, a timeout, an error answer, a daemon killed
+ * mid-request, a payload of another repository, an unknown agent, a payload
+ * that is not a JSON object, an event asking for neither a step nor a state)
+ * it loads the CLI's hook (cli/commands/hook.ts, through dist/cli.js
+ * `hookFallback`) in process, which does exactly what `ckpt hook AGENT` does
+ * without asking the daemon again and reports as it always did: a hook never
+ * fails or waits long because of the daemon. It always exits 0.
  */
 import { askDaemon, readStdin, report, stamp, viaRelay, type DaemonOutcome, type HookInput } from './client.js';
 

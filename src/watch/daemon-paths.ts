@@ -16,8 +16,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 
-/** Bumped whenever a request or reply changes shape; a client and a daemon of different protocols or versions do not talk (the client falls back). */
-export const DAEMON_PROTOCOL = 1;
+/**
+ * Bumped whenever a request or reply changes shape; a client and a daemon of different protocols or versions do not talk (the client falls back).
+ * 2: a `hook` request names its `agent` (every agent's hooks; a daemon of protocol 1 would read any payload as Claude Code's).
+ */
+export const DAEMON_PROTOCOL = 2;
 
 declare const CKPT_VERSION: string | undefined;
 /** This build's ckpt version, as the daemon and its clients compare it. */

@@ -567,7 +567,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         slot.status.snapshots++;
         log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
         for (const r of group) r.settled = true;
-        for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings });
+        for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings, ...('rebuilt' in res && res.rebuilt ? { rebuilt: res.rebuilt } : {}) });
       }
     } catch (err) {
       slot.watch.giveBack(taken, 'the last snapshot failed');
@@ -771,62 +771,79 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           void serve(slot);
         });
       }
-      case 'hook': {
-        // Loaded on the first hook, not at start (the ready time).
-        const [{ parseClaudeHookInput, hookTarget }, { raceTrailers }] = await Promise.all([import('../agents/claude.js'), import('../agents/hooks.js')]);
-        const { input, problems } = parseClaudeHookInput(String(msg.stdin ?? ''));
-        const event = input.hook_event_name;
-        const kind: SnapshotKind | null = event === 'PreToolUse' ? 'before' : event === 'PostToolUse' ? 'after' : null;
-        if (!kind) {
-          await recordState(String(msg.stdin ?? ''), msg, problems);
-          return { ok: true, skipped: `event ${JSON.stringify(event ?? null)}`, problems };
-        }
-        const dir = absolute(input.cwd) ?? absolute(msg.cwd);
-        if (!dir) {
-          await recordState(String(msg.stdin ?? ''), msg, problems);
-          return { ok: false, code: 'BAD_REQUEST', message: 'the hook names no absolute directory', problems };
-        }
-        const repo = await openRepo(dir);
-        // The state first, as the direct path records it before any snapshot; in the repository just opened (one discovery a hook).
-        await recordState(String(msg.stdin ?? ''), msg, problems, { dir, repo });
-        if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
-        const slot = await attach(repo);
-        const target = hookTarget(input.tool_input ?? {}, repo.worktree);
-        // The race's trailers from the hook's environment, exactly as the direct path reads them (agents/hooks.ts).
-        const extra = raceTrailers(hookEnv(msg));
-        const snapInput: SnapshotInput = { kind, force: true, agent: 'claude', tool: input.tool_name || 'tool', ...(target ? { target } : {}), ...(input.tool_use_id ? { toolUseId: input.tool_use_id } : {}), ...(Object.keys(extra).length > 0 ? { extra } : {}) };
-        const reply = await new Promise<Record<string, unknown>>((resolve) => {
-          slot.pending.push({ input: snapInput, sock, resolve });
-          void serve(slot);
-        });
-        return { ...reply, problems };
-      }
+      case 'hook':
+        return hookRequest(msg, sock);
       default:
         return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command ${JSON.stringify(msg.cmd)}` };
     }
   };
 
   /**
-   * The agent's state for a hook the daemon serves, as `ckpt hook` records it
-   * on the direct path (agents/state.ts): the agent's process found from the
-   * hook's parent (`ppid`), the race named by the hook's environment. A
-   * failure is one of the hook's problems (logged by the hook), never the
-   * step's.
+   * A hook of any agent with hooks (agents/hook-registry.ts), served as
+   * `ckpt hook AGENT` serves it on the direct path (cli/commands/hook.ts):
+   * the payload parsed by that agent's module (loaded on its first hook, not
+   * at start: the ready time), the agent's state recorded first
+   * (agents/state.ts), then the step, named, with its tool-use id and the
+   * race's trailers as agents/hooks.ts `recordHookStep` names it; parallel
+   * hooks share one snapshot per kind. The request: `agent` (a request of
+   * protocol 1 named none: `claude`), `stdin` (the payload as read), `cwd`
+   * (the hook's own directory, used when the payload names none), `ppid`,
+   * `race`, `wait` (the hook's `CKPT_HOOK_WAIT`). The reply adds `reply`
+   * (what the hook prints for the agent: its module's `reply`) and `log` (the
+   * hook.log lines the direct path would write, without their time stamp).
+   *
+   * Refused before anything is recorded, so the hook takes the direct path
+   * for it, which reports as it always did: `UNKNOWN_AGENT`; `UNSERVED` (a
+   * payload that is not a JSON object, or an event giving neither a step nor
+   * a state); `BAD_REQUEST` (no absolute directory); `OTHER_REPO`.
    */
-  const recordState = async (text: string, msg: Record<string, unknown>, problems: string[], opened?: { dir: string; repo: Repo }): Promise<void> => {
+  const hookRequest = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown>> => {
+    const agent = msg.agent === undefined ? 'claude' : msg.agent;
+    const [{ loadAgentHooks }, { hookWaitMs, raceTrailers, relativeTarget }] = await Promise.all([import('../agents/hook-registry.js'), import('../agents/hooks.js')]);
+    const hooks = typeof agent === 'string' ? await loadAgentHooks(agent) : null;
+    if (!hooks) return { ok: false, code: 'UNKNOWN_AGENT', message: `no hooks known for agent ${JSON.stringify(agent)}` };
+    const parsed = hooks.parse(String(msg.stdin ?? ''));
+    if (!parsed.step && !parsed.state) return { ok: false, code: 'UNSERVED', message: parsed.event === null ? 'the payload names no event' : `event ${JSON.stringify(parsed.event)} asks for neither a step nor a state` };
+    const dir = parsed.cwd ?? absolute(msg.cwd);
+    if (!dir) return { ok: false, code: 'BAD_REQUEST', message: 'the hook names no absolute directory' };
+    const repo = await openRepo(dir);
+    if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
+    const env = hookEnv(msg);
+    const log: string[] = [];
+    // The state first, as the direct path records it before any snapshot; in the repository just opened (one discovery a hook).
     try {
-      const [{ loadAgentHooks }, { agentProcess, recordHookState }] = await Promise.all([import('../agents/hook-registry.js'), import('../agents/state.js')]);
-      const hooks = await loadAgentHooks('claude');
-      if (!hooks) return;
-      const parsed = hooks.parse(text);
+      const { agentProcess, recordHookState } = await import('../agents/state.js');
       const ppid = Number(msg.ppid);
       const proc = Number.isInteger(ppid) && ppid > 0 ? agentProcess(ppid) : null;
-      // The repository opened for the step, when the state is for that same directory (else the state's own discovery).
-      const repo = opened && (parsed.cwd || String(msg.cwd ?? '')) === opened.dir ? opened.repo : undefined;
-      await recordHookState(hooks.agent, parsed, String(msg.cwd ?? ''), { pid: proc?.pid ?? null, env: hookEnv(msg), ...(repo ? { repo } : {}) });
+      await recordHookState(hooks.agent, parsed, dir, { pid: proc?.pid ?? null, env, repo });
     } catch (err) {
-      problems.push(`state not recorded: ${(err as CkptError).code ?? 'ERROR'} ${(err as Error).message}`);
+      log.push(`ckpt hook ${hooks.agent} ${String(parsed.event)}: state not recorded: ${(err as CkptError).code ?? 'ERROR'} ${(err as Error).message}`);
     }
+    const problems = [...parsed.problems];
+    const wait = hookWaitMs(typeof msg.wait === 'string' ? { CKPT_HOOK_WAIT: msg.wait } : {});
+    if (wait.problem) problems.push(wait.problem);
+    for (const p of problems) log.push(`ckpt hook ${hooks.agent}: ${p}`);
+    const answer = { problems, log, reply: hooks.reply(parsed) };
+    const step = parsed.step;
+    if (!step) return { ok: true, skipped: `event ${JSON.stringify(parsed.event)}`, ...answer };
+    const slot = await attach(repo);
+    // The race's trailers from the hook's environment, exactly as the direct path reads them (agents/hooks.ts).
+    const extra = raceTrailers(env);
+    const snapInput: SnapshotInput = {
+      kind: step.kind,
+      force: true,
+      agent: hooks.agent,
+      tool: step.tool,
+      ...(step.target ? { target: relativeTarget(step.target, repo.worktree) } : {}),
+      ...(step.toolUseId ? { toolUseId: step.toolUseId } : {}),
+      ...(Object.keys(extra).length > 0 ? { extra } : {}),
+    };
+    const reply = await new Promise<Record<string, unknown>>((resolve) => {
+      slot.pending.push({ input: snapInput, sock, resolve });
+      void serve(slot);
+    });
+    if (typeof reply.rebuilt === 'string') log.push(`ckpt hook ${hooks.agent}: warning: ${reply.rebuilt}`);
+    return { ...reply, ...answer };
   };
 
   const server: Server = createServer({ allowHalfOpen: true }, (sock) => {

@@ -52,15 +52,13 @@ export async function runHookAfterClient(agent: string | undefined, input: HookI
     if (tried) outcome = tried.daemon;
     else if (agent && !truncated) {
       if (process.env.CKPT_HOOK_SOCKET && (await viaRelay(agent, text, process.env.CKPT_HOOK_SOCKET))) return 0;
-      // The tiny path: a Claude Code hook goes to the repository's daemon before
-      // anything else is loaded (only node:net and the daemon's paths); the
-      // daemon records the agent's state and the step (Claude Code's reply is empty).
+      // The tiny path: the hook goes to the repository's daemon before anything
+      // else is loaded (only node:net and the daemon's paths); the daemon records
+      // the agent's state and the step, and askDaemon writes the agent's reply.
       const asked = await askDaemon(agent, text);
       if (asked === 'served') return 0;
       outcome = asked;
     }
-    if (outcome.kind === 'absent' && process.env.CKPT_DAEMON_AUTOSTART !== '0') (await import('../../watch/daemon-control.js')).startDaemonDetached(outcome.cwd, ckptBin);
-    else if (outcome.kind === 'refused') report(outcome.cwd, `${stamp()} ckpt hook ${String(agent)}: the daemon answered ${String(outcome.reply.code)} ${String(outcome.reply.message ?? '')}: snapshot taken directly`);
     const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }, { recordHookState }] = await Promise.all([
       import('../../agents/hooks.js'),
       import('../../agents/hook-registry.js'),
@@ -72,6 +70,9 @@ export async function runHookAfterClient(agent: string | undefined, input: HookI
       report(null, `${stamp()} ckpt hook: unknown agent ${JSON.stringify(agent)} (known: ${HOOK_AGENT_NAMES.join(', ')})`);
       return 0;
     }
+    // A known agent only: a daemon is never started for a hook no daemon could serve.
+    if (outcome.kind === 'absent' && process.env.CKPT_DAEMON_AUTOSTART !== '0') (await import('../../watch/daemon-control.js')).startDaemonDetached(outcome.cwd, ckptBin);
+    else if (outcome.kind === 'refused') report(outcome.cwd, `${stamp()} ckpt hook ${String(agent)}: the daemon answered ${String(outcome.reply.code)} ${String(outcome.reply.message ?? '')}: snapshot taken directly`);
     const parsed = truncated ? { event: null, step: null, state: null, cwd: null, sessionId: null, problems: [`stdin is larger than ${HOOK_INPUT_MAX_BYTES} bytes: not used`] } : hooks.parse(text);
     cwd = parsed.cwd;
     // The agent's state first, for every event that reports one: a small file, no snapshot (agents/state.ts).

@@ -13,17 +13,16 @@
  * earlier versions (`node …/ckpt.js hook AGENT`) is found and replaced by
  * `hooks install`, and removed by `hooks uninstall`.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
-import { DAEMON_VERSION, socketPath } from '../src/watch/daemon-paths.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, socketPath } from '../src/watch/daemon-paths.js';
 import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
-import { CLI, HOOK, git, makeRepo, tempDir, write } from './support/repo.js';
-
-const DIST = path.resolve(path.dirname(CLI), '..', 'dist');
+import { ckptModules, gitView, runTraced, type TracedRun } from './support/hook-run.js';
+import { CLI, HOOK, git, makeRepo, write } from './support/repo.js';
 
 /** Servers and processes a test started, closed and killed after it (even when it fails). */
 const servers: net.Server[] = [];
@@ -40,32 +39,6 @@ afterEach(async () => {
   }
 });
 
-/**
- * A preload (`--require`) recording every module the process loads, one URL a
- * line (`node:…` for built-ins), in the file `TRACE_OUT` names: CommonJS
- * `require`s through Module._load (the main module's included), ES module
- * imports through a resolve hook (module.register).
- */
-function tracer(): string {
-  const file = path.join(tempDir('ckpt-trace-'), 'trace.cjs');
-  const hooks = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(process.env.TRACE_OUT, r.url + '\\n'); return r; }`;
-  fs.writeFileSync(
-    file,
-    [
-      `const Module = require('node:module'); const { appendFileSync } = require('node:fs'); const { pathToFileURL } = require('node:url');`,
-      `const load = Module._load;`,
-      `Module._load = function (request, parent, isMain) {`,
-      `  let id = request;`,
-      `  try { id = Module.isBuiltin(request) ? (request.startsWith('node:') ? request : 'node:' + request) : pathToFileURL(Module._resolveFilename(request, parent, isMain)).href; } catch {}`,
-      `  appendFileSync(process.env.TRACE_OUT, id + '\\n');`,
-      `  return load.apply(this, arguments);`,
-      `};`,
-      `Module.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}));`,
-    ].join('\n'),
-  );
-  return file;
-}
-
 /** The hook command line of `ckpt hooks install claude` in `dir`, from the settings file it wrote. */
 function installedCommand(dir: string): string {
   const r = spawnSync(process.execPath, [CLI, 'hooks', 'install', 'claude'], { cwd: dir, encoding: 'utf8' });
@@ -79,35 +52,8 @@ function installedCommand(dir: string): string {
  * Code payload for `event` of tool call `id` on stdin; resolves with its exit
  * code, stdout and the module URLs it resolved.
  */
-function runHook(dir: string, command: string, event: 'PreToolUse' | 'PostToolUse', id: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; modules: string[] }> {
-  const out = path.join(tempDir('ckpt-trace-out-'), 'modules');
-  fs.writeFileSync(out, '');
-  return new Promise((resolve, reject) => {
-    const p = spawn('sh', ['-c', command], {
-      cwd: dir,
-      stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...process.env, CKPT_DAEMON_AUTOSTART: '0', ...env, TRACE_OUT: out, NODE_OPTIONS: `--require=${tracer()}` },
-    });
-    let stdout = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.on('error', reject);
-    // (The tracer's own resolve hook, a data: URL naming TRACE_OUT, is left out.)
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, modules: fs.readFileSync(out, 'utf8').split('\n').filter((u) => u && !(u.startsWith('data:') && u.includes('TRACE_OUT'))) }));
-    p.stdin.end(JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' }));
-  });
-}
-
-/** The modules of ckpt's own (bin/, dist/) a run resolved, relative to the package, sorted and unique. */
-function ckptModules(modules: string[]): string[] {
-  const root = path.dirname(DIST);
-  return [...new Set(modules.filter((u) => u.startsWith('file:')).map((u) => path.relative(root, new URL(u).pathname)))].sort();
-}
-
-/** git's own view of the worktree: `git add -A` into a fresh index, `write-tree`. */
-function gitView(dir: string): string {
-  const env = { ...process.env, GIT_INDEX_FILE: path.join(tempDir('ckpt-view-'), 'index') };
-  execFileSync('git', ['add', '-A'], { cwd: dir, env });
-  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
+function runHook(dir: string, command: string, event: 'PreToolUse' | 'PostToolUse', id: string, env: NodeJS.ProcessEnv = {}): Promise<TracedRun> {
+  return runTraced(command, dir, JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' }), env);
 }
 
 /** The newest step of `dir`'s chain. */
@@ -209,7 +155,9 @@ describe('the installed hook entry', () => {
     const command = installedCommand(dir);
     const seen = await fakeDaemon(dir, { ok: false, version: '0.0.0-other+p1', code: 'VERSION', message: 'another ckpt' });
     await recordedDirectly(dir, await runHook(dir, command, 'PreToolUse', 'v1', { CKPT_DAEMON: '1' }), 'before', 'v1');
-    expect(JSON.parse(seen[0]!)).toMatchObject({ cmd: 'hook', version: DAEMON_VERSION });
+    // The request names its agent and the protocol that knows it (a daemon of protocol 1 would read any payload as Claude Code's).
+    expect(JSON.parse(seen[0]!)).toMatchObject({ v: DAEMON_PROTOCOL, cmd: 'hook', version: DAEMON_VERSION, agent: 'claude' });
+    expect(DAEMON_PROTOCOL).toBeGreaterThanOrEqual(2);
     for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
     await fakeDaemon(dir, { ok: false, version: DAEMON_VERSION, code: 'INTERNAL', message: 'it broke' });
     write(dir, { 'a.txt': 'x\n' });

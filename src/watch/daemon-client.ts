@@ -49,10 +49,20 @@ export function socketRequest(socket: string, cmd: string, body: Record<string, 
       resolve(v);
     };
     const sock = connect(socket);
-    let timer = setTimeout(() => finish(null), opts.connectMs);
+    // A timer that fires looks once more after Node's pending callbacks and poll (setImmediate):
+    // a client stalled past the bound (a loaded machine) finds there a connect or a reply that
+    // had come in time, instead of taking a daemon that answered for an absent one.
+    let phase: 'connect' | 'reply' = 'connect';
+    const expire = (of: 'connect' | 'reply'): void => {
+      setImmediate(() => {
+        if (phase === of) finish(null);
+      });
+    };
+    let timer = setTimeout(() => expire('connect'), opts.connectMs);
     sock.on('connect', () => {
       clearTimeout(timer);
-      timer = setTimeout(() => finish(null), opts.replyMs);
+      phase = 'reply';
+      timer = setTimeout(() => expire('reply'), opts.replyMs);
       sock.write(JSON.stringify({ v: DAEMON_PROTOCOL, version: DAEMON_VERSION, cmd, ...body }) + '\n');
     });
     sock.setEncoding('utf8');

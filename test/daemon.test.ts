@@ -384,7 +384,8 @@ describe('ckpt daemon', () => {
 
   it('daemon status of a daemon that does not answer names its pid instead of saying none runs (exit 1)', { timeout: 120_000 }, async () => {
     const dir = makeRepo();
-    const pid = startDaemon(dir);
+    // Stopped longer than the run's CKPT_DAEMON_IDLE (test/support/setup.ts), it would stop itself as soon as it runs again.
+    const pid = startDaemon(dir, ['--idle', '10m']);
     process.kill(pid, 'SIGSTOP');
     let r: ReturnType<typeof ckpt>;
     try {

@@ -157,6 +157,34 @@ describe('ckpt daemon', () => {
     expect(ckpt(dir, ['daemon', 'stop']).code).not.toBe(0);
   });
 
+  it('ckpt daemon stop stops a daemon of another version (one left running by an upgrade)', async () => {
+    const dir = makeRepo();
+    // The earlier install: this build under another version (its bin, dist and package.json; the same node_modules).
+    const root = path.resolve(path.dirname(CLI), '..');
+    const old = tempDir('ckpt-old-install-');
+    for (const d of ['bin', 'dist']) fs.cpSync(path.join(root, d), path.join(old, d), { recursive: true });
+    fs.copyFileSync(path.join(root, 'package.json'), path.join(old, 'package.json'));
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(old, 'node_modules'));
+    let patched = 0;
+    for (const f of fs.readdirSync(path.join(old, 'dist'), { recursive: true }) as string[]) {
+      const file = path.join(old, 'dist', f);
+      if (!/\.c?js$/.test(f)) continue;
+      const text = fs.readFileSync(file, 'utf8');
+      const next = text.replace(/(var DAEMON_VERSION = `\$\{[^`]*: )"[^"]*"(\}\+p)/, '$1"0.0.9-old"$2');
+      if (next !== text) (fs.writeFileSync(file, next), patched++);
+    }
+    expect(patched).toBeGreaterThan(0);
+    started.push(dir);
+    const up = spawnSync(process.execPath, [path.join(old, 'bin', 'ckpt.js'), 'daemon', 'start', '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    expect(up.status, up.stderr).toBe(0);
+    const pid = JSON.parse(up.stdout).pid as number;
+    expect(ckpt(dir, ['daemon', 'status', '--json']).stdout).toContain('0.0.9-old');
+    const r = ckpt(dir, ['daemon', 'stop', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ stopped: true, pid });
+    await until(() => !alive(pid), 'the daemon to exit');
+  });
+
   it('a daemon killed with SIGKILL leaves a stale lock and socket that the next one takes over at once', async () => {
     const dir = makeRepo();
     const pid = startDaemon(dir);

@@ -104,7 +104,12 @@ export async function startDaemon(repo: Repo, bin: string, args: string[] = [], 
  * @throws CkptError `DAEMON_NOT_RUNNING`; `DAEMON_FAILED` when it does not stop within `waitMs`.
  */
 export async function stopDaemon(repo: Repo, waitMs = 10_000): Promise<{ pid: number }> {
-  const r = await daemonRequest(repo.commonDir, 'stop', {}, { connectMs: 1000, replyMs: 3000 });
+  const before = runningDaemonPid(repo.commonDir);
+  let r = await daemonRequest(repo.commonDir, 'stop', {}, { connectMs: 1000, replyMs: 3000 });
+  // `stop` means the same to every version (watch/daemon.ts): one of another
+  // version (left running by an upgrade of ckpt) obeys it too, and answers
+  // with its own version, which the client does not take as an answer.
+  if (r && !r.ok && r.code === 'VERSION' && before !== null) r = { ok: true, pid: before };
   if (!r?.ok) {
     throw new CkptError('DAEMON_NOT_RUNNING', `no ckpt daemon${r ? ' of this version' : ''} answers for ${repo.commonDir}`, {
       hint: r ? `It is ckpt ${String(r.daemon)}; stop it with that version's \`ckpt daemon stop\`, or end its process.` : 'Start one with `ckpt daemon start`.',

@@ -622,6 +622,24 @@ describe('ckpt daemon', () => {
     expect(await hook(dir, 'PreToolUse', 't2')).toBe(0);
     expect((await listSteps(await openRepo(dir)))[0]!.extra).toEqual({});
   });
+  it("a hook's reply says where the daemon's answer went: its phases in ms, each a part of the total", async () => {
+    const dir = makeRepo({ 'a.txt': 'a0\n' });
+    startDaemon(dir);
+    const repo = await openRepo(dir);
+    write(dir, { 'a.txt': 'a1\n' });
+    const stdin = JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 'Bash', tool_input: { command: 'step p1' }, tool_use_id: 'p1', session_id: 's' });
+    const r = await daemonRequest(repo.commonDir, 'hook', { agent: 'claude', stdin, cwd: dir, ppid: process.pid, race: {} }, { connectMs: 5000, replyMs: 60_000 });
+    expect(r?.ok, JSON.stringify(r)).toBe(true);
+    const phases = r!.phases as Record<string, number>;
+    expect(Object.keys(phases).sort()).toEqual(['lock', 'state', 'step', 'sync', 'total']);
+    for (const k of ['state', 'lock', 'sync', 'step', 'total']) expect(phases[k], k).toBeGreaterThanOrEqual(0);
+    const parts = phases.state! + phases.lock! + phases.sync! + phases.step!;
+    expect(Math.abs(parts - phases.total!)).toBeLessThan(0.05); // rounded to 0.01 ms each
+    // The step it timed is the one recorded, with the write made before the hook.
+    const t = await tip(dir);
+    expect([t.step, t.kind, t.toolUseId]).toEqual([r!.step, 'before', 'p1']);
+    expect(t.tree).toBe(gitView(dir));
+  });
   it('a rollback waiting for the lock gets its turn while the daemon snapshots without pause (a stream of requests and writes)', async () => {
     const dir = makeRepo({ 'a.txt': 'a0\n', 'w.txt': 'w0\n' });
     startDaemon(dir);

@@ -218,6 +218,8 @@ export async function benchDaemon(label, { quick }) {
     const viaCli = [];
     const floor = [];
     const answer = [];
+    // Where the answer went inside the daemon (its reply's phases, ms): the part before the step is what the step alone does not pay.
+    const phases = { state: [], lock: [], sync: [], step: [], total: [] };
     const load = [];
     const cliLoad = [];
     const cliUrl = new URL(`file://${path.join(UNDER_TEST, 'dist', 'cli.js')}`).href;
@@ -248,6 +250,7 @@ export async function benchDaemon(label, { quick }) {
       const t = performance.now();
       const r = await ask(sockPath, { version, cmd: 'hook', agent: 'claude', stdin: hookPayload(dir, manifest.files[idx2[0]], `r-${i}`), cwd: dir, ppid: process.pid, race: {} }, 30_000);
       answer.push(performance.now() - t);
+      if (r?.phases) for (const k of Object.keys(phases)) if (typeof r.phases[k] === 'number') phases[k].push(r.phases[k]);
       assert(r?.ok && (await chainTip(repo)) !== before2, `the daemon recorded no snapshot: ${JSON.stringify(r)}`);
       // The client's module loading alone, nothing run: the hook entry (one CommonJS file, as its bin requires it), and the CLI's hook path.
       const loads = [
@@ -265,6 +268,14 @@ export async function benchDaemon(label, { quick }) {
     rows.push(mkRow(hookKase, 'the installed hook command via sh -c, CKPT_DAEMON=1, served by the daemon', 'daemon-hook', hook));
     rows.push(mkRow(hookKase, 'node -e 0 with NODE_EXTRA_CA_CERTS unset (the same environment)', 'node-floor-noca', floor));
     rows.push(mkRow(hookKase, "the daemon's answer alone: the same hook request from a long-lived process (sync cookie, lock, agent state, snapshot, reply)", 'daemon-answer', answer));
+    const phaseRows = [
+      ['total', "inside the daemon: the request parsed to its reply (the answer less the socket's round trip and JSON)"],
+      ['state', 'inside the daemon: the payload parsed, the repository opened, the agent state recorded'],
+      ['lock', 'inside the daemon: waiting for the worktree lock (and any batch before its own)'],
+      ['sync', "inside the daemon: the sync cookie's round trip through the watcher"],
+      ['step', 'inside the daemon: the step, from the sync point to its reply'],
+    ];
+    for (const [k, what] of phaseRows) if (phases[k].length > 0) rows.push(mkRow(hookKase, what, `daemon-answer-${k}`, phases[k]));
     rows.push(mkRow(hookKase, 'node requiring the hook entry alone (dist/hook.cjs, one CommonJS file: all the daemon path loads), nothing run', 'client-load', load));
     rows.push(mkRow(hookKase, "the CLI's `ckpt hook claude` via sh -c (dist/cli.js main: the installed hook's path before the entry), served by the daemon", 'cli-hook', viaCli));
     rows.push(mkRow(hookKase, "node importing the CLI's hook path (dist/cli.js and the chunks of its daemon path), nothing run", 'cli-load', cliLoad));

@@ -160,6 +160,9 @@ interface HookRequest {
   settled?: boolean;
   /** Runs of its snapshot that lost a race on the ref (see retryOnRefRace). */
   races?: number;
+  /** When its batch got the worktree lock and passed the sync point (performance.now(), ms): a hook's reply reports its phases from them. */
+  lockedAt?: number;
+  syncedAt?: number;
 }
 
 /** A `ckpt watch` attached to a worktree: gets one JSON line per snapshot. */
@@ -512,6 +515,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     await withWorktreeLock(
       slot.repo,
       async () => {
+        const lockedAt = performance.now();
+        for (const r of batch) r.lockedAt ??= lockedAt;
         await snapshotLocked(slot, batch[0]!.cut ? batch : [...batch, ...fileQueue(slot)]);
         for (let round = 0; round < QUEUE_ROUNDS; round++) {
           const queued = fileQueue(slot);
@@ -526,6 +531,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const snapshotLocked = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
     const cut = batch[0]!.cut;
     const synced = cut ? true : await slot.watch.sync(syncMs);
+    const syncedAt = performance.now();
+    for (const r of batch) r.syncedAt ??= syncedAt;
     if (slot.watch.rulesChanged) {
       if (slot.watch instanceof TreeWatch) slot.watch.rewatch(await loadExcludeRules(slot.repo));
       else slot.watch.rewatch(await loadIgnoreRules(slot.repo));
@@ -790,7 +797,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
    * (the hook's own directory, used when the payload names none), `ppid`,
    * `race`, `wait` (the hook's `CKPT_HOOK_WAIT`). The reply adds `reply`
    * (what the hook prints for the agent: its module's `reply`) and `log` (the
-   * hook.log lines the direct path would write, without their time stamp).
+   * hook.log lines the direct path would write, without their time stamp)
+   * and `phases`: where the daemon's answer went, in ms ({@link HookPhases}).
    *
    * Refused before anything is recorded, so the hook takes the direct path
    * for it, which reports as it always did: `UNKNOWN_AGENT`; `UNSERVED` (a
@@ -798,6 +806,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
    * a state); `BAD_REQUEST` (no absolute directory); `OTHER_REPO`.
    */
   const hookRequest = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown>> => {
+    const arrived = performance.now();
     const agent = msg.agent === undefined ? 'claude' : msg.agent;
     const [{ loadAgentHooks }, { hookWaitMs, raceTrailers, relativeTarget }] = await Promise.all([import('../agents/hook-registry.js'), import('../agents/hooks.js')]);
     const hooks = typeof agent === 'string' ? await loadAgentHooks(agent) : null;
@@ -838,12 +847,15 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       ...(step.toolUseId ? { toolUseId: step.toolUseId } : {}),
       ...(Object.keys(extra).length > 0 ? { extra } : {}),
     };
+    const queuedAt = performance.now();
+    const request: HookRequest = { input: snapInput, sock, resolve: () => undefined };
     const reply = await new Promise<Record<string, unknown>>((resolve) => {
-      slot.pending.push({ input: snapInput, sock, resolve });
+      request.resolve = resolve;
+      slot.pending.push(request);
       void serve(slot);
     });
     if (typeof reply.rebuilt === 'string') log.push(`ckpt hook ${hooks.agent}: warning: ${reply.rebuilt}`);
-    return { ...reply, ...answer };
+    return { ...reply, ...answer, phases: hookPhases(arrived, queuedAt, request, performance.now()) };
   };
 
   const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
@@ -990,6 +1002,30 @@ export const RELEASE_MS = 10_000;
 /** True when the repository at `commonDir` is gone or going (its HEAD, which git never removes, is not there: an `rm -rf` reached .git). */
 function repositoryGone(commonDir: string): boolean {
   return !existsSync(path.join(commonDir, 'HEAD'));
+}
+
+/**
+ * Where a hook's answer went inside the daemon, in ms (performance.now()
+ * differences, rounded to 0.01 ms), from the request parsed to its
+ * reply: `state` (the payload parsed, the repository opened, the agent's
+ * state recorded, the worktree attached on its first hook), `lock`
+ * (waiting for the worktree lock, and for any batch before its own), `sync`
+ * (the sync cookie's round trip through the watcher), `step` (the snapshot
+ * recorded), `total`. A phase its batch did
+ * not reach is null. For benchmarks/daemon.mjs: the answer's time beside the
+ * step alone.
+ */
+export interface HookPhases {
+  state: number;
+  lock: number | null;
+  sync: number | null;
+  step: number | null;
+  total: number;
+}
+
+function hookPhases(arrived: number, queuedAt: number, r: HookRequest, done: number): HookPhases {
+  const ms = (a: number | undefined, b: number | undefined): number | null => (a === undefined || b === undefined ? null : Math.round((b - a) * 100) / 100);
+  return { state: ms(arrived, queuedAt)!, lock: ms(queuedAt, r.lockedAt), sync: ms(r.lockedAt, r.syncedAt), step: ms(r.syncedAt, done), total: ms(arrived, done)! };
 }
 
 /**

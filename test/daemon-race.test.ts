@@ -18,6 +18,7 @@ import type { DaemonStatus } from '../src/watch/daemon.js';
 import { startTestDaemon, stopTestDaemons } from './support/daemon.js';
 import { raceRepo } from './support/race.js';
 import { CLI, makeRepo, storeGit, write } from './support/repo.js';
+import { until } from './support/wait.js';
 
 afterEach(() => stopTestDaemons());
 
@@ -27,14 +28,6 @@ async function status(commonDir: string): Promise<DaemonStatus> {
   const r = await daemonRequest(commonDir, 'status', {}, { connectMs: 5000, replyMs: 30_000 });
   if (!r?.ok) throw new Error(`no status: ${JSON.stringify(r)}`);
   return r.status as DaemonStatus;
-}
-
-/** Waits for `cond` (checked every 50 ms), failing only after a bound no healthy run reaches. */
-async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 60_000): Promise<void> {
-  for (const end = Date.now() + ms; !(await cond()); ) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('the daemon, busy and shared', () => {

@@ -26,6 +26,7 @@ import { daemonRequest } from '../src/watch/daemon-client.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
 import { spawnJsonWatch } from './support/daemon.js';
 import { CLI, HOOK, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
+import { until } from './support/wait.js';
 
 const started: string[] = [];
 
@@ -110,18 +111,6 @@ function daemonsMarked(mark: string): number[] {
     }
   }
   return out;
-}
-
-function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 50);
-    };
-    tick();
-  });
 }
 
 describe('ckpt daemon', () => {

@@ -14,6 +14,7 @@ import { POLL_FULL_READ } from '../src/watch/poll-watch.js';
 import { socketPath } from '../src/watch/daemon-paths.js';
 import { spawnJsonWatch } from './support/daemon.js';
 import { CLI, git, makeRepo, tempDir, write } from './support/repo.js';
+import { until } from './support/wait.js';
 
 const started: string[] = [];
 
@@ -27,18 +28,6 @@ function gitView(dir: string): string {
   const env = { ...process.env, GIT_INDEX_FILE: idx };
   execFileSync('git', ['add', '-A'], { cwd: dir, env });
   return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
-}
-
-function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 50);
-    };
-    tick();
-  });
 }
 
 /** Inotify watches process `pid` holds (`inotify wd:` lines in /proc/<pid>/fdinfo): none when it polls. */

@@ -19,15 +19,7 @@ import { CLI } from './support/repo.js';
 import { killProcessesIn, processesIn } from './support/procs.js';
 import { raceRepo } from './support/race.js';
 import { tempDir } from './support/repo.js';
-
-/** Waits until `cond()` holds, polling; fails after `boundMs`, a bound only a real failure reaches. */
-async function until(cond: () => boolean, what: string, boundMs = 30_000): Promise<void> {
-  const end = Date.now() + boundMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${boundMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from './support/wait.js';
 
 const available = CONFINEMENTS.filter(confinementWorks);
 

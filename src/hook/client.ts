@@ -145,8 +145,8 @@ export async function askDaemon(agent: string, text: string, connectMs = 200): P
 export async function viaRelay(agent: string, text: string, socket: string): Promise<boolean> {
   let cwd = process.cwd();
   try {
-    const c = (JSON.parse(text) as { cwd?: unknown } | null)?.cwd;
-    if (typeof c === 'string' && path.isAbsolute(c)) cwd = c;
+    const p = JSON.parse(text) as unknown;
+    if (p && typeof p === 'object' && !Array.isArray(p)) cwd = payloadDir(p as Record<string, unknown>) ?? cwd;
   } catch {
     // the relay reports what is wrong with it
   }
@@ -222,4 +222,19 @@ export function report(cwd: string | null, line: string): void {
   } catch {
     // nowhere to report
   }
+}
+
+/**
+ * Serves the hook without the CLI when it can: through the race's hook relay
+ * named by `CKPT_HOOK_SOCKET`, else through the repository's daemon
+ * ({@link viaRelay}, {@link askDaemon}). Never throws.
+ *
+ * @returns `served`, or why the daemon did not serve it (the full hook then
+ *   records the step itself, and starts a daemon when none answered).
+ */
+export async function serveWithoutCli(agent: string | undefined, input: HookInput): Promise<'served' | DaemonOutcome> {
+  if (!agent || input.truncated) return { kind: 'skipped' };
+  const socket = process.env.CKPT_HOOK_SOCKET;
+  if (socket && (await viaRelay(agent, input.text, socket))) return 'served';
+  return askDaemon(agent, input.text);
 }

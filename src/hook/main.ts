@@ -22,7 +22,7 @@
  * without asking the daemon again and reports as it always did: a hook never
  * fails or waits long because of the daemon. It always exits 0.
  */
-import { askDaemon, readStdin, report, stamp, viaRelay, type DaemonOutcome, type HookInput } from './client.js';
+import { readStdin, report, serveWithoutCli, stamp, type DaemonOutcome, type HookInput } from './client.js';
 
 /** dist/cli.js's hook, as this entry calls it (cli/main.ts `hookFallback`; its type is not imported: this entry knows no CLI module). */
 type HookFallback = (agent: string | undefined, input: HookInput, tried: { daemon: DaemonOutcome }, ckptBin?: string) => Promise<number>;
@@ -43,14 +43,8 @@ export async function runHookEntry(args: string[], where: HookEntryPaths): Promi
   const agent = args[0];
   const input = await readStdin();
   try {
-    let outcome: DaemonOutcome = { kind: 'skipped' };
-    if (agent && !input.truncated) {
-      const socket = process.env.CKPT_HOOK_SOCKET;
-      if (socket && (await viaRelay(agent, input.text, socket))) return 0;
-      const asked = await askDaemon(agent, input.text);
-      if (asked === 'served') return 0;
-      outcome = asked;
-    }
+    const outcome = await serveWithoutCli(agent, input);
+    if (outcome === 'served') return 0;
     // Not served: the full hook, from the CLI's bundle (a specifier known at
     // run time only, so the bundler leaves it out of this one).
     const cli = (await import(where.cliUrl)) as { hookFallback: HookFallback };

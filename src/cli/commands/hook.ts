@@ -12,7 +12,7 @@
  * through cli/main.ts `hookFallback`) only when the daemon did not serve the hook.
  */
 import type { Command } from 'commander';
-import { askDaemon, readStdin, report, stamp, viaRelay, writeReply, type DaemonOutcome, type HookInput } from '../../hook/client.js';
+import { readStdin, report, serveWithoutCli, stamp, writeReply, type DaemonOutcome, type HookInput } from '../../hook/client.js';
 
 /**
  * `ckpt hook AGENT` in `ckpt --help`. main.ts runs the hook before commander
@@ -28,37 +28,27 @@ export function register(parent: Command, _act?: unknown): void {
  * `null`, an array, garbage, too large): what it could not use is logged.
  */
 export async function runHook(args: string[]): Promise<number> {
-  return runHookAfterClient(args[0], await readStdin(), null);
+  const input = await readStdin();
+  const outcome = await serveWithoutCli(args[0], input);
+  return outcome === 'served' ? 0 : runHookAfterClient(args[0], input, { daemon: outcome });
 }
 
 /**
- * The hook once its payload is read: through the race's hook relay
- * (`CKPT_HOOK_SOCKET`) or the repository's daemon when the client has not
- * tried them yet (`tried` null: `ckpt hook AGENT` run as is), else from what
- * the client found (`tried.daemon`: hook/main.ts, the installed entry, asked
- * the daemon itself); then, when neither served it, the agent's state and
+ * The hook once its payload is read and neither the race's hook relay nor the
+ * daemon served it (hook/client.ts serveWithoutCli, run by hook/main.ts, the
+ * installed entry, or by {@link runHook}; `tried.daemon` says why): the agent's state and
  * the step recorded directly. A daemon that did not answer is started for
  * the next hooks (detached, `node ckptBin daemon run`) unless
  * `CKPT_DAEMON_AUTOSTART=0`. Never throws; always returns 0.
  *
  * @param ckptBin the ckpt bin a daemon is started with (default: this process's script).
  */
-export async function runHookAfterClient(agent: string | undefined, input: HookInput, tried: { daemon: DaemonOutcome } | null, ckptBin?: string): Promise<number> {
+export async function runHookAfterClient(agent: string | undefined, input: HookInput, tried: { daemon: DaemonOutcome }, ckptBin?: string): Promise<number> {
   let cwd: string | null = null;
   let reply = '';
   const { text, truncated } = input;
   try {
-    let outcome: DaemonOutcome = { kind: 'skipped' };
-    if (tried) outcome = tried.daemon;
-    else if (agent && !truncated) {
-      if (process.env.CKPT_HOOK_SOCKET && (await viaRelay(agent, text, process.env.CKPT_HOOK_SOCKET))) return 0;
-      // The tiny path: the hook goes to the repository's daemon before anything
-      // else is loaded (only node:net and the daemon's paths); the daemon records
-      // the agent's state and the step, and askDaemon writes the agent's reply.
-      const asked = await askDaemon(agent, text);
-      if (asked === 'served') return 0;
-      outcome = asked;
-    }
+    const outcome = tried.daemon;
     const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }, { recordHookState }] = await Promise.all([
       import('../../agents/hooks.js'),
       import('../../agents/hook-registry.js'),

@@ -828,11 +828,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     } catch (err) {
       log.push(`ckpt hook ${hooks.agent} ${String(parsed.event)}: state not recorded: ${(err as CkptError).code ?? 'ERROR'} ${(err as Error).message}`);
     }
-    const problems = [...parsed.problems];
     const wait = hookWaitMs(typeof msg.wait === 'string' ? { CKPT_HOOK_WAIT: msg.wait } : {});
-    if (wait.problem) problems.push(wait.problem);
-    for (const p of problems) log.push(`ckpt hook ${hooks.agent}: ${p}`);
-    const answer = { problems, log, reply: hooks.reply(parsed) };
+    for (const p of [...parsed.problems, ...(wait.problem ? [wait.problem] : [])]) log.push(`ckpt hook ${hooks.agent}: ${p}`);
+    // What the client needs: the lines for hook.log, the agent's stdout.
+    const answer = { log, reply: hooks.reply(parsed) };
     const step = parsed.step;
     if (!step) return { ok: true, skipped: `event ${JSON.stringify(parsed.event)}`, ...answer };
     const slot = await attach(repo);

@@ -8,6 +8,7 @@ import { CkptError } from '../core/errors.js';
 import { git } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
+import { worktreeAdmin } from '../git/worktree-admin.js';
 import { adoptBorrowedReport } from '../snapshot/chains.js';
 import { countChanges } from './progress.js';
 import { removeAttemptWorktree, type RemoveOptions, type WorktreeRemoval } from './remove-worktree.js';
@@ -45,7 +46,7 @@ export async function cleanRace(repo: Repo, race: RaceRecord, o: RemoveOptions =
   // The attempts' branches are gone: what their snapshots borrowed through them is copied into ckpt's store.
   race.warnings.push(...(await adoptBorrowedReport(repo)));
   saveRace(repo, race);
-  await git(['worktree', 'prune'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined }, okCodes: [0, 128] });
+  await worktreeAdmin(repo, () => git(['worktree', 'prune'], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined }, okCodes: [0, 128] }));
   return { race: race.id, attempts };
 }
 

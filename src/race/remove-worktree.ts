@@ -18,6 +18,7 @@ import { runProcess } from '../agents/process.js';
 import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
+import { worktreeAdmin } from '../git/worktree-admin.js';
 import { withWorktreeLock } from '../snapshot/lock.js';
 import { unwatchWorktree } from '../watch/daemon-control.js';
 import { attemptSweep } from './sweep-target.js';
@@ -30,7 +31,6 @@ import { fenced, refusalWarning, requireSandbox, worktreeFence, type Fence } fro
 import { freshLiveTree } from './live-tree.js';
 import { raceDir } from './store.js';
 import type { Attempt, RaceRecord } from './types.js';
-import { oneAtATime } from './worktree.js';
 import { TRAILER } from '../snapshot/format.js';
 
 /** What became of one attempt's worktree. */
@@ -81,7 +81,7 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
   await unwatchWorktree(repo.commonDir, a.dir);
   if (!existsSync(a.dir)) {
     const last = await attemptSnapshot(repo, a).catch(() => null);
-    const branchKept = await oneAtATime(repo, () => forget(repo, a.dir, a.branch, last?.id ?? null));
+    const branchKept = await worktreeAdmin(repo, () => forget(repo, a.dir, a.branch, last?.id ?? null));
     return { ...out, removed: true, snapshot: a.final, tree: last?.tree ?? null, branchKept };
   }
   let r: Repo;
@@ -124,7 +124,7 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
           return { ...out, reason: `its files differ from the snapshot just taken (written meanwhile, or left out of snapshots): ${differ.slice(0, 5).join(', ')}${differ.length > 5 ? ', …' : ''}` };
         }
         try {
-          out.branchKept = await oneAtATime(repo, () => forget(repo, a.dir, a.branch, taken.id));
+          out.branchKept = await worktreeAdmin(repo, () => forget(repo, a.dir, a.branch, taken.id));
         } catch (err) {
           // Everything in it is in the snapshot; what is left on disk is only not removed.
           return { ...out, reason: `recorded in snapshot ${taken.id.slice(0, 10)}, but removing it failed: ${(err as Error).message}` };

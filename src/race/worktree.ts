@@ -5,15 +5,16 @@
  * the attempt needs (`.env*`, `.worktreeinclude` and configured patterns)
  * copied or linked in. Removing it: remove-worktree.ts.
  */
-import { constants as fsc, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { constants as fsc, cpSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ignore from 'ignore';
-import { CkptError } from '../core/errors.js';
+import { CkptError, fsFailure } from '../core/errors.js';
 import { git, gitText, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { copyToRepository } from '../git/store.js';
+import { worktreeAdmin } from '../git/worktree-admin.js';
 
 /** Default parent of attempt worktrees: `$XDG_CACHE_HOME/ckpt/worktrees` (or `~/.cache/…`). */
 export function defaultWorktreeRoot(): string {
@@ -24,28 +25,6 @@ export function defaultWorktreeRoot(): string {
 /** Expands a leading `~/`. */
 export function expandHome(p: string): string {
   return p === '~' ? os.homedir() : p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
-}
-
-/**
- * `git worktree add`, `remove` and `prune` of one repository, one at a time
- * within this process: concurrent ones read each other's half-written
- * `.git/worktrees/<name>/` entries (git: "failed to read …/commondir") and
- * fail, or prune an entry that is being made.
- */
-const worktreeAdmin = new Map<string, Promise<unknown>>();
-/** Runs `fn` (a `git worktree` command on `repo`) after every one started before it in this process. */
-export function oneAtATime<T>(repo: Repo, fn: () => Promise<T>): Promise<T> {
-  const prev = worktreeAdmin.get(repo.commonDir) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  const settled = next.then(
-    () => undefined,
-    () => undefined,
-  );
-  worktreeAdmin.set(repo.commonDir, settled);
-  void settled.then(() => {
-    if (worktreeAdmin.get(repo.commonDir) === settled) worktreeAdmin.delete(repo.commonDir);
-  });
-  return next;
 }
 
 /** The base an attempt starts from. */
@@ -59,21 +38,22 @@ export interface Base {
  * Creates the attempt worktree `dir` on a new branch `branch`, holding the
  * base tree byte for byte.
  *
- * @throws CkptError `INVALID_ARGUMENT` (dir exists, branch exists), `GIT_FAILED`.
+ * @throws CkptError `INVALID_ARGUMENT` (dir exists), `GIT_FAILED` (the branch exists, say), `FS_FAILED`, `LOCKED` (git/worktree-admin.ts).
  */
 export async function createAttemptWorktree(repo: Repo, base: Base, dir: string, branch: string): Promise<void> {
-  if (existsSync(dir)) throw new CkptError('INVALID_ARGUMENT', `${dir} already exists`, { hint: 'Remove it, or set race.worktreeDir in .ckpt/config.json.' });
-  mkdirSync(path.dirname(dir), { recursive: true });
-  const env = realEnv(repo);
-  let start = base.head;
-  if (!start) {
-    // No commits yet: the branch starts at a commit of the base tree.
-    start = await gitText(['commit-tree', '--no-gpg-sign', base.tree, '-m', 'ckpt race base'], { cwd: repo.worktree, env: shadowEnv(repo) });
+  claimDir(dir);
+  let start: string;
+  try {
+    start = await addWorktree(repo, base, dir, branch);
+  } catch (err) {
+    // The claim goes with the failure (git removes the directory once it has filled it; rmdir removes only an empty one).
+    try {
+      rmdirSync(dir);
+    } catch {
+      // gone already, or not empty: not this call's to remove
+    }
+    throw err;
   }
-  // The worktree's branch and index live in the user's repository: it gets what they name from ckpt's store.
-  await copyToRepository(repo, [start, ...(base.indexTree ? [base.indexTree] : [])]);
-  const from = start;
-  await oneAtATime(repo, () => git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, from], { cwd: repo.worktree, env: { ...env, GIT_WORK_TREE: undefined } }));
   // Files: the base tree, raw bytes, through a throwaway index (shadow env: no filters).
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ckpt-wt-'));
   try {
@@ -87,6 +67,37 @@ export async function createAttemptWorktree(repo: Repo, base: Base, dir: string,
   const wtEnv = { GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
   await git(['read-tree', base.indexTree ?? start], { cwd: dir, env: wtEnv });
   await git(['update-index', '-q', '--refresh'], { cwd: dir, env: wtEnv, okCodes: [0, 1] });
+}
+
+/** `git worktree add` of `dir` (an empty directory) on the new branch `branch` at the base's commit, no files checked out; returns that commit. */
+async function addWorktree(repo: Repo, base: Base, dir: string, branch: string): Promise<string> {
+  let start = base.head;
+  if (!start) {
+    // No commits yet: the branch starts at a commit of the base tree.
+    start = await gitText(['commit-tree', '--no-gpg-sign', base.tree, '-m', 'ckpt race base'], { cwd: repo.worktree, env: shadowEnv(repo) });
+  }
+  // The worktree's branch and index live in the user's repository: it gets what they name from ckpt's store.
+  await copyToRepository(repo, [start, ...(base.indexTree ? [base.indexTree] : [])]);
+  const from = start;
+  await worktreeAdmin(repo, () => git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, from], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined } }));
+  return from;
+}
+
+/**
+ * Makes the directory `dir` (its parents as needed), which must not exist:
+ * `mkdir(2)` fails with EEXIST for all but one process that chose the same
+ * path, where a check for it first would let both go on.
+ *
+ * @throws CkptError `INVALID_ARGUMENT` (it exists), `FS_FAILED`.
+ */
+function claimDir(dir: string): void {
+  try {
+    mkdirSync(path.dirname(dir), { recursive: true });
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CkptError('INVALID_ARGUMENT', `${dir} already exists`, { hint: 'Remove it, or set race.worktreeDir in .ckpt/config.json.', data: { dir } });
+    throw fsFailure(err, 'make the worktree directory', dir);
+  }
 }
 
 /** Options for {@link copyIgnoredFiles}. */

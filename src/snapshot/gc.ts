@@ -16,6 +16,7 @@ import { readObjects } from '../git/objects.js';
 import { WORKTREE_REF_PREFIX, type Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
 import { storeBytes, userRefOids } from '../git/store.js';
+import { worktreeAdmin } from '../git/worktree-admin.js';
 import { parseCommit, snapshotFromObject } from './format.js';
 import { compactStore } from './compact.js';
 import { withWorktreeLock } from './lock.js';
@@ -166,7 +167,7 @@ export async function status(repo: Repo, withSizes = true): Promise<ChainStatus[
   const lines = stdout.toString('utf8').split('\n').filter(Boolean);
   const objs = await readObjects(lines.map((l) => l.split(' ')[1]!), { cwd: repo.worktree, env: shadowEnv(repo) });
   const negatives = withSizes ? await userRefOids(repo) : [];
-  const wtList = (await gitText(['worktree', 'list', '--porcelain'], { cwd: repo.worktree, env: realEnv(repo) }))
+  const wtList = (await worktreeAdmin(repo, () => gitText(['worktree', 'list', '--porcelain'], { cwd: repo.worktree, env: realEnv(repo) })))
     .split('\n')
     .filter((l) => l.startsWith('worktree '))
     .map((l) => l.slice(9));

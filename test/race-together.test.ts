@@ -17,7 +17,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, git, tempDir } from './support/repo.js';
+import { isCkptError } from '../src/core/errors.js';
+import { planRace } from '../src/race/plan.js';
+import { runRace } from '../src/race/run.js';
+import { raceDir } from '../src/race/store.js';
+import { CLI, git, storeDir, tempDir } from './support/repo.js';
 import { raceRepo } from './support/race.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
@@ -87,4 +91,20 @@ describe('races at once on one repository', () => {
     expect(fs.readdirSync(path.join(common, 'worktrees')).filter((n) => n.startsWith('half-made'))).toEqual([]);
   }, 180_000);
 
+  it('a race whose planned id another race claimed first (same second, same random digits) runs nothing and leaves the other race alone', async () => {
+    const { dir } = raceRepo();
+    const plan = await planRace({ cwd: dir, task: 't', models: 'fast', ckptBin: CLI });
+    // The other race process: it claimed the id between this one's plan and its run.
+    const other = path.join(raceDir(plan.repo, plan.id), 'race.json');
+    fs.mkdirSync(path.dirname(other), { recursive: true });
+    fs.writeFileSync(other, '{"the other race": true}\n');
+    expect(fs.existsSync(storeDir(dir))).toBe(false);
+    const err = await runRace(plan, { ckptBin: CLI }).catch((e: unknown) => e);
+    expect(isCkptError(err, 'RACE_ID_TAKEN'), String(err)).toBe(true);
+    expect(fs.readFileSync(other, 'utf8')).toBe('{"the other race": true}\n');
+    expect(fs.readdirSync(path.dirname(other))).toEqual(['race.json']);
+    expect(fs.existsSync(plan.attempts[0]!.dir)).toBe(false);
+    // No base snapshot either: the store was never made.
+    expect(fs.existsSync(storeDir(dir))).toBe(false);
+  }, 60_000);
 });

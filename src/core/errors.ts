@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   PEER_CONFIG_INVALID: 'user',
   /** Race bookkeeping: unknown race or attempt. */
   RACE_NOT_FOUND: 'user',
+  /** Another race process of the repository claimed the race id this one planned (same second, same random digits); nothing was created. */
+  RACE_ID_TAKEN: 'conflict',
   ATTEMPT_NOT_FOUND: 'user',
   /** `race clean` kept a worktree whose live state it could not record in a snapshot. */
   WORKTREE_KEPT: 'conflict',

@@ -4,7 +4,7 @@
  * every attempt's command, directory, branch, port and environment decided,
  * before anything is created.
  */
-import { accessSync, constants as fsc, statSync } from 'node:fs';
+import { accessSync, constants as fsc, existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import which from 'which';
@@ -170,7 +170,9 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
     // The CLI's schema refuses these too; a library caller gets the same answer.
     throw new CkptError('INVALID_ARGUMENT', `maxParallel must be a whole number of at least 1, not ${String(o.maxParallel)}`, { hint: 'race … --max-parallel 2', data: { maxParallel: o.maxParallel } });
   }
-  const id = raceId();
+  // An id no race has yet (two races of one second may still plan the same one: runRace claims it, store.ts).
+  let id = raceId();
+  while (existsSync(raceDir(repo, id))) id = raceId();
   const root = path.resolve(expandHome(o.worktreeDir ?? rc.worktreeDir ?? defaultWorktreeRoot()));
   if (root === repo.worktree || root.startsWith(repo.worktree + path.sep)) {
     throw new CkptError('INVALID_ARGUMENT', `the worktree directory ${root} is inside your checkout`, { hint: 'Choose a place outside it (race.worktreeDir in .ckpt/config.json).' });

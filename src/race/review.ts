@@ -9,6 +9,7 @@
  * that snapshot); nothing of it is ever applied. The contract of its answer
  * is in docs/race.md ("Review").
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { claudeHookCommand, claudeHookSettings } from '../agents/claude.js';
@@ -156,8 +157,10 @@ async function runScratch(ctx: ReviewContext, race: RaceRecord, o: { by: string;
   const { repo } = ctx;
   const config = loadConfig(repo.worktree);
   const preset = resolveAgent(spec.agent, config);
-  const dir = path.join(path.dirname(race.attempts[0]!.dir), `${o.label}-${Date.now().toString(36)}`);
-  const branch = `ckpt/race/${race.id}/${o.label}-${Date.now().toString(36)}`;
+  // The clock and random digits: two reviews of one attempt in the same ms get two names (createAttemptWorktree claims the directory).
+  const name = `${o.label}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
+  const dir = path.join(path.dirname(race.attempts[0]!.dir), name);
+  const branch = `ckpt/race/${race.id}/${name}`;
   const claudeSettings = path.join(raceDir(repo, race.id), 'claude-settings.json');
   if (preset.hooks === 'claude' && !existsSync(claudeSettings)) writeFileSync(claudeSettings, JSON.stringify(claudeHookSettings(claudeHookCommand(path.resolve(ctx.ckptBin))), null, 2));
   const openCodePlugin = path.join(raceDir(repo, race.id), 'opencode-plugin.js');

@@ -23,7 +23,7 @@ import { refreshLive } from './progress.js';
 import { newRaceRecord } from './record.js';
 import { judgeAttempts } from './review.js';
 import { scoreAttempts } from './score.js';
-import { raceDir, saveRace } from './store.js';
+import { claimRaceDir, raceDir, saveRace } from './store.js';
 import type { RaceRecord } from './types.js';
 import { removeAttemptWorktree } from './remove-worktree.js';
 
@@ -35,10 +35,11 @@ const LIVE_POLL_MS = 1500;
  * the final record. Never throws for an attempt's failure: that is recorded
  * in the attempt.
  *
- * @throws CkptError only for failures before any attempt starts (base snapshot, record).
+ * @throws CkptError only for failures before any attempt starts: `RACE_ID_TAKEN` (store.ts `claimRaceDir`), the base snapshot's, the record's.
  */
 export async function runRace(plan: RacePlan, o: Pick<RaceOptions, 'signal' | 'onUpdate' | 'clean' | 'ckptBin'>): Promise<RaceRecord> {
   const { repo } = plan;
+  claimRaceDir(repo, plan.id);
   // The base: the worktree as the user sees it now, uncommitted work included.
   const base = plan.base.resolved ?? (await snapshotBase(repo, plan.id));
   mkdirSync(path.join(raceDir(repo, plan.id), 'logs'), { recursive: true });

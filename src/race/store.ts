@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { CkptError } from '../core/errors.js';
+import { CkptError, fsFailure } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
 import type { RaceRecord } from './types.js';
 
@@ -19,6 +19,27 @@ export function racesDir(repo: Repo): string {
 /** The directory of one race. */
 export function raceDir(repo: Repo, id: string): string {
   return path.join(racesDir(repo), id);
+}
+
+/**
+ * Claims race id `id` for this process: makes its directory, which must not
+ * exist yet (`mkdir(2)` is atomic: of two processes that planned the same id,
+ * one gets it). A race's record, logs and settings are written only into a
+ * directory it claimed, so no race overwrites another's.
+ *
+ * @throws CkptError `RACE_ID_TAKEN` (the directory exists), `FS_FAILED`.
+ */
+export function claimRaceDir(repo: Repo, id: string): void {
+  const dir = raceDir(repo, id);
+  try {
+    mkdirSync(racesDir(repo), { recursive: true });
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new CkptError('RACE_ID_TAKEN', `race id ${id} is taken: another race of this repository claimed it`, { hint: 'Run the race again (it gets a new id); nothing was created.', data: { id } });
+    }
+    throw fsFailure(err, 'make the race directory', dir);
+  }
 }
 
 /** Writes the record atomically (temp file + rename). */

@@ -290,6 +290,33 @@ describe('in-process snapshot of known changed paths', () => {
     }
   });
 
+  it('reads every tree of a snapshot ahead, packed and loose, and steps on them give git\'s tree', async () => {
+    const dir = newRepo();
+    write(dir, { 'p/q/r.txt': 'deep\n', 'p/s.txt': 's\n', 'u/v/w.txt': 'untracked\n' });
+    git(dir, 'add', 'p');
+    git(dir, 'commit', '-qm', 'more');
+    // The user's trees packed (read through git), the untracked directories' trees loose in ckpt's store (read in process).
+    git(dir, 'repack', '-adq');
+    git(dir, 'prune-packed');
+    const repo = await openRepo(dir);
+    const first = await takeSnapshot(repo, { kind: 'manual', force: true });
+    const trees = new Set(storeGit(dir, 'ls-tree', '-r', '-t', '--full-tree', first.snapshot.tree).split('\n').filter((l) => / tree /.test(l)).map((l) => l.split(/\s+/)[2]));
+    trees.add(first.snapshot.tree);
+    expect(trees.size).toBeGreaterThan(6);
+    const ctx = await IncrementalContext.open(repo);
+    try {
+      expect(await ctx.preload(first.snapshot.tree)).toBe(trees.size);
+      expect(ctx.cacheStats().trees).toBe(trees.size);
+      write(dir, { 'p/q/r.txt': 'changed\n', 'u/v/w.txt': 'changed too\n' });
+      const inc = await treeWithChanges(ctx, first.snapshot, ['p/q/r.txt', 'u/v/w.txt']);
+      expect('unsure' in inc).toBe(false);
+      expect((inc as { tree: string }).tree).toBe(await captureTree(repo));
+    } finally {
+      ctx.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('records a snapshot through the same commit and ref update as the direct path', async () => {
     const dir = newRepo();
     const repo = await openRepo(dir);

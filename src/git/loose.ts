@@ -119,8 +119,13 @@ export function readLooseObject(repo: Repo, oid: string, maxBytes = Infinity): L
   // The header (`blob 123456\0`) is at most 32 bytes.
   const opts = Number.isFinite(maxBytes) ? { maxOutputLength: maxBytes + 32 } : {};
   for (const dir of [shadowObjectsDir(repo), path.join(repo.commonDir, 'objects')]) {
+    const file = objectPath(dir, oid);
+    // Asked first: a read that fails throws an Error with its stack (~14 µs and
+    // ~1 KB of garbage here, against ~2.5 µs for the question), and most trees
+    // a daemon reads ahead are packed (two failed reads each, 9,926 trees at 100k files).
+    if (!existsSync(file)) continue;
     try {
-      raw = inflateSync(readFileSync(objectPath(dir, oid)), opts);
+      raw = inflateSync(readFileSync(file), opts);
       break;
     } catch {
       // not loose there

@@ -249,19 +249,19 @@ export class IncrementalContext {
     }
     if (rest.length === 0) return;
     this.objects ??= new ObjectBatch({ cwd: this.repo.worktree, env: shadowEnv(this.repo) });
-    let got: Map<string, { type: string; content: Buffer } | null>;
+    // Each tree copied straight from git's output into the arena: no copy of its own to drop.
+    const wrong: string[] = [];
     try {
-      got = await this.objects.read(rest);
+      await this.objects.readEach(rest, (oid, o) => {
+        if (!o || o.type !== 'tree') wrong.push(oid);
+        else this.put(oid, o.content);
+      });
     } catch (err) {
       this.objects.close();
       this.objects = null;
       throw err;
     }
-    for (const oid of rest) {
-      const o = got.get(oid);
-      if (!o || o.type !== 'tree') throw new Error(`tree ${oid} not found`);
-      this.put(oid, o.content);
-    }
+    if (wrong.length > 0) throw new Error(`tree ${wrong[0]} not found`);
   }
 
   /**
@@ -275,15 +275,19 @@ export class IncrementalContext {
     let level = [tree];
     let n = 0;
     while (level.length > 0 && this.trees.bytes < MAX_TREE_BYTES / 2) {
-      await this.readTrees(level);
-      n += level.length;
-      const next: string[] = [];
-      for (const oid of level) {
-        const raw = this.trees.get(oid);
-        if (!raw) continue;
-        for (const e of parseTree(raw, this.oidLen).values()) if ('tree' in e && !this.trees.has(e.tree)) next.push(e.tree);
+      const next = new Set<string>();
+      // In parts, each scanned for its subtrees as soon as it is read: what a
+      // part allocates dies young, and no level's trees are parsed whole.
+      for (let i = 0; i < level.length; i += PRELOAD_PART) {
+        const part = level.slice(i, i + PRELOAD_PART);
+        await this.readTrees(part);
+        for (const oid of part) {
+          const raw = this.trees.get(oid);
+          if (raw) forEachSubtree(raw, this.oidLen, (sub) => !this.trees.has(sub) && next.add(sub));
+        }
       }
-      level = [...new Set(next)];
+      n += level.length;
+      level = [...next];
     }
     return n;
   }
@@ -318,6 +322,22 @@ const MAX_TREE_BYTES = 32 * 1024 * 1024;
  * ~2.5 MB of the daemon's heap at 100k files.
  */
 const PARSED_TREES = 128;
+
+/** Trees asked of git in one request while preloading. */
+const PRELOAD_PART = 256;
+
+/** Calls `each` with the id (hex) of every subtree of a raw tree, nothing else decoded. */
+function forEachSubtree(content: Buffer, oidLen: number, each: (oid: string) => unknown): void {
+  let pos = 0;
+  while (pos < content.length) {
+    const sp = content.indexOf(0x20, pos);
+    const nul = content.indexOf(0, sp);
+    if (sp < 0 || nul < 0) return;
+    // A subtree's mode is `40000` (gitformat-tree), and no other mode starts with 4.
+    if (sp - pos === 5 && content[pos] === 0x34) each(content.toString('hex', nul + 1, nul + 1 + oidLen));
+    pos = nul + 1 + oidLen;
+  }
+}
 
 /** Raw tree entries: `<mode> <name>\0<oid bytes>` (gitformat-tree). */
 function parseTree(content: Buffer, oidLen: number): Map<string, Leaf | { tree: string }> {

@@ -11,8 +11,10 @@ import { spawnGit } from '../git/exec.js';
 
 interface Pending {
   oids: string[];
-  out: Map<string, { type: string; content: Buffer } | null>;
-  resolve: (m: Map<string, { type: string; content: Buffer } | null>) => void;
+  /** Answers given so far. */
+  done: number;
+  each: (oid: string, obj: { type: string; content: Buffer } | null) => void;
+  resolve: () => void;
   reject: (e: Error) => void;
 }
 
@@ -50,12 +52,22 @@ export class ObjectBatch {
    * @returns id → type and content, or null for an object git does not have.
    * @throws CkptError `GIT_FAILED` when git ended.
    */
-  read(oids: readonly string[]): Promise<Map<string, { type: string; content: Buffer } | null>> {
+  /**
+   * Reads every object named (full ids) in one round trip, each answer
+   * handed to `each` as it is parsed, in the order asked (null: git does not
+   * have it), and nothing kept: `content` is a view into the bytes read from
+   * git, valid only during the call (copy what you keep). The reader stores
+   * what it keeps itself (a cache), so no copy of each object is made only
+   * to be dropped.
+   *
+   * @throws CkptError `GIT_FAILED` when git ended.
+   */
+  readEach(oids: readonly string[], each: (oid: string, obj: { type: string; content: Buffer } | null) => void): Promise<void> {
     if (this.dead) return Promise.reject(this.dead);
-    if (oids.length === 0) return Promise.resolve(new Map());
+    if (oids.length === 0) return Promise.resolve();
     for (const o of oids) if (!/^[0-9a-f]{40,64}$/.test(o)) return Promise.reject(new CkptError('INVALID_ARGUMENT', `bad object id ${JSON.stringify(o)}`));
     return new Promise((resolve, reject) => {
-      this.queue.push({ oids: [...oids], out: new Map(), resolve, reject });
+      this.queue.push({ oids: [...oids], done: 0, each, resolve, reject });
       this.child.stdin.write(oids.join('\n') + '\n');
     });
   }
@@ -68,10 +80,11 @@ export class ObjectBatch {
       if (nl < 0) return;
       const header = this.buf.subarray(0, nl).toString('utf8');
       const parts = header.split(' ');
-      const oid = p.oids[p.out.size]!;
+      const oid = p.oids[p.done]!;
       if (parts.length === 2 && parts[1] === 'missing') {
         this.buf = this.buf.subarray(nl + 1);
-        p.out.set(oid, null);
+        p.done++;
+        this.give(p, oid, null);
       } else {
         const size = Number(parts[2]);
         if (parts.length !== 3 || !Number.isSafeInteger(size)) {
@@ -81,13 +94,25 @@ export class ObjectBatch {
           return;
         }
         if (this.buf.length < nl + 1 + size + 1) return;
-        p.out.set(oid, { type: parts[1]!, content: Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size)) });
+        const content = this.buf.subarray(nl + 1, nl + 1 + size);
         this.buf = this.buf.subarray(nl + 1 + size + 1);
+        p.done++;
+        this.give(p, oid, { type: parts[1]!, content });
       }
-      if (p.out.size === p.oids.length) {
+      if (p.done === p.oids.length) {
         this.queue.shift();
-        p.resolve(p.out);
+        p.resolve();
       }
+    }
+  }
+
+  /** One answer to its reader; a reader that throws fails its own batch, not the ones after it. */
+  private give(p: Pending, oid: string, obj: { type: string; content: Buffer } | null): void {
+    try {
+      p.each(oid, obj);
+    } catch (err) {
+      p.each = () => undefined;
+      p.reject(err as Error);
     }
   }
 

@@ -7,13 +7,15 @@
  * recorded first in a further snapshot, then replaced, or left as it is and
  * reported. Contents stream from git to a temporary file (bounded memory for
  * any size) that is renamed into place; small blobs stored loose (a recent
- * snapshot's) are read in process, and git starts only for the others. Every change made is listed, so a
+ * snapshot's) or whole in ckpt's packs (the daemon's steps: git/pack-read.ts)
+ * are read in process, and git starts only for the others. Every change made is listed, so a
  * failure part-way can put back what was already changed.
  */
 import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../../core/errors.js';
 import { readLooseObject } from '../../git/loose.js';
+import { readPackedObject } from '../../git/pack-read.js';
 import { BlobStream, hashPath, readObjects, type GitObject } from '../../git/objects.js';
 import type { Repo } from '../../git/repo.js';
 import { shadowEnv } from '../../git/shadow.js';
@@ -311,7 +313,8 @@ export class Applier {
 
   /** Blob `oid` read in process when it is stored loose and holds at most `maxBytes`; else undefined (git reads it). */
   private looseBlob(oid: string, maxBytes: number): GitObject | undefined {
-    const obj = readLooseObject(this.repo, oid, maxBytes);
+    // Loose (a recent snapshot of the direct path), else whole in one of ckpt's packs (the daemon's steps).
+    const obj = readLooseObject(this.repo, oid, maxBytes) ?? readPackedObject(this.repo, oid, maxBytes);
     return obj && obj.type === 'blob' ? { oid, type: 'blob', content: obj.content } : undefined;
   }
 

@@ -61,6 +61,25 @@ const hook = await build({
 const hookOut = hook.metafile.outputs['dist/hook.cjs'];
 const strays = [...Object.keys(hook.metafile.inputs).filter((f) => !HOOK_INPUTS.includes(f)), ...hookOut.imports.filter((i) => !i.path.startsWith('node:')).map((i) => i.path)];
 if (strays.length > 0) throw new Error(`dist/hook.cjs must hold only ${HOOK_INPUTS.join(', ')} and import only node: built-ins; it has ${strays.join(', ')}`);
+// `ckpt rollback`'s client of the daemon (src/cli/rollback-client.ts): bin/ckpt.js runs it before it
+// loads the CLI, so a rollback the daemon serves loads this file alone; the same rule as the hook's.
+const ROLLBACK_INPUTS = ['src/cli/rollback-client.ts', 'src/cli/lean-parse.ts', 'src/cli/rollback-wire.ts', 'src/watch/daemon-paths.ts'];
+const rb = await build({
+  entryPoints: { rollback: 'src/cli/rollback-client.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external,
+  sourcemap: true,
+  metafile: true,
+  logLevel: 'warning',
+});
+const rbOut = rb.metafile.outputs['dist/rollback.cjs'];
+const rbStrays = [...Object.keys(rb.metafile.inputs).filter((f) => !ROLLBACK_INPUTS.includes(f)), ...rbOut.imports.filter((i) => !i.path.startsWith('node:')).map((i) => i.path)];
+if (rbStrays.length > 0) throw new Error(`dist/rollback.cjs must hold only ${ROLLBACK_INPUTS.join(', ')} and import only node: built-ins; it has ${rbStrays.join(', ')}`);
 await buildClient();
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });

@@ -5,19 +5,40 @@
  * first) and means the same. Every line gives the same exit code, stdout and
  * stderr both ways; a refusal or a dry run changes nothing (every byte of
  * the worktree and the git dir); a real rollback and its `--undo` give the
- * same bytes, index and HEAD both ways.
+ * same bytes, index and HEAD both ways. With the repository's daemon
+ * running, the lean lines are run by the daemon for the tiny client
+ * (cli/rollback-client.ts, cli/daemon-rollback.ts) and give the same exit
+ * code, stdout and stderr as the CLI's own path (which reads through the
+ * same daemon), coloured or not; a client whose environment differs from
+ * the daemon's runs the line itself.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseLeanRollback } from '../src/cli/lean-rollback.js';
 import { CLI, git, indexBytes, makeRepo, picture, write } from './support/repo.js';
+import { daemonSnapshot, startTestDaemon, stopTestDaemons } from './support/daemon.js';
 
 function run(cwd: string, args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CKPT_NO_DAEMON: '1' }, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `ckpt ARGS` with the daemon wanted (whatever the project's default), and `env` over the test's. */
+function runWithDaemon(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
+  delete e.CKPT_NO_DAEMON;
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete e[k];
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: e, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** How many command lines the daemon of `dir` has run for its rollback client (its log's lines). */
+function servedByDaemon(dir: string): number {
+  const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('run for its client')).length : 0;
 }
 
 /**
@@ -25,13 +46,15 @@ function run(cwd: string, args: string[]): { code: number; stdout: string; stder
  * but ckpt's objects and private index: a dry run reads the worktree through
  * them (it records nothing: no ref, reflog, tip record or state changes).
  */
-function everything(dir: string): Record<string, string> {
+function everything(dir: string, daemon = false): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       const rel = path.relative(dir, p);
       if (rel.startsWith('.git/ckpt/shadow/objects/') || /^\.git\/ckpt\/wt\/[^/]+\/index$/.test(rel)) continue;
+      // With a daemon: its log and its pool of ready temporary files (taken by each lock and refilled) are its own.
+      if (daemon && (rel.startsWith('.git/ckpt/daemon/') || rel.startsWith('.git/ckpt/shadow/tmp-pool/'))) continue;
       if (e.isDirectory()) walk(p);
       else out[rel] = e.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'special';
     }
@@ -150,4 +173,85 @@ describe('ckpt rollback, lean path', () => {
     expect(outputs[0]).toEqual(outputs[1]);
     expect(fs.readFileSync(path.join(dir, 'ignored.log'), 'utf8')).toBe('keep me\n');
   }, 120_000);
+
+  describe('run by the daemon', () => {
+    afterEach(() => stopTestDaemons());
+
+    it('gives the exit code, stdout and stderr of the CLI path for every line, coloured or not, changing nothing on refusals and dry runs', async () => {
+      const dir = makeRepo({ 'a.txt': 'one\n', 'b.txt': 'b\n' });
+      startTestDaemon(dir);
+      await daemonSnapshot(dir, 'manual');
+      write(dir, { 'a.txt': 'two\n', 'c.txt': 'new\n' });
+      await daemonSnapshot(dir, 'after');
+      write(dir, { 'b.txt': 'edited, not in a snapshot\n' });
+      const lines = [
+        ['rollback', '1', '-n'],
+        ['rollback', '1', '--dry-run', '--json'],
+        ['rollback', '-n'],
+        ['rollback', '1', '-n', '--', 'a.txt'],
+        ['rollback', '1', '-n', '--', 'nope.txt'],
+        ['rollback', '1', '-n', '--', '../outside'],
+        ['rollback', '--to', 'garbage'],
+        ['rollback', '--to', 'garbage', '--json'],
+        ['rollback', '--to', 'now', '-n'],
+        ['rollback', '1', '--undo'],
+        ['rollback', '99', '--json'],
+        ['rollback', 'zzzz'],
+        ['rollback', '--undo'],
+        ['rollback', '--undo', '-n', '--json'],
+      ];
+      const before = everything(dir, true);
+      for (const [i, argv] of lines.entries()) {
+        const env = i % 3 === 0 ? { NO_COLOR: undefined, FORCE_COLOR: '1' } : {};
+        const served = servedByDaemon(dir);
+        const lean = runWithDaemon(dir, argv, env);
+        expect(servedByDaemon(dir), `${argv.join(' ')}: run by the daemon`).toBe(served + 1);
+        const full = runWithDaemon(dir, ['--color=auto', ...argv], env);
+        expect(servedByDaemon(dir), `${argv.join(' ')}: the CLI path`).toBe(served + 1);
+        expect(lean, argv.join(' ')).toEqual(full);
+        expect(everything(dir, true), argv.join(' ')).toEqual(before);
+      }
+      // A variable that changes what a rollback may do, set only in the client: the CLI runs the line, the same way.
+      const served = servedByDaemon(dir);
+      const other = runWithDaemon(dir, ['rollback', '1', '-n'], { TZ: 'Pacific/Chatham' });
+      expect(servedByDaemon(dir)).toBe(served);
+      expect(other).toEqual(runWithDaemon(dir, ['--color=auto', 'rollback', '1', '-n'], { TZ: 'Pacific/Chatham' }));
+    }, 300_000);
+
+    it('a rollback and its --undo run by the daemon give the same bytes, output, index and HEAD as the CLI path', async () => {
+      const dir = makeRepo({ 'a.txt': 'one\n', 'd/x.txt': 'x\n' });
+      fs.writeFileSync(path.join(dir, '.gitignore'), 'ignored.log\n');
+      write(dir, { 'ignored.log': 'keep me\n' });
+      startTestDaemon(dir);
+      const first = await daemonSnapshot(dir, 'manual');
+      const one = picture(dir);
+      write(dir, { 'a.txt': 'two\n', 'd/x.txt': null, 'new.txt': 'n\n' });
+      fs.rmdirSync(path.join(dir, 'd'));
+      fs.chmodSync(path.join(dir, 'new.txt'), 0o755);
+      await daemonSnapshot(dir, 'after');
+      const two = picture(dir);
+      const index = indexBytes(dir);
+      const head = git(dir, 'rev-parse', 'HEAD');
+      const steps = (s: string): string => s.replace(/\b\d+\b/g, 'N').replace(/[0-9a-f]{10}/g, 'ID');
+      const outputs: string[][] = [];
+      for (const prefix of [[], ['--color=auto']]) {
+        const served = servedByDaemon(dir);
+        const back = runWithDaemon(dir, [...prefix, 'rollback', String(first), '--json']);
+        expect(back.code, back.stderr).toBe(0);
+        expect(JSON.parse(back.stdout).readBy).toBe('daemon');
+        expect(picture(dir)).toEqual(one);
+        const undo = runWithDaemon(dir, [...prefix, 'rollback', '--undo']);
+        expect(undo.code, undo.stderr).toBe(0);
+        expect(picture(dir)).toEqual(two);
+        expect(servedByDaemon(dir)).toBe(served + (prefix.length === 0 ? 2 : 0));
+        expect(indexBytes(dir).equals(index)).toBe(true);
+        expect(git(dir, 'rev-parse', 'HEAD')).toBe(head);
+        // The JSON's ids, steps and times differ between the two runs; its shape and the rest do not.
+        const json = JSON.parse(back.stdout);
+        outputs.push([steps(JSON.stringify(Object.keys(json))), steps(JSON.stringify(json.changes)), steps(back.stderr), steps(undo.stdout), steps(undo.stderr)]);
+      }
+      expect(outputs[0]).toEqual(outputs[1]);
+      expect(fs.readFileSync(path.join(dir, 'ignored.log'), 'utf8')).toBe('keep me\n');
+    }, 120_000);
+  });
 });

@@ -10,6 +10,10 @@
  */
 import { parseDuration } from '../core/duration.js';
 import type { DaemonOptions } from '../watch/daemon.js';
+import type { RollbackServer } from '../watch/rollback-service.js';
+
+/** The daemon's rollbacks (cli/daemon-rollback.ts), loaded at the first one: not a part of its start-up or its memory until then. */
+export const lazyRollback: RollbackServer = async (msg, svc) => (await import('./daemon-rollback.js')).serveRollback(msg, svc);
 
 /** The options of `daemon run ARGS`, or null when ARGS are for the full CLI to parse (and reject). */
 export function fastDaemonArgs(args: readonly string[]): DaemonOptions | null {
@@ -48,7 +52,7 @@ export async function runDaemonFast(cwd: string, opts: DaemonOptions): Promise<n
   const { runDaemon } = await import('../watch/daemon.js');
   let why: string;
   try {
-    why = await runDaemon(cwd, opts);
+    why = await runDaemon(cwd, { rollback: lazyRollback, ...opts });
   } catch (err) {
     const { Output, settleOutput } = await import('./output.js');
     const out = new Output({ json: false, color: 'never' });

@@ -9,44 +9,19 @@
  * schema in cli/commands/rollback.ts validates it (`--to` by the same
  * `parseTimePoint`, its error carrying the same code, message, hint and
  * data), then run by the same function; test/cli-lean.test.ts compares both
- * paths on the same command lines.
+ * paths on the same command lines. The parse itself is cli/lean-parse.ts
+ * (no import: the daemon's rollback client, cli/rollback-client.ts, uses it
+ * too); {@link runLean} is what both the CLI (main.ts) and the daemon
+ * (cli/daemon-rollback.ts) run once a line is taken.
  */
 import { parseTimePoint } from '../core/duration.js';
 import { CkptError } from '../core/errors.js';
-import type { RollbackInput } from './commands/rollback-run.js';
+import { EXIT } from './output.js';
+import { run, type RunOptions } from './commands/rollback-run.js';
+import type { Ctx } from './context.js';
+import type { LeanRollback } from './lean-parse.js';
 
-/** A command line the lean path takes: the command's input and the paths after `--`. */
-export interface LeanRollback {
-  input: RollbackInput;
-  paths: string[];
-}
-
-/**
- * Reads `argv` (without node and script) when it is `rollback` followed only
- * by the simple forms above; null for anything else (the full path then
- * parses it). Does not validate the values (see {@link validateLean}).
- */
-export function parseLeanRollback(argv: readonly string[]): LeanRollback | null {
-  if (argv[0] !== 'rollback') return null;
-  const dd = argv.indexOf('--');
-  const words = dd >= 0 ? argv.slice(1, dd) : argv.slice(1);
-  const paths = dd >= 0 ? argv.slice(dd + 1) : [];
-  const input: RollbackInput = {};
-  const seen = new Set<string>();
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    const key = w === '-n' || w === '--dry-run' ? 'dryRun' : w === '--undo' ? 'undo' : w === '--json' ? 'json' : w === '--to' ? 'to' : w !== '' && !w.startsWith('-') ? 'target' : null;
-    if (key === null || seen.has(key)) return null;
-    seen.add(key);
-    if (key === 'to') {
-      const v = words[++i];
-      if (v === undefined || v === '' || v.startsWith('-')) return null;
-      input.to = v;
-    } else if (key === 'target') input.target = w;
-    else input[key] = true;
-  }
-  return { input, paths };
-}
+export { parseLeanRollback, type LeanRollback } from './lean-parse.js';
 
 /**
  * Checks the values of a {@link parseLeanRollback} result as the schema
@@ -64,5 +39,23 @@ export function validateLean(lean: LeanRollback, now = Date.now()): void {
   } catch (err) {
     const e = err as CkptError;
     throw new CkptError(e.code ?? 'INVALID_ARGUMENT', `--to: ${e.message}`, { hint: e.hint ?? 'See `ckpt rollback --help`.', data: { option: '--to', value: to } });
+  }
+}
+
+/**
+ * Validates and runs a taken command line, printing through `ctx.out`: the
+ * lean path's whole command, the same in the CLI's process (main.ts) and in
+ * the daemon's (cli/daemon-rollback.ts).
+ *
+ * @param opts the reader (the daemon's in its own process; default: the daemon asked over its socket, or git).
+ * @returns the exit code (docs/cli.md): 0, or the one `ctx.out.fail` maps the error to (never throws).
+ */
+export async function runLean(lean: LeanRollback, ctx: Omit<Ctx, 'paths'>, opts: RunOptions = {}): Promise<number> {
+  try {
+    validateLean(lean);
+    await run({ ...ctx, paths: lean.paths }, lean.input, opts);
+    return EXIT.ok;
+  } catch (err) {
+    return ctx.out.fail(err);
   }
 }

@@ -13,6 +13,23 @@ import type { ColorMode, Output as OutputType } from './output.js';
 import type { DaemonOutcome, HookInput } from '../hook/client.js';
 
 /**
+ * Reports a rollback the daemon ran for the tiny client (cli/rollback-client.ts)
+ * whose answer never came: the daemon ended after it was told to go ahead.
+ * `DAEMON_FAILED` (exit 4), printed as every error is; the rollback is
+ * finished or undone by the next `ckpt rollback`, as after a killed one.
+ */
+export async function rollbackLost(json: boolean): Promise<void> {
+  const [{ Output, settleOutput }, { CkptError }] = await Promise.all([import('./output.js'), import('../core/errors.js')]);
+  const out = new Output({ json, color: 'auto' });
+  process.exitCode = out.fail(
+    new CkptError('DAEMON_FAILED', 'the ckpt daemon ended while it ran the rollback', {
+      hint: 'Nothing is lost: the next `ckpt rollback` finishes it first, `ckpt rollback --undo` puts back the state before it; `ckpt log` shows the steps.',
+    }),
+  );
+  await settleOutput(out);
+}
+
+/**
  * Runs the CLI with `argv` (without node and script) and sets `process.exitCode`.
  */
 export async function main(argv: string[], meta: { program: string; bin?: string }): Promise<void> {
@@ -25,18 +42,11 @@ export async function main(argv: string[], meta: { program: string; bin?: string
   }
   // Lean path: `ckpt rollback` in its simple forms, without commander and zod (cli/lean-rollback.ts).
   if (meta.program === 'ckpt' && argv[0] === 'rollback') {
-    const { parseLeanRollback, validateLean } = await import('./lean-rollback.js');
+    const [{ parseLeanRollback, runLean }, { Output, settleOutput }] = await Promise.all([import('./lean-rollback.js'), import('./output.js')]);
     const lean = parseLeanRollback(argv);
     if (lean) {
-      const [{ EXIT, Output, settleOutput }, { run }] = await Promise.all([import('./output.js'), import('./commands/rollback-run.js')]);
       const out = new Output({ json: !!lean.input.json, color: 'auto' });
-      try {
-        validateLean(lean);
-        await run({ cwd: process.cwd(), out, program: meta.program, bin, paths: lean.paths }, lean.input);
-        process.exitCode = EXIT.ok;
-      } catch (err) {
-        process.exitCode = out.fail(err);
-      }
+      process.exitCode = await runLean(lean, { cwd: process.cwd(), out, program: meta.program, bin });
       await settleOutput(out);
       return;
     }

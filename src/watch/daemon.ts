@@ -28,7 +28,7 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { CkptError, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, currentPidNamespace, isHeld } from '../core/owned-lock.js';
-import type { SnapshotInput, SnapshotKind } from '../core/types.js';
+import type { NotCaptured, SnapshotInput, SnapshotKind } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { FOLD_AT_PACKS, foldPacks, storePacks } from '../git/pack-fold.js';
 import { TempPool } from '../git/temp-pool.js';
@@ -39,10 +39,12 @@ import { lockHeldWith, REF_RACE_TRIES, withWorktreeLock } from '../snapshot/lock
 import { groupInput, groupRequests, markServed, queuedRequests } from '../snapshot/queue.js';
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
+import type { WorktreeReader } from '../snapshot/reader.js';
 import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
 import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
 import type { PollWatch } from './poll-watch.js';
+import type { RollbackServer } from './rollback-service.js';
 import { TreeWatch, type Taken } from './tree-watch.js';
 
 /** Variables naming a path git reads (git(1) "Environment Variables"): resolved before the daemon leaves its start directory. */
@@ -96,6 +98,12 @@ export interface DaemonOptions {
    * mounts). Every snapshot then reads the whole worktree with git.
    */
   poll?: boolean;
+  /**
+   * Runs `rollback` requests in this process (the CLI gives its own
+   * rollback command: cli/daemon-rollback.ts; watch/ knows no CLI). Absent:
+   * they are refused (`UNSERVED`) and the client runs the rollback itself.
+   */
+  rollback?: RollbackServer;
 }
 
 /** What `ckpt daemon status` shows of one worktree. */
@@ -286,6 +294,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const slots = new Map<string, Slot>();
   const pools = new Set<TempPool>();
   let requests = 0;
+  /** Rollbacks running for their clients (the `rollback` request). */
+  const rollbacks = new Set<Promise<unknown>>();
   let lastActivity = Date.now();
   /** The pools and git children let go after {@link RELEASE_MS} of quiet (`releaseHeld`), taken again by the next snapshot (`reacquire`; git's children as the context needs them). */
   let released = false;
@@ -596,9 +606,16 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
    * proves, so no snapshot of this daemon runs meanwhile.
    */
   const readFor = async (slot: Slot, base: IncrementalBase, only: string[] | null): Promise<Record<string, unknown>> => {
-    const refuse = (why: string): Record<string, unknown> => {
+    const r = await readIn(slot, base, only);
+    if ('refused' in r) return { ok: false, code: 'UNSURE', message: r.refused };
+    // The changes against the base, so the holder's snapshot summarises them without a diff of its own.
+    return { ok: true, tree: r.tree, notCaptured: r.notCaptured, read: r.read, changes: wireChanges(r.changes) };
+  };
+  /** {@link readFor}'s read, for a holder in this process too (a rollback the daemon runs: {@link localReader}). */
+  const readIn = async (slot: Slot, base: IncrementalBase, only: string[] | null): Promise<{ tree: string; notCaptured: NotCaptured[]; read: number; changes: TreeChange[] } | { refused: string }> => {
+    const refuse = (why: string): { refused: string } => {
       count(slot.status.readsRefused, why);
-      return { ok: false, code: 'UNSURE', message: why };
+      return { refused: why };
     };
     let paths = only;
     if (!paths) {
@@ -618,9 +635,50 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     slot.known.add(inc.tree);
     slot.status.reads++;
     log(`${slot.repo.worktree}: read for the lock's holder, in process: ${inc.read} read of ${paths.length} ${only ? 'asked' : 'dirty'}`);
-    // The changes against the base, so the holder's snapshot summarises them without a diff of its own.
-    return { ok: true, tree: inc.tree, notCaptured: inc.notCaptured, read: inc.read, changes: wireChanges(inc.changes) };
+    return { tree: inc.tree, notCaptured: inc.notCaptured, read: inc.read, changes: inc.changes };
   };
+
+  /** The plan's tree diff from the slot's trees (the `diff` request), or why it cannot answer. */
+  const diffIn = async (slot: Slot, from: string, to: string): Promise<TreeChange[] | { refused: string }> => {
+    const stale = slot.ctx ? slot.ctx.stale() : 'no context';
+    if (stale || !slot.ctx) return { refused: stale ?? 'no context' };
+    try {
+      return await diffTreesIn(slot.ctx, from, to);
+    } catch (err) {
+      return { refused: (err as Error).message };
+    }
+  };
+
+  /**
+   * The reader a rollback run in this process (a `rollback` request) uses:
+   * the `read` and `diff` requests' answers, without the socket or the
+   * lock's token (the rollback holds the worktree lock in this process).
+   */
+  const localReader = (slot: Slot): WorktreeReader => ({
+    name: 'daemon',
+    async read(tip, only) {
+      let text: string[] | null = null;
+      if (only) {
+        text = [];
+        for (const raw of only) {
+          const t = raw.toString('utf8');
+          if (!Buffer.from(t, 'utf8').equals(raw)) return null; // a name that is not UTF-8: git reads
+          text.push(t);
+        }
+      }
+      try {
+        const r = await readIn(slot, { tree: tip.tree, notCaptured: tip.notCaptured, notCapturedCount: tip.notCapturedCount }, text);
+        return 'refused' in r ? null : { tree: r.tree, notCaptured: r.notCaptured, changes: r.changes };
+      } catch (err) {
+        log(`${slot.repo.worktree}: read for a rollback failed (git reads): ${(err as Error).message}`);
+        return null;
+      }
+    },
+    async diff(from, to) {
+      const r = await diffIn(slot, from, to);
+      return Array.isArray(r) ? r : null;
+    },
+  });
 
   /** Quiet worktrees: does git see what the last snapshot holds? */
   const verify = async (): Promise<void> => {
@@ -755,13 +813,25 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         const oid = (v: unknown): v is string => typeof v === 'string' && v.length === repo.zeroOid.length && /^[0-9a-f]+$/.test(v);
         if (!oid(msg.from) || !oid(msg.to)) return { ok: false, code: 'BAD_REQUEST', message: 'from and to must be tree ids' };
-        const slot = await attach(repo);
-        const stale = slot.ctx ? slot.ctx.stale() : 'no context';
-        if (stale || !slot.ctx) return { ok: false, code: 'UNSURE', message: stale ?? 'no context' };
+        const r = await diffIn(await attach(repo), msg.from, msg.to);
+        return Array.isArray(r) ? { ok: true, changes: wireChanges(r) } : { ok: false, code: 'UNSURE', message: r.refused };
+      }
+      case 'rollback': {
+        // `ckpt rollback` run here for its client (cli/rollback-client.ts), by the CLI's own code (cli/daemon-rollback.ts).
+        if (!opts.rollback) return { ok: false, code: 'UNSERVED', message: 'this daemon runs no rollbacks' };
+        // Counted while it runs: the daemon neither releases its files under it nor stops before it ends.
+        const running = opts.rollback(msg, {
+          sock,
+          commonDir: first.commonDir,
+          reader: async (repo) => localReader(await attach(repo)),
+          log,
+        });
+        rollbacks.add(running);
         try {
-          return { ok: true, changes: wireChanges(await diffTreesIn(slot.ctx, msg.from, msg.to)) };
-        } catch (err) {
-          return { ok: false, code: 'UNSURE', message: (err as Error).message };
+          return await running;
+        } finally {
+          rollbacks.delete(running);
+          touch();
         }
       }
       case 'snapshot': {
@@ -861,7 +931,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     let buf = '';
     sock.setEncoding('utf8');
     sock.on('error', () => undefined);
-    sock.on('data', (c: string) => {
+    const onData = (c: string): void => {
       if (buf === null) return;
       buf += c;
       const nl = buf.indexOf('\n');
@@ -880,6 +950,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         sock.end(JSON.stringify({ ok: false, version: DAEMON_VERSION, code: 'BAD_REQUEST', message: 'not JSON' }) + '\n');
         return;
       }
+      // A rollback's handshake continues on the socket (cli/daemon-rollback.ts reads its next line): no second request here.
+      if (msg.cmd === 'rollback') sock.off('data', onData);
       handle(msg, sock)
         .catch((err: unknown) => {
           const e = err as CkptError;
@@ -889,7 +961,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           if (reply === KEEP_OPEN) return;
           if (!sock.destroyed) sock.end(JSON.stringify({ ...reply, version: DAEMON_VERSION }) + '\n');
         });
-    });
+    };
+    sock.on('data', onData);
   });
 
   const stopped = new Promise<string>((resolve) => {
@@ -948,11 +1021,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       slot.ctx?.close();
       log(`stopped watching ${wt}: it is gone`);
     }
-    const busy = [...slots.values()].some((x) => x.running || x.pending.length > 0 || x.subscribers.size > 0);
+    const busy = rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0 || x.subscribers.size > 0);
     if (!busy && Date.now() - lastActivity >= Math.min(RELEASE_MS, idleMs)) releaseHeld();
   }, 1000);
   const tick = setInterval(() => {
     if ([...slots.values()].some((x) => x.subscribers.size > 0)) touch(); // someone watches: not idle
+    if (rollbacks.size > 0) touch(); // a rollback runs: not idle
     if (Date.now() - lastActivity >= idleMs) stopping?.(`idle for ${Math.round(idleMs / 1000)} s`);
     else void verify();
   }, Math.max(50, Math.min(verifyMs, idleMs, 5000)));
@@ -963,6 +1037,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   server.close();
+  // A rollback under way ends first (its client waits for its answer; the worktree lock is its own).
+  await Promise.allSettled([...rollbacks]);
   for (const slot of slots.values()) {
     if (slot.settle) clearTimeout(slot.settle);
     for (const x of slot.subscribers) x.sock.end(JSON.stringify({ ok: true, event: 'stopped', why, version: DAEMON_VERSION }) + '\n');

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import * as z from '../../core/zod.js';
 import { openRepo } from '../../git/repo.js';
 import { runDaemon } from '../../watch/daemon.js';
+import { lazyRollback } from '../daemon-run.js';
 import { daemonStatus, startDaemon, stopDaemon } from '../../watch/daemon-control.js';
 import { durationMs, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
@@ -73,6 +74,6 @@ async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<n
 
 /** `ckpt daemon run`: the daemon in the foreground until it stops; throws `DAEMON_RUNNING`. */
 async function run(ctx: Ctx, input: z.output<typeof runSchema>): Promise<void> {
-  const why = await runDaemon(ctx.cwd, { ...(input.idle ? { idleMs: input.idle } : {}), ...(input.verify ? { verifyMs: input.verify } : {}), ...(input.poll ? { poll: true } : {}) });
+  const why = await runDaemon(ctx.cwd, { rollback: lazyRollback, ...(input.idle ? { idleMs: input.idle } : {}), ...(input.verify ? { verifyMs: input.verify } : {}), ...(input.poll ? { poll: true } : {}) });
   ctx.out.line(`daemon stopped: ${why}`);
 }

@@ -7,6 +7,7 @@
 import { CkptError } from '../../core/errors.js';
 import { openRepo } from '../../git/repo.js';
 import { rollback, type FileChange } from '../../snapshot/rollback.js';
+import type { WorktreeReader } from '../../snapshot/reader.js';
 import { daemonReader } from '../../watch/daemon-reader.js';
 import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
@@ -21,8 +22,14 @@ export interface RollbackInput {
   json?: boolean | undefined;
 }
 
+/** How {@link run} reads the worktree. */
+export interface RunOptions {
+  /** The reader to use (the daemon's own, when the daemon runs the command: cli/daemon-rollback.ts); default: the daemon's over its socket when it is wanted (watch/daemon-reader.ts), else git. */
+  reader?: WorktreeReader;
+}
+
 /** Runs `ckpt rollback`; prints through `ctx.out` only. Errors are thrown as `CkptError`s for the CLI to report. */
-export async function run(ctx: Ctx, input: RollbackInput): Promise<void> {
+export async function run(ctx: Ctx, input: RollbackInput, opts: RunOptions = {}): Promise<void> {
   if ([input.target, input.to, input.undo].filter((x) => x !== undefined && x !== false).length > 1) {
     throw new CkptError('INVALID_ARGUMENT', 'give one of TARGET, --to TIME or --undo', { hint: 'See `ckpt rollback --help`.' });
   }
@@ -30,7 +37,8 @@ export async function run(ctx: Ctx, input: RollbackInput): Promise<void> {
   const c = out.c;
   const repo = await openRepo(ctx.cwd);
   const paths = toRepoPaths(repo, ctx.cwd, ctx.paths);
-  const reader = daemonReader(repo);
+  const asked = opts.reader ? null : daemonReader(repo);
+  const reader = opts.reader ?? asked;
   const res = await rollback(repo, {
     ...(input.target !== undefined ? { target: input.target } : {}),
     ...(input.to ? { to: input.to } : {}),
@@ -41,7 +49,7 @@ export async function run(ctx: Ctx, input: RollbackInput): Promise<void> {
     reader,
   });
   // None answered: one is started for the next rollbacks and hooks (detached; not from inside a race's attempt).
-  if (reader?.unanswered) (await import('../../watch/daemon-control.js')).startDaemonDetached(repo.worktree, ctx.bin);
+  if (asked?.unanswered) (await import('../../watch/daemon-control.js')).startDaemonDetached(repo.worktree, ctx.bin);
   out.result(res);
   if (res.interrupted) {
     const it = res.interrupted;

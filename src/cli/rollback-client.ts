@@ -1,0 +1,156 @@
+/**
+ * `ckpt rollback` served by the repository's daemon: the tiny client that
+ * bin/ckpt.js runs before it loads the CLI (bundled alone as
+ * dist/rollback.cjs, Node's built-ins only: scripts/build.mjs checks it).
+ * For a command line the lean path takes (cli/lean-parse.ts) it sends the
+ * line, its directory, the environment that matters and how its output is
+ * shown to the daemon, which runs the CLI's own rollback (cli/daemon-rollback.ts)
+ * and returns its exit code, stdout and stderr; they are written as they
+ * are. The conversation is cli/rollback-wire.ts.
+ *
+ * Anything else is left to the CLI (null), which then does what it always
+ * did: another command line; the daemon not wanted (`CKPT_NO_DAEMON=1` and
+ * the others of daemon-paths.ts daemonWanted); git's discovery variables
+ * set (daemon-paths.ts findCommonDir); no daemon, one of another version or
+ * protocol, one that does not accept within {@link CONNECT_MS} or answer
+ * within {@link READY_MS}; a refusal (another environment, umask or
+ * repository, a daemon that runs no rollbacks).
+ *
+ * Once it has said go, the client never runs the rollback itself: the
+ * daemon may have begun it. A daemon that ends before its answer is
+ * reported as `DAEMON_FAILED` ({@link RollbackClientResult} `lost`): the
+ * rollback is then finished or undone by the next one, as after a killed
+ * `ckpt rollback` (snapshot/restore/recover.ts). A client killed meanwhile
+ * changes nothing: the daemon finishes the rollback.
+ */
+import { connect } from 'node:net';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, findCommonDir, socketPath } from '../watch/daemon-paths.js';
+import { parseLeanRollback } from './lean-parse.js';
+import { behaviourEnv, OUTPUT_ENV } from './rollback-wire.js';
+
+/** How long the daemon may take to accept the connection, in ms. */
+const CONNECT_MS = 1000;
+/** How long it may take to say it runs the rollback (or refuse), in ms: past it the CLI runs it. */
+const READY_MS = 3000;
+
+/** What {@link runRollbackClient} did: the command's exit code once written; `lost` when the daemon ended after the go-ahead; null: the CLI runs the command. */
+export type RollbackClientResult = { exit: number } | { lost: true; json: boolean } | null;
+
+/** The process's side the client reads and writes (the real ones by default; a test's). */
+export interface ClientIo {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/**
+ * Runs `argv` (without node and script) through the daemon when it can.
+ *
+ * @returns see {@link RollbackClientResult}; never throws.
+ */
+export async function runRollbackClient(argv: readonly string[], io: ClientIo = { cwd: process.cwd(), env: process.env, stdout: process.stdout, stderr: process.stderr }): Promise<RollbackClientResult> {
+  const lean = parseLeanRollback(argv);
+  if (!lean) return null;
+  // Behind a race's hook relay (a sandbox): the CLI's path, as before.
+  if (io.env.CKPT_HOOK_SOCKET) return null;
+  const commonDir = findCommonDir(io.cwd, io.env);
+  if (!commonDir || !daemonWanted(commonDir, io.env)) return null;
+  const outEnv: Record<string, string> = {};
+  for (const k of OUTPUT_ENV) if (io.env[k] !== undefined) outEnv[k] = io.env[k];
+  const request = {
+    v: DAEMON_PROTOCOL,
+    version: DAEMON_VERSION,
+    cmd: 'rollback',
+    cwd: io.cwd,
+    argv,
+    env: behaviourEnv(io.env),
+    outEnv,
+    tty: { stdout: !!io.stdout.isTTY, stderr: !!io.stderr.isTTY, ...(io.stdout.columns ? { columns: io.stdout.columns } : {}), ...(io.stdout.rows ? { rows: io.stdout.rows } : {}) },
+    umask: process.umask(),
+  };
+  const reply = await converse(socketPath(commonDir), request);
+  if (reply === null) return null;
+  if (reply === 'lost') return { lost: true, json: !!lean.input.json };
+  const [werr] = await Promise.all([write(io.stdout, reply.stdout), write(io.stderr, reply.stderr)]);
+  // As the CLI's settleOutput: output that never arrived is not success (exit 4; a message unless the reader went away).
+  if (!werr) return { exit: reply.exit };
+  if (werr.code !== 'EPIPE') await write(io.stderr, `error: cannot write the output to stdout: ${werr.code ?? werr.message}\n`);
+  return { exit: reply.exit || 4 };
+}
+
+type Final = { exit: number; stdout: string; stderr: string };
+
+/** The conversation of rollback-wire.ts: null before the go-ahead (the CLI runs it), 'lost' after it, else the final reply. */
+function converse(socket: string, request: Record<string, unknown>): Promise<Final | 'lost' | null> {
+  return new Promise((resolve) => {
+    let state: 'connect' | 'ready' | 'go' | 'done' = 'connect';
+    let buf = '';
+    const finish = (v: Final | 'lost' | null): void => {
+      if (state === 'done') return;
+      state = 'done';
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    // After the go-ahead no bound applies: the rollback runs in the daemon.
+    const bound = (of: typeof state, ms: number): NodeJS.Timeout =>
+      setTimeout(() => {
+        // Once more after pending callbacks and poll (as daemon-client.ts): an answer that came in time wins.
+        setImmediate(() => {
+          if (state === of) finish(null);
+        });
+      }, ms);
+    let timer = bound('connect', CONNECT_MS);
+    const sock = connect(socket);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => {
+      clearTimeout(timer);
+      state = 'ready';
+      timer = bound('ready', READY_MS);
+      sock.write(JSON.stringify(request) + '\n');
+    });
+    sock.on('data', (c: string) => {
+      buf += c;
+      for (let nl = buf.indexOf('\n'); nl >= 0 && state !== 'done'; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let msg: Record<string, unknown> | null = null;
+        try {
+          msg = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          msg = null;
+        }
+        if (state === 'ready') {
+          // Another version's daemon, a refusal, nonsense: nothing was begun.
+          if (!msg || msg.version !== DAEMON_VERSION || msg.ok !== true || msg.ready !== true) return finish(null);
+          clearTimeout(timer);
+          state = 'go';
+          sock.write(JSON.stringify({ go: true }) + '\n');
+        } else if (state === 'go') {
+          const ok = msg && msg.ok === true && typeof msg.exit === 'number' && typeof msg.stdout === 'string' && typeof msg.stderr === 'string';
+          return finish(ok ? { exit: msg!.exit as number, stdout: msg!.stdout as string, stderr: msg!.stderr as string } : 'lost');
+        }
+      }
+    });
+    const ended = (): void => finish(state === 'go' ? 'lost' : null);
+    sock.on('error', ended);
+    sock.on('close', ended);
+  });
+}
+
+/** Writes `text` and waits until it is handed to the system; resolves to the stream's write error (EPIPE, ENOSPC), or null. */
+function write(stream: ClientIo['stdout'], text: string): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((resolve) => {
+    const onError = (err: NodeJS.ErrnoException): void => resolve(err);
+    stream.once('error', onError);
+    try {
+      stream.write(text, (err) => {
+        stream.off('error', onError);
+        resolve((err as NodeJS.ErrnoException | null | undefined) ?? null);
+      });
+    } catch (err) {
+      resolve(err as NodeJS.ErrnoException);
+    }
+  });
+}

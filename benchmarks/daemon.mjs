@@ -3,6 +3,8 @@
 //
 //   node benchmarks/daemon.mjs [--sizes 1k,10k,100k] [--quick] [--no-race] [--out benchmarks/results.md]
 //   node benchmarks/daemon.mjs --race-only [--quick]   (the race's memory alone: printed, results.md untouched)
+//   node benchmarks/daemon.mjs --rollback-only [--sizes 10k,100k] [--quick] [--baseline DIR]   (the rollback family alone: printed, results.md untouched;
+//     DIR: another build's copy holding bin/ and dist/, whose `ckpt rollback` runs in the same loop against the same daemon)
 //
 // dist/ must be built. Writes its section of results.md between the
 // `<!-- daemon -->` markers (the rest of the file is run.mjs's).
@@ -27,6 +29,14 @@ const { machine, startedAt } = await startRun();
 if (argv.includes('--race-only')) {
   const r = await benchRaceMemory({ quick });
   console.log([...raceMemoryReport(r), '', `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`, JSON.stringify({ peak: r.peak, final: r.final })].join('\n'));
+  process.exit(0);
+}
+if (argv.includes('--rollback-only')) {
+  const rbs = [];
+  const base = arg('--baseline', null);
+  const baseline = base ? { bin: path.resolve(base, 'bin', 'ckpt.js'), name: path.basename(path.resolve(base)) } : null;
+  for (const s of sizes) rbs.push(await benchDaemonRollback(s, { quick, baseline }));
+  console.log([...rollbackReport(rbs, fmt), '', `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`].join('\n'));
   process.exit(0);
 }
 const results = [];

@@ -56,7 +56,7 @@ export async function startDaemonProcess(bin, dir, sockPath, env) {
  * `rb-direct`, `rb-git`, `rb-node`, and the target's value (the daemon's
  * whole-process median over bare Node's, ms).
  */
-export async function benchDaemonRollback(label, { quick }) {
+export async function benchDaemonRollback(label, { quick, baseline = null }) {
   const iters = quick ? 3 : label === '100k' ? 9 : 13;
   log(`\n== rollback through the daemon, ${label} files ==`);
   const { dir, manifest } = ensureRepo(label);
@@ -90,8 +90,8 @@ export async function benchDaemonRollback(label, { quick }) {
   const editedAgain = (c) => {
     for (const [i, h] of c.edited) assert(sha(path.join(dir, manifest.files[i])) === h, `${manifest.files[i]} is not back to the step's bytes`);
   };
-  const rollbackCli = (args, extraEnv) => {
-    const r = spawnTimed([bin, 'rollback', ...args, '--json'], { cwd: dir, env: { ...noCa, ...extraEnv } });
+  const rollbackCli = (args, extraEnv, with_ = bin) => {
+    const r = spawnTimed([with_, 'rollback', ...args, '--json'], { cwd: dir, env: { ...noCa, ...extraEnv } });
     return { ms: r.ms, value: JSON.parse(String(r.stdout)) };
   };
   const methods = [
@@ -121,6 +121,21 @@ export async function benchDaemonRollback(label, { quick }) {
         editedAgain(c);
       },
     },
+    // --baseline DIR: another build's bin/ckpt.js (its own CLI and client) against the same daemon, in the same loop (A/B).
+    ...(baseline
+      ? [
+          {
+            key: 'rb-daemon-base',
+            name: `the same, the baseline's client (${baseline.name})`,
+            prepare: makeStep,
+            run: (c) => rollbackCli([String(c.base.step)], {}, baseline.bin),
+            check: (c, v) => {
+              assert(v.changes.length === 10 && v.readBy === 'daemon', `rolled back ${v.changes.length} files, read by ${v.readBy}`);
+              original(c);
+            },
+          },
+        ]
+      : []),
     {
       key: 'rb-direct',
       name: '`ckpt rollback <step>`, whole process, CKPT_NO_DAEMON=1 (git reads the worktree)',

@@ -19,6 +19,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
+import { HOOK_STDIN_MS } from '../src/hook/client.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, socketPath } from '../src/watch/daemon-paths.js';
 import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { ckptModules, gitView, runTraced, type TracedRun } from './support/hook-run.js';
@@ -54,6 +55,31 @@ function installedCommand(dir: string): string {
  */
 function runHook(dir: string, command: string, event: 'PreToolUse' | 'PostToolUse', id: string, env: NodeJS.ProcessEnv = {}): Promise<TracedRun> {
   return runTraced(command, dir, JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' }), env);
+}
+
+/**
+ * Runs `command` through `sh -c` in `dir` with the pieces of `stdin` written
+ * to it 200 ms apart and the pipe left open (an agent that never closes its end of it) until the
+ * process exits or `boundMs` passes (then it is killed): its exit code
+ * (null: still running at the bound), whether stdin was still open when it
+ * exited, and how long it ran in ms.
+ */
+function runKeepingStdinOpen(dir: string, command: string, stdin: string[], env: NodeJS.ProcessEnv, boundMs: number): Promise<{ code: number | null; open: boolean; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const p = spawn('sh', ['-c', command], { cwd: dir, stdio: ['pipe', 'ignore', 'inherit'], env: { ...process.env, CKPT_DAEMON_AUTOSTART: '0', ...env } });
+    children.push(p.pid!);
+    p.stdin.on('error', () => undefined);
+    stdin.forEach((piece, i) => setTimeout(() => p.stdin.write(piece), i * 200));
+    const bound = setTimeout(() => p.kill('SIGKILL'), boundMs);
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      clearTimeout(bound);
+      const open = !p.stdin.writableEnded;
+      p.stdin.end();
+      resolve({ code, open, ms: Date.now() - t0 });
+    });
+  });
 }
 
 /** The newest step of `dir`'s chain. */
@@ -182,6 +208,29 @@ describe('the installed hook entry', () => {
     await dyingDaemon(dir, 'request');
     write(dir, { 'b.txt': 'killed daemon\n' });
     await recordedDirectly(dir, await runHook(dir, command, 'PreToolUse', 's2', { CKPT_DAEMON: '1' }), 'before', 's2');
+  });
+
+  it('an agent that keeps stdin open after its payload: the hook ends once the payload is whole (served, the step recorded once), and after its read bound when it never is (it records directly, it does not linger)', async () => {
+    const dir = makeRepo();
+    const command = installedCommand(dir);
+    startTestDaemon(dir);
+    // Written in two pieces, the first ending inside a string with a brace in it: the object is whole only with the second.
+    const payload = JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 'Bash', tool_input: { command: 'echo "{ }" }' }, tool_use_id: 'k1', session_id: 's' });
+    const brace = payload.indexOf('{ }') + 1;
+    const whole = await runKeepingStdinOpen(dir, command, [payload.slice(0, brace), payload.slice(brace)], { CKPT_DAEMON: '1' }, 60_000);
+    expect(whole).toMatchObject({ code: 0, open: true });
+    // It did not wait for the read bound (it used to wait for it, then stay until the agent closed stdin).
+    expect(whole.ms).toBeLessThan(HOOK_STDIN_MS);
+    const steps = await listSteps(await openRepo(dir));
+    expect(steps.filter((s) => s.toolUseId === 'k1').map((s) => s.kind)).toEqual(['before']);
+    expect(testDaemonStatus(dir).status.worktrees[0]!.snapshots).toBe(1);
+    // A payload that never becomes a whole object: read until the bound, then the direct path reports it; the process ends.
+    const cut = await runKeepingStdinOpen(dir, command, [payload.slice(0, -5)], { CKPT_DAEMON: '1' }, 60_000);
+    expect(cut).toMatchObject({ code: 0, open: true });
+    expect(cut.ms).toBeGreaterThanOrEqual(HOOK_STDIN_MS);
+    expect(fs.readFileSync(path.join(dir, '.git', 'ckpt', 'hook.log'), 'utf8')).toMatch(/stdin is not JSON/);
+    expect(testDaemonStatus(dir).status.worktrees[0]!.snapshots).toBe(1);
+    expect((await listSteps(await openRepo(dir))).filter((s) => s.toolUseId === 'k1')).toHaveLength(1);
   });
 
   it('an install made with the earlier command line (`node …/ckpt.js hook AGENT`) is found: install replaces it, uninstall removes it', () => {

@@ -56,29 +56,98 @@ export function payloadDir(payload: Record<string, unknown>): string | null {
   return typeof first === 'string' && path.isAbsolute(first) ? first : null;
 }
 
-/** Reads stdin until its end or `timeoutMs`; beyond `maxBytes` it keeps draining (the writer never sees EPIPE) and says so. Never rejects. */
+/**
+ * Reads stdin until its end, until it holds one whole JSON object (every
+ * agent's payload is one: an agent that keeps its end of the pipe open after
+ * writing it is not waited for), or until `timeoutMs`; beyond `maxBytes` it
+ * keeps draining to the end (the writer never sees EPIPE) and says so. Once
+ * done, stdin is let go (paused, its listeners removed, unref'd), so it never
+ * keeps the hook's process alive. Never rejects.
+ *
+ * @param timeoutMs how long to read before going on with what arrived, in ms.
+ */
 export function readStdin(timeoutMs = HOOK_STDIN_MS, maxBytes = HOOK_STDIN_MAX_BYTES): Promise<HookInput> {
   return new Promise((resolve) => {
-    if (process.stdin.isTTY) return resolve({ text: '', truncated: false });
+    const stdin = process.stdin;
+    if (stdin.isTTY) return resolve({ text: '', truncated: false });
     const chunks: Buffer[] = [];
+    const scan = new ObjectEnd();
     let size = 0;
     let truncated = false;
     const finish = (): void => {
       clearTimeout(timer);
+      stdin.off('data', onData);
+      stdin.off('end', finish);
+      stdin.off('error', finish);
+      stdin.on('error', () => undefined); // nothing read any more: an error now is nobody's
+      stdin.pause();
+      (stdin as { unref?: () => void }).unref?.();
       resolve({ text: truncated ? '' : Buffer.concat(chunks).toString('utf8'), truncated });
     };
-    const timer = setTimeout(finish, timeoutMs);
-    process.stdin.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       if (truncated) return;
       size += c.length;
       if (size > maxBytes) {
         truncated = true;
         chunks.length = 0;
-      } else chunks.push(c);
-    });
-    process.stdin.on('end', finish);
-    process.stdin.on('error', finish);
+        return;
+      }
+      chunks.push(c);
+      if (scan.feed(c)) finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    stdin.on('data', onData);
+    stdin.on('end', finish);
+    stdin.on('error', finish);
   });
+}
+
+/**
+ * Finds where a JSON object that starts a byte stream ends, chunk by chunk
+ * (linear: each byte is looked at once): braces counted outside strings.
+ * UTF-8 is read as bytes: no byte of a multi-byte character is an ASCII
+ * quote, backslash or brace. A stream not starting with `{` (after
+ * whitespace or a BOM) never ends here: it is read to its end, as before.
+ */
+export class ObjectEnd {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private started = false;
+  private notObject = false;
+  private bom = 0;
+  /** Whether the object is complete once `chunk` is added (bytes after it are not looked at). */
+  feed(chunk: Uint8Array): boolean {
+    if (this.notObject) return false;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (!this.started) {
+        // Whitespace, or a UTF-8 BOM (EF BB BF), before the object.
+        if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
+        if (b === [0xef, 0xbb, 0xbf][this.bom]) {
+          this.bom++;
+          continue;
+        }
+        if (b !== 0x7b || (this.bom !== 0 && this.bom !== 3)) {
+          this.notObject = true;
+          return false;
+        }
+        this.started = true;
+        this.depth = 1;
+        continue;
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (b === 0x5c) this.escaped = true;
+        else if (b === 0x22) this.inString = false;
+      } else if (b === 0x22) this.inString = true;
+      else if (b === 0x7b || b === 0x5b) this.depth++;
+      else if (b === 0x7d || b === 0x5d) {
+        if (--this.depth === 0) return true;
+      }
+    }
+    return false;
+  }
 }
 
 /** The hook's wait budget in ms from `CKPT_HOOK_WAIT` (`5s`, `500ms`), else 20 s (agents/hooks.ts hookWaitMs, which logs a bad value). */

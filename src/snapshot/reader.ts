@@ -19,7 +19,9 @@ export interface WorktreeReader {
    * changed since it was read read again. With `only`: `tip`'s tree with
    * exactly those paths read again, each read and hashed whatever its stat
    * data says, and nothing else (as `git add -A -- PATHS` over an index
-   * holding `tip`). Writes the blobs and trees, records nothing. The caller
+   * holding `tip`). Writes the blobs and trees (with `only` it may leave
+   * them queued in the capture's `writer`, for the snapshot that records it:
+   * snapshot/take.ts writes them with its commit), records nothing. The caller
    * holds the worktree lock.
    *
    * @param tip the chain's tip (its tree and what it left out).

@@ -40,6 +40,7 @@ import { groupInput, groupRequests, markServed, queuedRequests } from '../snapsh
 import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import type { WorktreeReader } from '../snapshot/reader.js';
+import { ObjectWriter } from '../snapshot/object-writer.js';
 import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
 import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
@@ -612,7 +613,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     return { ok: true, tree: r.tree, notCaptured: r.notCaptured, read: r.read, changes: wireChanges(r.changes) };
   };
   /** {@link readFor}'s read, for a holder in this process too (a rollback the daemon runs: {@link localReader}). */
-  const readIn = async (slot: Slot, base: IncrementalBase, only: string[] | null): Promise<{ tree: string; notCaptured: NotCaptured[]; read: number; changes: TreeChange[] } | { refused: string }> => {
+  const readIn = async (slot: Slot, base: IncrementalBase, only: string[] | null, writer?: ObjectWriter): Promise<{ tree: string; notCaptured: NotCaptured[]; read: number; changes: TreeChange[] } | { refused: string }> => {
     const refuse = (why: string): { refused: string } => {
       count(slot.status.readsRefused, why);
       return { refused: why };
@@ -630,7 +631,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     const stale = slot.ctx ? slot.ctx.stale() : 'no context';
     if (stale || !slot.ctx) return refuse(stale ?? 'no context');
     if (!slot.known.has(base.tree)) return refuse("the tip's tree is not one this daemon read");
-    const inc = await treeWithChanges(slot.ctx, base, paths);
+    const inc = await treeWithChanges(slot.ctx, base, paths, writer ? { writer } : {});
     if ('unsure' in inc) return refuse(inc.unsure);
     slot.known.add(inc.tree);
     slot.status.reads++;
@@ -666,9 +667,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           text.push(t);
         }
       }
+      // The paths asked (the live state and the result, each recorded at once): the new objects go with the
+      // snapshot's commit, in one fsync round with its ref. The plan's read is written now (git may read its trees).
+      const writer = text ? new ObjectWriter(slot.repo) : undefined;
       try {
-        const r = await readIn(slot, { tree: tip.tree, notCaptured: tip.notCaptured, notCapturedCount: tip.notCapturedCount }, text);
-        return 'refused' in r ? null : { tree: r.tree, notCaptured: r.notCaptured, changes: r.changes };
+        const r = await readIn(slot, { tree: tip.tree, notCaptured: tip.notCaptured, notCapturedCount: tip.notCapturedCount }, text, writer);
+        return 'refused' in r ? null : { tree: r.tree, notCaptured: r.notCaptured, changes: r.changes, ...(writer ? { writer } : {}) };
       } catch (err) {
         log(`${slot.repo.worktree}: read for a rollback failed (git reads): ${(err as Error).message}`);
         return null;

@@ -14,7 +14,7 @@
  * burst the kernel's queue cannot hold; a change no event reports (a write
  * through a hard link elsewhere) found by the idle check.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -24,56 +24,13 @@ import { readAgentState } from '../src/agents/state.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { daemonRequest } from '../src/watch/daemon-client.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
-import { spawnJsonWatch } from './support/daemon.js';
-import { CLI, HOOK, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
+import { ckptIn as ckpt, spawnJsonWatch, startTestDaemon as startDaemon, stopDaemonAfterTest, stopTestDaemons, testDaemonStatus as status } from './support/daemon.js';
+import { daemonsWith } from './support/daemons.js';
+import { alive } from './support/procs.js';
+import { CLI, HOOK, git, gitView, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
 import { until } from './support/wait.js';
 
-const started: string[] = [];
-
-/** `ckpt ARGS` in `dir`: exit code and output. */
-function ckpt(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function startDaemon(dir: string, extra: string[] = []): number {
-  started.push(dir);
-  const r = ckpt(dir, ['daemon', 'start', '--json', '--verify', '10m', ...extra]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout).pid as number;
-}
-
-function status(dir: string): any {
-  const r = ckpt(dir, ['daemon', 'status', '--json']);
-  return JSON.parse(r.stdout);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-afterEach(() => {
-  // Never leave a daemon running: stop it, kill it if it will not stop, remove its files.
-  for (const dir of started.splice(0)) {
-    const common = git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
-    const rec = path.join(common, 'ckpt', 'daemon', 'daemon.json');
-    let pid: number | null = null;
-    try {
-      pid = JSON.parse(fs.readFileSync(rec, 'utf8')).pid;
-    } catch {
-      pid = null;
-    }
-    ckpt(dir, ['daemon', 'stop']);
-    if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
-    fs.rmSync(path.join(common, 'ckpt', 'daemon'), { recursive: true, force: true });
-    fs.rmSync(socketPath(common), { force: true });
-  }
-});
+afterEach(stopTestDaemons);
 
 /** Runs the hook (`ckpt-hook.cjs claude`, as installed) as Claude Code would, through the daemon. */
 function hook(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
@@ -85,32 +42,9 @@ function hook(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string, env:
   });
 }
 
-/** git's own view of the worktree: `git add -A` into a fresh index, `write-tree`. */
-function gitView(dir: string): string {
-  const idx = path.join(tempDir('ckpt-view-'), 'index');
-  const env = { ...process.env, GIT_INDEX_FILE: idx };
-  execFileSync('git', ['add', '-A'], { cwd: dir, env });
-  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
-}
-
 async function tip(dir: string): Promise<{ tree: string; step: number; toolUseIds: string[]; toolUseId: string | null; kind: string }> {
   const steps = await listSteps(await openRepo(dir));
   return steps[0]! as never;
-}
-
-/** Pids of the `ckpt daemon run` processes whose environment has `CKPT_TEST_MARK=mark`. */
-function daemonsMarked(mark: string): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv[argv.indexOf('daemon') + 1] !== 'run') continue;
-      if (fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`CKPT_TEST_MARK=${mark}`)) out.push(Number(p));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 describe('ckpt daemon', () => {
@@ -163,7 +97,7 @@ describe('ckpt daemon', () => {
       if (next !== text) (fs.writeFileSync(file, next), patched++);
     }
     expect(patched).toBeGreaterThan(0);
-    started.push(dir);
+    stopDaemonAfterTest(dir);
     const up = spawnSync(process.execPath, [path.join(old, 'bin', 'ckpt.js'), 'daemon', 'start', '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
     expect(up.status, up.stderr).toBe(0);
     const pid = JSON.parse(up.stdout).pid as number;
@@ -190,7 +124,7 @@ describe('ckpt daemon', () => {
     const wt = path.join(tempDir('ckpt-wt-'), 'linked');
     git(dir, 'worktree', 'add', '-q', wt);
     const common = git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
-    // Not in `started`: its repository will be gone for afterEach; this test ends it itself.
+    // Not through startDaemon: its repository will be gone for stopTestDaemons; this test ends it itself.
     const r = ckpt(dir, ['daemon', 'start', '--json', '--verify', '10m']);
     expect(r.code, r.stderr).toBe(0);
     const pid = JSON.parse(r.stdout).pid as number;
@@ -336,7 +270,7 @@ describe('ckpt daemon', () => {
 
   it('a hook with none running takes its snapshot directly and starts one for the next hooks; CKPT_NO_DAEMON=1 does not', async () => {
     const dir = makeRepo();
-    started.push(dir);
+    stopDaemonAfterTest(dir);
     expect(await hook(dir, 'PreToolUse', 'n1', { CKPT_NO_DAEMON: '1', CKPT_DAEMON_AUTOSTART: '1' })).toBe(0);
     expect(status(dir).running).toBe(false);
     expect(await hook(dir, 'PreToolUse', 'a1', { CKPT_DAEMON_AUTOSTART: '1' })).toBe(0);
@@ -501,7 +435,7 @@ describe('ckpt daemon', () => {
 
   it.skipIf(!fs.existsSync('/proc/self/cwd'))("the daemon's cwd is / and it holds no file of the worktree open, whatever directory started it; it still serves the worktree", async () => {
     const dir = makeRepo({ 'sub/a.txt': 'a\n' });
-    started.push(dir);
+    stopDaemonAfterTest(dir);
     // Started from a subdirectory: the daemon must leave it too.
     const r = ckpt(path.join(dir, 'sub'), ['daemon', 'start', '--json', '--verify', '10m']);
     expect(r.code, r.stderr).toBe(0);
@@ -531,10 +465,10 @@ describe('ckpt daemon', () => {
 
   it('a hook inside a race attempt or behind its relay never starts a daemon (the race starts it from outside); one a hook starts carries none of the attempt\'s variables', async () => {
     const dir = makeRepo();
-    started.push(dir);
+    stopDaemonAfterTest(dir);
     const mark = `m-${process.pid}-${Math.random().toString(36).slice(2)}`;
     // The daemon a hook spawns exists once the hook has exited (spawn returns after exec): looked for then, no wait.
-    const spawned = (): number[] => daemonsMarked(mark);
+    const spawned = (): number[] => daemonsWith(`CKPT_TEST_MARK=${mark}`);
     const autostart = { CKPT_DAEMON_AUTOSTART: undefined, CKPT_TEST_MARK: mark };
     expect(await hook(dir, 'PreToolUse', 'in1', { ...autostart, CKPT_RACE_ID: 'r-1', CKPT_ATTEMPT: 'a1' })).toBe(0);
     expect(spawned()).toEqual([]);
@@ -581,7 +515,7 @@ describe('ckpt daemon', () => {
 
   it('CKPT_DAEMON_IDLE sets the idle stop of every daemon started, with a unit; a bad value is refused and starts nothing', async () => {
     const dir = makeRepo();
-    started.push(dir);
+    stopDaemonAfterTest(dir);
     for (const bad of ['10', 'soon', '-1s']) {
       const r = ckpt(dir, ['daemon', 'start', '--json'], { CKPT_DAEMON_IDLE: bad });
       expect(r.code, r.stderr).toBe(2);

@@ -24,8 +24,8 @@ import { listSteps, openRepo } from '../src/index.js';
 import { loadAgentHooks } from '../src/agents/hook-registry.js';
 import { readAgentState } from '../src/agents/state.js';
 import { ckptIn, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
-import { ckptModules, gitView, runTraced, type TracedRun } from './support/hook-run.js';
-import { makeRepo, write } from './support/repo.js';
+import { ckptModules, runTraced, type TracedRun } from './support/hook-run.js';
+import { gitView, makeRepo, write } from './support/repo.js';
 
 afterEach(() => stopTestDaemons());
 

@@ -22,8 +22,8 @@ import { listSteps, openRepo } from '../src/index.js';
 import { HOOK_STDIN_MS } from '../src/hook/client.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, socketPath } from '../src/watch/daemon-paths.js';
 import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
-import { ckptModules, gitView, runTraced, type TracedRun } from './support/hook-run.js';
-import { CLI, HOOK, git, makeRepo, write } from './support/repo.js';
+import { ckptModules, runTraced, type TracedRun } from './support/hook-run.js';
+import { CLI, HOOK, git, gitView, makeRepo, write } from './support/repo.js';
 
 /** Servers and processes a test started, closed and killed after it (even when it fails). */
 const servers: net.Server[] = [];

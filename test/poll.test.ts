@@ -5,30 +5,15 @@
  * snapshot equal to git's own view; every daemon started is stopped (killed
  * if it will not stop) and its files removed, even when a test fails.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
+import type { WorktreeStatus } from '../src/watch/daemon.js';
 import { POLL_FULL_READ } from '../src/watch/poll-watch.js';
-import { socketPath } from '../src/watch/daemon-paths.js';
-import { spawnJsonWatch } from './support/daemon.js';
-import { CLI, git, makeRepo, tempDir, write } from './support/repo.js';
+import { ckptIn, spawnJsonWatch, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
+import { CLI, gitView, makeRepo, write } from './support/repo.js';
 import { until } from './support/wait.js';
-
-const started: string[] = [];
-
-function ckpt(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function gitView(dir: string): string {
-  const idx = path.join(tempDir('ckpt-view-'), 'index');
-  const env = { ...process.env, GIT_INDEX_FILE: idx };
-  execFileSync('git', ['add', '-A'], { cwd: dir, env });
-  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
-}
 
 /** Inotify watches process `pid` holds (`inotify wd:` lines in /proc/<pid>/fdinfo): none when it polls. */
 function inotifyWatches(pid: number): number {
@@ -43,27 +28,7 @@ function inotifyWatches(pid: number): number {
   return n;
 }
 
-afterEach(() => {
-  for (const dir of started.splice(0)) {
-    const common = git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
-    let pid: number | null = null;
-    try {
-      pid = JSON.parse(fs.readFileSync(path.join(common, 'ckpt', 'daemon', 'daemon.json'), 'utf8')).pid;
-    } catch {
-      pid = null;
-    }
-    ckpt(dir, ['daemon', 'stop']);
-    if (pid) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    fs.rmSync(path.join(common, 'ckpt', 'daemon'), { recursive: true, force: true });
-    fs.rmSync(socketPath(common), { force: true });
-  }
-});
+afterEach(stopTestDaemons);
 
 describe('--poll', () => {
   it('ckpt watch --poll sees a change by polling, in its own process, and records git\'s view', async () => {
@@ -86,13 +51,11 @@ describe('--poll', () => {
 
   it('ckpt daemon start --poll: status says so, a write is seen by polling, and a hook\'s snapshot reads the whole worktree (git\'s view)', async () => {
     const dir = makeRepo();
-    started.push(dir);
-    const r = ckpt(dir, ['daemon', 'start', '--poll', '--json', '--verify', '10m']);
-    expect(r.code, r.stderr).toBe(0);
-    const status = (): any => JSON.parse(ckpt(dir, ['daemon', 'status', '--json']).stdout).status.worktrees[0];
+    const pid = startTestDaemon(dir, ['--poll']);
+    const status = (): WorktreeStatus => testDaemonStatus(dir).status.worktrees[0]!;
     expect(status().source).toBe('poll');
-    expect(inotifyWatches(JSON.parse(r.stdout).pid)).toBe(0); // polling, not inotify
-    expect(ckpt(dir, ['daemon', 'status']).stdout).toContain('polled (--poll)');
+    expect(inotifyWatches(pid)).toBe(0); // polling, not inotify
+    expect(ckptIn(dir, ['daemon', 'status']).stdout).toContain('polled (--poll)');
     write(dir, { 'polled.txt': 'seen by polling\n', 'new/dir.txt': 'x\n' });
     await until(() => status().events > 0, 'the poll to see the write');
     const hook = spawnSync(process.execPath, [CLI, 'hook', 'claude'], {

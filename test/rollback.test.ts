@@ -15,7 +15,7 @@ import type { WorktreeReader } from '../src/snapshot/reader.js';
 import { daemonReader } from '../src/watch/daemon-reader.js';
 import { spawnSync } from 'node:child_process';
 import { daemonSnapshot, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
-import { CLI, git, indexBytes, makeRepo as makeRepoDirect, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
+import { CLI, git, gitView, indexBytes, makeRepo as makeRepoDirect, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
 
 afterEach(() => stopTestDaemons());
 
@@ -508,14 +508,6 @@ describe.each<Mode>(MODES)('rollback: the check at the point of destruction (rea
     git(dir, 'fsck', '--no-progress');
   });
 });
-
-/** git's own view of the worktree: `git add -A` into a fresh index, `write-tree`. */
-function gitView(dir: string): string {
-  const idx = path.join(tempDir('ckpt-view-'), 'index');
-  const env = { ...process.env, GIT_INDEX_FILE: idx };
-  spawnSync('git', ['add', '-A'], { cwd: dir, env });
-  return spawnSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).stdout.trim();
-}
 
 describe('rollback: smaller ones', () => {
   it('says when the target was taken on another branch (also on a dry run), and changes neither HEAD nor the index', async () => {

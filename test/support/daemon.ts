@@ -1,7 +1,8 @@
 /**
  * Daemons started by tests: real `ckpt daemon` processes, one per
  * repository, every one stopped (killed if it will not stop) and its files
- * removed by {@link stopTestDaemons}, which a test file calls in afterEach.
+ * removed by {@link stopTestDaemons}, which a test file calls in afterEach,
+ * even when the test failed.
  */
 import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,10 +11,12 @@ import type { Readable } from 'node:stream';
 import { openRepo } from '../../src/index.js';
 import { daemonRequest } from '../../src/watch/daemon-client.js';
 import { socketPath } from '../../src/watch/daemon-paths.js';
+import type { DaemonStatus } from '../../src/watch/daemon.js';
+import { alive } from './procs.js';
 import { CLI, git } from './repo.js';
 
-/** Common git dir → the daemon's pid. */
-const started = new Map<string, number>();
+/** Common git dir → the daemon's pid (null: read from its daemon.json when stopping). */
+const started = new Map<string, number | null>();
 
 /** `ckpt ARGS` in `dir`: exit code and output. */
 export function ckptIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
@@ -35,8 +38,8 @@ export function startTestDaemon(dir: string, extra: string[] = []): number {
   return pid;
 }
 
-/** `ckpt daemon status --json` of `dir`'s repository. */
-export function testDaemonStatus(dir: string): { running: boolean; status: { pid: number; worktrees: { worktree: string; reads: number; snapshots: number; incremental: number; readsRefused: Record<string, number>; rescans: Record<string, number> }[] } } {
+/** `ckpt daemon status --json` of `dir`'s repository (`status` absent when none runs). */
+export function testDaemonStatus(dir: string): { running: boolean; status: DaemonStatus } {
   return JSON.parse(ckptIn(dir, ['daemon', 'status', '--json']).stdout);
 }
 
@@ -48,23 +51,30 @@ export async function daemonSnapshot(dir: string, kind: 'before' | 'after' | 'au
   return r.step as number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Has {@link stopTestDaemons} stop the daemon of `dir`'s repository however it
+ * is started (by a hook, a watch, a rollback: its pid read from its
+ * `daemon.json` then).
+ */
+export function stopDaemonAfterTest(dir: string): void {
+  const common = commonDir(dir);
+  if (!started.has(common)) started.set(common, null);
 }
 
-/** Stops every daemon started by {@link startTestDaemon} (SIGKILL if it will not stop) and removes its files. */
+/** Stops every daemon started by {@link startTestDaemon} or named by {@link stopDaemonAfterTest} (SIGKILL if it will not stop) and removes its files. */
 export function stopTestDaemons(): void {
-  for (const [common, pid] of [...started]) {
+  for (const [common, known] of [...started]) {
     started.delete(common);
     const ddir = path.join(common, 'ckpt', 'daemon');
+    let pid = known;
+    try {
+      pid ??= JSON.parse(fs.readFileSync(path.join(ddir, 'daemon.json'), 'utf8')).pid as number;
+    } catch {
+      // none was started
+    }
     const worktree = path.dirname(common);
     if (fs.existsSync(worktree)) ckptIn(worktree, ['daemon', 'stop']);
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
     fs.rmSync(ddir, { recursive: true, force: true });
     fs.rmSync(socketPath(common), { force: true });
   }

@@ -3,7 +3,7 @@
  * the payload on stdin) with a module tracer, and git's own view of a
  * worktree to compare a step's tree with.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CLI, tempDir } from './repo.js';
@@ -73,9 +73,3 @@ export function ckptModules(modules: string[]): string[] {
   return [...new Set(modules.filter((u) => u.startsWith('file:')).map((u) => path.relative(ROOT, new URL(u).pathname)))].sort();
 }
 
-/** git's own view of the worktree: `git add -A` into a fresh index, `write-tree`. */
-export function gitView(dir: string): string {
-  const env = { ...process.env, GIT_INDEX_FILE: path.join(tempDir('ckpt-view-'), 'index') };
-  execFileSync('git', ['add', '-A'], { cwd: dir, env });
-  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
-}

@@ -130,3 +130,10 @@ export const CLI = path.resolve(import.meta.dirname ?? path.dirname(new URL(impo
 
 /** Path of the hook entry's bin, as `ckpt hooks install` writes it into an agent's settings: `node HOOK AGENT`. */
 export const HOOK = path.resolve(path.dirname(CLI), 'ckpt-hook.cjs');
+
+/** git's own view of the worktree: `git add -A` into a fresh index, `write-tree`. */
+export function gitView(dir: string): string {
+  const env = { ...process.env, GIT_INDEX_FILE: path.join(tempDir('ckpt-view-'), 'index') };
+  execFileSync('git', ['add', '-A'], { cwd: dir, env });
+  return execFileSync('git', ['write-tree'], { cwd: dir, env, encoding: 'utf8' }).trim();
+}

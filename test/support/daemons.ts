@@ -9,18 +9,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runningDaemonPid } from '../../src/watch/daemon-paths.js';
+import { alive, livePids } from './procs.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 /** SIGTERM, then SIGKILL if it is still there after `graceMs`; resolves once it is gone (bounded). */
 async function end(pid: number, graceMs = 20_000): Promise<void> {
@@ -73,30 +64,22 @@ export async function stopDaemonsIn(dir: string): Promise<void> {
   }
 }
 
-/** Every `ckpt daemon run` process whose environment has `TMPDIR=root` (started during the run), with its pid. */
-function daemonsOfRun(root: string): { pid: number; what: string }[] {
-  const out: { pid: number; what: string }[] = [];
-  let pids: string[] = [];
-  try {
-    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
-  } catch {
-    return out;
-  }
-  for (const p of pids) {
-    const pid = Number(p);
-    if (pid === process.pid) continue;
+/** Pids of the live `ckpt daemon run` processes whose environment holds `entry` (`NAME=value`). */
+export function daemonsWith(entry: string): number[] {
+  return livePids().filter((pid) => {
     try {
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       const at = argv.indexOf('daemon');
-      if (at < 0 || argv[at + 1] !== 'run') continue;
-      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      if (!env.includes(`TMPDIR=${root}`) || !alive(pid)) continue;
-      out.push({ pid, what: `pid ${pid}` });
+      return at >= 0 && argv[at + 1] === 'run' && fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry);
     } catch {
-      // gone meanwhile, or not ours
+      return false; // gone meanwhile, or not ours
     }
-  }
-  return out;
+  });
+}
+
+/** Every `ckpt daemon run` process whose environment has `TMPDIR=root` (started during the run), with its pid. */
+function daemonsOfRun(root: string): { pid: number; what: string }[] {
+  return daemonsWith(`TMPDIR=${root}`).map((pid) => ({ pid, what: `pid ${pid}` }));
 }
 
 /**

@@ -1,32 +1,46 @@
 /**
- * The processes of an attempt as the test sees them from outside: every
- * running process (zombies excluded) whose working directory lies inside a
- * directory, read from /proc (independent of how ckpt confines or sweeps).
+ * Processes as the test sees them from outside, read from /proc: whether one
+ * lives (zombies excluded), and those of an attempt: every one whose working
+ * directory lies inside a directory (independent of how ckpt confines or
+ * sweeps).
  */
 import fs from 'node:fs';
 
-/** PIDs (this PID namespace) of live processes whose cwd is `dir` or below it. Empty without /proc. */
-export function processesIn(dir: string): number[] {
-  const real = fs.realpathSync(dir);
-  const out: number[] = [];
+/**
+ * Whether `pid` is a live process: /proc lists it and it is no zombie (a
+ * process that exited, not yet reaped, still answers `kill(pid, 0)`).
+ */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !'ZX'.includes(stat[stat.lastIndexOf(')') + 2]!);
+  } catch {
+    return false;
+  }
+}
+
+/** PIDs (this PID namespace) of the live processes but this one. Empty without /proc. */
+export function livePids(): number[] {
   let names: string[];
   try {
     names = fs.readdirSync('/proc');
   } catch {
     return [];
   }
-  for (const n of names) {
-    if (!/^\d+$/.test(n)) continue;
+  return names.filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => pid !== process.pid && alive(pid));
+}
+
+/** PIDs (this PID namespace) of live processes whose cwd is `dir` or below it. Empty without /proc. */
+export function processesIn(dir: string): number[] {
+  const real = fs.realpathSync(dir);
+  return livePids().filter((pid) => {
     try {
-      const stat = fs.readFileSync(`/proc/${n}/stat`, 'utf8');
-      if ('ZX'.includes(stat[stat.lastIndexOf(')') + 2]!)) continue;
-      const cwd = fs.readlinkSync(`/proc/${n}/cwd`);
-      if (cwd === real || cwd.startsWith(real + '/')) out.push(Number(n));
+      const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+      return cwd === real || cwd.startsWith(real + '/');
     } catch {
-      // gone, or not readable
+      return false; // gone, or not readable
     }
-  }
-  return out;
+  });
 }
 
 /** SIGKILLs every process {@link processesIn} `dir` (test clean-up). */

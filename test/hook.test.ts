@@ -13,6 +13,7 @@ import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { serveQueuedRequests } from '../src/snapshot/queue.js';
 import { startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { CLI, HOOK, git, indexBytes, makeRepo, picture, storeGit, write } from './support/repo.js';
+import { until } from './support/wait.js';
 
 const run = promisify(execFile);
 
@@ -37,19 +38,9 @@ function payload(dir: string, event: 'PreToolUse' | 'PostToolUse', id: string): 
   return JSON.stringify({ hook_event_name: event, cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' });
 }
 
-/** Waits (polling, bound 60 s) until `cond` holds; `what` names it in the failure. */
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const bound = Date.now() + 60_000;
-  while (!cond()) {
-    if (Date.now() > bound) throw new Error(`never: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** How many requests the daemon of `dir` is waiting on or serving for its worktree. */
 function daemonBusy(dir: string): number {
-  const wt = testDaemonStatus(dir).status?.worktrees?.[0] as { busy?: number } | undefined;
-  return wt?.busy ?? 0;
+  return testDaemonStatus(dir).status?.worktrees?.[0]?.busy ?? 0;
 }
 
 const queued = (queue: string): number => (fs.existsSync(queue) ? fs.readdirSync(queue).filter((f) => f.endsWith('.req')).length : 0);
@@ -269,9 +260,9 @@ describe('hook claude', () => {
       write(dir, { 'a.txt': 'written before both hooks\n' });
       // The daemon's hook waits for the lock inside the daemon; the direct one queues its request.
       daemon = hook(dir, payload(dir, 'PreToolUse', 'toolu_daemon'), { CKPT_DAEMON: '1', CKPT_NO_DAEMON: '0' });
-      await until('the daemon holds the request', () => daemonBusy(dir) >= 1);
+      await until(() => daemonBusy(dir) >= 1, 'the daemon holds the request');
       direct = hook(dir, payload(dir, 'PreToolUse', 'toolu_direct'), { CKPT_NO_DAEMON: '1' });
-      await until('the direct hook queued its request', () => queued(queue) === 1);
+      await until(() => queued(queue) === 1, 'the direct hook queued its request');
     });
     expect([await daemon, await direct]).toEqual([
       { code: 0, stdout: '', stderr: '' },
@@ -298,12 +289,12 @@ describe('hook claude', () => {
         if (via === 'daemon') {
           // The daemon's snapshot in flight (waiting for this lock) takes this one; the next two wait together.
           waiting.push(hook(dir, payload(dir, 'PostToolUse', 'toolu_r0'), { ...env, ...race('1') }));
-          await until('the daemon holds the first request', () => daemonBusy(dir) >= 1);
+          await until(() => daemonBusy(dir) >= 1, 'the daemon holds the first request');
         }
         waiting.push(hook(dir, payload(dir, 'PreToolUse', 'toolu_r1'), { ...env, ...race('1') }), hook(dir, payload(dir, 'PreToolUse', 'toolu_r2'), { ...env, ...race('2') }));
-        if (via === 'daemon') await until('the daemon holds the next two', () => daemonBusy(dir) >= 3);
+        if (via === 'daemon') await until(() => daemonBusy(dir) >= 3, 'the daemon holds the next two');
         else {
-          await until('both hooks queued their requests', () => queued(queue) === 2);
+          await until(() => queued(queue) === 2, 'both hooks queued their requests');
           expect(await serveQueuedRequests(repo)).toBe(2);
         }
         return waiting;

@@ -95,11 +95,14 @@ describe('lock', () => {
     // The second waits (its record written now) until the first releases, well past the stale time.
     const waiting = acquireOwnedLock(lockPath, { waitMs: 60_000, staleMs });
     await sleep(3 * staleMs);
+    // A file written just before the release: its mtime comes from the same clock as the lock's.
+    const mark = path.join(dir, 'released');
+    fs.writeFileSync(mark, '');
     if (isHeld(first)) first.release();
     const second = await waiting;
     expect(isHeld(second)).toBe(true);
-    // Its lock's mtime is the moment it was taken, not the moment its record was written.
-    expect(fs.statSync(lockPath).mtimeMs).toBeGreaterThan(Date.now() - staleMs);
+    // Its lock's mtime is the moment it was taken (after the release), not the moment its record was written (before it).
+    expect(fs.statSync(lockPath).mtimeMs).toBeGreaterThanOrEqual(fs.statSync(mark).mtimeMs);
     const third = await acquireOwnedLock(lockPath, { waitMs: 0, staleMs });
     expect(isHeld(third), 'a live holder that just took the lock was taken over').toBe(false);
     if (isHeld(second)) second.release();

@@ -11,9 +11,9 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stopDaemonsIn } from './support/daemons.js';
 import { hashedPicture } from './support/files.js';
 import { CLI, git, storeGit, indexBytes, makeRepo, tempDir, userRefs, write } from './support/repo.js';
+import { mountSmallDisk } from './support/tmpfs.js';
 
 const MiB = 1024 * 1024;
 
@@ -39,31 +39,9 @@ function tempObjects(dir: string): string[] {
   return out;
 }
 
-/**
- * Mounts a tmpfs of `size` at a new directory; null (with the reason) where
- * the machine does not allow it. `unmount` stops the daemon of any repository
- * on it first (a hook there starts one) and fails if the file system is still
- * busy.
- */
-function smallDisk(size: string): { dir: string; unmount: () => Promise<void> } | { reason: string } {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return { reason: 'needs root on Linux to mount a tmpfs' };
-  const dir = tempDir('ckpt-full-');
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) return { reason: `mount -t tmpfs refused: ${r.stderr.trim()}` };
-  return {
-    dir,
-    unmount: async () => {
-      await stopDaemonsIn(dir);
-      const u = spawnSync('umount', [dir], { encoding: 'utf8' });
-      if (u.status !== 0) throw new Error(`umount ${dir} failed: ${u.stderr.trim()}`);
-    },
-  };
-}
-
-
 describe('fault matrix', () => {
   it('disk full during a snapshot: FS_FAILED (not GIT_FAILED), no partial ref, no temp object left, the worktree untouched; the next snapshot after freeing space works', async (ctx) => {
-    const disk = smallDisk('8m');
+    const disk = mountSmallDisk('8m');
     if ('reason' in disk) {
       ctx.skip(`full disk not simulated: ${disk.reason}`);
       return;

@@ -5,20 +5,21 @@
  * rollback, the same rollback once there is room). Needs a small tmpfs,
  * mounted where the machine allows it (root); skipped elsewhere.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCkptError, openRepo, rollback, takeSnapshot } from '../src/index.js';
-import { git, indexBytes, picture, tempDir, userRefs, write, type Entry } from './support/repo.js';
+import { git, indexBytes, picture, userRefs, write, type Entry } from './support/repo.js';
+import { mountSmallDisk } from './support/tmpfs.js';
 
 const fileEntries = (p: Record<string, Entry>): Record<string, Entry> => Object.fromEntries(Object.entries(p).filter(([, v]) => v.type !== 'dir'));
 
-const mnt = tempDir('ckpt-tmpfs-');
-const mounted = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]).status === 0;
-afterAll(() => {
-  if (mounted) spawnSync('umount', ['-l', mnt]);
+const disk = mountSmallDisk('24m', 'ckpt-tmpfs-');
+const mounted = !('reason' in disk);
+const mnt = mounted ? disk.dir : '';
+afterAll(async () => {
+  if (mounted) await disk.unmount();
 });
 
 describe.skipIf(!mounted)('rollback on a full disk', () => {

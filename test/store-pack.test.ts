@@ -27,6 +27,7 @@ import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { IncrementalContext } from '../src/snapshot/incremental.js';
 import { takeSnapshotOfChanges } from '../src/snapshot/take-changes.js';
 import { git, makeRepo, storeDir, storeGit, storeGitBuf, tempDir, write } from './support/repo.js';
+import { mountSmallDisk } from './support/tmpfs.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 const opened: { close(): void }[] = [];
@@ -258,10 +259,9 @@ describe("the worktree lock's record from the pool", () => {
 
 describe('a full disk during a step', () => {
   it('FS_FAILED, the ref unmoved, no pack or temporary file left, the space back; once space is freed the next step records everything', async (ctx) => {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) return ctx.skip('needs root on Linux to mount a tmpfs');
-    const mnt = tempDir('ckpt-full-pack-');
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt], { encoding: 'utf8' });
-    if (m.status !== 0) return ctx.skip(`mount -t tmpfs refused: ${m.stderr.trim()}`);
+    const disk = mountSmallDisk('8m', 'ckpt-full-pack-');
+    if ('reason' in disk) return ctx.skip(disk.reason);
+    const mnt = disk.dir;
     try {
       const dir = path.join(mnt, 'repo');
       fs.mkdirSync(dir);
@@ -295,14 +295,8 @@ describe('a full disk during a step', () => {
       expect(fsck(dir)).toEqual({ code: 0, out: '' });
     } finally {
       for (const o of opened.splice(0)) o.close();
-      // The context's git children (killed by close) may still be exiting in the worktree: wait for the mount to be free.
-      let u = spawnSync('umount', [mnt], { encoding: 'utf8' });
-      for (const deadline = Date.now() + 30_000; u.status !== 0 && Date.now() < deadline; u = spawnSync('umount', [mnt], { encoding: 'utf8' })) await new Promise((r) => setTimeout(r, 50));
-      if (u.status !== 0) {
-        const held = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do for f in $p/fd/* $p/cwd; do t=$(readlink $f 2>/dev/null); case "$t" in ${mnt}*) echo "$p $t $(cat $p/cmdline | tr '\\0' ' ')";; esac; done; done`], { encoding: 'utf8' }).stdout;
-        spawnSync('umount', ['-l', mnt]); // detached, so no mount outlives the test; the failure still says who held it
-        throw new Error(`umount ${mnt} failed: ${u.stderr.trim()}; held by: ${held}`);
-      }
+      // The context's git children (killed by close) may still be exiting in the worktree: unmount waits for the mount to be free.
+      await disk.unmount();
     }
   }, 60_000);
 });

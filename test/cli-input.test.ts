@@ -4,12 +4,12 @@
  * nothing (the repository's git dir and worktree byte for byte, no race
  * worktree, no race record). Durations need a unit everywhere.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI, makeRepo, picture, tempDir, write } from './support/repo.js';
+import { everyFile } from './support/files.js';
+import { CLI, makeRepo, tempDir, write } from './support/repo.js';
 import { raceRepo } from './support/race.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
@@ -19,19 +19,7 @@ function run(cwd: string, args: string[], bin = CLI): { code: number; stdout: st
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Every file under `dir` (the git dir included) with the sha256 of its bytes. */
-function everything(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = e.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'special';
-    }
-  };
-  walk(dir);
-  return out;
-}
+const everything = (dir: string): Record<string, string> => everyFile(dir);
 
 describe('command-line input', () => {
   it('ckpt: bad numbers, durations and times are usage errors that change nothing', () => {

@@ -12,12 +12,12 @@
  * same daemon), coloured or not; a client whose environment differs from
  * the daemon's runs the line itself.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseLeanRollback } from '../src/cli/lean-rollback.js';
+import { everyFile } from './support/files.js';
 import { CLI, git, indexBytes, makeRepo, picture, write } from './support/repo.js';
 import { daemonSnapshot, startTestDaemon, stopTestDaemons } from './support/daemon.js';
 
@@ -47,20 +47,14 @@ function servedByDaemon(dir: string): number {
  * them (it records nothing: no ref, reflog, tip record or state changes).
  */
 function everything(dir: string, daemon = false): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      const rel = path.relative(dir, p);
-      if (rel.startsWith('.git/ckpt/shadow/objects/') || /^\.git\/ckpt\/wt\/[^/]+\/index$/.test(rel)) continue;
+  return everyFile(
+    dir,
+    (rel) =>
+      rel.startsWith('.git/ckpt/shadow/objects/') ||
+      /^\.git\/ckpt\/wt\/[^/]+\/index$/.test(rel) ||
       // With a daemon: its log and its pool of ready temporary files (taken by each lock and refilled) are its own.
-      if (daemon && (rel.startsWith('.git/ckpt/daemon/') || rel.startsWith('.git/ckpt/shadow/tmp-pool/'))) continue;
-      if (e.isDirectory()) walk(p);
-      else out[rel] = e.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'special';
-    }
-  };
-  walk(dir);
-  return out;
+      (daemon && (rel.startsWith('.git/ckpt/daemon/') || rel.startsWith('.git/ckpt/shadow/tmp-pool/'))),
+  );
 }
 
 describe('ckpt rollback, lean path', () => {

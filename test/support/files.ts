@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 
 /** One entry of {@link hashedPicture}. */
 export interface HashedEntry {
@@ -63,5 +64,25 @@ export function hashedPicture(root: string, sizeOnly: readonly string[] = []): R
     else if (!st.isFile()) out[r] = { type: 'special' };
     else out[r] = { type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, size: st.size, ...(sizeOnly.includes(r) ? {} : { sha256: sha256File(p) }) };
   });
+  return out;
+}
+
+/**
+ * Every file under `dir`, its git dir included, with the sha256 of its bytes
+ * (`special` for anything but a regular file), by path relative to `dir`;
+ * `skip` leaves out a path (and all below it): what a test lets change.
+ */
+export function everyFile(dir: string, skip: (rel: string) => boolean = () => false): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const rel = path.relative(dir, p);
+      if (skip(rel)) continue;
+      if (e.isDirectory()) walk(p);
+      else out[rel] = e.isFile() ? createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'special';
+    }
+  };
+  walk(dir);
   return out;
 }

@@ -50,7 +50,7 @@ import path from 'node:path';
  * (a rollback, gc, the daemon behind the watcher): the lock is free for
  * microseconds at a time.
  */
-export const TURN_MS = 2000;
+const TURN_MS = 2000;
 /** An announcement older than this (ms) is no one's turn (a waiter stopped with SIGSTOP, say): nobody waits that long. */
 const TURN_MAX_AGE_MS = 120_000;
 

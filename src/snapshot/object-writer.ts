@@ -30,7 +30,7 @@ import { takePooledTemp } from '../git/temp-pool.js';
 import { writeObjectFile } from '../git/loose.js';
 
 /** Fewest blobs and trees written as a pack (fewer are written loose: a pack is two files). */
-export const PACK_MIN_OBJECTS = 4;
+const PACK_MIN_OBJECTS = 4;
 
 interface Pending {
   oid: string;

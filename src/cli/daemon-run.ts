@@ -50,20 +50,20 @@ export function fastDaemonArgs(args: readonly string[]): DaemonOptions | null {
  */
 export async function runDaemonFast(cwd: string, opts: DaemonOptions): Promise<number> {
   const { runDaemon } = await import('../watch/daemon.js');
-  let why: string;
+  let ended: { why: string } | { err: unknown };
   try {
-    why = await runDaemon(cwd, { rollback: lazyRollback, ...opts });
+    ended = { why: await runDaemon(cwd, { rollback: lazyRollback, ...opts }) };
   } catch (err) {
-    const { Output, settleOutput } = await import('./output.js');
-    const out = new Output({ json: false, color: 'never' });
-    process.exitCode = out.fail(err);
-    await settleOutput(out);
-    return Number(process.exitCode);
+    ended = { err };
   }
+  // Loaded only now: the output module is no part of the daemon while it runs.
   const { Output, settleOutput } = await import('./output.js');
   const out = new Output({ json: false, color: 'never' });
-  process.exitCode = 0;
-  out.line(`daemon stopped: ${why}`);
+  if ('err' in ended) process.exitCode = out.fail(ended.err);
+  else {
+    process.exitCode = 0;
+    out.line(`daemon stopped: ${ended.why}`);
+  }
   await settleOutput(out);
   return Number(process.exitCode);
 }

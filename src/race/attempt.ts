@@ -291,21 +291,21 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
     // The worktree still holds the attempt; its chain's tip is what pick and diff read.
     finalError = `its final snapshot failed (the worktree is kept as it is): ${(err as Error).message}`;
   }
-  a.state = state;
+  // With a check to run the attempt goes from running to checking, and has its outcome once the check ran:
+  // it ends once (a progress line said "done" before its check and again after it).
+  const check = state === 'interrupted' ? null : plan.check;
+  a.state = check !== null ? 'checking' : state;
   r.state = state;
   finishingAttempt(a, false);
   a.error = error !== null || finalError !== null ? [error, finalError].filter(Boolean).join('; ') : null;
   changed();
-  if (!plan.check || a.state === 'interrupted') return { checkFailed: false, checkLog };
-  const finalState = a.state;
-  a.state = 'checking';
-  changed();
-  const checkRun = fenced({ argv: [plan.check], shell: true, cwd: p.dir, env: c.env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine: c.confine, ...(signal ? { signal } : {}) }, c.fence, network);
+  if (check === null) return { checkFailed: false, checkLog };
+  const checkRun = fenced({ argv: [check], shell: true, cwd: p.dir, env: c.env, logFile: checkLog, timeoutMs: plan.checkTimeoutMs, confine: c.confine, ...(signal ? { signal } : {}) }, c.fence, network);
   const ch = await runProcess(checkRun.options).done;
   c.stragglers('check', ch);
   if (checkRun.refused() > 0) race.warnings.push(refusalWarning(`${a.name}'s check${plan.rounds > 1 ? ` (round ${r.round})` : ''}`, checkRun.refused(), checkLog));
   a.check = {
-    command: plan.check,
+    command: check,
     exitCode: ch.exitCode,
     passed: ch.exitCode === 0 && !ch.stoppedBy,
     durationMs: ch.durationMs,
@@ -313,7 +313,7 @@ async function runRound(plan: RacePlan, race: RaceRecord, i: number, c: RoundCon
     timedOut: ch.stoppedBy === 'timeout',
   };
   r.check = a.check;
-  a.state = ch.stoppedBy === 'abort' ? 'interrupted' : finalState;
+  a.state = ch.stoppedBy === 'abort' ? 'interrupted' : state;
   // A check that wrote files (build output is usually ignored) is not the agent's work:
   // the attempt's final snapshot stays the one taken before the check.
   changed();

@@ -64,7 +64,7 @@ describe('race clean', () => {
     expect(fs.existsSync(worktrees.claude!)).toBe(false);
     const saved = resolveRace(repo, 'late');
     expect(saved.attempts[0]!.final).toBe(claude.snapshot);
-    expect(saved.warnings.join('\n')).toContain('3 path(s) changed in claude after the race');
+    expect(saved.warnings.join('\n')).toContain('3 paths changed in claude after the race');
     // The CLI's pick of that attempt takes the snapshot clean recorded.
     const index0 = indexBytes(dir);
     await pickAttempt(saved, 'claude');

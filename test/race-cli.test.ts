@@ -47,7 +47,7 @@ describe('race CLI', () => {
     expect(ckptShown.id).toBe(shown.id);
     expect(run(dir, RACE, ['list']).stdout).toContain(shown.id);
     const diff = run(dir, RACE, ['diff', 'editor', 'fast']);
-    expect(diff.stdout).toContain('=== editor: 3 file(s)');
+    expect(diff.stdout).toContain('=== editor: 3 files');
     expect(diff.stdout).toContain('+  return 2;');
     expect(run(dir, RACE, ['diff', '--stat']).stdout).toContain('A FAST.md');
     // inside an attempt, ckpt log works

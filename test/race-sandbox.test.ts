@@ -114,10 +114,10 @@ describe('race --sandbox', () => {
     expect(fs.readFileSync(reviewLog, 'utf8')).toMatch(/REVIEW\.txt.*(Read-only file system|EROFS)/);
     const refusals = race.warnings.filter((w) => w.includes('the sandbox refused'));
     expect(refusals).toEqual([
-      `editor's setup: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${a.log})`,
-      `editor's check: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${checkLog})`,
-      `review-editor-1: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${reviewLog})`,
-      `editor's teardown: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${teardownLog})`,
+      `editor's setup: the sandbox refused 1 write outside its worktree (read-only file system; see its log ${a.log})`,
+      `editor's check: the sandbox refused 1 write outside its worktree (read-only file system; see its log ${checkLog})`,
+      `review-editor-1: the sandbox refused 1 write outside its worktree (read-only file system; see its log ${reviewLog})`,
+      `editor's teardown: the sandbox refused 1 write outside its worktree (read-only file system; see its log ${teardownLog})`,
     ]);
     // --no-network: the check saw only the loopback interface.
     expect(fs.readFileSync(checkLog, 'utf8')).toContain('interfaces: lo \n');
@@ -152,7 +152,7 @@ describe('race --sandbox', () => {
     expect(files(hooked[2]!)).not.toContain('b.txt');
     expect(files(hooked[3]!)).toContain('b.txt');
     // The one refusal is the agent's own write into the store.
-    expect(race.warnings).toEqual([`claude: the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${a.log})`]);
+    expect(race.warnings).toEqual([`claude: the sandbox refused 1 write outside its worktree (read-only file system; see its log ${a.log})`]);
     // The relay's socket directory is gone with the attempt.
     expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('ckpt-hook-'))).toEqual([]);
   }, 180_000);

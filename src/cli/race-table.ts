@@ -4,6 +4,7 @@ import { quote } from '../core/quote.js';
 import { rankAttempts } from '../race/score.js';
 import type { Attempt, RaceRecord } from '../race/types.js';
 import { duration, renderTable } from './output.js';
+import { noun } from '../core/plural.js';
 
 const plain = pc.createColors(false) as typeof pc;
 
@@ -83,7 +84,7 @@ export function renderLive(race: RaceRecord, color: boolean, width: number, now 
   return race.attempts
     .map((a) => {
       const t = a.startedAt ? duration((a.endedAt ?? now) - a.startedAt) : '';
-      const head = `${quote(a.name).padEnd(nameW)}  ${stateText(a, c).padEnd(color ? 20 : 11)} ${t.padStart(7)}  ${String(a.steps).padStart(3)} steps  ${String(a.files).padStart(3)} files  `;
+      const head = `${quote(a.name).padEnd(nameW)}  ${stateText(a, c).padEnd(color ? 20 : 11)} ${t.padStart(7)}  ${String(a.steps).padStart(3)} ${noun(a.steps, 'step').padEnd(5)}  ${String(a.files).padStart(3)} ${noun(a.files, 'file').padEnd(5)}  `;
       const visible = head.replace(/\x1b\[[0-9;]*m/g, '').length;
       // The agent's state from its hooks while it runs (waiting for input stands out), then its last output line:
       // control bytes escaped, so neither can move the cursor or clear lines.

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Repo } from '../git/repo.js';
 import type { RaceRecord } from '../race/types.js';
 import type { Ctx } from './context.js';
+import { counted } from '../core/plural.js';
 
 /** Options of `race view` / `ckpt view`, validated. */
 export interface ViewInput {
@@ -24,7 +25,7 @@ export async function view(ctx: Ctx, repo: Repo, race: RaceRecord | null, input:
     const { writeReport } = await import('../view/report.js');
     const res = await writeReport({ repo, race, out: path.resolve(ctx.cwd, input.out) });
     out.result(res);
-    out.line(`wrote ${out.q(res.out)} (${what}, ${res.files} file(s), ${Math.round(res.bytes / 1024)} KiB)`);
+    out.line(`wrote ${out.q(res.out)} (${what}, ${counted(res.files, 'file')}, ${Math.round(res.bytes / 1024)} KiB)`);
     return;
   }
   const { startViewer } = await import('../view/server.js');

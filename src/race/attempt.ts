@@ -30,6 +30,7 @@ import { raceDir } from './store.js';
 import type { AttemptState, RaceRecord, RoundRecord } from './types.js';
 import { copyIgnoredFiles, createAttemptWorktree } from './worktree.js';
 import { provideDeps } from './deps.js';
+import { counted } from '../core/plural.js';
 
 /** How long the final snapshot waits for the attempt's worktree lock, ms (a lock is stale after 10 s). */
 const FINAL_LOCK_WAIT_MS = 30_000;
@@ -64,14 +65,14 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
   const confine = { mechanism: plan.confinement, sweep: attemptSweep(repo.commonDir, p.dir, { CKPT_RACE_ID: race.id, CKPT_ATTEMPT: a.name }, a.startedAt) };
   const stragglers = (what: string, res: Pick<ProcessResult, 'stragglers' | 'stragglersOutside'>): void => {
     if (plan.confinement === 'sweep') {
-      if (res.stragglers.length > 0) race.warnings.push(`${a.name}: ended ${res.stragglers.length} process(es) its ${what} left running (sweep): pid ${res.stragglers.join(', ')}`);
+      if (res.stragglers.length > 0) race.warnings.push(`${a.name}: ended ${counted(res.stragglers.length, 'process', 'processes')} its ${what} left running (sweep): pid ${res.stragglers.join(', ')}`);
       return;
     }
     // Only what ran outside the namespace escaped it (checked in /proc/<pid>/ns/pid, sweep.ts).
     const out = res.stragglersOutside;
     const inside = res.stragglers.filter((p) => !out.includes(p));
-    if (out.length > 0) race.warnings.push(`${a.name}: ended ${out.length} process(es) its ${what} left running outside its ${plan.confinement} PID namespace: pid ${out.join(', ')}`);
-    if (inside.length > 0) race.warnings.push(`${a.name}: ended ${inside.length} process(es) of its ${what}'s ${plan.confinement} PID namespace still running 2 s after it ended: pid ${inside.join(', ')}`);
+    if (out.length > 0) race.warnings.push(`${a.name}: ended ${counted(out.length, 'process', 'processes')} its ${what} left running outside its ${plan.confinement} PID namespace: pid ${out.join(', ')}`);
+    if (inside.length > 0) race.warnings.push(`${a.name}: ended ${counted(inside.length, 'process', 'processes')} of its ${what}'s ${plan.confinement} PID namespace still running 2 s after it ended: pid ${inside.join(', ')}`);
   };
   let fence: Fence | null = null;
   let currentRound = 1;

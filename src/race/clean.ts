@@ -14,6 +14,7 @@ import { countChanges } from './progress.js';
 import { removeAttemptWorktree, type RemoveOptions, type WorktreeRemoval } from './remove-worktree.js';
 import { saveRace } from './store.js';
 import type { RaceRecord } from './types.js';
+import { counted } from '../core/plural.js';
 
 /** What {@link cleanRace} did, attempt by attempt. */
 export interface CleanResult {
@@ -39,7 +40,7 @@ export async function cleanRace(repo: Repo, race: RaceRecord, o: RemoveOptions =
     attempts.push(res);
     if (res.kept.length > 0 && res.snapshot && res.tree) {
       await countChanges(repo, race, a, res.tree);
-      race.warnings.push(`race clean recorded ${res.kept.length} path(s) changed in ${a.name} after the race, in snapshot ${res.snapshot.slice(0, 10)}: ${res.kept.slice(0, 5).join(', ')}${res.kept.length > 5 ? ', …' : ''}`);
+      race.warnings.push(`race clean recorded ${counted(res.kept.length, 'path')} changed in ${a.name} after the race, in snapshot ${res.snapshot.slice(0, 10)}: ${res.kept.slice(0, 5).join(', ')}${res.kept.length > 5 ? ', …' : ''}`);
     }
   }
   race.cleaned = attempts.every((x) => x.removed);
@@ -57,7 +58,7 @@ export async function cleanRace(repo: Repo, race: RaceRecord, o: RemoveOptions =
 export function cleanRefusal(res: CleanResult): CkptError | null {
   const kept = res.attempts.filter((x) => !x.removed);
   if (kept.length === 0) return null;
-  return new CkptError('WORKTREE_KEPT', `kept ${kept.length} worktree(s) of race ${res.race} whose live state is not in a snapshot:\n  ${kept.map((x) => `${x.attempt} (${x.dir}): ${x.reason}`).join('\n  ')}`, {
+  return new CkptError('WORKTREE_KEPT', `kept ${counted(kept.length, 'worktree')} of race ${res.race} whose live state is not in a snapshot:\n  ${kept.map((x) => `${x.attempt} (${x.dir}): ${x.reason}`).join('\n  ')}`, {
     hint: 'Nothing in them was removed. Fix the cause (wait for the process holding the lock, say) and run `race clean` again.',
     data: { race: res.race, kept: kept.map((x) => ({ attempt: x.attempt, dir: x.dir, reason: x.reason })), attempts: res.attempts },
   });

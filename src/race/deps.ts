@@ -32,6 +32,7 @@ import { CkptError } from '../core/errors.js';
 import { git, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv } from '../git/shadow.js';
+import { counted } from '../core/plural.js';
 
 const run = promisify(execFile);
 
@@ -155,7 +156,7 @@ async function checkRoom(repo: Repo, dirs: string[], o: DepsOptions, what: 'copy
   const need = each * attempts;
   if (need + spare > free) {
     const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
-    throw new CkptError('DEPS_UNAVAILABLE', `--deps ${what}: ${attempts} attempt(s) × ${mib(each)} of ${dirs.join(', ')} need ${mib(need)}, and the worktrees' file system has ${mib(free)} free (${mib(spare)} kept spare)`, {
+    throw new CkptError('DEPS_UNAVAILABLE', `--deps ${what}: ${counted(attempts, 'attempt')} × ${mib(each)} of ${dirs.join(', ')} need ${mib(need)}, and the worktrees' file system has ${mib(free)} free (${mib(spare)} kept spare)`, {
       hint: 'Free some space, put race.worktreeDir on a file system with clones (btrfs, XFS: --deps auto clones there) or more room, run fewer attempts, or --deps none. Nothing was created.',
       data: { needBytes: need, freeBytes: free, spareBytes: spare },
     });

@@ -14,6 +14,7 @@ import type { ProcessOptions } from '../agents/process.js';
 import { CkptError } from '../core/errors.js';
 import { gitText } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
+import { counted } from '../core/plural.js';
 
 /** How a race is fenced (`race --sandbox`): the record's and the plan's `sandbox`. */
 export interface SandboxSetting {
@@ -84,7 +85,7 @@ export function describeSandbox(s: SandboxSetting): string {
 
 /** The warning for `n` refused writes of `who` (`claude-2`, `claude-2's check`), naming its log. */
 export function refusalWarning(who: string, n: number, log: string): string {
-  return `${who}: the sandbox refused ${n} write(s) outside its worktree (read-only file system; see its log ${log})`;
+  return `${who}: the sandbox refused ${counted(n, 'write')} outside its worktree (read-only file system; see its log ${log})`;
 }
 
 /**

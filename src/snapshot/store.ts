@@ -12,6 +12,7 @@ import type { Repo } from '../git/repo.js';
 import { shadowEnv } from '../git/shadow.js';
 import { decodeSnapshot, snapshotFromObject } from './format.js';
 import { readTip } from './take.js';
+import { counted } from '../core/plural.js';
 
 /** Options for {@link listSteps}. */
 export interface ListOptions {
@@ -102,7 +103,7 @@ export async function resolveSnapshot(repo: Repo, spec: string): Promise<Snapsho
     const back = Number(s.slice(1));
     const steps = await listSteps(repo, { stats: false, limit: back + 1 });
     const found = steps[back];
-    if (!found) throw notFound(spec, `only ${steps.length} snapshot(s) in this worktree`);
+    if (!found) throw notFound(spec, `only ${counted(steps.length, 'snapshot')} in this worktree`);
     return found;
   }
   if (/^[0-9a-f]{4,64}$/i.test(s)) {

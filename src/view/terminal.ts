@@ -22,6 +22,7 @@ import type { RaceRecord } from '../race/types.js';
 import { loadRaceComparison } from './load.js';
 import type { HLine, NwayComparison, NwayFile, NwayHunk } from './nway.js';
 import { displayWidth, fit, terminalSafe } from './text.js';
+import { counted } from '../core/plural.js';
 
 /** Options of the side-by-side renderers. */
 export interface SideBySideOptions {
@@ -216,7 +217,7 @@ export async function renderRaceSideBySide(repo: Repo, race: RaceRecord, names: 
   const c = palette(opts.color);
   const head = [`${c.bold(`race ${race.id}`)} · base ${race.base.snapshot.slice(0, 10)} · ${cmp.attempts.join(', ') || 'no attempts'}`];
   if (cmp.missing.length) head.push(c.yellow(`left out (no snapshot yet): ${cmp.missing.join(', ')}`));
-  if (cmp.disagreements.length) head.push(c.yellow(`${cmp.disagreements.length} disagreement(s)`));
+  if (cmp.disagreements.length) head.push(c.yellow(counted(cmp.disagreements.length, 'disagreement')));
   return head.join('\n') + '\n\n' + renderSideBySide(cmp, opts);
 }
 

@@ -8,6 +8,7 @@ import { daemonStatus, startDaemon, stopDaemon } from '../../watch/daemon-contro
 import { durationMs, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { bytes } from '../output.js';
+import { counted } from '../../core/plural.js';
 
 /** Options of `ckpt daemon run` (durations with a unit, validated before {@link run}: `INVALID_DURATION`, exit 2). */
 export const runSchema = z.object({ idle: durationMs.optional(), verify: durationMs.optional(), poll: z.boolean().optional() });
@@ -64,10 +65,10 @@ async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<n
     ctx.out.line(other ? `a daemon of another ckpt version runs (${ctx.out.q(other)})` : silentPid !== undefined ? `the daemon (pid ${silentPid}) runs but did not answer` : 'no daemon runs for this repository');
     return 1;
   }
-  ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${s.requests} request(s)`);
+  ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${counted(s.requests, 'request')}`);
   for (const w of s.worktrees) {
     const rescans = Object.entries(w.rescans).map(([why, n]) => `${n}× ${why}`).join('; ') || 'none';
-    ctx.out.line(`  ${ctx.out.q(w.worktree)}: ${w.source === 'poll' ? 'polled (--poll)' : `${w.watches} directories watched`}, ${w.events} events, ${w.snapshots} snapshots (${w.incremental} in process), full reads: ${rescans}; missed changes found by the idle check: ${w.missed}`);
+    ctx.out.line(`  ${ctx.out.q(w.worktree)}: ${w.source === 'poll' ? 'polled (--poll)' : `${w.watches} directories watched`}, ${counted(w.events, 'event')}, ${counted(w.snapshots, 'snapshot')} (${w.incremental} in process), full reads: ${rescans}; missed changes found by the idle check: ${w.missed}`);
   }
   return 0;
 }

@@ -6,6 +6,7 @@ import { diff } from '../../snapshot/diff.js';
 import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { toRepoPaths } from '../paths.js';
+import { counted } from '../../core/plural.js';
 
 /** Arguments and options of `ckpt diff` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ from: z.string().optional(), to: z.string().optional(), stat: flag, json });
@@ -49,7 +50,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
     res.files.forEach((f, i) => out.line(` ${f.status} ${names[i]!.padEnd(w)} | ${f.binary ? 'binary' : `+${f.insertions} −${f.deletions}`}`));
     const ins = res.files.reduce((a, f) => a + f.insertions, 0);
     const del = res.files.reduce((a, f) => a + f.deletions, 0);
-    out.line(` ${res.files.length} file(s) changed, +${ins} −${del} (${label})`);
+    out.line(` ${counted(res.files.length, 'file')} changed, +${ins} −${del} (${label})`);
     return;
   }
   out.raw(res.patch);

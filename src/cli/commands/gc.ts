@@ -7,6 +7,7 @@ import { gc } from '../../snapshot/gc.js';
 import { count, flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { bytes } from '../output.js';
+import { counted } from '../../core/plural.js';
 
 /** Arguments and options of `ckpt gc` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ keep: count(1).optional(), olderThan: durationText.optional(), dryRun: flag, json });
@@ -34,8 +35,8 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
     dryRun: !!input.dryRun,
   });
   ctx.out.result(res);
-  if (res.dropped === 0) ctx.out.line(`nothing to prune (${res.kept} snapshot(s) kept)`);
-  else ctx.out.line(`${res.dryRun ? 'would drop' : 'dropped'} ${res.dropped} snapshot(s) (steps ${Math.min(...res.droppedSteps)}–${Math.max(...res.droppedSteps)}), kept ${res.kept}`);
+  if (res.dropped === 0) ctx.out.line(`nothing to prune (${counted(res.kept, 'snapshot')} kept)`);
+  else ctx.out.line(`${res.dryRun ? 'would drop' : 'dropped'} ${counted(res.dropped, 'snapshot')} (steps ${Math.min(...res.droppedSteps)}–${Math.max(...res.droppedSteps)}), kept ${res.kept}`);
   for (const why of res.keptBecause) ctx.out.line(`kept ${why}`);
   for (const w of res.warnings) ctx.out.line(`warning: ${w}`);
   if (!res.dryRun) ctx.out.line(`freed ${bytes(Math.max(0, res.freedBytes))} on disk (ckpt's store: ${bytes(res.storeBytesBefore)} → ${bytes(res.storeBytesAfter)})`);

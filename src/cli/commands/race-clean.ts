@@ -7,6 +7,7 @@ import { cleanRace, cleanRefusal } from '../../race/clean.js';
 import { resolveRace } from '../../race/store.js';
 import { json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
+import { counted, noun } from '../../core/plural.js';
 
 /** Arguments and options of `race clean` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ race: z.string().optional(), json });
@@ -35,13 +36,13 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   for (const x of res.attempts) {
     const name = out.q(x.attempt);
     if (x.branchKept) out.line(`${name}: ${out.t(x.branchKept)}`);
-    if (x.ended.length > 0) out.line(`${name}: ended ${x.ended.length} process(es) of the attempt still running: pid ${x.ended.join(', ')}`);
+    if (x.ended.length > 0) out.line(`${name}: ended ${counted(x.ended.length, 'process', 'processes')} of the attempt still running: pid ${x.ended.join(', ')}`);
     if (!x.removed) out.line(`${name}: kept ${out.q(x.dir)}: ${out.t(x.reason ?? '')}`);
-    else if (x.kept.length > 0) out.line(`${name}: removed; ${x.kept.length} path(s) changed after the race are kept in snapshot ${x.snapshot?.slice(0, 10)} (race pick ${name} takes them): ${x.kept.slice(0, 10).map((p) => out.q(p)).join(', ')}${x.kept.length > 10 ? ', …' : ''}`);
+    else if (x.kept.length > 0) out.line(`${name}: removed; ${counted(x.kept.length, 'path')} changed after the race ${noun(x.kept.length, 'is', 'are')} kept in snapshot ${x.snapshot?.slice(0, 10)} (race pick ${name} takes them): ${x.kept.slice(0, 10).map((p) => out.q(p)).join(', ')}${x.kept.length > 10 ? ', …' : ''}`);
     else out.line(`${name}: removed`);
   }
   const refusal = cleanRefusal(res);
   if (refusal) throw refusal;
   out.result(res);
-  out.line(`removed ${res.attempts.length} worktree(s) and branch(es) of race ${out.q(race.id)}; the attempts stay reachable as checkpoints until ckpt gc`);
+  out.line(`removed ${counted(res.attempts.length, 'worktree')} and ${noun(res.attempts.length, 'branch', 'branches')} of race ${out.q(race.id)}; the attempts stay reachable as checkpoints until ckpt gc`);
 }

@@ -6,6 +6,7 @@ import { attemptDiffs } from '../../race/compare.js';
 import { resolveRace } from '../../race/store.js';
 import { flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
+import { counted } from '../../core/plural.js';
 
 /** Arguments and options of `race diff` as commander gives them; validated before {@link run} (a bad value: `INVALID_ARGUMENT` or `INVALID_DURATION`, exit 2). */
 export const schema = z.object({ attempts: z.array(z.string()).default([]), race: z.string().optional(), sideBySide: flag, stat: flag, pager: z.boolean().default(true), json });
@@ -42,7 +43,7 @@ export async function run(ctx: Ctx, input: Input): Promise<void> {
   const diffs = await attemptDiffs(repo, race, names, { color: out.color, statOnly: !!input.stat });
   out.result({ race: race.id, base: race.base, attempts: diffs });
   for (const d of diffs) {
-    out.line(c.bold(c.cyan(`=== ${out.q(d.attempt)}: ${d.files.length} file(s)`)));
+    out.line(c.bold(c.cyan(`=== ${out.q(d.attempt)}: ${counted(d.files.length, 'file')}`)));
     if (input.stat || !d.patch) {
       for (const f of d.files) out.line(` ${f.status} ${out.q(f.path)}  ${f.binary ? 'binary' : `+${f.insertions} −${f.deletions}`}`);
     } else out.raw(d.patch);

@@ -15,6 +15,7 @@ import { count, flag, json, type Act } from '../command.js';
 import type { Ctx } from '../context.js';
 import { renderLive, renderSummary, reviewLines } from '../race-table.js';
 import { EXIT, duration, type Live } from '../output.js';
+import { counted } from '../../core/plural.js';
 
 /** `--models`: checked here with the race's own parser (no empty entry, known shape). */
 const models = z.string().superRefine((s, ctx) => {
@@ -155,7 +156,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
   let latest: RaceRecord | null = null;
   const lastStates = new Map<string, string>();
   if (live) ticker = setInterval(() => latest && live.update(renderLive(latest, color, out.width(100))), 250);
-  out.line(`race ${out.q(plan.id)}: ${plan.attempts.length} attempts on ${out.t(JSON.stringify(task.length > 60 ? task.slice(0, 59) + '…' : task))}`);
+  out.line(`race ${out.q(plan.id)}: ${counted(plan.attempts.length, 'attempt')} on ${out.t(JSON.stringify(task.length > 60 ? task.slice(0, 59) + '…' : task))}`);
   let race: RaceRecord;
   try {
     race = await runRace(plan, {
@@ -168,7 +169,7 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
         for (const a of r.attempts) {
           if (lastStates.get(a.name) === a.state) continue;
           lastStates.set(a.name, a.state);
-          const extra = ['done', 'failed', 'timeout'].includes(a.state) ? ` in ${duration(a.durationMs ?? 0)}, ${a.steps} steps, ${a.files} files${a.error ? `: ${out.t(a.error.slice(0, 120))}` : ''}` : '';
+          const extra = ['done', 'failed', 'timeout'].includes(a.state) ? ` in ${duration(a.durationMs ?? 0)}, ${counted(a.steps, 'step')}, ${counted(a.files, 'file')}${a.error ? `: ${out.t(a.error.slice(0, 120))}` : ''}` : '';
           out.line(`[${out.q(a.name)}] ${a.state}${extra}`);
         }
       },

@@ -5,10 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot, listSteps, rollback } from '../src/index.js';
-import { readLooseObject, readRefFast, writeCommit } from '../src/git/loose.js';
+import { readLooseHeader, readLooseObject, readRefFast, writeCommit } from '../src/git/loose.js';
 import { git as gitRaw, makeRepo, picture, tempDir, write } from './support/repo.js';
 
 const git = (cwd: string, ...args: string[]): string => gitRaw(cwd, ...args).trim();
@@ -112,5 +113,36 @@ describe('refs and objects in process', () => {
     await rollback(repo, { target: '2' });
     expect(picture(dir)).toEqual(before);
     expect((await listSteps(repo, { stats: false })).map((s) => s.kind)).toEqual(['rollback', 'pre-rollback', 'auto', 'auto', 'manual']);
+  });
+
+  it('a loose object\'s header gives its type and size as reading it whole does, big or small; undefined once it is packed', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    write(dir, { 'big.bin': randomBytes(5 * 1024 * 1024), 'empty.txt': '' });
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', 'big');
+    const repo = await openRepo(dir);
+    const ids = ['HEAD', 'HEAD^{tree}', 'HEAD:a.txt', 'HEAD:big.bin', 'HEAD:empty.txt'].map((r) => git(dir, 'rev-parse', r));
+    for (const oid of ids) {
+      const whole = readLooseObject(repo, oid)!;
+      expect(readLooseHeader(repo, oid), oid).toEqual({ type: whole.type, size: whole.content.length });
+      expect(readLooseHeader(repo, oid)!.size, oid).toBe(Number(git(dir, 'cat-file', '-s', oid)));
+    }
+    git(dir, 'repack', '-a', '-d', '-q');
+    git(dir, 'prune-packed');
+    for (const oid of ids) expect(readLooseHeader(repo, oid), oid).toBeUndefined();
+  });
+
+  it('a rollback of more small loose blobs than one read-ahead holds (16 MiB) writes every byte', async () => {
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 24; i++) files[`f${String(i).padStart(2, '0')}.bin`] = randomBytes(1024 * 1024);
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    const repo = await openRepo(dir);
+    write(dir, files);
+    await takeSnapshot(repo, { kind: 'manual' });
+    const before = picture(dir);
+    write(dir, Object.fromEntries(Object.keys(files).map((f) => [f, `changed ${f}\n`])));
+    await takeSnapshot(repo, { kind: 'manual' });
+    await rollback(repo, { target: '1' });
+    expect(picture(dir)).toEqual(before);
   });
 });

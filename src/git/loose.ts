@@ -15,9 +15,9 @@
  * ckpt's own refs and objects live in the shadow git dir (git/shadow.ts).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { deflateSync, inflateSync } from 'node:zlib';
+import { constants as zlibConstants, deflateSync, inflateSync } from 'node:zlib';
 import { CkptError } from '../core/errors.js';
 import type { Repo } from './repo-type.js';
 import { shadowDir, shadowObjectsDir } from './shadow.js';
@@ -138,6 +138,40 @@ export function readLooseObject(repo: Repo, oid: string, maxBytes = Infinity): L
   const content = raw.subarray(nul + 1);
   if (!type || !['blob', 'tree', 'commit', 'tag'].includes(type) || Number(size) !== content.length) return undefined;
   return { type: type as LooseObject['type'], content };
+}
+
+/**
+ * The type and size of a loose object (of ckpt's store, else the
+ * repository's, as {@link readLooseObject} looks), read from its header: only
+ * the first bytes of the file are read and inflated, whatever its size.
+ * `undefined` when it is not stored loose or its header cannot be read.
+ */
+export function readLooseHeader(repo: Repo, oid: string): { type: LooseObject['type']; size: number } | undefined {
+  if (!isOid(oid, repo)) return undefined;
+  for (const dir of [shadowObjectsDir(repo), path.join(repo.commonDir, 'objects')]) {
+    let fd: number;
+    try {
+      fd = openSync(objectPath(dir, oid), 'r');
+    } catch {
+      continue; // not loose there
+    }
+    try {
+      // The header (`blob 123456\0`, at most 32 bytes) is the start of the zlib stream: a few hundred of its bytes hold it.
+      const head = Buffer.alloc(512);
+      const n = readSync(fd, head, 0, head.length, 0);
+      const raw = inflateSync(head.subarray(0, n), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      const nul = raw.indexOf(0);
+      if (nul < 0) return undefined;
+      const [type, size] = raw.subarray(0, nul).toString('latin1').split(' ');
+      if (!type || !['blob', 'tree', 'commit', 'tag'].includes(type) || !/^\d+$/.test(size ?? '')) return undefined;
+      return { type: type as LooseObject['type'], size: Number(size) };
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -14,7 +14,7 @@
 import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError } from '../../core/errors.js';
-import { readLooseObject } from '../../git/loose.js';
+import { readLooseHeader, readLooseObject } from '../../git/loose.js';
 import { readPackedObject } from '../../git/pack-read.js';
 import { BlobStream, hashPath, readObjects, type GitObject } from '../../git/objects.js';
 import type { Repo } from '../../git/repo.js';
@@ -93,12 +93,6 @@ export class Applier {
   }
 
   /**
-   * Applies `plan` (deletions, then writes, then modes). `recordLive` is
-   * called with the paths found changed at the point of destruction.
-   *
-   * @throws CkptError `FS_FAILED`, `GIT_FAILED`; `this.done` lists what was changed until then.
-   */
-  /**
    * Reads the plan's small loose blobs (their sizes; the first BATCH_BYTES of
    * them kept for their batch) and starts git for the others without waiting
    * for it, so git starts up while the caller records the pre-rollback
@@ -109,6 +103,14 @@ export class Applier {
     const others: string[] = [];
     let kept = 0;
     for (const oid of new Set(plan.writes.filter((e) => e.dstMode !== '120000').map((e) => e.dstOid))) {
+      if (BATCH_BYTES - kept < DIRECT_BYTES) {
+        // It may not fit beside those kept: its size from its header alone, its bytes read once, with its batch.
+        const head = readLooseHeader(this.repo, oid);
+        if (head && head.type === 'blob' && head.size <= DIRECT_BYTES && kept + head.size > BATCH_BYTES) {
+          this.sizes.set(oid, head.size);
+          continue;
+        }
+      }
       const blob = this.looseBlob(oid, DIRECT_BYTES);
       if (!blob) {
         others.push(oid);
@@ -124,6 +126,12 @@ export class Applier {
     if (others.length > 0) this.blobs.start();
   }
 
+  /**
+   * Applies `plan` (deletions, then writes, then modes). `recordLive` is
+   * called with the paths found changed at the point of destruction.
+   *
+   * @throws CkptError `FS_FAILED`, `GIT_FAILED`; `this.done` lists what was changed until then.
+   */
   async applyPlan(plan: Plan, recordLive: RecordLive): Promise<ApplyOutcome> {
     this.prepare(plan);
     const others = this.others!;

@@ -51,6 +51,37 @@ describe('sweep', () => {
     }
   }, 30_000);
 
+  it('takes a process by whole marker entries only, wherever they sit in its environment (one larger than the sweep\'s 64 KiB buffer too)', async () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-sweep-')));
+    const m = marker();
+    const procs: ChildProcess[] = [];
+    const start = (env: NodeJS.ProcessEnv): number => {
+      const p = spawn('sh', ['-c', 'sleep 60 & wait'], { env, stdio: 'ignore' });
+      procs.push(p);
+      return p.pid!;
+    };
+    try {
+      const near = { CKPT_RACE_ID: m.CKPT_RACE_ID, CKPT_ATTEMPT: 'ab', XCKPT_ATTEMPT: 'a', CKPT_ATTEMPTX: 'a' };
+      const big = { ...process.env, ...Object.fromEntries([1, 2, 3, 4].map((i) => [`A_LARGE_${i}`, 'x'.repeat(40 * 1024)])) };
+      // Leaders are this process's children (never taken): what each started is looked at.
+      const ours = [start({ ...big, ...m }), start({ ...m, PATH: process.env.PATH })];
+      const others = [start({ ...process.env, ...near }), start({ ...big, CKPT_RACE_ID: `${m.CKPT_RACE_ID}x`, CKPT_ATTEMPT: 'a' })];
+      const t: SweepTarget = { dir, marker: m, sinceMs: 0, byCwd: false };
+      const want = ours.flatMap(childrenOf);
+      for (let i = 0; i < 500 && (want.length < 2 || findAttemptProcesses(t).length < 2); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        want.splice(0, want.length, ...ours.flatMap(childrenOf));
+      }
+      expect(want).toHaveLength(2);
+      expect(others.flatMap(childrenOf)).toHaveLength(2);
+      expect(findAttemptProcesses(t).sort()).toEqual(want.sort());
+    } finally {
+      for (const c of procs.flatMap((p) => childrenOf(p.pid!))) spawnSync('kill', ['-9', String(c)]);
+      for (const p of procs) p.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it.skipIf(!canUnshare)('tells a process inside a PID namespace from one outside it, and ends both', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-sweep-'));
     const m = marker();

@@ -2,6 +2,7 @@
  * Races of the fake agents (test/fixtures/agents) through the library: real
  * worktrees, real processes, real timeouts and kills.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { expandArgv, parseOutput, PRESETS } from '../src/agents/presets.js';
 import { git, indexBytes, picture, write } from './support/repo.js';
 import { raceRepo } from './support/race.js';
 import { processesIn } from './support/procs.js';
+import { until } from './support/wait.js';
 import { CLI } from './support/repo.js';
 
 const bin = CLI;
@@ -208,5 +210,31 @@ describe('race', () => {
     expect(race.attempts.map((a) => a.state)).toEqual(['interrupted', 'interrupted']);
     for (const a of race.attempts) expect(processesIn(a.dir)).toEqual([]);
     expect(resolveRace(await openRepo(dir)).state).toBe('interrupted');
+  }, 60_000);
+
+  it('a race whose process died but is not yet reaped (a zombie) reads as interrupted; one whose process runs, as running', async () => {
+    const { dir } = raceRepo();
+    const plan = await planRace({ cwd: dir, task: 't', models: 'editor', ckptBin: bin });
+    const done = await runRace(plan, { ckptBin: bin });
+    const repo = await openRepo(dir);
+    const file = path.join(repo.commonDir, 'ckpt', 'races', done.id, 'race.json');
+    // `true` exits at once; its parent becomes `sleep`, which never waits for it: a zombie for 30 s.
+    const parent = spawn('sh', ['-c', 'true & exec sleep 30'], { stdio: 'ignore' });
+    try {
+      let zombie = 0;
+      await until(() => {
+        const kids = fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+        zombie = kids.find((k) => fs.readFileSync(`/proc/${k}/stat`, 'utf8').includes(') Z ')) ?? 0;
+        return zombie > 0 && fs.readFileSync(`/proc/${parent.pid}/cmdline`, 'utf8').startsWith('sleep');
+      }, 'a zombie child of sleep');
+      const running = (pid: number) => ({ ...done, state: 'running', pid, attempts: done.attempts.map((a) => ({ ...a, state: 'running' })) });
+      fs.writeFileSync(file, JSON.stringify(running(zombie)));
+      expect(resolveRace(repo).state).toBe('interrupted');
+      expect(resolveRace(repo).attempts.map((a) => a.state)).toEqual(['interrupted']);
+      fs.writeFileSync(file, JSON.stringify(running(process.pid)));
+      expect(resolveRace(repo).state).toBe('running');
+    } finally {
+      parent.kill('SIGKILL');
+    }
   }, 60_000);
 });

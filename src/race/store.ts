@@ -100,11 +100,25 @@ function withLiveness(race: RaceRecord): RaceRecord {
   };
 }
 
+/**
+ * Whether the race process `pid` still runs. A zombie does not: a race
+ * process that died waits there until its parent, or the init that adopted
+ * it, reaps it (the inner process of a relaunched race whose outer was
+ * SIGKILLed, cli/relaunch.ts), and `kill(pid, 0)` still succeeds on it.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    // No /proc (not Linux), or gone since: kill's answer stands.
+    return !existsSync('/proc/self/stat');
+  }
+  const state = stat[stat.lastIndexOf(')') + 2];
+  return state !== 'Z' && state !== 'X';
 }

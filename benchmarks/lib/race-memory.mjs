@@ -5,6 +5,11 @@
 // runs, /proc is sampled: the memory of every ckpt process together (the race
 // process, the daemon, each hook's process, and the git, sh and setpriv
 // processes they start; not the agents), peak and at the end.
+//
+// For finding where the memory is: CKPT_RACE_TRACE=FILE appends every sample
+// as one JSON line (each process's pid, parent, kind, command line, PSS and
+// USS), and CKPT_RACE_NODE_ARGS='--flag …' starts the race's Node with those
+// options (`--import FILE` to sample its heap from inside, say).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,13 +53,15 @@ function kindOf(p, daemonPid) {
 }
 
 /** One sample: `{ rss, pss, uss, n }` summed over ckpt's processes (MB), the PSS of each kind (kindOf), and the daemon's own. */
-function sample(daemonPid) {
+function sample(daemonPid, trace) {
   const sum = { rss: 0, pss: 0, uss: 0, n: 0 };
   const kinds = {};
   let daemon = null;
+  const each = [];
   for (const p of ckptProcesses(processes())) {
     const m = procMemory(p.pid);
     if (!m) continue;
+    if (trace) each.push({ pid: p.pid, ppid: p.ppid, kind: kindOf(p, daemonPid), cmd: p.cmd.slice(0, 160), pss: +m.pss.toFixed(2), uss: +m.uss.toFixed(2) });
     sum.rss += m.rss;
     sum.pss += m.pss;
     sum.uss += m.uss;
@@ -63,6 +70,7 @@ function sample(daemonPid) {
     kinds[k] = (kinds[k] ?? 0) + m.pss;
     if (p.pid === daemonPid) daemon = m;
   }
+  if (trace) fs.appendFileSync(trace, JSON.stringify({ t: Math.round(performance.now()), pss: +sum.pss.toFixed(2), each }) + '\n');
   return { ...sum, kinds, daemon };
 }
 
@@ -89,7 +97,7 @@ export async function benchRaceMemory({ quick } = {}) {
     const commonDir = path.join(dir, '.git');
     const record = path.join(commonDir, 'ckpt', 'daemon', 'daemon.json');
     const t0 = performance.now();
-    const race = spawn(process.execPath, [path.join(UNDER_TEST, 'bin', 'race.js'), 'run', 'edit files', '--models', `claude:${ATTEMPTS}`, '--deps', 'none', '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const race = spawn(process.execPath, [...(process.env.CKPT_RACE_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(UNDER_TEST, 'bin', 'race.js'), 'run', 'edit files', '--models', `claude:${ATTEMPTS}`, '--deps', 'none', '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     race.stdout.on('data', (c) => (stdout += c));
@@ -107,7 +115,7 @@ export async function benchRaceMemory({ quick } = {}) {
           // half-written: next time
         }
       }
-      const s = sample(daemonPid);
+      const s = sample(daemonPid, process.env.CKPT_RACE_TRACE);
       samples++;
       // The kinds at the moment of the PSS peak (what it is made of).
       if (s.pss > peak.pss) peak.kinds = s.kinds;

@@ -128,6 +128,8 @@ function converse(socket: string, request: Record<string, unknown>): Promise<Fin
           state = 'go';
           sock.write(JSON.stringify({ go: true }) + '\n');
         } else if (state === 'go') {
+          // The daemon gave up waiting for the go-ahead (a client stalled past its bound) and began nothing: the CLI runs it.
+          if (msg && msg.ok === false && msg.code === 'GONE') return finish(null);
           const ok = msg && msg.ok === true && typeof msg.exit === 'number' && typeof msg.stdout === 'string' && typeof msg.stderr === 'string';
           return finish(ok ? { exit: msg!.exit as number, stdout: msg!.stdout as string, stderr: msg!.stderr as string } : 'lost');
         }

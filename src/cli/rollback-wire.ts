@@ -12,8 +12,9 @@
  *    (the client then runs the rollback itself, as it does when no daemon
  *    answers in time);
  * 3. client → `{go: true}`: from here the client never runs the rollback
- *    itself (the daemon may have begun it); without it the daemon changes
- *    nothing;
+ *    itself (the daemon may have begun it), unless the daemon answers
+ *    `{ok: false, code: 'GONE'}` (the go-ahead came after its bound: it
+ *    began nothing); without it the daemon changes nothing;
  * 4. daemon → `{ok: true, exit, stdout, stderr}`: the command's exit code
  *    and output, which the client writes as they are.
  */

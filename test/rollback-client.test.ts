@@ -1,0 +1,112 @@
+/**
+ * cli/rollback-client.ts against a fake daemon on the repository's socket:
+ * what the client does with each answer of the conversation
+ * (cli/rollback-wire.ts). Before its go-ahead anything but `ready` (a
+ * refusal, another version, silence past its bound) leaves the line to the
+ * CLI (null) and the daemon never hears go; after it, the final reply is
+ * written as it is, a daemon that ends without one is `lost` (never run
+ * again by the client), and a daemon that says it began nothing (`GONE`)
+ * leaves the line to the CLI. A line the lean path does not take, or a
+ * client told not to use the daemon, never connects.
+ */
+import fs from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runRollbackClient } from '../src/cli/rollback-client.js';
+import { DAEMON_VERSION, socketPath } from '../src/watch/daemon-paths.js';
+import { makeRepo } from './support/repo.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+});
+
+/** A fake daemon for `dir`: `onLine(n, msg, sock)` for each line it reads; returns what it saw. */
+async function fakeDaemon(dir: string, onLine: (n: number, msg: Record<string, unknown>, sock: Socket) => void): Promise<{ lines: Record<string, unknown>[]; connections: number }> {
+  const sockPath = socketPath(path.join(dir, '.git'));
+  fs.mkdirSync(path.dirname(sockPath), { recursive: true });
+  const seen = { lines: [] as Record<string, unknown>[], connections: 0 };
+  const server = createServer((sock) => {
+    seen.connections++;
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', () => undefined);
+    sock.on('data', (c: string) => {
+      buf += c;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const msg = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+        buf = buf.slice(nl + 1);
+        seen.lines.push(msg);
+        onLine(seen.lines.length, msg, sock);
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(sockPath, r));
+  return seen;
+}
+
+function io(dir: string, env: NodeJS.ProcessEnv = {}): { io: Parameters<typeof runRollbackClient>[1]; out: () => string; err: () => string } {
+  const sink = (): { stream: Writable; text: () => string } => {
+    let text = '';
+    return { stream: new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) }), text: () => text };
+  };
+  const o = sink();
+  const e = sink();
+  const base = { ...process.env, ...env };
+  delete base.CKPT_NO_DAEMON;
+  delete base.CKPT_HOOK_SOCKET;
+  return { io: { cwd: dir, env: base, stdout: o.stream, stderr: e.stream }, out: o.text, err: e.text };
+}
+
+const ready = (sock: Socket): boolean => sock.write(JSON.stringify({ ok: true, ready: true, version: DAEMON_VERSION }) + '\n');
+
+describe('the rollback client', () => {
+  it('writes the final reply as it is, after ready and go', async () => {
+    const dir = makeRepo();
+    const seen = await fakeDaemon(dir, (n, _m, sock) => {
+      if (n === 1) ready(sock);
+      else sock.end(JSON.stringify({ ok: true, exit: 3, stdout: 'out ✓\n', stderr: 'warning: w\n', version: DAEMON_VERSION }) + '\n');
+    });
+    const c = io(dir, { NO_COLOR: '1' });
+    expect(await runRollbackClient(['rollback', '2', '--json'], c.io)).toEqual({ exit: 3 });
+    expect([c.out(), c.err()]).toEqual(['out ✓\n', 'warning: w\n']);
+    expect(seen.lines[0]).toMatchObject({ cmd: 'rollback', argv: ['rollback', '2', '--json'], cwd: dir, version: DAEMON_VERSION, outEnv: { NO_COLOR: '1' }, tty: { stdout: false, stderr: false } });
+    expect(seen.lines[1]).toEqual({ go: true });
+  });
+
+  it('leaves the line to the CLI on a refusal, another version or silence, and never says go then', async () => {
+    const dir = makeRepo();
+    for (const answer of [{ ok: false, code: 'UNSERVED', version: DAEMON_VERSION }, { ok: true, ready: true, version: 'other+p9' }]) {
+      const seen = await fakeDaemon(dir, (_n, _m, sock) => sock.end(JSON.stringify(answer) + '\n'));
+      expect(await runRollbackClient(['rollback', '2'], io(dir).io)).toBeNull();
+      expect(seen.lines).toHaveLength(1);
+      await new Promise((r) => servers.pop()!.close(r));
+    }
+    const silent = await fakeDaemon(dir, () => undefined);
+    const t0 = Date.now();
+    expect(await runRollbackClient(['rollback', '2'], io(dir).io)).toBeNull();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2900);
+    expect(silent.lines).toHaveLength(1);
+  });
+
+  it('after go: a daemon that ends without its answer is lost; one that began nothing (GONE) leaves the line to the CLI', async () => {
+    const dir = makeRepo();
+    await fakeDaemon(dir, (n, _m, sock) => (n === 1 ? ready(sock) : sock.destroy()));
+    expect(await runRollbackClient(['rollback', '--undo', '--json'], io(dir).io)).toEqual({ lost: true, json: true });
+    await new Promise((r) => servers.pop()!.close(r));
+    await fakeDaemon(dir, (n, _m, sock) => (n === 1 ? ready(sock) : sock.end(JSON.stringify({ ok: false, code: 'GONE', version: DAEMON_VERSION }) + '\n')));
+    expect(await runRollbackClient(['rollback', '2'], io(dir).io)).toBeNull();
+  });
+
+  it('does not connect for a line the lean path leaves to commander, nor when the daemon is not wanted', async () => {
+    const dir = makeRepo();
+    const seen = await fakeDaemon(dir, (_n, _m, sock) => ready(sock));
+    expect(await runRollbackClient(['rollback', '--help'], io(dir).io)).toBeNull();
+    expect(await runRollbackClient(['rollback', '2'], io(dir, { CKPT_DAEMON: '0' }).io)).toBeNull();
+    expect(await runRollbackClient(['rollback', '2'], io(dir, { GIT_DIR: path.join(dir, '.git') }).io)).toBeNull();
+    expect(seen.connections).toBe(0);
+  });
+});

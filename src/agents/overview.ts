@@ -6,10 +6,8 @@
  * store only; nothing is written.
  */
 import type { Snapshot } from '../core/types.js';
-import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
-import { realEnv } from '../git/shadow.js';
-import { worktreeAdmin } from '../git/worktree-admin.js';
+import { listWorktreesReading } from '../git/worktree-admin.js';
 import { diffTrees } from '../git/tree-diff.js';
 import { listSteps, readSnapshot } from '../snapshot/store.js';
 import { agentStatus, agentStatusText, readAgentState, type AgentState, type AgentStatus } from './state.js';
@@ -131,7 +129,7 @@ async function sessionBase(r: Repo, state: AgentState, tip: Snapshot): Promise<s
 
 /** The worktrees of the repository (`git worktree list --porcelain -z`), bare and missing ones left out. */
 async function listWorktrees(repo: Repo): Promise<{ path: string; branch: string | null }[]> {
-  const { stdout } = await worktreeAdmin(repo, () => git(['worktree', 'list', '--porcelain', '-z'], { cwd: repo.worktree, env: realEnv(repo) }));
+  const { stdout } = await listWorktreesReading(repo, true);
   const out: { path: string; branch: string | null }[] = [];
   let cur: { path: string; branch: string | null; skip: boolean } | null = null;
   const flush = (): void => {

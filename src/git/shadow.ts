@@ -86,6 +86,16 @@ export function shadowDir(repo: Repo): string {
   return path.join(repo.commonDir, 'ckpt', 'shadow');
 }
 
+/**
+ * Whether ckpt's store exists (one stat of its `HEAD`). A reader checks it
+ * before anything that would name the store to git ({@link shadowEnv}
+ * creates it): with no store there is no snapshot to read, and a command
+ * that only reads writes nothing, not even the store's empty layout.
+ */
+export function storeExists(repo: Repo): boolean {
+  return existsSync(path.join(shadowDir(repo), 'HEAD'));
+}
+
 /** ckpt's own object dir, `<common>/ckpt/shadow/objects` (created with the shadow). */
 export function shadowObjectsDir(repo: Repo): string {
   return path.join(ensureShadow(repo), 'objects');

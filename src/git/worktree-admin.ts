@@ -17,9 +17,20 @@
  * lock file against each other). The user's own `git worktree` or
  * `git checkout` at the same moment can still meet one of ckpt's entries
  * half-made: git gives no way to prevent that.
+ *
+ * A command that only lists the worktrees (`ckpt status`, `ckpt agents`)
+ * takes no lock: it must write nothing and work on a read-only `.git`, and
+ * the lock file is a write (its directory created, the file made and
+ * removed). It lists with {@link listWorktreesReading}, which retries the
+ * listing on git's failure at a half-made entry, the one failure the lock
+ * would have spared it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isCkptError } from '../core/errors.js';
+import { git, type GitResult } from './exec.js';
 import { withStoreLock } from './store.js';
 import type { Repo } from './repo.js';
+import { realEnv } from './shadow.js';
 
 const queues = new Map<string, Promise<unknown>>();
 
@@ -44,4 +55,43 @@ export function worktreeAdmin<T>(repo: Repo, fn: () => Promise<T>): Promise<T> {
     if (queues.get(repo.commonDir) === settled) queues.delete(repo.commonDir);
   });
   return next;
+}
+
+/** Pauses before each retry of a listing that met a half-made entry, in ms (about 1.5 s in all). */
+const LIST_BACKOFF_MS = [10, 20, 40, 80, 160, 320, 400, 400];
+
+/**
+ * `git worktree list --porcelain [-z]` of `repo`, without the worktree lock
+ * and writing nothing, for commands that only read. git dies when it reads
+ * an entry another process's `git worktree add` is still writing
+ * (`fatal: failed to read …/worktrees/<name>/commondir`, git 2.39
+ * `get_common_dir_noenv`; also `…/gitdir`); that failure, and only that
+ * one, is retried after a short pause ({@link LIST_BACKOFF_MS}), since the
+ * entry is complete moments later.
+ *
+ * @param nul `-z`: NUL-terminated fields.
+ * @param pause waits the given ms before a retry (a test's hook: it makes the entry whole there).
+ * @throws CkptError `GIT_FAILED` or `FS_FAILED` (another failure, or an entry still
+ *   half-made after every retry: a writer killed mid-add leaves one until
+ *   `git worktree prune`).
+ */
+export async function listWorktreesReading(repo: Repo, nul = false, pause: (ms: number) => Promise<unknown> = sleep): Promise<GitResult> {
+  const args = ['worktree', 'list', '--porcelain', ...(nul ? ['-z'] : [])];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await git(args, { cwd: repo.worktree, env: realEnv(repo) });
+    } catch (err) {
+      const ms = LIST_BACKOFF_MS[attempt];
+      if (ms === undefined || !halfMadeEntry(err)) throw err;
+      await pause(ms);
+    }
+  }
+}
+
+/** Whether `err` is git dying at a worktree entry it could not read whole. */
+function halfMadeEntry(err: unknown): boolean {
+  if (!isCkptError(err) || (err.code !== 'GIT_FAILED' && err.code !== 'FS_FAILED')) return false;
+  const stderr = err.data.stderr;
+  const text = typeof stderr === 'string' ? stderr : err.message;
+  return /failed to read .*worktrees\/[^\n]*\/(commondir|gitdir)\b/.test(text);
 }

@@ -14,9 +14,9 @@ import type { Snapshot } from '../core/types.js';
 import { git, gitText } from '../git/exec.js';
 import { readObjects } from '../git/objects.js';
 import { WORKTREE_REF_PREFIX, type Repo } from '../git/repo.js';
-import { realEnv, shadowEnv } from '../git/shadow.js';
+import { shadowEnv, storeExists } from '../git/shadow.js';
 import { storeBytes, userRefOids } from '../git/store.js';
-import { worktreeAdmin } from '../git/worktree-admin.js';
+import { listWorktreesReading } from '../git/worktree-admin.js';
 import { parseCommit, snapshotFromObject } from './format.js';
 import { compactStore } from './compact.js';
 import { withWorktreeLock } from './lock.js';
@@ -160,14 +160,19 @@ export interface ChainStatus {
 /**
  * Lists every worktree of the repository that has snapshots.
  *
+ * Reads only: no store is created where there is none (then no worktree has
+ * snapshots), and no lock is taken (git/worktree-admin.ts).
+ *
  * @param withSizes also measure storage (`git rev-list --disk-usage`; slower on big repos).
  */
 export async function status(repo: Repo, withSizes = true): Promise<ChainStatus[]> {
+  if (!storeExists(repo)) return [];
   const { stdout } = await git(['for-each-ref', '--format=%(refname) %(objectname)', WORKTREE_REF_PREFIX], { cwd: repo.worktree, env: shadowEnv(repo) });
   const lines = stdout.toString('utf8').split('\n').filter(Boolean);
   const objs = await readObjects(lines.map((l) => l.split(' ')[1]!), { cwd: repo.worktree, env: shadowEnv(repo) });
   const negatives = withSizes ? await userRefOids(repo) : [];
-  const wtList = (await worktreeAdmin(repo, () => gitText(['worktree', 'list', '--porcelain'], { cwd: repo.worktree, env: realEnv(repo) })))
+  const wtList = (await listWorktreesReading(repo)).stdout
+    .toString('utf8')
     .split('\n')
     .filter((l) => l.startsWith('worktree '))
     .map((l) => l.slice(9));

@@ -9,7 +9,7 @@ import { git } from '../git/exec.js';
 import { readLooseObject, readStoreRefFast } from '../git/loose.js';
 import { readObjects } from '../git/objects.js';
 import type { Repo } from '../git/repo.js';
-import { shadowEnv } from '../git/shadow.js';
+import { shadowEnv, storeExists } from '../git/shadow.js';
 import { decodeSnapshot, snapshotFromObject } from './format.js';
 import { readTip } from './take.js';
 import { counted } from '../core/plural.js';
@@ -32,6 +32,7 @@ export interface ListOptions {
  * @throws CkptError `GIT_FAILED`.
  */
 export async function listSteps(repo: Repo, opts: ListOptions = {}): Promise<Step[]> {
+  if (!storeExists(repo)) return []; // no store, no step (and none created by a reader)
   const ref = opts.ref ?? repo.ref;
   const tip = (ref.startsWith('refs/') ? readLooseSnapshot(repo, readStoreRefFast(repo, ref)) : undefined) ?? (await readSnapshot(repo, ref));
   if (!tip) return [];
@@ -137,6 +138,7 @@ export async function resolveTime(repo: Repo, when: string, now = Date.now()): P
  * @throws CkptError `GIT_FAILED`.
  */
 export async function readSnapshot(repo: Repo, name: string): Promise<Snapshot | null> {
+  if (!storeExists(repo)) return null; // snapshots live in the store only; a read creates none
   return snapshotFromObject((await readObjects([name], { cwd: repo.worktree, env: shadowEnv(repo) })).get(name));
 }
 

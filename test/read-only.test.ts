@@ -1,0 +1,142 @@
+/**
+ * Commands that only read write nothing: in a repository without ckpt data
+ * they leave `.git` as it was (every entry's path, size and mtime), and they
+ * work when `.git` cannot be written at all. A reader that created ckpt's
+ * store, a lock file or a marker would show here, on either side.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openRepo } from '../src/index.js';
+import { listWorktreesReading } from '../src/git/worktree-admin.js';
+import { CLI, git, makeRepo } from './support/repo.js';
+
+/** The read-only commands, each with --json where it has one (its error code is then on stdout). */
+const READERS: string[][] = [
+  ['log', '--json'],
+  ['log'],
+  ['diff', '--json'],
+  ['diff', '1', '--json'],
+  ['status', '--json'],
+  ['status'],
+  ['agents', '--json'],
+  ['agents'],
+  ['daemon', 'status', '--json'],
+  ['race', 'list', '--json'],
+  ['race', 'show', '--json'],
+  ['race', 'diff', '--json'],
+];
+
+/** Every entry under `dir` (itself included) as `path size mtime`, sorted. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (p: string): void => {
+    const st = fs.lstatSync(p);
+    out.push(`${path.relative(dir, p) || '.'} ${st.isDirectory() ? 'd' : st.size} ${st.mtimeMs}`);
+    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+  };
+  walk(dir);
+  return out.sort();
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** What a run says, without what differs between two runs of the same command (ages, pids). */
+function outcome(r: Run): { code: number | null; error: string | null } {
+  let error: string | null = null;
+  try {
+    error = (JSON.parse(r.stdout) as { error?: { code?: string } }).error?.code ?? null;
+  } catch {
+    error = null;
+  }
+  return { code: r.code, error };
+}
+
+// No daemon: a reader must not depend on one, and none may start and write the repository's files.
+const ENV = { ...process.env, CKPT_NO_DAEMON: '1' };
+
+const ckpt = (dir: string, args: string[]): Run => spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: ENV, timeout: 60_000 });
+
+const isRoot = process.getuid?.() === 0;
+const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
+
+describe('read-only commands', () => {
+  it('leave .git byte-identical in a repository with no ckpt data (no store, lock or marker made)', () => {
+    const dir = makeRepo();
+    const gitDir = path.join(dir, '.git');
+    for (const args of READERS) {
+      const before = listing(gitDir);
+      const r = ckpt(dir, args);
+      expect(r.code, `ckpt ${args.join(' ')}: ${r.stderr}`).not.toBeNull();
+      expect(r.stderr, `ckpt ${args.join(' ')}`).not.toMatch(/INTERNAL|FS_FAILED|LOCKED/);
+      expect(listing(gitDir), `ckpt ${args.join(' ')} wrote into .git`).toEqual(before);
+    }
+    expect(fs.existsSync(path.join(gitDir, 'ckpt'))).toBe(false);
+  }, 120_000);
+
+  // Root writes through any mode bits, so as root the commands run as nobody (owning the files, which it cannot write).
+  it.skipIf(isRoot && !asNobody)('work with .git read-only, answering as they do with it writable', () => {
+    const dir = makeRepo();
+    const gitDir = path.join(dir, '.git');
+    const expected = READERS.map((args) => outcome(ckpt(dir, args)));
+    let run = (args: string[]): Run => ckpt(dir, args);
+    if (isRoot) {
+      for (let up = path.dirname(dir); up !== '/'; up = path.dirname(up)) fs.chmodSync(up, fs.statSync(up).mode | 0o111);
+      spawnSync('chown', ['-R', 'nobody', dir]);
+      run = (args) => spawnSync('runuser', ['-u', 'nobody', '--', 'env', 'CKPT_NO_DAEMON=1', `HOME=${dir}`, process.execPath, CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    }
+    expect(spawnSync('chmod', ['-R', 'a-w', gitDir]).status).toBe(0);
+    try {
+      const before = listing(gitDir);
+      const got = READERS.map((args) => outcome(run(args)));
+      expect(got).toEqual(expected);
+      expect(listing(gitDir)).toEqual(before);
+    } finally {
+      spawnSync('chmod', ['-R', 'u+w', gitDir]);
+      if (isRoot) spawnSync('chown', ['-R', 'root', dir]);
+    }
+  }, 120_000);
+});
+
+describe('listing the worktrees without the worktree lock', () => {
+  /** An entry as `git worktree add` leaves it between creating `commondir` and writing it (git then dies reading it). */
+  function halfMade(dir: string, name: string): string {
+    const entry = path.join(dir, '.git', 'worktrees', name);
+    fs.mkdirSync(entry, { recursive: true });
+    fs.writeFileSync(path.join(entry, 'gitdir'), path.join(dir, name, '.git') + '\n');
+    fs.writeFileSync(path.join(entry, 'commondir'), '');
+    return entry;
+  }
+
+  it('retries while an entry is half-made, and lists it once it is whole', async () => {
+    const dir = makeRepo();
+    const entry = halfMade(dir, 'wt1');
+    expect(spawnSync('git', ['worktree', 'list', '--porcelain'], { cwd: dir, encoding: 'utf8' }).stderr).toMatch(/failed to read .*commondir/);
+    const repo = await openRepo(dir);
+    // The entry is made whole during the first pause: the first listing met it half-made, and only a retry can list it.
+    const pauses: number[] = [];
+    const out = await listWorktreesReading(repo, false, async (ms) => {
+      pauses.push(ms);
+      if (pauses.length === 2) {
+        fs.writeFileSync(path.join(entry, 'commondir'), '../..\n');
+        fs.writeFileSync(path.join(entry, 'HEAD'), git(dir, 'rev-parse', 'HEAD'));
+      }
+    });
+    expect(pauses.length).toBe(2);
+    expect(out.stdout.toString('utf8')).toContain(`worktree ${path.join(dir, 'wt1')}\n`);
+  });
+
+  it('gives up with GIT_FAILED on an entry that stays half-made, and fails at once on another error', async () => {
+    const dir = makeRepo();
+    halfMade(dir, 'wt1');
+    const repo = await openRepo(dir);
+    await expect(listWorktreesReading(repo)).rejects.toMatchObject({ code: 'GIT_FAILED', message: expect.stringMatching(/failed to read .*commondir/) });
+    const gone = { ...repo, worktree: path.join(dir, 'no-such-dir') };
+    await expect(listWorktreesReading(gone)).rejects.toMatchObject({ code: 'GIT_FAILED', message: expect.stringMatching(/no such directory/) });
+  });
+});

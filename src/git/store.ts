@@ -17,7 +17,7 @@
  * Objects cross as packs (`git pack-objects` on one side, files or
  * `git index-pack` on the other); nothing is ever deleted here.
  */
-import { appendFileSync, closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsync, fsyncSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CkptError, fsFailure, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, isHeld } from '../core/owned-lock.js';

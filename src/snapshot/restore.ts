@@ -23,7 +23,7 @@
  *
  * The user's index, HEAD and ignored files are never touched.
  */
-import { CkptError, isCkptError } from '../core/errors.js';
+import { CkptError } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
 import { git, joinNul, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';

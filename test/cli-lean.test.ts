@@ -19,7 +19,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseLeanRollback } from '../src/cli/lean-rollback.js';
 import { everyFile } from './support/files.js';
 import { CLI, git, indexBytes, makeRepo, picture, write } from './support/repo.js';
-import { daemonSnapshot, startTestDaemon, stopTestDaemons } from './support/daemon.js';
+import { daemonSnapshot, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 
 function run(cwd: string, args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CKPT_NO_DAEMON: '1' }, timeout: 60_000 });
@@ -246,6 +246,8 @@ describe('ckpt rollback, lean path', () => {
       }
       expect(outputs[0]).toEqual(outputs[1]);
       expect(fs.readFileSync(path.join(dir, 'ignored.log'), 'utf8')).toBe('keep me\n');
+      // `ckpt daemon status` counts the two it ran.
+      expect((testDaemonStatus(dir).status as unknown as { rollbacks: number }).rollbacks).toBe(2);
     }, 120_000);
   });
 });

@@ -151,6 +151,8 @@ export interface DaemonStatus {
   /** Of which ArrayBuffers and Buffers, bytes. */
   arrayBuffersBytes: number;
   requests: number;
+  /** `ckpt rollback` command lines run here for their clients (cli/daemon-rollback.ts), whatever their exit code. */
+  rollbacks: number;
   worktrees: WorktreeStatus[];
 }
 
@@ -295,6 +297,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const slots = new Map<string, Slot>();
   const pools = new Set<TempPool>();
   let requests = 0;
+  let rollbacksRun = 0;
   /** Rollbacks running for their clients (the `rollback` request). */
   const rollbacks = new Set<Promise<unknown>>();
   let lastActivity = Date.now();
@@ -730,6 +733,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       externalBytes: mem.external,
       arrayBuffersBytes: mem.arrayBuffers,
       requests,
+      rollbacks: rollbacksRun,
       worktrees: [...slots.values()].map((s) => ({ ...s.status, ...s.watch.stats(), busy: s.pending.length + s.inFlight })),
     };
   };
@@ -832,7 +836,9 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         });
         rollbacks.add(running);
         try {
-          return await running;
+          const reply = await running;
+          if (reply.ok === true && typeof reply.exit === 'number') rollbacksRun++;
+          return reply;
         } finally {
           rollbacks.delete(running);
           touch();

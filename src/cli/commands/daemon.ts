@@ -65,7 +65,7 @@ async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<n
     ctx.out.line(other ? `a daemon of another ckpt version runs (${ctx.out.q(other)})` : silentPid !== undefined ? `the daemon (pid ${silentPid}) runs but did not answer` : 'no daemon runs for this repository');
     return 1;
   }
-  ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${counted(s.requests, 'request')}`);
+  ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${counted(s.requests, 'request')}${s.rollbacks ? `, ${counted(s.rollbacks, 'rollback')} run for their clients` : ''}`);
   for (const w of s.worktrees) {
     const rescans = Object.entries(w.rescans).map(([why, n]) => `${n}× ${why}`).join('; ') || 'none';
     ctx.out.line(`  ${ctx.out.q(w.worktree)}: ${w.source === 'poll' ? 'polled (--poll)' : `${counted(w.watches, 'directory', 'directories')} watched`}, ${counted(w.events, 'event')}, ${counted(w.snapshots, 'snapshot')} (${w.incremental} in process), full reads: ${rescans}; missed changes found by the idle check: ${w.missed}`);

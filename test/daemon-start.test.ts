@@ -9,7 +9,7 @@
  * are in the one after it read in process from the events alone; the walk
  * reads each `.gitignore` it meets (a directory a nested one ignores is not
  * watched); the daemon's process runs with Node's options of
- * daemon-control.ts; `daemon run`'s own argument reading hands anything
+ * daemon-control.ts and compacts its heap once after work; `daemon run`'s own argument reading hands anything
  * else to the full CLI (a bad duration is refused as every command refuses it).
  */
 import { execFileSync } from 'node:child_process';
@@ -20,6 +20,7 @@ import { listSteps, openRepo } from '../src/index.js';
 import { DAEMON_NODE_OPTIONS } from '../src/watch/daemon-control.js';
 import { ckptIn, daemonSnapshot, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { git, makeRepo, tempDir, write } from './support/repo.js';
+import { until } from './support/wait.js';
 
 afterEach(() => stopTestDaemons());
 
@@ -99,5 +100,21 @@ describe("the daemon's start", () => {
     const second = ckptIn(dir, ['daemon', 'run', '--verify', '1h']);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/already runs/);
+  });
+
+  it('compacts its heap once after work, when quiet, and not again until more work was done', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    startTestDaemon(dir, ['--idle', '10m']);
+    const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
+    const compactions = (): number => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').match(/heap compacted/g)?.length ?? 0 : 0);
+    // The trees read ahead at start are work too.
+    await until(() => compactions() === 1, 'the compaction after the start');
+    write(dir, { 'a.txt': 'changed\n' });
+    await daemonSnapshot(dir, 'after');
+    await until(() => compactions() === 2, 'the compaction after a snapshot');
+    // Quiet, with no work since: the watchdog's next ticks compact nothing.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(compactions()).toBe(2);
+    expect(fs.readFileSync(log, 'utf8')).toMatch(/quiet: heap compacted, \d+\.\d → \d+\.\d MB in \d+ ms/);
   });
 });

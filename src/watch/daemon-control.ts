@@ -21,8 +21,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * objects; at 1 MiB its RSS is ~25-30 MB lower at 10k and 100k files, with
  * more (shorter) scavenges, measured not to lengthen a step above the noise
  * (benchmarks/results.md, the daemon's rows; V8's flag, `node --v8-options`).
+ * `--expose-gc --compact-on-every-full-gc`: the daemon compacts its heap
+ * once after work, when quiet, and gives its free pages back (daemon-heap.ts).
  */
-export const DAEMON_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1'];
+export const DAEMON_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc'];
 
 /**
  * The argv (after Node's own path) that starts the daemon: Node's options

@@ -41,6 +41,7 @@ import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import type { WorktreeReader } from '../snapshot/reader.js';
 import { ObjectWriter } from '../snapshot/object-writer.js';
+import { COMPACT_QUIET_MS, compactHeap } from './daemon-heap.js';
 import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
 import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
@@ -303,6 +304,11 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   let lastActivity = Date.now();
   /** The pools and git children let go after {@link RELEASE_MS} of quiet (`releaseHeld`), taken again by the next snapshot (`reacquire`; git's children as the context needs them). */
   let released = false;
+  /** When work that allocates (a snapshot, a read, the trees read ahead) last ended, ms since the epoch; 0 once the heap was compacted after it (daemon-heap.ts). */
+  let workEndedAt = 0;
+  const workDone = (): void => {
+    workEndedAt = Date.now();
+  };
   const touch = (): void => {
     lastActivity = Date.now();
   };
@@ -403,6 +409,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     void (async () => {
       const { tip } = await readTip(slot.repo);
       if (tip && slot.ctx === ctx) await ctx.preload(tip.tree);
+      workDone();
     })().catch((err: unknown) => log(`could not read the trees of ${slot.repo.worktree} ahead: ${(err as Error).message}`));
   };
 
@@ -526,6 +533,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
    * its snapshot holds every write made before its hook was called.
    */
   const snapshotBatch = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
+    try {
+      await snapshotBatchLocked(slot, batch);
+    } finally {
+      workDone();
+    }
+  };
+  const snapshotBatchLocked = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
     await withWorktreeLock(
       slot.repo,
       async () => {
@@ -635,6 +649,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     if (stale || !slot.ctx) return refuse(stale ?? 'no context');
     if (!slot.known.has(base.tree)) return refuse("the tip's tree is not one this daemon read");
     const inc = await treeWithChanges(slot.ctx, base, paths, writer ? { writer } : {});
+    workDone();
     if ('unsure' in inc) return refuse(inc.unsure);
     slot.known.add(inc.tree);
     slot.status.reads++;
@@ -1033,6 +1048,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     }
     const busy = rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0 || x.subscribers.size > 0);
     if (!busy && Date.now() - lastActivity >= Math.min(RELEASE_MS, idleMs)) releaseHeld();
+    // After work, once quiet: the heap's promoted garbage compacted and its pages given back (daemon-heap.ts).
+    if (!busy && workEndedAt > 0 && Date.now() - Math.max(workEndedAt, lastActivity) >= COMPACT_QUIET_MS) {
+      workEndedAt = 0;
+      const c = compactHeap();
+      if (c) log(`quiet: heap compacted, ${(c.beforeBytes / 1e6).toFixed(1)} → ${(c.afterBytes / 1e6).toFixed(1)} MB in ${c.ms.toFixed(0)} ms`);
+    }
   }, 1000);
   const tick = setInterval(() => {
     if ([...slots.values()].some((x) => x.subscribers.size > 0)) touch(); // someone watches: not idle

@@ -28,7 +28,7 @@ const sha = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).
  * until it watches its worktree. Resolves to `{ version, stop() }`.
  */
 export async function startDaemonProcess(bin, dir, sockPath, env) {
-  const child = spawn(process.execPath, ckpt.daemonArgv(bin, ['--verify', '1h', '--idle', '30m']), { cwd: dir, stdio: 'ignore', env });
+  const child = spawn(process.execPath, ckpt.daemonArgv(bin, ['--verify', '1h', '--idle', '30m']), { cwd: dir, stdio: 'ignore', env: ckpt.daemonEnv ? ckpt.daemonEnv(env) : env });
   let exited = false;
   child.on('exit', () => (exited = true));
   const stop = async (version) => {

@@ -179,7 +179,8 @@ export async function benchDaemon(label, { quick }) {
   delete env.NODE_EXTRA_CA_CERTS;
   const t0 = performance.now();
   // Started as the product starts it (watch/daemon-control.ts: Node's options for the daemon, then `daemon run`).
-  const child = spawn(process.execPath, ckpt.daemonArgv(bin, ['--verify', '1h', '--idle', '30m']), { cwd: dir, stdio: 'ignore', env });
+  // With the environment the product gives it (watch/daemon-control.ts daemonEnv; older versions: this one's).
+  const child = spawn(process.execPath, ckpt.daemonArgv(bin, ['--verify', '1h', '--idle', '30m']), { cwd: dir, stdio: 'ignore', env: ckpt.daemonEnv ? ckpt.daemonEnv(env) : env });
   let exited = false;
   child.on('exit', () => (exited = true));
   let version = null;
@@ -263,6 +264,9 @@ export async function benchDaemon(label, { quick }) {
     const w = after.status.worktrees[0];
     out.rssAfterMB = after.status.rssBytes / 1e6;
     out.memAfter = procMemory(child.pid);
+    // Quiet after work, the daemon compacts its heap (watch/daemon-heap.ts): what it holds while it watches.
+    await sleep(2500);
+    out.memQuiet = procMemory(child.pid);
     out.served = { snapshots: w.snapshots, incremental: w.incremental, rescans: w.rescans };
     assert(w.incremental >= iters, `the daemon read only ${w.incremental} of ${w.snapshots} snapshots in process: ${JSON.stringify(w.rescans)}`);
     rows.push(mkRow(hookKase, 'the installed hook command via sh -c, CKPT_DAEMON=1, served by the daemon', 'daemon-hook', hook));

@@ -20,7 +20,8 @@
  * compaction (snapshot/compact.ts) holds too; a step never waits for it (a
  * step's new pack is not among those a running fold listed).
  */
-import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { CkptError, isCkptError } from '../core/errors.js';
 import { git } from './exec.js';
@@ -139,10 +140,12 @@ async function foldLocked(repo: Repo): Promise<FoldResult | null> {
   let folded = 0;
   for (const p of fold) {
     if (p.name === into) continue;
-    // The index first: git stops finding the pack before its data goes.
+    // The index first: git stops finding the pack before its data goes. Off the event loop (libuv's
+    // threads): freeing a pack's blocks waits on the file system's journal, and the daemon's hooks
+    // waited behind it (a profile of 80 hooks at 10k files had ~0.5 s in this loop's unlinkSync).
     for (const ext of ['.idx', '.pack', '.rev']) {
       try {
-        unlinkSync(path.join(dir, `pack-${p.name}${ext}`));
+        await unlink(path.join(dir, `pack-${p.name}${ext}`));
       } catch {
         // gone already (or no .rev)
       }

@@ -30,7 +30,7 @@ export type { DiffOptions, DiffResult, FileDiff } from './snapshot/diff.js';
 export { gc, status } from './snapshot/gc.js';
 export type { GcOptions, GcResult, ChainStatus } from './snapshot/gc.js';
 export { startWatching } from './watch/watcher.js';
-export { daemonArgv, daemonStatus, DAEMON_NODE_OPTIONS } from './watch/daemon-control.js';
+export { daemonArgv, daemonEnv, daemonStatus, DAEMON_NODE_OPTIONS } from './watch/daemon-control.js';
 export type { WatchOptions, Watching } from './watch/watcher.js';
 export { recordHookStep, HOOK_AGENT_NAMES } from './agents/hooks.js';
 export type { AgentHooks, HookAgentName, HookStep, HookState, ParsedHook, HookInstallOptions, HookInstallResult } from './agents/hooks.js';

@@ -8,7 +8,7 @@
  * (a nested `.gitignore`'s, an ignored directory the user tracks a file in),
  * are in the one after it read in process from the events alone; the walk
  * reads each `.gitignore` it meets (a directory a nested one ignores is not
- * watched); the daemon's process runs with Node's options of
+ * watched); the daemon's process runs with Node's options and environment of
  * daemon-control.ts and compacts its heap once after work; `daemon run`'s own argument reading hands anything
  * else to the full CLI (a bad duration is refused as every command refuses it).
  */
@@ -91,6 +91,9 @@ describe("the daemon's start", () => {
     const pid = startTestDaemon(dir, ['--idle', '10m']);
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     for (const o of DAEMON_NODE_OPTIONS) expect(argv).toContain(o);
+    // glibc's malloc held to one arena (daemonEnv), unless the environment says otherwise.
+    const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '1'}`);
     expect(argv.slice(-7)).toEqual(['daemon', 'run', '--idle', '600000ms', '--verify', '600000ms', '']);
     // A bad duration: refused by the full CLI's schema (exit 2), no daemon started.
     const bad = ckptIn(dir, ['daemon', 'run', '--idle', '0s']);

@@ -151,10 +151,19 @@ export function autoStartAllowed(env: NodeJS.ProcessEnv = process.env): boolean 
  */
 const NOT_FOR_THE_DAEMON = ['CKPT_RACE_ID', 'CKPT_ATTEMPT', 'CKPT_ROUND', 'CKPT_HOOK_SOCKET', 'NODE_EXTRA_CA_CERTS'];
 
-/** The environment the daemon is started with: this process's, without {@link NOT_FOR_THE_DAEMON}. */
+/**
+ * The environment the daemon is started with: this process's, without
+ * {@link NOT_FOR_THE_DAEMON}, and glibc's malloc held to one arena
+ * (`MALLOC_ARENA_MAX=1`, mallopt(3); unless the environment sets it): each
+ * of the daemon's threads (libuv's pool, V8's workers) otherwise grows an
+ * arena of its own whose touched pages stay, ~4.5 MB of its USS at 100k
+ * files (benchmarks/daemon-mem.mjs: 24.8 against 28.5 MB when ready, 34.7
+ * against 39.9 MB quiet after 20 hooks), and those threads allocate little.
+ */
 export function daemonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out = { ...env };
   for (const k of NOT_FOR_THE_DAEMON) delete out[k];
+  out.MALLOC_ARENA_MAX ??= '1';
   return out;
 }
 

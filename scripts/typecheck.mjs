@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Type-checks every TypeScript project of the repository: each
 // `tsconfig.json` / `tsconfig.<name>.json` at the root or under src/ (the
-// library's, and the browser client's with the DOM library, whichever exist),
-// with `tsc --noEmit -p`. `npm run typecheck`; run by .ci/run.
+// library's; the tests', tsconfig.test.json: test/ with the src/ it imports;
+// and the browser client's with the DOM library, whichever exist), with
+// `tsc --noEmit -p`. `npm run typecheck`; run by .ci/run.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

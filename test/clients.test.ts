@@ -97,6 +97,8 @@ describe('scripted model server', () => {
     tools: [{ name: 'Bash' }, { name: 'Write' }, { name: 'Edit' }, { name: 'Read' }],
     ...extra,
   });
+  /** A response's JSON body, as the assertions read it (their matchers check its shape). */
+  const jsonOf = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
   const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
@@ -104,14 +106,14 @@ describe('scripted model server', () => {
     const srv = await server({ turns: [{ text: 'writing', write: { path: 'a.txt', content: 'A\n' } }, { bash: 'ls {cwd}' }, { final: 'done' }] });
     expect((await fetch(`${srv.url}/api/hello`, { method: 'HEAD' })).status).toBe(200);
     expect((await fetch(`${srv.url}/v1/models`)).status).toBe(200);
-    const count = await (await post(`${srv.url}/v1/messages/count_tokens?beta=true`, claudeBody())).json();
+    const count = await jsonOf(post(`${srv.url}/v1/messages/count_tokens?beta=true`, claudeBody()));
     expect(count.input_tokens).toBeGreaterThan(0);
     // A request without agent tools (title generation, summaries, ...) is a side request.
-    const side = await (await post(`${srv.url}/v1/messages?beta=true`, claudeBody({ tools: undefined, model: 'claude-haiku-x' }))).json();
+    const side = await jsonOf(post(`${srv.url}/v1/messages?beta=true`, claudeBody({ tools: undefined, model: 'claude-haiku-x' })));
     expect(side).toMatchObject({ type: 'message', stop_reason: 'end_turn', content: [{ type: 'text', text: 'OK' }] });
 
     // Non-streaming turn 0: text + Write with the path made absolute from the system prompt's cwd.
-    const t0 = await (await post(`${srv.url}/v1/messages?beta=true`, claudeBody())).json();
+    const t0 = await jsonOf(post(`${srv.url}/v1/messages?beta=true`, claudeBody()));
     expect(t0.stop_reason).toBe('tool_use');
     expect(t0.content).toEqual([
       { type: 'text', text: 'writing' },
@@ -131,9 +133,9 @@ describe('scripted model server', () => {
     expect(JSON.parse(json)).toMatchObject({ command: 'ls /w/repo' });
     expect(evs[5]!.data).toMatchObject({ delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 30 } });
 
-    const t2 = await (await post(`${srv.url}/v1/messages?beta=true`, claudeBody())).json();
+    const t2 = await jsonOf(post(`${srv.url}/v1/messages?beta=true`, claudeBody()));
     expect(t2).toMatchObject({ stop_reason: 'end_turn', content: [{ type: 'text', text: 'done' }] });
-    const t3 = await (await post(`${srv.url}/v1/messages?beta=true`, claudeBody())).json();
+    const t3 = await jsonOf(post(`${srv.url}/v1/messages?beta=true`, claudeBody()));
     expect(t3.content[0].text).toBe('(script exhausted)');
     expect(srv.turnRequests().map((r) => r.turn)).toEqual([0, 1, 2, -1]);
     expect(srv.requests.filter((r) => r.kind === 'side').length).toBe(1);
@@ -154,7 +156,7 @@ describe('scripted model server', () => {
       expect(r.status).toBe(500);
       expect(await r.json()).toEqual({ type: 'error', error: { type: 'api_error', message: 'boom' } });
     }
-    const ok = await (await post(`${srv.url}/v1/messages?beta=true`, claudeBody(), { 'x-claude-code-session-id': 's1' })).json();
+    const ok = await jsonOf(post(`${srv.url}/v1/messages?beta=true`, claudeBody(), { 'x-claude-code-session-id': 's1' }));
     expect(ok.content[0]).toMatchObject({ name: 'Bash', input: { command: 'echo hi' } });
 
     // A Codex session starts at turn 0 again: its error body is OpenAI-shaped.
@@ -166,7 +168,7 @@ describe('scripted model server', () => {
     };
     const e1 = await post(`${srv.url}/v1/responses`, codexBody, { 'session-id': 'c1' });
     expect(e1.status).toBe(500);
-    expect((await e1.json()).error).toMatchObject({ message: 'boom', type: 'api_error' });
+    expect((await jsonOf(e1)).error).toMatchObject({ message: 'boom', type: 'api_error' });
     await post(`${srv.url}/v1/responses`, codexBody, { 'session-id': 'c1' });
     const evs = sseEvents(await (await post(`${srv.url}/v1/responses`, codexBody, { 'session-id': 'c1' })).text());
     expect(evs.map((e) => e.event)).toEqual(['response.created', 'response.output_item.added', 'response.output_item.done', 'response.completed']);

@@ -67,9 +67,6 @@ describe('crash', () => {
     expect(ckpt(dir, ['rollback', s2.id]).code).toBe(0);
 
     const outcomes = { untouched: 0, done: 0, halfWithJournal: 0 };
-    // States a pre-rollback snapshot holds: p1 and p2, and the half-way state of each
-    // interrupted rollback (its --undo records the live state before putting back).
-    const recorded = [JSON.stringify(p1), JSON.stringify(p2)];
     for (let round = 0; round < 10; round++) {
       expect(content(picture(dir))).toEqual(p2);
       const delay = Math.round(((round + Math.random()) / 10) * fullMs * 1.2);

@@ -56,7 +56,7 @@ describe('ckpt daemon', () => {
     expect(s.running).toBe(true);
     expect(s.status.pid).toBe(pid);
     expect(s.status.worktrees.map((w: any) => w.worktree)).toEqual([fs.realpathSync(dir)]);
-    expect(s.status.worktrees[0].watches).toBeGreaterThan(0);
+    expect(s.status.worktrees[0]!.watches).toBeGreaterThan(0);
     // A second daemon: `start` finds the first; `run` is refused by the lock.
     expect(JSON.parse(ckpt(dir, ['daemon', 'start', '--json']).stdout)).toEqual({ pid, started: false });
     const second = ckpt(dir, ['daemon', 'run']);
@@ -195,7 +195,7 @@ describe('ckpt daemon', () => {
       expect([t.kind, t.toolUseId, t.step], what).toEqual(['after', `t${n}`, 2 * n]);
       expect(t.tree, what).toBe(gitView(dir));
     }
-    const w = status(dir).status.worktrees[0];
+    const w = status(dir).status.worktrees[0]!;
     console.log(`daemon: ${w.incremental} of ${w.snapshots} snapshots in process; full reads: ${JSON.stringify(w.rescans)}`);
     expect(w.snapshots).toBe(2 * edits.length);
     // Most were read in process; the first (start) and any the daemon was unsure of were full reads.
@@ -220,7 +220,7 @@ describe('ckpt daemon', () => {
     });
     await isLocked;
     const post = hook(dir, 'PostToolUse', 'k1', { CKPT_HOOK_WAIT: '30s' });
-    await until(() => status(dir).status?.worktrees[0]?.busy > 0, 'the daemon to be serving the hook');
+    await until(() => (status(dir).status?.worktrees[0]?.busy ?? 0) > 0, 'the daemon to be serving the hook');
     process.kill(pid, 'SIGKILL');
     await until(() => !alive(pid), 'the daemon to die');
     release();
@@ -281,7 +281,7 @@ describe('ckpt daemon', () => {
     const t = await tip(dir);
     expect([t.kind, t.toolUseId]).toEqual(['after', 'a1']);
     expect(t.tree).toBe(gitView(dir));
-    expect(status(dir).status.worktrees[0].snapshots).toBe(1);
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(1);
   });
 
   it('ckpt watch goes through a running daemon, and goes on by itself when the daemon is killed', async () => {
@@ -296,7 +296,7 @@ describe('ckpt daemon', () => {
       write(dir, { 'watched.txt': 'one\n' });
       await until(() => events.filter((e) => e.event === 'snapshot' && e.created).length > initial, 'a snapshot of the burst');
       expect(events.filter((e) => e.event === 'snapshot' && e.created).at(-1).snapshot.tree).toBe(gitView(dir));
-      expect(status(dir).status.worktrees[0].snapshots).toBeGreaterThanOrEqual(2);
+      expect(status(dir).status.worktrees[0]!.snapshots).toBeGreaterThanOrEqual(2);
       process.kill(pid, 'SIGKILL');
       await until(() => events.some((e) => e.event === 'error' && e.error.code === 'DAEMON_FAILED'), 'the watch to notice');
       write(dir, { 'watched.txt': 'two\n', 'more/file.txt': 'x' });
@@ -329,7 +329,7 @@ describe('ckpt daemon', () => {
     const t = await tip(dir);
     expect([t.kind, t.toolUseId]).toEqual(['after', 'b1']);
     expect(t.tree).toBe(gitView(dir));
-    const w = status(dir).status.worktrees[0];
+    const w = status(dir).status.worktrees[0]!;
     expect(Object.keys(w.rescans).join('; ')).toMatch(/a burst of \d+ events/);
   });
 
@@ -360,13 +360,13 @@ describe('ckpt daemon', () => {
     const logFile = path.join(dir, '.git/ckpt/daemon/log');
     // Wait without asking the daemon anything (a request counts as activity and defers the idle check).
     await until(() => /the idle check found changes no event reported/.test(fs.readFileSync(logFile, 'utf8')), 'the idle check', 30_000);
-    const w = status(dir).status.worktrees[0];
+    const w = status(dir).status.worktrees[0]!;
     expect(w.missed).toBeGreaterThanOrEqual(1);
     expect(await hook(dir, 'PostToolUse', 'h1')).toBe(0);
     const t = await tip(dir);
     expect([t.kind, t.toolUseId]).toEqual(['after', 'h1']);
     expect(t.tree).toBe(gitView(dir));
-    expect(Object.keys(status(dir).status.worktrees[0].rescans)).toContain('the idle check found changes the events missed');
+    expect(Object.keys(status(dir).status.worktrees[0]!.rescans)).toContain('the idle check found changes the events missed');
   });
 
   it('ckpt rollback reads the worktree through the daemon (its dirty set after a sync point), byte for byte, undoably; by git once no daemon runs', async () => {
@@ -389,7 +389,7 @@ describe('ckpt daemon', () => {
     expect(res.readBy).toBe('daemon');
     expect(picture(dir)).toEqual({ ...before, 'keep.log': after['keep.log'] });
     expect(indexBytes(dir).toString('base64')).toBe(index0);
-    const w = status(dir).status.worktrees[0];
+    const w = status(dir).status.worktrees[0]!;
     expect(w.reads).toBeGreaterThanOrEqual(2); // the plan's read and the result's
     expect((await tip(dir)).tree).toBe(gitView(dir));
     expect(ckpt(dir, ['rollback', '--undo']).code).toBe(0);
@@ -412,7 +412,7 @@ describe('ckpt daemon', () => {
     expect(fs.readFileSync(path.join(dir, '.git/ckpt/hook.log'), 'utf8')).toMatch(/tool_name is number, not a string: ignored/);
     const t = await tip(dir);
     expect([t.kind, t.toolUseId]).toEqual(['before', 'bad1']);
-    expect(status(dir).status.worktrees[0].snapshots).toBe(1);
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(1);
   });
   it("hooks served by the daemon record the agent's state as the direct path does: a tool call running, a permission request waiting, the hook's parent as the agent", async () => {
     const dir = makeRepo();
@@ -425,11 +425,11 @@ describe('ckpt daemon', () => {
     run({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'ls' }, tool_use_id: 'st1' });
     let st = readAgentState(await openRepo(dir));
     expect(st).toMatchObject({ agent: 'claude', sessionId: 'sess', activity: 'tool', tool: 'Bash', toolUseId: 'st1', pid: process.pid });
-    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // the step came from the daemon
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(1); // the step came from the daemon
     run({ hook_event_name: 'Notification', message: 'Claude needs your permission to use Bash', notification_type: 'permission_prompt' });
     st = readAgentState(await openRepo(dir));
     expect(st).toMatchObject({ activity: 'waiting', reason: 'permission' });
-    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // a notification is no step
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(1); // a notification is no step
     expect(fs.existsSync(path.join(dir, '.git/ckpt/hook.log'))).toBe(false);
   });
 
@@ -459,7 +459,7 @@ describe('ckpt daemon', () => {
     expect(await hook(dir, 'PostToolUse', 'c1')).toBe(0);
     const t = await tip(dir);
     expect([t.kind, t.toolUseId, t.tree]).toEqual(['after', 'c1', gitView(dir)]);
-    expect(status(dir).status.worktrees[0].snapshots).toBe(2);
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(2);
     expect(look()).toEqual({ cwd: '/', open: [] });
   });
 
@@ -490,7 +490,7 @@ describe('ckpt daemon', () => {
     const pid = startDaemon(dir);
     const log = path.join(dir, '.git/ckpt/daemon/log');
     expect(await hook(dir, 'PreToolUse', 'q1')).toBe(0);
-    expect(status(dir).status.worktrees[0].snapshots).toBe(1);
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(1);
     const held = (): string[] => {
       const fds = fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
         try {
@@ -510,7 +510,7 @@ describe('ckpt daemon', () => {
     expect(await hook(dir, 'PostToolUse', 'q1')).toBe(0);
     const t = await tip(dir);
     expect([t.kind, t.toolUseId, t.tree]).toEqual(['after', 'q1', gitView(dir)]);
-    expect(status(dir).status.worktrees[0].snapshots).toBe(2);
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(2);
   });
 
   it('CKPT_DAEMON_IDLE sets the idle stop of every daemon started, with a unit; a bad value is refused and starts nothing', async () => {
@@ -534,10 +534,10 @@ describe('ckpt daemon', () => {
     const race = { CKPT_RACE_ID: 'r-test-1', CKPT_ATTEMPT: 'a2', CKPT_ROUND: '3' };
     expect(await hook(dir, 'PreToolUse', 't1', race)).toBe(0);
     const viaDaemon = (await listSteps(await openRepo(dir)))[0]!;
-    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // the daemon took it
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(1); // the daemon took it
     expect(await hook(dir, 'PostToolUse', 't1', { ...race, CKPT_NO_DAEMON: '1' })).toBe(0);
     const direct = (await listSteps(await openRepo(dir)))[0]!;
-    expect(status(dir).status.worktrees[0].snapshots).toBe(1); // this one it did not
+    expect(status(dir).status.worktrees[0]!.snapshots).toBe(1); // this one it did not
     expect([viaDaemon.kind, direct.kind]).toEqual(['before', 'after']);
     expect(viaDaemon.extra).toEqual({ Race: 'r-test-1', Attempt: 'a2', Round: '3' });
     expect(viaDaemon.extra).toEqual(direct.extra);

@@ -274,13 +274,15 @@ describe('scripted model server: Chat Completions (OpenCode)', () => {
     tools: ['bash', 'write', 'edit', 'read'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object' } } })),
     ...extra,
   });
+  /** A response's JSON body, as the assertions read it (their matchers check its shape). */
+  const jsonOf = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
   const post = (url: string, b: unknown, headers: Record<string, string> = {}): Promise<Response> =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(b) });
 
   it('streams tool calls as deltas (name first, then the arguments in pieces), answers plain JSON, a side request without a turn, and errors OpenAI-shaped', async () => {
     const srv = await startModelServer({ turns: [{ text: 'writing', write: { path: 'a.txt', content: 'A\n' } }, { bash: 'ls {cwd}' }, { error: { status: 500, message: 'boom' } }, { final: 'done' }] });
     cleanups.push(() => srv.close());
-    const side = await (await post(`${srv.url}/v1/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'title?' }] })).json();
+    const side = await jsonOf(post(`${srv.url}/v1/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'title?' }] }));
     expect(side.choices[0]).toMatchObject({ message: { role: 'assistant', content: 'OK' }, finish_reason: 'stop' });
 
     const res = await post(`${srv.url}/v1/chat/completions`, body({ stream: true, stream_options: { include_usage: true } }), { 'x-session-id': 'ses_1' });
@@ -296,16 +298,16 @@ describe('scripted model server: Chat Completions (OpenCode)', () => {
     expect(chunks.at(-2).choices[0].finish_reason).toBe('tool_calls');
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150 } });
 
-    const plain = await (await post(`${srv.url}/v1/chat/completions`, body(), { 'x-session-id': 'ses_1' })).json();
+    const plain = await jsonOf(post(`${srv.url}/v1/chat/completions`, body(), { 'x-session-id': 'ses_1' }));
     expect(plain.choices[0]).toMatchObject({ finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ type: 'function', function: { name: 'bash' } }] } });
     expect(JSON.parse(plain.choices[0].message.tool_calls[0].function.arguments)).toMatchObject({ command: 'ls /w/repo' });
     const err = await post(`${srv.url}/v1/chat/completions`, body(), { 'x-session-id': 'ses_1' });
     expect(err.status).toBe(500);
-    expect((await err.json()).error).toMatchObject({ message: 'boom', type: 'api_error' });
+    expect((await jsonOf(err)).error).toMatchObject({ message: 'boom', type: 'api_error' });
     const last = await post(`${srv.url}/v1/chat/completions`, body({ messages: [...(body().messages as unknown[]), { role: 'tool', tool_call_id: 'call_x', content: 'ok' }] }), { 'x-session-id': 'ses_1' });
-    expect((await last.json()).choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: 'done' } });
+    expect((await jsonOf(last)).choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: 'done' } });
     // Another session starts at turn 0; every recorded request knows its session, cwd, tools and tool results.
-    const other = await (await post(`${srv.url}/v1/chat/completions`, body(), { 'x-session-id': 'ses_2' })).json();
+    const other = await jsonOf(post(`${srv.url}/v1/chat/completions`, body(), { 'x-session-id': 'ses_2' }));
     expect(other.choices[0].message.tool_calls[0].function.name).toBe('write');
     const turns = srv.turnRequests();
     expect(turns.map((t) => [t.api, t.session, t.turn])).toEqual([['chat', 'ses_1', 0], ['chat', 'ses_1', 1], ['chat', 'ses_1', 2], ['chat', 'ses_1', 3], ['chat', 'ses_2', 0]]);

@@ -97,7 +97,7 @@ describe('objects read from ckpt packs in process', () => {
       const [, , , , offset] = baseLine.trim().split(/\s+/);
       const packFile = path.join(packDir, `pack-${name}.pack`);
       const pack = fs.readFileSync(packFile);
-      pack[Number(offset) + 4] ^= 0xff;
+      pack[Number(offset) + 4]! ^= 0xff;
       fs.writeFileSync(packFile, pack);
       expect(readPackedObject(repo, deltas[0]!)).toBeUndefined();
     });

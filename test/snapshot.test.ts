@@ -11,7 +11,7 @@ import { openRepo, takeSnapshot, listSteps, rollback, isCkptError } from '../src
 import { captureTreeReporting } from '../src/snapshot/capture.js';
 import { REF_RACE_TRIES, retryOnRefRace, withWorktreeLock } from '../src/snapshot/lock.js';
 import { takeSnapshotLocked } from '../src/snapshot/take.js';
-import { git, gitBuf, indexBytes, makeRepo, picture, storeGit, storeGitBuf, tempDir, userRefs, write, CLI } from './support/repo.js';
+import { git, indexBytes, makeRepo, picture, storeGit, storeGitBuf, tempDir, userRefs, write, CLI } from './support/repo.js';
 
 /** Paths and modes of a tree, `mode path` per entry, recursively. */
 function treeEntries(repo: string, tree: string): Record<string, string> {

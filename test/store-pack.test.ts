@@ -131,7 +131,7 @@ describe("a step's objects as one pack", () => {
     const high = Buffer.alloc(300_000, 0xff); // the largest sums Adler-32 can meet
     expect(inflateSync(storedZlib(high)).equals(high)).toBe(true);
     const bad = storedZlib(Buffer.from('abc'));
-    bad[bad.length - 1] ^= 1;
+    bad[bad.length - 1]! ^= 1;
     expect(() => inflateSync(bad)).toThrow();
   });
 

@@ -47,8 +47,16 @@ export async function ensureStore(repo: Repo): Promise<void> {
   if (!looseLegacy && existsSync(path.join(dir, MIGRATED))) return;
   if (!looseLegacy && !(await packedLegacy(repo))) {
     // Nothing to migrate. Creates nothing either (a refused command changes nothing):
-    // the marker is written only once ckpt's store exists.
-    if (existsSync(path.join(dir, 'HEAD'))) writeFileSync(path.join(dir, MIGRATED), `${Date.now()}\n`);
+    // the marker is written only once ckpt's store exists. It is a hint (it spares the
+    // next command the look for packed refs): where it cannot be written, a read-only
+    // .git, the command goes on, as a command that only reads must.
+    if (existsSync(path.join(dir, 'HEAD'))) {
+      try {
+        writeFileSync(path.join(dir, MIGRATED), `${Date.now()}\n`);
+      } catch {
+        // not written: looked for again next time
+      }
+    }
     return;
   }
   await migrateLegacyRefs(repo);

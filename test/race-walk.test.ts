@@ -108,8 +108,8 @@ describe('the "Done when" walk: rounds, review, a database per attempt and the s
     // The write outside its worktree was refused, logged and warned; the user's checkout is as it was.
     expect(fixerLog).toMatch(/fixer: writing outside its worktree: EROFS/);
     expect(shown.warnings.filter((w: string) => w.includes('the sandbox refused'))).toEqual([
-      `fixer (round 1): the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${fixer.log})`,
-      `fixer (round 2): the sandbox refused 1 write(s) outside its worktree (read-only file system; see its log ${fixer.log})`,
+      `fixer (round 1): the sandbox refused 1 write outside its worktree (read-only file system; see its log ${fixer.log})`,
+      `fixer (round 2): the sandbox refused 1 write outside its worktree (read-only file system; see its log ${fixer.log})`,
     ]);
     expect(fs.existsSync(path.join(dir, 'ESCAPED.txt'))).toBe(false);
     expect(picture(dir)).toEqual(before);

@@ -12,16 +12,14 @@ import { openRepo } from '../src/index.js';
 import { agentStatus, agentStatusText, nextState, processStart, readAgentState, type AgentEvent, type AgentState } from '../src/agents/state.js';
 import { parseClaudeHook } from '../src/agents/claude.js';
 import { CLI, git, makeRepo, tempDir, write } from './support/repo.js';
+import { runCli, type CliResult } from './support/cli.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-function ckpt(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const ckpt = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): CliResult => runCli(cwd, args, { env: { NO_COLOR: '1', ...env } });
 
 /** Runs the installed hook command as Claude Code does (`sh -c COMMAND`, JSON on stdin): its parent is the agent, here this test process. */
 function hookViaShell(dir: string, payload: Record<string, unknown>, command = `${process.execPath} ${CLI} hook claude`): number {

@@ -9,17 +9,9 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CLI, git, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
+import { runCli, type CliResult as Run } from './support/cli.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function ckpt(cwd: string, args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, input, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const ckpt = (cwd: string, args: string[], input?: string): Run => runCli(cwd, args, { env: { NO_COLOR: '1' }, input });
 
 /** This process's PID namespace, as the lock's owner record holds it. */
 function pidNs(): string {

@@ -8,17 +8,12 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CLI, makeRepo, write } from './support/repo.js';
+import { runCli, type CliResult } from './support/cli.js';
 
 const ESC = /\x1b\[/;
 
-function run(cwd: string, args: string[], env: Record<string, string | undefined> = {}): { code: number; stdout: string; stderr: string } {
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  delete base.NO_COLOR;
-  delete base.FORCE_COLOR;
-  delete base.CI;
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...base, ...env } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+/** `ckpt ARGS` with none of the test's colour variables (NO_COLOR, FORCE_COLOR, CI), `env` over that. */
+const run = (cwd: string, args: string[], env: Record<string, string | undefined> = {}): CliResult => runCli(cwd, args, { env: { NO_COLOR: undefined, FORCE_COLOR: undefined, CI: undefined, ...env } });
 
 function repoWithSteps(): string {
   const dir = makeRepo({ 'a.txt': 'one\n' });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRepo } from '../src/index.js';
 import { listWorktreesReading } from '../src/git/worktree-admin.js';
+import { runCli, type CliResult } from './support/cli.js';
 import { CLI, git, makeRepo, storeDir } from './support/repo.js';
 
 /**
@@ -44,27 +45,20 @@ function listing(dir: string): string[] {
   return out.sort();
 }
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** What a run says, without what differs between two runs of the same command (ages, pids). */
-function outcome(r: Run): { status: number | null; error: string | null } {
+function outcome(r: CliResult): { code: number; error: string | null } {
   let error: string | null = null;
   try {
     error = (JSON.parse(r.stdout) as { error?: { code?: string } }).error?.code ?? null;
   } catch {
     error = null;
   }
-  return { status: r.status, error };
+  return { code: r.code, error };
 }
 
 // No daemon: a reader must not depend on one, and none may start and write the repository's files.
-const ENV = { ...process.env, CKPT_NO_DAEMON: '1' };
-
-const ckpt = (dir: string, args: string[]): Run => spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: ENV, timeout: 60_000 });
+const ckpt = (dir: string, args: string[]): CliResult => runCli(dir, args, { env: { CKPT_NO_DAEMON: '1' } });
 
 const isRoot = process.getuid?.() === 0;
 const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
@@ -74,13 +68,16 @@ const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).
  * who cannot write it: this user, or nobody (owning the files) when root,
  * whom no mode bit stops. `restore` gives the files back.
  */
-function readOnly(dir: string): { run: (args: string[]) => Run; restore: () => void } {
+function readOnly(dir: string): { run: (args: string[]) => CliResult; restore: () => void } {
   const gitDir = path.join(dir, '.git');
-  let run = (args: string[]): Run => ckpt(dir, args);
+  let run = (args: string[]): CliResult => ckpt(dir, args);
   if (isRoot) {
     for (let up = path.dirname(dir); up !== '/'; up = path.dirname(up)) fs.chmodSync(up, fs.statSync(up).mode | 0o111);
     spawnSync('chown', ['-R', 'nobody', dir]);
-    run = (args) => spawnSync('runuser', ['-u', 'nobody', '--', 'env', 'CKPT_NO_DAEMON=1', `HOME=${dir}`, process.execPath, CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    run = (args) => {
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', 'env', 'CKPT_NO_DAEMON=1', `HOME=${dir}`, process.execPath, CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    };
   }
   expect(spawnSync('chmod', ['-R', 'a-w', gitDir]).status).toBe(0);
   return {
@@ -99,7 +96,7 @@ describe('read-only commands', () => {
     for (const [args, status] of READERS) {
       const before = listing(gitDir);
       const r = ckpt(dir, args);
-      expect(r.status, `ckpt ${args.join(' ')}: ${r.stderr}`).toBe(status);
+      expect(r.code, `ckpt ${args.join(' ')}: ${r.stderr}`).toBe(status);
       expect(r.stderr, `ckpt ${args.join(' ')}`).not.toMatch(/INTERNAL|FS_FAILED|LOCKED/);
       expect(listing(gitDir), `ckpt ${args.join(' ')} wrote into .git`).toEqual(before);
     }
@@ -111,7 +108,7 @@ describe('read-only commands', () => {
     const dir = makeRepo();
     const gitDir = path.join(dir, '.git');
     const expected = READERS.map(([args]) => outcome(ckpt(dir, args)));
-    expect(expected.map((e) => e.status)).toEqual(READERS.map(([, status]) => status));
+    expect(expected.map((e) => e.code)).toEqual(READERS.map(([, status]) => status));
     const ro = readOnly(dir);
     try {
       const before = listing(gitDir);
@@ -125,21 +122,21 @@ describe('read-only commands', () => {
 
   it.skipIf(isRoot && !asNobody)('read snapshots from a read-only .git whose store has no migration marker yet (a hint, not written then)', () => {
     const dir = makeRepo();
-    expect(ckpt(dir, ['snap', '-m', 'one']).status).toBe(0);
+    expect(ckpt(dir, ['snap', '-m', 'one']).code).toBe(0);
     fs.writeFileSync(path.join(dir, 'b.txt'), 'b\n');
-    expect(ckpt(dir, ['snap', '-m', 'two']).status).toBe(0);
+    expect(ckpt(dir, ['snap', '-m', 'two']).code).toBe(0);
     fs.rmSync(path.join(storeDir(dir), 'ckpt-migrated'), { force: true });
     const ro = readOnly(dir);
     try {
       const log = ro.run(['log', '--json']);
-      expect(log.status, log.stdout + log.stderr).toBe(0);
+      expect(log.code, log.stdout + log.stderr).toBe(0);
       expect((JSON.parse(log.stdout) as { steps: { message: string }[] }).steps.map((s) => s.message)).toEqual(['two', 'one']);
       const d = ro.run(['diff', '1', '2']);
-      expect(d.status, d.stderr).toBe(0);
+      expect(d.code, d.stderr).toBe(0);
       expect(d.stdout).toContain('b.txt');
       for (const args of [['status', '--json'], ['agents', '--json'], ['race', 'list', '--json']]) {
         const r = ro.run(args);
-        expect(r.status, `ckpt ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+        expect(r.code, `ckpt ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
       }
     } finally {
       ro.restore();

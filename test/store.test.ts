@@ -17,11 +17,9 @@ import { attemptDiffs, attemptSnapshot } from '../src/race/compare.js';
 import { resolveRace } from '../src/race/store.js';
 import { makeFakeRace } from './support/fake-race.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeDir, storeGit, tempDir, userRefs, write } from './support/repo.js';
+import { runCli, type CliResult } from './support/cli.js';
 
-function ckpt(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const ckpt = (cwd: string, ...args: string[]): CliResult => runCli(cwd, args, { env: { NO_COLOR: '1' } });
 
 function ckptAsync(cwd: string, ...args: string[]): Promise<number> {
   return new Promise((resolve) => {

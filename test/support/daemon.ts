@@ -4,7 +4,7 @@
  * removed by {@link stopTestDaemons}, which a test file calls in afterEach,
  * even when the test failed.
  */
-import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,15 +13,15 @@ import { daemonRequest } from '../../src/watch/daemon-client.js';
 import { socketPath } from '../../src/watch/daemon-paths.js';
 import type { DaemonStatus } from '../../src/watch/daemon.js';
 import { alive } from './procs.js';
+import { runCli, type CliResult } from './cli.js';
 import { CLI, git } from './repo.js';
 
 /** Common git dir → the daemon's pid (null: read from its daemon.json when stopping). */
 const started = new Map<string, number | null>();
 
 /** `ckpt ARGS` in `dir`: exit code and output. */
-export function ckptIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+export function ckptIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  return runCli(dir, args, { env });
 }
 
 function commonDir(dir: string): string {

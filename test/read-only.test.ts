@@ -134,13 +134,41 @@ describe('read-only commands', () => {
       const d = ro.run(['diff', '1', '2']);
       expect(d.code, d.stderr).toBe(0);
       expect(d.stdout).toContain('b.txt');
-      for (const args of [['status', '--json'], ['agents', '--json'], ['race', 'list', '--json']]) {
+      const st = ro.run(['status', '--json']);
+      expect(st.code, st.stderr).toBe(0);
+      expect((JSON.parse(st.stdout) as { store: { repairs: string[] } }).store.repairs).toEqual([]);
+      for (const args of [['agents', '--json'], ['race', 'list', '--json']]) {
         const r = ro.run(args);
         expect(r.code, `ckpt ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
       }
     } finally {
       ro.restore();
     }
+  }, 120_000);
+});
+
+describe('ckpt status on a read-only .git', () => {
+  it.skipIf(isRoot && !asNobody)('reports a deleted chain it cannot restore, writing nothing; with .git writable it restores it', () => {
+    const dir = makeRepo();
+    expect(ckpt(dir, ['snap', '-m', 'one']).code).toBe(0);
+    const ref = git(dir, '--git-dir', storeDir(dir), 'for-each-ref', '--format=%(refname)', 'refs/ckpt/wt/').trim();
+    const tip = git(dir, '--git-dir', storeDir(dir), 'rev-parse', ref).trim();
+    git(dir, '--git-dir', storeDir(dir), 'update-ref', '-d', ref);
+    const gitDir = path.join(dir, '.git');
+    const ro = readOnly(dir);
+    try {
+      const before = listing(gitDir);
+      const r = ro.run(['status', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const repairs = (JSON.parse(r.stdout) as { store: { repairs: string[] } }).store.repairs;
+      expect(repairs).toEqual([`${ref}: deleted (its recorded tip is ${tip.slice(0, 12)}); not restored: ckpt cannot write here (run ckpt status where .git is writable)`]);
+      expect(listing(gitDir)).toEqual(before);
+    } finally {
+      ro.restore();
+    }
+    const w = ckpt(dir, ['status', '--json']);
+    expect((JSON.parse(w.stdout) as { store: { repairs: string[] } }).store.repairs[0]).toMatch(/was deleted; restored/);
+    expect(git(dir, '--git-dir', storeDir(dir), 'rev-parse', ref).trim()).toBe(tip);
   }, 120_000);
 });
 

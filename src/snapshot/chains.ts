@@ -98,9 +98,12 @@ export interface VerifyResult {
  * or rewound ref to its recorded tip, under that chain's worktree lock (so a
  * snapshot or `ckpt gc` moving the ref is never mistaken for damage). Chains
  * without a record yet get one (their current tip). Changes nothing else.
+ * Where the lock cannot be written (a read-only `.git`: EACCES, EPERM,
+ * EROFS), the chain is checked as it is, without the lock, and what a repair
+ * would do is a problem line; nothing is written.
  *
  * @param lockWaitMs how long to wait for each chain's lock (default 5000 ms).
- * @throws CkptError `GIT_FAILED`.
+ * @throws CkptError `GIT_FAILED`; `FS_FAILED` (a lock that cannot be taken for another reason).
  */
 export async function verifyChains(repo: Repo, lockWaitMs = 5_000): Promise<VerifyResult> {
   const result: VerifyResult = { checked: 0, repaired: [], problems: [] };
@@ -112,43 +115,53 @@ export async function verifyChains(repo: Repo, lockWaitMs = 5_000): Promise<Veri
   for (const id of [...ids].sort()) {
     const ref = WORKTREE_REF_PREFIX + id;
     const chainRepo: Repo = { ...repo, id, ref, stateDir: path.join(repo.commonDir, 'ckpt', 'wt', id) };
-    try {
-      await withWorktreeLock(chainRepo, async () => {
-        result.checked++;
-        const recorded = recordedTip(repo, id);
-        if (!recorded) return;
-        const env = shadowEnv(repo);
-        const objs = await readObjects([ref, recorded.oid], { cwd: repo.worktree, env });
-        const current = objs.get(ref) ?? null;
-        if (!objs.get(recorded.oid)) {
-          result.problems.push(`${ref}: the recorded tip ${recorded.oid.slice(0, 12)} is not in ckpt's store; left as it is`);
+    const check = async (write: boolean): Promise<void> => {
+      result.checked++;
+      const recorded = recordedTip(repo, id);
+      if (!recorded) return;
+      const env = shadowEnv(repo);
+      const objs = await readObjects([ref, recorded.oid], { cwd: repo.worktree, env });
+      const current = objs.get(ref) ?? null;
+      if (!objs.get(recorded.oid)) {
+        result.problems.push(`${ref}: the recorded tip ${recorded.oid.slice(0, 12)} is not in ckpt's store; left as it is`);
+        return;
+      }
+      if (current?.oid === recorded.oid) return;
+      let why: ChainRepair['why'] = 'deleted';
+      if (current) {
+        const isSnapshot = current.type === 'commit' && snapshotFromObject(current) !== null;
+        if (isSnapshot && (await isAncestor(repo, recorded.oid, current.oid))) {
+          // Moved forward by a ckpt killed before it recorded the move: record it now.
+          if (write) recordTip(repo, ref, current.oid, 'ckpt: recorded by verify');
           return;
         }
-        if (current?.oid === recorded.oid) return;
-        let why: ChainRepair['why'] = 'deleted';
-        if (current) {
-          const isSnapshot = current.type === 'commit' && snapshotFromObject(current) !== null;
-          if (isSnapshot && (await isAncestor(repo, recorded.oid, current.oid))) {
-            // Moved forward by a ckpt killed before it recorded the move: record it now.
-            recordTip(repo, ref, current.oid, 'ckpt: recorded by verify');
-            return;
-          }
-          why = isSnapshot && (await isAncestor(repo, current.oid, recorded.oid)) ? 'rewound' : 'replaced';
-        }
-        if (await updateStoreRef(repo, ref, recorded.oid, current?.oid ?? null, `ckpt: restored by verify (${why})`)) {
-          recordTip(repo, ref, recorded.oid, `ckpt: restored (${why})`);
-          result.repaired.push({ ref, why, found: current?.oid ?? null, restored: recorded.oid });
-        } else {
-          result.problems.push(`${ref}: moved while being verified; check again`);
-        }
-      }, { waitMs: lockWaitMs });
+        why = isSnapshot && (await isAncestor(repo, current.oid, recorded.oid)) ? 'rewound' : 'replaced';
+      }
+      if (!write) {
+        result.problems.push(`${ref}: ${why} (its recorded tip is ${recorded.oid.slice(0, 12)}); not restored: ckpt cannot write here (run ckpt status where .git is writable)`);
+        return;
+      }
+      if (await updateStoreRef(repo, ref, recorded.oid, current?.oid ?? null, `ckpt: restored by verify (${why})`)) {
+        recordTip(repo, ref, recorded.oid, `ckpt: restored (${why})`);
+        result.repaired.push({ ref, why, found: current?.oid ?? null, restored: recorded.oid });
+      } else {
+        result.problems.push(`${ref}: moved while being verified; check again`);
+      }
+    };
+    let locked = false;
+    try {
+      await withWorktreeLock(chainRepo, () => ((locked = true), check(true)), { waitMs: lockWaitMs });
     } catch (err) {
-      if (!isCkptError(err, 'LOCKED')) throw err;
-      result.problems.push(`${ref}: busy (another ckpt process holds its lock); not verified`);
+      if (!locked && isCkptError(err, 'FS_FAILED') && READ_ONLY.has(String(err.data.errno))) await check(false);
+      else if (!isCkptError(err, 'LOCKED')) throw err;
+      else result.problems.push(`${ref}: busy (another ckpt process holds its lock); not verified`);
     }
   }
   return result;
 }
+
+/** The errnos of a lock that cannot be written because the file system or its modes forbid it. */
+const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /** Whether `a` is an ancestor of (or equal to) `b` along first parents. */
 async function isAncestor(repo: Repo, a: string, b: string): Promise<boolean> {

@@ -21,13 +21,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
 import { readAgentState } from '../src/agents/state.js';
+import { FOLD_AT_PACKS, storePacks } from '../src/git/pack-fold.js';
 import { withWorktreeLock } from '../src/snapshot/lock.js';
 import { daemonRequest } from '../src/watch/daemon-client.js';
 import { DAEMON_PROTOCOL, socketPath } from '../src/watch/daemon-paths.js';
-import { ckptIn as ckpt, spawnJsonWatch, startTestDaemon as startDaemon, stopDaemonAfterTest, stopTestDaemons, testDaemonStatus as status } from './support/daemon.js';
+import { ckptIn as ckpt, daemonSnapshot, spawnJsonWatch, startTestDaemon as startDaemon, stopDaemonAfterTest, stopTestDaemons, testDaemonStatus as status } from './support/daemon.js';
 import { daemonsWith } from './support/daemons.js';
 import { alive } from './support/procs.js';
-import { CLI, HOOK, git, gitView, indexBytes, makeRepo, picture, tempDir, write } from './support/repo.js';
+import { CLI, HOOK, git, gitView, indexBytes, makeRepo, picture, storeDir, storeGit, tempDir, write } from './support/repo.js';
 import { until } from './support/wait.js';
 
 afterEach(stopTestDaemons);
@@ -247,6 +248,30 @@ describe('ckpt daemon', () => {
       expect(named.sort(), `${kind}: ${JSON.stringify(steps.map((x) => [x.step, x.kind, x.toolUseId, x.toolUseIds]))}; daemon log: ${fs.readFileSync(path.join(dir, '.git/ckpt/daemon/log'), 'utf8')}`).toEqual(ids);
     }
     expect(steps[0]!.tree).toBe(gitView(dir));
+  });
+
+  it("the store's packs (one a step) are folded once the daemon is quiet: every step's tree still whole, fsck clean", async () => {
+    const dir = makeRepo();
+    startDaemon(dir);
+    const repo = await openRepo(dir);
+    // Five new files in a directory of their own a step: enough objects for the step to write a pack (snapshot/object-writer.ts).
+    const files = (i: number): Record<string, string> => Object.fromEntries([0, 1, 2, 3, 4].map((j) => [`d${i}/f${j}.txt`, `${i}.${j}\n`.repeat(i + 1)]));
+    for (let i = 0; i < FOLD_AT_PACKS + 2; i++) {
+      write(dir, files(i));
+      await daemonSnapshot(dir, 'auto');
+    }
+    expect(fs.readdirSync(path.join(storeDir(dir), 'objects/pack')).filter((n) => n.endsWith('.pack')).length).toBeGreaterThanOrEqual(FOLD_AT_PACKS);
+    const log = (): string => fs.readFileSync(path.join(dir, '.git/ckpt/daemon/log'), 'utf8');
+    await until(() => storePacks(repo).length < FOLD_AT_PACKS && /folded \d+ packs into pack-/.test(log()), 'the packs folded');
+    const steps = await listSteps(repo);
+    // The steps' objects read back from the folded pack: the last tree is git's view and holds every file's bytes.
+    expect(steps[0]!.tree).toBe(gitView(dir));
+    for (let i = 0; i < FOLD_AT_PACKS + 2; i++) {
+      for (const [name, bytes] of Object.entries(files(i))) expect(storeGit(dir, 'show', `${steps[0]!.tree}:${name}`), `${name} in the last step`).toBe(bytes);
+    }
+    const fsck = spawnSync('git', [`--git-dir=${storeDir(dir)}`, 'fsck', '--strict', '--no-dangling', '--no-progress'], { cwd: dir, encoding: 'utf8' });
+    expect(fsck.status, fsck.stdout + fsck.stderr).toBe(0);
+    expect(fsck.stdout + fsck.stderr).not.toMatch(/error|missing|broken|corrupt/i);
   });
 
   it('serves two worktrees of one repository', async () => {

@@ -190,6 +190,12 @@ interface Subscriber {
 /** Rounds of file-queue requests served after a batch before the worktree lock is released (each serves all queued by then). */
 const QUEUE_ROUNDS = 5;
 
+/** Quiet time after the last step before the store's packs are folded, ms (checked by the daemon's one-second watchdog, so 0.5-1.5 s in effect). */
+export const FOLD_QUIET_MS = 500;
+
+/** Packs in the store at which a fold runs right after a step, quiet or not (four times {@link FOLD_AT_PACKS}). */
+export const FOLD_NOW_AT_PACKS = 4 * FOLD_AT_PACKS;
+
 const live = (r: HookRequest): boolean => !r.sock || !r.sock.destroyed;
 
 /** Returned by a command that keeps its connection open (subscribe). */
@@ -454,9 +460,20 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   /**
    * Each step writes a small pack (snapshot/object-writer.ts): once the
    * store holds {@link FOLD_AT_PACKS} packs they are folded in the
-   * background, after the step's reply, one fold at a time (git/pack-fold.ts).
+   * background, one fold at a time (git/pack-fold.ts), when no request has
+   * been served for {@link FOLD_QUIET_MS}: a fold started right after a
+   * step overlapped the next hook (its `git pack-objects` spawned on the
+   * daemon's event loop, its writes flushed beside the next step's), and
+   * hooks come in bursts. A store that reaches {@link FOLD_NOW_AT_PACKS}
+   * (a daemon never quiet that long) is folded right after the step.
    */
   let folding: Promise<void> | null = null;
+  /** The repository whose store may need a fold once quiet (all worktrees share one store), and when its last step ended, ms since the epoch. */
+  let foldWanted: { repo: Repo; at: number } | null = null;
+  const afterStep = (repo: Repo): void => {
+    if (storePacks(repo).length >= FOLD_NOW_AT_PACKS) fold(repo);
+    else foldWanted = { repo, at: Date.now() };
+  };
   const fold = (repo: Repo): void => {
     if (folding || storePacks(repo).length < FOLD_AT_PACKS) return;
     folding = foldPacks(repo)
@@ -501,7 +518,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           for (const r of batch) r.resolve({ ok: false, code: e.code ?? 'INTERNAL', message: e.message });
         }
         slot.inFlight = 0;
-        fold(slot.repo);
+        afterStep(slot.repo);
       }
       slot.running = null;
     })();
@@ -1046,7 +1063,14 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       slot.ctx?.close();
       log(`stopped watching ${wt}: it is gone`);
     }
-    const busy = rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0 || x.subscribers.size > 0);
+    const serving = rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0);
+    const busy = serving || [...slots.values()].some((x) => x.subscribers.size > 0);
+    // Quiet since the last step (a subscriber alone, such as `ckpt watch`, does not keep it from folding): the store's packs folded.
+    if (!serving && foldWanted && Date.now() - foldWanted.at >= FOLD_QUIET_MS) {
+      const { repo } = foldWanted;
+      foldWanted = null;
+      fold(repo);
+    }
     if (!busy && Date.now() - lastActivity >= Math.min(RELEASE_MS, idleMs)) releaseHeld();
     // After work, once quiet: the heap's promoted garbage compacted and its pages given back (daemon-heap.ts).
     if (!busy && workEndedAt > 0 && Date.now() - Math.max(workEndedAt, lastActivity) >= COMPACT_QUIET_MS) {

@@ -96,7 +96,10 @@ export interface VerifyResult {
 /**
  * Checks every chain with a tip record against it and restores each deleted
  * or rewound ref to its recorded tip, under that chain's worktree lock (so a
- * snapshot or `ckpt gc` moving the ref is never mistaken for damage). Chains
+ * snapshot or `ckpt gc` moving the ref is never mistaken for damage): a
+ * chain is read first without the lock, and only one that differs from its
+ * record is read again under it, so a check that finds all well writes
+ * nothing, not even a lock file. Chains
  * without a record yet get one (their current tip). Changes nothing else.
  * Where the lock cannot be written (a read-only `.git`: EACCES, EPERM,
  * EROFS), the chain is checked as it is, without the lock, and what a repair
@@ -115,31 +118,33 @@ export async function verifyChains(repo: Repo, lockWaitMs = 5_000): Promise<Veri
   for (const id of [...ids].sort()) {
     const ref = WORKTREE_REF_PREFIX + id;
     const chainRepo: Repo = { ...repo, id, ref, stateDir: path.join(repo.commonDir, 'ckpt', 'wt', id) };
-    const check = async (write: boolean): Promise<void> => {
-      result.checked++;
+    /** 'look': whether a write is due (nothing pushed but a missing tip); 'repair': under the lock; 'report': what cannot be repaired here. */
+    const check = async (mode: 'look' | 'repair' | 'report'): Promise<boolean> => {
+      const write = mode === 'repair';
       const recorded = recordedTip(repo, id);
-      if (!recorded) return;
+      if (!recorded) return false;
       const env = shadowEnv(repo);
       const objs = await readObjects([ref, recorded.oid], { cwd: repo.worktree, env });
       const current = objs.get(ref) ?? null;
       if (!objs.get(recorded.oid)) {
-        result.problems.push(`${ref}: the recorded tip ${recorded.oid.slice(0, 12)} is not in ckpt's store; left as it is`);
-        return;
+        if (mode !== 'repair') result.problems.push(`${ref}: the recorded tip ${recorded.oid.slice(0, 12)} is not in ckpt's store; left as it is`);
+        return false;
       }
-      if (current?.oid === recorded.oid) return;
+      if (current?.oid === recorded.oid) return false;
+      if (mode === 'look') return true;
       let why: ChainRepair['why'] = 'deleted';
       if (current) {
         const isSnapshot = current.type === 'commit' && snapshotFromObject(current) !== null;
         if (isSnapshot && (await isAncestor(repo, recorded.oid, current.oid))) {
           // Moved forward by a ckpt killed before it recorded the move: record it now.
           if (write) recordTip(repo, ref, current.oid, 'ckpt: recorded by verify');
-          return;
+          return false;
         }
         why = isSnapshot && (await isAncestor(repo, current.oid, recorded.oid)) ? 'rewound' : 'replaced';
       }
       if (!write) {
         result.problems.push(`${ref}: ${why} (its recorded tip is ${recorded.oid.slice(0, 12)}); not restored: ckpt cannot write here (run ckpt status where .git is writable)`);
-        return;
+        return false;
       }
       if (await updateStoreRef(repo, ref, recorded.oid, current?.oid ?? null, `ckpt: restored by verify (${why})`)) {
         recordTip(repo, ref, recorded.oid, `ckpt: restored (${why})`);
@@ -147,12 +152,17 @@ export async function verifyChains(repo: Repo, lockWaitMs = 5_000): Promise<Veri
       } else {
         result.problems.push(`${ref}: moved while being verified; check again`);
       }
+      return false;
     };
+    result.checked++;
+    // A chain that matches its record needs no lock (taking one is a write); one that
+    // does not is looked at again under the lock, where a snapshot moving it cannot interleave.
+    if (!(await check('look'))) continue;
     let locked = false;
     try {
-      await withWorktreeLock(chainRepo, () => ((locked = true), check(true)), { waitMs: lockWaitMs });
+      await withWorktreeLock(chainRepo, () => ((locked = true), check('repair')), { waitMs: lockWaitMs });
     } catch (err) {
-      if (!locked && isCkptError(err, 'FS_FAILED') && READ_ONLY.has(String(err.data.errno))) await check(false);
+      if (!locked && isCkptError(err, 'FS_FAILED') && READ_ONLY.has(String(err.data.errno))) await check('report');
       else if (!isCkptError(err, 'LOCKED')) throw err;
       else result.problems.push(`${ref}: busy (another ckpt process holds its lock); not verified`);
     }

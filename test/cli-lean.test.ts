@@ -10,7 +10,8 @@
  * (cli/rollback-client.ts, cli/daemon-rollback.ts) and give the same exit
  * code, stdout and stderr as the CLI's own path (which reads through the
  * same daemon), coloured or not; a client whose environment differs from
- * the daemon's runs the line itself.
+ * the daemon's, or that is confined where the daemon is not (no_new_privs
+ * under setpriv), runs the line itself, with the same output.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,11 +28,12 @@ function run(cwd: string, args: string[]): { code: number; stdout: string; stder
 }
 
 /** `ckpt ARGS` with the daemon wanted (whatever the project's default), and `env` over the test's. */
-function runWithDaemon(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
+function runWithDaemon(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): { code: number; stdout: string; stderr: string } {
   const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
   delete e.CKPT_NO_DAEMON;
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete e[k];
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: e, timeout: 60_000 });
+  const cmd = [...wrapper, process.execPath, CLI, ...args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd, encoding: 'utf8', env: e, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -210,6 +212,14 @@ describe('ckpt rollback, lean path', () => {
       const other = runWithDaemon(dir, ['rollback', '1', '-n'], { TZ: 'Pacific/Chatham' });
       expect(servedByDaemon(dir)).toBe(served);
       expect(other).toEqual(runWithDaemon(dir, ['--color=auto', 'rollback', '1', '-n'], { TZ: 'Pacific/Chatham' }));
+      // A confined client (no_new_privs, as a sandbox sets it before Landlock or seccomp): the CLI runs the line, the same way.
+      const nnp = ['setpriv', '--no-new-privs'];
+      const confined = runWithDaemon(dir, ['rollback', '1', '-n'], {}, nnp);
+      expect(servedByDaemon(dir)).toBe(served);
+      expect(confined.code, confined.stderr).toBe(0);
+      expect(confined).toEqual(runWithDaemon(dir, ['--color=auto', 'rollback', '1', '-n'], {}, nnp));
+      expect(confined).toEqual(runWithDaemon(dir, ['rollback', '1', '-n']));
+      expect(servedByDaemon(dir)).toBe(served + 1);
     }, 300_000);
 
     it('a rollback and its --undo run by the daemon give the same bytes, output, index and HEAD as the CLI path', async () => {

@@ -17,7 +17,11 @@
  * (`UNSERVED`, `OTHER_REPO`, `BAD_REQUEST`): a line the lean path does not
  * take; an environment that differs from the daemon's in a variable that
  * changes what the rollback does (rollback-wire.ts behaviourEnv); another
- * umask (the modes of the files written); a directory outside the daemon's
+ * umask (the modes of the files written); another confinement (namespaces,
+ * user and groups, no_new_privs, seccomp: rollback-wire.ts confinement), or
+ * a directory that is not the client's at its path (another root or
+ * mount): a sandboxed client's rollback must fail as the CLI's would, not
+ * be done by an unconfined daemon; a directory outside the daemon's
  * repository or not in a worktree.
  *
  * Loaded by the daemon at its first rollback, not at start (its ready time
@@ -30,7 +34,7 @@ import type { RollbackServer, RollbackService } from '../watch/rollback-service.
 import { DAEMON_VERSION } from '../watch/daemon-paths.js';
 import { parseLeanRollback, runLean } from './lean-rollback.js';
 import { Output, type OutStream } from './output.js';
-import { behaviourEnv, envDifference, OUTPUT_ENV } from './rollback-wire.js';
+import { behaviourEnv, confinement, confinementDifference, cwdIdentity, envDifference, OUTPUT_ENV } from './rollback-wire.js';
 
 /** How long the daemon waits for the client's go-ahead after `ready`, in ms (a client that gave up never sends it: nothing is done). */
 const GO_MS = 10_000;
@@ -49,6 +53,10 @@ export const serveRollback: RollbackServer = async (msg, svc) => {
   const differs = envDifference(env, behaviourEnv(process.env));
   if (differs !== null) return refuse('UNSERVED', `the client's ${differs} is not the daemon's`);
   if (msg.umask !== process.umask()) return refuse('UNSERVED', "the client's umask is not the daemon's");
+  // A confined client (a sandbox: its own mounts, user, no_new_privs, seccomp) is not served by this unconfined process.
+  const confined = confinementDifference(msg.confined, ownConfinement());
+  if (confined !== null) return refuse('UNSERVED', `the client's ${confined} is not the daemon's`);
+  if (msg.cwdId !== cwdIdentity(cwd)) return refuse('UNSERVED', "the client's directory is not the one the daemon sees at its path");
   let repo: Repo;
   try {
     repo = await openRepo(cwd);
@@ -75,6 +83,12 @@ export const serveRollback: RollbackServer = async (msg, svc) => {
   svc.log(`${repo.worktree}: ${JSON.stringify(argv)} run for its client: exit ${exit}; ${ms(t0, tReady)} ms to ready, ${ms(tReady, tGo)} ms to its go, the command ${ms(tGo, performance.now())} ms`);
   return { ok: true, exit, stdout: stdout.text(), stderr: stderr.text() };
 };
+
+let own: Record<string, string | null> | undefined;
+/** This process's {@link confinement}, read once (it does not change). */
+function ownConfinement(): Record<string, string | null> {
+  return (own ??= confinement());
+}
 
 /** Says `ready` and waits for the client's `{go: true}` (false: it hung up, said something else, or took longer than {@link GO_MS}). */
 function goAhead(svc: RollbackService): Promise<boolean> {

@@ -13,8 +13,8 @@
  * the others of daemon-paths.ts daemonWanted); git's discovery variables
  * set (daemon-paths.ts findCommonDir); no daemon, one of another version or
  * protocol, one that does not accept within {@link CONNECT_MS} or answer
- * within {@link READY_MS}; a refusal (another environment, umask or
- * repository, a daemon that runs no rollbacks).
+ * within {@link READY_MS}; a refusal (another environment, umask,
+ * confinement or repository, a daemon that runs no rollbacks).
  *
  * Once it has said go, the client never runs the rollback itself: the
  * daemon may have begun it. A daemon that ends before its answer is
@@ -26,7 +26,7 @@
 import { connect } from 'node:net';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, findCommonDir, socketPath } from '../watch/daemon-paths.js';
 import { parseLeanRollback } from './lean-parse.js';
-import { behaviourEnv, OUTPUT_ENV } from './rollback-wire.js';
+import { behaviourEnv, confinement, cwdIdentity, OUTPUT_ENV } from './rollback-wire.js';
 
 /** How long the daemon may take to accept the connection, in ms. */
 const CONNECT_MS = 1000;
@@ -63,11 +63,14 @@ export async function runRollbackClient(argv: readonly string[], io: ClientIo = 
     version: DAEMON_VERSION,
     cmd: 'rollback',
     cwd: io.cwd,
+    cwdId: cwdIdentity(io.cwd),
     argv,
     env: behaviourEnv(io.env),
     outEnv,
     tty: { stdout: !!io.stdout.isTTY, stderr: !!io.stderr.isTTY, ...(io.stdout.columns ? { columns: io.stdout.columns } : {}), ...(io.stdout.rows ? { rows: io.stdout.rows } : {}) },
     umask: process.umask(),
+    // What confines this process: a sandboxed client is not served by an unconfined daemon (rollback-wire.ts confinement).
+    confined: confinement(),
   };
   const reply = await converse(socketPath(commonDir), request);
   if (reply === null) return null;

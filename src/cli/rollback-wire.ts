@@ -2,12 +2,13 @@
  * The `rollback` request between `ckpt rollback`'s tiny client
  * (cli/rollback-client.ts) and the daemon that runs it
  * (cli/daemon-rollback.ts): what the client sends of its environment. No
- * import: the client is bundled alone (dist/rollback.cjs).
+ * import but Node's built-ins: the client is bundled alone (dist/rollback.cjs).
  *
  * The conversation, one JSON line each (watch/daemon.ts hands the socket to
  * the daemon's side after the first):
  *
- * 1. client → `{v, version, cmd: 'rollback', cwd, argv, env, outEnv, tty, umask}`
+ * 1. client → `{v, version, cmd: 'rollback', cwd, cwdId, argv, env, outEnv, tty, umask, confined}`
+ *    (`confined`: {@link confinement}; `cwdId`: {@link cwdIdentity})
  * 2. daemon → `{ok: true, ready: true}`, or a refusal `{ok: false, code}`
  *    (the client then runs the rollback itself, as it does when no daemon
  *    answers in time);
@@ -18,6 +19,7 @@
  * 4. daemon → `{ok: true, exit, stdout, stderr}`: the command's exit code
  *    and output, which the client writes as they are.
  */
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 
 /**
  * Names of variables that change what a rollback does or prints besides the
@@ -47,5 +49,64 @@ export const OUTPUT_ENV = ['NO_COLOR', 'FORCE_COLOR', 'TERM'] as const;
 /** The first name whose value differs between the two environments (as {@link behaviourEnv} takes them), or null when none does. */
 export function envDifference(a: Record<string, string>, b: Record<string, string>): string | null {
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if (a[k] !== b[k]) return k;
+  return null;
+}
+
+/**
+ * What confines this process, as far as Linux shows it cheaply (three
+ * readlinks and one small read of /proc/self): its mount, user and pid
+ * namespaces, its user and groups (real and effective), whether it runs
+ * with no_new_privs (which Landlock requires of an unprivileged process)
+ * and under seccomp. The daemon serves a rollback only when the client's
+ * are its own, every one (cli/daemon-rollback.ts): a client in a sandbox
+ * (read-only bind mounts in its own mount namespace, another user, a
+ * seccomp filter) would otherwise get its worktree written by a process
+ * that is not confined, where the CLI's own path would have failed
+ * (EROFS, EACCES). A value Linux does not give (another system, no /proc)
+ * is null on both sides alike.
+ *
+ * Not seen: a Landlock domain or an LSM label without no_new_privs, a
+ * chroot (the cwd's identity is compared apart: {@link cwdIdentity}).
+ */
+export function confinement(): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const ns of ['mnt', 'user', 'pid']) {
+    try {
+      out[`ns.${ns}`] = readlinkSync(`/proc/self/ns/${ns}`);
+    } catch {
+      out[`ns.${ns}`] = null;
+    }
+  }
+  const ids = (f: (() => number) | undefined): string | null => (f ? String(f()) : null);
+  out.uid = ids(process.getuid);
+  out.euid = ids(process.geteuid);
+  out.gid = ids(process.getgid);
+  out.egid = ids(process.getegid);
+  out.groups = process.getgroups ? [...new Set(process.getgroups())].sort((a, b) => a - b).join(',') : null;
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // not Linux: null below
+  }
+  for (const k of ['NoNewPrivs', 'Seccomp']) out[k] = new RegExp(`^${k}:\\s*(\\S+)`, 'm').exec(status)?.[1] ?? null;
+  return out;
+}
+
+/** The device and inode of `dir` ("dev:ino"), or null: the daemon's view of the client's cwd must be the client's own (not a chroot's or another mount's path). */
+export function cwdIdentity(dir: string): string | null {
+  try {
+    const s = statSync(dir);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/** The first name whose value differs between two {@link confinement}s (a missing one differs), or null. */
+export function confinementDifference(a: unknown, b: Record<string, string | null>): string | null {
+  if (!a || typeof a !== 'object' || Array.isArray(a)) return 'confinement';
+  const given = a as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(given), ...Object.keys(b)])) if (given[k] !== b[k]) return k;
   return null;
 }

@@ -21,6 +21,33 @@ import { raceRepo } from './support/race.js';
 import { planRace } from '../src/race/plan.js';
 import { runRace } from '../src/race/run.js';
 import { CLI, git, indexBytes, picture, write } from './support/repo.js';
+import { withStoreLock } from '../src/git/store.js';
+import { createAttemptWorktree } from '../src/race/worktree.js';
+import type { Repo } from '../src/git/repo.js';
+import { until } from './support/wait.js';
+
+/**
+ * Holds `repo`'s worktree lock (worktrees.lock, as another ckpt process's `git worktree add` would) until the returned
+ * release is called; `waiting()` says whether some process now waits for it (its announcement beside the lock).
+ */
+async function holdWorktreesLock(repo: Repo): Promise<{ release: () => Promise<void>; waiting: () => boolean }> {
+  let release!: () => void;
+  let held!: () => void;
+  const isHeld = new Promise<void>((r) => (held = r));
+  const done = withStoreLock(repo, 'worktrees', () => {
+    held();
+    return new Promise<void>((r) => (release = r));
+  });
+  await isHeld;
+  const dir = path.join(repo.commonDir, 'ckpt');
+  return {
+    release: async () => {
+      release();
+      await done;
+    },
+    waiting: () => fs.readdirSync(dir).some((n) => n.startsWith('worktrees.lock.') && n.endsWith('.new')),
+  };
+}
 
 const branchExists = (dir: string, branch: string): boolean => git(dir, 'branch', '--list', branch).trim() !== '';
 
@@ -99,6 +126,71 @@ describe('race clean', () => {
     const v = await fileVersions(repo, race, 'src/keep.ts', { claude: snap!.tree });
     expect(v.attempts.claude!.toString()).toBe(edited);
     expect(fs.existsSync(wt)).toBe(false);
+  });
+
+  it('files written at the worktree\'s path while its removal waits for the worktree lock are not lost (the checked directory was moved aside)', async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('wait', ['claude']);
+    const wt = worktrees.claude!;
+    const lock = await holdWorktreesLock(repo);
+    const cleaning = cleanRace(repo, race);
+    const written: string[] = [];
+    try {
+      // The check is done and the removal waits: an editor's autosave or a dev server writes at the worktree's path.
+      await until(lock.waiting, 'the removal to wait for worktrees.lock');
+      for (let i = 0; i < 10; i++) {
+        fs.mkdirSync(path.join(wt, 'out'), { recursive: true });
+        fs.writeFileSync(path.join(wt, 'out', `save-${i}.txt`), `autosave ${i}\n`);
+        written.push(`save-${i}.txt`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await lock.release();
+    }
+    const res = await cleaning;
+    for (const f of written) expect(fs.readFileSync(path.join(wt, 'out', f), 'utf8')).toBe(`autosave ${f.slice(5, -4)}\n`);
+    // Not reported removed: the files at its path are in no snapshot, and clean says so (exit 3).
+    expect(res.attempts[0]).toMatchObject({ removed: false });
+    expect(res.attempts[0]!.reason).toMatch(/written at .* while it was removed/);
+    expect(cleanRefusal(res)).toMatchObject({ code: 'WORKTREE_KEPT' });
+    // What was checked is gone (no moved-aside copy left), and so are git's entry and the branch.
+    expect(fs.readdirSync(path.dirname(wt)).filter((n) => n.includes('.ckpt-'))).toEqual([]);
+    expect(fs.existsSync(path.join(wt, '.git'))).toBe(false);
+    expect(git(dir, 'worktree', 'list', '--porcelain')).not.toContain(wt);
+    expect(branchExists(dir, race.attempts[0]!.branch)).toBe(false);
+  });
+
+  it('an empty directory where an attempt\'s worktree should be (its race killed before `git worktree add`) is removed, not kept forever', async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('empty', ['claude']);
+    const wt = worktrees.claude!;
+    git(dir, 'worktree', 'remove', '--force', wt);
+    fs.mkdirSync(wt);
+    const res = await cleanRace(repo, race);
+    expect(res.attempts[0]).toMatchObject({ removed: true, reason: null });
+    expect(cleanRefusal(res)).toBeNull();
+    expect(fs.existsSync(wt)).toBe(false);
+    expect(branchExists(dir, race.attempts[0]!.branch)).toBe(false);
+    // A directory holding anything at all is still kept.
+    fs.mkdirSync(wt);
+    write(wt, { 'precious.txt': 'in no snapshot\n' });
+    const again = await cleanRace(repo, resolveRace(repo, 'empty'));
+    expect(again.attempts[0]).toMatchObject({ removed: false });
+    expect(fs.readFileSync(path.join(wt, 'precious.txt'), 'utf8')).toBe('in no snapshot\n');
+  });
+
+  it('an attempt\'s directory is made only under the worktree lock, right before `git worktree add`: a kill while it waits leaves none', async () => {
+    const { dir, repo, race } = await makeFakeRace('claim', ['claude']);
+    const wt = path.join(path.dirname(race.attempts[0]!.dir), 'late');
+    const lock = await holdWorktreesLock(repo);
+    const making = createAttemptWorktree(repo, { tree: race.base.tree, head: race.base.head, indexTree: race.base.indexTree }, wt, 'ckpt/race/claim/late');
+    try {
+      await until(lock.waiting, 'the worktree add to wait for worktrees.lock');
+      expect(fs.existsSync(wt)).toBe(false);
+    } finally {
+      await lock.release();
+    }
+    await making;
+    expect(fs.existsSync(path.join(wt, '.git'))).toBe(true);
+    expect(git(dir, 'worktree', 'list', '--porcelain')).toContain(wt);
   });
 
   it('a file still being written: the worktree is kept (its bytes never match a snapshot), the writer\'s file intact', async () => {

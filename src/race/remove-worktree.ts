@@ -2,7 +2,12 @@
  * Removing an attempt's worktree, only once its live state is in a snapshot:
  * under the attempt's worktree lock, a snapshot is taken, then the worktree is
  * read again with no stat cache (live-tree.ts) and must equal that snapshot's
- * tree; only then `git worktree remove` runs. Paths where they differ are
+ * tree; right then, still under that lock, the directory is renamed to a
+ * private sibling and read there once more (moveAside). Only then does git's
+ * bookkeeping (prune, branch -D) wait for the repository's worktree lock, and
+ * the renamed copy is deleted last, asynchronously, under no lock: a file
+ * written at the worktree's path while that lock is awaited lands in no
+ * directory being deleted. Paths where they differ are
  * dropped from the private index (the stat cache that missed them) and a
  * second snapshot reads them afresh; it must then match. Otherwise the
  * worktree and its branch stay, and the reason is returned. The branch may
@@ -11,7 +16,9 @@
  * tip the snapshot does not reach stays. With `teardown`, the race's
  * teardown command runs in the worktree first; a failing one keeps it.
  */
-import { existsSync, lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { detectConfinement } from '../agents/confine.js';
 import { runProcess } from '../agents/process.js';
@@ -79,9 +86,9 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
   const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null, ended: [], branchKept: null };
   // The repository's daemon stops watching it first (its own snapshot in flight ends), so none runs on a worktree being removed.
   await unwatchWorktree(repo.commonDir, a.dir);
-  if (!existsSync(a.dir)) {
+  if (!existsSync(a.dir) || removeIfEmpty(a.dir)) {
     const last = await attemptSnapshot(repo, a).catch(() => null);
-    const branchKept = await worktreeAdmin(repo, () => forget(repo, a.dir, a.branch, last?.id ?? null));
+    const branchKept = await worktreeAdmin(repo, () => forget(repo, a.branch, last?.id ?? null));
     return { ...out, removed: true, snapshot: a.final, tree: last?.tree ?? null, branchKept };
   }
   let r: Repo;
@@ -98,10 +105,11 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
     if (failed) return { ...out, reason: failed };
   }
   const before = await attemptSnapshot(repo, a).catch(() => null);
+  let moved: string;
   try {
-    return await withWorktreeLock(
+    const checked = await withWorktreeLock(
       r,
-      async () => {
+      async (): Promise<WorktreeRemoval | string> => {
         const input = { kind: 'auto' as const, agent: a.agent, message: 'before race clean', extra: { [TRAILER.race]: race.id, [TRAILER.attempt]: a.name } };
         let taken = (await takeSnapshotLocked(r, input)).snapshot;
         const nested = await gitlinks(r, taken.tree);
@@ -123,18 +131,89 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
           const differ = (await diffTrees(repo, taken.tree, live)).map((e) => e.path);
           return { ...out, reason: `its files differ from the snapshot just taken (written meanwhile, or left out of snapshots): ${differ.slice(0, 5).join(', ')}${differ.length > 5 ? ', …' : ''}` };
         }
-        try {
-          out.branchKept = await worktreeAdmin(repo, () => forget(repo, a.dir, a.branch, taken.id));
-        } catch (err) {
-          // Everything in it is in the snapshot; what is left on disk is only not removed.
-          return { ...out, reason: `recorded in snapshot ${taken.id.slice(0, 10)}, but removing it failed: ${(err as Error).message}` };
-        }
-        return { ...out, removed: true };
+        return moveAside(r, a.dir, taken.tree, out);
       },
       o.lockWaitMs !== undefined ? { waitMs: o.lockWaitMs } : {},
     );
+    if (typeof checked !== 'string') return checked;
+    moved = checked;
   } catch (err) {
     return { ...out, reason: `could not record its live state: ${(err as Error).message}` };
+  }
+  // The checked files are at `moved`, a name no editor or server knows: only git's bookkeeping waits for the worktree lock.
+  try {
+    out.branchKept = await worktreeAdmin(repo, () => forget(repo, a.branch, out.snapshot));
+  } catch (err) {
+    // The entry's directory is gone from its path: the next `race clean` prunes it.
+    out.reason = `recorded in snapshot ${out.snapshot!.slice(0, 10)}, but forgetting its worktree and branch failed: ${(err as Error).message}`;
+  }
+  try {
+    // Asynchronous (libuv's threads) and under no lock: a big node_modules takes seconds.
+    await rm(moved, { recursive: true, force: true });
+  } catch (err) {
+    out.reason ??= `recorded in snapshot ${out.snapshot!.slice(0, 10)}, but deleting its files (moved to ${moved}) failed: ${(err as Error).message}`;
+  }
+  if (out.reason) return out;
+  if (existsSync(a.dir)) return { ...out, reason: `files were written at ${a.dir} while it was removed: they are in no snapshot and stay there` };
+  return { ...out, removed: true };
+}
+
+/**
+ * Renames the checked worktree `dir` to a private sibling (same directory,
+ * so the same file system: atomic), then reads it there afresh once more:
+ * anything written between the check and the rename shows. Returns the new
+ * path when it still holds exactly `tree`; otherwise the directory is put
+ * back (or, when `dir` was made again meanwhile, kept under a `.ckpt-kept-`
+ * name) and the removal that keeps it is returned. After the rename, a
+ * writer using the worktree's path (an editor's autosave, a dev server)
+ * meets no directory, or makes a new one that is left alone; only a process
+ * with a file or directory inside it open still writes into it, the window
+ * `git worktree remove` itself always had.
+ */
+async function moveAside(r: Repo, dir: string, tree: string, out: WorktreeRemoval): Promise<WorktreeRemoval | string> {
+  const aside = (tag: string): string => path.join(path.dirname(dir), `.${path.basename(dir)}.ckpt-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const moved = aside('removing');
+  try {
+    renameSync(dir, moved);
+  } catch (err) {
+    return { ...out, reason: `recorded in snapshot ${out.snapshot!.slice(0, 10)}, but moving it aside to remove it failed: ${(err as Error).message}` };
+  }
+  let again: string | null = null;
+  try {
+    again = await freshLiveTree({ ...r, worktree: moved }, tree);
+  } catch {
+    // unreadable now: kept, as a difference is
+  }
+  if (again === tree) return moved;
+  let keptAt = dir;
+  try {
+    // rename(2) replaces an empty directory made meanwhile, never a non-empty one.
+    renameSync(moved, dir);
+  } catch {
+    keptAt = aside('kept');
+    try {
+      renameSync(moved, keptAt);
+    } catch {
+      keptAt = moved;
+    }
+  }
+  return { ...out, reason: `its files changed while it was being removed: kept at ${keptAt}` };
+}
+
+/**
+ * Removes `dir` when it is an empty directory (no entries at all, not even
+ * `.git`): what a process killed between claiming an attempt's directory
+ * and `git worktree add` leaves (worktree.ts). rmdir(2) removes only an
+ * empty directory, so a file written meanwhile keeps it. Returns whether it
+ * was removed.
+ */
+function removeIfEmpty(dir: string): boolean {
+  try {
+    if (readdirSync(dir).length > 0) return false;
+    rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -180,18 +259,16 @@ async function gitlinks(r: Repo, tree: string): Promise<string[]> {
 }
 
 /**
- * `git worktree remove` of a recorded (or absent) worktree, prune, and its
- * branch deleted, unless the branch holds commits that `recorded` (the
- * attempt's last snapshot) does not reach: then the branch stays and the
- * reason is returned.
+ * git's bookkeeping of a worktree whose directory is gone from its path
+ * (moved aside after its check, or absent): `git worktree prune` drops its
+ * entry, and its branch is deleted, unless the branch holds commits that
+ * `recorded` (the attempt's last snapshot) does not reach: then the branch
+ * stays and the reason is returned. Deletes no files: it runs under the
+ * worktree lock (git/worktree-admin.ts), whose refresh a long deletion
+ * would starve.
  */
-async function forget(repo: Repo, dir: string, branch: string, recorded: string | null): Promise<string | null> {
+async function forget(repo: Repo, branch: string, recorded: string | null): Promise<string | null> {
   const env = { ...realEnv(repo), GIT_WORK_TREE: undefined };
-  if (existsSync(dir)) {
-    await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'remove', '--force', '--force', dir], { cwd: repo.worktree, env, okCodes: [0, 128] });
-    // What git would not remove (its admin entry already gone, say) was checked just now: remove it.
-    if (existsSync(dir) && lstatSync(dir).isDirectory()) rmSync(dir, { recursive: true, force: true });
-  }
   await git(['worktree', 'prune'], { cwd: repo.worktree, env, okCodes: [0, 128] });
   const tip = await git(['rev-parse', '--verify', '-q', `refs/heads/${branch}`], { cwd: repo.worktree, env, okCodes: [0, 1] });
   if (tip.exitCode !== 0) return null;

@@ -41,19 +41,7 @@ export interface Base {
  * @throws CkptError `INVALID_ARGUMENT` (dir exists), `GIT_FAILED` (the branch exists, say), `FS_FAILED`, `LOCKED` (git/worktree-admin.ts).
  */
 export async function createAttemptWorktree(repo: Repo, base: Base, dir: string, branch: string): Promise<void> {
-  claimDir(dir);
-  let start: string;
-  try {
-    start = await addWorktree(repo, base, dir, branch);
-  } catch (err) {
-    // The claim goes with the failure (git removes the directory once it has filled it; rmdir removes only an empty one).
-    try {
-      rmdirSync(dir);
-    } catch {
-      // gone already, or not empty: not this call's to remove
-    }
-    throw err;
-  }
+  const start = await addWorktree(repo, base, dir, branch);
   // Files: the base tree, raw bytes, through a throwaway index (shadow env: no filters).
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ckpt-wt-'));
   try {
@@ -79,12 +67,28 @@ async function addWorktree(repo: Repo, base: Base, dir: string, branch: string):
   // The worktree's branch and index live in the user's repository: it gets what they name from ckpt's store.
   await copyToRepository(repo, [start, ...(base.indexTree ? [base.indexTree] : [])]);
   const from = start;
-  await worktreeAdmin(repo, () => git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, from], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined } }));
+  // The directory is claimed right before git fills it, under the lock: a process killed in the seconds before
+  // (the copy, the lock's wait) leaves no empty directory behind (remove-worktree.ts also takes one for absent).
+  await worktreeAdmin(repo, async () => {
+    claimDir(dir);
+    try {
+      return await git(['-c', 'core.hooksPath=/dev/null', 'worktree', 'add', '--quiet', '--no-checkout', '-b', branch, dir, from], { cwd: repo.worktree, env: { ...realEnv(repo), GIT_WORK_TREE: undefined } });
+    } catch (err) {
+      // The claim goes with the failure (git removes the directory once it has filled it; rmdir removes only an empty one).
+      try {
+        rmdirSync(dir);
+      } catch {
+        // gone already, or not empty: not this call's to remove
+      }
+      throw err;
+    }
+  });
   return from;
 }
 
 /**
- * Makes the directory `dir` (its parents as needed), which must not exist:
+ * Makes the directory `dir` (its parents as needed), which must not exist
+ * (called under the worktree lock, right before `git worktree add`):
  * `mkdir(2)` fails with EEXIST for all but one process that chose the same
  * path, where a check for it first would let both go on.
  *

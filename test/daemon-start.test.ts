@@ -86,6 +86,25 @@ describe("the daemon's start", () => {
     expect((testDaemonStatus(dir).status.worktrees[0] as unknown as { watches: number }).watches).toBe(8);
   });
 
+  it("a directory with no subdirectory (not read: its link count says so) still has its .gitignore read: a directory it re-includes is watched when it appears", async () => {
+    // leaf/ has files only: the walk takes it for a leaf (ext4, XFS, tmpfs: watch/dir-leaf.ts) and looks only for its .gitignore.
+    const dir = makeRepo({ '.gitignore': 'build/\n', 'leaf/.gitignore': '!build/\n', 'leaf/a.txt': 'a\n', 'deep/er/b.txt': 'b\n' });
+    startTestDaemon(dir);
+    await daemonSnapshot(dir, 'manual');
+    const watches = (): number => (testDaemonStatus(dir).status.worktrees[0] as unknown as { watches: number }).watches;
+    // '', leaf, deep, deep/er.
+    expect(watches()).toBe(4);
+    // leaf/build: ignored by the root's rule, re-included by leaf's; watched when it appears, so a file written into it later is read from its event.
+    write(dir, { 'leaf/build/x.txt': 'x\n', 'build/y.txt': 'ignored\n' });
+    await daemonSnapshot(dir, 'manual');
+    expect(await tipTree(dir)).toBe(gitView(dir));
+    expect(watches()).toBe(5);
+    write(dir, { 'leaf/build/later.txt': 'later\n', 'deep/er/c.txt': 'c\n' });
+    await daemonSnapshot(dir, 'manual');
+    expect(await tipTree(dir)).toBe(gitView(dir));
+    expect(testDaemonStatus(dir).status.worktrees[0]!.rescans).toEqual({ 'the daemon started watching': 1 });
+  });
+
   it("runs with Node's options for the daemon; `daemon run` hands arguments it does not read to the full CLI", () => {
     const dir = makeRepo();
     const pid = startTestDaemon(dir, ['--idle', '10m']);

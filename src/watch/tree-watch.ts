@@ -21,12 +21,13 @@
  * order (libuv reads one inotify descriptor per loop), so once the cookie's
  * event arrives every write that finished before it has been seen.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, watch, writeFileSync, type Dirent, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Repo } from '../git/repo.js';
 import { shadowObjectsDir } from '../git/shadow.js';
 import { placePooled } from '../git/temp-pool.js';
 import { readOr, type IgnoreLayers } from './ignore-rules.js';
+import { isFile, isLeaf, leafDevice } from './dir-leaf.js';
 
 /** Events between two snapshots beyond which the kernel's queue may have overflowed (inotify's default max_queued_events is 16384). */
 export const BURST_EVENTS = 8000;
@@ -76,6 +77,8 @@ export class TreeWatch {
   private undecided: string[] = [];
   private readonly onChange: (this: Watched, type: string, name: string | Buffer | null) => void;
   private readonly onError: (this: Watched) => void;
+  /** The device whose directories' link counts tell which have no subdirectory ({@link leafDevice}); undefined until the first walk. */
+  private leafDev: number | null | undefined;
 
   /**
    * @param rules which directories not to watch (ignored ones; a hint: the
@@ -224,50 +227,88 @@ export class TreeWatch {
     this.cookieWaiters.clear();
   }
 
-  /** Watches `rel` (a directory) and every directory below it that is not ignored. */
+  /**
+   * Watches `rel` (a directory) and every directory below it that is not
+   * ignored, synchronously (a directory that appeared: watched before the
+   * next event is handled).
+   */
   private watchTree(rel: string): void {
+    this.leafDev ??= leafDevice(this.repo.worktree);
     const stack = [rel];
     while (stack.length > 0) {
       const dir = stack.pop()!;
-      const abs = dir ? path.join(this.repo.worktree, dir) : this.repo.worktree;
-      let ino: number;
+      const abs = this.abs(dir);
+      let st: Stats;
       try {
-        ino = lstatSync(abs).ino;
+        st = lstatSync(abs);
       } catch {
         continue;
       }
-      if (this.dirs.has(dir)) continue;
-      let watcher: Watched;
-      try {
-        watcher = watch(abs, { persistent: false }) as Watched;
-      } catch (err) {
-        this.markFull(`a directory could not be watched (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${dir || '.'}`);
+      if (!this.place(dir, abs, st.ino)) continue;
+      if (st.dev === this.leafDev && st.nlink === 2 && isLeaf(abs, st.ino)) {
+        // No subdirectory to walk (none when its watch was placed, and one made since has its event): only its .gitignore to read.
+        if (isFile(path.join(abs, '.gitignore'))) this.rules.add(dir, readOr(path.join(abs, '.gitignore')));
         continue;
       }
-      watcher[DIR] = dir;
-      watcher[INO] = ino;
-      watcher.on('change', this.onChange);
-      watcher.on('error', this.onError);
-      this.dirs.set(dir, watcher);
-      let entries: import('node:fs').Dirent[];
+      let entries: Dirent[];
       try {
         entries = readdirSync(abs, { withFileTypes: true });
       } catch {
         continue;
       }
-      // This directory's .gitignore (a regular file: git does not follow a symlink there) before its children are judged.
-      if (entries.some((e) => e.name === '.gitignore' && e.isFile())) this.rules.add(dir, readOr(path.join(abs, '.gitignore')));
-      for (const e of entries) {
-        if (!e.isDirectory() || e.name === '.git') continue;
-        const child = dir ? `${dir}/${e.name}` : e.name;
-        if (this.rules.ignores(child, true)) {
-          const kept = this.keep(child);
-          if (kept === null) this.undecided.push(child);
-          if (kept !== true) continue;
-        }
-        stack.push(child);
-      }
+      for (const child of this.children(dir, abs, entries)) stack.push(child);
     }
+  }
+
+  private abs(dir: string): string {
+    return dir ? path.join(this.repo.worktree, dir) : this.repo.worktree;
+  }
+
+  /** Places the watch of `dir` (inode `ino`, read before), unless it has one: the watch, or null (then a failure marks the next snapshot full). */
+  private place(dir: string, abs: string, ino: number): Watched | null {
+    if (this.dirs.has(dir)) return null;
+    let watcher: Watched;
+    try {
+      watcher = watch(abs, { persistent: false }) as Watched;
+    } catch (err) {
+      this.markFull(`a directory could not be watched (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${dir || '.'}`);
+      return null;
+    }
+    watcher[DIR] = dir;
+    watcher[INO] = ino;
+    watcher.on('change', this.onChange);
+    watcher.on('error', this.onError);
+    this.dirs.set(dir, watcher);
+    return watcher;
+  }
+
+  /**
+   * The subdirectories of `dir` (read: `entries`) to watch: not `.git`, not
+   * ignored unless `keep` says so (an undecided one is remembered for
+   * {@link settleKept}). Its `.gitignore` (a regular file: git does not
+   * follow a symlink there) is added to the rules first, as git reads it
+   * before it judges the directory's children.
+   */
+  private children(dir: string, abs: string, entries: Dirent[]): string[] {
+    const subdirs: string[] = [];
+    let gitignore = false;
+    for (const e of entries) {
+      if (e.isDirectory()) {
+        if (e.name !== '.git') subdirs.push(e.name);
+      } else if (e.name === '.gitignore' && e.isFile()) gitignore = true;
+    }
+    if (gitignore) this.rules.add(dir, readOr(path.join(abs, '.gitignore')));
+    const out: string[] = [];
+    for (const name of subdirs) {
+      const child = dir ? `${dir}/${name}` : name;
+      if (this.rules.ignores(child, true)) {
+        const kept = this.keep(child);
+        if (kept === null) this.undecided.push(child);
+        if (kept !== true) continue;
+      }
+      out.push(child);
+    }
+    return out;
   }
 
   /** Closes the watches of `rel` and every directory below it. */
@@ -295,7 +336,7 @@ export class TreeWatch {
     this.dirty.add(rel);
     // A directory that appeared, vanished or was replaced: watch what is there now.
     const w = this.dirs.get(rel);
-    let st: import('node:fs').Stats | null = null;
+    let st: Stats | null = null;
     try {
       st = lstatSync(path.join(this.repo.worktree, rel));
     } catch {

@@ -170,10 +170,24 @@ describe('race --rounds', () => {
   it('refuses bad rounds before creating anything', async () => {
     const { dir, worktrees } = raceRepo();
     await expect(planRace({ cwd: dir, task: 't', models: 'fast', rounds: 2, ckptBin: bin })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/needs a check/) });
+    // A blank check is no check (attempt.ts ran `sh -c ''` and recorded a pass, while this rule let it count as none).
+    for (const check of ['', '  ']) await expect(planRace({ cwd: dir, task: 't', models: 'fast', check, rounds: 2, ckptBin: bin })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/needs a check/) });
     await expect(planRace({ cwd: dir, task: 't', models: 'fast', check: 'true', rounds: 0, ckptBin: bin })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(planRace({ cwd: dir, task: 't', models: 'fast', check: 'true', rounds: 21, ckptBin: bin })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     write(dir, { '.ckpt/config.json': JSON.stringify({ ...agentConfig(), race: { worktreeDir: worktrees, rounds: 1.5 } }) });
     await expect(planRace({ cwd: dir, task: 't', models: 'fast', check: 'true', ckptBin: bin })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/race\.rounds/) });
     expect(fs.readdirSync(worktrees)).toEqual([]);
   });
+
+  it('a blank check is no check everywhere: `--check \'\'` turns off race.check, and no attempt records one', async () => {
+    const { dir, worktrees } = raceRepo();
+    write(dir, { '.ckpt/config.json': JSON.stringify({ ...agentConfig(), race: { worktreeDir: worktrees, check: 'false' } }) });
+    expect((await planRace({ cwd: dir, task: 't', models: 'fast', ckptBin: bin })).check).toBe('false');
+    const plan = await planRace({ cwd: dir, task: 't', models: 'fast', check: '', ckptBin: bin });
+    expect(plan.check).toBeNull();
+    const race = await runRace(plan, { ckptBin: bin });
+    expect(race.check).toBeNull();
+    expect(race.attempts[0]!.check).toBeNull();
+    expect(race.attempts[0]!.state).toBe('done');
+  }, 60_000);
 });

@@ -33,7 +33,7 @@ export interface RaceOptions {
   task: string;
   /** `--models`: `claude,codex`, `claude@opus`, `claude:3`. */
   models: string;
-  /** Command run (through the shell) in each attempt when its agent ends. */
+  /** Command run (through the shell) in each attempt when its agent ends; empty or blank: no check (`--check ''` turns off `race.check`). */
   check?: string | null;
   /** Start from this snapshot (step, id) or git revision instead of the worktree now. */
   base?: string | null;
@@ -250,7 +250,9 @@ export async function planRace(o: RaceOptions): Promise<RacePlan> {
   }
   const rounds = o.rounds ?? rc.rounds ?? 1;
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new CkptError('INVALID_ARGUMENT', `rounds must be a whole number from 1 to ${MAX_ROUNDS}, not ${rounds}`, { hint: '--rounds 3: the agent gets up to two more runs when its check fails.' });
-  const check = o.check ?? rc.check ?? null;
+  // A blank check is no check, here once for every reader of the plan (the rounds rule below, attempt.ts, the table): `sh -c ''` would "pass".
+  const given = o.check ?? rc.check ?? null;
+  const check = given !== null && given.trim() !== '' ? given : null;
   const sandbox = (o.sandbox ?? rc.sandbox ?? false) ? { network: o.network ?? true } : null;
   if (sandbox && !sandboxWorks()) {
     throw new CkptError('SANDBOX_UNAVAILABLE', 'bubblewrap cannot run a sandbox here (not installed, or not permitted)', { hint: 'Install it (Debian: apt-get install bubblewrap) or run without --sandbox; nothing was created and nothing runs unfenced.' });

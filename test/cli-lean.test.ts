@@ -37,6 +37,15 @@ function runWithDaemon(cwd: string, args: string[], env: NodeJS.ProcessEnv = {},
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `ckpt ARGS` (the daemon wanted unless `env` says not) with stdout and stderr on one pipe (`2>&1`): the text as a user sees it. */
+function runOnePipe(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; text: string } {
+  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete e.CKPT_NO_DAEMON;
+  Object.assign(e, env);
+  const r = spawnSync('sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, CLI, ...args], { cwd, encoding: 'utf8', env: e, timeout: 60_000 });
+  return { code: r.status ?? -1, text: r.stdout };
+}
+
 /** How many command lines the daemon of `dir` has run for its rollback client (its log's lines). */
 function servedByDaemon(dir: string): number {
   const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
@@ -221,6 +230,25 @@ describe('ckpt rollback, lean path', () => {
       expect(confined).toEqual(runWithDaemon(dir, ['rollback', '1', '-n']));
       expect(servedByDaemon(dir)).toBe(served + 1);
     }, 300_000);
+
+    it("keeps stdout's and stderr's order: a rollback that warns reads the same on one pipe (2>&1) run by the daemon as run by the CLI", async () => {
+      const dir = makeRepo({ 'a.txt': 'one\n' });
+      startTestDaemon(dir);
+      const first = await daemonSnapshot(dir, 'manual');
+      // The step's HEAD is no longer the one checked out: a warning (stderr) among the lines of the plan (stdout).
+      write(dir, { 'a.txt': 'two\n', 'b.txt': 'b\n' });
+      git(dir, 'commit', '-qam', 'moved on');
+      const argv = ['rollback', String(first), '-n'];
+      const served = servedByDaemon(dir);
+      const daemon = runOnePipe(dir, argv);
+      expect(servedByDaemon(dir)).toBe(served + 1);
+      const cli = runOnePipe(dir, ['--color=auto', ...argv]);
+      const direct = runOnePipe(dir, argv, { CKPT_NO_DAEMON: '1' });
+      expect(servedByDaemon(dir)).toBe(served + 1);
+      expect(direct.text).toMatch(/warning: [^]*\n[^]*would|would[^]*warning: /);
+      expect(daemon).toEqual(cli);
+      expect(daemon).toEqual(direct);
+    }, 120_000);
 
     it('a rollback and its --undo run by the daemon give the same bytes, output, index and HEAD as the CLI path', async () => {
       const dir = makeRepo({ 'a.txt': 'one\n', 'd/x.txt': 'x\n' });

@@ -64,15 +64,24 @@ function io(dir: string, env: NodeJS.ProcessEnv = {}): { io: Parameters<typeof r
 const ready = (sock: Socket): boolean => sock.write(JSON.stringify({ ok: true, ready: true, version: DAEMON_VERSION }) + '\n');
 
 describe('the rollback client', () => {
-  it('writes the final reply as it is, after ready and go', async () => {
+  it('writes the final reply as it is, after ready and go, its pieces in their order', async () => {
     const dir = makeRepo();
+    const output = [[1, 'out ✓\n'], [2, 'warning: w\n'], [1, 'more\n']];
     const seen = await fakeDaemon(dir, (n, _m, sock) => {
       if (n === 1) ready(sock);
-      else sock.end(JSON.stringify({ ok: true, exit: 3, stdout: 'out ✓\n', stderr: 'warning: w\n', version: DAEMON_VERSION }) + '\n');
+      else sock.end(JSON.stringify({ ok: true, exit: 3, output, version: DAEMON_VERSION }) + '\n');
     });
+    const both: string[] = [];
     const c = io(dir, { NO_COLOR: '1' });
+    const order = (s: NodeJS.WritableStream, fd: number): void => {
+      const w = s.write.bind(s);
+      s.write = ((chunk: string, cb: () => void) => (both.push(`${fd}:${chunk}`), w(chunk, cb))) as typeof s.write;
+    };
+    order(c.io!.stdout, 1);
+    order(c.io!.stderr, 2);
     expect(await runRollbackClient(['rollback', '2', '--json'], c.io)).toEqual({ exit: 3 });
-    expect([c.out(), c.err()]).toEqual(['out ✓\n', 'warning: w\n']);
+    expect([c.out(), c.err()]).toEqual(['out ✓\nmore\n', 'warning: w\n']);
+    expect(both).toEqual(['1:out ✓\n', '2:warning: w\n', '1:more\n']);
     expect(seen.lines[0]).toMatchObject({ cmd: 'rollback', argv: ['rollback', '2', '--json'], cwd: dir, version: DAEMON_VERSION, outEnv: { NO_COLOR: '1' }, tty: { stdout: false, stderr: false } });
     expect(seen.lines[1]).toEqual({ go: true });
   });
@@ -99,6 +108,17 @@ describe('the rollback client', () => {
     await new Promise((r) => servers.pop()!.close(r));
     await fakeDaemon(dir, (n, _m, sock) => (n === 1 ? ready(sock) : sock.end(JSON.stringify({ ok: false, code: 'GONE', version: DAEMON_VERSION }) + '\n')));
     expect(await runRollbackClient(['rollback', '2'], io(dir).io)).toBeNull();
+  });
+
+  it('after go: an answer whose exit is no code 0-255, or whose output is malformed, is lost (never run again by the client)', async () => {
+    const dir = makeRepo();
+    for (const bad of [{ exit: 1.5, output: [] }, { exit: -1, output: [] }, { exit: 256, output: [] }, { exit: '0', output: [] }, { exit: 0, output: [[3, 'x']] }, { exit: 0, output: [[1, 7]] }, { exit: 0 }]) {
+      await fakeDaemon(dir, (n, _m, sock) => (n === 1 ? ready(sock) : sock.end(JSON.stringify({ ok: true, ...bad, version: DAEMON_VERSION }) + '\n')));
+      const c = io(dir);
+      expect(await runRollbackClient(['rollback', '2'], c.io), JSON.stringify(bad)).toEqual({ lost: true, json: false });
+      expect(c.out() + c.err()).toBe('');
+      await new Promise((r) => servers.pop()!.close(r));
+    }
   });
 
   it('does not connect for a line the lean path leaves to commander, nor when the daemon is not wanted', async () => {

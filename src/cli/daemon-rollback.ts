@@ -3,7 +3,8 @@
  * (cli/rollback-client.ts; the conversation is cli/rollback-wire.ts): the
  * same parse (cli/lean-parse.ts), validation and command (cli/lean-rollback.ts
  * runLean, commands/rollback-run.ts) as the CLI's lean path, printing
- * through an Output whose streams are buffers that say what the client's
+ * through an Output whose streams record what is written, both in one list
+ * in the order written (replayed so by the client), and say what the client's
  * are (a terminal or not, its width) and whose colour is decided from the
  * client's `NO_COLOR`, `FORCE_COLOR` and `TERM`, so stdout, stderr and the
  * exit code are the bytes the CLI would have given (test/cli-lean.test.ts
@@ -70,18 +71,20 @@ export const serveRollback: RollbackServer = async (msg, svc) => {
   if (!(await goAhead(svc))) return refuse('GONE', 'the client did not go ahead');
   const tGo = performance.now();
   const tty = (msg.tty && typeof msg.tty === 'object' ? msg.tty : {}) as Record<string, unknown>;
-  const stdout = buffer(tty.stdout === true, tty.columns, tty.rows);
-  const stderr = buffer(tty.stderr === true);
+  // One record of both streams, in the order written: the client replays it so that `2>&1` reads as the CLI's own output.
+  const recorded: Recorded = [];
+  const stdout = recorder(recorded, 1, tty.stdout === true, tty.columns, tty.rows);
+  const stderr = recorder(recorded, 2, tty.stderr === true);
   const outEnv: NodeJS.ProcessEnv = {};
   const given = strings(msg.outEnv) ?? {};
   for (const k of OUTPUT_ENV) if (given[k] !== undefined) outEnv[k] = given[k];
-  const out = new Output({ json: !!lean.input.json, color: 'auto', stdout: stdout.stream, stderr: stderr.stream, env: outEnv });
+  const out = new Output({ json: !!lean.input.json, color: 'auto', stdout, stderr, env: outEnv });
   // process.argv[1]: this daemon's bin script (the CLI names its own for hints; a rollback starts no daemon here).
   const exit = await runLean(lean, { cwd, out, program: 'ckpt', bin: process.argv[1] ?? 'ckpt' }, { reader });
   await out.flush();
   const ms = (a: number, b: number): string => (b - a).toFixed(1);
   svc.log(`${repo.worktree}: ${JSON.stringify(argv)} run for its client: exit ${exit}; ${ms(t0, tReady)} ms to ready, ${ms(tReady, tGo)} ms to its go, the command ${ms(tGo, performance.now())} ms`);
-  return { ok: true, exit, stdout: stdout.text(), stderr: stderr.text() };
+  return { ok: true, exit, output: recorded.map(([fd, chunks]) => [fd, Buffer.concat(chunks).toString('utf8')]) };
 };
 
 let own: Record<string, string | null> | undefined;
@@ -134,17 +137,21 @@ function strings(v: unknown): Record<string, string> | null {
   return out;
 }
 
-/** A stream that keeps what is written, shown as a terminal (or not) of the client's size. */
-function buffer(isTTY: boolean, columns?: unknown, rows?: unknown): { stream: OutStream; text: () => string } {
-  const chunks: Buffer[] = [];
+/** The command's output as written: [1 (stdout) or 2 (stderr), text] in the order written, adjacent writes to one stream joined. */
+type Recorded = Array<[1 | 2, Buffer[]]>;
+
+/** A stream that records what is written to `log` as stream `fd`, shown as a terminal (or not) of the client's size. */
+function recorder(log: Recorded, fd: 1 | 2, isTTY: boolean, columns?: unknown, rows?: unknown): OutStream {
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
+      const last = log.at(-1);
+      if (last && last[0] === fd) last[1].push(chunk);
+      else log.push([fd, [chunk]]);
       cb();
     },
   }) as Writable & { isTTY?: boolean; columns?: number; rows?: number };
   if (isTTY) stream.isTTY = true;
   if (typeof columns === 'number') stream.columns = columns;
   if (typeof rows === 'number') stream.rows = rows;
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+  return stream;
 }

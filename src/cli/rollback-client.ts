@@ -5,8 +5,8 @@
  * For a command line the lean path takes (cli/lean-parse.ts) it sends the
  * line, its directory, the environment that matters and how its output is
  * shown to the daemon, which runs the CLI's own rollback (cli/daemon-rollback.ts)
- * and returns its exit code, stdout and stderr; they are written as they
- * are. The conversation is cli/rollback-wire.ts.
+ * and returns its exit code and output (stdout's and stderr's pieces in
+ * the order written); they are written so. The conversation is cli/rollback-wire.ts.
  *
  * Anything else is left to the CLI (null), which then does what it always
  * did: another command line; the daemon not wanted (`CKPT_NO_DAEMON=1` and
@@ -75,14 +75,30 @@ export async function runRollbackClient(argv: readonly string[], io: ClientIo = 
   const reply = await converse(socketPath(commonDir), request);
   if (reply === null) return null;
   if (reply === 'lost') return { lost: true, json: !!lean.input.json };
-  const [werr] = await Promise.all([write(io.stdout, reply.stdout), write(io.stderr, reply.stderr)]);
+  // In the order the command wrote them, each piece handed to the system before the next: `2>&1` reads as the CLI's own.
+  let werr: NodeJS.ErrnoException | null = null;
+  for (const [fd, text] of reply.output) {
+    if (fd === 1) {
+      // stdout failed (a reader gone): the rest of it is not written; stderr still is.
+      if (!werr) werr = await write(io.stdout, text);
+    } else await write(io.stderr, text);
+  }
   // As the CLI's settleOutput: output that never arrived is not success (exit 4; a message unless the reader went away).
   if (!werr) return { exit: reply.exit };
   if (werr.code !== 'EPIPE') await write(io.stderr, `error: cannot write the output to stdout: ${werr.code ?? werr.message}\n`);
   return { exit: reply.exit || 4 };
 }
 
-type Final = { exit: number; stdout: string; stderr: string };
+type Final = { exit: number; output: Array<[1 | 2, string]> };
+
+/** The daemon's final reply (rollback-wire.ts step 4), or null when it is not one: an exit code 0-255 and output pieces of stream 1 or 2. */
+function finalReply(msg: Record<string, unknown> | null): Final | null {
+  if (!msg || msg.ok !== true) return null;
+  const { exit, output } = msg;
+  if (typeof exit !== 'number' || !Number.isInteger(exit) || exit < 0 || exit > 255 || !Array.isArray(output)) return null;
+  for (const p of output as unknown[]) if (!Array.isArray(p) || p.length !== 2 || (p[0] !== 1 && p[0] !== 2) || typeof p[1] !== 'string') return null;
+  return { exit, output: output as Final['output'] };
+}
 
 /** The conversation of rollback-wire.ts: null before the go-ahead (the CLI runs it), 'lost' after it, else the final reply. */
 function converse(socket: string, request: Record<string, unknown>): Promise<Final | 'lost' | null> {
@@ -133,8 +149,8 @@ function converse(socket: string, request: Record<string, unknown>): Promise<Fin
         } else if (state === 'go') {
           // The daemon gave up waiting for the go-ahead (a client stalled past its bound) and began nothing: the CLI runs it.
           if (msg && msg.ok === false && msg.code === 'GONE') return finish(null);
-          const ok = msg && msg.ok === true && typeof msg.exit === 'number' && typeof msg.stdout === 'string' && typeof msg.stderr === 'string';
-          return finish(ok ? { exit: msg!.exit as number, stdout: msg!.stdout as string, stderr: msg!.stderr as string } : 'lost');
+          // A malformed answer (an exit that is no code, output of no stream) after go: the rollback's fate is unknown, as a daemon gone.
+          return finish(finalReply(msg) ?? 'lost');
         }
       }
     });

@@ -16,8 +16,11 @@
  *    itself (the daemon may have begun it), unless the daemon answers
  *    `{ok: false, code: 'GONE'}` (the go-ahead came after its bound: it
  *    began nothing); without it the daemon changes nothing;
- * 4. daemon → `{ok: true, exit, stdout, stderr}`: the command's exit code
- *    and output, which the client writes as they are.
+ * 4. daemon → `{ok: true, exit, output}`: the command's exit code (an
+ *    integer 0-255; anything else is taken as a lost answer) and output,
+ *    `[[1 or 2, text], …]` in the order written to stdout (1) and stderr
+ *    (2), which the client writes so, each to its stream: on one file
+ *    (`2>&1`) it reads as the CLI's own output.
  */
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 

@@ -19,8 +19,10 @@ import path from 'node:path';
 /**
  * Bumped whenever a request or reply changes shape; a client and a daemon of different protocols or versions do not talk (the client falls back).
  * 2: a `hook` request names its `agent` (every agent's hooks; a daemon of protocol 1 would read any payload as Claude Code's).
+ * 3: a `rollback` request sends the client's confinement and cwd's identity; its final reply is `output` in order, not `stdout` and `stderr`
+ *    (a daemon of protocol 2 would serve a sandboxed client, and its reply would read as lost).
  */
-export const DAEMON_PROTOCOL = 2;
+export const DAEMON_PROTOCOL = 3;
 
 declare const CKPT_VERSION: string | undefined;
 /** This build's ckpt version, as the daemon and its clients compare it. */

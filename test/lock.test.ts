@@ -14,10 +14,12 @@ import { describe, expect, it } from 'vitest';
 import { acquireOwnedLock, isHeld } from '../src/core/owned-lock.js';
 import { tempDir } from './support/repo.js';
 
-/** The lock module as plain ESM for child processes (it imports only Node built-ins). */
+/** The lock module as plain ESM for child processes (it imports only Node built-ins and process-alive.ts, which imports only Node built-ins). */
 function childModule(dir: string): string {
-  const src = fs.readFileSync(path.join(import.meta.dirname, '..', 'src', 'core', 'owned-lock.ts'), 'utf8');
-  fs.writeFileSync(path.join(dir, 'owned-lock.mjs'), transformSync(src, { loader: 'ts', format: 'esm' }).code);
+  for (const name of ['owned-lock', 'process-alive']) {
+    const src = fs.readFileSync(path.join(import.meta.dirname, '..', 'src', 'core', `${name}.ts`), 'utf8').replace("from './process-alive.js'", "from './process-alive.mjs'");
+    fs.writeFileSync(path.join(dir, `${name}.mjs`), transformSync(src, { loader: 'ts', format: 'esm' }).code);
+  }
   const script = path.join(dir, 'holder.mjs');
   // argv: lock path, "loop" (take and release forever), "greedy" (the same, holding it 20 ms each time)
   // or "count" (also count holders inside, to catch two at once).

@@ -28,6 +28,7 @@
 import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fsFailure } from '../core/errors.js';
+import { processRunning } from '../core/process-alive.js';
 import { readStoreRefFast } from '../git/loose.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { shadowObjectsDir } from '../git/shadow.js';
@@ -407,15 +408,7 @@ function processMatches(pid: number, start: string | null, ns: string | null = n
     const outer = outerPid(pid, ns);
     return outer !== null && (start === null || procStat(outer)?.start === start);
   }
-  const st = procStat(pid);
-  if (st) return !st.gone && (start === null || st.start === start);
-  if (hasProc()) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processRunning(pid, start);
 }
 
 /** This process's PID namespace (`pid:[…]`), or null without /proc. */

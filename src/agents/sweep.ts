@@ -16,6 +16,7 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { processRunning } from '../core/process-alive.js';
 
 /** Which processes belong to an attempt. */
 export interface SweepTarget {
@@ -274,11 +275,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Running (a zombie waiting for its parent does not count). */
-function alive(pid: number): boolean {
-  const stat = readStat(pid);
-  return stat !== null && stat.state !== 0x5a && stat.state !== 0x58;
-}
+/** Running (a zombie waiting for its parent does not count): core/process-alive.ts. */
+const alive = (pid: number): boolean => processRunning(pid);
 
 function safeLink(p: string): string | null {
   try {

@@ -40,6 +40,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { processRunning, processStartTime } from './process-alive.js';
 
 /**
  * Turns: a process that finds the lock free while another one announced
@@ -109,42 +110,25 @@ export function currentPidNamespace(): string {
   return pidNamespace;
 }
 
-/** proc(5) `/proc/<pid>/stat`: "pid (comm) S ...", comm may hold spaces and parentheses; fields from the state on. */
-function statFields(pid: number | 'self'): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
 let selfStart: string | null | undefined;
 /** This process's start time (`/proc/self/stat` field 22), or null where there is none. */
 export function currentStartTime(): string | null {
-  if (selfStart === undefined) selfStart = statFields('self')?.[19] ?? null;
+  if (selfStart === undefined) selfStart = processStartTime('self');
   return selfStart;
 }
 
 /**
  * True when a process recorded as (`pid`, `host`, PID namespace `ns`, start
  * time `start`) is certainly gone: same host and namespace as this process,
- * not this process, and `kill(pid, 0)` says ESRCH, or the pid is a zombie, or
- * it names a process started at another time than `start` (a reused pid).
- * False when in doubt.
+ * not this process, and not running by core/process-alive.ts `processRunning`
+ * (`kill(pid, 0)` says ESRCH, or the pid is a zombie, or it names a process
+ * started at another time than `start`: a reused pid). False when in doubt.
  */
 export function processGone(pid: number, host: string, ns: string, start: string | null = null): boolean {
   if (host !== hostname() || ns !== currentPidNamespace() || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  const f = statFields(pid);
-  if (!f) return false;
-  // A zombie (killed, not yet reaped, as under a container's init that never calls wait(2)) holds nothing.
-  if (f[0] === 'Z') return true;
-  return start !== null && f[19] !== undefined && f[19] !== start;
+  // A pid that is no process's (a damaged record) is judged by its refresh, not here.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  return !processRunning(pid, start);
 }
 
 function parseOwner(text: string): LockOwner | null {

@@ -17,6 +17,7 @@
 import { close, closeSync, fchmodSync, linkSync, mkdir, mkdirSync, open, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
+import { processRunning } from '../core/process-alive.js';
 import type { Repo } from './repo-type.js';
 import { shadowDir } from './shadow.js';
 
@@ -245,11 +246,5 @@ function removeDead(dir: string): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Running, a zombie not (core/process-alive.ts). */
+const alive = (pid: number): boolean => processRunning(pid);

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { ResolvedBase } from './base.js';
 import type { RacePlan } from './plan.js';
+import { processStartTime } from '../core/process-alive.js';
 import { raceDir } from './store.js';
 import type { RaceRecord } from './types.js';
 
@@ -21,6 +22,7 @@ export function newRaceRecord(plan: RacePlan, base: ResolvedBase): RaceRecord {
     endedAt: null,
     state: 'running',
     pid: process.pid,
+    pidStart: processStartTime('self'),
     attempts: plan.attempts.map((p, i) => ({
       name: p.name,
       index: i + 1,

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { CkptError, fsFailure } from '../core/errors.js';
+import { processRunning } from '../core/process-alive.js';
 import type { Repo } from '../git/repo.js';
 import type { RaceRecord } from './types.js';
 
@@ -92,7 +93,7 @@ export function resolveRace(repo: Repo, id?: string): RaceRecord {
 }
 
 function withLiveness(race: RaceRecord): RaceRecord {
-  if (race.state !== 'running' || isAlive(race.pid)) return race;
+  if (race.state !== 'running' || processRunning(race.pid, race.pidStart ?? null)) return race;
   return {
     ...race,
     state: 'interrupted',
@@ -100,25 +101,3 @@ function withLiveness(race: RaceRecord): RaceRecord {
   };
 }
 
-/**
- * Whether the race process `pid` still runs. A zombie does not: a race
- * process that died waits there until its parent, or the init that adopted
- * it, reaps it (the inner process of a relaunched race whose outer was
- * SIGKILLed, cli/relaunch.ts), and `kill(pid, 0)` still succeeds on it.
- */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    // No /proc (not Linux), or gone since: kill's answer stands.
-    return !existsSync('/proc/self/stat');
-  }
-  const state = stat[stat.lastIndexOf(')') + 2];
-  return state !== 'Z' && state !== 'X';
-}

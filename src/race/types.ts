@@ -202,6 +202,8 @@ export interface RaceRecord {
   state: 'running' | 'finished' | 'interrupted';
   /** PID of the race process, to tell a crashed race from a running one. */
   pid: number;
+  /** That process's start time (core/process-alive.ts `processStartTime`), so a reused pid does not read as the race running; absent in older records and where unknown. */
+  pidStart?: string | null;
   attempts: Attempt[];
   /** Name of the best-scoring attempt once finished. */
   best: string | null;

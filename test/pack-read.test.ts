@@ -7,18 +7,43 @@
  * (the caller asks git), never wrong bytes; a pack git wrote with deltas
  * (against an offset, as `git repack` writes them, and against an id, as
  * `git pack-objects` does by default) gives git's bytes for every object,
- * deltas included, and `undefined` once a delta's base is damaged.
+ * deltas included, and `undefined` once a delta's base is damaged. Only
+ * the hash can tell two blobs of one size whose offsets were swapped in the
+ * index (each inflates right): neither is returned. A damaged entry size
+ * stops zlib at that size; a delta past `maxBytes` inflates no base.
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { openRepo } from '../src/index.js';
 import { buildPack, type PackObject } from '../src/git/pack.js';
 import { readPackedObject } from '../src/git/pack-read.js';
 import { shadowObjectsDir } from '../src/git/shadow.js';
 import { git, makeRepo, storeGit, storeGitBuf } from './support/repo.js';
+
+/** The length of every stream git/pack-read.ts inflated (node:zlib's inflateSync, passed through). */
+const inflated = vi.hoisted(() => [] as number[]);
+vi.mock('node:zlib', async (importOriginal) => {
+  const z = await importOriginal<typeof import('node:zlib')>();
+  const inflateSync = (buf: Buffer, opts?: import('node:zlib').ZlibOptions): Buffer => {
+    const out = z.inflateSync(buf, opts);
+    inflated.push(out.length);
+    return out;
+  };
+  return { ...z, default: { ...z, inflateSync }, inflateSync };
+});
+beforeEach(() => {
+  inflated.length = 0;
+});
+
+/** A pack's version 2 index: its ids in order, and where the 31-bit offset of the i-th is. */
+function idxEntries(idx: Buffer, hashLen: number): { ids: string[]; offsetAt: (i: number) => number } {
+  const count = idx.readUInt32BE(8 + 1020);
+  const ids = Array.from({ length: count }, (_, i) => idx.subarray(8 + 1024 + i * hashLen, 8 + 1024 + (i + 1) * hashLen).toString('hex'));
+  return { ids, offsetAt: (i) => 8 + 1024 + count * hashLen + count * 4 + i * 4 };
+}
 
 /** The object as git stores it: its id in `format`. */
 function objectOf(type: PackObject['type'], content: Buffer, dir: string): PackObject {
@@ -66,6 +91,48 @@ describe('objects read from ckpt packs in process', () => {
     }
   }
 
+  it('never returns another object than the one named: two blobs of one size with their offsets swapped in the index (zlib checks nothing there, only the hash)', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' }, { commit: false });
+    const repo = await openRepo(dir);
+    for (const level of [0, 6]) {
+      const objects = [objectOf('blob', Buffer.from(`first ${level}\n`), dir), objectOf('blob', Buffer.from(`other ${level}\n`), dir)];
+      const built = buildPack(objects, 'sha1', level);
+      const packDir = path.join(shadowObjectsDir(repo), 'pack');
+      fs.mkdirSync(packDir, { recursive: true });
+      const { ids, offsetAt } = idxEntries(built.idx, 20);
+      const [i, j] = [ids.indexOf(objects[0]!.oid), ids.indexOf(objects[1]!.oid)];
+      const idx = Buffer.from(built.idx);
+      const [a, b] = [idx.readUInt32BE(offsetAt(i)), idx.readUInt32BE(offsetAt(j))];
+      idx.writeUInt32BE(b, offsetAt(i));
+      idx.writeUInt32BE(a, offsetAt(j));
+      fs.writeFileSync(path.join(packDir, `pack-${built.name}.pack`), built.pack);
+      fs.writeFileSync(path.join(packDir, `pack-${built.name}.idx`), idx);
+      // Each entry inflates whole and right; it is only the other object.
+      for (const o of objects) expect(readPackedObject(repo, o.oid), `${o.oid} (level ${level})`).toBeUndefined();
+      expect(inflated.length).toBeGreaterThan(0);
+      fs.rmSync(packDir, { recursive: true });
+    }
+  });
+
+  it('inflates no more than an entry header says: a damaged size stops zlib there', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' }, { commit: false });
+    const repo = await openRepo(dir);
+    const blob = objectOf('blob', Buffer.alloc(1 << 20), dir);
+    const built = buildPack([blob], 'sha1', 6);
+    const { offsetAt } = idxEntries(built.idx, 20);
+    const at = built.idx.readUInt32BE(offsetAt(0));
+    // 1 MiB takes four header bytes; the same four now say 2000 (a continuation byte that adds nothing), enough to read its whole ~1 KiB stream.
+    expect(built.pack.subarray(at, at + 4)).toEqual(Buffer.from([0xb0, 0x80, 0x80, 0x04]));
+    const pack = Buffer.from(built.pack);
+    pack.set([0xb0, 0xfd, 0x80, 0x00], at);
+    const packDir = path.join(shadowObjectsDir(repo), 'pack');
+    fs.mkdirSync(packDir, { recursive: true });
+    fs.writeFileSync(path.join(packDir, `pack-${built.name}.pack`), pack);
+    fs.writeFileSync(path.join(packDir, `pack-${built.name}.idx`), built.idx);
+    expect(readPackedObject(repo, blob.oid)).toBeUndefined();
+    expect(Math.max(0, ...inflated)).toBeLessThanOrEqual(2000);
+  });
+
   for (const ofs of [true, false]) {
     it(`reads deltas of a pack git wrote (against ${ofs ? 'an offset' : 'an id'})`, async () => {
       const dir = makeRepo({ 'a.txt': 'a\n' });
@@ -97,6 +164,10 @@ describe('objects read from ckpt packs in process', () => {
       const [, , , , offset] = baseLine.trim().split(/\s+/);
       const packFile = path.join(packDir, `pack-${name}.pack`);
       const pack = fs.readFileSync(packFile);
+      // A delta whose result is past the bound: refused from its own header, its base never inflated.
+      inflated.length = 0;
+      expect(readPackedObject(repo, deltas[0]!, 1000)).toBeUndefined();
+      expect(inflated).toHaveLength(1);
       pack[Number(offset) + 4]! ^= 0xff;
       fs.writeFileSync(packFile, pack);
       expect(readPackedObject(repo, deltas[0]!)).toBeUndefined();

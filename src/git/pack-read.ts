@@ -18,7 +18,7 @@
  * got wrong, is never trusted.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { LooseObject } from './loose.js';
@@ -66,7 +66,7 @@ function readFrom(base: string, id: Buffer, format: 'sha1' | 'sha256', maxBytes:
   if (offset === undefined) return undefined;
   const fd = openSync(`${base}.pack`, 'r');
   try {
-    const got = readEntry(fd, `${base}.idx`, offset, id.length, maxBytes, 0);
+    const got = readEntry({ fd, idxPath: `${base}.idx`, end: fstatSync(fd).size, hashLen: id.length }, offset, maxBytes, 0);
     if (!got) return undefined;
     const h = createHash(format === 'sha256' ? 'sha256' : 'sha1');
     h.update(`${got.type} ${got.content.length}\0`);
@@ -81,14 +81,28 @@ function readFrom(base: string, id: Buffer, format: 'sha1' | 'sha256', maxBytes:
 /** How deep a chain of deltas is followed (git's default depth is 50). */
 const MAX_DEPTH = 64;
 
+/** An open pack: its file, its index's path, its length in bytes, the length of an id. */
+interface OpenPack {
+  fd: number;
+  idxPath: string;
+  end: number;
+  hashLen: number;
+}
+
 /**
  * The object at `offset` of the open pack: a whole one as stored, or a
  * delta (`OFS_DELTA` against an earlier entry, `REF_DELTA` against an id in
  * the same pack) applied to its base, read the same way. Undefined when the
  * entry is not one this reads or the result would exceed `maxBytes`.
+ *
+ * Bounded on a damaged pack: no stream is inflated past the size its header
+ * gives, nor read past the pack's end; a delta whose result would exceed
+ * `maxBytes` is refused before its base is read, and the base is read with
+ * the delta's own source size as its bound (it must be exactly that long).
  */
-function readEntry(fd: number, idxPath: string, offset: number, hashLen: number, maxBytes: number, depth: number): LooseObject | undefined {
+function readEntry(pack: OpenPack, offset: number, maxBytes: number, depth: number): LooseObject | undefined {
   if (depth > MAX_DEPTH) return undefined;
+  const { fd, idxPath, hashLen } = pack;
   const head = Buffer.alloc(32 + hashLen);
   const n = readSync(fd, head, 0, head.length, offset);
   let i = 0;
@@ -117,24 +131,55 @@ function readEntry(fd: number, idxPath: string, offset: number, hashLen: number,
     if (baseAt === null || baseAt === undefined) return undefined; // a base outside this pack (a thin pack): git
   } else if (code < 1 || code > 4) return undefined;
   if (baseAt === null && size > maxBytes) return undefined;
-  const data = inflateAt(fd, offset + i, size);
+  const data = inflateAt(pack, offset + i, size);
   if (!data) return undefined;
   if (baseAt === null) return { type: TYPES[code]!, content: data };
   if (baseAt <= 0 || baseAt >= offset) return undefined;
-  const baseObj = readEntry(fd, idxPath, baseAt, hashLen, Infinity, depth + 1);
+  // The delta's two sizes first (its base's, its result's): a result past the bound reads no base; the base is bounded by its own.
+  const sizes = deltaSizes(data);
+  if (!sizes || sizes.result > maxBytes) return undefined;
+  const baseObj = readEntry(pack, baseAt, sizes.base, depth + 1);
   if (!baseObj) return undefined;
   const content = applyDelta(baseObj.content, data, maxBytes);
   return content ? { type: baseObj.type, content } : undefined;
 }
 
-/** The `size` bytes of the zlib stream at `pos`, or undefined when it does not inflate to exactly that. */
-function inflateAt(fd: number, pos: number, size: number): Buffer | undefined {
-  // The stream's bound: stored blocks (5 bytes per 64 KiB) or deflate's worst case, plus its header and trailer.
-  const bound = size + 5 * Math.ceil(size / 16_000 + 1) + 16;
+/**
+ * The `size` bytes of the zlib stream at `pos`, or undefined when it does
+ * not inflate to exactly that. Never reads past the pack's end nor
+ * inflates past `size` (zlib stops there: a damaged size or stream costs
+ * at most what the header says, and the file's length).
+ */
+function inflateAt(pack: OpenPack, pos: number, size: number): Buffer | undefined {
+  // The stream's bound: stored blocks (5 bytes per 64 KiB) or deflate's worst case, plus its header and trailer; never past the pack's end.
+  const bound = Math.min(size + 5 * Math.ceil(size / 16_000 + 1) + 16, pack.end - pos);
+  if (bound <= 0) return undefined;
   const raw = Buffer.allocUnsafe(bound);
-  const got = readSync(fd, raw, 0, bound, pos);
-  const out = inflateSync(raw.subarray(0, got));
+  const got = readSync(pack.fd, raw, 0, bound, pos);
+  let out: Buffer;
+  try {
+    out = inflateSync(raw.subarray(0, got), { maxOutputLength: Math.max(size, 1) });
+  } catch {
+    return undefined; // not a stream, or one longer than its header says
+  }
   return out.length === size ? out : undefined;
+}
+
+/** A delta's header (gitformat-pack(5)): the sizes of its base and of its result, or undefined when the delta is too short to give them. */
+function deltaSizes(delta: Buffer): { base: number; result: number } | undefined {
+  let i = 0;
+  const varint = (): number | undefined => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (i >= delta.length || shift > 49) return undefined;
+      const b = delta[i++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return v;
+    }
+  };
+  const base = varint();
+  const result = varint();
+  return base === undefined || result === undefined ? undefined : { base, result };
 }
 
 /** git's delta format (gitformat-pack(5) "Deltified representation"): the result, or undefined when the delta does not fit its base or exceeds `maxBytes`. */

@@ -1,14 +1,20 @@
 /**
  * git's worktree administration of one repository (`git worktree add`,
- * `remove`, `prune`, `list`, `branch -D` of an attempt's branch), one at a
- * time across every ckpt process.
+ * `prune`, `list`, `branch -D` of an attempt's branch), one at a time across
+ * every ckpt process. No files are deleted under it (race/remove-worktree.ts
+ * deletes a removed worktree's files after, under no lock).
  *
  * `git worktree add` writes its entry `<common>/worktrees/<name>/` file by
- * file (`gitdir`, then `commondir`, then `HEAD`). Every git command that
- * lists the worktrees meanwhile (those above: each checks that no worktree
- * has the branch out) reads the half-made entry and dies, `failed to read
- * …/commondir` (git 2.39's `get_common_dir_noenv`), and a `prune` may
- * remove an entry before it is locked. The entry is half-made for
+ * file (git 2.39 builtin/worktree.c `add_worktree`): the directory, a
+ * `locked` file ("initializing"), `gitdir`, the worktree's `.git`, `HEAD`,
+ * then `commondir`; `locked` is removed once the worktree is set up. Every
+ * git command that lists the worktrees meanwhile (those above: each checks
+ * that no worktree has the branch out) and meets `commondir` made but still
+ * empty dies, `failed to read …/commondir` (setup.c `get_common_dir_noenv`:
+ * a missing `commondir` is read as none, only an empty one is fatal).
+ * `prune` never removes a locked entry; only in the instant between the
+ * entry's mkdir and its `locked` file could it take the entry (no `gitdir`
+ * yet), failing that add. The entry is half-made for
  * microseconds, much longer when its writer is descheduled on a loaded
  * machine: two races started together on one repository lost attempts so.
  * Git takes no lock of its own for this; ckpt's processes take
@@ -63,9 +69,11 @@ const LIST_BACKOFF_MS = [10, 20, 40, 80, 160, 320, 400, 400];
 /**
  * `git worktree list --porcelain [-z]` of `repo`, without the worktree lock
  * and writing nothing, for commands that only read. git dies when it reads
- * an entry another process's `git worktree add` is still writing
- * (`fatal: failed to read …/worktrees/<name>/commondir`, git 2.39
- * `get_common_dir_noenv`; also `…/gitdir`); that failure, and only that
+ * an entry another process's `git worktree add` is still writing: its
+ * `commondir` made but still empty (`fatal: failed to read
+ * …/worktrees/<name>/commondir`, git 2.39 `get_common_dir_noenv`; the
+ * pattern also takes `…/gitdir`, which git 2.39 reads as no worktree when
+ * empty, without failing); that failure, and only that
  * one, is retried after a short pause ({@link LIST_BACKOFF_MS}), since the
  * entry is complete moments later.
  *

@@ -21,10 +21,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * objects; at 1 MiB its RSS is ~25-30 MB lower at 10k and 100k files, with
  * more (shorter) scavenges, measured not to lengthen a step above the noise
  * (benchmarks/results.md, the daemon's rows; V8's flag, `node --v8-options`).
- * `--expose-gc --compact-on-every-full-gc`: the daemon compacts its heap
- * once after work, when quiet, and gives its free pages back (daemon-heap.ts).
+ * `--expose-gc`: the daemon compacts its heap once after work, when quiet,
+ * and gives its free pages back (daemon-heap.ts, which switches compaction
+ * on for that one collection: not `--compact-on-every-full-gc` here, which
+ * would compact in every full collection V8 starts in the middle of a step).
  */
-export const DAEMON_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc'];
+export const DAEMON_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=1', '--expose-gc'];
 
 /**
  * The argv (after Node's own path) that starts the daemon: Node's options

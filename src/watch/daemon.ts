@@ -770,7 +770,18 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     };
   };
 
+  /** Requests being answered (`handle`, from entry to its end): a `read` or `diff` for a direct-path step, a `snapshot` waiting for its step, a `watch` attaching; none of them may have its heap compacted or the store folded under it. */
+  let requestsInFlight = 0;
+  /** Answers one request, counted in {@link requestsInFlight} until it ends (a `subscribe` or `rollback` until it is set up: their sockets stay open, counted by their slot's subscribers and `rollbacks`). */
   const handle = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown> | typeof KEEP_OPEN> => {
+    requestsInFlight++;
+    try {
+      return await answer(msg, sock);
+    } finally {
+      requestsInFlight--;
+    }
+  };
+  const answer = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown> | typeof KEEP_OPEN> => {
     // hello and stop mean the same in every version (the client checks the reply's version itself).
     if (msg.cmd === 'hello') return { ok: true, pid: process.pid };
     if (msg.cmd === 'stop') {
@@ -1063,7 +1074,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       slot.ctx?.close();
       log(`stopped watching ${wt}: it is gone`);
     }
-    const serving = rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0);
+    // A request in flight (a direct-path step's `read` can last seconds at 100k files), a rollback or a step: no fold, no compaction, nothing released.
+    const serving = requestsInFlight > 0 || rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0);
     const busy = serving || [...slots.values()].some((x) => x.subscribers.size > 0);
     // Quiet since the last step (a subscriber alone, such as `ckpt watch`, does not keep it from folding): the store's packs folded.
     if (!serving && foldWanted && Date.now() - foldWanted.at >= FOLD_QUIET_MS) {

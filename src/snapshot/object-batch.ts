@@ -47,12 +47,6 @@ export class ObjectBatch {
   }
 
   /**
-   * Reads every object named (full ids) in one round trip.
-   *
-   * @returns id → type and content, or null for an object git does not have.
-   * @throws CkptError `GIT_FAILED` when git ended.
-   */
-  /**
    * Reads every object named (full ids) in one round trip, each answer
    * handed to `each` as it is parsed, in the order asked (null: git does not
    * have it), and nothing kept: `content` is a view into the bytes read from
@@ -60,7 +54,7 @@ export class ObjectBatch {
    * what it keeps itself (a cache), so no copy of each object is made only
    * to be dropped.
    *
-   * @throws CkptError `GIT_FAILED` when git ended.
+   * @throws CkptError `GIT_FAILED` when git ended; `INVALID_ARGUMENT` for an id that is not a full hex object id.
    */
   readEach(oids: readonly string[], each: (oid: string, obj: { type: string; content: Buffer } | null) => void): Promise<void> {
     if (this.dead) return Promise.reject(this.dead);

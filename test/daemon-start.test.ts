@@ -18,7 +18,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
 import { DAEMON_NODE_OPTIONS } from '../src/watch/daemon-control.js';
-import { ckptIn, daemonSnapshot, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
+import { ckptIn, daemonSnapshot, startTestDaemon, stopDaemonAfterTest, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { git, makeRepo, tempDir, write } from './support/repo.js';
 import { until } from './support/wait.js';
 
@@ -124,6 +124,29 @@ describe("the daemon's start", () => {
     const second = ckptIn(dir, ['daemon', 'run', '--verify', '1h']);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/already runs/);
+  });
+
+  it("its git children run with the user's MALLOC_ARENA_MAX, not the daemon's one arena: unset unless the user set it", async () => {
+    // A git on PATH that notes the value each git child of the daemon's was started with, then runs the real one.
+    const bin = tempDir('ckpt-git-env-');
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    fs.writeFileSync(path.join(bin, 'git'), `#!/bin/sh\necho "\${MALLOC_ARENA_MAX-unset} \${CKPT_DAEMON_SET_MALLOC_ARENA_MAX-unset}" >> "$CKPT_TEST_GIT_ENV"\nexec ${realGit} "$@"\n`, { mode: 0o755 });
+    for (const user of [undefined, '2']) {
+      const dir = makeRepo({ 'a.txt': 'a\n' });
+      const noted = path.join(bin, `noted-${user ?? 'unset'}`);
+      const env = { PATH: `${bin}:${process.env.PATH}`, CKPT_TEST_GIT_ENV: noted, MALLOC_ARENA_MAX: user };
+      stopDaemonAfterTest(dir);
+      const r = ckptIn(dir, ['daemon', 'start', '--json', '--verify', '10m', '--idle', '10m'], env);
+      expect(r.code, r.stderr).toBe(0);
+      // The daemon itself was started with one arena, or the user's value.
+      expect(fs.readFileSync(`/proc/${JSON.parse(r.stdout).pid}/environ`, 'utf8').split('\0')).toContain(`MALLOC_ARENA_MAX=${user ?? '1'}`);
+      fs.rmSync(noted, { force: true }); // the CLI's own git runs before the daemon's
+      write(dir, { 'a.txt': 'changed\n', 'b.txt': 'b\n' });
+      await daemonSnapshot(dir, 'manual');
+      const lines = fs.readFileSync(noted, 'utf8').trim().split('\n');
+      expect(lines.length).toBeGreaterThan(0);
+      expect(new Set(lines)).toEqual(new Set([`${user ?? 'unset'} unset`]));
+    }
   });
 
   it('compacts its heap once after work, when quiet, and not again until more work was done', async () => {

@@ -9,8 +9,11 @@ import { CkptError } from '../core/errors.js';
 import type { Repo } from '../git/repo.js';
 import { daemonRequest } from './daemon-client.js';
 import { idleFromEnv } from './daemon-idle.js';
+import { daemonEnv } from './daemon-env.js';
 import { daemonDir, runningDaemonPid } from './daemon-paths.js';
 import type { DaemonStatus } from './daemon.js';
+
+export { daemonEnv } from './daemon-env.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -142,31 +145,6 @@ export function autoStartAllowed(env: NodeJS.ProcessEnv = process.env): boolean 
   if (env.CKPT_DAEMON_AUTOSTART === '0') return false;
   if ((env.CKPT_RACE_ID && env.CKPT_ATTEMPT) || env.CKPT_HOOK_SOCKET) return false;
   return true;
-}
-
-/**
- * Variables never handed to the daemon: a race attempt's marker and relay
- * (the sweep of an attempt's processes reads the marker in
- * `/proc/<pid>/environ`: agents/sweep.ts), its round, and
- * `NODE_EXTRA_CA_CERTS` (Node parses the whole bundle at start; the daemon
- * opens no TLS connection).
- */
-const NOT_FOR_THE_DAEMON = ['CKPT_RACE_ID', 'CKPT_ATTEMPT', 'CKPT_ROUND', 'CKPT_HOOK_SOCKET', 'NODE_EXTRA_CA_CERTS'];
-
-/**
- * The environment the daemon is started with: this process's, without
- * {@link NOT_FOR_THE_DAEMON}, and glibc's malloc held to one arena
- * (`MALLOC_ARENA_MAX=1`, mallopt(3); unless the environment sets it): each
- * of the daemon's threads (libuv's pool, V8's workers) otherwise grows an
- * arena of its own whose touched pages stay, ~4.5 MB of its USS at 100k
- * files (benchmarks/daemon-mem.mjs: 24.8 against 28.5 MB when ready, 34.7
- * against 39.9 MB quiet after 20 hooks), and those threads allocate little.
- */
-export function daemonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out = { ...env };
-  for (const k of NOT_FOR_THE_DAEMON) delete out[k];
-  out.MALLOC_ARENA_MAX ??= '1';
-  return out;
 }
 
 /**

@@ -41,6 +41,7 @@ import { takeSnapshotOfChangesLocked } from '../snapshot/take-changes.js';
 import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import type { WorktreeReader } from '../snapshot/reader.js';
 import { ObjectWriter } from '../snapshot/object-writer.js';
+import { giveChildrenTheUserEnv } from './daemon-env.js';
 import { COMPACT_QUIET_MS, compactHeap } from './daemon-heap.js';
 import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
@@ -249,6 +250,8 @@ export interface DaemonRecord {
  *   repository; `NOT_A_REPO`, `FS_FAILED`.
  */
 export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?: (rec: DaemonRecord) => void): Promise<string> {
+  // What the daemon alone was started with (daemonEnv: MALLOC_ARENA_MAX) is not handed to git.
+  giveChildrenTheUserEnv();
   const first = await openRepo(path.resolve(dir));
   leaveWorktree();
   const ddir = daemonDir(first.commonDir);

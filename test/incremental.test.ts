@@ -317,6 +317,37 @@ describe('in-process snapshot of known changed paths', () => {
     }
   });
 
+  it('reads ahead at most half the cache, checked per part: a level larger than the whole cache neither clears it nor drops a tree a step read', async () => {
+    const dir = newRepo();
+    const repo = await openRepo(dir);
+    // One level of 1000 distinct trees of 130 entries with 250-character names: ~36 KB each, ~36 MB in all, more than the cache's 32 MiB.
+    const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: dir, input: 'x\n', encoding: 'utf8' }).trim();
+    const batch: string[] = [];
+    for (let d = 0; d < 1000; d++) {
+      for (let j = 0; j < 130; j++) batch.push(`100644 blob ${blob}\t${`${d}-${j}-`.padEnd(250, 'x')}`);
+      batch.push('');
+    }
+    const mktree = (input: string, ...args: string[]): string[] => execFileSync('git', ['mktree', ...args], { cwd: dir, input, encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n');
+    const subtrees = mktree(batch.join('\n'), '--batch');
+    expect(new Set(subtrees).size).toBe(1000);
+    const [root] = mktree(subtrees.map((t, i) => `040000 tree ${t}\td${i}`).join('\n') + '\n');
+    const [stepTree] = mktree(`100644 blob ${blob}\tread-by-a-step\n`);
+    const ctx = await IncrementalContext.open(repo);
+    try {
+      // A tree a step read before the read-ahead: still cached after it.
+      await ctx.readTrees([stepTree!]);
+      const read = await ctx.preload(root!);
+      expect(read).toBeLessThan(1 + 1000);
+      expect(ctx.hasTree(stepTree!)).toBe(true);
+      const { bytes } = ctx.cacheStats();
+      expect(bytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+      expect(bytes).toBeGreaterThan(8 * 1024 * 1024);
+    } finally {
+      ctx.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('records a snapshot through the same commit and ref update as the direct path', async () => {
     const dir = newRepo();
     const repo = await openRepo(dir);

@@ -238,23 +238,31 @@ export class IncrementalContext {
    * in one pipelined request to `cat-file --batch` (one round trip for all,
    * which matters on a loaded machine: each round trip to another process
    * can cost a scheduler slice).
+   *
+   * @param opts.upTo bytes of cache: a tree that would take it past them is read but not kept (preload), where without it the cache starts over ({@link MAX_TREE_BYTES}).
+   * @returns how many of the trees read were not kept (0 without `upTo`).
    */
-  async readTrees(oids: readonly string[]): Promise<void> {
+  async readTrees(oids: readonly string[], opts: { upTo?: number } = {}): Promise<number> {
+    let left = 0;
+    const keep = (oid: string, content: Buffer): void => {
+      if (opts.upTo === undefined || this.trees.bytes + content.length <= opts.upTo) this.put(oid, content);
+      else left++;
+    };
     const rest: string[] = [];
     for (const oid of new Set(oids)) {
       if (this.trees.has(oid)) continue;
       const loose = readLooseObject(this.repo, oid);
-      if (loose && loose.type === 'tree') this.put(oid, loose.content);
+      if (loose && loose.type === 'tree') keep(oid, loose.content);
       else rest.push(oid);
     }
-    if (rest.length === 0) return;
+    if (rest.length === 0) return left;
     this.objects ??= new ObjectBatch({ cwd: this.repo.worktree, env: shadowEnv(this.repo) });
     // Each tree copied straight from git's output into the arena: no copy of its own to drop.
     const wrong: string[] = [];
     try {
       await this.objects.readEach(rest, (oid, o) => {
         if (!o || o.type !== 'tree') wrong.push(oid);
-        else this.put(oid, o.content);
+        else keep(oid, o.content);
       });
     } catch (err) {
       this.objects.close();
@@ -262,31 +270,37 @@ export class IncrementalContext {
       throw err;
     }
     if (wrong.length > 0) throw new Error(`tree ${wrong[0]} not found`);
+    return left;
   }
 
   /**
    * Reads every tree of `tree` into the cache, one level per request, so a
    * step never waits for a tree to be read (run after the daemon is ready).
-   * Bounded by the cache's size ({@link MAX_TREE_BYTES}).
+   * Fills the cache to half its size ({@link PRELOAD_BYTES}) at most, and
+   * never clears it: a tree that would pass that bound is not kept and the
+   * read-ahead ends with its part of {@link PRELOAD_PART} trees (a level of a very
+   * large worktree holds far more than the cache; were the whole level read,
+   * the cache would start over, the trees a running step just read with it).
    *
-   * @returns how many trees were read.
+   * @returns how many trees were read (kept or not).
    */
   async preload(tree: string): Promise<number> {
     let level = [tree];
     let n = 0;
-    while (level.length > 0 && this.trees.bytes < MAX_TREE_BYTES / 2) {
+    while (level.length > 0) {
       const next = new Set<string>();
       // In parts, each scanned for its subtrees as soon as it is read: what a
       // part allocates dies young, and no level's trees are parsed whole.
       for (let i = 0; i < level.length; i += PRELOAD_PART) {
         const part = level.slice(i, i + PRELOAD_PART);
-        await this.readTrees(part);
+        const left = await this.readTrees(part, { upTo: PRELOAD_BYTES });
+        n += part.length;
+        if (left > 0) return n; // as full as a read-ahead may make it
         for (const oid of part) {
           const raw = this.trees.get(oid);
           if (raw) forEachSubtree(raw, this.oidLen, (sub) => !this.trees.has(sub) && next.add(sub));
         }
       }
-      n += level.length;
       level = [...next];
     }
     return n;
@@ -322,6 +336,9 @@ const MAX_TREE_BYTES = 32 * 1024 * 1024;
  * ~2.5 MB of the daemon's heap at 100k files.
  */
 const PARSED_TREES = 128;
+
+/** Bytes of raw trees {@link IncrementalContext.preload} fills the cache to at most: half of it, the rest left for the steps. */
+const PRELOAD_BYTES = MAX_TREE_BYTES / 2;
 
 /** Trees asked of git in one request while preloading. */
 const PRELOAD_PART = 256;

@@ -16,13 +16,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { isCkptError } from '../src/core/errors.js';
 import { planRace } from '../src/race/plan.js';
 import { runRace } from '../src/race/run.js';
 import { raceDir } from '../src/race/store.js';
 import { CLI, git, storeDir, tempDir } from './support/repo.js';
 import { raceRepo } from './support/race.js';
+import { stopDaemonAfterTest, stopTestDaemons } from './support/daemon.js';
 
 const RACE = path.join(path.dirname(CLI), 'race.js');
 
@@ -52,9 +53,10 @@ interface Run {
   stderr: string;
 }
 
-function race(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RACE, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A `race` CLI process; `stop` ends it if it still runs (SIGTERM: it interrupts its attempts, then SIGKILL after 10 s). */
+function race(cwd: string, args: string[], env: NodeJS.ProcessEnv): { done: Promise<Run>; stop: () => Promise<void> } {
+  const child = spawn(process.execPath, [RACE, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<Run>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -62,6 +64,14 @@ function race(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run>
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await done.catch(() => undefined);
+    clearTimeout(killer);
+  };
+  return { done, stop };
 }
 
 describe('races at once on one repository', () => {
@@ -69,7 +79,14 @@ describe('races at once on one repository', () => {
     const { dir } = raceRepo();
     const common = path.join(dir, '.git');
     const env = { ...process.env, NO_COLOR: '1', PATH: `${slowAddGit(common)}${path.delimiter}${process.env.PATH ?? ''}` };
-    const runs = await Promise.all([1, 2, 3].map((i) => race(dir, [`task ${i}`, '--models', 'fast,editor', '--json', ...(i === 2 ? ['--clean'] : [])], env)));
+    // The daemon the races' snapshots start is stopped after the test, and a race still running when it fails or times out is ended.
+    stopDaemonAfterTest(dir);
+    onTestFinished(() => stopTestDaemons());
+    const children = [1, 2, 3].map((i) => race(dir, [`task ${i}`, '--models', 'fast,editor', '--json', ...(i === 2 ? ['--clean'] : [])], env));
+    onTestFinished(async () => {
+      await Promise.all(children.map((c) => c.stop()));
+    });
+    const runs = await Promise.all(children.map((c) => c.done));
     const records = runs.map((r) => {
       expect(r.stderr).not.toMatch(/commondir/);
       expect(r.code, r.stderr).toBe(0);

@@ -10,7 +10,9 @@
  * deltas included, and `undefined` once a delta's base is damaged. Only
  * the hash can tell two blobs of one size whose offsets were swapped in the
  * index (each inflates right): neither is returned. A damaged entry size
- * stops zlib at that size; a delta past `maxBytes` inflates no base.
+ * stops zlib at that size; a delta past `maxBytes` inflates no base. One
+ * PackReader for many objects inflates each entry of a chain once (its
+ * cache), and gives the same bytes with a cache too small to keep any.
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -19,7 +21,7 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { openRepo } from '../src/index.js';
 import { buildPack, type PackObject } from '../src/git/pack.js';
-import { readPackedObject } from '../src/git/pack-read.js';
+import { PackReader, readPackedObject } from '../src/git/pack-read.js';
 import { shadowObjectsDir } from '../src/git/shadow.js';
 import { git, makeRepo, storeGit, storeGitBuf } from './support/repo.js';
 
@@ -164,6 +166,15 @@ describe('objects read from ckpt packs in process', () => {
       const [, , , , offset] = baseLine.trim().split(/\s+/);
       const packFile = path.join(packDir, `pack-${name}.pack`);
       const pack = fs.readFileSync(packFile);
+      // One reader for all (a restore's): each entry inflated once, the chains' bases from its cache; with a cache too small for any, the same bytes.
+      for (const cacheBytes of [undefined, 100]) {
+        inflated.length = 0;
+        const reader = new PackReader(repo, cacheBytes);
+        for (const id of ids) expect(reader.read(id)?.content.equals(storeGitBuf(dir, 'cat-file', 'blob', id)), id).toBe(true);
+        reader.close();
+        if (cacheBytes === undefined) expect(inflated).toHaveLength(ids.length);
+        else expect(inflated.length).toBeGreaterThan(ids.length);
+      }
       // A delta whose result is past the bound: refused from its own header, its base never inflated.
       inflated.length = 0;
       expect(readPackedObject(repo, deltas[0]!, 1000)).toBeUndefined();

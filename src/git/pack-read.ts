@@ -25,56 +25,164 @@ import type { LooseObject } from './loose.js';
 import type { Repo } from './repo-type.js';
 import { shadowObjectsDir } from './shadow.js';
 
+/** An object as stored, loose or packed: its type and its bytes. */
+export type StoredObject = LooseObject;
+
 const TYPES = [null, 'commit', 'tree', 'blob', 'tag'] as const;
 
 /**
  * The object `oid` from one of the packs of ckpt's store or of the
- * repository, when it is at most `maxBytes` long.
+ * repository, when it is at most `maxBytes` long: one read by a
+ * {@link PackReader} of its own (a caller that reads many uses one reader).
  *
  * @returns the object, verified by its hash; `undefined` when no pack
  *   gives it (absent, too large, a delta this does not read, a pack that
  *   cannot be read or does not hash right): the caller asks git. Never throws.
  */
-export function readPackedObject(repo: Repo, oid: string, maxBytes = Infinity): LooseObject | undefined {
-  if (oid.length !== repo.zeroOid.length || !/^[0-9a-f]+$/.test(oid)) return undefined;
-  const bases: string[] = [];
-  for (const dir of [path.join(shadowObjectsDir(repo), 'pack'), path.join(repo.commonDir, 'objects', 'pack')]) {
-    try {
-      for (const n of readdirSync(dir)) if (/^pack-[0-9a-f]+\.idx$/.test(n)) bases.push(path.join(dir, n.slice(0, -4)));
-    } catch {
-      // no packs there
-    }
+export function readPackedObject(repo: Repo, oid: string, maxBytes = Infinity): StoredObject | undefined {
+  const reader = new PackReader(repo);
+  try {
+    return reader.read(oid, maxBytes);
+  } finally {
+    reader.close();
   }
-  const id = Buffer.from(oid, 'hex');
-  for (const base of bases) {
-    let got: LooseObject | 'absent' | undefined;
-    try {
-      got = readFrom(base, id, repo.objectFormat, maxBytes);
-    } catch {
-      got = undefined; // unreadable, removed meanwhile (a fold): git answers
-    }
-    if (got === 'absent') continue;
-    return got;
-  }
-  return undefined;
 }
 
-/** The object from the pack `base`.pack through its `.idx`: 'absent' when that index does not list it. */
-function readFrom(base: string, id: Buffer, format: 'sha1' | 'sha256', maxBytes: number): LooseObject | 'absent' | undefined {
-  const offset = findOffset(`${base}.idx`, id, id.length);
-  if (offset === null) return 'absent';
-  if (offset === undefined) return undefined;
-  const fd = openSync(`${base}.pack`, 'r');
-  try {
-    const got = readEntry({ fd, idxPath: `${base}.idx`, end: fstatSync(fd).size, hashLen: id.length }, offset, maxBytes, 0);
+/** How many bytes of resolved entries (delta bases) a {@link PackReader} keeps by default. */
+const CACHE_BYTES = 32 * 1024 * 1024;
+
+/** One pack as a reader holds it: its files open, its index's fan-out read once. */
+interface HeldPack extends OpenPack {
+  idxFd: number;
+  fan: Buffer;
+  count: number;
+}
+
+/**
+ * Reads objects from the packs of ckpt's store and of the repository, for
+ * one short task (a restore): the packs are listed and each index opened
+ * once, at the first read; the entries a delta chain resolves are kept by
+ * (pack, offset), at most `cacheBytes` of them (the oldest dropped first),
+ * so the objects of one chain (a fold's deltas, git's default depth 50)
+ * inflate each entry once, not their whole chain each. A pack written after
+ * the listing is not seen (its objects are `undefined`: git reads them); one
+ * removed meanwhile (a fold) is still read through its open files.
+ * {@link close} closes them.
+ */
+export class PackReader {
+  private packs: HeldPack[] | null = null;
+  private readonly cache = new Map<string, StoredObject>();
+  private cached = 0;
+
+  constructor(
+    private readonly repo: Repo,
+    private readonly cacheBytes = CACHE_BYTES,
+  ) {}
+
+  /**
+   * The object `oid`, at most `maxBytes` long: see {@link readPackedObject}.
+   * Never throws.
+   */
+  read(oid: string, maxBytes = Infinity): StoredObject | undefined {
+    if (oid.length !== this.repo.zeroOid.length || !/^[0-9a-f]+$/.test(oid)) return undefined;
+    const id = Buffer.from(oid, 'hex');
+    for (const [n, pack] of this.list().entries()) {
+      let got: StoredObject | 'absent' | undefined;
+      try {
+        got = this.readFrom(n, pack, id, maxBytes);
+      } catch {
+        got = undefined; // unreadable: git answers
+      }
+      if (got === 'absent') continue;
+      return got;
+    }
+    return undefined;
+  }
+
+  /** Closes the packs' files and drops the cache. */
+  close(): void {
+    for (const p of this.packs ?? []) {
+      closeQuietly(p.fd);
+      closeQuietly(p.idxFd);
+    }
+    this.packs = [];
+    this.cache.clear();
+    this.cached = 0;
+  }
+
+  /** The packs, listed and opened at the first call (one that cannot be opened or is no version 2 index is left out). */
+  private list(): HeldPack[] {
+    if (this.packs) return this.packs;
+    this.packs = [];
+    for (const dir of [path.join(shadowObjectsDir(this.repo), 'pack'), path.join(this.repo.commonDir, 'objects', 'pack')]) {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue; // no packs there
+      }
+      for (const n of names) {
+        if (!/^pack-[0-9a-f]+\.idx$/.test(n)) continue;
+        const held = openPack(path.join(dir, n.slice(0, -4)), this.repo.zeroOid.length / 2);
+        if (held) this.packs.push(held);
+      }
+    }
+    return this.packs;
+  }
+
+  /** The object from pack number `n`: 'absent' when its index does not list it. */
+  private readFrom(n: number, pack: HeldPack, id: Buffer, maxBytes: number): StoredObject | 'absent' | undefined {
+    const offset = findOffset(pack, id);
+    if (offset === null) return 'absent';
+    const got = readEntry(pack, offset, maxBytes, 0, {
+      get: (at) => this.cache.get(`${n}:${at}`),
+      put: (at, obj) => this.keep(`${n}:${at}`, obj),
+    });
     if (!got) return undefined;
-    const h = createHash(format === 'sha256' ? 'sha256' : 'sha1');
+    const h = createHash(this.repo.objectFormat === 'sha256' ? 'sha256' : 'sha1');
     h.update(`${got.type} ${got.content.length}\0`);
     h.update(got.content);
     // Whatever the pack held (a damaged entry, a delta resolved wrong), only the object named is returned.
     return h.digest().equals(id) ? got : undefined;
-  } finally {
+  }
+
+  /** Keeps a resolved entry, dropping the oldest past the bound (one larger than the bound is not kept). */
+  private keep(key: string, obj: StoredObject): void {
+    if (obj.content.length > this.cacheBytes || this.cache.has(key)) return;
+    this.cache.set(key, obj);
+    this.cached += obj.content.length;
+    for (const [k, v] of this.cache) {
+      if (this.cached <= this.cacheBytes) break;
+      this.cache.delete(k);
+      this.cached -= v.content.length;
+    }
+  }
+}
+
+/** Opens `base`.pack and `base`.idx and reads the index's fan-out; null when either cannot be, or the index is not version 2. */
+function openPack(base: string, hashLen: number): HeldPack | null {
+  let idxFd: number | undefined;
+  let fd: number | undefined;
+  try {
+    idxFd = openSync(`${base}.idx`, 'r');
+    const head = Buffer.alloc(8 + 1024);
+    if (readSync(idxFd, head, 0, head.length, 0) !== head.length) throw new Error('short index');
+    if (head.readUInt32BE(0) !== 0xff744f63 || head.readUInt32BE(4) !== 2) throw new Error('not a version 2 index');
+    fd = openSync(`${base}.pack`, 'r');
+    const fan = head.subarray(8);
+    return { fd, idxFd, idxPath: `${base}.idx`, end: fstatSync(fd).size, hashLen, fan, count: fan.readUInt32BE(1020) };
+  } catch {
+    if (idxFd !== undefined) closeQuietly(idxFd);
+    if (fd !== undefined) closeQuietly(fd);
+    return null;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
     closeSync(fd);
+  } catch {
+    // closed already
   }
 }
 
@@ -89,6 +197,12 @@ interface OpenPack {
   hashLen: number;
 }
 
+/** Resolved entries of one pack by offset (a {@link PackReader}'s cache). */
+interface EntryCache {
+  get(offset: number): StoredObject | undefined;
+  put(offset: number, obj: StoredObject): void;
+}
+
 /**
  * The object at `offset` of the open pack: a whole one as stored, or a
  * delta (`OFS_DELTA` against an earlier entry, `REF_DELTA` against an id in
@@ -100,9 +214,11 @@ interface OpenPack {
  * `maxBytes` is refused before its base is read, and the base is read with
  * the delta's own source size as its bound (it must be exactly that long).
  */
-function readEntry(pack: OpenPack, offset: number, maxBytes: number, depth: number): LooseObject | undefined {
+function readEntry(pack: HeldPack, offset: number, maxBytes: number, depth: number, cache: EntryCache): StoredObject | undefined {
   if (depth > MAX_DEPTH) return undefined;
-  const { fd, idxPath, hashLen } = pack;
+  const hit = cache.get(offset);
+  if (hit) return hit.content.length <= maxBytes ? hit : undefined;
+  const { fd, hashLen } = pack;
   const head = Buffer.alloc(32 + hashLen);
   const n = readSync(fd, head, 0, head.length, offset);
   let i = 0;
@@ -126,22 +242,30 @@ function readEntry(pack: OpenPack, offset: number, maxBytes: number, depth: numb
     }
     baseAt = offset - back;
   } else if (code === 7) {
-    baseAt = findOffset(idxPath, head.subarray(i, i + hashLen), hashLen);
+    baseAt = findOffset(pack, head.subarray(i, i + hashLen));
     i += hashLen;
     if (baseAt === null || baseAt === undefined) return undefined; // a base outside this pack (a thin pack): git
   } else if (code < 1 || code > 4) return undefined;
   if (baseAt === null && size > maxBytes) return undefined;
   const data = inflateAt(pack, offset + i, size);
   if (!data) return undefined;
-  if (baseAt === null) return { type: TYPES[code]!, content: data };
+  if (baseAt === null) {
+    const whole = { type: TYPES[code]!, content: data };
+    if (depth > 0) cache.put(offset, whole);
+    return whole;
+  }
   if (baseAt <= 0 || baseAt >= offset) return undefined;
   // The delta's two sizes first (its base's, its result's): a result past the bound reads no base; the base is bounded by its own.
   const sizes = deltaSizes(data);
   if (!sizes || sizes.result > maxBytes) return undefined;
-  const baseObj = readEntry(pack, baseAt, sizes.base, depth + 1);
+  const baseObj = readEntry(pack, baseAt, sizes.base, depth + 1, cache);
   if (!baseObj) return undefined;
   const content = applyDelta(baseObj.content, data, maxBytes);
-  return content ? { type: baseObj.type, content } : undefined;
+  if (!content) return undefined;
+  // Kept: the next object of the chain is most likely a delta against this one.
+  const resolved = { type: baseObj.type, content };
+  cache.put(offset, resolved);
+  return resolved;
 }
 
 /**
@@ -222,37 +346,29 @@ function applyDelta(base: Buffer, delta: Buffer, maxBytes: number): Buffer | und
   return o === size ? out : undefined;
 }
 
-/** The offset of `id` in the pack, from its version 2 index: null when not listed, undefined when the index is not one this reads. */
-function findOffset(idxPath: string, id: Buffer, hashLen: number): number | null | undefined {
-  const fd = openSync(idxPath, 'r');
-  try {
-    const at = (pos: number, len: number): Buffer => {
-      const b = Buffer.alloc(len);
-      if (readSync(fd, b, 0, len, pos) !== len) throw new Error('short index');
-      return b;
-    };
-    const head = at(0, 8);
-    if (head.readUInt32BE(0) !== 0xff744f63 || head.readUInt32BE(4) !== 2) return undefined;
-    const fan = at(8, 1024);
-    const count = fan.readUInt32BE(1020);
-    let lo = id[0]! === 0 ? 0 : fan.readUInt32BE((id[0]! - 1) * 4);
-    let hi = fan.readUInt32BE(id[0]! * 4);
-    const ids = 8 + 1024;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const c = at(ids + mid * hashLen, hashLen).compare(id);
-      if (c === 0) {
-        const offsets = ids + count * hashLen + count * 4;
-        const off = at(offsets + mid * 4, 4).readUInt32BE(0);
-        if (!(off & 0x80000000)) return off;
-        const big = at(offsets + count * 4 + (off & 0x7fffffff) * 8, 8);
-        return Number(big.readBigUInt64BE(0));
-      }
-      if (c < 0) lo = mid + 1;
-      else hi = mid;
+/** The offset of `id` in the pack, from its version 2 index (a few positioned reads of the open file): null when not listed. */
+function findOffset(pack: HeldPack, id: Buffer): number | null {
+  const { idxFd: fd, fan, count, hashLen } = pack;
+  const at = (pos: number, len: number): Buffer => {
+    const b = Buffer.alloc(len);
+    if (readSync(fd, b, 0, len, pos) !== len) throw new Error('short index');
+    return b;
+  };
+  let lo = id[0]! === 0 ? 0 : fan.readUInt32BE((id[0]! - 1) * 4);
+  let hi = fan.readUInt32BE(id[0]! * 4);
+  const ids = 8 + 1024;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = at(ids + mid * hashLen, hashLen).compare(id);
+    if (c === 0) {
+      const offsets = ids + count * hashLen + count * 4;
+      const off = at(offsets + mid * 4, 4).readUInt32BE(0);
+      if (!(off & 0x80000000)) return off;
+      const big = at(offsets + count * 4 + (off & 0x7fffffff) * 8, 8);
+      return Number(big.readBigUInt64BE(0));
     }
-    return null;
-  } finally {
-    closeSync(fd);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
   }
+  return null;
 }

@@ -15,7 +15,7 @@ import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync,
 import path from 'node:path';
 import { CkptError } from '../../core/errors.js';
 import { readLooseHeader, readLooseObject } from '../../git/loose.js';
-import { readPackedObject } from '../../git/pack-read.js';
+import { PackReader } from '../../git/pack-read.js';
 import { BlobStream, hashPath, readObjects, type GitObject } from '../../git/objects.js';
 import type { Repo } from '../../git/repo.js';
 import { shadowEnv } from '../../git/shadow.js';
@@ -76,25 +76,29 @@ export class Applier {
   private sizes = new Map<string, number>();
   /** Small blobs of the current batch of writes, read ahead. */
   private ahead = new Map<string, GitObject | null>();
-  /** Loose blobs read while sizing the plan, kept for their batch (at most BATCH_BYTES). */
-  private loose = new Map<string, GitObject>();
+  /** Blobs read in process (loose or packed) while sizing the plan, kept for their batch (at most BATCH_BYTES). */
+  private inProcess = new Map<string, GitObject>();
+  /** The packs, listed and opened once for this restore, their delta bases cached (git/pack-read.ts). */
+  private readonly packs: PackReader;
   /** The plan's blobs git must read (set by {@link prepare}). */
   private others: string[] | null = null;
 
   constructor(private readonly repo: Repo) {
     this.blobs = new BlobStream({ cwd: repo.worktree, env: shadowEnv(repo) });
+    this.packs = new PackReader(repo);
     this.staging = stagingDir(repo);
     mkdirSync(this.staging, { recursive: true });
     this.stagingDev = statSync(this.staging).dev;
   }
 
   async close(): Promise<void> {
+    this.packs.close();
     await this.blobs.close();
   }
 
   /**
-   * Reads the plan's small loose blobs (their sizes; the first BATCH_BYTES of
-   * them kept for their batch) and starts git for the others without waiting
+   * Reads the plan's small blobs stored loose or in packs this process reads
+   * (their sizes; the first BATCH_BYTES of them kept for their batch) and starts git for the others without waiting
    * for it, so git starts up while the caller records the pre-rollback
    * snapshot (its fsyncs). {@link applyPlan} calls it when the caller did not.
    */
@@ -111,7 +115,7 @@ export class Applier {
           continue;
         }
       }
-      const blob = this.looseBlob(oid, DIRECT_BYTES);
+      const blob = this.inProcessBlob(oid, DIRECT_BYTES);
       if (!blob) {
         others.push(oid);
         continue;
@@ -119,7 +123,7 @@ export class Applier {
       this.sizes.set(oid, blob.content.length);
       if (kept + blob.content.length <= BATCH_BYTES) {
         kept += blob.content.length;
-        this.loose.set(oid, blob);
+        this.inProcess.set(oid, blob);
       }
     }
     this.others = others;
@@ -191,11 +195,11 @@ export class Applier {
       // each; many of them are read ahead with one `cat-file --batch`.
       const fromGit: string[] = [];
       for (const oid of small) {
-        const blob = this.loose.get(oid) ?? this.looseBlob(oid, DIRECT_BYTES);
+        const blob = this.inProcess.get(oid) ?? this.inProcessBlob(oid, DIRECT_BYTES);
         if (blob) this.ahead.set(oid, blob);
         else fromGit.push(oid);
       }
-      this.loose.clear();
+      this.inProcess.clear();
       if (fromGit.length > STREAMED_MAX) for (const [oid, obj] of await readObjects(fromGit, { cwd: this.repo.worktree, env: shadowEnv(this.repo) })) this.ahead.set(oid, obj);
       try {
         await this.withRetries(batch, (e, before) => this.replace(e, before, { mode: e.dstMode, oid: e.dstOid }), recordLive, leftAlone);
@@ -288,7 +292,7 @@ export class Applier {
         }
       }
       if (after.mode === '120000') {
-        link = this.looseBlob(after.oid, 64 * 1024)?.content ?? (await this.blobs.read(after.oid, 64 * 1024));
+        link = this.inProcessBlob(after.oid, 64 * 1024)?.content ?? (await this.blobs.read(after.oid, 64 * 1024));
         if (!link) throw missing(after.oid, e.path);
       } else {
         staged = await this.stage(dest, after);
@@ -319,10 +323,10 @@ export class Applier {
     return true;
   }
 
-  /** Blob `oid` read in process when it is stored loose and holds at most `maxBytes`; else undefined (git reads it). */
-  private looseBlob(oid: string, maxBytes: number): GitObject | undefined {
-    // Loose (a recent snapshot of the direct path), else whole in one of ckpt's packs (the daemon's steps).
-    const obj = readLooseObject(this.repo, oid, maxBytes) ?? readPackedObject(this.repo, oid, maxBytes);
+  /** Blob `oid` read in process when it is stored loose or in a pack this reads and holds at most `maxBytes`; else undefined (git reads it). */
+  private inProcessBlob(oid: string, maxBytes: number): GitObject | undefined {
+    // Loose (a recent snapshot of the direct path), else in one of the packs (the daemon's steps, a fold, the repository's).
+    const obj = readLooseObject(this.repo, oid, maxBytes) ?? this.packs.read(oid, maxBytes);
     return obj && obj.type === 'blob' ? { oid, type: 'blob', content: obj.content } : undefined;
   }
 

@@ -151,16 +151,19 @@ describe("the daemon's start", () => {
 
   it('compacts its heap once after work, when quiet, and not again until more work was done', async () => {
     const dir = makeRepo({ 'a.txt': 'a\n' });
-    startTestDaemon(dir, ['--idle', '10m']);
+    // Its idle stop ends the test: 5 s without a request, several of the watchdog's one-second ticks after the last compaction.
+    startTestDaemon(dir, ['--idle', '5s']);
     const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
-    const compactions = (): number => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').match(/heap compacted/g)?.length ?? 0 : 0);
+    const logText = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+    const compactions = (): number => logText().match(/heap compacted/g)?.length ?? 0;
     // The trees read ahead at start are work too.
     await until(() => compactions() === 1, 'the compaction after the start');
     write(dir, { 'a.txt': 'changed\n' });
     await daemonSnapshot(dir, 'after');
     await until(() => compactions() === 2, 'the compaction after a snapshot');
-    // Quiet, with no work since: the watchdog's next ticks compact nothing.
-    await new Promise((r) => setTimeout(r, 2500));
+    // Quiet, with no work since, until the daemon stops itself as idle (no request is sent: each would restart the quiet time):
+    // the watchdog's ticks in between (at least three, one a second) compacted nothing.
+    await until(() => /stopped: idle for/.test(logText()), 'the idle stop');
     expect(compactions()).toBe(2);
     expect(fs.readFileSync(log, 'utf8')).toMatch(/quiet: heap compacted, \d+\.\d → \d+\.\d MB in \d+ ms/);
   });

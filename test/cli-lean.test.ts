@@ -20,7 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseLeanRollback } from '../src/cli/lean-rollback.js';
 import { everyFile } from './support/files.js';
 import { CLI, git, indexBytes, makeRepo, picture, write } from './support/repo.js';
-import { daemonSnapshot, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
+import { daemonSnapshot, servedByDaemon, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 
 function run(cwd: string, args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CKPT_NO_DAEMON: '1' }, timeout: 60_000 });
@@ -44,12 +44,6 @@ function runOnePipe(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): {
   Object.assign(e, env);
   const r = spawnSync('sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, CLI, ...args], { cwd, encoding: 'utf8', env: e, timeout: 60_000 });
   return { code: r.status ?? -1, text: r.stdout };
-}
-
-/** How many command lines the daemon of `dir` has run for its rollback client (its log's lines). */
-function servedByDaemon(dir: string): number {
-  const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
-  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('run for its client')).length : 0;
 }
 
 /**
@@ -229,6 +223,12 @@ describe('ckpt rollback, lean path', () => {
       expect(confined).toEqual(runWithDaemon(dir, ['--color=auto', 'rollback', '1', '-n'], {}, nnp));
       expect(confined).toEqual(runWithDaemon(dir, ['rollback', '1', '-n']));
       expect(servedByDaemon(dir)).toBe(served + 1);
+      // Each refusal counted by its reason in `ckpt daemon status` (--json and its line) and logged: why rollbacks fell back.
+      expect(testDaemonStatus(dir).status.rollbackRefusals).toEqual({ 'env TZ': 1, 'confinement NoNewPrivs': 1 });
+      expect(runWithDaemon(dir, ['daemon', 'status']).stdout).toContain(', 2 rollbacks refused (the CLI ran them): confinement NoNewPrivs 1, env TZ 1');
+      const log = fs.readFileSync(path.join(dir, '.git', 'ckpt', 'daemon', 'log'), 'utf8');
+      expect(log).toContain("rollback refused (UNSERVED, env TZ): the client's TZ is not the daemon's");
+      expect(log).toContain("rollback refused (UNSERVED, confinement NoNewPrivs): the client's NoNewPrivs is not the daemon's");
     }, 300_000);
 
     it("keeps stdout's and stderr's order: a rollback that warns reads the same on one pipe (2>&1) run by the daemon as run by the CLI", async () => {

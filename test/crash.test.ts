@@ -20,7 +20,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRepo, takeSnapshot } from '../src/index.js';
 import { CLI, git, indexBytes, makeRepo, picture, storeGit, write, type Entry } from './support/repo.js';
-import { daemonSnapshot, startTestDaemon, stopTestDaemons } from './support/daemon.js';
+import { daemonSnapshot, servedByDaemon, startTestDaemon, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { until } from './support/wait.js';
 
 const FILES = 300;
@@ -186,10 +186,6 @@ describe('crash', () => {
     afterEach(() => stopTestDaemons());
     // No daemon started by a rollback on its own here: each round starts the one it kills.
     const noStart = { CKPT_DAEMON_AUTOSTART: '0' };
-    const served = (dir: string): number => {
-      const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
-      return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('run for its client')).length : 0;
-    };
     const setup = async (): Promise<{ dir: string; s1: number; s2: number; p1: Record<string, Entry>; p2: Record<string, Entry>; index0: Buffer; head0: string; journal: string; lock: string }> => {
       const files: Record<string, string> = { '.gitignore': 'build/\n' };
       for (let i = 0; i < FILES; i++) files[`src/m${i % 10}/f${i}.txt`] = `original ${i}\n`;
@@ -209,11 +205,11 @@ describe('crash', () => {
     };
     /** Runs `ckpt rollback STEP` through the daemon once, untimed but for how long it took (ms). */
     const timedRun = (dir: string, step: number): number => {
-      const before = served(dir);
+      const before = servedByDaemon(dir);
       const t0 = Date.now();
       const r = ckpt(dir, ['rollback', String(step)], noStart);
       expect(r.code, r.stderr).toBe(0);
-      expect(served(dir)).toBe(before + 1);
+      expect(servedByDaemon(dir)).toBe(before + 1);
       return Math.max(50, Date.now() - t0);
     };
 
@@ -276,8 +272,10 @@ describe('crash', () => {
         await new Promise((r) => setTimeout(r, delay));
         child.kill('SIGKILL');
         await closed;
-        // Whatever the daemon began, it ends: the lock and the journal go.
-        await until(() => !fs.existsSync(lock) && !fs.existsSync(journal), 'the daemon to end the rollback');
+        // Whatever the daemon began, it ends: no rollback request in it (counted from the request read to its reply, so not
+        // between the go-ahead and the worktree lock either), then the lock and the journal gone. A request the daemon had
+        // not read yet when the client died never had its go-ahead: it changes nothing.
+        await until(() => testDaemonStatus(dir).status.rollbacksRunning === 0 && !fs.existsSync(lock) && !fs.existsSync(journal), 'the daemon to end the rollback');
         const now = content(picture(dir));
         if (JSON.stringify(now) === JSON.stringify(p2)) outcomes.untouched++;
         else {

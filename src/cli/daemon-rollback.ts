@@ -43,27 +43,28 @@ const GO_MS = 10_000;
 /** {@link RollbackServer} for watch/daemon.ts: see the module's comment. */
 export const serveRollback: RollbackServer = async (msg, svc) => {
   const t0 = performance.now();
-  const refuse = (code: string, message: string): Record<string, unknown> => ({ ok: false, code, message });
+  // `reason`: a short key without paths or values (the daemon counts refusals by it in its status: why rollbacks fall back).
+  const refuse = (code: string, message: string, reason = code.toLowerCase()): Record<string, unknown> => ({ ok: false, code, message, reason });
   const argv = msg.argv;
   const cwd = msg.cwd;
   if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string') || typeof cwd !== 'string' || !path.isAbsolute(cwd)) return refuse('BAD_REQUEST', 'argv and an absolute cwd are needed');
   const lean = parseLeanRollback(argv as string[]);
-  if (!lean) return refuse('UNSERVED', 'not a command line of the lean path');
+  if (!lean) return refuse('UNSERVED', 'not a command line of the lean path', 'line');
   const env = strings(msg.env);
   if (!env) return refuse('BAD_REQUEST', 'env must name strings');
   const differs = envDifference(env, behaviourEnv(process.env));
-  if (differs !== null) return refuse('UNSERVED', `the client's ${differs} is not the daemon's`);
-  if (msg.umask !== process.umask()) return refuse('UNSERVED', "the client's umask is not the daemon's");
+  if (differs !== null) return refuse('UNSERVED', `the client's ${differs} is not the daemon's`, `env ${differs}`);
+  if (msg.umask !== process.umask()) return refuse('UNSERVED', "the client's umask is not the daemon's", 'umask');
   // A confined client (a sandbox: its own mounts, user, no_new_privs, seccomp) is not served by this unconfined process.
   const confined = confinementDifference(msg.confined, ownConfinement());
-  if (confined !== null) return refuse('UNSERVED', `the client's ${confined} is not the daemon's`);
-  if (msg.cwdId !== cwdIdentity(cwd)) return refuse('UNSERVED', "the client's directory is not the one the daemon sees at its path");
+  if (confined !== null) return refuse('UNSERVED', `the client's ${confined} is not the daemon's`, `confinement ${confined}`);
+  if (msg.cwdId !== cwdIdentity(cwd)) return refuse('UNSERVED', "the client's directory is not the one the daemon sees at its path", 'cwd');
   let repo: Repo;
   try {
     repo = await openRepo(cwd);
   } catch (err) {
     // Not a worktree (or no longer one): the CLI reports it as it always does.
-    return refuse('UNSERVED', (err as Error).message);
+    return refuse('UNSERVED', (err as Error).message, 'not a worktree');
   }
   if (repo.commonDir !== svc.commonDir) return refuse('OTHER_REPO', `${repo.worktree} is not in this daemon's repository`);
   const reader = await svc.reader(repo);

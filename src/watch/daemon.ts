@@ -155,6 +155,10 @@ export interface DaemonStatus {
   requests: number;
   /** `ckpt rollback` command lines run here for their clients (cli/daemon-rollback.ts), whatever their exit code. */
   rollbacks: number;
+  /** `rollback` requests being answered now (from the request read to its reply: a test waits for 0 after killing a client). */
+  rollbacksRunning: number;
+  /** `rollback` requests refused (the client ran the line itself), by reason (`env PATH`, `umask`, `confinement NoNewPrivs`, `cwd`, `gone`, …). */
+  rollbackRefusals: Record<string, number>;
   worktrees: WorktreeStatus[];
 }
 
@@ -308,6 +312,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const pools = new Set<TempPool>();
   let requests = 0;
   let rollbacksRun = 0;
+  const rollbackRefusals: Record<string, number> = {};
   /** Rollbacks running for their clients (the `rollback` request). */
   const rollbacks = new Set<Promise<unknown>>();
   let lastActivity = Date.now();
@@ -769,6 +774,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       arrayBuffersBytes: mem.arrayBuffers,
       requests,
       rollbacks: rollbacksRun,
+      rollbacksRunning: rollbacks.size,
+      rollbackRefusals: { ...rollbackRefusals },
       worktrees: [...slots.values()].map((s) => ({ ...s.status, ...s.watch.stats(), busy: s.pending.length + s.inFlight })),
     };
   };
@@ -872,7 +879,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       }
       case 'rollback': {
         // `ckpt rollback` run here for its client (cli/rollback-client.ts), by the CLI's own code (cli/daemon-rollback.ts).
-        if (!opts.rollback) return { ok: false, code: 'UNSERVED', message: 'this daemon runs no rollbacks' };
+        if (!opts.rollback) {
+          rollbackRefusals['no rollbacks'] = (rollbackRefusals['no rollbacks'] ?? 0) + 1;
+          return { ok: false, code: 'UNSERVED', message: 'this daemon runs no rollbacks' };
+        }
         // Counted while it runs: the daemon neither releases its files under it nor stops before it ends.
         const running = opts.rollback(msg, {
           sock,
@@ -884,6 +894,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         try {
           const reply = await running;
           if (reply.ok === true && typeof reply.exit === 'number') rollbacksRun++;
+          else if (reply.ok === false) {
+            // Why a rollback fell back to the CLI (a PATH that differs because an agent's hook started the daemon, a sandbox): logged and counted.
+            const reason = typeof reply.reason === 'string' ? reply.reason : String(reply.code);
+            rollbackRefusals[reason] = (rollbackRefusals[reason] ?? 0) + 1;
+            log(`rollback refused (${String(reply.code)}, ${reason}): ${String(reply.message)}`);
+          }
           return reply;
         } finally {
           rollbacks.delete(running);

@@ -32,8 +32,9 @@ export interface RollbackService {
 
 /**
  * Serves one `rollback` request: returns the final reply (`ok`, and the
- * command's `exit`, `stdout`, `stderr`), or a refusal (`ok: false`, `code`)
- * the client takes as "run it yourself" when it was given before the
- * go-ahead.
+ * command's `exit` and `output`), or a refusal (`ok: false`, `code`,
+ * `message`, and `reason`: a short key without paths or values, by which
+ * the daemon counts refusals in its status) the client takes as "run it
+ * yourself" when it was given before the go-ahead.
  */
 export type RollbackServer = (msg: Record<string, unknown>, svc: RollbackService) => Promise<Record<string, unknown>>;

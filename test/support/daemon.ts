@@ -43,6 +43,12 @@ export function testDaemonStatus(dir: string): { running: boolean; status: Daemo
   return JSON.parse(ckptIn(dir, ['daemon', 'status', '--json']).stdout);
 }
 
+/** How many `ckpt rollback` command lines the daemon of `dir` has run for its rollback client (its log's lines). */
+export function servedByDaemon(dir: string): number {
+  const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('run for its client')).length : 0;
+}
+
 /** A snapshot of `kind` taken by the daemon (its `snapshot` request); returns its step. */
 export async function daemonSnapshot(dir: string, kind: 'before' | 'after' | 'auto' | 'manual'): Promise<number> {
   const repo = await openRepo(dir);

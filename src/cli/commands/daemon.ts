@@ -65,7 +65,7 @@ async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<n
     ctx.out.line(other ? `a daemon of another ckpt version runs (${ctx.out.q(other)})` : silentPid !== undefined ? `the daemon (pid ${silentPid}) runs but did not answer` : 'no daemon runs for this repository');
     return 1;
   }
-  ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${counted(s.requests, 'request')}${s.rollbacks ? `, ${counted(s.rollbacks, 'rollback')} run for their clients` : ''}`);
+  ctx.out.line(`daemon pid ${s.pid}, ckpt ${s.version}, up ${Math.round(s.uptimeMs / 1000)} s, memory ${bytes(s.rssBytes)}, ${counted(s.requests, 'request')}${s.rollbacks ? `, ${counted(s.rollbacks, 'rollback')} run for their clients` : ''}${refusals(s.rollbackRefusals)}`);
   for (const w of s.worktrees) {
     const rescans = Object.entries(w.rescans).map(([why, n]) => `${n}× ${why}`).join('; ') || 'none';
     ctx.out.line(`  ${ctx.out.q(w.worktree)}: ${w.source === 'poll' ? 'polled (--poll)' : `${counted(w.watches, 'directory', 'directories')} watched`}, ${counted(w.events, 'event')}, ${counted(w.snapshots, 'snapshot')} (${w.incremental} in process), full reads: ${rescans}; missed changes found by the idle check: ${w.missed}`);
@@ -77,4 +77,12 @@ async function status(ctx: Ctx, _input: z.output<typeof plainSchema>): Promise<n
 async function run(ctx: Ctx, input: z.output<typeof runSchema>): Promise<void> {
   const why = await runDaemon(ctx.cwd, { rollback: lazyRollback, ...(input.idle ? { idleMs: input.idle } : {}), ...(input.verify ? { verifyMs: input.verify } : {}), ...(input.poll ? { poll: true } : {}) });
   ctx.out.line(`daemon stopped: ${why}`);
+}
+
+/** The status line's part for refused rollbacks (", 3 rollbacks refused: env PATH 2, umask 1"), empty when none was; an older daemon's status has none. */
+function refusals(by: Record<string, number> | undefined): string {
+  const all = Object.entries(by ?? {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  if (all.length === 0) return '';
+  const total = all.reduce((n, [, c]) => n + c, 0);
+  return `, ${counted(total, 'rollback')} refused (the CLI ran ${total === 1 ? 'it' : 'them'}): ${all.map(([r, c]) => `${r} ${c}`).join(', ')}`;
 }

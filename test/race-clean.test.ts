@@ -159,6 +159,30 @@ describe('race clean', () => {
     expect(branchExists(dir, race.attempts[0]!.branch)).toBe(false);
   });
 
+  it('what a removal killed after moving the worktree aside left is recovered: unread again, it is put back and checked; read again, it is deleted', async () => {
+    const { dir, repo, race, worktrees } = await makeFakeRace('aside');
+    const dead = spawnSync('true').pid!;
+    // codex: killed after its bookkeeping (the entry pruned), while its files were deleted.
+    fs.renameSync(worktrees.codex!, path.join(path.dirname(worktrees.codex!), `.codex.ckpt-checked-${dead}-0a1b2c3d`));
+    // gemini: killed before its second reading, and its entry pruned since (another removal's prune): put back, but kept.
+    write(worktrees.gemini!, { 'unread.txt': 'in no snapshot\n' });
+    fs.renameSync(worktrees.gemini!, path.join(path.dirname(worktrees.gemini!), `.gemini.ckpt-removing-${dead}-0a1b2c3d`));
+    git(dir, 'worktree', 'prune');
+    // claude: killed between the rename and the second reading, with a file written just before the rename.
+    write(worktrees.claude!, { 'late.txt': 'written between the check and the rename\n' });
+    fs.renameSync(worktrees.claude!, path.join(path.dirname(worktrees.claude!), `.claude.ckpt-removing-${dead}-0a1b2c3d`));
+    const res = await cleanRace(repo, race);
+    const gemini = res.attempts.find((x) => x.attempt === 'gemini')!;
+    expect(gemini).toMatchObject({ removed: false });
+    expect(gemini.reason).toMatch(/not a git worktree any more/);
+    expect(fs.readFileSync(path.join(worktrees.gemini!, 'unread.txt'), 'utf8')).toBe('in no snapshot\n');
+    const claude = res.attempts.find((x) => x.attempt === 'claude')!;
+    expect(claude).toMatchObject({ removed: true, kept: ['late.txt'] });
+    expect((await fileVersions(repo, race, 'late.txt', { claude: claude.tree! })).attempts.claude!.toString()).toBe('written between the check and the rename\n');
+    expect(res.attempts.find((x) => x.attempt === 'codex')).toMatchObject({ removed: true });
+    expect(fs.readdirSync(path.dirname(worktrees.claude!)).filter((n) => n.includes('.ckpt-'))).toEqual([]);
+  });
+
   it('an empty directory where an attempt\'s worktree should be (its race killed before `git worktree add`) is removed, not kept forever', async () => {
     const { dir, repo, race, worktrees } = await makeFakeRace('empty', ['claude']);
     const wt = worktrees.claude!;

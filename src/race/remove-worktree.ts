@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { detectConfinement } from '../agents/confine.js';
+import { processRunning } from '../core/process-alive.js';
 import { runProcess } from '../agents/process.js';
 import { git } from '../git/exec.js';
 import { openRepo, type Repo } from '../git/repo.js';
@@ -86,6 +87,7 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
   const out: WorktreeRemoval = { attempt: a.name, dir: a.dir, removed: false, snapshot: null, tree: null, kept: [], reason: null, ended: [], branchKept: null };
   // The repository's daemon stops watching it first (its own snapshot in flight ends), so none runs on a worktree being removed.
   await unwatchWorktree(repo.commonDir, a.dir);
+  await recoverMovedAside(a.dir);
   if (!existsSync(a.dir) || removeIfEmpty(a.dir)) {
     const last = await attemptSnapshot(repo, a).catch(() => null);
     const branchKept = await worktreeAdmin(repo, () => forget(repo, a.branch, last?.id ?? null));
@@ -162,7 +164,8 @@ export async function removeAttemptWorktree(repo: Repo, race: RaceRecord, a: Att
  * Renames the checked worktree `dir` to a private sibling (same directory,
  * so the same file system: atomic), then reads it there afresh once more:
  * anything written between the check and the rename shows. Returns the new
- * path when it still holds exactly `tree`; otherwise the directory is put
+ * path (renamed once more, to a `.ckpt-checked-` name: recoverMovedAside)
+ * when it still holds exactly `tree`; otherwise the directory is put
  * back (or, when `dir` was made again meanwhile, kept under a `.ckpt-kept-`
  * name) and the removal that keeps it is returned. After the rename, a
  * writer using the worktree's path (an editor's autosave, a dev server)
@@ -184,7 +187,16 @@ async function moveAside(r: Repo, dir: string, tree: string, out: WorktreeRemova
   } catch {
     // unreadable now: kept, as a difference is
   }
-  if (again === tree) return moved;
+  if (again === tree) {
+    // Named as read again and matching: a removal killed from here on leaves a copy the next one may delete.
+    const checked = aside('checked');
+    try {
+      renameSync(moved, checked);
+      return checked;
+    } catch {
+      return moved;
+    }
+  }
   let keptAt = dir;
   try {
     // rename(2) replaces an empty directory made meanwhile, never a non-empty one.
@@ -198,6 +210,38 @@ async function moveAside(r: Repo, dir: string, tree: string, out: WorktreeRemova
     }
   }
   return { ...out, reason: `its files changed while it was being removed: kept at ${keptAt}` };
+}
+
+/**
+ * What a removal killed after {@link moveAside} left beside `dir`, by
+ * processes that no longer run: a `.<name>.ckpt-checked-<pid>-<hex>`
+ * directory was read again after its rename and matched its snapshot: it is
+ * deleted. A `.<name>.ckpt-removing-<pid>-<hex>` one was not (killed between
+ * the rename and that reading, it may hold bytes written between the check
+ * and the rename): it is renamed back to `dir` when `dir` is free, so this
+ * removal checks it like any worktree (or keeps it, when git forgot its
+ * entry meanwhile). A `.ckpt-kept-` directory is never touched.
+ */
+async function recoverMovedAside(dir: string): Promise<void> {
+  const parent = path.dirname(dir);
+  const prefix = `.${path.basename(dir)}.ckpt-`;
+  let names: string[];
+  try {
+    names = readdirSync(parent).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^(removing|checked)-(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length));
+    if (!m || Number(m[2]) === process.pid || processRunning(Number(m[2]))) continue;
+    const moved = path.join(parent, name);
+    try {
+      if (m[1] === 'checked') await rm(moved, { recursive: true, force: true });
+      else if (!existsSync(dir)) renameSync(moved, dir);
+    } catch {
+      // left for the next clean
+    }
+  }
 }
 
 /**

@@ -15,8 +15,9 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runRollbackClient } from '../src/cli/rollback-client.js';
-import { DAEMON_VERSION, socketPath } from '../src/watch/daemon-paths.js';
-import { makeRepo } from './support/repo.js';
+import { DAEMON_VERSION, socketPath, trustedSocketPath } from '../src/watch/daemon-paths.js';
+import { daemonRequest } from '../src/watch/daemon-client.js';
+import { git, makeRepo, tempDir } from './support/repo.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -118,6 +119,43 @@ describe('the rollback client', () => {
       expect(await runRollbackClient(['rollback', '2'], c.io), JSON.stringify(bad)).toEqual({ lost: true, json: false });
       expect(c.out() + c.err()).toBe('');
       await new Promise((r) => servers.pop()!.close(r));
+    }
+  });
+
+  it("sends nothing to a socket in a shared temporary directory that is not this user's own 0700 one (a long repository path)", async () => {
+    const tmp = tempDir();
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = path.join(tmp, 'shared');
+    try {
+      const dir = path.join(tmp, 'r'.repeat(60), 'd'.repeat(60));
+      fs.mkdirSync(dir, { recursive: true });
+      git(dir, 'init', '-q');
+      const common = path.join(dir, '.git');
+      const sock = socketPath(common);
+      expect(sock.startsWith(path.join(tmp, 'shared', 'ckpt-'))).toBe(true);
+      const seen = await fakeDaemon(dir, (n, _m, s) => (n === 1 ? ready(s) : s.end(JSON.stringify({ ok: true, exit: 0, output: [[1, 'served\n']], version: DAEMON_VERSION }) + '\n')));
+      for (const mode of [0o777, 0o755, 0o750]) {
+        fs.chmodSync(path.dirname(sock), mode);
+        expect(trustedSocketPath(common), mode.toString(8)).toBeNull();
+        expect(await runRollbackClient(['rollback', '2'], io(dir).io), mode.toString(8)).toBeNull();
+        expect(await daemonRequest(common, 'hello', {}, { connectMs: 500, replyMs: 500 })).toBeNull();
+      }
+      expect(seen.connections).toBe(0);
+      // This user's own 0700 directory: served.
+      fs.chmodSync(path.dirname(sock), 0o700);
+      expect(trustedSocketPath(common)).toBe(sock);
+      const c = io(dir);
+      expect(await runRollbackClient(['rollback', '2'], c.io)).toEqual({ exit: 0 });
+      expect(c.out()).toBe('served\n');
+      expect(seen.connections).toBe(1);
+      // A link to this user's own directory is not one.
+      await new Promise((r) => servers.pop()!.close(r));
+      fs.renameSync(path.dirname(sock), path.join(tmp, 'elsewhere'));
+      fs.symlinkSync(path.join(tmp, 'elsewhere'), path.dirname(sock));
+      expect(trustedSocketPath(common)).toBeNull();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
     }
   });
 

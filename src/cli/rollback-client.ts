@@ -24,7 +24,7 @@
  * changes nothing: the daemon finishes the rollback.
  */
 import { connect } from 'node:net';
-import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, findCommonDir, socketPath } from '../watch/daemon-paths.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, findCommonDir, trustedSocketPath } from '../watch/daemon-paths.js';
 import { parseLeanRollback } from './lean-parse.js';
 import { behaviourEnv, confinement, cwdIdentity, OUTPUT_ENV } from './rollback-wire.js';
 
@@ -72,7 +72,10 @@ export async function runRollbackClient(argv: readonly string[], io: ClientIo = 
     // What confines this process: a sandboxed client is not served by an unconfined daemon (rollback-wire.ts confinement).
     confined: confinement(),
   };
-  const reply = await converse(socketPath(commonDir), request);
+  // A shared socket directory that is not this user's own 0700 one: its env is not sent there (the CLI runs the line).
+  const sock = trustedSocketPath(commonDir);
+  if (sock === null) return null;
+  const reply = await converse(sock, request);
   if (reply === null) return null;
   if (reply === 'lost') return { lost: true, json: !!lean.input.json };
   // In the order the command wrote them, each piece handed to the system before the next: `2>&1` reads as the CLI's own.

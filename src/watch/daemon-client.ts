@@ -6,7 +6,7 @@
  * while it worked) is `null`: the caller then does the work itself.
  */
 import { connect } from 'node:net';
-import { DAEMON_PROTOCOL, DAEMON_VERSION, socketPath } from './daemon-paths.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, trustedSocketPath } from './daemon-paths.js';
 
 /** A reply from the daemon: `ok` plus what the command returns. */
 export interface DaemonReply {
@@ -24,7 +24,9 @@ export interface DaemonReply {
  *   A reply with `ok: false` is returned as is (`code` says why).
  */
 export async function daemonRequest(commonDir: string, cmd: string, body: Record<string, unknown>, opts: { connectMs: number; replyMs: number }): Promise<DaemonReply | null> {
-  return socketRequest(socketPath(commonDir), cmd, body, opts);
+  // A shared socket directory that is not this user's own 0700 one: whatever listens there is not trusted (no daemon).
+  const sock = trustedSocketPath(commonDir);
+  return sock === null ? null : socketRequest(sock, cmd, body, opts);
 }
 
 /**

@@ -13,7 +13,7 @@
  * <common-dir>/ckpt/daemon/log         what the daemon did (appended)
  * ```
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -51,7 +51,40 @@ export function socketPath(commonDir: string): string {
   return path.join(tmpdir(), `ckpt-${uid}`, `${fnv1a(commonDir)}.sock`);
 }
 
-/** 64-bit FNV-1a of the text, hex (a name, not a security boundary: the socket's directory is the user's own). */
+/**
+ * {@link socketPath} when it may be trusted, else null: a socket in the
+ * repository's own daemon directory always; one in the shared temporary
+ * directory (a long path: `ckpt-<uid>/`) only while that directory is a
+ * real directory (not a link) owned by this user, with no permission for
+ * group or others (0700). Another user could otherwise make that directory
+ * first and listen there: a client would send it its `GIT_*` variables
+ * (GIT_CONFIG_PARAMETERS can carry tokens) and its hooks. Null: the client
+ * does without the daemon (its direct path), the daemon does not start.
+ * A directory that does not exist yet is not trusted either (a client has
+ * no daemon to reach then; the daemon makes it 0700 first).
+ */
+export function trustedSocketPath(commonDir: string): string | null {
+  const sock = socketPath(commonDir);
+  const dir = path.dirname(sock);
+  if (dir === daemonDir(commonDir)) return sock;
+  return sharedDirProblem(dir) === null ? sock : null;
+}
+
+/** What makes the shared socket directory `dir` untrusted ("owned by uid 1001", "mode 0775", "not a directory"), or null when it is this user's own 0700 directory. */
+export function sharedDirProblem(dir: string): string | null {
+  try {
+    const st = lstatSync(dir);
+    if (!st.isDirectory()) return 'not a directory';
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) return `owned by uid ${st.uid}`;
+    if ((st.mode & 0o077) !== 0) return `mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}`;
+    return null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'unreadable';
+  }
+}
+
+/** 64-bit FNV-1a of the text, hex (a name, not a security boundary: the socket's directory is the user's own, checked by trustedSocketPath). */
 function fnv1a(text: string): string {
   let h = 0xcbf29ce484222325n;
   for (const b of Buffer.from(text)) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);

@@ -13,7 +13,7 @@ import type { Snapshot } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import type { TakeResult } from '../snapshot/take.js';
 import { autoStartAllowed, startDaemon } from './daemon-control.js';
-import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, socketPath } from './daemon-paths.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, trustedSocketPath } from './daemon-paths.js';
 import { startWatching, type WatchOptions, type Watching } from './watcher.js';
 
 /**
@@ -97,7 +97,9 @@ function subscribe(repo: Repo, opts: WatchOptions, onLine: (line: Record<string,
   return new Promise((resolve) => {
     let ready = false;
     let buf = '';
-    const sock = connect(socketPath(repo.commonDir));
+    const at = trustedSocketPath(repo.commonDir);
+    if (at === null) return resolve(null); // a shared socket directory that is not this user's own: no daemon
+    const sock = connect(at);
     const timer = setTimeout(() => {
       sock.destroy();
       resolve(null);

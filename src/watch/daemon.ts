@@ -44,7 +44,7 @@ import { ObjectWriter } from '../snapshot/object-writer.js';
 import { giveChildrenTheUserEnv } from './daemon-env.js';
 import { COMPACT_QUIET_MS, compactHeap } from './daemon-heap.js';
 import { idleFromEnv } from './daemon-idle.js';
-import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, socketPath } from './daemon-paths.js';
+import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, sharedDirProblem, socketPath } from './daemon-paths.js';
 import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
 import type { PollWatch } from './poll-watch.js';
 import type { RollbackServer } from './rollback-service.js';
@@ -303,6 +303,16 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   for (const f of readdirSync(ddir)) if (/^daemon\.json\.\d+\.tmp$/.test(f)) rmSync(path.join(ddir, f), { force: true });
   const sockPath = socketPath(first.commonDir);
   mkdirSync(path.dirname(sockPath), { recursive: true, mode: 0o700 });
+  // The shared temporary directory (a long path) must be this user's own 0700 one: clients do not trust another (daemon-paths.ts trustedSocketPath).
+  const unsafe = path.dirname(sockPath) === ddir ? null : sharedDirProblem(path.dirname(sockPath));
+  if (unsafe !== null) {
+    log(`not started: the socket's directory ${path.dirname(sockPath)} is not this user's own (${unsafe})`);
+    process.off('uncaughtException', crashed);
+    await release().catch(() => undefined);
+    throw new CkptError('FS_FAILED', `the daemon's socket directory ${path.dirname(sockPath)} is not this user's own 0700 directory (${unsafe})`, {
+      hint: `Remove it or make it yours with mode 0700 (\`chmod 700 ${path.dirname(sockPath)}\`), or set TMPDIR to a directory of your own.`,
+    });
+  }
   rmSync(sockPath, { force: true }); // a socket left by a killed daemon: we hold the lock, it is stale
   const startedAt = Date.now();
   const idleMs = opts.idleMs ?? idle;

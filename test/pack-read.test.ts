@@ -11,7 +11,8 @@
  * the hash can tell two blobs of one size whose offsets were swapped in the
  * index (each inflates right): neither is returned. A damaged entry size
  * stops zlib at that size; a delta past `maxBytes` inflates no base. One
- * PackReader for many objects inflates each entry of a chain once (its
+ * PackReader sizes every object from its entry's header (a delta's from its
+ * own, inflating only its first bytes) as git does; one for many objects inflates each entry of a chain once (its
  * cache), and gives the same bytes with a cache too small to keep any.
  */
 import { randomBytes } from 'node:crypto';
@@ -166,6 +167,13 @@ describe('objects read from ckpt packs in process', () => {
       const [, , , , offset] = baseLine.trim().split(/\s+/);
       const packFile = path.join(packDir, `pack-${name}.pack`);
       const pack = fs.readFileSync(packFile);
+      // Sizes and types from the entries' headers alone (a delta's from its own header and its chain's end): git's.
+      const sizer = new PackReader(repo);
+      inflated.length = 0;
+      for (const id of ids) expect(sizer.header(id), id).toEqual({ type: 'blob', size: Number(storeGit(dir, 'cat-file', '-s', id)) });
+      expect(sizer.header(ids[0]!.replace(/^./, (c) => (c === '0' ? '1' : '0')))).toBeUndefined();
+      sizer.close();
+      expect(Math.max(0, ...inflated)).toBeLessThan(100);
       // One reader for all (a restore's): each entry inflated once, the chains' bases from its cache; with a cache too small for any, the same bytes.
       for (const cacheBytes of [undefined, 100]) {
         inflated.length = 0;

@@ -132,12 +132,19 @@ export function readLooseObject(repo: Repo, oid: string, maxBytes = Infinity): L
     }
   }
   if (!raw) return undefined;
+  const head = parseHeader(raw);
+  if (!head) return undefined;
+  const content = raw.subarray(head.end);
+  return head.size === content.length ? { type: head.type, content } : undefined;
+}
+
+/** A loose object's header at the start of `raw` (`blob 123\0`): its type, its size and where its content begins; undefined when it is not one. */
+function parseHeader(raw: Buffer): { type: LooseObject['type']; size: number; end: number } | undefined {
   const nul = raw.indexOf(0);
-  if (nul < 0) return undefined;
-  const [type, size] = raw.subarray(0, nul).toString('latin1').split(' ');
-  const content = raw.subarray(nul + 1);
-  if (!type || !['blob', 'tree', 'commit', 'tag'].includes(type) || Number(size) !== content.length) return undefined;
-  return { type: type as LooseObject['type'], content };
+  if (nul < 0 || nul > 32) return undefined;
+  const [type, size, more] = raw.subarray(0, nul).toString('latin1').split(' ');
+  if (!type || !['blob', 'tree', 'commit', 'tag'].includes(type) || !/^\d+$/.test(size ?? '') || more !== undefined) return undefined;
+  return { type: type as LooseObject['type'], size: Number(size), end: nul + 1 };
 }
 
 /**
@@ -160,11 +167,8 @@ export function readLooseHeader(repo: Repo, oid: string): { type: LooseObject['t
       const head = Buffer.alloc(512);
       const n = readSync(fd, head, 0, head.length, 0);
       const raw = inflateSync(head.subarray(0, n), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-      const nul = raw.indexOf(0);
-      if (nul < 0) return undefined;
-      const [type, size] = raw.subarray(0, nul).toString('latin1').split(' ');
-      if (!type || !['blob', 'tree', 'commit', 'tag'].includes(type) || !/^\d+$/.test(size ?? '')) return undefined;
-      return { type: type as LooseObject['type'], size: Number(size) };
+      const parsed = parseHeader(raw);
+      return parsed && { type: parsed.type, size: parsed.size };
     } catch {
       return undefined;
     } finally {

@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { inflateSync } from 'node:zlib';
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import type { LooseObject } from './loose.js';
 import type { Repo } from './repo-type.js';
 import { shadowObjectsDir } from './shadow.js';
@@ -95,6 +95,28 @@ export class PackReader {
       }
       if (got === 'absent') continue;
       return got;
+    }
+    return undefined;
+  }
+
+  /**
+   * The type and size of `oid` from its pack entry's header, without
+   * inflating the object: a whole entry's size is in its header; a delta's
+   * is the second number of the delta (the first bytes of its stream) and
+   * its type that of the end of its chain (headers only). Undefined when no
+   * pack lists it or its entry is not one this reads. Never throws.
+   */
+  header(oid: string): { type: StoredObject['type']; size: number } | undefined {
+    if (oid.length !== this.repo.zeroOid.length || !/^[0-9a-f]+$/.test(oid)) return undefined;
+    const id = Buffer.from(oid, 'hex');
+    for (const pack of this.list()) {
+      try {
+        const offset = findOffset(pack, id);
+        if (offset === null) continue;
+        return entryHeader(pack, offset);
+      } catch {
+        return undefined;
+      }
     }
     return undefined;
   }
@@ -218,43 +240,17 @@ function readEntry(pack: HeldPack, offset: number, maxBytes: number, depth: numb
   if (depth > MAX_DEPTH) return undefined;
   const hit = cache.get(offset);
   if (hit) return hit.content.length <= maxBytes ? hit : undefined;
-  const { fd, hashLen } = pack;
-  const head = Buffer.alloc(32 + hashLen);
-  const n = readSync(fd, head, 0, head.length, offset);
-  let i = 0;
-  let b = head[i++]!;
-  const code = (b >> 4) & 7;
-  let size = b & 15;
-  for (let shift = 4; b & 0x80; shift += 7) {
-    if (i >= n) return undefined;
-    b = head[i++]!;
-    size += (b & 0x7f) * 2 ** shift;
-  }
-  let baseAt: number | null | undefined = null;
-  if (code === 6) {
-    // OFS_DELTA: the base's offset before this entry (git's offset encoding: each further byte adds one).
-    b = head[i++]!;
-    let back = b & 0x7f;
-    while (b & 0x80) {
-      if (i >= n) return undefined;
-      b = head[i++]!;
-      back = (back + 1) * 128 + (b & 0x7f);
-    }
-    baseAt = offset - back;
-  } else if (code === 7) {
-    baseAt = findOffset(pack, head.subarray(i, i + hashLen));
-    i += hashLen;
-    if (baseAt === null || baseAt === undefined) return undefined; // a base outside this pack (a thin pack): git
-  } else if (code < 1 || code > 4) return undefined;
+  const e = entryAt(pack, offset);
+  if (!e) return undefined;
+  const { code, size, baseAt } = e;
   if (baseAt === null && size > maxBytes) return undefined;
-  const data = inflateAt(pack, offset + i, size);
+  const data = inflateAt(pack, e.dataAt, size);
   if (!data) return undefined;
   if (baseAt === null) {
     const whole = { type: TYPES[code]!, content: data };
     if (depth > 0) cache.put(offset, whole);
     return whole;
   }
-  if (baseAt <= 0 || baseAt >= offset) return undefined;
   // The delta's two sizes first (its base's, its result's): a result past the bound reads no base; the base is bounded by its own.
   const sizes = deltaSizes(data);
   if (!sizes || sizes.result > maxBytes) return undefined;
@@ -287,6 +283,60 @@ function inflateAt(pack: OpenPack, pos: number, size: number): Buffer | undefine
     return undefined; // not a stream, or one longer than its header says
   }
   return out.length === size ? out : undefined;
+}
+
+/** The header of the entry at `offset`: whole, or a delta (its result's size, the type at the end of its chain); undefined when not one this reads. */
+function entryHeader(pack: HeldPack, offset: number): { type: StoredObject['type']; size: number } | undefined {
+  let size: number | undefined;
+  for (let depth = 0, at = offset; depth <= MAX_DEPTH; depth++) {
+    const e = entryAt(pack, at);
+    if (!e) return undefined;
+    if (e.baseAt === null) return { type: TYPES[e.code]!, size: size ?? e.size };
+    if (size === undefined) {
+      // The delta's result size: the second number at the start of its stream (a few bytes inflated).
+      const raw = Buffer.allocUnsafe(Math.max(0, Math.min(64, pack.end - e.dataAt)));
+      const n = readSync(pack.fd, raw, 0, raw.length, e.dataAt);
+      const head = inflateSync(raw.subarray(0, n), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      const sizes = deltaSizes(head);
+      if (!sizes) return undefined;
+      size = sizes.result;
+    }
+    at = e.baseAt;
+  }
+  return undefined;
+}
+
+/** An entry's header: its type code, its stored size, its base's offset (null: a whole object) and where its zlib stream begins. */
+function entryAt(pack: HeldPack, offset: number): { code: number; size: number; baseAt: number | null; dataAt: number } | undefined {
+  const { fd, hashLen } = pack;
+  const head = Buffer.alloc(32 + hashLen);
+  const n = readSync(fd, head, 0, head.length, offset);
+  let i = 0;
+  let b = head[i++]!;
+  const code = (b >> 4) & 7;
+  let size = b & 15;
+  for (let shift = 4; b & 0x80; shift += 7) {
+    if (i >= n) return undefined;
+    b = head[i++]!;
+    size += (b & 0x7f) * 2 ** shift;
+  }
+  let baseAt: number | null = null;
+  if (code === 6) {
+    b = head[i++]!;
+    let back = b & 0x7f;
+    while (b & 0x80) {
+      if (i >= n) return undefined;
+      b = head[i++]!;
+      back = (back + 1) * 128 + (b & 0x7f);
+    }
+    baseAt = offset - back;
+  } else if (code === 7) {
+    baseAt = findOffset(pack, head.subarray(i, i + hashLen));
+    i += hashLen;
+    if (baseAt === null) return undefined;
+  } else if (code < 1 || code > 4) return undefined;
+  if (baseAt !== null && (baseAt <= 0 || baseAt >= offset)) return undefined;
+  return { code, size, baseAt, dataAt: offset + i };
 }
 
 /** A delta's header (gitformat-pack(5)): the sizes of its base and of its result, or undefined when the delta is too short to give them. */

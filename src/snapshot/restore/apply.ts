@@ -108,8 +108,8 @@ export class Applier {
     let kept = 0;
     for (const oid of new Set(plan.writes.filter((e) => e.dstMode !== '120000').map((e) => e.dstOid))) {
       if (BATCH_BYTES - kept < DIRECT_BYTES) {
-        // It may not fit beside those kept: its size from its header alone, its bytes read once, with its batch.
-        const head = readLooseHeader(this.repo, oid);
+        // It may not fit beside those kept: its size from its header alone (loose, or its pack entry's), its bytes read once, with its batch.
+        const head = readLooseHeader(this.repo, oid) ?? this.packs.header(oid);
         if (head && head.type === 'blob' && head.size <= DIRECT_BYTES && kept + head.size > BATCH_BYTES) {
           this.sizes.set(oid, head.size);
           continue;

@@ -38,48 +38,39 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
+/**
+ * Builds `dist/<name>.cjs` from `entry`: one CommonJS file (Node starts a
+ * CommonJS entry 4-7 ms faster than an ES module one) that must hold only
+ * the sources `inputs` and import only `node:` built-ins; anything else
+ * reaching the bundle fails the build.
+ */
+async function buildTiny(name, entry, inputs) {
+  const res = await build({
+    entryPoints: { [name]: entry },
+    outdir: 'dist',
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external,
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const out = res.metafile.outputs[`dist/${name}.cjs`];
+  const strays = [...Object.keys(res.metafile.inputs).filter((f) => !inputs.includes(f)), ...out.imports.filter((i) => !i.path.startsWith('node:')).map((i) => i.path)];
+  if (strays.length > 0) throw new Error(`dist/${name}.cjs must hold only ${inputs.join(', ')} and import only node: built-ins; it has ${strays.join(', ')}`);
+}
 // The installed hook command's entry (src/hook/main.ts, bin/ckpt-hook.cjs): one
 // file holding everything the daemon's path runs, with no import but Node's
 // built-ins (the CLI's hook is loaded at run time from dist/cli.js only when
 // the daemon does not serve the hook). Built apart from the CLI, so no chunk
-// shared with it is imported; anything else reaching the bundle fails the build.
-// CommonJS: Node starts a CommonJS entry 4-7 ms faster than an ES module one.
-const HOOK_INPUTS = ['src/hook/main.ts', 'src/hook/client.ts', 'src/watch/daemon-client.ts', 'src/watch/daemon-paths.ts'];
-const hook = await build({
-  entryPoints: { hook: 'src/hook/main.ts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  external,
-  sourcemap: true,
-  metafile: true,
-  logLevel: 'warning',
-});
-const hookOut = hook.metafile.outputs['dist/hook.cjs'];
-const strays = [...Object.keys(hook.metafile.inputs).filter((f) => !HOOK_INPUTS.includes(f)), ...hookOut.imports.filter((i) => !i.path.startsWith('node:')).map((i) => i.path)];
-if (strays.length > 0) throw new Error(`dist/hook.cjs must hold only ${HOOK_INPUTS.join(', ')} and import only node: built-ins; it has ${strays.join(', ')}`);
+// shared with it is imported.
+await buildTiny('hook', 'src/hook/main.ts', ['src/hook/main.ts', 'src/hook/client.ts', 'src/watch/daemon-client.ts', 'src/watch/daemon-paths.ts']);
 // `ckpt rollback`'s client of the daemon (src/cli/rollback-client.ts): bin/ckpt.js runs it before it
 // loads the CLI, so a rollback the daemon serves loads this file alone; the same rule as the hook's.
-const ROLLBACK_INPUTS = ['src/cli/rollback-client.ts', 'src/cli/lean-parse.ts', 'src/cli/rollback-wire.ts', 'src/watch/daemon-paths.ts'];
-const rb = await build({
-  entryPoints: { rollback: 'src/cli/rollback-client.ts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  external,
-  sourcemap: true,
-  metafile: true,
-  logLevel: 'warning',
-});
-const rbOut = rb.metafile.outputs['dist/rollback.cjs'];
-const rbStrays = [...Object.keys(rb.metafile.inputs).filter((f) => !ROLLBACK_INPUTS.includes(f)), ...rbOut.imports.filter((i) => !i.path.startsWith('node:')).map((i) => i.path)];
-if (rbStrays.length > 0) throw new Error(`dist/rollback.cjs must hold only ${ROLLBACK_INPUTS.join(', ')} and import only node: built-ins; it has ${rbStrays.join(', ')}`);
+await buildTiny('rollback', 'src/cli/rollback-client.ts', ['src/cli/rollback-client.ts', 'src/cli/lean-parse.ts', 'src/cli/rollback-wire.ts', 'src/watch/daemon-paths.ts']);
 await buildClient();
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freezeUnderTest, UNDER_TEST, ckpt, chainTip } from './lib/ckpt.mjs';
-import { ask } from './lib/daemon.mjs';
+import { ask, waitReady } from './lib/daemon.mjs';
 import { ensureRepo, Mutator, resetRepo } from './lib/repo-gen.mjs';
 import { hookPayload } from './lib/hook.mjs';
 import { optionValue } from './lib/options.mjs';
@@ -79,22 +79,10 @@ for (let run = 0; run < runs; run++) {
   const child = spawn(process.execPath, [...nodeOpts, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], env });
   let exited = false;
   child.on('exit', () => (exited = true));
-  let version = null;
-  let readyMs = null;
-  let status;
-  while (performance.now() - t0 < 60_000 && !exited) {
-    const hello = await ask(sockPath, { cmd: 'hello' }, 1000);
-    if (hello?.ok) version = hello.version;
-    if (version) {
-      const s = await ask(sockPath, { version, cmd: 'status' }, 5000);
-      if (s?.ok && s.status.worktrees[0]?.watches > 0) {
-        readyMs = performance.now() - t0;
-        status = s.status;
-        break;
-      }
-    }
-    await sleep(5);
-  }
+  const up = await waitReady(sockPath, t0, () => exited, 60_000);
+  const version = up?.version ?? null;
+  const readyMs = up?.readyMs ?? null;
+  const status = up?.status ?? undefined;
   const ready = mem(child.pid);
   const settleMs = Number(optionValue(argv, '--settle', '0'));
   let settled = null;

@@ -14,7 +14,7 @@ import { UNDER_TEST, ckpt, storeObjectsDir } from './ckpt.mjs';
 import { assert, log, spawnTimed, step } from './env.mjs';
 import { median, mkRow, printRow } from './measure.mjs';
 import { ensureRepo, Mutator, resetRepo } from './repo-gen.mjs';
-import { ask } from './daemon.mjs';
+import { ask, waitReady } from './daemon.mjs';
 import { gitTempIndexRestore } from './rollback.mjs';
 
 /** Issue 11's rollback target: the whole process at most bare Node plus this, in ms (median, at 100k files). */
@@ -36,18 +36,9 @@ export async function startDaemonProcess(bin, dir, sockPath, env) {
     for (let i = 0; i < 400 && !exited; i++) await sleep(25);
     if (!exited) child.kill('SIGKILL');
   };
-  const t0 = performance.now();
-  let version = null;
-  while (performance.now() - t0 < 120_000 && !exited) {
-    const hello = await ask(sockPath, { cmd: 'hello' }, 1000);
-    if (hello?.ok) version = hello.version;
-    if (version) {
-      const s = await ask(sockPath, { version, cmd: 'status' }, 5000);
-      if (s?.ok && s.status.worktrees[0]?.watches > 0) return { version, stop: () => stop(version) };
-    }
-    await sleep(5);
-  }
-  await stop(version);
+  const ready = await waitReady(sockPath, performance.now(), () => exited);
+  if (ready?.readyMs != null) return { version: ready.version, stop: () => stop(ready.version) };
+  await stop(ready?.version ?? null);
   throw new Error('the daemon did not become ready');
 }
 

@@ -56,6 +56,25 @@ export function ask(sockPath, msg, timeoutMs = 5000) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Waits for a daemon spawned at `t0` (performance.now(), ms) to be ready: its `hello` answered, then its
+ * status showing its first worktree watched. Gives up once `exited()` says the process ended or after
+ * `boundMs`. Returns its version, the ready time in ms since `t0` and that status, or null.
+ */
+export async function waitReady(sockPath, t0, exited, boundMs = 120_000) {
+  let version = null;
+  while (performance.now() - t0 < boundMs && !exited()) {
+    const hello = await ask(sockPath, { cmd: 'hello' }, 1000);
+    if (hello?.ok) version = hello.version;
+    if (version) {
+      const s = await ask(sockPath, { version, cmd: 'status' }, 5000);
+      if (s?.ok && s.status.worktrees[0]?.watches > 0) return { version, readyMs: performance.now() - t0, status: s.status };
+    }
+    await sleep(5);
+  }
+  return version ? { version, readyMs: null, status: null } : null;
+}
+
+/**
  * The fsync a step cannot avoid: `n` new files of `bytes` each fsynced at
  * once (created beforehand, as the pool does); ms. A step fsyncs its pack,
  * the pack's index, its commit and its ref at once (4 files); the loose
@@ -184,23 +203,12 @@ export async function benchDaemon(label, { quick }) {
   let exited = false;
   child.on('exit', () => (exited = true));
   let version = null;
-  let readyMs = null;
-  let status = null;
   const out = { label, rows, readyMs: null, rssMB: null, rssAfterMB: null, watches: null, bareMB: bareNodeRss() / 1e6, ...memoryBaseline() };
   try {
-    while (performance.now() - t0 < 120_000 && !exited) {
-      const hello = await ask(sockPath, { cmd: 'hello' }, 1000);
-      if (hello?.ok) version = hello.version;
-      if (version) {
-        const s = await ask(sockPath, { version, cmd: 'status' }, 5000);
-        if (s?.ok && s.status.worktrees[0]?.watches > 0) {
-          readyMs = performance.now() - t0;
-          status = s.status;
-          break;
-        }
-      }
-      await sleep(5);
-    }
+    const ready = await waitReady(sockPath, t0, () => exited);
+    version = ready?.version ?? null;
+    const readyMs = ready?.readyMs ?? null;
+    const status = ready?.status;
     assert(readyMs !== null, 'the daemon did not become ready');
     out.readyMs = readyMs;
     out.rssMB = status.rssBytes / 1e6;

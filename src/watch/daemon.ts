@@ -323,6 +323,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   let requests = 0;
   let rollbacksRun = 0;
   const rollbackRefusals: Record<string, number> = {};
+  /** Counts a `rollback` request refused, by its reason (status `rollbackRefusals`). */
+  const refused = (reason: string): void => {
+    rollbackRefusals[reason] = (rollbackRefusals[reason] ?? 0) + 1;
+  };
   /** Rollbacks running for their clients (the `rollback` request). */
   const rollbacks = new Set<Promise<unknown>>();
   let lastActivity = Date.now();
@@ -899,7 +903,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       case 'rollback': {
         // `ckpt rollback` run here for its client (cli/rollback-client.ts), by the CLI's own code (cli/daemon-rollback.ts).
         if (!opts.rollback) {
-          rollbackRefusals['no rollbacks'] = (rollbackRefusals['no rollbacks'] ?? 0) + 1;
+          refused('no rollbacks');
           return { ok: false, code: 'UNSERVED', message: 'this daemon runs no rollbacks' };
         }
         // Counted while it runs: the daemon neither releases its files under it nor stops before it ends.
@@ -916,7 +920,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
           else if (reply.ok === false) {
             // Why a rollback fell back to the CLI (a PATH that differs because an agent's hook started the daemon, a sandbox): logged and counted.
             const reason = typeof reply.reason === 'string' ? reply.reason : String(reply.code);
-            rollbackRefusals[reason] = (rollbackRefusals[reason] ?? 0) + 1;
+            refused(reason);
             log(`rollback refused (${String(reply.code)}, ${reason}): ${String(reply.message)}`);
           }
           return reply;

@@ -4,7 +4,10 @@
 // take their options from their own schema and leave the exit code to
 // cli/main.ts, so they never reference `process.stdout`, `process.stderr`,
 // `console`, `process.argv`, `process.exit` or `process.exitCode` themselves
-// (docs/architecture.md, "Layers"). Run by `npm run lint:layers`.
+// (docs/architecture.md, "Layers"). And no file under src/ spells a count
+// with a "(s)" or "(es)" plural ("file(s)"): counts are words, "1 file",
+// "2 files" (core/plural.ts counted()), in the terminal and the browser.
+// Run by `npm run lint:layers`.
 //
 //   node scripts/check-output.mjs [ROOT] [--exceptions FILE]
 //
@@ -104,6 +107,28 @@ export function findOutputReferences(fileName, source) {
   return found;
 }
 
+/** "file(s)", "process(es)": a noun with its plural in parentheses. */
+const PLURAL_SHORTCUT = /[A-Za-z]+\((?:s|es)\)/g;
+
+/**
+ * The "(s)" plurals in the strings of one source file (string literals and
+ * the text parts of template literals; comments and regular expressions are
+ * not strings): `{ line, text }`, `line` 1-based, `text` the shortcut as
+ * written. Counts go through core/plural.ts (`counted(n, 'file')`).
+ */
+export function findPluralShortcuts(fileName, source) {
+  const sf = ts.createSourceFile(fileName, source, ts.ScriptTarget.Latest, true, fileName.endsWith('x') ? ts.ScriptKind.TSX : ts.ScriptKind.TS);
+  const found = [];
+  const visit = (node) => {
+    if (ts.isStringLiteralLike(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) {
+      for (const m of node.text.matchAll(PLURAL_SHORTCUT)) found.push({ line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1, text: m[0] });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
+}
+
 function main() {
   const args = process.argv.slice(2);
   const exceptions = new Map(KNOWN_EXCEPTIONS);
@@ -143,9 +168,16 @@ function main() {
     }
   }
   for (const rel of exceptions.keys()) if (!files.includes(rel)) console.log(`note: ${rel} (in KNOWN_EXCEPTIONS) does not exist: remove its entry`);
-  const summary = `${files.length} command files checked: ${errors} forbidden references, ${known} known exceptions`;
-  if (errors > 0) {
-    console.log(`✘ ${summary}. Command files print through ctx.out (cli/output.ts), never process.stdout, process.stderr or console; they take their options from their schema, not process.argv, and leave process.exit and the exit code to cli/main.ts.`);
+  let plurals = 0;
+  for (const rel of tsFiles(root, 'src')) {
+    for (const r of findPluralShortcuts(rel, fs.readFileSync(path.join(root, rel), 'utf8'))) {
+      plurals++;
+      console.log(`error: ${rel}:${r.line}: ${JSON.stringify(r.text)}: spell the count with counted() (src/core/plural.ts), "1 file" / "2 files"`);
+    }
+  }
+  const summary = `${files.length} command files checked: ${errors} forbidden references, ${known} known exceptions; ${plurals} "(s)" plurals in src/`;
+  if (errors > 0 || plurals > 0) {
+    console.log(`✘ ${summary}. Counts are spelled in words (core/plural.ts). Command files print through ctx.out (cli/output.ts), never process.stdout, process.stderr or console; they take their options from their schema, not process.argv, and leave process.exit and the exit code to cli/main.ts.`);
     process.exit(1);
   }
   console.log(`✔ ${summary}.`);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ESM script without type declarations
-import { findOutputReferences } from '../scripts/check-output.mjs';
+import { findOutputReferences, findPluralShortcuts } from '../scripts/check-output.mjs';
 import { tempDir, write } from './support/repo.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -149,5 +149,34 @@ describe('command files never print, read argv or exit by themselves (scripts/ch
     const more = check(dir);
     expect(more.stdout).toContain('error: src/cli/commands/hook.ts:1: process.exit');
     expect(more.status).toBe(1);
+  });
+});
+
+describe('counts are spelled in words, never "file(s)" (scripts/check-output.mjs)', () => {
+  const script = path.join(ROOT, 'scripts', 'check-output.mjs');
+  const check = (dir: string) => spawnSync(process.execPath, [script, dir], { encoding: 'utf8' });
+  const found = (src: string) => (findPluralShortcuts('x.ts', src) as { line: number; text: string }[]).map((r) => `${r.line}:${r.text}`);
+
+  it('finds a "(s)" or "(es)" plural in string and template literals, not in comments or regular expressions', () => {
+    const src = [
+      "const a = 'file(s) changed';",
+      'const b = `${n} request(s), ${m} process(es)`;',
+      '// a comment about file(s)',
+      'const re = /(s)/;',
+      "const c = 'f(x) and (s) alone';",
+    ].join('\n');
+    expect(found(src)).toEqual(['1:file(s)', '2:request(s)', '2:process(es)']);
+  });
+
+  it('exits 1 for a source file that prints one, 0 once it is spelled with counted()', () => {
+    const dir = tempDir('ckpt-guards-');
+    write(dir, { 'src/cli/commands/fine.ts': 'export {};\n', 'src/watch/log.ts': 'export const line = (n: number) => `${n} request(s)`;\n' });
+    const bad = check(dir);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain('error: src/watch/log.ts:1: "request(s)"');
+    write(dir, { 'src/watch/log.ts': "import { counted } from '../core/plural.js';\nexport const line = (n: number) => counted(n, 'request');\n" });
+    const good = check(dir);
+    expect(good.stdout).toContain('0 "(s)" plurals in src/');
+    expect(good.status).toBe(0);
   });
 });

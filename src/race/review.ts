@@ -19,6 +19,7 @@ import { runProcess, type ProcessResult } from '../agents/process.js';
 import { parseOutput, type ParsedOutput } from '../agents/presets.js';
 import { parseDuration } from '../core/duration.js';
 import { CkptError } from '../core/errors.js';
+import { counted } from '../core/plural.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
@@ -128,7 +129,7 @@ function attemptSection(a: Attempt, patch: string, files: number): string {
     ? `Its check \`${a.check.command}\` ${a.check.passed ? 'passed' : a.check.timedOut ? 'ran out of time' : `failed (exit ${a.check.exitCode})`}${a.rounds && a.rounds.length > 1 ? ` in round ${a.rounds.length}` : ''}. The end of its output:\n<check-output>\n${a.check.tail.trimEnd()}\n</check-output>`
     : 'It had no check.';
   return [
-    `=== attempt ${a.name} (${a.agent}${a.model ? `@${a.model}` : ''}): ${files} file(s) changed against the base`,
+    `=== attempt ${a.name} (${a.agent}${a.model ? `@${a.model}` : ''}): ${counted(files, 'file')} changed against the base`,
     '<diff>',
     shown.trimEnd(),
     ...(bytes > REVIEW_DIFF_MAX_BYTES ? [`[ckpt: the diff is ${bytes} bytes; only its first ${REVIEW_DIFF_MAX_BYTES} are shown]`] : []),

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { CkptError, isCkptError } from '../core/errors.js';
 import { acquireOwnedLock, currentPidNamespace, isHeld } from '../core/owned-lock.js';
+import { counted } from '../core/plural.js';
 import type { NotCaptured, SnapshotInput, SnapshotKind } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { FOLD_AT_PACKS, foldPacks, storePacks } from '../git/pack-fold.js';
@@ -648,7 +649,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         paths = [];
         slot.known = new Set([res.snapshot.tree]);
         slot.status.snapshots++;
-        log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${group.length} request(s)), ${how}`);
+        log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${counted(group.length, 'request')}), ${how}`);
         for (const r of group) r.settled = true;
         for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings, ...('rebuilt' in res && res.rebuilt ? { rebuilt: res.rebuilt } : {}) });
       }

@@ -5,6 +5,7 @@
  */
 import type { PickAnswer } from '../wire.js';
 import { ApiError, failureOf } from './api.js';
+import { counted } from '../../core/plural.js';
 import { byId, h } from './dom.js';
 import type { RaceView } from './state.js';
 
@@ -30,7 +31,7 @@ export function confirmPick(view: RaceView, name: string, after: () => Promise<v
       'div',
       { class: 'modal', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'modal-title' },
       h('h2', { id: 'modal-title', text: 'Pick ' + name + '?' }),
-      h('p', { text: 'Its changes against the base (' + a.files + ' file(s), +' + a.insertions + ' −' + a.deletions + ') become uncommitted changes in your worktree ' + view.race.worktree + ', exactly as `race pick ' + name + '` does.' }),
+      h('p', { text: 'Its changes against the base (' + counted(a.files, 'file') + ', +' + a.insertions + ' −' + a.deletions + ') become uncommitted changes in your worktree ' + view.race.worktree + ', exactly as `race pick ' + name + '` does.' }),
       h('p', { text: 'A checkpoint is recorded first, so `ckpt rollback --undo` in that worktree takes the pick back. If it would overwrite newer work of yours, nothing is changed.' }),
       h(
         'div',
@@ -58,7 +59,7 @@ async function doPick(view: RaceView, name: string, after: () => Promise<void>):
       'div',
       { class: 'notice ok', id: 'pick-ok' },
       h('b', { text: 'Picked ' + name + '. ' }),
-      res.changes.length + ' file(s) changed in ' + view.race.worktree + '. Undo with ',
+      counted(res.changes.length, 'file') + ' changed in ' + view.race.worktree + '. Undo with ',
       h('code', { text: 'ckpt rollback --undo' }),
       ' there.',
       res.changes.length ? h('pre', { text: res.changes.map((c) => c.action + ' ' + c.path).join('\n') }) : null,

@@ -1,5 +1,6 @@
 /** The race page's summary table (one row per attempt, with its timeline and pick buttons) and the comparison overview line. */
 import type { Attempt } from '../../race/types.js';
+import { counted } from '../../core/plural.js';
 import { byId, h, note } from './dom.js';
 import { fmtDuration, fmtTokens } from './format.js';
 import { judgeLine, reviewsCell, roundsCell } from './rounds.js';
@@ -69,7 +70,7 @@ export function renderOverview(view: RaceView): void {
   const idx = view.index;
   const only = idx.files.filter((f) => f.only).length;
   byId('overview')?.replaceChildren(
-    h('div', { class: 'meta', id: 'overview-text' }, idx.files.length + ' file(s) changed · ' + idx.disagreements.length + ' disagreement(s) · ' + only + ' file(s) only one attempt touched', h('span', { id: 'navstatus' })),
+    h('div', { class: 'meta', id: 'overview-text' }, counted(idx.files.length, 'file') + ' changed · ' + counted(idx.disagreements.length, 'disagreement') + ' · ' + counted(only, 'file') + ' only one attempt touched', h('span', { id: 'navstatus' })),
     ...(idx.missing.length ? [note('Left out (no snapshot yet): ' + idx.missing.join(', '), 'notice')] : []),
   );
 }

@@ -49,6 +49,8 @@ interface Watched extends FSWatcher {
 const DIR = Symbol('directory');
 const INO = Symbol('inode');
 const UNREAD = Symbol('gitignore not read');
+/** fs.watch's options for every directory: one object, not one per watch. */
+const NOT_PERSISTENT = { persistent: false } as const;
 
 /** Counters shown by `ckpt daemon status`. */
 export interface TreeWatchStats {
@@ -265,8 +267,10 @@ export class TreeWatch {
     }
   }
 
+  /** The absolute path of `dir` (worktree-relative, POSIX, as the walk builds it: already normal, so joined without path.join's normalising). */
   private abs(dir: string): string {
-    return dir ? path.join(this.repo.worktree, dir) : this.repo.worktree;
+    if (!dir) return this.repo.worktree;
+    return this.repo.worktree.endsWith('/') ? this.repo.worktree + dir : `${this.repo.worktree}/${dir}`;
   }
 
   /** Places the watch of `dir` (inode `ino`, read before), unless it has one: the watch, or null (then a failure marks the next snapshot full). */
@@ -274,7 +278,7 @@ export class TreeWatch {
     if (this.dirs.has(dir)) return null;
     let watcher: Watched;
     try {
-      watcher = watch(abs, { persistent: false }) as Watched;
+      watcher = watch(abs, NOT_PERSISTENT) as Watched;
     } catch (err) {
       this.markFull(`a directory could not be watched (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${dir || '.'}`);
       return null;

@@ -107,8 +107,12 @@ export function findOutputReferences(fileName, source) {
   return found;
 }
 
-/** "file(s)", "process(es)": a noun with its plural in parentheses. */
-const PLURAL_SHORTCUT = /[A-Za-z]+\((?:s|es)\)/g;
+/**
+ * "file(s)", "process(es)": a noun with its plural in parentheses; or a
+ * string that starts with one, its noun built from parts (`${what}(s)`,
+ * `name + '(s)'`).
+ */
+const PLURAL_SHORTCUT = /(?:^|[A-Za-z]+)\((?:s|es)\)/g;
 
 /**
  * The "(s)" plurals in the strings of one source file (string literals and

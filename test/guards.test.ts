@@ -164,8 +164,10 @@ describe('counts are spelled in words, never "file(s)" (scripts/check-output.mjs
       '// a comment about file(s)',
       'const re = /(s)/;',
       "const c = 'f(x) and (s) alone';",
+      'const d = `${n} ${what}(s) left`;',
+      "const e = what + '(es)';",
     ].join('\n');
-    expect(found(src)).toEqual(['1:file(s)', '2:request(s)', '2:process(es)']);
+    expect(found(src)).toEqual(['1:file(s)', '2:request(s)', '2:process(es)', '6:(s)', '7:(es)']);
   });
 
   it('exits 1 for a source file that prints one, 0 once it is spelled with counted()', () => {

@@ -43,7 +43,7 @@ import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import type { WorktreeReader } from '../snapshot/reader.js';
 import { ObjectWriter } from '../snapshot/object-writer.js';
 import { giveChildrenTheUserEnv } from './daemon-env.js';
-import { COMPACT_QUIET_MS, compactHeap } from './daemon-heap.js';
+import { COMPACT_QUIET_MS, compactHeap, GROWN_BYTES, GROWN_QUIET_MS, heapTotalBytes } from './daemon-heap.js';
 import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, sharedDirProblem, socketPath } from './daemon-paths.js';
 import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
@@ -335,8 +335,19 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   let released = false;
   /** When work that allocates (a snapshot, a read, the trees read ahead) last ended, ms since the epoch; 0 once the heap was compacted after it (daemon-heap.ts). */
   let workEndedAt = 0;
+  /** V8's heap (committed, bytes) after the last compaction, or when the daemon was ready; 0 until then (no early compaction is armed before every request counter exists). */
+  let heapBase = 0;
+  /** The early compaction armed after work that grew the heap by {@link GROWN_BYTES} (daemon-heap.ts), or null. */
+  let grownTimer: NodeJS.Timeout | null = null;
   const workDone = (): void => {
     workEndedAt = Date.now();
+    if (heapBase === 0 || heapTotalBytes() - heapBase < GROWN_BYTES) return;
+    if (grownTimer) clearTimeout(grownTimer);
+    grownTimer = setTimeout(() => {
+      grownTimer = null;
+      compactIfQuiet(GROWN_QUIET_MS, 'after work');
+    }, GROWN_QUIET_MS);
+    grownTimer.unref();
   };
   const touch = (): void => {
     lastActivity = Date.now();
@@ -1095,6 +1106,19 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   } catch (err) {
     log(`could not watch ${first.worktree}: ${(err as Error).message}`);
   }
+  /** A request in flight (a direct-path step's `read` can last seconds at 100k files), a rollback or a step: no fold, no compaction, nothing released. */
+  const servingNow = (): boolean => requestsInFlight > 0 || rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0);
+  /** After work and `quietMs` without a request, nothing served and no subscriber: the heap compacted (daemon-heap.ts), logged as `when`. */
+  const compactIfQuiet = (quietMs: number, when: string): void => {
+    if (workEndedAt === 0 || Date.now() - Math.max(workEndedAt, lastActivity) < quietMs) return;
+    if (servingNow() || [...slots.values()].some((x) => x.subscribers.size > 0)) return;
+    workEndedAt = 0;
+    const c = compactHeap();
+    if (!c) return;
+    heapBase = c.afterBytes;
+    log(`${when}: heap compacted, ${(c.beforeBytes / 1e6).toFixed(1)} → ${(c.afterBytes / 1e6).toFixed(1)} MB in ${c.ms.toFixed(0)} ms`);
+  };
+  heapBase = heapTotalBytes();
   const onSignal = (): void => stopping?.('signal');
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -1117,8 +1141,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       slot.ctx?.close();
       log(`stopped watching ${wt}: it is gone`);
     }
-    // A request in flight (a direct-path step's `read` can last seconds at 100k files), a rollback or a step: no fold, no compaction, nothing released.
-    const serving = requestsInFlight > 0 || rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0);
+    const serving = servingNow();
     const busy = serving || [...slots.values()].some((x) => x.subscribers.size > 0);
     // Quiet since the last step (a subscriber alone, such as `ckpt watch`, does not keep it from folding): the store's packs folded.
     if (!serving && foldWanted && Date.now() - foldWanted.at >= FOLD_QUIET_MS) {
@@ -1128,11 +1151,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     }
     if (!busy && Date.now() - lastActivity >= Math.min(RELEASE_MS, idleMs)) releaseHeld();
     // After work, once quiet: the heap's promoted garbage compacted and its pages given back (daemon-heap.ts).
-    if (!busy && workEndedAt > 0 && Date.now() - Math.max(workEndedAt, lastActivity) >= COMPACT_QUIET_MS) {
-      workEndedAt = 0;
-      const c = compactHeap();
-      if (c) log(`quiet: heap compacted, ${(c.beforeBytes / 1e6).toFixed(1)} → ${(c.afterBytes / 1e6).toFixed(1)} MB in ${c.ms.toFixed(0)} ms`);
-    }
+    compactIfQuiet(COMPACT_QUIET_MS, 'quiet');
   }, 1000);
   const tick = setInterval(() => {
     if ([...slots.values()].some((x) => x.subscribers.size > 0)) touch(); // someone watches: not idle
@@ -1144,6 +1163,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const why = await stopped;
   clearInterval(tick);
   clearInterval(watchdog);
+  if (grownTimer) clearTimeout(grownTimer);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   server.close();

@@ -20,6 +20,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildClient } from '../../scripts/build-client.mjs';
+import { counted } from '../../src/core/plural.js';
 import { endDaemonsOfRun } from './daemons.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
@@ -36,11 +37,11 @@ export default async function setup(): Promise<() => Promise<void>> {
     else process.env.TMPDIR = outer;
     const problems: string[] = [];
     const daemons = await endDaemonsOfRun(root);
-    if (daemons.length > 0) problems.push(`the tests left ${daemons.length} ckpt daemon(s) running (ended now): ${daemons.join('; ')}`);
+    if (daemons.length > 0) problems.push(`the tests left ${counted(daemons.length, 'ckpt daemon')} running (ended now): ${daemons.join('; ')}`);
     const left = readdirSync(root).filter((name) => name.startsWith('ckpt-'));
     if (process.env.CKPT_TEST_KEEP_TMP === '1') console.warn(`kept the run's temp directory: ${root}`);
     else rmSync(root, { recursive: true, force: true });
-    if (left.length > 0) problems.push(`the tests left ${left.length} entries in their temp directory: ${left.slice(0, 20).join(', ')}${left.length > 20 ? ', …' : ''}`);
+    if (left.length > 0) problems.push(`the tests left ${counted(left.length, 'entry', 'entries')} in their temp directory: ${left.slice(0, 20).join(', ')}${left.length > 20 ? ', …' : ''}`);
     if (problems.length === 0) return;
     if (!process.env.CI) {
       for (const p of problems) console.warn(`warning: ${p}`);

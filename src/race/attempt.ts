@@ -14,7 +14,7 @@ import { parseDuration } from '../core/duration.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
-import { watchWorktree } from '../watch/daemon-watch.js';
+import { snapshotThroughDaemon, watchWorktree } from '../watch/daemon-watch.js';
 import { attemptSweep } from './sweep-target.js';
 import { runProcess, type ProcessOptions, type ProcessResult } from '../agents/process.js';
 import type { ResolvedBase } from './base.js';
@@ -122,7 +122,10 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
   const attemptRepo = await openRepo(p.dir);
   a.ref = attemptRepo.ref;
   const trailers = (round: number): Record<string, string> => ({ [TRAILER.race]: race.id, [TRAILER.attempt]: a.name, [TRAILER.round]: String(round) });
-  await takeSnapshot(attemptRepo, { kind: 'base', force: true, agent: p.agent, message: `base of race ${race.id}`, extra: trailers(1) });
+  // The base through the daemon that will watch the attempt, when there is one: its full read of the worktree is
+  // then this one, not one more behind the agent's first hook (benchmarks/daemon.mjs --race-only; watch/daemon-watch.ts).
+  const baseInput = { kind: 'base', force: true, agent: p.agent, message: `base of race ${race.id}`, extra: trailers(1) } as const;
+  if (!(await snapshotThroughDaemon(p.dir, baseInput, plan.ckptBin))) await takeSnapshot(attemptRepo, baseInput);
   a.rounds = [];
   let followUp: string | null = null;
   let feedback: string | null = null;

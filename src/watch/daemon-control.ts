@@ -67,11 +67,33 @@ export async function daemonStatus(repo: Repo): Promise<{ status: DaemonStatus |
  * @param args extra arguments of `daemon run` (`--idle 10m`).
  * @param waitMs how long to wait for it to answer, in ms.
  * @returns its pid, and whether this call started it.
+ * Calls of one process for the same repository and arguments while a start
+ * is under way share it (the attempts of a race start together): one
+ * `daemon run` is spawned, not one per call, of which all but one would
+ * start Node (~20 MB PSS each) only to lose the daemon's lock.
+ *
+ * @param bin the ckpt bin script to run.
+ * @param args extra arguments of `daemon run` (`--idle 10m`).
+ * @param waitMs how long to wait for it to answer, in ms.
+ * @returns its pid, and whether this call (or the start it shared) started it.
  * @throws CkptError `DAEMON_FAILED` (data: log, the end of its log) when it
  *   did not answer in time; `INVALID_DURATION` when `CKPT_DAEMON_IDLE` is
  *   not a duration and `args` give no `--idle` (nothing is started).
  */
-export async function startDaemon(repo: Repo, bin: string, args: string[] = [], waitMs = 10_000): Promise<{ pid: number; started: boolean }> {
+export function startDaemon(repo: Repo, bin: string, args: string[] = [], waitMs = 10_000): Promise<{ pid: number; started: boolean }> {
+  const key = JSON.stringify([repo.commonDir, bin, args]);
+  const running = starting.get(key);
+  if (running) return running;
+  const p = startDaemonOnce(repo, bin, args, waitMs).finally(() => starting.delete(key));
+  starting.set(key, p);
+  return p;
+}
+
+/** The starts under way in this process ({@link startDaemon}), by repository, bin and arguments. */
+const starting = new Map<string, Promise<{ pid: number; started: boolean }>>();
+
+/** {@link startDaemon}'s one start. */
+async function startDaemonOnce(repo: Repo, bin: string, args: string[], waitMs: number): Promise<{ pid: number; started: boolean }> {
   if (!args.includes('--idle')) idleFromEnv();
   const hello = await daemonRequest(repo.commonDir, 'hello', {}, { connectMs: 1000, replyMs: 3000 });
   if (hello?.ok) return { pid: Number(hello.pid), started: false };

@@ -12,6 +12,7 @@ import { CkptError, type ErrorCode } from '../core/errors.js';
 import type { Snapshot } from '../core/types.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import type { TakeResult } from '../snapshot/take.js';
+import { daemonRequest } from './daemon-client.js';
 import { autoStartAllowed, startDaemon } from './daemon-control.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonWanted, trustedSocketPath } from './daemon-paths.js';
 import { startWatching, type WatchOptions, type Watching } from './watcher.js';
@@ -90,6 +91,42 @@ export async function watchWorktree(dir: string, opts: WatchOptions, bin: string
     if (w) return { watching: w, through: 'daemon' };
   }
   return { watching: await startWatching([dir], opts), through: 'self' };
+}
+
+/** How long {@link snapshotThroughDaemon} waits for the daemon's reply, ms (its step waits up to 20 s for the worktree's lock, then reads the worktree). */
+const SNAPSHOT_REPLY_MS = 60_000;
+
+/**
+ * Takes a snapshot of the worktree containing `dir` in the repository's
+ * daemon, started first as {@link watchWorktree} starts it (when it is wanted
+ * and allowed; else one already running, if any). The daemon watches the worktree from then on, and this
+ * snapshot is its first read of it, in full with git: a race attempt's
+ * `base` (race/attempt.ts) taken so leaves the daemon knowing the base's
+ * tree, and its first hook is read in process instead of waiting for a full
+ * read (benchmarks/daemon.mjs --race-only: 5 first full reads behind 5
+ * agents' first hooks, each hook's process ~8.7 MB PSS while it waits).
+ *
+ * @param input the snapshot: kind, whether it is taken when nothing changed
+ *   (`force`; else the reply is the tip), agent, message, trailers (`extra`).
+ * @param bin the ckpt bin script, to start the daemon.
+ * @returns the daemon's snapshot, or null when no daemon took it (none is
+ *   wanted or could start, or it refused or did not answer in
+ *   {@link SNAPSHOT_REPLY_MS}): the caller takes it itself. Never throws but
+ *   `openRepo`'s `NOT_A_REPO`, `BARE_REPO`.
+ */
+export async function snapshotThroughDaemon(dir: string, input: { kind: 'base' | 'auto'; force: boolean; agent?: string; message?: string; extra?: Record<string, string> }, bin: string): Promise<Snapshot | null> {
+  if (process.env.CKPT_NO_DAEMON === '1') return null;
+  const repo = await openRepo(dir);
+  if (!daemonWanted(repo.commonDir)) return null;
+  if (autoStartAllowed()) {
+    try {
+      await startDaemon(repo, bin);
+    } catch {
+      return null; // it could not start: the caller takes the snapshot itself
+    }
+  }
+  const r = await daemonRequest(repo.commonDir, 'snapshot', { cwd: repo.worktree, ...input }, { connectMs: 1000, replyMs: SNAPSHOT_REPLY_MS });
+  return r?.ok === true && r.snapshot && typeof r.snapshot === 'object' ? (r.snapshot as Snapshot) : null;
 }
 
 /** Connects and subscribes; resolves with the socket once the daemon said ready, else null. */

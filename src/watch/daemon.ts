@@ -943,13 +943,15 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       }
       case 'snapshot': {
         // A snapshot of one kind through the daemon, as a hook's (tests and tools; a hook sends its stdin instead).
+        // A race attempt's `base` (race/attempt.ts, with its trailers in `extra`): the worktree's first read is then the base's, not its first hook's.
         const repo = await openRepo(absolute(msg.cwd) ?? first.worktree);
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
-        const kinds: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual'];
+        const kinds: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual', 'base'];
         const kind = kinds.find((k) => k === msg.kind);
         if (!kind) return { ok: false, code: 'BAD_REQUEST', message: `kind must be one of ${kinds.join(', ')}` };
+        const extra = msg.extra && typeof msg.extra === 'object' && Object.values(msg.extra).every((v) => typeof v === 'string') ? (msg.extra as Record<string, string>) : undefined;
         const slot = await attach(repo);
-        const snapInput: SnapshotInput = { kind, force: msg.force !== false, ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}), ...(typeof msg.message === 'string' ? { message: msg.message } : {}) };
+        const snapInput: SnapshotInput = { kind, force: msg.force !== false, ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}), ...(typeof msg.message === 'string' ? { message: msg.message } : {}), ...(extra && Object.keys(extra).length > 0 ? { extra } : {}) };
         return new Promise<Record<string, unknown>>((resolve) => {
           slot.pending.push({ input: snapInput, sock, resolve });
           void serve(slot);

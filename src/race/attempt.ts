@@ -14,6 +14,8 @@ import { parseDuration } from '../core/duration.js';
 import { openRepo, type Repo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
 import { takeSnapshot } from '../snapshot/take.js';
+import { readTip } from '../snapshot/tip.js';
+import type { Snapshot, SnapshotInput } from '../core/types.js';
 import { snapshotThroughDaemon, watchWorktree } from '../watch/daemon-watch.js';
 import { attemptSweep } from './sweep-target.js';
 import { runProcess, type ProcessOptions, type ProcessResult } from '../agents/process.js';
@@ -125,7 +127,17 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
   // The base through the daemon that will watch the attempt, when there is one: its full read of the worktree is
   // then this one, not one more behind the agent's first hook (benchmarks/daemon.mjs --race-only; watch/daemon-watch.ts).
   const baseInput = { kind: 'base', force: true, agent: p.agent, message: `base of race ${race.id}`, extra: trailers(1) } as const;
-  if (!(await snapshotThroughDaemon(p.dir, baseInput, plan.ckptBin))) await takeSnapshot(attemptRepo, baseInput);
+  try {
+    if (!(await snapshotThroughDaemon(p.dir, baseInput, plan.ckptBin))) await takeBaseItself(attemptRepo, baseInput, race.id, a.name);
+  } catch (err) {
+    // As a failed setup: this attempt failed, the others race on (LOCKED, REF_RACE, GIT_FAILED).
+    a.state = signal?.aborted ? 'interrupted' : 'failed';
+    a.error = `base: ${(err as Error).message}`;
+    a.endedAt = Date.now();
+    a.durationMs = a.endedAt - a.startedAt;
+    changed();
+    return;
+  }
   a.rounds = [];
   let followUp: string | null = null;
   let feedback: string | null = null;
@@ -336,4 +348,33 @@ function sumTokens(rounds: RoundRecord[]): Tokens | null {
 function sumCost(rounds: RoundRecord[]): number | null {
   const seen = rounds.filter((x) => x.costUsd !== null);
   return seen.length === 0 ? null : seen.reduce((s, x) => s + x.costUsd!, 0);
+}
+
+/**
+ * An attempt's base taken in process, when no daemon answered for it
+ * (watch/daemon-watch.ts `snapshotThroughDaemon` returned null). Null is also
+ * a reply lost or timed out after the daemon recorded the base: a tip that is
+ * already this attempt's base (kind `base`, trailers `Race` = `raceId` and
+ * `Attempt` = `attempt`) is that base, not taken twice. The daemon never
+ * serves a request whose client gave up later (watch/daemon.ts `live`); one it
+ * was already taking when the client gave up holds the worktree's lock, so
+ * this waits for the lock ({@link FINAL_LOCK_WAIT_MS}) and, on a chain with no
+ * tip before, takes the base only if the worktree changed since the tip it
+ * then finds (a fresh attempt's worktree has no chain before its base).
+ *
+ * @returns the base (the tip already there, or the new snapshot) and whether
+ *   this call recorded it (`created`).
+ * @throws CkptError `LOCKED` (the lock not had in {@link FINAL_LOCK_WAIT_MS}),
+ *   `REF_RACE`, `GIT_FAILED`, as `takeSnapshot` and `readTip` throw them.
+ */
+export async function takeBaseItself(attemptRepo: Repo, input: SnapshotInput, raceId: string, attempt: string): Promise<{ snapshot: Snapshot; created: boolean }> {
+  const { tip } = await readTip(attemptRepo);
+  if (tip && isBaseOf(tip, raceId, attempt)) return { snapshot: tip, created: false };
+  const r = await takeSnapshot(attemptRepo, { ...input, force: tip !== null }, { waitMs: FINAL_LOCK_WAIT_MS });
+  return { snapshot: r.snapshot, created: r.created };
+}
+
+/** Whether `tip` is the base of attempt `attempt` of race `raceId`. */
+function isBaseOf(tip: Snapshot | null, raceId: string, attempt: string): boolean {
+  return tip !== null && tip.kind === 'base' && tip.extra[TRAILER.race] === raceId && tip.extra[TRAILER.attempt] === attempt;
 }

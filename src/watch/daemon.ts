@@ -202,7 +202,15 @@ export const FOLD_QUIET_MS = 500;
 /** Packs in the store at which a fold runs right after a step, quiet or not (four times {@link FOLD_AT_PACKS}). */
 export const FOLD_NOW_AT_PACKS = 4 * FOLD_AT_PACKS;
 
-const live = (r: HookRequest): boolean => !r.sock || !r.sock.destroyed;
+/**
+ * Whether a queued request's client still waits for the reply: not when its
+ * socket is destroyed, nor when the client hung up (the server is half-open,
+ * so a client's destroy() only ends the readable side here; no client
+ * half-closes while it waits: watch/daemon-client.ts `socketRequest`). A
+ * request given up on (a lost or timed-out reply) is then never served late,
+ * after the client took the step itself (race/attempt.ts's base).
+ */
+const live = (r: HookRequest): boolean => !r.sock || (!r.sock.destroyed && !r.sock.readableEnded);
 
 /** Returned by a command that keeps its connection open (subscribe). */
 const KEEP_OPEN = Symbol('keep open');

@@ -250,6 +250,26 @@ describe('ckpt daemon', () => {
     expect(steps[0]!.tree).toBe(gitView(dir));
   });
 
+  it("'snapshot' of kind base records a race's trailers (Race, Attempt, Round, validated); any other trailer or a bad value is refused (BAD_REQUEST), nothing recorded, as by 'subscribe'", async () => {
+    const dir = makeRepo();
+    startDaemon(dir);
+    const repo = await openRepo(dir);
+    const ask = (cmd: string, extra: unknown): ReturnType<typeof daemonRequest> => daemonRequest(repo.commonDir, cmd, { cwd: repo.worktree, kind: 'base', message: 'base of race', extra }, { connectMs: 5000, replyMs: 60_000 });
+    const trailers = { Race: '20261202-131500-a1b2', Attempt: 'claude-2', Round: '1' };
+    const ok = await ask('snapshot', trailers);
+    expect(ok?.ok, JSON.stringify(ok)).toBe(true);
+    const steps = await listSteps(repo);
+    expect([steps[0]!.kind, steps[0]!.extra]).toEqual(['base', trailers]);
+    const bad = [{ Kind: 'manual' }, { Head: '0'.repeat(40) }, { ...trailers, Extra: 'x' }, { Race: 'x\nKind: manual' }, { Attempt: '-x' }, { Attempt: 'a b' }, { Round: '0' }, { Round: 1 }, ['Race'], 'Race'];
+    for (const extra of bad) {
+      for (const cmd of ['snapshot', 'subscribe']) {
+        const r = await ask(cmd, extra);
+        expect([r?.ok, r?.code], `${cmd} ${JSON.stringify(extra)}`).toEqual([false, 'BAD_REQUEST']);
+      }
+    }
+    expect((await listSteps(repo)).map((s) => s.id)).toEqual(steps.map((s) => s.id));
+  });
+
   it("the store's packs (one a step) are folded once the daemon is quiet: every step's tree still whole, fsck clean", async () => {
     const dir = makeRepo();
     startDaemon(dir);

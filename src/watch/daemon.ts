@@ -50,6 +50,7 @@ import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
 import type { PollWatch } from './poll-watch.js';
 import type { RollbackServer } from './rollback-service.js';
 import { TreeWatch, type Taken } from './tree-watch.js';
+import { requestTrailers } from '../snapshot/race-trailers.js';
 
 /** Variables naming a path git reads (git(1) "Environment Variables"): resolved before the daemon leaves its start directory. */
 const GIT_PATH_ENV = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_COMMON_DIR', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY'];
@@ -858,7 +859,9 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
         const slot = await attach(repo);
         const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : d);
-        const extra = msg.extra && typeof msg.extra === 'object' && Object.values(msg.extra).every((v) => typeof v === 'string') ? (msg.extra as Record<string, string>) : undefined;
+        const trailers = requestTrailers(msg.extra);
+        if ('error' in trailers) return { ok: false, code: 'BAD_REQUEST', message: trailers.error };
+        const extra = trailers.extra;
         const sub: Subscriber = { sock, quietMs: num(msg.quietMs, 300), maxWaitMs: num(msg.maxWaitMs, 5000), ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}), ...(extra ? { extra } : {}) };
         slot.subscribers.add(sub);
         const drop = (): void => {
@@ -957,9 +960,12 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         const kinds: readonly SnapshotKind[] = ['before', 'after', 'auto', 'manual', 'base'];
         const kind = kinds.find((k) => k === msg.kind);
         if (!kind) return { ok: false, code: 'BAD_REQUEST', message: `kind must be one of ${kinds.join(', ')}` };
-        const extra = msg.extra && typeof msg.extra === 'object' && Object.values(msg.extra).every((v) => typeof v === 'string') ? (msg.extra as Record<string, string>) : undefined;
+        // Only a race's trailers, validated (snapshot/race-trailers.ts): anything that can connect to the socket can ask.
+        const trailers = requestTrailers(msg.extra);
+        if ('error' in trailers) return { ok: false, code: 'BAD_REQUEST', message: trailers.error };
+        const extra = trailers.extra;
         const slot = await attach(repo);
-        const snapInput: SnapshotInput = { kind, force: msg.force !== false, ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}), ...(typeof msg.message === 'string' ? { message: msg.message } : {}), ...(extra && Object.keys(extra).length > 0 ? { extra } : {}) };
+        const snapInput: SnapshotInput = { kind, force: msg.force !== false, ...(typeof msg.agent === 'string' ? { agent: msg.agent } : {}), ...(typeof msg.message === 'string' ? { message: msg.message } : {}), ...(extra ? { extra } : {}) };
         return new Promise<Record<string, unknown>>((resolve) => {
           slot.pending.push({ input: snapInput, sock, resolve });
           void serve(slot);

@@ -73,6 +73,7 @@ describe('the daemon, busy and shared', () => {
     const dirs: string[] = race.attempts.map((a: { dir: string }) => fs.realpathSync(a.dir));
     expect(dirs.length).toBe(2);
     const st = await status(repo.commonDir);
+    const daemonLog = fs.readFileSync(path.join(repo.commonDir, 'ckpt/daemon/log'), 'utf8');
     expect(st.worktrees.map((x) => x.worktree)).toEqual(expect.arrayContaining(dirs));
     for (const d of dirs) {
       const w = st.worktrees.find((x) => x.worktree === d)!;
@@ -82,6 +83,11 @@ describe('the daemon, busy and shared', () => {
       expect(steps.filter((s) => s.kind === 'auto').length).toBeGreaterThanOrEqual(2); // a burst and the final
       expect(fs.readFileSync(path.join(d, 'src/lib/helper.js'), 'utf8')).toBe('export const helper = () => 42;\n');
       expect(steps[0]!.extra).toMatchObject({ Race: race.id });
+      // Its first step is its base, taken by the daemon (its log's line for it): the first full read of the worktree is the base's.
+      const attempt = race.attempts.find((a: { dir: string }) => fs.realpathSync(a.dir) === d);
+      const base = steps.at(-1)!;
+      expect([base.step, base.kind, base.extra]).toMatchObject([1, 'base', { Race: race.id, Attempt: attempt.name, Round: '1' }]);
+      expect(daemonLog).toContain(`${d}: step 1 (base, 1 request), full read`);
     }
     // Only the daemon watched: the race process is gone and nothing else runs for it.
     const c = spawnSync(process.execPath, [RACE, 'clean'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });

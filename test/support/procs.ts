@@ -4,7 +4,9 @@
  * directory lies inside a directory (independent of how ckpt confines or
  * sweeps).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { runningDaemonPid } from '../../src/watch/daemon-paths.js';
 
 /**
  * Whether `pid` is a live process: /proc lists it and it is no zombie (a
@@ -40,28 +42,31 @@ function parentOf(pid: number): number | null {
   }
 }
 
-/** Whether `pid` is a repository's daemon (`… daemon run`) or runs below one (its git processes). */
-function ofDaemon(pid: number): boolean {
-  for (let p: number | null = pid; p !== null && p > 1; p = parentOf(p)) {
-    try {
-      if (/ daemon run( |$)/.test(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trimEnd())) return true;
-    } catch {
-      return false;
-    }
-  }
+/** Whether `pid` is `root` or runs below it. */
+function below(pid: number, root: number): boolean {
+  for (let p: number | null = pid; p !== null && p > 1; p = parentOf(p)) if (p === root) return true;
   return false;
+}
+
+/** The pid of the running daemon of the repository `dir` is in (its `daemon.json`, as race/sweep-target.ts reads it), or null. */
+function daemonOf(dir: string): number | null {
+  const r = spawnSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: dir, encoding: 'utf8' });
+  return r.status === 0 ? runningDaemonPid(r.stdout.trim()) : null;
 }
 
 /**
  * PIDs (this PID namespace) of live processes whose cwd is `dir` or below it,
- * but the repository's daemon and what runs below it (its git processes for a
- * worktree it watches, such as its `git check-ignore`): never an attempt's,
- * as race/sweep-target.ts says. Empty without /proc.
+ * but the repository's running daemon and what runs below it (its git
+ * processes for a worktree it watches, such as its `git check-ignore`): never
+ * an attempt's, as race/sweep-target.ts says. Exactly that daemon's subtree
+ * (its pid from `daemon.json`): any other process, one an agent started as
+ * `… daemon run` too, counts. Empty without /proc.
  */
 export function processesIn(dir: string): number[] {
   const real = fs.realpathSync(dir);
+  const daemon = daemonOf(real);
   return livePids().filter((pid) => {
-    if (ofDaemon(pid)) return false;
+    if (daemon !== null && below(pid, daemon)) return false;
     try {
       const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
       return cwd === real || cwd.startsWith(real + '/');

@@ -21,7 +21,7 @@ function gitIgnores(dir: string, rel: string): boolean {
 }
 
 describe('exclude sources', () => {
-  it('tells a pattern line from comments and empty lines (a line of spaces is one: git matches by it)', () => {
+  it('tells a pattern line from comments and empty lines (a line of spaces counts as one, on the safe side)', () => {
     expect(hasPattern('')).toBe(false);
     expect(hasPattern('# git ls-files --others --exclude-from=.git/info/exclude\n# Lines that start with \'#\' are comments.\n\n\n')).toBe(false);
     for (const text of ['build/', '# c\n\\#x\n', '  # x', '   ', '\t', '\r\n', 'a\r\n', '\\ ']) expect(hasPattern(text), JSON.stringify(text)).toBe(true);

@@ -59,8 +59,17 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
   const a = race.attempts[i]!;
   const { repo } = plan;
   a.state = 'setup';
-  a.startedAt = Date.now();
+  const startedAt = Date.now();
+  a.startedAt = startedAt;
   changed();
+  /** The attempt ended before its agent ran (`what`: its setup or its base): failed, or interrupted when the race was. */
+  const failedAt = (what: string, err: unknown): void => {
+    a.state = signal?.aborted ? 'interrupted' : 'failed';
+    a.error = `${what}: ${(err as Error).message}`;
+    a.endedAt = Date.now();
+    a.durationMs = a.endedAt - startedAt;
+    changed();
+  };
   const env: Record<string, string | undefined> = { ...process.env, ...p.env };
   for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) env[k] = undefined;
   // Every process the agent, its setup or its check starts ends with it.
@@ -114,12 +123,7 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
       if (s.exitCode !== 0) throw new Error(`setup command failed (${s.stoppedBy ?? `exit ${s.exitCode}`}): ${s.outputTail.split('\n').slice(-3).join(' ').trim()}`);
     }
   } catch (err) {
-    a.state = signal?.aborted ? 'interrupted' : 'failed';
-    a.error = `setup: ${(err as Error).message}`;
-    a.endedAt = Date.now();
-    a.durationMs = a.endedAt - a.startedAt;
-    changed();
-    return;
+    return failedAt('setup', err);
   }
   const attemptRepo = await openRepo(p.dir);
   a.ref = attemptRepo.ref;
@@ -131,12 +135,7 @@ async function attemptCourse(plan: RacePlan, race: RaceRecord, i: number, base: 
     if (!(await snapshotThroughDaemon(p.dir, baseInput, plan.ckptBin))) await takeBaseItself(attemptRepo, baseInput, race.id, a.name);
   } catch (err) {
     // As a failed setup: this attempt failed, the others race on (LOCKED, REF_RACE, GIT_FAILED).
-    a.state = signal?.aborted ? 'interrupted' : 'failed';
-    a.error = `base: ${(err as Error).message}`;
-    a.endedAt = Date.now();
-    a.durationMs = a.endedAt - a.startedAt;
-    changed();
-    return;
+    return failedAt('base', err);
   }
   a.rounds = [];
   let followUp: string | null = null;
@@ -375,6 +374,6 @@ export async function takeBaseItself(attemptRepo: Repo, input: SnapshotInput, ra
 }
 
 /** Whether `tip` is the base of attempt `attempt` of race `raceId`. */
-function isBaseOf(tip: Snapshot | null, raceId: string, attempt: string): boolean {
-  return tip !== null && tip.kind === 'base' && tip.extra[TRAILER.race] === raceId && tip.extra[TRAILER.attempt] === attempt;
+function isBaseOf(tip: Snapshot, raceId: string, attempt: string): boolean {
+  return tip.kind === 'base' && tip.extra[TRAILER.race] === raceId && tip.extra[TRAILER.attempt] === attempt;
 }

@@ -77,10 +77,10 @@ function verdict(ig: Ignore, sub: string, isDir: boolean, ignored: boolean): boo
 
 /**
  * Whether gitignore `text` has a pattern: a line that is not empty and not a
- * comment (`#` first; `\\#` is a pattern). As git reads the file, a line of
- * spaces counts: git tests for an empty line before it trims trailing
- * spaces, and the empty pattern left matches (`git check-ignore -v` names
- * it). False only when git would match nothing by the text.
+ * comment (`#` first; `\\#` is a pattern). A line of spaces or a lone `\r`
+ * counts too, on the safe side: git 2.39 matches nothing by it (`git
+ * check-ignore -v` exits 1), and the sources are then only consulted in
+ * vain. False only when git would match nothing by the text.
  */
 export function hasPattern(text: string): boolean {
   for (const line of text.split('\n')) if (line !== '' && !line.startsWith('#')) return true;

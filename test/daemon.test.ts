@@ -270,6 +270,36 @@ describe('ckpt daemon', () => {
     expect((await listSteps(repo)).map((s) => s.id)).toEqual(steps.map((s) => s.id));
   });
 
+  it("a hook's race (CKPT_RACE_ID, CKPT_ATTEMPT, CKPT_ROUND) is validated as 'snapshot' validates its trailers: a bad race id or attempt name is refused (BAD_REQUEST), nothing recorded, not even the agent's state", async () => {
+    const dir = makeRepo({ 'a.txt': 'a0\n' });
+    startDaemon(dir);
+    const repo = await openRepo(dir);
+    const stdin = (id: string): string => JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, tool_name: 'Bash', tool_input: { command: `step ${id}` }, tool_use_id: id, session_id: 's' });
+    const ask = (id: string, race: unknown): ReturnType<typeof daemonRequest> => daemonRequest(repo.commonDir, 'hook', { agent: 'claude', stdin: stdin(id), cwd: dir, ppid: process.pid, race }, { connectMs: 5000, replyMs: 60_000 });
+    const good = { CKPT_RACE_ID: '20261202-131500-a1b2', CKPT_ATTEMPT: 'claude-2', CKPT_ROUND: '2' };
+    const bad = [
+      { ...good, CKPT_RACE_ID: 'x\nKind: manual' },
+      { ...good, CKPT_RACE_ID: '20261202-131500-a1b2\nHead: x' },
+      { ...good, CKPT_ATTEMPT: '-x' },
+      { ...good, CKPT_ATTEMPT: 'a b' },
+      { ...good, CKPT_ATTEMPT: 'claude\nKind: manual' },
+    ];
+    const before = (await listSteps(repo)).map((s) => s.id);
+    expect(readAgentState(repo)).toBeNull();
+    for (const [i, race] of bad.entries()) {
+      const r = await ask(`bad${i}`, race);
+      expect([r?.ok, r?.code], JSON.stringify(race)).toEqual([false, 'BAD_REQUEST']);
+    }
+    expect((await listSteps(repo)).map((s) => s.id)).toEqual(before);
+    expect(readAgentState(repo)).toBeNull();
+    // The same hook with a good race is served, its trailers on the step.
+    const ok = await ask('good', good);
+    expect(ok?.ok, JSON.stringify(ok)).toBe(true);
+    const [t] = await listSteps(repo);
+    expect([t!.kind, t!.toolUseId, t!.extra]).toEqual(['before', 'good', { Race: good.CKPT_RACE_ID, Attempt: good.CKPT_ATTEMPT, Round: '2' }]);
+    expect(readAgentState(repo)).not.toBeNull();
+  });
+
   it("the store's packs (one a step) are folded once the daemon is quiet: every step's tree still whole, fsck clean", async () => {
     const dir = makeRepo();
     startDaemon(dir);
@@ -576,7 +606,7 @@ describe('ckpt daemon', () => {
   it("a hook served by the daemon inside a race attempt carries the race's trailers (Race, Attempt, Round) exactly as the direct path does", async () => {
     const dir = makeRepo();
     startDaemon(dir);
-    const race = { CKPT_RACE_ID: 'r-test-1', CKPT_ATTEMPT: 'a2', CKPT_ROUND: '3' };
+    const race = { CKPT_RACE_ID: '20261202-131500-0a2b', CKPT_ATTEMPT: 'a2', CKPT_ROUND: '3' };
     expect(await hook(dir, 'PreToolUse', 't1', race)).toBe(0);
     const viaDaemon = (await listSteps(await openRepo(dir)))[0]!;
     expect(status(dir).status.worktrees[0]!.snapshots).toBe(1); // the daemon took it
@@ -584,7 +614,7 @@ describe('ckpt daemon', () => {
     const direct = (await listSteps(await openRepo(dir)))[0]!;
     expect(status(dir).status.worktrees[0]!.snapshots).toBe(1); // this one it did not
     expect([viaDaemon.kind, direct.kind]).toEqual(['before', 'after']);
-    expect(viaDaemon.extra).toEqual({ Race: 'r-test-1', Attempt: 'a2', Round: '3' });
+    expect(viaDaemon.extra).toEqual({ Race: race.CKPT_RACE_ID, Attempt: 'a2', Round: '3' });
     expect(viaDaemon.extra).toEqual(direct.extra);
     // Outside a race: no trailers, on both paths.
     expect(await hook(dir, 'PreToolUse', 't2')).toBe(0);

@@ -277,7 +277,7 @@ describe('hook claude', () => {
   });
 
   it('hooks of two race rounds waiting together are two steps, each with its round (through the daemon and through the file queue)', async () => {
-    const race = (round: string): NodeJS.ProcessEnv => ({ CKPT_RACE_ID: 'r1', CKPT_ATTEMPT: 'fixer', CKPT_ROUND: round });
+    const race = (round: string): NodeJS.ProcessEnv => ({ CKPT_RACE_ID: '20261202-131500-a1b2', CKPT_ATTEMPT: 'fixer', CKPT_ROUND: round });
     for (const via of ['daemon', 'queue'] as const) {
       const dir = makeRepo({ 'README.md': `# ${via}\n` });
       const repo = await openRepo(dir);

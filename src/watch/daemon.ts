@@ -996,7 +996,10 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
    * Refused before anything is recorded, so the hook takes the direct path
    * for it, which reports as it always did: `UNKNOWN_AGENT`; `UNSERVED` (a
    * payload that is not a JSON object, or an event giving neither a step nor
-   * a state); `BAD_REQUEST` (no absolute directory); `OTHER_REPO`.
+   * a state); `BAD_REQUEST` (no absolute directory, or a `race` whose
+   * `CKPT_RACE_ID` or `CKPT_ATTEMPT` is not a race id or an attempt's name:
+   * snapshot/race-trailers.ts `requestTrailers`, as for `snapshot` and
+   * `subscribe`); `OTHER_REPO`.
    */
   const hookRequest = async (msg: Record<string, unknown>, sock: Socket): Promise<Record<string, unknown>> => {
     const arrived = performance.now();
@@ -1008,9 +1011,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     if (!parsed.step && !parsed.state) return { ok: false, code: 'UNSERVED', message: parsed.event === null ? 'the payload names no event' : `event ${JSON.stringify(parsed.event)} asks for neither a step nor a state` };
     const dir = parsed.cwd ?? absolute(msg.cwd);
     if (!dir) return { ok: false, code: 'BAD_REQUEST', message: 'the hook names no absolute directory' };
+    const env = hookEnv(msg);
+    // The race's trailers from the hook's environment, exactly as the direct path reads them (agents/hooks.ts), then
+    // validated as a snapshot's and a subscriber's are (snapshot/race-trailers.ts): anything that can connect to the socket can send a hook.
+    const trailers = requestTrailers(raceTrailers(env));
+    if ('error' in trailers) return { ok: false, code: 'BAD_REQUEST', message: trailers.error };
     const repo = await openRepo(dir);
     if (repo.commonDir !== first.commonDir) return { ok: false, code: 'OTHER_REPO', message: `${repo.worktree} is not in this daemon's repository` };
-    const env = hookEnv(msg);
     const log: string[] = [];
     // The state first, as the direct path records it before any snapshot; in the repository just opened (one discovery a hook).
     try {
@@ -1028,8 +1035,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     const step = parsed.step;
     if (!step) return { ok: true, skipped: `event ${JSON.stringify(parsed.event)}`, ...answer };
     const slot = await attach(repo);
-    // The race's trailers from the hook's environment, exactly as the direct path reads them (agents/hooks.ts).
-    const extra = raceTrailers(env);
+    const extra = trailers.extra;
     const snapInput: SnapshotInput = {
       kind: step.kind,
       force: true,
@@ -1037,7 +1043,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       tool: step.tool,
       ...(step.target ? { target: relativeTarget(step.target, repo.worktree) } : {}),
       ...(step.toolUseId ? { toolUseId: step.toolUseId } : {}),
-      ...(Object.keys(extra).length > 0 ? { extra } : {}),
+      ...(extra ? { extra } : {}),
     };
     const queuedAt = performance.now();
     const request: HookRequest = { input: snapInput, sock, resolve: () => undefined };

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRepo } from '../src/git/repo.js';
-import { hasPattern, loadExcludeRules } from '../src/watch/ignore-rules.js';
+import { hasPattern, loadExcludeRules, loadIgnoreRules } from '../src/watch/ignore-rules.js';
 import { git, makeRepo, tempDir } from './support/repo.js';
 
 /** git's verdict for `rel` (a directory when it ends with `/`). */
@@ -51,6 +51,76 @@ describe('exclude sources', () => {
         const rel = n.endsWith('/') ? n.slice(0, -1) : n;
         expect(rules.ignores(rel, n.endsWith('/')), `${JSON.stringify([global, info])} ${n}`).toBe(gitIgnores(dir, n));
       }
+    }
+  });
+
+  it('skips a UTF-8 byte order mark at the start of every ignore file, as git does (dir.c add_patterns_from_buffer)', async () => {
+    const dir = makeRepo();
+    const home = tempDir('ckpt-excl-');
+    const excludes = path.join(home, 'ignore');
+    git(dir, 'config', 'core.excludesFile', excludes);
+    const bom = '\uFEFF';
+    fs.writeFileSync(excludes, `${bom}*.log\n`);
+    fs.writeFileSync(path.join(dir, '.git', 'info', 'exclude'), `${bom}build/\n`);
+    fs.writeFileSync(path.join(dir, '.gitignore'), `${bom}out/\n`);
+    fs.mkdirSync(path.join(dir, 'src', 'deep'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'src', '.gitignore'), `${bom}deep/\n# c\n`);
+    const names = ['build/', 'out/', 'keep.log', 'src/deep/', 'src/', 'README.md'];
+    for (const n of names) {
+      if (n.endsWith('/')) fs.mkdirSync(path.join(dir, n), { recursive: true });
+      else fs.writeFileSync(path.join(dir, n), '');
+    }
+    const rules = await loadIgnoreRules(await openRepo(dir));
+    for (const n of names) {
+      const rel = n.endsWith('/') ? n.slice(0, -1) : n;
+      expect(rules.ignores(rel, n.endsWith('/')), n).toBe(gitIgnores(dir, n));
+    }
+    // Each is ignored by its first pattern: a BOM taken for part of it would ignore none.
+    expect(names.filter((n) => gitIgnores(dir, n))).toEqual(['build/', 'out/', 'keep.log', 'src/deep/']);
+    // Sources of a BOM and comments only (git's default info/exclude saved by an editor that adds one) hold no pattern.
+    fs.writeFileSync(excludes, `${bom}# nothing\n`);
+    fs.writeFileSync(path.join(dir, '.git', 'info', 'exclude'), `${bom}# git ls-files --others --exclude-from=.git/info/exclude\n`);
+    const only = await loadExcludeRules(await openRepo(dir));
+    expect(only.sources?.text.includes(bom)).toBe(false);
+    expect(hasPattern(only.sources!.text)).toBe(false);
+  });
+
+  it('reads a relative core.excludesFile from the worktree\'s top, as git does run from the top or from a subdirectory, whatever the cwd of the process reading it', async () => {
+    const dir = makeRepo({ 'README.md': '# p\n', 'sub/x.txt': 'x\n' });
+    fs.writeFileSync(path.join(dir, 'top.ignore'), 'gen/\n');
+    fs.writeFileSync(path.join(dir, 'sub', 'top.ignore'), 'sub-only/\n');
+    fs.mkdirSync(path.join(dir, 'gen'));
+    fs.mkdirSync(path.join(dir, 'sub', 'sub-only'));
+    git(dir, 'config', 'core.excludesFile', 'top.ignore');
+    // git from the top and from sub/: the file at the top decides, the one in sub/ is never read.
+    expect(gitIgnores(dir, 'gen/')).toBe(true);
+    expect(gitIgnores(path.join(dir, 'sub'), '../gen/')).toBe(true);
+    expect(gitIgnores(path.join(dir, 'sub'), 'sub-only/')).toBe(false);
+    const rules = await loadExcludeRules(await openRepo(path.join(dir, 'sub')));
+    expect(process.cwd()).not.toBe(dir);
+    expect(rules.ignores('gen', true)).toBe(true);
+    expect(rules.ignores('sub/sub-only', true)).toBe(false);
+    expect(rules.sources?.excludesFile).toBe(path.join(fs.realpathSync(dir), 'top.ignore'));
+  });
+
+  it('reads no excludes file when core.excludesFile is set empty (git reads not even its default then), the default when it is not set', async () => {
+    const dir = makeRepo();
+    const xdg = tempDir('ckpt-xdg-');
+    fs.mkdirSync(path.join(xdg, 'git'));
+    fs.writeFileSync(path.join(xdg, 'git', 'ignore'), 'by-default/\n');
+    fs.mkdirSync(path.join(dir, 'by-default'));
+    const was = process.env.XDG_CONFIG_HOME;
+    process.env.XDG_CONFIG_HOME = xdg;
+    try {
+      for (const set of [null, '']) {
+        if (set !== null) git(dir, 'config', 'core.excludesFile', set);
+        const rules = await loadExcludeRules(await openRepo(dir));
+        expect(rules.ignores('by-default', true), JSON.stringify(set)).toBe(gitIgnores(dir, 'by-default/'));
+        expect(gitIgnores(dir, 'by-default/'), JSON.stringify(set)).toBe(set === null);
+      }
+    } finally {
+      if (was === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = was;
     }
   });
 });

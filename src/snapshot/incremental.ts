@@ -141,7 +141,9 @@ export class IncrementalContext {
       indexSig !== null ? git(['ls-files', '-z', '--cached', '--ignored', '--exclude-standard'], { cwd: repo.worktree, env }) : null,
       indexSig !== null && indexMayHoldSkipWorktree(repo.userIndex, [repo.gitDir, repo.commonDir]) ? git(['ls-files', '-z', '-t', '--cached'], { cwd: repo.worktree, env }) : null,
     ]);
-    const excludesFile = xf.exitCode === 0 ? path.resolve(repo.worktree, xf.stdout.toString('utf8').trim()) : null;
+    // Relative to the worktree's top, as git reads it; an empty setting names no file (git then reads none, not even the default).
+    const configured = xf.exitCode === 0 ? xf.stdout.toString('utf8').trim() : '';
+    const excludesFile = configured ? path.resolve(repo.worktree, configured) : null;
     const excludeSig = excludeSignature(repo, excludesFile);
     let unsupported: string | null = null;
     for (const rec of splitNul(cfg.stdout)) {
@@ -813,9 +815,13 @@ function lst(repo: Repo, rel: string): Stats | undefined {
  * Signatures of the files besides `.gitignore`s that can change what git
  * ignores or how it reads files (gitignore(5), git-config(1) "FILES"): the
  * repository's `info/exclude` and config, the global config and ignore
- * files.
+ * files. Never throws (a file that cannot be stat'ed is `-`).
+ *
+ * @param excludesFile the excludes file git reads, absolute, or null.
+ * @returns their stat data (mtime ns, size, inode) in one string: equal
+ *   strings, nothing changed that stat can tell.
  */
-function excludeSignature(repo: Repo, excludesFile: string | null): string {
+export function excludeSignature(repo: Repo, excludesFile: string | null): string {
   const home = homedir();
   const xdg = process.env.XDG_CONFIG_HOME || path.join(home, '.config');
   const files = [

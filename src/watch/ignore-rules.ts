@@ -13,11 +13,26 @@ import ignore, { type Ignore } from 'ignore';
 import { git, splitNul } from '../git/exec.js';
 import type { Repo } from '../git/repo.js';
 import { realEnv, shadowEnv } from '../git/shadow.js';
+import { excludeSignature } from '../snapshot/incremental.js';
 
 /** Tells whether a worktree-relative path is ignored. */
 export interface IgnoreMatcher {
   /** @param rel POSIX path relative to the worktree root; `isDir` for directories. */
   ignores(rel: string, isDir: boolean): boolean;
+}
+
+/**
+ * The exclude sources as they were read: the excludes file git reads (`core.excludesFile`
+ * resolved, or git's default; null: none, the setting is empty),
+ * the stat signature of every file that can change them (snapshot/incremental.ts
+ * excludeSignature: `info/exclude`, the excludes file, the configs that name
+ * it), taken *before* their text was read, so an edit made while they were
+ * read changes it, and their text.
+ */
+export interface ExcludeSources {
+  excludesFile: string | null;
+  signature: string;
+  text: string;
 }
 
 /**
@@ -44,7 +59,12 @@ export class IgnoreLayers implements IgnoreMatcher {
    *   lines and comments, as git's default `info/exclude`), `base` is not
    *   consulted at all. Omitted: always consulted.
    */
-  constructor(base: Ignore, baseText?: string) {
+  constructor(
+    base: Ignore,
+    baseText?: string,
+    /** What the exclude sources were when read ({@link loadExcludeRules}; unknown when built otherwise): a watch compares them to tell when to reload. */
+    public sources: ExcludeSources | null = null,
+  ) {
     this.base = baseText === undefined || hasPattern(baseText) ? base : null;
   }
 
@@ -95,15 +115,26 @@ export function hasPattern(text: string): boolean {
  * ones: 0.4-0.5 s at 100k files here, most of the daemon's ready time).
  */
 export async function loadExcludeRules(repo: Repo): Promise<IgnoreLayers> {
+  const file = await excludesFile(repo);
+  const signature = excludeSignature(repo, file);
   const base = ignore();
   let text = '';
-  for (const file of [await excludesFile(repo), path.join(repo.commonDir, 'info', 'exclude')]) {
-    if (!file) continue;
-    const t = readOr(file);
+  for (const f of [file, path.join(repo.commonDir, 'info', 'exclude')]) {
+    if (f === null) continue;
+    const t = readIgnoreFile(f);
     base.add(t);
     text += `${t}\n`;
   }
-  return new IgnoreLayers(base, text);
+  return new IgnoreLayers(base, text, { excludesFile: file, signature, text });
+}
+
+/**
+ * Whether the exclude sources may have changed since `sources` were read
+ * (their files' stat data differ): then {@link loadExcludeRules} again
+ * tells whether what they say changed. Unknown sources: true.
+ */
+export function excludeSourcesMoved(repo: Repo, sources: ExcludeSources | null): boolean {
+  return sources === null || excludeSignature(repo, sources.excludesFile) !== sources.signature;
 }
 
 /** Loads the ignore rules of `repo`'s worktree as they are now: the exclude sources and every `.gitignore` git lists. */
@@ -115,24 +146,43 @@ export async function loadIgnoreRules(repo: Repo): Promise<IgnoreLayers> {
   });
   for (const f of new Set(splitNul(stdout).map((b) => b.toString('utf8')))) {
     const dir = path.posix.dirname(f);
-    rules.add(dir === '.' ? '' : dir, readOr(path.join(repo.worktree, f)));
+    rules.add(dir === '.' ? '' : dir, readIgnoreFile(path.join(repo.worktree, f)));
   }
   return rules;
 }
 
+/**
+ * The excludes file git reads: `core.excludesFile`, a relative path
+ * relative to the worktree's top (git's setup chdirs there before it reads
+ * the excludes, from whatever subdirectory it was run; checked with git 2.39
+ * in test/ignore-rules.test.ts), never to this process's cwd; none (null)
+ * when it is set empty; `$XDG_CONFIG_HOME/git/ignore` (`~/.config/git/ignore`)
+ * when it is not set (git reads that one only then).
+ */
 async function excludesFile(repo: Repo): Promise<string | null> {
   const res = await git(['config', '--path', '--get', 'core.excludesFile'], { cwd: repo.worktree, env: realEnv(repo), okCodes: [0, 1] });
-  const configured = res.stdout.toString('utf8').trim();
-  if (configured) return configured;
+  if (res.exitCode === 0) {
+    const configured = res.stdout.toString('utf8').trim();
+    return configured ? path.resolve(repo.worktree, configured) : null;
+  }
   const xdg = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
   return path.join(xdg, 'git', 'ignore');
 }
 
-/** The content of `file`, or `''` when it cannot be read. */
-export function readOr(file: string): string {
+/** The UTF-8 byte order mark, as decoded: git skips it at the start of an ignore file (dir.c add_patterns_from_buffer), the `ignore` package would take it for part of the first pattern. */
+const BOM = '\uFEFF';
+
+/**
+ * The text of an ignore file (a `.gitignore`, `info/exclude`, the excludes
+ * file) as git reads its patterns: without a UTF-8 byte order mark at its
+ * start; `''` when it cannot be read (git skips such a file too). Never throws.
+ */
+export function readIgnoreFile(file: string): string {
+  let text: string;
   try {
-    return readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     return '';
   }
+  return text.startsWith(BOM) ? text.slice(1) : text;
 }

@@ -26,7 +26,7 @@ import path from 'node:path';
 import type { Repo } from '../git/repo.js';
 import { shadowObjectsDir } from '../git/shadow.js';
 import { placePooled } from '../git/temp-pool.js';
-import { readOr, type IgnoreLayers } from './ignore-rules.js';
+import { readIgnoreFile, type IgnoreLayers } from './ignore-rules.js';
 import { isFile, isLeaf, leafDevice } from './dir-leaf.js';
 
 /** Events between two snapshots beyond which the kernel's queue may have overflowed (inotify's default max_queued_events is 16384). */
@@ -307,7 +307,7 @@ export class TreeWatch {
         if (e.name !== '.git') subdirs.push(e.name);
       } else if (e.name === '.gitignore' && e.isFile()) gitignore = true;
     }
-    if (gitignore) this.rules.add(dir, readOr(path.join(abs, '.gitignore')));
+    if (gitignore) this.rules.add(dir, readIgnoreFile(path.join(abs, '.gitignore')));
     const out: string[] = [];
     for (const name of subdirs) {
       const child = dir ? `${dir}/${name}` : name;
@@ -327,7 +327,7 @@ export class TreeWatch {
     if (!w?.[UNREAD]) return;
     w[UNREAD] = false;
     const file = path.join(this.abs(dir), '.gitignore');
-    if (isFile(file)) this.rules.add(dir, readOr(file));
+    if (isFile(file)) this.rules.add(dir, readIgnoreFile(file));
   }
 
   /** Closes the watches of `rel` and every directory below it. */

@@ -46,7 +46,7 @@ import { giveChildrenTheUserEnv } from './daemon-env.js';
 import { COMPACT_QUIET_MS, compactHeap, GROWN_BYTES, GROWN_QUIET_MS, heapTotalBytes } from './daemon-heap.js';
 import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, sharedDirProblem, socketPath } from './daemon-paths.js';
-import { loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
+import { excludeSourcesMoved, loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
 import type { PollWatch } from './poll-watch.js';
 import type { RollbackServer } from './rollback-service.js';
 import { TreeWatch, type Taken } from './tree-watch.js';
@@ -630,10 +630,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     const synced = cut ? true : await slot.watch.sync(syncMs);
     const syncedAt = performance.now();
     for (const r of batch) r.syncedAt ??= syncedAt;
-    if (slot.watch.rulesChanged) {
-      if (slot.watch instanceof TreeWatch) slot.watch.rewatch(await loadExcludeRules(slot.repo));
-      else slot.watch.rewatch(await loadIgnoreRules(slot.repo));
-    }
+    await reloadRules(slot);
     const taken = cut ?? slot.watch.take();
     if (cut) slot.cuts.delete(cut);
     let full = taken.full ?? (synced ? null : 'the sync cookie did not arrive in time');
@@ -685,6 +682,30 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   };
 
   /**
+   * The watch placed again with the ignore rules as they are now when they
+   * changed: a `.gitignore` (its event) or the exclude sources
+   * (`info/exclude`, `core.excludesFile`, the configs naming it: their stat
+   * data moved since the watch's rules were read, and what they say is not
+   * what the watch has). A directory no longer ignored is then watched and
+   * one now ignored dropped, and the next snapshot reads everything
+   * ({@link TreeWatch.rewatch}); without it, a directory `info/exclude` no
+   * longer ignores stayed unwatched and the steps after the first full read
+   * recorded its files as they were until the idle check.
+   */
+  const reloadRules = async (slot: Slot): Promise<void> => {
+    const { watch, repo } = slot;
+    const was = watch.ignoreRules.sources;
+    if (!watch.rulesChanged && !excludeSourcesMoved(repo, was)) return;
+    const rules = watch instanceof TreeWatch ? await loadExcludeRules(repo) : await loadIgnoreRules(repo);
+    if (!watch.rulesChanged && was && rules.sources && rules.sources.text === was.text && rules.sources.excludesFile === was.excludesFile) {
+      watch.ignoreRules.sources = rules.sources; // touched, saying the same: the watch stands
+      return;
+    }
+    log(`${repo.worktree}: the ignore rules changed (${watch.rulesChanged ? 'a .gitignore' : 'the exclude sources'}): watched again`);
+    watch.rewatch(rules);
+  };
+
+  /**
    * The worktree's tree for a process that holds its lock (a rollback),
    * read in process on top of `base` (the tip it read): after a sync point,
    * every dirty path; or, with `only`, exactly those paths. The dirty set is
@@ -713,7 +734,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       if (full) return refuse(full);
       paths = [...peek.paths, ...cuts.flatMap((c) => c.paths)];
     }
-    if (slot.watch.rulesChanged) return refuse('the ignore rules changed');
+    if (slot.watch.rulesChanged || excludeSourcesMoved(slot.repo, slot.watch.ignoreRules.sources)) return refuse('the ignore rules changed');
     const stale = slot.ctx ? slot.ctx.stale() : 'no context';
     if (stale || !slot.ctx) return refuse(stale ?? 'no context');
     if (!slot.known.has(base.tree)) return refuse("the tip's tree is not one this daemon read");

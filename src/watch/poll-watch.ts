@@ -16,7 +16,7 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Repo } from '../git/repo.js';
-import type { IgnoreMatcher } from './ignore-rules.js';
+import type { IgnoreLayers } from './ignore-rules.js';
 import type { Taken, TreeWatchStats } from './tree-watch.js';
 
 /** How often each path is polled, in ms. */
@@ -37,10 +37,15 @@ export class PollWatch {
 
   constructor(
     readonly repo: Repo,
-    private rules: IgnoreMatcher,
+    private rules: IgnoreLayers,
     private readonly keep: (rel: string) => boolean,
     private readonly onActivity: () => void = () => undefined,
   ) {}
+
+  /** The rules it polls by. */
+  get ignoreRules(): IgnoreLayers {
+    return this.rules;
+  }
 
   /** Starts polling every path not ignored (chokidar's initial scan runs in the background). */
   start(): void {
@@ -76,7 +81,7 @@ export class PollWatch {
   }
 
   /** New ignore rules: polling goes on with them. */
-  rewatch(rules: IgnoreMatcher): void {
+  rewatch(rules: IgnoreLayers): void {
     this.rules = rules;
     this.rulesChanged = false;
   }

@@ -110,6 +110,11 @@ export class TreeWatch {
     };
   }
 
+  /** The rules it watches by (the exclude sources and the `.gitignore` files the walk met). */
+  get ignoreRules(): IgnoreLayers {
+    return this.rules;
+  }
+
   private get cookieDir(): string {
     return path.join(this.repo.stateDir, 'cookies');
   }

@@ -1,8 +1,9 @@
 /**
- * The daemon's watch against git's own view when what git ignores
- * changes under it: an exclude source edited while it runs
+ * The daemon's watch against git's own view when what git ignores or can
+ * name changes under it: an exclude source edited while it runs
  * (`info/exclude`, `core.excludesFile`) must place watches on what it no
- * longer ignores. Each step's tree
+ * longer ignores, and a directory whose name is not UTF-8 (no text path
+ * names it) must still end in steps equal to git's view. Each step's tree
  * is compared with `git add -A` + `write-tree` in a scratch index.
  */
 import fs from 'node:fs';
@@ -73,4 +74,35 @@ describe('the daemon and the exclude sources', () => {
     expect(status(dir).status.worktrees[0]!.rescans['the ignore rules changed']).toBe(1);
   });
 
+  it('a directory whose name is not UTF-8, there at the start or made later: every write in it is in the next step', async () => {
+    const dir = makeRepo({ 'README.md': '# p\n' });
+    const bytes = (...parts: (string | number[] | Buffer)[]): Buffer => Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+    const old = bytes(dir, '/caf', [0xe9]);
+    fs.mkdirSync(bytes(old, '/inner'), { recursive: true });
+    fs.writeFileSync(bytes(old, '/f.txt'), '1\n');
+    fs.writeFileSync(bytes(old, '/inner/g.txt'), 'g1\n');
+    startDaemon(dir);
+    await stepEqualsGit(dir, 'the start');
+    fs.writeFileSync(bytes(old, '/f.txt'), '2\n');
+    await stepEqualsGit(dir, 'a write in the directory of bytes');
+    fs.writeFileSync(bytes(old, '/inner/g.txt'), 'g2\n');
+    await stepEqualsGit(dir, 'a write below it');
+    const made = bytes(dir, '/n', [0xff, 0xfe]);
+    fs.mkdirSync(made);
+    fs.writeFileSync(bytes(made, '/h.txt'), 'h1\n');
+    await stepEqualsGit(dir, 'a directory of bytes made while watched');
+    fs.writeFileSync(bytes(made, '/h.txt'), 'h2\n');
+    await stepEqualsGit(dir, 'a write in it');
+    fs.renameSync(old, path.join(dir, 'cafe'));
+    await stepEqualsGit(dir, 'renamed to a UTF-8 name');
+    write(dir, { 'cafe/f.txt': '3\n' });
+    await stepEqualsGit(dir, 'a write under its new name');
+    fs.rmSync(made, { recursive: true });
+    await stepEqualsGit(dir, 'removed');
+    write(dir, { 'README.md': '# q\n' });
+    await stepEqualsGit(dir, 'a write elsewhere');
+    // With no directory of bytes left, the steps are read in process again.
+    expect(stepLines(dir).at(-1), stepLines(dir).join('\n')).toContain('in process');
+    git(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
+  });
 });

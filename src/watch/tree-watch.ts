@@ -52,6 +52,22 @@ const UNREAD = Symbol('gitignore not read');
 /** fs.watch's options for every directory: one object, not one per watch. */
 const NOT_PERSISTENT = { persistent: false } as const;
 
+/**
+ * A directory whose path is not UTF-8 (a name of bytes that are not, or one
+ * below it), watched by its bytes: no path of the dirty set can name what
+ * changes in it (Node's events and this walk's paths are text), so any event
+ * from it makes the next snapshot read the whole worktree with git.
+ */
+interface Opaque {
+  /** Its absolute path, as bytes. */
+  path: Buffer;
+  ino: number;
+  watcher: FSWatcher;
+}
+const SLASH = Buffer.from('/');
+/** True when `name` is not UTF-8 (its bytes do not survive a decoding). */
+const notUtf8 = (name: Buffer): boolean => !Buffer.from(name.toString('utf8'), 'utf8').equals(name);
+
 /** Counters shown by `ckpt daemon status`. */
 export interface TreeWatchStats {
   watches: number;
@@ -82,6 +98,9 @@ export class TreeWatch {
   private undecided: string[] = [];
   private readonly onChange: (this: Watched, type: string, name: string | Buffer | null) => void;
   private readonly onError: (this: Watched) => void;
+  /** Directories whose paths are not UTF-8, watched by their bytes ({@link Opaque}), by the latin1 text of those bytes. */
+  private readonly opaque = new Map<string, Opaque>();
+  private readonly onOpaque: () => void;
   /** The device whose directories' link counts tell which have no subdirectory ({@link leafDevice}); undefined until the first walk. */
   private leafDev: number | null | undefined;
 
@@ -107,6 +126,12 @@ export class TreeWatch {
     this.onError = function () {
       self.markFull(`a watch failed: ${this[DIR] || '.'}`);
       self.unwatchTree(this[DIR]);
+    };
+    this.onOpaque = () => {
+      this.events++;
+      this.sinceTake++;
+      this.onActivity();
+      this.markFull('a change in a directory whose name is not UTF-8');
     };
   }
 
@@ -151,6 +176,7 @@ export class TreeWatch {
     this.rules = rules;
     for (const w of this.dirs.values()) w.close();
     this.dirs.clear();
+    this.closeOpaque('');
     this.undecided = [];
     this.rulesChanged = false;
     this.watchTree('');
@@ -164,11 +190,15 @@ export class TreeWatch {
 
   /** Counters for status. */
   stats(): TreeWatchStats {
-    return { watches: this.dirs.size, events: this.events, dirty: this.dirty.size };
+    return { watches: this.dirs.size + this.opaque.size, events: this.events, dirty: this.dirty.size };
   }
 
   /** Hands over the dirty set (emptied) and whether a full read is needed. */
   take(): Taken {
+    // A directory of bytes gone (removed, renamed to a UTF-8 name: then watched by that name): its watch closed.
+    for (const [k, o] of this.opaque) {
+      if (lstatSync(o.path, { throwIfNoEntry: false })?.ino !== o.ino) this.closeOpaque(k);
+    }
     const out = this.peek();
     this.dirty = new Set();
     this.full = null;
@@ -231,6 +261,7 @@ export class TreeWatch {
   close(): void {
     for (const w of this.dirs.values()) w.close();
     this.dirs.clear();
+    this.closeOpaque('');
     this.cookieWatcher?.close();
     this.cookieWatcher = null;
     for (const w of this.cookieWaiters.values()) w();
@@ -307,11 +338,15 @@ export class TreeWatch {
   private children(dir: string, abs: string, entries: Dirent[]): string[] {
     const subdirs: string[] = [];
     let gitignore = false;
+    let replaced = false;
     for (const e of entries) {
       if (e.isDirectory()) {
         if (e.name !== '.git') subdirs.push(e.name);
+        // A name not UTF-8 reads as one with U+FFFD in it (and no path reaches it): found by its bytes.
+        if (e.name.includes('\uFFFD')) replaced = true;
       } else if (e.name === '.gitignore' && e.isFile()) gitignore = true;
     }
+    if (replaced) this.findOpaque(abs);
     if (gitignore) this.rules.add(dir, readIgnoreFile(path.join(abs, '.gitignore')));
     const out: string[] = [];
     for (const name of subdirs) {
@@ -343,6 +378,68 @@ export class TreeWatch {
         this.dirs.delete(d);
       }
     }
+    if (this.opaque.size > 0) this.closeOpaque(rel === '' ? '' : Buffer.from(`${this.abs(rel)}/`).toString('latin1'));
+  }
+
+  /**
+   * Watches by their bytes the subdirectories of `abs` whose names are not
+   * UTF-8, and every directory below them (none judged by the ignore rules:
+   * their patterns cannot be matched against bytes here). One found new
+   * (not watched, or replaced: another inode) makes the next snapshot read
+   * everything, as its content was never read.
+   */
+  private findOpaque(abs: string): void {
+    let entries;
+    try {
+      entries = readdirSync(abs, { withFileTypes: true, encoding: 'buffer' });
+    } catch {
+      return;
+    }
+    const base = Buffer.from(abs.endsWith('/') ? abs : `${abs}/`);
+    for (const e of entries) {
+      if (!e.isDirectory() || !notUtf8(e.name)) continue;
+      const top = Buffer.concat([base, e.name]);
+      const st = lstatSync(top, { throwIfNoEntry: false });
+      if (!st?.isDirectory()) continue;
+      const key = top.toString('latin1');
+      const had = this.opaque.get(key);
+      if (had?.ino === st.ino) continue;
+      if (had) this.closeOpaque(key);
+      this.markFull(`a directory whose name is not UTF-8: ${top.toString('utf8')}`);
+      const stack = [top];
+      while (stack.length > 0) {
+        const dir = stack.pop()!;
+        const at = lstatSync(dir, { throwIfNoEntry: false });
+        if (!at?.isDirectory() || this.opaque.has(dir.toString('latin1'))) continue;
+        let watcher: FSWatcher;
+        try {
+          watcher = watch(dir, NOT_PERSISTENT);
+        } catch (err) {
+          this.markFull(`a directory could not be watched (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${dir.toString('utf8')}`);
+          continue;
+        }
+        watcher.on('change', this.onOpaque);
+        watcher.on('error', this.onOpaque);
+        this.opaque.set(dir.toString('latin1'), { path: dir, ino: at.ino, watcher });
+        let below;
+        try {
+          below = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+        } catch {
+          continue;
+        }
+        for (const c of below) if (c.isDirectory() && c.name.toString('latin1') !== '.git') stack.push(Buffer.concat([dir, SLASH, c.name]));
+      }
+    }
+  }
+
+  /** Closes the byte-path watches at `key` (the latin1 text of an absolute path; `''`: all) and below it. */
+  private closeOpaque(key: string): void {
+    for (const [k, o] of this.opaque) {
+      if (key === '' || k === key || k.startsWith(key.endsWith('/') ? key : `${key}/`)) {
+        o.watcher.close();
+        this.opaque.delete(k);
+      }
+    }
   }
 
   private onEvent(dir: string, type: string, name: string | null): void {
@@ -356,6 +453,7 @@ export class TreeWatch {
     }
     const rel = dir ? `${dir}/${name}` : name;
     if (dir === '' && name === '.git') return;
+    if (name.includes('\uFFFD')) this.findOpaque(this.abs(dir));
     if (name === '.gitignore') this.rulesChanged = true;
     this.dirty.add(rel);
     // A directory that appeared, vanished or was replaced: watch what is there now.

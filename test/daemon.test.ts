@@ -691,4 +691,30 @@ describe('ckpt daemon', () => {
     // Every write of the loops was recorded in the unbroken chain, and the last one is the tip's.
     expect((await tip(dir)).tree).toBe(gitView(dir));
   }, 180_000);
+
+  it('a request whose client hung up while it waited is answered (to no one), nothing recorded, and the daemon goes quiet after it (its files released)', { timeout: 120_000 }, async () => {
+    const dir = makeRepo();
+    startDaemon(dir);
+    const repo = await openRepo(dir);
+    await daemonSnapshot(dir, 'manual');
+    const log = path.join(dir, '.git/ckpt/daemon/log');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    // The worktree lock held here: the daemon's step waits for it while its client gives up (its reply timed out) and hangs up.
+    const holder = withWorktreeLock(repo, async () => {
+      locked();
+      await held;
+    });
+    await isLocked;
+    expect(await daemonRequest(repo.commonDir, 'snapshot', { cwd: repo.worktree, kind: 'manual' }, { connectMs: 5000, replyMs: 500 })).toBeNull();
+    const from = fs.readFileSync(log, 'utf8').length;
+    release();
+    await holder;
+    await until(() => status(dir).status.worktrees[0]!.busy === 0, 'the daemon to drop the request');
+    expect((await listSteps(repo)).length).toBe(1);
+    // Quiet once nothing is in flight: an unanswered request counted as in flight for good kept it busy (no release, no fold, no compaction).
+    await until(() => fs.readFileSync(log, 'utf8').slice(from).includes('temporary files and git children released'), 'the daemon to go quiet', 60_000);
+  });
 });

@@ -213,6 +213,22 @@ export const FOLD_NOW_AT_PACKS = 4 * FOLD_AT_PACKS;
  */
 const live = (r: HookRequest): boolean => !r.sock || (!r.sock.destroyed && !r.sock.readableEnded);
 
+/**
+ * The requests of `rs` whose clients still wait ({@link live}); each other
+ * one is answered now, `UNSERVED` and nothing recorded (to no one: its
+ * client is gone), so the handler awaiting it ends. Left unanswered, each
+ * one dropped stayed counted in flight for good, and a daemon never quiet
+ * again neither folded its packs, compacted its heap nor released its files.
+ */
+function stillWaiting(rs: HookRequest[]): HookRequest[] {
+  const out: HookRequest[] = [];
+  for (const r of rs) {
+    if (live(r)) out.push(r);
+    else r.resolve({ ok: false, code: 'UNSERVED', message: 'the client hung up before its step was taken: nothing recorded' });
+  }
+  return out;
+}
+
 /** Returned by a command that keeps its connection open (subscribe). */
 const KEEP_OPEN = Symbol('keep open');
 
@@ -546,7 +562,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       while (slot.pending.length > 0) {
         // A settled burst alone; else every hook request up to the next burst.
         const firstCut = slot.pending.findIndex((r) => r.cut);
-        const batch = slot.pending.splice(0, firstCut === 0 ? 1 : firstCut === -1 ? slot.pending.length : firstCut).filter(live);
+        const taken = slot.pending.splice(0, firstCut === 0 ? 1 : firstCut === -1 ? slot.pending.length : firstCut);
+        const batch = stillWaiting(taken);
         if (batch.length === 0) continue;
         slot.inFlight = batch.length;
         try {
@@ -642,7 +659,7 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
       let paths: string[] = taken.paths;
       // One snapshot per kind and trailers (queue.ts groupRequests): hooks of two rounds are two steps.
       for (const all of groupRequests(batch, (r) => r.input)) {
-        const group = all.filter(live);
+        const group = stillWaiting(all);
         if (group.length === 0) continue;
         const kind = group[0]!.input.kind;
         const input = groupInput(group[0]!.input, group.map((r) => r.input));

@@ -13,7 +13,7 @@ import { UNDER_TEST, chainTip, ckpt } from './ckpt.mjs';
 import { WORK, assert, log, spawnTimed, step, timed } from './env.mjs';
 import { median, mkRow, printRow } from './measure.mjs';
 import { ensureRepo, Mutator, resetRepo } from './repo-gen.mjs';
-import { hookPayload } from './hook.mjs';
+import { agentHooks } from './hook.mjs';
 import { bareNodeMemory, procMemory } from './procmem.mjs';
 
 /** Targets of issue 11 (medians). */
@@ -237,27 +237,31 @@ export async function benchDaemon(label, { quick }) {
     const cliHookScript = path.join(WORK, 'cli-hook.mjs');
     fs.writeFileSync(cliHookScript, `import { main } from ${JSON.stringify(cliUrl)};\nawait main(['hook', 'claude'], { program: 'ckpt' });\n`);
     const cliHook = `NODE_EXTRA_CA_CERTS= ${process.execPath} ${cliHookScript}`;
+    // Every hook sent to the daemon, in time order, PreToolUse and PostToolUse taking turns, as an agent sends them.
+    const nextHook = agentHooks(dir, 'd');
     // One hook first: the daemon's first snapshot is a full read (it has just started).
     mut.mutate(10);
-    spawnTimed([], { cwd: dir, shell: installed, input: hookPayload(dir, manifest.files[0], 'warm'), env: hookEnv });
+    spawnTimed([], { cwd: dir, shell: installed, input: nextHook(manifest.files[0]), env: hookEnv });
     // A hook served, with 10 files changed before it, timed into `into`.
-    const timedHook = async (shell, into, id) => {
+    const timedHook = async (shell, into) => {
       const idx = mut.mutate(10);
       const before = await chainTip(repo);
-      into.push(spawnTimed([], { cwd: dir, shell, input: hookPayload(dir, manifest.files[idx[0]], id), env: hookEnv }).ms);
+      into.push(spawnTimed([], { cwd: dir, shell, input: nextHook(manifest.files[idx[0]]), env: hookEnv }).ms);
       assert((await chainTip(repo)) !== before, `the hook recorded no snapshot: ${shell}`);
     };
     for (let i = 0; i < iters; i++) {
       // The two hook commands and the two module loads take turns at going first: what follows the
-      // daemon's work would pay for whatever the daemon still does once it has answered.
-      const hooks = [() => timedHook(installed, hook, `d-${i}`), () => timedHook(cliHook, viaCli, `c-${i}`)];
-      for (const h of i % 2 ? hooks.reverse() : hooks) await h();
+      // daemon's work would pay for whatever the daemon still does once it has answered. The hooks
+      // swap every second iteration: with three hooks an iteration, each command then gets PreToolUse
+      // and PostToolUse alike.
+      const hooks = [() => timedHook(installed, hook), () => timedHook(cliHook, viaCli)];
+      for (const h of Math.floor(i / 2) % 2 ? hooks.reverse() : hooks) await h();
       floor.push(spawnTimed(['-e', '0'], { cwd: dir, env: { NODE_EXTRA_CA_CERTS: undefined } }).ms);
       // The daemon's part alone: the same request from this (long-lived) process, 10 other files changed.
       const idx2 = mut.mutate(10);
       const before2 = await chainTip(repo);
       const t = performance.now();
-      const r = await ask(sockPath, { version, cmd: 'hook', agent: 'claude', stdin: hookPayload(dir, manifest.files[idx2[0]], `r-${i}`), cwd: dir, ppid: process.pid, race: {} }, 30_000);
+      const r = await ask(sockPath, { version, cmd: 'hook', agent: 'claude', stdin: nextHook(manifest.files[idx2[0]]), cwd: dir, ppid: process.pid, race: {} }, 30_000);
       answer.push(performance.now() - t);
       if (r?.phases) for (const k of Object.keys(phases)) if (typeof r.phases[k] === 'number') phases[k].push(r.phases[k]);
       assert(r?.ok && (await chainTip(repo)) !== before2, `the daemon recorded no snapshot: ${JSON.stringify(r)}`);

@@ -7,9 +7,26 @@ import { UNDER_TEST, chainTip, ckpt } from './ckpt.mjs';
 import { ROOT, assert, gText, spawnTimed } from './env.mjs';
 import { mkRow, printRow } from './measure.mjs';
 
-/** A PreToolUse payload as Claude Code sends it on the hook's stdin, for an Edit of `rel`. */
-export function hookPayload(dir, rel, i) {
-  return JSON.stringify({ hook_event_name: 'PreToolUse', cwd: dir, session_id: 'bench', tool_name: 'Edit', tool_input: { file_path: path.join(dir, rel), old_string: 'a', new_string: 'b' }, tool_use_id: `toolu_bench_${i}` });
+/** A payload as Claude Code sends it on the hook's stdin (`event`: PreToolUse or PostToolUse), for an Edit of `rel`. */
+export function hookPayload(dir, rel, i, event = 'PreToolUse') {
+  const post = event === 'PostToolUse' ? { tool_response: { filePath: path.join(dir, rel), success: true } } : {};
+  return JSON.stringify({ hook_event_name: event, cwd: dir, session_id: 'bench', tool_name: 'Edit', tool_input: { file_path: path.join(dir, rel), old_string: 'a', new_string: 'b' }, ...post, tool_use_id: `toolu_bench_${i}` });
+}
+
+/**
+ * The hooks of an agent's tool calls, in the order an agent sends them: a
+ * PreToolUse, then the PostToolUse of the same call (one tool_use_id), then
+ * the next call's PreToolUse. The daemon takes a `before` step, then an
+ * `after` step (watch/daemon.ts arms its early compaction only after the
+ * latter: an agent's PostToolUse follows its PreToolUse within the tool's
+ * run, ~150 ms for a Read). `next(rel)` returns the payload of the next hook.
+ */
+export function agentHooks(dir, id) {
+  let n = 0;
+  return (rel) => {
+    const k = n++;
+    return hookPayload(dir, rel, `${id}-${Math.floor(k / 2)}`, k % 2 === 0 ? 'PreToolUse' : 'PostToolUse');
+  };
 }
 
 /** The hook cases of one size (`s`: see size.mjs), `s.plan.hook` iterations each; returns their rows. */

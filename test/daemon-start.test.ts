@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSteps, openRepo } from '../src/index.js';
+import { daemonRequest } from '../src/watch/daemon-client.js';
 import { DAEMON_NODE_OPTIONS } from '../src/watch/daemon-control.js';
 import { ckptIn, daemonSnapshot, startTestDaemon, stopDaemonAfterTest, stopTestDaemons, testDaemonStatus } from './support/daemon.js';
 import { git, makeRepo, tempDir, write } from './support/repo.js';
@@ -166,5 +167,32 @@ describe("the daemon's start", () => {
     await until(() => /stopped: idle for/.test(logText()), 'the idle stop');
     expect(compactions()).toBe(2);
     expect(fs.readFileSync(log, 'utf8')).toMatch(/quiet: heap compacted, \d+\.\d → \d+\.\d MB in \d+ ms/);
+  });
+
+  it('compacts early only after a step that is not `before`, and a request within its quiet time delays that compaction, never drops it', async () => {
+    const dir = makeRepo({ 'a.txt': 'a\n' });
+    // Any growth arms the early compaction (a small repository never grows the heap by 4 MiB): daemon-heap.ts grownBytesFromEnv.
+    startTestDaemon(dir, ['--idle', '30s'], { CKPT_DAEMON_GROWN_BYTES: '0' });
+    const repo = await openRepo(dir);
+    const log = path.join(dir, '.git', 'ckpt', 'daemon', 'log');
+    const compactions = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '').split('\n').filter((l) => l.includes('heap compacted'));
+    await until(() => compactions().length === 1, 'the compaction after the start');
+    // A `before` step: its agent's `after` hook comes once the tool has run, so the heap waits for the quiet compaction (1 s).
+    write(dir, { 'a.txt': 'before\n' });
+    await daemonSnapshot(dir, 'before');
+    await until(() => compactions().length === 2, 'the compaction after the before step');
+    expect(compactions()[1]).toMatch(/ quiet: heap compacted/);
+    // An `after` step, then a status every 20 ms for 400 ms: each restarts the 100 ms quiet; the early compaction comes once they stop.
+    write(dir, { 'a.txt': 'after\n' });
+    await daemonSnapshot(dir, 'after');
+    const until400 = Date.now() + 400;
+    while (Date.now() < until400) {
+      const r = await daemonRequest(repo.commonDir, 'status', {}, { connectMs: 5000, replyMs: 5000 });
+      expect(r?.ok).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(compactions()).toHaveLength(2);
+    await until(() => compactions().length === 3, 'the compaction after the after step');
+    expect(compactions()[2]).toMatch(/ after work: heap compacted/);
   });
 });

@@ -65,6 +65,17 @@ export const GROWN_BYTES = 4 * 1024 * 1024;
 /** Quiet time after work that grew the heap by {@link GROWN_BYTES}, before it is compacted, ms. */
 export const GROWN_QUIET_MS = 100;
 
+/**
+ * The growth that arms the early compaction, bytes: {@link GROWN_BYTES}, or
+ * `CKPT_DAEMON_GROWN_BYTES` (a whole number of bytes, 0 for any growth),
+ * which only tests set: a small repository never grows the heap by 4 MiB,
+ * and the early path is tested on one. Another value is ignored.
+ */
+export function grownBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.CKPT_DAEMON_GROWN_BYTES;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : GROWN_BYTES;
+}
+
 /** V8's heap, committed (its `total_heap_size`, what `process.memoryUsage().heapTotal` says), bytes. */
 export function heapTotalBytes(): number {
   return v8.getHeapStatistics().total_heap_size;

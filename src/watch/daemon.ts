@@ -43,7 +43,7 @@ import { takeSnapshotLocked, readTip } from '../snapshot/take.js';
 import type { WorktreeReader } from '../snapshot/reader.js';
 import { ObjectWriter } from '../snapshot/object-writer.js';
 import { giveChildrenTheUserEnv } from './daemon-env.js';
-import { COMPACT_QUIET_MS, compactHeap, GROWN_BYTES, GROWN_QUIET_MS, heapTotalBytes } from './daemon-heap.js';
+import { COMPACT_QUIET_MS, compactHeap, GROWN_BYTES, GROWN_QUIET_MS, grownBytesFromEnv, heapTotalBytes } from './daemon-heap.js';
 import { idleFromEnv } from './daemon-idle.js';
 import { DAEMON_PROTOCOL, DAEMON_VERSION, daemonDir, sharedDirProblem, socketPath } from './daemon-paths.js';
 import { excludeSourcesMoved, loadExcludeRules, loadIgnoreRules } from './ignore-rules.js';
@@ -362,17 +362,40 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   let workEndedAt = 0;
   /** V8's heap (committed, bytes) after the last compaction, or when the daemon was ready; 0 until then (no early compaction is armed before every request counter exists). */
   let heapBase = 0;
+  /** Trees being read ahead (`preload`): work under way, as a step is (no compaction under it). */
+  let preloading = 0;
   /** The early compaction armed after work that grew the heap by {@link GROWN_BYTES} (daemon-heap.ts), or null. */
   let grownTimer: NodeJS.Timeout | null = null;
-  const workDone = (): void => {
-    workEndedAt = Date.now();
-    if (heapBase === 0 || heapTotalBytes() - heapBase < GROWN_BYTES) return;
+  /** The growth that arms it, bytes ({@link GROWN_BYTES}; tests set less: daemon-heap.ts grownBytesFromEnv). */
+  const grownBytes = grownBytesFromEnv();
+  /** Set once the daemon stops: no early compaction is armed any more. */
+  let stoppingNow = false;
+  /** Drops the pending early compaction: a `before` step is coming, whose agent's `after` hook follows once its tool has run. */
+  const disarmEarly = (): void => {
     if (grownTimer) clearTimeout(grownTimer);
+    grownTimer = null;
+  };
+  /** (Re)arms the early compaction: {@link GROWN_QUIET_MS} from now, when the heap grew by {@link grownBytes} since the last one. */
+  const armEarly = (): void => {
+    if (stoppingNow || heapBase === 0 || heapTotalBytes() - heapBase < grownBytes) return;
+    disarmEarly();
     grownTimer = setTimeout(() => {
       grownTimer = null;
-      compactIfQuiet(GROWN_QUIET_MS, 'after work');
+      // Not quiet yet (a status, a request, a rollback or a read-ahead under way): tried again, never dropped.
+      if (compactIfQuiet(GROWN_QUIET_MS, 'after work') === 'busy') armEarly();
     }, GROWN_QUIET_MS);
     grownTimer.unref();
+  };
+  /**
+   * Work that allocates ended. `early`: the heap may be compacted after a
+   * short quiet ({@link armEarly}); false after a `before` step, whose
+   * agent sends its `after` hook as soon as the tool has run (~150 ms for a
+   * Read), where a compaction of 50-110 ms would land on it. Without it,
+   * the heap is compacted once quiet for {@link COMPACT_QUIET_MS}.
+   */
+  const workDone = (early: boolean): void => {
+    workEndedAt = Date.now();
+    if (early) armEarly();
   };
   const touch = (): void => {
     lastActivity = Date.now();
@@ -480,11 +503,16 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   const preload = (slot: Slot): void => {
     const ctx = slot.ctx;
     if (!ctx) return;
+    preloading++;
     void (async () => {
       const { tip } = await readTip(slot.repo);
       if (tip && slot.ctx === ctx) await ctx.preload(tip.tree);
-      workDone();
-    })().catch((err: unknown) => log(`could not read the trees of ${slot.repo.worktree} ahead: ${(err as Error).message}`));
+    })()
+      .catch((err: unknown) => log(`could not read the trees of ${slot.repo.worktree} ahead: ${(err as Error).message}`))
+      .finally(() => {
+        preloading--;
+        workDone(true);
+      });
   };
 
   /** A file event in a watched worktree: (re)arm the settle timer, as `ckpt watch` does (quiet time, at most maxWait). */
@@ -619,10 +647,13 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
    * its snapshot holds every write made before its hook was called.
    */
   const snapshotBatch = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
+    // A `before` step: its agent's `after` hook comes once the tool has run, and no compaction may wait for it.
+    const before = batch.at(-1)?.input.kind === 'before';
+    if (before) disarmEarly();
     try {
       await snapshotBatchLocked(slot, batch);
     } finally {
-      workDone();
+      workDone(!before);
     }
   };
   const snapshotBatchLocked = async (slot: Slot, batch: HookRequest[]): Promise<void> => {
@@ -756,7 +787,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     if (stale || !slot.ctx) return refuse(stale ?? 'no context');
     if (!slot.known.has(base.tree)) return refuse("the tip's tree is not one this daemon read");
     const inc = await treeWithChanges(slot.ctx, base, paths, writer ? { writer } : {});
-    workDone();
+    // For a lock's holder, whose step (or rollback) goes on once it has the tree: compacted once quiet, not early.
+    workDone(false);
     if ('unsure' in inc) return refuse(inc.unsure);
     slot.known.add(inc.tree);
     slot.status.reads++;
@@ -1167,16 +1199,24 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
     log(`could not watch ${first.worktree}: ${(err as Error).message}`);
   }
   /** A request in flight (a direct-path step's `read` can last seconds at 100k files), a rollback or a step: no fold, no compaction, nothing released. */
-  const servingNow = (): boolean => requestsInFlight > 0 || rollbacks.size > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0);
-  /** After work and `quietMs` without a request, nothing served and no subscriber: the heap compacted (daemon-heap.ts), logged as `when`. */
-  const compactIfQuiet = (quietMs: number, when: string): void => {
-    if (workEndedAt === 0 || Date.now() - Math.max(workEndedAt, lastActivity) < quietMs) return;
-    if (servingNow() || [...slots.values()].some((x) => x.subscribers.size > 0)) return;
+  const servingNow = (): boolean => requestsInFlight > 0 || rollbacks.size > 0 || preloading > 0 || [...slots.values()].some((x) => x.running || x.pending.length > 0);
+  /**
+   * After work and `quietMs` without a request, nothing served and no
+   * subscriber: the heap compacted (daemon-heap.ts), logged as `when`.
+   * Returns `done`, `busy` (work to compact after, but a request or work
+   * within `quietMs`, or under way now) or `no` (nothing to do, a
+   * subscriber, or no `gc`).
+   */
+  const compactIfQuiet = (quietMs: number, when: string): 'done' | 'busy' | 'no' => {
+    if (workEndedAt === 0 || stoppingNow) return 'no';
+    if ([...slots.values()].some((x) => x.subscribers.size > 0)) return 'no';
+    if (Date.now() - Math.max(workEndedAt, lastActivity) < quietMs || servingNow()) return 'busy';
     workEndedAt = 0;
     const c = compactHeap();
-    if (!c) return;
+    if (!c) return 'no';
     heapBase = c.afterBytes;
     log(`${when}: heap compacted, ${(c.beforeBytes / 1e6).toFixed(1)} → ${(c.afterBytes / 1e6).toFixed(1)} MB in ${c.ms.toFixed(0)} ms`);
+    return 'done';
   };
   heapBase = heapTotalBytes();
   const onSignal = (): void => stopping?.('signal');
@@ -1221,9 +1261,11 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   }, Math.max(50, Math.min(verifyMs, idleMs, 5000)));
   onReady?.(record);
   const why = await stopped;
+  // The steps still running end below: none arms an early compaction now.
+  stoppingNow = true;
   clearInterval(tick);
   clearInterval(watchdog);
-  if (grownTimer) clearTimeout(grownTimer);
+  disarmEarly();
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   server.close();

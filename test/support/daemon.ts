@@ -28,10 +28,10 @@ function commonDir(dir: string): string {
   return git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir').trim();
 }
 
-/** Starts the daemon of `dir`'s repository (`ckpt daemon start`, idle check far off); returns its pid. */
-export function startTestDaemon(dir: string, extra: string[] = []): number {
+/** Starts the daemon of `dir`'s repository (`ckpt daemon start`, idle check far off; `env` added to the CLI's, so the daemon's); returns its pid. */
+export function startTestDaemon(dir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): number {
   const common = commonDir(dir);
-  const r = ckptIn(dir, ['daemon', 'start', '--json', '--verify', '10m', ...extra]);
+  const r = ckptIn(dir, ['daemon', 'start', '--json', '--verify', '10m', ...extra], env);
   if (r.code !== 0) throw new Error(`ckpt daemon start failed (${r.code}): ${r.stderr}`);
   const pid = JSON.parse(r.stdout).pid as number;
   started.set(common, pid);

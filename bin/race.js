@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { fileURLToPath } from 'node:url';
-import { main } from '../dist/cli.js';
-main(['race', ...process.argv.slice(2)], { program: 'race', bin: fileURLToPath(new URL('./ckpt.js', import.meta.url)) });
+'use strict'; // CommonJS, as bin/ckpt.js (bin/package.json)
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+import(pathToFileURL(path.join(__dirname, '..', 'dist', 'cli.js')).href).then(({ main }) => main(['race', ...process.argv.slice(2)], { program: 'race', bin: path.join(__dirname, 'ckpt.js') }));

@@ -4,7 +4,7 @@
  * (or undone) by the next `ckpt rollback`; and the temporary files a restore
  * writes, which the journal lets recovery remove from the user's tree.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, unlink, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Repo } from '../../git/repo.js';
 
@@ -96,8 +96,28 @@ export function peekJournal(repo: Repo): InterruptedRestore | null {
   return { label: j.label, next: j.failed ? 'undo' : 'finish', startedAt: j.startedAt || null, ...(j.recorded === false ? { changedNothing: true } : {}) };
 }
 
+/**
+ * Removes the journal (none there: nothing to do). It is renamed out of the
+ * way first, which is its removal (atomic: from here no reader finds a
+ * journal), then its file is unlinked on libuv's thread pool, not waited for:
+ * unlinked in place it cost 3-4 ms here, since a journal renamed over the
+ * previous one (every restore's second journal replaces its first) has its
+ * bytes written back at once by ext4 (`auto_da_alloc`), and an unlink of a
+ * file under writeback waits for that write, where a rename does not. A
+ * process killed before the unlink leaves `journal.done`, which nothing
+ * reads and the next removal replaces.
+ *
+ * @throws the file system's error (EACCES, EROFS) when the journal can be neither renamed nor removed.
+ */
 export function removeJournal(repo: Repo): void {
-  rmSync(journalPath(repo), { force: true });
+  const done = path.join(repo.stateDir, 'journal.done');
+  try {
+    renameSync(journalPath(repo), done);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') rmSync(journalPath(repo), { force: true });
+    return;
+  }
+  unlink(done, () => undefined); // gone already (a later removal's unlink took it): nothing to do
 }
 
 /** `<name>.ckpt-<pid>-<6 random>.tmp`: a temporary file a restore wrote beside its destination. */

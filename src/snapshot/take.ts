@@ -22,9 +22,10 @@
  */
 import { CkptError } from '../core/errors.js';
 import type { NotCaptured, Snapshot, SnapshotInput } from '../core/types.js';
-import { commitContent, writeCommit } from '../git/loose.js';
+import { commitContent } from '../git/loose.js';
 import type { Repo } from '../git/repo.js';
 import { captureTreeReporting, type Capture } from './capture.js';
+import { ObjectWriter } from './object-writer.js';
 import { describeChanges, summariseChanges } from './changes.js';
 import { decodeSnapshot, encodeMessage } from './format.js';
 import { indexCommit } from './index-commit.js';
@@ -114,15 +115,12 @@ export async function takeSnapshotLocked(repo: Repo, input: SnapshotInput, inter
   };
   const message = encodeMessage(record);
   const parents = tip ? [tip.id, idx.commit] : [idx.commit];
-  let id: string;
-  if (writer) {
-    // The tree's objects and the commit written together, under the ref's lock and in one fsync round with it.
-    id = writer.add('commit', commitContent(tree, parents, message, time));
-    await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`, { objects: () => writer.flush() });
-  } else {
-    id = writeCommit(repo, tree, parents, message, time);
-    await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`);
-  }
+  // The tree's new objects (a reader's writer; git's capture wrote its own) and the commit written together, under
+  // the ref's lock and in one fsync round with it: a commit written and fsynced first, then the ref, was two rounds
+  // (a pre-rollback snapshot of a clean worktree: 1.5 ms of its 3.3 under load).
+  const out = writer ?? new ObjectWriter(repo);
+  const id = out.add('commit', commitContent(tree, parents, message, time));
+  await updateRef(repo, id, tip?.id ?? null, `ckpt: ${record.kind} step ${record.step}`, { objects: () => out.flush() });
   const snapshot = decodeSnapshot({ id, tree, parents: tip ? [tip.id, idx.commit] : [idx.commit], message });
   if (!snapshot) throw new CkptError('INTERNAL', 'a snapshot just written could not be read back');
   return { snapshot, created: true, warnings: [...(rebuilt ? [rebuilt] : []), ...leftOut, ...warnings], ...notes };

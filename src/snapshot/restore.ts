@@ -98,8 +98,9 @@ export interface RestoreResult {
 }
 
 /**
- * Makes `repo`'s worktree (or `opts.paths` of it) match `tree`. The caller
- * holds the worktree lock.
+ * Makes `repo`'s worktree (or `opts.paths` of it) match `tree`, a tree ckpt's
+ * store holds with everything it names (a snapshot's, or one written there
+ * by `git write-tree`: race pick's). The caller holds the worktree lock.
  *
  * @throws CkptError `PATH_NOT_FOUND` (a path in neither tree), `HOSTILE_TREE`,
  *   `ROLLBACK_WOULD_CLOBBER` (data: paths; nothing changed), `REF_RACE`,
@@ -236,10 +237,25 @@ export async function restoreTree(repo: Repo, tree: string, opts: RestoreOptions
   const after = await takeSnapshotLocked(
     repo,
     { kind: 'rollback', force: true, agent, message: `${opts.resultMessage ?? opts.label}${scope}`, extra: { [TRAILER.rollbackTarget]: targetName } },
-    reader ? { capture: (tip) => readOnly(repo, reader, tip, planned.map((e) => e.rel)) } : { onlyPaths: planned.map((e) => e.rel) },
+    reader ? { capture: async (tip) => storedAlready(await readOnly(repo, reader, tip, planned.map((e) => e.rel)), tree) } : { onlyPaths: planned.map((e) => e.rel) },
   );
   result.result = after.snapshot;
   return result;
+}
+
+/**
+ * The capture of a restore's result without the objects it queued when its
+ * tree is the one restored (a whole-tree restore that did all it planned):
+ * that tree is a snapshot's, so the store holds it and everything it names,
+ * and the reader's writer would write again, as a pack, the restored blobs
+ * and the trees above them (building and fsyncing two more files in the
+ * snapshot's round). The commit alone is written then. Any other tree (some
+ * paths restored, a path left alone) keeps its objects.
+ */
+function storedAlready(c: Capture, restored: string): Capture {
+  if (c.tree !== restored || !c.writer) return c;
+  const { writer: _queued, ...rest } = c;
+  return rest;
 }
 
 /**

@@ -19,6 +19,10 @@ if (argv[0] === 'hook') {
   served.then(async (res) => {
     if (res && 'exit' in res) process.exitCode = res.exit;
     else if (res) await (await import(cliUrl())).rollbackLost(res.json);
-    else (await import(cliUrl())).main(argv, { program: 'ckpt' });
+    else {
+      // `ckpt race`: V8's young generation kept at its initial size before the CLI loads (as bin/race.js, src/race/heap.ts).
+      if (argv[0] === 'race') require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
+      (await import(cliUrl())).main(argv, { program: 'ckpt' });
+    }
   });
 }

@@ -7,6 +7,7 @@ import { formatDuration } from '../../core/duration.js';
 import { MAX_ROUNDS, parseModels } from '../../race/config.js';
 import { planRace, type RacePlan } from '../../race/plan.js';
 import { DEPS_STRATEGIES } from '../../race/deps.js';
+import { compactHeap } from '../../race/heap.js';
 import { runRace } from '../../race/run.js';
 import { describeConfinement } from '../../agents/confine.js';
 import { describeSandbox } from '../../race/fence.js';
@@ -146,6 +147,8 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
     for (const w of plan.deps.warnings) out.warn(w);
     return EXIT.ok;
   }
+  // This process waits while the agents run, and its memory counts with theirs (race/heap.ts).
+  let inSetup = 0;
   const color = out.color;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -165,6 +168,10 @@ export async function run(ctx: Ctx, input: Input): Promise<number> {
       clean: !!input.clean,
       onUpdate: (r) => {
         latest = r;
+        // The last attempt out of its setup: its agent is being started (this turn of the event loop); then the compaction.
+        const setup = r.attempts.filter((a) => a.state === 'setup').length;
+        if (setup === 0 && inSetup > 0) setImmediate(compactHeap);
+        inSetup = setup;
         if (live || out.json) return;
         for (const a of r.attempts) {
           if (lastStates.get(a.name) === a.state) continue;

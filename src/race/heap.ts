@@ -28,24 +28,19 @@
  */
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { compactWith, type Compaction } from '../core/heap.js';
+
+export type { Compaction };
 
 /** V8's `gc`, exposed in a fresh context (the flag set first), once. */
 let gcFn: (() => void) | null = null;
 
-/** What one compaction did: V8's heap (committed) before and after, bytes, and how long it took, ms. */
-export interface Compaction {
-  beforeBytes: number;
-  afterBytes: number;
-  ms: number;
-}
-
 /**
  * Runs one full, compacting collection now, in this process, whatever
  * options Node was started with: `gc` comes from a fresh context after
- * `--expose-gc` is set, and `--compact-on-every-full-gc` is set for that one
- * collection only (cleared after it, also when it throws), so the
- * collections V8 starts itself do not compact (as watch/daemon-heap.ts
- * does in the daemon). Blocks the event loop for its length (tens of ms).
+ * `--expose-gc` is set, and compaction is on for that one collection only
+ * (core/heap.ts, as in the daemon). Blocks the event loop for its length
+ * (tens of ms).
  *
  * @returns V8's heap before and after, bytes, and the time taken, ms.
  */
@@ -54,13 +49,5 @@ export function compactHeap(): Compaction {
     v8.setFlagsFromString('--expose-gc');
     gcFn = runInNewContext('gc') as () => void;
   }
-  const beforeBytes = v8.getHeapStatistics().total_heap_size;
-  const t = performance.now();
-  v8.setFlagsFromString('--compact-on-every-full-gc');
-  try {
-    gcFn();
-  } finally {
-    v8.setFlagsFromString('--no-compact-on-every-full-gc');
-  }
-  return { beforeBytes, afterBytes: v8.getHeapStatistics().total_heap_size, ms: performance.now() - t };
+  return compactWith(gcFn);
 }

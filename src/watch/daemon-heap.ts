@@ -51,6 +51,7 @@
  * per 4 MiB of growth, ~8-12 steps of 10 files at 100k).
  */
 import v8 from 'node:v8';
+import { compactWith, type Compaction } from '../core/heap.js';
 
 /** Quiet time after work before the heap is compacted, ms. */
 export const COMPACT_QUIET_MS = 1000;
@@ -81,31 +82,13 @@ export function heapTotalBytes(): number {
   return v8.getHeapStatistics().total_heap_size;
 }
 
-/** What one compaction did: V8's heap (committed) before and after, bytes, and how long it took, ms. */
-export interface Compacted {
-  beforeBytes: number;
-  afterBytes: number;
-  ms: number;
-}
-
 /**
- * Runs one full, compacting collection when the process was started with
- * `--expose-gc`, else does nothing. V8's `--compact-on-every-full-gc` is
- * set for that collection and cleared after it (also when it throws), so
- * the collections V8 starts itself do not compact.
+ * Runs one full, compacting collection (core/heap.ts) when the process was
+ * started with `--expose-gc`, else does nothing.
  *
  * @returns what it did, or null when `gc` is not exposed (a daemon run inside another process, such as a test's).
  */
-export function compactHeap(): Compacted | null {
+export function compactHeap(): Compaction | null {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (typeof gc !== 'function') return null;
-  const beforeBytes = process.memoryUsage().heapTotal;
-  const t = performance.now();
-  v8.setFlagsFromString('--compact-on-every-full-gc');
-  try {
-    gc();
-  } finally {
-    v8.setFlagsFromString('--no-compact-on-every-full-gc');
-  }
-  return { beforeBytes, afterBytes: process.memoryUsage().heapTotal, ms: performance.now() - t };
+  return typeof gc === 'function' ? compactWith(gc) : null;
 }

@@ -276,6 +276,34 @@ describe('hook claude', () => {
     expect(fs.readdirSync(queue)).toEqual([]);
   });
 
+  it('a hook whose CKPT_RACE_ID or CKPT_ATTEMPT is not a race id or an attempt name records its step without race trailers, through the daemon and directly; hook.log says why', async () => {
+    for (const via of ['daemon', 'direct'] as const) {
+      const dir = makeRepo({ 'README.md': `# ${via}\n` });
+      const repo = await openRepo(dir);
+      if (via === 'daemon') startTestDaemon(dir);
+      const env = via === 'daemon' ? { CKPT_DAEMON: '1', CKPT_NO_DAEMON: '0' } : { CKPT_NO_DAEMON: '1' };
+      const bad = [
+        { CKPT_RACE_ID: 'x\nKind: manual', CKPT_ATTEMPT: 'claude' },
+        { CKPT_RACE_ID: '20261202-131500-a1b2', CKPT_ATTEMPT: 'claude\nHead: 0000' },
+      ];
+      for (const [i, race] of bad.entries()) {
+        const id = `toolu_bad_${via}_${i}`;
+        const r = await hook(dir, payload(dir, 'PreToolUse', id), { ...env, ...race, CKPT_ROUND: '1' });
+        expect(r.code).toBe(0);
+        const [step] = await listSteps(repo, { stats: false });
+        expect({ via, i, kind: step!.kind, ids: step!.toolUseIds, extra: step!.extra }).toEqual({ via, i, kind: 'before', ids: [id], extra: {} });
+        const message = storeGit(dir, 'cat-file', 'commit', step!.id);
+        expect(message).not.toMatch(/^(Kind: manual|Head: 0000)$/m);
+      }
+      const log = fs.readFileSync(path.join(repo.commonDir, 'ckpt', 'hook.log'), 'utf8');
+      expect(log.match(/CKPT_RACE_ID or CKPT_ATTEMPT is not valid/g)?.length, log).toBe(2);
+      // A good race still gets its trailers.
+      await hook(dir, payload(dir, 'PreToolUse', `toolu_good_${via}`), { ...env, CKPT_RACE_ID: '20261202-131500-a1b2', CKPT_ATTEMPT: 'claude-2', CKPT_ROUND: '1' });
+      expect((await listSteps(repo, { stats: false }))[0]!.extra).toEqual({ Race: '20261202-131500-a1b2', Attempt: 'claude-2', Round: '1' });
+      stopTestDaemons();
+    }
+  });
+
   it('hooks of two race rounds waiting together are two steps, each with its round (through the daemon and through the file queue)', async () => {
     const race = (round: string): NodeJS.ProcessEnv => ({ CKPT_RACE_ID: '20261202-131500-a1b2', CKPT_ATTEMPT: 'fixer', CKPT_ROUND: round });
     for (const via of ['daemon', 'queue'] as const) {

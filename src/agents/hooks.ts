@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { SnapshotKind } from '../core/types.js';
 import { openRepo } from '../git/repo.js';
 import { TRAILER } from '../snapshot/format.js';
+import { requestTrailers } from '../snapshot/race-trailers.js';
 import type { QueuedResult } from '../snapshot/queue.js';
 
 /**
@@ -166,7 +167,10 @@ export async function recordHookStep(agent: string, parsed: ParsedHook, fallback
       tool: step.tool,
       ...(step.target ? { target: relativeTarget(step.target, repo.worktree) } : {}),
       ...(step.toolUseId ? { toolUseId: step.toolUseId } : {}),
-      extra: raceTrailers(opts.env ?? process.env),
+      // Checked as the daemon checks them (snapshot/race-trailers.ts): a value that is not a race id or an attempt's
+      // name would write made-up trailers into the step's message. The step is recorded without them (the hook's
+      // caller logs why, hookRaceTrailers' problem): a missing race name loses no bytes, a missing step would.
+      extra: hookRaceTrailers(opts.env ?? process.env).extra,
     },
     { waitMs: opts.waitMs ?? HOOK_WAIT_MS },
   );
@@ -191,6 +195,21 @@ export function raceTrailers(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = { [TRAILER.race]: race, [TRAILER.attempt]: attempt };
   if (env.CKPT_ROUND && /^[1-9][0-9]?$/.test(env.CKPT_ROUND)) out[TRAILER.round] = env.CKPT_ROUND;
   return out;
+}
+
+/**
+ * The race trailers of a hook ({@link raceTrailers}), validated as the
+ * daemon validates a request's (snapshot/race-trailers.ts `requestTrailers`):
+ * `CKPT_RACE_ID` must be a race id and `CKPT_ATTEMPT` an attempt's name, so
+ * neither can carry a newline and a trailer of its own (`x\nKind: manual`).
+ *
+ * @returns `extra`: the trailers, none when they are not valid; `problem`:
+ *   why they were dropped (for hook.log), or null.
+ */
+export function hookRaceTrailers(env: NodeJS.ProcessEnv): { extra: Record<string, string>; problem: string | null } {
+  const checked = requestTrailers(raceTrailers(env));
+  if ('error' in checked) return { extra: {}, problem: `CKPT_RACE_ID or CKPT_ATTEMPT is not valid (${checked.error}): the step is recorded without its race trailers` };
+  return { extra: checked.extra ?? {}, problem: null };
 }
 
 /**

@@ -49,7 +49,7 @@ export async function runHookAfterClient(agent: string | undefined, input: HookI
   const { text, truncated } = input;
   try {
     const outcome = tried.daemon;
-    const [{ recordHookStep, hookWaitMs, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }, { recordHookState }] = await Promise.all([
+    const [{ recordHookStep, hookWaitMs, hookRaceTrailers, HOOK_INPUT_MAX_BYTES, HOOK_AGENT_NAMES }, { loadAgentHooks }, { recordHookState }] = await Promise.all([
       import('../../agents/hooks.js'),
       import('../../agents/hook-registry.js'),
       import('../../agents/state.js'),
@@ -76,6 +76,8 @@ export async function runHookAfterClient(agent: string | undefined, input: HookI
     const problems = [...parsed.problems];
     const wait = hookWaitMs();
     if (wait.problem) problems.push(wait.problem);
+    const race = parsed.step ? hookRaceTrailers(process.env).problem : null;
+    if (race) problems.push(race);
     for (const p of problems) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: ${p}`);
     try {
       const res = await recordHookStep(hooks.agent, parsed, process.cwd(), { waitMs: wait.waitMs });

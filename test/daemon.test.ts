@@ -467,6 +467,9 @@ describe('ckpt daemon', () => {
     const w = status(dir).status.worktrees[0]!;
     expect(w.reads).toBeGreaterThanOrEqual(2); // the plan's read and the result's
     expect((await tip(dir)).tree).toBe(gitView(dir));
+    // The result of this whole-tree restore wrote its commit alone (snapshot/restore.ts storedAlready): its tree and
+    // everything it names must be in the store already, which fsck checks from every ref.
+    storeGit(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
     expect(ckpt(dir, ['rollback', '--undo']).code).toBe(0);
     expect(picture(dir)).toEqual(after);
     expect((await tip(dir)).tree).toBe(gitView(dir));

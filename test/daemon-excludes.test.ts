@@ -77,6 +77,37 @@ describe('the daemon and the exclude sources', () => {
     expect(status(dir).status.worktrees[0]!.rescans['the ignore rules changed']).toBe(1);
   });
 
+  it("core.excludesFile set in the system config (GIT_CONFIG_SYSTEM) and changed there while the daemon runs: the watch follows it", async () => {
+    const dir = makeRepo({ 'README.md': '# p\n' });
+    write(dir, { 'out/x.txt': '1\n' });
+    const system = path.join(dir, '.git', 'system.gitconfig');
+    const ignores = path.join(dir, '.git', 'system.ignore');
+    fs.writeFileSync(ignores, 'out/\n');
+    fs.writeFileSync(system, `[core]\n\texcludesFile = ${ignores}\n`);
+    const env = { GIT_CONFIG_SYSTEM: system, GIT_CONFIG_NOSYSTEM: undefined };
+    const saved = { GIT_CONFIG_SYSTEM: process.env.GIT_CONFIG_SYSTEM, GIT_CONFIG_NOSYSTEM: process.env.GIT_CONFIG_NOSYSTEM };
+    // This process's git (gitView) reads the same system config as the daemon.
+    process.env.GIT_CONFIG_SYSTEM = system;
+    delete process.env.GIT_CONFIG_NOSYSTEM;
+    try {
+      startDaemon(dir, [], env);
+      await stepEqualsGit(dir, 'out/ ignored by the system config');
+      expect(status(dir).status.worktrees[0]!.watches).toBe(1);
+      // The system config names no excludes file any more (an edit of it alone: the excludes file is not touched).
+      fs.writeFileSync(system, '[core]\n\tfileMode = true\n');
+      await stepEqualsGit(dir, 'out/ no longer ignored');
+      expect(status(dir).status.worktrees[0]!.watches).toBe(2);
+      write(dir, { 'out/x.txt': '2\n', 'out/y.txt': 'y\n' });
+      await stepEqualsGit(dir, 'writes into out/');
+      expect(stepLines(dir).at(-1)).toMatch(IN_PROCESS);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it('a directory whose name is not UTF-8, there at the start or made later: every write in it is in the next step', async () => {
     const dir = makeRepo({ 'README.md': '# p\n' });
     const bytes = (...parts: (string | number[] | Buffer)[]): Buffer => Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));

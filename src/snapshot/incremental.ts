@@ -811,11 +811,21 @@ function lst(repo: Repo, rel: string): Stats | undefined {
   }
 }
 
+/** Whether an environment variable holds one of git's true values (git-config(1) "boolean"): `true`, `yes`, `on`, or a non-zero number. */
+function gitBool(v: string | undefined): boolean {
+  if (v === undefined) return false;
+  const t = v.trim().toLowerCase();
+  return t === 'true' || t === 'yes' || t === 'on' || (/^-?\d+$/.test(t) && Number(t) !== 0);
+}
+
 /**
  * Signatures of the files besides `.gitignore`s that can change what git
  * ignores or how it reads files (gitignore(5), git-config(1) "FILES"): the
  * repository's `info/exclude` and config, the global config and ignore
- * files. Never throws (a file that cannot be stat'ed is `-`).
+ * files, and the system config (`GIT_CONFIG_SYSTEM`, else Debian's git's
+ * `/etc/gitconfig`; skipped under `GIT_CONFIG_NOSYSTEM`, as git skips it),
+ * which can set `core.excludesFile` too. Files pulled in by `include.path`
+ * are not followed. Never throws (a file that cannot be stat'ed is `-`).
  *
  * @param excludesFile the excludes file git reads, absolute, or null.
  * @returns their stat data (mtime ns, size, inode) in one string: equal
@@ -831,6 +841,7 @@ export function excludeSignature(repo: Repo, excludesFile: string | null): strin
     process.env.GIT_CONFIG_GLOBAL || path.join(home, '.gitconfig'),
     path.join(xdg, 'git', 'config'),
     path.join(xdg, 'git', 'ignore'),
+    ...(gitBool(process.env.GIT_CONFIG_NOSYSTEM) ? [] : [process.env.GIT_CONFIG_SYSTEM || '/etc/gitconfig']),
     ...(excludesFile ? [excludesFile] : []),
   ];
   return files

@@ -204,6 +204,27 @@ describe('ckpt daemon', () => {
     git(dir, 'fsck', '--strict', '--no-dangling', '--no-progress');
   });
 
+  it('a daemon killed after its step is written and before it replies: the hook falls back and records no second step (the pair stays exact)', async () => {
+    const dir = makeRepo();
+    const pid = startDaemon(dir, [], { CKPT_DAEMON_TEST_KILL_AFTER_STEP: '1' });
+    write(dir, { 'work.txt': 'the agent wrote this\n' });
+    expect(await hook(dir, 'PreToolUse', 'd1')).toBe(0);
+    await until(() => !alive(pid), 'the daemon to die');
+    const repo = await openRepo(dir);
+    const steps = await listSteps(repo);
+    expect(steps.filter((s) => s.toolUseIds.includes('d1')).map((s) => s.kind)).toEqual(['before']);
+    expect((await tip(dir)).tree).toBe(gitView(dir));
+    expect(fs.readFileSync(path.join(dir, '.git/ckpt/hook.log'), 'utf8')).toMatch(/d1: the daemon recorded the step and did not answer: not recorded again/);
+    // With no daemon, the next call's steps are taken directly, one each.
+    write(dir, { 'work.txt': 'the next call\n' });
+    expect(await hook(dir, 'PostToolUse', 'd1')).toBe(0);
+    expect(await hook(dir, 'PreToolUse', 'd2')).toBe(0);
+    const after = await listSteps(repo);
+    expect(after.filter((s) => s.toolUseIds.includes('d1')).map((s) => s.kind)).toEqual(['after', 'before']);
+    expect(after.filter((s) => s.toolUseIds.includes('d2')).map((s) => s.kind)).toEqual(['before']);
+    expect((await tip(dir)).tree).toBe(gitView(dir));
+  });
+
   it('a daemon killed while a hook waits for its snapshot: the hook takes it directly, nothing lost', async () => {
     const dir = makeRepo();
     const pid = startDaemon(dir);

@@ -149,13 +149,24 @@ export function hookWaitMs(env: NodeJS.ProcessEnv = process.env): { waitMs: numb
  *
  * @param fallbackCwd the directory when the payload names none (the hook's own cwd).
  * @param opts.waitMs how long to wait to be served (default {@link HOOK_WAIT_MS}).
- * @returns null when the call asks for no step.
+ * @param opts.unlessAtTip when the chain's tip already is this call's step
+ *   (its kind, naming its tool-use id), record nothing: a hook whose daemon
+ *   took the step and died before it replied falls back here, and a second
+ *   step would break the call's Pre/Post pair. Only the tip is looked at (a
+ *   parallel hook's later step hides it: the pair then holds one step too
+ *   many, nothing is lost).
+ * @returns null when the call asks for no step, or when `unlessAtTip` found it recorded.
  * @throws CkptError `NOT_A_REPO`, `LOCKED` (not served within `waitMs`), `GIT_FAILED`, `FS_FAILED`.
  */
-export async function recordHookStep(agent: string, parsed: ParsedHook, fallbackCwd: string, opts: { waitMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<QueuedResult | null> {
+export async function recordHookStep(agent: string, parsed: ParsedHook, fallbackCwd: string, opts: { waitMs?: number; env?: NodeJS.ProcessEnv; unlessAtTip?: boolean } = {}): Promise<QueuedResult | null> {
   const step = parsed.step;
   if (!step) return null;
   const repo = await openRepo(parsed.cwd || fallbackCwd);
+  if (opts.unlessAtTip && step.toolUseId) {
+    const { readTip } = await import('../snapshot/tip.js');
+    const { tip } = await readTip(repo);
+    if (tip && tip.kind === step.kind && tip.toolUseIds.includes(step.toolUseId)) return null;
+  }
   // Loaded here: the hook's state-only events (agents/state.ts) never load the snapshot core.
   const { takeSnapshotQueued } = await import('../snapshot/queue.js');
   return takeSnapshotQueued(

@@ -368,6 +368,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
   let grownTimer: NodeJS.Timeout | null = null;
   /** The growth that arms it, bytes ({@link GROWN_BYTES}; tests set less: daemon-heap.ts grownBytesFromEnv). */
   const grownBytes = grownBytesFromEnv();
+  /** `CKPT_DAEMON_TEST_KILL_AFTER_STEP=1` (tests only): SIGKILL itself once a step's ref is written, before any reply. */
+  const killAfterStep = process.env.CKPT_DAEMON_TEST_KILL_AFTER_STEP === '1';
   /** Set once the daemon stops: no early compaction is armed any more. */
   let stoppingNow = false;
   /** Drops the pending early compaction: a `before` step is coming, whose agent's `after` hook follows once its tool has run. */
@@ -715,6 +717,8 @@ export async function runDaemon(dir: string, opts: DaemonOptions = {}, onReady?:
         slot.known = new Set([res.snapshot.tree]);
         slot.status.snapshots++;
         log(`${slot.repo.worktree}: step ${res.snapshot.step} (${kind}, ${counted(group.length, 'request')}), ${how}`);
+        // Tests only: the daemon dies between its step's ref and the replies (the hook falls back and must not record it twice).
+        if (killAfterStep) process.kill(process.pid, 'SIGKILL');
         for (const r of group) r.settled = true;
         for (const r of group) r.resolve({ ok: true, id: res.snapshot.id, step: res.snapshot.step, served: group.length, how, created: res.created, snapshot: res.snapshot, warnings: res.warnings, ...('rebuilt' in res && res.rebuilt ? { rebuilt: res.rebuilt } : {}) });
       }

@@ -80,7 +80,9 @@ export async function runHookAfterClient(agent: string | undefined, input: HookI
     if (race) problems.push(race);
     for (const p of problems) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: ${p}`);
     try {
-      const res = await recordHookStep(hooks.agent, parsed, process.cwd(), { waitMs: wait.waitMs });
+      // A daemon that did not answer may have taken the step before it went (killed between its ref and its reply).
+      const res = await recordHookStep(hooks.agent, parsed, process.cwd(), { waitMs: wait.waitMs, unlessAtTip: outcome.kind === 'absent' });
+      if (res === null && parsed.step) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent} ${String(parsed.event)} ${String(parsed.step.toolUseId)}: the daemon recorded the step and did not answer: not recorded again`);
       if (res?.rebuilt) report(cwd ?? process.cwd(), `${stamp()} ckpt hook ${agent}: warning: ${res.rebuilt}`);
     } catch (err) {
       const e = err as { message?: string; code?: string };
